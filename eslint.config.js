@@ -1,0 +1,79 @@
+// Lint rules that keep DESIGN.md's layering honest:
+// - no `any` anywhere;
+// - features never import the sandbox (to them it is just another cluster);
+// - pure decision modules import no Node built-ins and nothing from kube/ or host/;
+// - only the composition roots touch ambient state (process.exit, process.env, console).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [
+  'node:*', 'fs', 'fs/*', 'path', 'os', 'child_process', 'net', 'tls', 'http', 'https', 'crypto', 'stream',
+  'events', 'util', 'url', 'zlib', 'readline', 'process', 'timers', 'timers/*',
+];
+
+/** Modules that only decide: they get data and return verdicts, and never do I/O. */
+const pureModules = [
+  'src/drain/filters.ts',
+  'src/drain/preflight.ts',
+  'src/drain/classify.ts',
+  'src/drain/escalation.ts',
+  'src/certs/expiry.ts',
+  'src/upgrade/skew.ts',
+  'src/reboot/window.ts',
+  'src/sandbox/apiserver/selectors.ts',
+  'src/common/duration.ts',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.cache/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: {
+        process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly',
+        clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly',
+        URL: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', TextEncoder: 'readonly',
+        TextDecoder: 'readonly', performance: 'readonly', structuredClone: 'readonly', fetch: 'readonly',
+        crypto: 'readonly', queueMicrotask: 'readonly',
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    files: ['src/{drain,etcd,certs,upgrade,reboot,lock,journal,kube,host,common}/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/sandbox/**', '**/sandbox/index.ts'], message: 'Features never import the sandbox: to them it is just another cluster.' },
+          { group: ['**/cli/**'], message: 'Dependencies point one way: cli -> features.' }],
+      }],
+    },
+  },
+  {
+    files: pureModules,
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: nodeBuiltins.filter((m) => !m.includes('*')),
+        patterns: [
+          { group: ['node:*'], message: 'Pure decision modules import no Node built-ins.' },
+          { group: ['**/kube/**', '**/host/**', '**/sandbox/**'], message: 'Pure decision modules take data, not clients.' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/main.ts', 'src/reboot/agent-main.ts', 'src/sandbox/daemon-main.ts', 'src/**/*.test.ts'],
+    rules: {
+      'no-restricted-properties': ['error',
+        { object: 'process', property: 'exit', message: 'Only the composition root exits.' },
+        { object: 'process', property: 'env', message: 'Only the composition root reads the environment; pass values in.' },
+      ],
+      'no-console': 'error',
+    },
+  },
+);

@@ -1,0 +1,20 @@
+// `bosun version`: the client version, as kubectl version --client prints it.
+import type { Command } from 'commander';
+import type { CliContext } from '../context.ts';
+import { formatJson, formatYaml, parseOutputFormat } from '../output.ts';
+
+/** Registers `bosun version`. */
+export function registerVersion(program: Command, ctx: CliContext): void {
+  program
+    .command('version')
+    .description('Print the bosun version')
+    .option('-o, --output <format>', 'One of: table|json|yaml')
+    .action(async (opts: { output?: string }) => {
+      const { BOSUN_VERSION } = await import('../program.ts');
+      const fmt = parseOutputFormat(opts.output, ['table', 'json', 'yaml'], 'version');
+      const doc = { bosunVersion: BOSUN_VERSION, nodeVersion: process.versions.node };
+      if (fmt === 'json') ctx.out.out(formatJson(doc));
+      else if (fmt === 'yaml') ctx.out.out(formatYaml(doc));
+      else ctx.out.out(`bosun version: v${BOSUN_VERSION}`);
+    });
+}

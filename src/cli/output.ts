@@ -1,0 +1,44 @@
+// Printing results the way kubectl does: a table with uppercase headers by default, or one JSON /
+// YAML document per invocation, or resource/name lines. Only results go to stdout.
+import { stringify as toYaml } from 'yaml';
+import { UsageError } from '../common/errors.ts';
+
+/** The output formats every listing command accepts with -o/--output. */
+export type OutputFormat = 'table' | 'json' | 'yaml' | 'name';
+
+/** Validates an -o value against the formats a command supports. */
+export function parseOutputFormat(value: string | undefined, allowed: readonly string[], command: string): string {
+  const v = value ?? allowed[0] ?? 'table';
+  if (!allowed.includes(v)) {
+    throw new UsageError(`unable to match a printer suitable for the output format "${v}", allowed formats are: ${allowed.join(',')}`, {
+      hint: `See 'bosun ${command} -h' for help and examples`,
+    });
+  }
+  return v;
+}
+
+/**
+ * Lays out rows like kubectl's tabwriter (minwidth 0, padding 3): every column but the last is
+ * padded to its widest cell plus three spaces.
+ */
+export function formatTable(headers: readonly string[] | null, rows: readonly (readonly string[])[]): string[] {
+  const all = headers === null ? rows : [headers, ...rows];
+  const widths: number[] = [];
+  for (const row of all) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return all.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd((widths[i] ?? 0) + 3)))
+      .join('')
+      .trimEnd(),
+  );
+}
+
+/** One JSON document, two-space indented, as kubectl -o json prints. */
+export function formatJson(value: unknown): string {
+  return JSON.stringify(value, null, 2);
+}
+
+/** One YAML document. */
+export function formatYaml(value: unknown): string {
+  return toYaml(value, { lineWidth: 0 }).trimEnd();
+}

@@ -1,0 +1,211 @@
+// Starts and stops one etcd member process (Debian's etcd-server binary) and waits until it is
+// healthy. Used by `backup verify --trial-restore`, by the sandbox's control planes and by tests.
+// It never leaves a process behind when start fails: the child is killed before the error is thrown.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import http from 'node:http';
+import { BosunError } from '../common/errors.ts';
+
+/** TLS files for etcd's client and peer listeners, laid out as kubeadm does under pki/etcd/. */
+export interface EtcdTlsFiles {
+  certFile: string;
+  keyFile: string;
+  trustedCaFile: string;
+  peerCertFile: string;
+  peerKeyFile: string;
+  peerTrustedCaFile: string;
+}
+
+/** One member's flags, in kubeadm's etcd static pod manifest vocabulary. */
+export interface EtcdMemberSpec {
+  name: string;
+  dataDir: string;
+  clientPort: number;
+  peerPort: number;
+  /** Listen/advertise host; always 127.0.0.1 for bosun's own servers. */
+  host?: string;
+  /** Without TLS the member serves plain http (tests of bosun's error paths only). */
+  tls?: EtcdTlsFiles;
+  /** `name=https://host:peerPort,...`; defaults to this member alone. */
+  initialCluster?: string;
+  initialClusterState?: 'new' | 'existing';
+  initialClusterToken?: string;
+  /** Raft heartbeat and election timings in ms (etcd defaults 100 / 1000). */
+  heartbeatMs?: number;
+  electionMs?: number;
+  snapshotCount?: number;
+  /** Back-end quota in bytes (0 = etcd's default of 2 GiB). */
+  quotaBackendBytes?: number;
+}
+
+/** The command line kubeadm would put in etcd.yaml for this member. */
+export function etcdArgs(spec: EtcdMemberSpec): string[] {
+  const host = spec.host ?? '127.0.0.1';
+  const scheme = spec.tls ? 'https' : 'http';
+  const client = `${scheme}://${host}:${spec.clientPort}`;
+  const peer = `${scheme}://${host}:${spec.peerPort}`;
+  const args = [
+    `--name=${spec.name}`,
+    `--data-dir=${spec.dataDir}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-client-urls=${client}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-cluster=${spec.initialCluster ?? `${spec.name}=${peer}`}`,
+    `--initial-cluster-state=${spec.initialClusterState ?? 'new'}`,
+    `--initial-cluster-token=${spec.initialClusterToken ?? 'etcd-cluster'}`,
+    `--snapshot-count=${spec.snapshotCount ?? 10000}`,
+    `--heartbeat-interval=${spec.heartbeatMs ?? 100}`,
+    `--election-timeout=${spec.electionMs ?? 1000}`,
+    '--logger=zap',
+    '--log-outputs=stderr',
+  ];
+  if (spec.quotaBackendBytes !== undefined) args.push(`--quota-backend-bytes=${spec.quotaBackendBytes}`);
+  if (spec.tls) {
+    args.push(
+      `--cert-file=${spec.tls.certFile}`,
+      `--key-file=${spec.tls.keyFile}`,
+      `--trusted-ca-file=${spec.tls.trustedCaFile}`,
+      '--client-cert-auth=true',
+      `--peer-cert-file=${spec.tls.peerCertFile}`,
+      `--peer-key-file=${spec.tls.peerKeyFile}`,
+      `--peer-trusted-ca-file=${spec.tls.peerTrustedCaFile}`,
+      '--peer-client-cert-auth=true',
+    );
+  }
+  return args;
+}
+
+/** Client credentials for talking to a member's client port. */
+export interface EtcdClientTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+export interface StartEtcdOptions {
+  /** The etcd binary; defaults to `etcd` on PATH. */
+  binary?: string;
+  args: readonly string[];
+  /** Client URL to poll /health on. */
+  clientUrl: string;
+  clientTls?: EtcdClientTls;
+  /** etcd's log (stderr) goes here; the tail is quoted when start fails. */
+  logFile: string;
+  /** How long to wait for /health; default 20 s. 0 means do not wait. */
+  readyTimeoutMs?: number;
+  /** Start detached in its own process group (survives the parent, as a daemon's child must not). */
+  detached?: boolean;
+}
+
+/** A running etcd member. */
+export interface EtcdProcess {
+  readonly pid: number;
+  readonly clientUrl: string;
+  /** Resolves with the exit code (or signal) when the process ends. */
+  readonly exited: Promise<number | NodeJS.Signals>;
+  /** SIGTERM, then SIGKILL after graceMs (default 5 s); resolves when the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL at once, as a crash would. */
+  kill(): Promise<void>;
+}
+
+function logTail(file: string, lines = 8): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Starts an etcd process and waits for /health to answer true. */
+export async function startEtcd(opts: StartEtcdOptions): Promise<EtcdProcess> {
+  const binary = opts.binary ?? 'etcd';
+  const fd = openSync(opts.logFile, 'a', 0o600);
+  let child: ChildProcess;
+  try {
+    child = spawn(binary, [...opts.args], {
+      stdio: ['ignore', fd, fd],
+      detached: opts.detached ?? false,
+    });
+  } finally {
+    closeSync(fd);
+  }
+  const exited = new Promise<number | NodeJS.Signals>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'SIGKILL'));
+  });
+  const spawnError = await new Promise<Error | null>((resolve) => {
+    child.once('spawn', () => resolve(null));
+    child.once('error', (e) => resolve(e));
+  });
+  if (spawnError || child.pid === undefined) {
+    const notFound = (spawnError as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+    throw new BosunError(
+      notFound ? `etcd is not installed (no ${binary} on PATH)` : `cannot start etcd: ${spawnError?.message ?? 'no pid'}`,
+      'ETCD',
+      { hint: notFound ? 'Install it: apt-get install etcd-server' : undefined, cause: spawnError ?? undefined },
+    );
+  }
+  const pid = child.pid;
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const proc: EtcdProcess = {
+    pid,
+    clientUrl: opts.clientUrl,
+    exited,
+    async stop(graceMs = 5000) {
+      if (gone) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      if (gone) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  const timeoutMs = opts.readyTimeoutMs ?? 20_000;
+  if (timeoutMs === 0) return proc;
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    if (gone) {
+      const code = await exited;
+      throw new BosunError(`etcd exited during start (${String(code)}):\n${logTail(opts.logFile)}`, 'ETCD');
+    }
+    if (await etcdHealthy(opts.clientUrl, opts.clientTls, 1000)) return proc;
+    if (Date.now() > deadline) {
+      await proc.kill();
+      throw new BosunError(`etcd did not become healthy within ${timeoutMs} ms:\n${logTail(opts.logFile)}`, 'ETCD');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** GET /health on an etcd client URL; true when etcd answers {"health":"true"}. */
+export function etcdHealthy(clientUrl: string, tls: EtcdClientTls | undefined, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const url = new URL('/health', clientUrl);
+    const onRes = (res: http.IncomingMessage): void => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(res.statusCode === 200 && /"health":\s*"true"/.test(body)));
+      res.on('error', () => resolve(false));
+    };
+    const req =
+      url.protocol === 'https:'
+        ? https.get(url, {
+            ca: tls ? readFileSync(tls.caFile) : undefined,
+            cert: tls ? readFileSync(tls.certFile) : undefined,
+            key: tls ? readFileSync(tls.keyFile) : undefined,
+            timeout: timeoutMs,
+            agent: false,
+          }, onRes)
+        : http.get(url, { timeout: timeoutMs, agent: false }, onRes);
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
