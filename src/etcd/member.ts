@@ -111,12 +111,17 @@ export interface EtcdProcess {
   kill(): Promise<void>;
 }
 
-function logTail(file: string, lines = 8): string {
+/** The line of etcd's log that says why it stopped (a fatal/error entry, a flag error), else the tail. */
+function failureReason(file: string, lines = 6): string {
+  let text = '';
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    text = readFileSync(file, 'utf8');
   } catch {
     return '';
   }
+  const all = text.trimEnd().split('\n');
+  const why = all.filter((l) => /"level":"(fatal|error|panic)"|flag provided but not defined|invalid value|error:/i.test(l));
+  return (why.length > 0 ? why.slice(-2) : all.slice(-lines)).join('\n');
 }
 
 /** Starts an etcd process and waits for /health to answer true. */
@@ -173,12 +178,12 @@ export async function startEtcd(opts: StartEtcdOptions): Promise<EtcdProcess> {
   while (true) {
     if (gone) {
       const code = await exited;
-      throw new BosunError(`etcd exited during start (${String(code)}):\n${logTail(opts.logFile)}`, 'ETCD');
+      throw new BosunError(`etcd exited during start (${String(code)}):\n${failureReason(opts.logFile)}`, 'ETCD');
     }
     if (await etcdHealthy(opts.clientUrl, opts.clientTls, 1000)) return proc;
     if (Date.now() > deadline) {
       await proc.kill();
-      throw new BosunError(`etcd did not become healthy within ${timeoutMs} ms:\n${logTail(opts.logFile)}`, 'ETCD');
+      throw new BosunError(`etcd did not become healthy within ${timeoutMs} ms:\n${failureReason(opts.logFile)}`, 'ETCD');
     }
     await new Promise((r) => setTimeout(r, 50));
   }
