@@ -113,7 +113,7 @@ export interface EtcdProcess {
 
 /** The line of etcd's log that says why it stopped (a fatal/error entry, a flag error), else the tail. */
 function failureReason(file: string, lines = 6): string {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
