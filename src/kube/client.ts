@@ -1,0 +1,250 @@
+// Loads a kubeconfig the way kubectl does and builds the typed @kubernetes/client-node 1.x API
+// clients every feature's kube port is built on.
+//
+// Precedence (kubectl's clientcmd loading rules): --kubeconfig (one file, must exist), else
+// KUBECONFIG (a list of files joined by ':'; missing ones ignored; merged with the first file to
+// set a value winning), else ~/.kube/config. --context picks a context; otherwise current-context.
+// --request-timeout bounds every request (0 = no limit); watches are never cut by it.
+//
+// It never reads process.env itself: the composition root passes KUBECONFIG and HOME in. It never
+// prints: errors are BosunErrors with a hint.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PolicyV1Api,
+  ServerConfiguration,
+  Watch,
+  createConfiguration,
+  type Configuration,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import { BosunError, UsageError, errorMessage } from '../common/errors.ts';
+import { toKubeError, type RequestTarget } from './errors.ts';
+
+/** Where to find the kubeconfig and how to talk to the cluster. */
+export interface KubeClientOptions {
+  /** --kubeconfig: one file; it must exist. */
+  kubeconfig?: string | undefined;
+  /** The KUBECONFIG environment variable as the composition root read it (path-list). */
+  envKubeconfig?: string | undefined;
+  /** Home directory, for ~/.kube/config. */
+  home: string;
+  /** --context: the kubeconfig context to use instead of current-context. */
+  context?: string | undefined;
+  /** --request-timeout in milliseconds; 0 or undefined means requests never time out. */
+  requestTimeoutMs?: number | undefined;
+  /** Aborting it cancels every request and watch made through these clients (Ctrl-C). */
+  signal?: AbortSignal | undefined;
+}
+
+/** A loaded kubeconfig and which files it came from. */
+export interface LoadedKubeConfig {
+  kc: KubeConfig;
+  /** The files read, in precedence order. The first is the one kubectl would write to. */
+  files: string[];
+  /** The context in use. */
+  contextName: string;
+  /** The API server URL of that context's cluster. */
+  server: string;
+}
+
+/** The typed clients, built on one kubeconfig, sharing one request timeout and abort signal. */
+export interface KubeClients extends LoadedKubeConfig {
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  policy: PolicyV1Api;
+  coordination: CoordinationV1Api;
+  /** For watches (client-node's Watch; see kube/watch.ts for list+watch with relist). */
+  watch: Watch;
+  requestTimeoutMs: number;
+  signal: AbortSignal | undefined;
+}
+
+/** The kubeconfig files kubectl would read, in precedence order (they may not exist). */
+export function kubeconfigCandidates(
+  opts: Pick<KubeClientOptions, 'kubeconfig' | 'envKubeconfig' | 'home'>,
+): { files: string[]; explicit: boolean } {
+  if (opts.kubeconfig !== undefined && opts.kubeconfig !== '')
+    return { files: [path.resolve(opts.kubeconfig)], explicit: true };
+  if (opts.envKubeconfig !== undefined && opts.envKubeconfig !== '') {
+    const files = opts.envKubeconfig.split(path.delimiter).filter((f) => f !== '');
+    return { files: [...new Set(files.map((f) => path.resolve(f)))], explicit: false };
+  }
+  return { files: [path.join(opts.home, '.kube', 'config')], explicit: false };
+}
+
+function loadFile(file: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(file);
+  } catch (e) {
+    throw new BosunError(`error loading kubeconfig ${file}: ${errorMessage(e)}`, 'USAGE', {
+      cause: e,
+      hint: 'Fix the file, or point --kubeconfig or KUBECONFIG at a valid one.',
+    });
+  }
+  // Tolerate files without some sections (kubectl does).
+  kc.clusters ??= [];
+  kc.users ??= [];
+  kc.contexts ??= [];
+  return kc;
+}
+
+/** Merges kubeconfigs with kubectl's rule: the first file to define a name or current-context wins. */
+function mergeFirstWins(configs: KubeConfig[]): KubeConfig {
+  const out = new KubeConfig();
+  out.clusters = [];
+  out.users = [];
+  out.contexts = [];
+  out.currentContext = '';
+  for (const kc of configs) {
+    if (!out.currentContext && kc.currentContext) out.currentContext = kc.currentContext;
+    for (const c of kc.clusters) if (!out.clusters.some((x) => x.name === c.name)) out.clusters.push(c);
+    for (const u of kc.users) if (!out.users.some((x) => x.name === u.name)) out.users.push(u);
+    for (const c of kc.contexts) if (!out.contexts.some((x) => x.name === c.name)) out.contexts.push(c);
+  }
+  return out;
+}
+
+/**
+ * Loads the kubeconfig with kubectl's precedence and selects the context.
+ * @throws UsageError when --kubeconfig names a missing file or --context names an unknown context;
+ *   BosunError when no kubeconfig is found or a file is malformed.
+ */
+export function loadKubeConfig(opts: KubeClientOptions): LoadedKubeConfig {
+  const { files, explicit } = kubeconfigCandidates(opts);
+  const present = files.filter((f) => existsSync(f));
+  if (explicit && present.length === 0) {
+    throw new UsageError(`stat ${files[0]}: no such file or directory`, {
+      hint: 'Check the path given to --kubeconfig.',
+    });
+  }
+  if (present.length === 0) {
+    throw new BosunError(
+      'no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config',
+      'USAGE',
+      {
+        hint: 'To try bosun on a cluster of its own: bosun sandbox up (it prints the KUBECONFIG to use).',
+      },
+    );
+  }
+  const kc = mergeFirstWins(present.map(loadFile));
+  if (opts.context !== undefined && opts.context !== '') {
+    if (!kc.contexts.some((c) => c.name === opts.context)) {
+      throw new UsageError(`context was not found for specified context: ${opts.context}`, {
+        hint: `Contexts in ${present.join(', ')}: ${kc.contexts.map((c) => c.name).join(', ') || '(none)'}`,
+      });
+    }
+    kc.setCurrentContext(opts.context);
+  }
+  if (!kc.currentContext) {
+    throw new BosunError('the kubeconfig has no current-context and --context was not given', 'USAGE', {
+      hint: `Pass --context with one of: ${kc.contexts.map((c) => c.name).join(', ') || '(no contexts defined)'}`,
+    });
+  }
+  const ctx = kc.getContextObject(kc.currentContext);
+  if (ctx === null)
+    throw new BosunError(`context "${kc.currentContext}" is not defined in the kubeconfig`, 'USAGE', {
+      hint: 'Pass --context with a defined context.',
+    });
+  const cluster = kc.getCluster(ctx.cluster);
+  if (cluster === null)
+    throw new BosunError(
+      `context "${ctx.name}" refers to cluster "${ctx.cluster}", which is not defined in the kubeconfig`,
+      'USAGE',
+    );
+  return { kc, files: present, contextName: ctx.name, server: cluster.server };
+}
+
+/** Adds the request timeout and the caller's abort signal to every request. */
+function requestMiddleware(
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): { pre(c: RequestContext): Promise<RequestContext>; post(r: ResponseContext): Promise<ResponseContext> } {
+  return {
+    pre: (c) => {
+      const signals: AbortSignal[] = [];
+      if (signal) signals.push(signal);
+      if (timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
+      const existing = c.getSignal();
+      if (existing) signals.push(existing as AbortSignal);
+      if (signals.length > 0)
+        c.setSignal(signals.length === 1 && signals[0] ? signals[0] : AbortSignal.any(signals));
+      return Promise.resolve(c);
+    },
+    post: (r) => Promise.resolve(r),
+  };
+}
+
+/** Builds the client-node Configuration used by the typed APIs. */
+export function apiConfiguration(
+  loaded: LoadedKubeConfig,
+  opts: Pick<KubeClientOptions, 'requestTimeoutMs' | 'signal'> = {},
+): Configuration {
+  return createConfiguration({
+    baseServer: new ServerConfiguration(loaded.server, {}),
+    authMethods: { default: loaded.kc },
+    promiseMiddleware: [requestMiddleware(opts.requestTimeoutMs ?? 0, opts.signal)],
+  });
+}
+
+/** Loads the kubeconfig and builds the typed clients. No request is made. */
+export function createKubeClients(opts: KubeClientOptions): KubeClients {
+  const loaded = loadKubeConfig(opts);
+  const config = apiConfiguration(loaded, opts);
+  return {
+    ...loaded,
+    core: new CoreV1Api(config),
+    apps: new AppsV1Api(config),
+    policy: new PolicyV1Api(config),
+    coordination: new CoordinationV1Api(config),
+    watch: new Watch(loaded.kc),
+    requestTimeoutMs: opts.requestTimeoutMs ?? 0,
+    signal: opts.signal,
+  };
+}
+
+/**
+ * Parses --request-timeout as kubectl does: "0" (no limit), a bare number of seconds, or a duration
+ * with units ("1s", "2m", "3h"). Returns milliseconds.
+ */
+export function parseRequestTimeout(text: string | undefined): number {
+  const v = (text ?? '0').trim();
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(v) ?? /^((?:\d+(?:ms|s|m|h))+)$/.exec(v);
+  if (m) {
+    let total = 0;
+    const re = /(\d+)(ms|s|m|h)?/g;
+    for (let p = re.exec(v); p !== null; p = re.exec(v)) {
+      const n = Number(p[1]);
+      total += p[2] === 'ms' ? n : p[2] === 'm' ? n * 60_000 : p[2] === 'h' ? n * 3_600_000 : n * 1000;
+    }
+    return total;
+  }
+  throw new UsageError(
+    'invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)',
+  );
+}
+
+/**
+ * Runs one typed-client call and maps what it throws to a KubeApiError (see kube/errors.ts),
+ * telling a --request-timeout apart from a cancellation.
+ */
+export async function kubeCall<T>(
+  clients: Pick<KubeClients, 'signal' | 'requestTimeoutMs'>,
+  target: RequestTarget,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toKubeError(e, target, {
+      cancelled: clients.signal?.aborted === true,
+      timeoutMs: clients.requestTimeoutMs,
+    });
+  }
+}
