@@ -18,6 +18,7 @@ const pureModules = [
   'src/drain/classify.ts',
   'src/drain/escalation.ts',
   'src/certs/expiry.ts',
+  'src/certs/kubeadm-spec.ts',
   'src/upgrade/skew.ts',
   'src/reboot/window.ts',
   'src/sandbox/apiserver/selectors.ts',
