@@ -1,0 +1,813 @@
+// The sandbox's API semantics, shared by the HTTPS front ends and the in-process controllers:
+// create/get/list/update/patch/delete/watch with kube-apiserver's defaulting, validation,
+// optimistic concurrency, graceful deletion, finalizers, propagation policies, the pod binding and
+// eviction subresources and namespace lifecycle. Transport-free: callers get objects or ApiError.
+import { isDeepStrictEqual } from 'node:util';
+import type { Clock } from '../../common/ports.ts';
+import { applyCreateDefaults, isMirrorPod } from './defaults.ts';
+import { clone, isDeleting, newUid, randomSuffix, timestamp } from './meta.ts';
+import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
+import { etcdKey, etcdListPrefix, groupVersion, resource as resourceByName, type ResourceType } from './resources.ts';
+import {
+  fromLabelSelector,
+  isEmptySelector,
+  matchesFields,
+  matchesLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+  SelectorError,
+  type FieldTerm,
+  type Selector,
+} from './selectors.ts';
+import {
+  alreadyExists,
+  ApiError,
+  badRequest,
+  conflict,
+  expired,
+  forbidden,
+  internalError,
+  invalid,
+  MODIFIED_MESSAGE,
+  notFound,
+  serviceUnavailable,
+  success,
+  tooManyRequests,
+  type StatusBody,
+} from './status.ts';
+import { CompactedError, StorageUnavailableError, type EtcdStore, type StoreEvent } from './store.ts';
+import type { KubeObject, Namespace, Pod, PodDisruptionBudget } from './types.ts';
+import { isRecord } from './types.ts';
+import { validateCreate, validateUpdate } from './validation.ts';
+import { computePdbStatusForEviction, isPodReady } from './pdb.ts';
+
+/** metav1.DeleteOptions as the sandbox honours them. */
+export interface DeleteOptions {
+  /** Seconds; 0 deletes at once. Unset: the object's own default (a pod's terminationGracePeriodSeconds). */
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+  propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
+  dryRun?: boolean;
+}
+
+/** List options: selectors as strings (as on the wire), paging, resourceVersion. */
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+  resourceVersionMatch?: string;
+}
+
+/** A list result, before it is wrapped in a <Kind>List. */
+export interface ListResult {
+  items: KubeObject[];
+  resourceVersion: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+/** What a watcher receives. */
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: KubeObject | StatusBody;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean;
+  /** Write the status subresource instead of the main resource. */
+  subresource?: 'status';
+}
+
+/** The patch content types kube-apiserver accepts. */
+export type PatchType = 'json' | 'merge' | 'strategic';
+
+/** Dependencies of the API layer. */
+export interface ApiDeps {
+  store: EtcdStore;
+  clock: Clock;
+}
+
+const MAX_RETRIES = 20;
+
+function storageError(e: unknown): never {
+  if (e instanceof ApiError) throw e;
+  if (e instanceof StorageUnavailableError) throw serviceUnavailable(e.message);
+  if (e instanceof CompactedError) throw expired(e.message);
+  throw e;
+}
+
+/** Parses the selectors of a list or watch request; a bad one is a 400. */
+export function parseSelectors(r: ResourceType, opts: { labelSelector?: string; fieldSelector?: string }): { labels: Selector; fields: FieldTerm[] } {
+  try {
+    const labels = parseLabelSelector(opts.labelSelector ?? '');
+    const fields = parseFieldSelector(opts.fieldSelector ?? '');
+    for (const f of fields) {
+      if (f.field === 'metadata.name' || f.field === 'metadata.namespace') continue;
+      const sample = r.fields({ metadata: {} });
+      if (!(f.field in sample)) throw new SelectorError(`field label not supported: ${f.field}`);
+    }
+    return { labels, fields };
+  } catch (e) {
+    if (e instanceof SelectorError) throw badRequest(`unable to parse requirement: ${e.message}`.replace('unable to parse requirement: field label', 'field label'));
+    throw e;
+  }
+}
+
+function objectMatches(r: ResourceType, o: KubeObject, labels: Selector, fields: FieldTerm[]): boolean {
+  if (!matchesLabels(labels, o.metadata.labels)) return false;
+  if (fields.length === 0) return true;
+  return matchesFields(fields, { 'metadata.name': o.metadata.name ?? '', 'metadata.namespace': o.metadata.namespace ?? '', ...r.fields(o) });
+}
+
+interface ContinueToken {
+  v: string;
+  rv: number;
+  start: string;
+}
+
+function encodeContinue(rv: number, start: string): string {
+  return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start } satisfies ContinueToken)).toString('base64url');
+}
+
+function decodeContinue(token: string): ContinueToken {
+  try {
+    const t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as ContinueToken;
+    if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string') throw new Error('bad');
+    return t;
+  } catch {
+    throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+  }
+}
+
+function parseRv(rv: string | undefined): number {
+  if (rv === undefined || rv === '' || rv === '0') return 0;
+  if (!/^\d+$/.test(rv)) throw badRequest(`invalid resource version: ${rv}`);
+  return Number(rv);
+}
+
+/** The API semantics over an etcd store. */
+export class ApiCore {
+  private readonly store: EtcdStore;
+  private readonly clock: Clock;
+
+  constructor(deps: ApiDeps) {
+    this.store = deps.store;
+    this.clock = deps.clock;
+  }
+
+  private now(): string {
+    return timestamp(this.clock.now());
+  }
+
+  /** Reads one object. */
+  async get(r: ResourceType, ns: string | undefined, name: string): Promise<KubeObject> {
+    let got;
+    try {
+      got = await this.store.get(etcdKey(r, ns, name));
+    } catch (e) {
+      storageError(e);
+    }
+    if (!got) throw notFound(r, name);
+    return got.obj;
+  }
+
+  /** Reads one object, or undefined when it does not exist. */
+  async tryGet(r: ResourceType, ns: string | undefined, name: string): Promise<KubeObject | undefined> {
+    try {
+      return await this.get(r, ns, name);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) return undefined;
+      throw e;
+    }
+  }
+
+  /** Lists objects, with selectors and paging, as GET on a collection does. */
+  async list(r: ResourceType, ns: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
+    const { labels, fields } = parseSelectors(r, opts);
+    const prefix = etcdListPrefix(r, ns);
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : 0;
+    let revision = 0;
+    let startKey: string | undefined;
+    if (opts.continue) {
+      const t = decodeContinue(opts.continue);
+      revision = t.rv;
+      startKey = prefix + t.start;
+    } else if (opts.resourceVersionMatch === 'Exact') {
+      revision = parseRv(opts.resourceVersion);
+    } else {
+      parseRv(opts.resourceVersion);
+    }
+    const items: KubeObject[] = [];
+    let readAt = revision;
+    try {
+      while (true) {
+        const page = await this.store.list(prefix, { revision: readAt, limit: limit === 0 ? 0 : Math.max(limit - items.length, 1) + 1, startKey });
+        if (readAt === 0) readAt = page.revision;
+        let lastKey: string | undefined;
+        let i = 0;
+        for (const s of page.items) {
+          i++;
+          if (limit > 0 && items.length === limit) {
+            // One more key exists beyond the page: hand out a continue token starting at it.
+            return {
+              items,
+              resourceVersion: String(readAt),
+              continue: encodeContinue(readAt, s.key.slice(prefix.length)),
+              ...(isEmptySelector(labels) && fields.length === 0 ? { remainingItemCount: page.remaining + (page.items.length - i + 1) } : {}),
+            };
+          }
+          lastKey = s.key;
+          if (objectMatches(r, s.obj, labels, fields)) items.push(s.obj);
+        }
+        if (!page.more || lastKey === undefined) break;
+        startKey = lastKey + '\x00';
+      }
+    } catch (e) {
+      if (e instanceof CompactedError) {
+        throw expired(
+          opts.continue
+            ? 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.'
+            : e.message,
+        );
+      }
+      storageError(e);
+    }
+    return { items, resourceVersion: String(readAt) };
+  }
+
+  private async checkNamespace(r: ResourceType, ns: string | undefined, name: string): Promise<void> {
+    if (!r.namespaced) return;
+    if (!ns) throw badRequest('the server could not find the requested resource');
+    const nsObj = (await this.tryGet(resourceByName('namespaces'), undefined, ns)) as Namespace | undefined;
+    if (!nsObj) throw notFound(resourceByName('namespaces'), ns);
+    if (nsObj.status?.phase === 'Terminating' || isDeleting(nsObj)) {
+      throw forbidden(r, name, `unable to create new content in namespace ${ns} because it is being terminated`, [
+        { reason: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' },
+      ]);
+    }
+  }
+
+  /** Creates an object (POST on a collection). */
+  async create(r: ResourceType, ns: string | undefined, body: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+    if (!isRecord(body) || !isRecord(body.metadata)) throw badRequest('Object \'metadata\' is missing in \'{}\'');
+    const obj = clone(body);
+    const gv = groupVersion(r);
+    if (obj.kind !== undefined && obj.kind !== r.kind) throw badRequest(`the API version in the data (${obj.apiVersion ?? ''}) does not match the expected API version (${gv})`);
+    obj.apiVersion = gv;
+    obj.kind = r.kind;
+    if (r.namespaced) {
+      if (obj.metadata.namespace && ns && obj.metadata.namespace !== ns) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      obj.metadata.namespace = ns ?? obj.metadata.namespace;
+    } else delete obj.metadata.namespace;
+    if (!obj.metadata.name) {
+      if (obj.metadata.generateName) obj.metadata.name = obj.metadata.generateName + randomSuffix(5);
+      else throw invalid(r.kind, r.group, '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
+    }
+    const name = obj.metadata.name;
+    await this.checkNamespace(r, obj.metadata.namespace, name);
+    const now = this.now();
+    obj.metadata.uid = newUid();
+    obj.metadata.creationTimestamp = now;
+    delete obj.metadata.resourceVersion;
+    delete obj.metadata.deletionTimestamp;
+    delete obj.metadata.deletionGracePeriodSeconds;
+    if (r.tracksGeneration) obj.metadata.generation = 1;
+    if (r.resource === 'nodes') {
+      // Nodes may be created with their status (the kubelet registers that way).
+    } else {
+      applyCreateDefaults(r.resource, obj);
+    }
+    if (r.resource === 'pods' && (obj as Pod).spec.nodeName) {
+      // A pod created already bound (static/mirror pods, DaemonSet pods of old) is scheduled.
+      const p = obj as Pod;
+      p.status = { ...(p.status ?? {}), conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now }] };
+    }
+    const causes = validateCreate(r.resource, obj);
+    if (causes.length > 0) throw invalid(r.kind, r.group, name, causes);
+    if (opts.dryRun) {
+      const existing = await this.tryGet(r, obj.metadata.namespace, name);
+      if (existing) throw alreadyExists(r, name);
+      return obj;
+    }
+    let rev: number | undefined;
+    try {
+      rev = await this.store.create(etcdKey(r, obj.metadata.namespace, name), obj);
+    } catch (e) {
+      storageError(e);
+    }
+    if (rev === undefined) throw alreadyExists(r, name);
+    obj.metadata.resourceVersion = String(rev);
+    return obj;
+  }
+
+  /**
+   * Replaces an object (PUT). An empty resourceVersion in the body is an unconditional update;
+   * otherwise a stale one is a 409 Conflict.
+   */
+  async update(r: ResourceType, ns: string | undefined, name: string, body: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+    if (!isRecord(body) || !isRecord(body.metadata)) throw badRequest('Object \'metadata\' is missing');
+    if (body.metadata.name !== undefined && body.metadata.name !== name) {
+      throw badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    const wantRv = body.metadata.resourceVersion ? parseRv(body.metadata.resourceVersion) : 0;
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const cur = await this.getStored(r, ns, name);
+      if (!cur) throw notFound(r, name);
+      if (wantRv !== 0 && wantRv !== cur.modRevision) throw conflict(r, name, MODIFIED_MESSAGE);
+      const next = this.prepareUpdate(r, cur.obj, clone(body), opts);
+      const done = await this.writeUpdate(r, ns, name, cur.obj, next, cur.modRevision, opts);
+      if (done !== 'retry') return done;
+      if (wantRv !== 0) throw conflict(r, name, MODIFIED_MESSAGE);
+    }
+    throw conflict(r, name, MODIFIED_MESSAGE);
+  }
+
+  /** Applies a patch (PATCH), retrying on conflicts as kube's GuaranteedUpdate does. */
+  async patch(r: ResourceType, ns: string | undefined, name: string, type: PatchType, patch: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const cur = await this.getStored(r, ns, name);
+      if (!cur) throw notFound(r, name);
+      let patched: unknown;
+      try {
+        if (type === 'json') patched = jsonPatch(cur.obj, patch);
+        else if (type === 'merge') patched = mergePatch(cur.obj, patch);
+        else patched = strategicMergePatch(cur.obj, patch);
+      } catch (e) {
+        if (e instanceof PatchError) throw e.message.includes('test failed') ? invalid(r.kind, r.group, name, [{ message: e.message }]) : badRequest(e.message);
+        throw e;
+      }
+      if (!isRecord(patched) || !isRecord(patched['metadata'])) throw badRequest('the patch removed the object\'s metadata');
+      const body = patched as KubeObject;
+      const wantRv = body.metadata.resourceVersion;
+      if (wantRv && wantRv !== String(cur.modRevision)) throw conflict(r, name, MODIFIED_MESSAGE);
+      if (body.metadata.name !== name) throw badRequest(`the name of the object (${body.metadata.name ?? ''}) does not match the name on the URL (${name})`);
+      const next = this.prepareUpdate(r, cur.obj, body, opts);
+      const done = await this.writeUpdate(r, ns, name, cur.obj, next, cur.modRevision, opts);
+      if (done !== 'retry') return done;
+      if (wantRv) throw conflict(r, name, MODIFIED_MESSAGE);
+    }
+    throw conflict(r, name, MODIFIED_MESSAGE);
+  }
+
+  /**
+   * Read-modify-write for controllers: fn gets the current object and returns the new one (or
+   * undefined to leave it). Retries on conflict. Returns the stored result, or undefined if gone.
+   */
+  async guaranteedUpdate(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+    fn: (cur: KubeObject) => KubeObject | undefined,
+    opts: WriteOptions = {},
+  ): Promise<KubeObject | undefined> {
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const cur = await this.getStored(r, ns, name);
+      if (!cur) return undefined;
+      const want = fn(clone(cur.obj));
+      if (want === undefined) return cur.obj;
+      const next = this.prepareUpdate(r, cur.obj, want, opts);
+      const done = await this.writeUpdate(r, ns, name, cur.obj, next, cur.modRevision, opts);
+      if (done !== 'retry') return done;
+    }
+    throw conflict(r, name, MODIFIED_MESSAGE);
+  }
+
+  private async getStored(r: ResourceType, ns: string | undefined, name: string): Promise<{ obj: KubeObject; modRevision: number } | undefined> {
+    try {
+      return await this.store.get(etcdKey(r, ns, name));
+    } catch (e) {
+      return storageError(e);
+    }
+  }
+
+  /** Carries the fields an update may not change over from the stored object. */
+  private prepareUpdate(r: ResourceType, old: KubeObject, next: KubeObject, opts: WriteOptions): KubeObject {
+    next.apiVersion = groupVersion(r);
+    next.kind = r.kind;
+    const m = next.metadata;
+    m.name = old.metadata.name;
+    if (r.namespaced) m.namespace = old.metadata.namespace;
+    m.uid = old.metadata.uid;
+    m.creationTimestamp = old.metadata.creationTimestamp;
+    if (old.metadata.deletionTimestamp) {
+      m.deletionTimestamp = old.metadata.deletionTimestamp;
+      m.deletionGracePeriodSeconds = old.metadata.deletionGracePeriodSeconds;
+    } else {
+      delete m.deletionTimestamp;
+      delete m.deletionGracePeriodSeconds;
+    }
+    if (opts.subresource === 'status') {
+      // metav1.ResetObjectMetaForStatus plus "status updates change status only".
+      const { status, ...rest } = next;
+      const out: KubeObject = { ...clone(old), status };
+      if (status === undefined) delete out['status'];
+      out.metadata = clone(old.metadata);
+      void rest;
+      return out;
+    }
+    if (r.statusSubresource) {
+      if (old['status'] === undefined) delete next['status'];
+      else next['status'] = clone(old['status']);
+    }
+    if (r.resource === 'namespaces') next['spec'] = clone(old['spec']);
+    if (r.tracksGeneration) {
+      const gen = old.metadata.generation ?? 1;
+      m.generation = isDeepStrictEqual(old['spec'], next['spec']) ? gen : gen + 1;
+    } else if (old.metadata.generation !== undefined) m.generation = old.metadata.generation;
+    return next;
+  }
+
+  private async writeUpdate(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+    old: KubeObject,
+    next: KubeObject,
+    modRevision: number,
+    opts: WriteOptions,
+  ): Promise<KubeObject | 'retry'> {
+    const causes = validateUpdate(r.resource, next, old);
+    if (causes.length > 0) throw invalid(r.kind, r.group, name, causes);
+    const key = etcdKey(r, ns, name);
+    // An object being deleted whose last finalizer was just removed goes away now
+    // (generic registry Store.Update: shouldDeleteDuringUpdate).
+    const finalizersDone = isDeleting(next) && (next.metadata.finalizers ?? []).length === 0 && (next.metadata.deletionGracePeriodSeconds ?? 0) === 0;
+    const nsDone = r.resource === 'namespaces' && isDeleting(next) && ((next['spec'] as Namespace['spec'])?.finalizers ?? []).length === 0;
+    if (finalizersDone && (r.resource !== 'namespaces' || nsDone)) {
+      if (opts.dryRun) return next;
+      let res;
+      try {
+        res = await this.store.delete(key, modRevision);
+      } catch (e) {
+        storageError(e);
+      }
+      if (res === 'notfound') throw notFound(r, name);
+      if ('conflict' in res) return 'retry';
+      next.metadata.resourceVersion = String(res.revision);
+      return next;
+    }
+    if (isDeepStrictEqual(stripRv(old), stripRv(next))) return old; // no-op update: nothing written, RV unchanged
+    if (opts.dryRun) return next;
+    let res;
+    try {
+      res = await this.store.update(key, next, modRevision);
+    } catch (e) {
+      storageError(e);
+    }
+    if (res === 'notfound') throw notFound(r, name);
+    if ('conflict' in res) return 'retry';
+    next.metadata.resourceVersion = String(res.revision);
+    return next;
+  }
+
+  /**
+   * Deletes an object (DELETE). Returns the object and whether it is gone: a pod deleted
+   * gracefully, or an object with finalizers, stays with a deletionTimestamp (deleted=false).
+   */
+  async delete(r: ResourceType, ns: string | undefined, name: string, opts: DeleteOptions = {}): Promise<{ obj: KubeObject; deleted: boolean }> {
+    if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds < 0) opts = { ...opts, gracePeriodSeconds: 1 };
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const cur = await this.getStored(r, ns, name);
+      if (!cur) throw notFound(r, name);
+      const obj = cur.obj;
+      const pre = opts.preconditions;
+      if (pre?.uid && pre.uid !== obj.metadata.uid) {
+        throw conflict(r, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid ?? ''}`);
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== String(cur.modRevision)) {
+        throw conflict(r, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.modRevision}`);
+      }
+      const next = clone(obj);
+      let keep: boolean;
+      if (r.resource === 'namespaces') {
+        // Namespace deletion: mark Terminating; the namespace controller empties and finalizes it.
+        if (!isDeleting(next)) {
+          next.metadata.deletionTimestamp = this.now();
+          next.metadata.deletionGracePeriodSeconds = 0;
+        }
+        next['status'] = { ...(isRecord(next['status']) ? next['status'] : {}), phase: 'Terminating' };
+        keep = ((next['spec'] as Namespace['spec'])?.finalizers ?? []).length > 0 || (next.metadata.finalizers ?? []).length > 0;
+      } else {
+        const g = this.gracefulDelete(r, next, opts);
+        if (g === 'pending') return { obj, deleted: false };
+        keep = g === 'graceful';
+        const finalizers = this.propagationFinalizers(r, next, opts);
+        if (finalizers.length > 0) next.metadata.finalizers = finalizers;
+        if ((next.metadata.finalizers ?? []).length > 0) {
+          keep = true;
+          if (!isDeleting(next)) {
+            next.metadata.deletionTimestamp = this.now();
+            next.metadata.deletionGracePeriodSeconds = 0;
+          }
+        }
+      }
+      const key = etcdKey(r, ns, name);
+      if (keep) {
+        if (opts.dryRun) return { obj: next, deleted: false };
+        if (next.metadata.generation !== undefined && !isDeleting(obj)) next.metadata.generation += 1;
+        let res;
+        try {
+          res = await this.store.update(key, next, cur.modRevision);
+        } catch (e) {
+          storageError(e);
+        }
+        if (res === 'notfound') throw notFound(r, name);
+        if ('conflict' in res) {
+          if (pre?.resourceVersion) throw conflict(r, name, MODIFIED_MESSAGE);
+          continue;
+        }
+        next.metadata.resourceVersion = String(res.revision);
+        return { obj: next, deleted: false };
+      }
+      if (opts.dryRun) return { obj, deleted: true };
+      let res;
+      try {
+        res = await this.store.delete(key, cur.modRevision);
+      } catch (e) {
+        storageError(e);
+      }
+      if (res === 'notfound') throw notFound(r, name);
+      if ('conflict' in res) {
+        if (pre?.resourceVersion) throw conflict(r, name, MODIFIED_MESSAGE);
+        continue;
+      }
+      const gone = res.prev.obj;
+      gone.metadata.resourceVersion = String(res.revision);
+      return { obj: gone, deleted: true };
+    }
+    throw conflict(r, name, MODIFIED_MESSAGE);
+  }
+
+  /**
+   * rest.BeforeDelete + podStrategy.CheckGracefulDelete: 'graceful' when next now carries a
+   * future deletionTimestamp, 'pending' when a graceful deletion is already under way and not
+   * shortened, 'now' when the object goes at once.
+   */
+  private gracefulDelete(r: ResourceType, next: KubeObject, opts: DeleteOptions): 'graceful' | 'pending' | 'now' {
+    if (r.resource !== 'pods') return 'now';
+    const m = next.metadata;
+    if (m.deletionTimestamp) {
+      const cur = m.deletionGracePeriodSeconds;
+      if (cur === undefined || cur === 0) return 'now';
+      if (opts.gracePeriodSeconds === undefined || opts.gracePeriodSeconds >= cur) return 'pending';
+      const started = Date.parse(m.deletionTimestamp) - cur * 1000;
+      m.deletionTimestamp = timestamp(new Date(started + opts.gracePeriodSeconds * 1000));
+      m.deletionGracePeriodSeconds = opts.gracePeriodSeconds;
+      return opts.gracePeriodSeconds === 0 && (m.finalizers ?? []).length === 0 ? 'now' : 'graceful';
+    }
+    const pod = next as Pod;
+    let period = opts.gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 0;
+    if (!pod.spec.nodeName) period = 0;
+    const phase = pod.status?.phase;
+    if (phase === 'Failed' || phase === 'Succeeded') period = 0;
+    if (period < 0) period = 1;
+    if (period === 0) return 'now';
+    m.deletionTimestamp = timestamp(new Date(this.clock.now().getTime() + period * 1000));
+    m.deletionGracePeriodSeconds = period;
+    return 'graceful';
+  }
+
+  /** deletionFinalizersForGarbageCollection: orphan / foregroundDeletion finalizers per policy. */
+  private propagationFinalizers(r: ResourceType, obj: KubeObject, opts: DeleteOptions): string[] {
+    const cur = obj.metadata.finalizers ?? [];
+    // batch/v1 Jobs orphan their pods by default (kept for backwards compatibility in kube).
+    const policy = opts.propagationPolicy ?? (r.resource === 'jobs' ? 'Orphan' : 'Background');
+    const without = cur.filter((f) => f !== 'orphan' && f !== 'foregroundDeletion');
+    if (policy === 'Orphan') return [...without, 'orphan'];
+    if (policy === 'Foreground') return [...without, 'foregroundDeletion'];
+    if (without.length !== cur.length) return without;
+    return [];
+  }
+
+  /** Deletes every object a list selects (DELETE on a collection). */
+  async deleteCollection(r: ResourceType, ns: string | undefined, list: ListOptions, opts: DeleteOptions): Promise<KubeObject[]> {
+    const { items } = await this.list(r, ns, list);
+    const out: KubeObject[] = [];
+    for (const o of items) {
+      try {
+        out.push((await this.delete(r, o.metadata.namespace, o.metadata.name ?? '', opts)).obj);
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 404)) throw e;
+      }
+    }
+    return out;
+  }
+
+  /** Removes spec.finalizers of a namespace (POST namespaces/NAME/finalize, done by the namespace controller). */
+  async finalizeNamespace(name: string, finalizers: string[]): Promise<KubeObject | undefined> {
+    const r = resourceByName('namespaces');
+    return this.guaranteedUpdate(r, undefined, name, (cur) => {
+      cur['spec'] = { ...(isRecord(cur['spec']) ? cur['spec'] : {}), finalizers };
+      return cur;
+    }, { subresource: undefined }).catch((e: unknown) => {
+      if (e instanceof ApiError && e.code === 404) return undefined;
+      throw e;
+    });
+  }
+
+  /** POST pods/NAME/binding: assigns a pod to a node, once. */
+  async bind(ns: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<StatusBody> {
+    const r = resourceByName('pods');
+    const target = isRecord(body) && isRecord(body['target']) ? body['target'] : undefined;
+    const node = typeof target?.['name'] === 'string' ? target['name'] : '';
+    if (!node) throw invalid('Binding', '', name, [{ reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
+    const now = this.now();
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const cur = await this.getStored(r, ns, name);
+      if (!cur) throw notFound(r, name);
+      const pod = clone(cur.obj) as Pod;
+      if (isDeleting(pod)) throw conflict(r, name, `pod ${name} is being deleted, cannot be assigned to a host`);
+      if (pod.spec.nodeName) throw conflict(r, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+      pod.spec.nodeName = node;
+      const conds = (pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
+      conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now });
+      pod.status = { ...(pod.status ?? {}), conditions: conds };
+      if (opts.dryRun) return { ...success(), code: 201 };
+      let res;
+      try {
+        res = await this.store.update(etcdKey(r, ns, name), pod, cur.modRevision);
+      } catch (e) {
+        storageError(e);
+      }
+      if (res === 'notfound') throw notFound(r, name);
+      if ('conflict' in res) continue;
+      return { ...success(), code: 201 };
+    }
+    throw conflict(r, name, MODIFIED_MESSAGE);
+  }
+
+  /**
+   * POST pods/NAME/eviction, as pkg/registry/core/pod/storage/eviction.go does it: terminal,
+   * pending or terminating pods are deleted without a PDB check; more than one PDB is a 500; a PDB
+   * with no disruption allowed is a 429 with the DisruptionBudget cause; unhealthy pods follow the
+   * PDB's unhealthyPodEvictionPolicy.
+   */
+  async evict(ns: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<StatusBody> {
+    const pods = resourceByName('pods');
+    if (!isRecord(body)) throw badRequest('not a Eviction object');
+    const meta = isRecord(body['metadata']) ? body['metadata'] : {};
+    if (meta['name'] !== name) throw badRequest('name in URL does not match name in Eviction object');
+    const delOptsRaw = isRecord(body['deleteOptions']) ? body['deleteOptions'] : {};
+    const dryRun = opts.dryRun === true || (Array.isArray(delOptsRaw['dryRun']) && delOptsRaw['dryRun'].includes('All'));
+    const delOpts: DeleteOptions = { dryRun };
+    if (typeof delOptsRaw['gracePeriodSeconds'] === 'number') delOpts.gracePeriodSeconds = delOptsRaw['gracePeriodSeconds'];
+    if (isRecord(delOptsRaw['preconditions'])) {
+      const p = delOptsRaw['preconditions'];
+      delOpts.preconditions = {};
+      if (typeof p['uid'] === 'string') delOpts.preconditions.uid = p['uid'];
+      if (typeof p['resourceVersion'] === 'string') delOpts.preconditions.resourceVersion = p['resourceVersion'];
+    }
+    if (delOptsRaw['propagationPolicy'] === 'Orphan' || delOptsRaw['propagationPolicy'] === 'Background' || delOptsRaw['propagationPolicy'] === 'Foreground') {
+      delOpts.propagationPolicy = delOptsRaw['propagationPolicy'];
+    }
+    // The eviction is a create of a subresource: NamespaceLifecycle refuses it in a terminating namespace.
+    const nsObj = (await this.tryGet(resourceByName('namespaces'), undefined, ns)) as Namespace | undefined;
+    if (nsObj && (nsObj.status?.phase === 'Terminating' || isDeleting(nsObj))) {
+      throw forbidden(pods, name, `unable to create new content in namespace ${ns} because it is being terminated`, [
+        { reason: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' },
+      ]);
+    }
+    const pod = (await this.get(pods, ns, name)) as Pod;
+    const phase = pod.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending' || isDeleting(pod)) {
+      const enforce = !(phase === 'Succeeded' || phase === 'Failed' || isDeleting(pod));
+      const o = { ...delOpts };
+      if (enforce && !o.preconditions?.resourceVersion) o.preconditions = { ...(o.preconditions ?? {}), resourceVersion: pod.metadata.resourceVersion ?? '' };
+      await this.delete(pods, ns, name, o);
+      return { ...success(), code: 201 };
+    }
+    const pdbRes = resourceByName('poddisruptionbudgets');
+    const { items } = await this.list(pdbRes, ns);
+    const pdbs = (items as PodDisruptionBudget[]).filter((p) => {
+      try {
+        const sel = fromLabelSelector(p.spec.selector);
+        // "If a PDB with a nil or empty selector creeps in, it should match nothing, not everything."
+        return !isEmptySelector(sel) && matchesLabels(sel, pod.metadata.labels);
+      } catch {
+        return false;
+      }
+    });
+    if (pdbs.length > 1) {
+      throw internalError('This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
+    }
+    let enforceRv = false;
+    const pdb = pdbs[0];
+    if (pdb) {
+      const st = pdb.status ?? { disruptionsAllowed: 0, currentHealthy: 0, desiredHealthy: 0, expectedPods: 0 };
+      const unhealthySkip =
+        !isPodReady(pod) &&
+        (pdb.spec.unhealthyPodEvictionPolicy === 'AlwaysAllow' || (st.currentHealthy >= st.desiredHealthy && st.desiredHealthy > 0));
+      if (unhealthySkip) enforceRv = true;
+      else await this.checkAndDecrement(pdb, name, dryRun);
+    }
+    const o = { ...delOpts };
+    if (enforceRv && !o.preconditions?.resourceVersion) o.preconditions = { ...(o.preconditions ?? {}), resourceVersion: pod.metadata.resourceVersion ?? '' };
+    try {
+      await this.delete(pods, ns, name, o);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 409 && enforceRv && !delOpts.preconditions?.resourceVersion && pdb) {
+        throw tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 10, [
+          { reason: 'DisruptionBudget', message: `The disruption budget ${pdb.metadata.name ?? ''} is still being processed by the server.` },
+        ]);
+      }
+      throw e;
+    }
+    return { ...success(), code: 201 };
+  }
+
+  private async checkAndDecrement(pdb0: PodDisruptionBudget, podName: string, dryRun: boolean): Promise<void> {
+    const r = resourceByName('poddisruptionbudgets');
+    let pdb = pdb0;
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const verdict = computePdbStatusForEviction(pdb, podName, this.now());
+      if (verdict.kind === 'processing') {
+        throw tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 10, [
+          { reason: 'DisruptionBudget', message: `The disruption budget ${pdb.metadata.name ?? ''} is still being processed by the server.` },
+        ]);
+      }
+      if (verdict.kind === 'forbidden') throw forbidden({ group: 'policy', resource: 'poddisruptionbudget' }, pdb.metadata.name ?? '', verdict.message);
+      if (verdict.kind === 'blocked') {
+        throw tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 0, [
+          { reason: 'DisruptionBudget', message: verdict.message },
+        ]);
+      }
+      if (dryRun) return;
+      let res;
+      try {
+        res = await this.store.update(etcdKey(r, pdb.metadata.namespace, pdb.metadata.name ?? ''), verdict.next, Number(pdb.metadata.resourceVersion));
+      } catch (e) {
+        storageError(e);
+      }
+      if (res === 'notfound') throw notFound(r, pdb.metadata.name ?? '');
+      if ('conflict' in res) {
+        pdb = res.conflict.obj as PodDisruptionBudget;
+        continue;
+      }
+      return;
+    }
+    throw conflict(r, pdb.metadata.name ?? '', MODIFIED_MESSAGE);
+  }
+
+  /**
+   * Watches a resource from a resourceVersion. With rv "" or "0" the current objects come first
+   * as ADDED events. Selector transitions become ADDED/DELETED, as kube's etcd3 watcher sends
+   * them. A compacted rv answers a 410 Expired error. Returns a cancel function.
+   */
+  async watch(
+    r: ResourceType,
+    ns: string | undefined,
+    opts: ListOptions & { sendInitialEvents?: boolean },
+    onEvent: (ev: WatchEvent) => void,
+    onClose: (err?: ApiError) => void,
+  ): Promise<() => void> {
+    const { labels, fields } = parseSelectors(r, opts);
+    const prefix = etcdListPrefix(r, ns);
+    let from = parseRv(opts.resourceVersion);
+    const matches = (o: KubeObject): boolean => objectMatches(r, o, labels, fields);
+    if (from === 0) {
+      let page;
+      try {
+        page = await this.store.list(prefix);
+      } catch (e) {
+        storageError(e);
+      }
+      for (const s of page.items) if (matches(s.obj)) onEvent({ type: 'ADDED', object: s.obj });
+      from = page.revision;
+    }
+    const handle = (ev: StoreEvent): void => {
+      if (ev.type === 'delete') {
+        if (matches(ev.obj)) onEvent({ type: 'DELETED', object: ev.obj });
+        return;
+      }
+      const cur = matches(ev.obj);
+      const prev = ev.prev !== undefined && matches(ev.prev);
+      if (cur && prev) onEvent({ type: 'MODIFIED', object: ev.obj });
+      else if (cur) onEvent({ type: 'ADDED', object: ev.obj });
+      else if (prev && ev.prev) {
+        ev.prev.metadata.resourceVersion = String(ev.revision);
+        onEvent({ type: 'DELETED', object: ev.prev });
+      }
+    };
+    try {
+      return await this.store.watch(prefix, from, handle, (e) => {
+        if (e instanceof CompactedError) onClose(expired(e.message));
+        else onClose(internalError(`watch of ${r.resource} ended: ${e.message}`));
+      });
+    } catch (e) {
+      if (e instanceof CompactedError) throw expired(e.message);
+      return storageError(e);
+    }
+  }
+}
+
+function stripRv(o: KubeObject): KubeObject {
+  const { resourceVersion: _rv, ...metadata } = o.metadata;
+  return { ...o, metadata };
+}
+
+/** True for mirror pods; re-exported for the HTTP layer. */
+export { isMirrorPod };
