@@ -1,0 +1,129 @@
+// Every annotation key bosun reads or writes, under one prefix, with what it means. bosun only
+// undoes what it did: a cordon it made carries CORDONED_BY / CORDON_REASON / CORDONED_AT, and
+// `bosun uncordon` leaves alone a node without them unless told --force. Pure: constants, and the
+// small functions that read and build these annotations.
+import type { Node, Pod } from '../kube/types.ts';
+
+/** The prefix of every annotation and label bosun owns. */
+export const BOSUN_PREFIX = 'bosun.dev/';
+
+/**
+ * Who cordoned the node through bosun, e.g. "alice@laptop (bosun drain)" or
+ * "bosun-agent/worker-1". Its presence is what makes a cordon bosun's own.
+ */
+export const CORDONED_BY = `${BOSUN_PREFIX}cordoned-by`;
+
+/** Why bosun cordoned the node, e.g. "drain", "maintain: apt-get upgrade -y", "reboot-required". */
+export const CORDON_REASON = `${BOSUN_PREFIX}cordon-reason`;
+
+/** When bosun cordoned the node (RFC 3339, UTC). */
+export const CORDONED_AT = `${BOSUN_PREFIX}cordoned-at`;
+
+/**
+ * Drain progress, so an interrupted drain resumes from any machine: JSON {@link DrainState}.
+ * Written when a drain starts evicting; "drained" when the last pod is gone.
+ */
+export const DRAIN_STATE = `${BOSUN_PREFIX}drain`;
+
+/**
+ * The maintain workflow's state on the node (phase, command, the workloads it evicted and how
+ * many of their pods were Ready before), so `bosun maintain` resumes where it stopped.
+ */
+export const MAINTENANCE_STATE = `${BOSUN_PREFIX}maintenance`;
+
+/**
+ * On a pod: "false" means the pod must not be evicted by a drain unless the user insists
+ * (--ignore-preflight-errors=opt-out). bosun's own spelling of the opt-out below.
+ */
+export const SAFE_TO_EVICT = `${BOSUN_PREFIX}safe-to-evict`;
+
+/** The cluster-autoscaler's opt-out ("false": do not evict during scale-down); bosun honours it. */
+export const CLUSTER_AUTOSCALER_SAFE_TO_EVICT = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
+
+/** Karpenter's opt-out ("true": do not disrupt); bosun honours it. */
+export const KARPENTER_DO_NOT_DISRUPT = 'karpenter.sh/do-not-disrupt';
+
+/** Set by the kubelet on mirror pods of static pods (corev1.MirrorPodAnnotationKey). */
+export const MIRROR_POD = 'kubernetes.io/config.mirror';
+
+/** Every bosun annotation that describes a cordon, removed when bosun uncordons. */
+export const CORDON_ANNOTATIONS = [CORDONED_BY, CORDON_REASON, CORDONED_AT, DRAIN_STATE] as const;
+
+/** Who is acting and why, written on the node when bosun cordons it. */
+export interface CordonOwner {
+  /** e.g. "alice@laptop (bosun drain)" or "bosun-agent/worker-1". */
+  who: string;
+  /** e.g. "drain", "maintain: reboot". */
+  why: string;
+}
+
+/** What a node says about its cordon. */
+export interface CordonInfo {
+  /** spec.unschedulable. */
+  cordoned: boolean;
+  /** True when bosun's CORDONED_BY annotation is present (bosun may undo the cordon). */
+  ownedByBosun: boolean;
+  by: string | undefined;
+  reason: string | undefined;
+  at: string | undefined;
+}
+
+/** Reads the cordon and its ownership from a node. */
+export function cordonInfo(node: Node): CordonInfo {
+  const a = node.metadata.annotations ?? {};
+  const by = a[CORDONED_BY];
+  return {
+    cordoned: node.spec?.unschedulable === true,
+    ownedByBosun: by !== undefined,
+    by,
+    reason: a[CORDON_REASON],
+    at: a[CORDONED_AT],
+  };
+}
+
+/** Annotations to set when bosun cordons a node. */
+export function cordonAnnotations(owner: CordonOwner, now: Date): Record<string, string> {
+  return { [CORDONED_BY]: owner.who, [CORDON_REASON]: owner.why, [CORDONED_AT]: rfc3339(now) };
+}
+
+/** The drain state kept in DRAIN_STATE. */
+export interface DrainState {
+  phase: 'draining' | 'drained';
+  startedAt: string;
+  finishedAt?: string;
+  /** Pods still to go when the state was written, as namespace/name (for people reading it). */
+  pending?: number;
+}
+
+/** Parses DRAIN_STATE; undefined when absent or unreadable. */
+export function drainState(node: Node): DrainState | undefined {
+  const raw = node.metadata.annotations?.[DRAIN_STATE];
+  if (raw === undefined) return undefined;
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (
+      typeof v === 'object' &&
+      v !== null &&
+      ((v as DrainState).phase === 'draining' || (v as DrainState).phase === 'drained')
+    )
+      return v as DrainState;
+  } catch {
+    // unreadable: treat as absent
+  }
+  return undefined;
+}
+
+/** Which annotation, if any, opts this pod out of eviction, as "key=value". */
+export function evictionOptOut(pod: Pod): string | undefined {
+  const a = pod.metadata.annotations ?? {};
+  if (a[SAFE_TO_EVICT]?.toLowerCase() === 'false') return `${SAFE_TO_EVICT}=false`;
+  if (a[CLUSTER_AUTOSCALER_SAFE_TO_EVICT]?.toLowerCase() === 'false')
+    return `${CLUSTER_AUTOSCALER_SAFE_TO_EVICT}=false`;
+  if (a[KARPENTER_DO_NOT_DISRUPT]?.toLowerCase() === 'true') return `${KARPENTER_DO_NOT_DISRUPT}=true`;
+  return undefined;
+}
+
+/** RFC 3339 in UTC without fractional seconds, as Kubernetes writes timestamps. */
+export function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

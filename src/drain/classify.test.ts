@@ -1,0 +1,211 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { classifyEviction, type ApiFailure } from './classify.ts';
+import { pdb, pod } from './testing/fixtures.ts';
+
+const web = pod('web-1', { labels: { app: 'web' } });
+const unready = pod('web-2', { labels: { app: 'web' }, ready: false });
+const budget = pdb('web-pdb', 'web', {
+  minAvailable: 2,
+  currentHealthy: 2,
+  desiredHealthy: 2,
+  expectedPods: 3,
+  disruptionsAllowed: 0,
+});
+const never = pdb('web-pdb', 'web', {
+  maxUnavailable: 0,
+  currentHealthy: 3,
+  desiredHealthy: 3,
+  expectedPods: 3,
+  disruptionsAllowed: 0,
+});
+
+const f = (
+  status: number,
+  reason: string,
+  message: string,
+  causes: { type: string; message: string }[] = [],
+  retryAfterSeconds?: number,
+): ApiFailure => ({
+  status,
+  reason,
+  message,
+  causes,
+  retryAfterSeconds,
+});
+const budget429 = f(
+  429,
+  'TooManyRequests',
+  "Cannot evict pod as it would violate the pod's disruption budget.",
+  [
+    {
+      type: 'DisruptionBudget',
+      message: 'The disruption budget web-pdb needs 2 healthy pods and has 2 currently',
+    },
+  ],
+);
+
+for (const tc of [
+  {
+    name: 'a 429 with a budget cause is an exhausted budget, retried',
+    failure: budget429,
+    pod: web,
+    pdbs: [budget],
+    kind: 'budget-exhausted',
+    retry: true,
+  },
+  {
+    name: 'an unready pod under IfHealthyBudget is told apart',
+    failure: budget429,
+    pod: unready,
+    pdbs: [budget],
+    kind: 'unhealthy-pod-if-healthy-budget',
+    retry: true,
+  },
+  {
+    name: 'a budget the controller has not observed yet',
+    failure: f(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", [
+      {
+        type: 'DisruptionBudget',
+        message: 'The disruption budget web-pdb is still being processed by the server.',
+      },
+    ]),
+    pod: web,
+    pdbs: [budget],
+    kind: 'budget-not-observed',
+    retry: true,
+  },
+  {
+    name: 'a 500 for more than one PDB is never retried',
+    failure: f(
+      500,
+      'InternalError',
+      'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.',
+    ),
+    pod: web,
+    pdbs: [budget, pdb('other', 'web')],
+    kind: 'multiple-pdbs',
+    retry: false,
+  },
+  {
+    name: 'an admission webhook denial is not retried',
+    failure: f(
+      400,
+      'BadRequest',
+      'admission webhook "deny-evictions.example.com" denied the request: maintenance freeze',
+    ),
+    pod: web,
+    pdbs: [],
+    kind: 'admission-denied',
+    retry: false,
+  },
+  {
+    name: 'a ValidatingAdmissionPolicy denial is an admission denial',
+    failure: f(
+      403,
+      'Forbidden',
+      "pods \"web-1\" is forbidden: ValidatingAdmissionPolicy 'no-evict' with binding 'no-evict-b' denied request: frozen",
+    ),
+    pod: web,
+    pdbs: [],
+    kind: 'admission-denied',
+    retry: false,
+  },
+  {
+    name: 'a terminating namespace is retried (kubectl does too)',
+    failure: f(
+      403,
+      'Forbidden',
+      'pods "web-1" is forbidden: unable to create new content in namespace demo because it is being terminated',
+      [{ type: 'NamespaceTerminating', message: 'namespace demo is being terminated' }],
+    ),
+    pod: web,
+    pdbs: [],
+    kind: 'namespace-terminating',
+    retry: true,
+  },
+  {
+    name: 'a 429 with no budget around is throttling',
+    failure: f(429, 'TooManyRequests', 'Too many requests, please try again later.', [], 2),
+    pod: web,
+    pdbs: [],
+    kind: 'rate-limited',
+    retry: true,
+  },
+  {
+    name: 'RBAC forbidden is not retried',
+    failure: f(
+      403,
+      'Forbidden',
+      'pods "web-1" is forbidden: User "x" cannot create resource "pods/eviction"',
+    ),
+    pod: web,
+    pdbs: [],
+    kind: 'forbidden',
+    retry: false,
+  },
+  {
+    name: 'a 503 is a server error, retried',
+    failure: f(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'),
+    pod: web,
+    pdbs: [],
+    kind: 'server-error',
+    retry: true,
+  },
+  {
+    name: 'no answer at all is retried',
+    failure: f(0, 'Unreachable', 'unable to reach the API server'),
+    pod: web,
+    pdbs: [],
+    kind: 'server-error',
+    retry: true,
+  },
+  {
+    name: 'a 422 is unknown and not retried',
+    failure: f(422, 'Invalid', 'Eviction.policy "web-1" is invalid'),
+    pod: web,
+    pdbs: [],
+    kind: 'unknown',
+    retry: false,
+  },
+]) {
+  test(tc.name, () => {
+    const c = classifyEviction(tc.failure, tc.pod, tc.pdbs);
+    assert.equal(c.kind, tc.kind);
+    assert.equal(c.retry, tc.retry);
+  });
+}
+
+test("an exhausted budget says which PDB and its numbers, from the server's cause", () => {
+  const c = classifyEviction(budget429, web, [budget]);
+  assert.equal(
+    c.message,
+    'PodDisruptionBudget demo/web-pdb (minAvailable: 2): 2 of 3 pods healthy, needs 2, allows 0 disruptions now',
+  );
+  assert.deepEqual(c.budget && { d: c.budget.desiredHealthy, c: c.budget.currentHealthy }, { d: 2, c: 2 });
+  assert.match(c.hint, /replacement/);
+});
+
+test('a budget that can never allow says so in the hint', () => {
+  const c = classifyEviction(budget429, web, [never]);
+  assert.match(c.hint, /never allows/);
+});
+
+test('an unready pod names IfHealthyBudget and how to change it', () => {
+  const c = classifyEviction(budget429, unready, [budget]);
+  assert.match(c.message, /IfHealthyBudget/);
+  assert.match(c.hint, /AlwaysAllow/);
+});
+
+test('the webhook name and its reason are quoted', () => {
+  const c = classifyEviction(
+    f(400, 'BadRequest', 'admission webhook "deny.example.com" denied the request: maintenance freeze'),
+    web,
+    [],
+  );
+  assert.equal(c.message, 'eviction denied by admission webhook "deny.example.com": maintenance freeze');
+});
+
+test('Retry-After is kept', () => {
+  assert.equal(classifyEviction(f(429, 'TooManyRequests', 'slow down', [], 7), web, []).retryAfterSeconds, 7);
+});

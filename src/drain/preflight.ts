@@ -1,0 +1,514 @@
+// The pre-flight: before a node is touched, predict what kubectl cannot see until it is stuck.
+// For every pod the filters let through it says what will happen and why, and it flags the
+// evictions that cannot succeed however long the drain waits:
+// - pdb-never-allows: a PodDisruptionBudget that allows no disruption even with every pod healthy
+//   (maxUnavailable: 0, or minAvailable >= the pods it covers);
+// - multiple-pdbs: the pod is covered by more than one PDB, which the eviction API refuses (500);
+// - unschedulable: the pod's controller would recreate it, but no remaining node can take it
+//   (requests vs allocatable minus what is already requested; taints and tolerations; nodeSelector
+//   and required node affinity; required pod anti-affinity);
+// - opt-out: the pod asks not to be evicted (annotations.ts: bosun.dev/safe-to-evict=false,
+//   cluster-autoscaler.kubernetes.io/safe-to-evict=false, karpenter.sh/do-not-disrupt=true).
+// Not predicted (documented limits): inter-pod affinity, topology spread constraints, volume
+// topology, host ports, and other pods' anti-affinity against the moved pod.
+// Pure: it is given every object it reads.
+import type {
+  Node,
+  NodeSelectorRequirement,
+  NodeSelectorTerm,
+  Pod,
+  PodDisruptionBudget,
+  Taint,
+  Toleration,
+} from '../kube/types.ts';
+import { evictionOptOut } from './annotations.ts';
+import { controllerOf, isFinished, podKey, podRef, type PodRef, type PodVerdict } from './filters.ts';
+import { fromLabelSelector, matches } from './labels.ts';
+import { formatResource, parseResources, podRequests, type Resources } from './quantity.ts';
+
+/** The checks a pre-flight can fail; names for --ignore-preflight-errors. */
+export const PREFLIGHT_CHECKS = ['pdb-never-allows', 'multiple-pdbs', 'unschedulable', 'opt-out'] as const;
+/** One pre-flight check. */
+export type PreflightCheck = (typeof PREFLIGHT_CHECKS)[number];
+
+/** Something that will stop an eviction for good. */
+export interface Blocker {
+  check: PreflightCheck;
+  message: string;
+  /** What the user can do about it. */
+  hint: string;
+}
+
+/** A PDB's numbers, as kube-apiserver's eviction check reads them. */
+export interface BudgetNumbers {
+  namespace: string;
+  name: string;
+  /** "minAvailable: 2", "maxUnavailable: 0", "minAvailable: 50%". */
+  spec: string;
+  disruptionsAllowed: number;
+  currentHealthy: number;
+  desiredHealthy: number;
+  expectedPods: number;
+  /** The most disruptions this budget could ever allow with every pod healthy. */
+  maxAllowed: number;
+  unhealthyPodEvictionPolicy: 'IfHealthyBudget' | 'AlwaysAllow';
+}
+
+/** What will happen to one pod on the node. */
+export interface PodPrediction {
+  pod: PodRef;
+  action: 'evict' | 'delete' | 'skip' | 'refuse';
+  /** One line for people: why this action. */
+  reason: string;
+  /** The PDB covering the pod, when exactly one does. */
+  budget?: BudgetNumbers;
+  /** Where a replacement would go, or why nowhere; absent when nothing recreates the pod. */
+  placement?: { node: string } | { none: string };
+  /** Evictions that cannot succeed. */
+  blockers: Blocker[];
+  /** Delays that will resolve by themselves (a PDB at 0 now, a long grace period). */
+  waits: string[];
+}
+
+/** The pre-flight's verdict on one node. */
+export interface PreflightResult {
+  node: string;
+  predictions: PodPrediction[];
+  /** Blockers not ignored by the user. */
+  blockers: { pod: PodRef; blocker: Blocker }[];
+  /** Blockers the user chose to ignore. */
+  ignored: { pod: PodRef; blocker: Blocker }[];
+  /** The longest termination grace period among pods to remove, in seconds (a lower bound on the drain's time). */
+  longestGraceSeconds: number;
+}
+
+/** Everything the pre-flight reads. */
+export interface PreflightInput {
+  /** The node being drained. */
+  node: string;
+  /** Every node in the cluster. */
+  nodes: readonly Node[];
+  /** Nodes being drained in the same run (they take no replacements); includes node. */
+  draining: readonly string[];
+  /** Every pod in the cluster (for requests on other nodes, PDB coverage, anti-affinity). */
+  pods: readonly Pod[];
+  /** The filters' verdicts on the pods of this node. */
+  verdicts: readonly PodVerdict[];
+  pdbs: readonly PodDisruptionBudget[];
+  options: {
+    /** --disable-eviction: pods are deleted, PDBs are not consulted. */
+    disableEviction: boolean;
+    /** --grace-period in seconds; negative uses each pod's own. */
+    gracePeriodSeconds: number;
+    /** Checks the user told bosun to ignore (--ignore-preflight-errors). */
+    ignore: ReadonlySet<PreflightCheck> | 'all';
+  };
+}
+
+// ---- PDB arithmetic (pkg/controller/disruption) ----
+
+function scaled(v: number | string, total: number, roundUp: boolean): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+)%$/.exec(v);
+  if (m) {
+    const x = (Number(m[1]) * total) / 100;
+    return roundUp ? Math.ceil(x) : Math.floor(x);
+  }
+  return /^\d+$/.test(v) ? Number(v) : 0;
+}
+
+/** Whether the pod counts as healthy for a PDB (Ready condition True). */
+export function isPodReady(pod: Pod): boolean {
+  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** The PDBs in the pod's namespace whose selector matches it. */
+export function budgetsFor(pod: Pod, pdbs: readonly PodDisruptionBudget[]): PodDisruptionBudget[] {
+  const ns = pod.metadata.namespace ?? 'default';
+  return pdbs.filter(
+    (b) =>
+      (b.metadata.namespace ?? 'default') === ns &&
+      matches(fromLabelSelector(b.spec?.selector), pod.metadata.labels),
+  );
+}
+
+/**
+ * The budget's numbers: from its status when the disruption controller has observed it, computed
+ * from its spec and the pods otherwise.
+ */
+export function budgetNumbers(pdb: PodDisruptionBudget, pods: readonly Pod[]): BudgetNumbers {
+  const ns = pdb.metadata.namespace ?? 'default';
+  const sel = fromLabelSelector(pdb.spec?.selector);
+  const covered = pods.filter(
+    (p) =>
+      (p.metadata.namespace ?? 'default') === ns &&
+      matches(sel, p.metadata.labels) &&
+      !isFinished(p) &&
+      !p.metadata.deletionTimestamp,
+  );
+  const observed =
+    pdb.status?.observedGeneration !== undefined &&
+    pdb.status.observedGeneration >= (pdb.metadata.generation ?? 0) &&
+    pdb.status.expectedPods !== undefined;
+  const expected = observed ? (pdb.status?.expectedPods ?? 0) : covered.length;
+  const currentHealthy = observed ? (pdb.status?.currentHealthy ?? 0) : covered.filter(isPodReady).length;
+  let desired: number;
+  let spec: string;
+  if (pdb.spec?.maxUnavailable !== undefined) {
+    desired = Math.max(0, expected - scaled(pdb.spec.maxUnavailable, expected, true));
+    spec = `maxUnavailable: ${pdb.spec.maxUnavailable}`;
+  } else {
+    const min = pdb.spec?.minAvailable ?? 1;
+    desired = scaled(min, expected, true);
+    spec = `minAvailable: ${min}`;
+  }
+  if (observed && pdb.status?.desiredHealthy !== undefined) desired = pdb.status.desiredHealthy;
+  const allowed =
+    observed && pdb.status?.disruptionsAllowed !== undefined
+      ? pdb.status.disruptionsAllowed
+      : Math.max(0, currentHealthy - desired);
+  return {
+    namespace: ns,
+    name: pdb.metadata.name ?? '',
+    spec,
+    disruptionsAllowed: allowed,
+    currentHealthy,
+    desiredHealthy: desired,
+    expectedPods: expected,
+    maxAllowed: Math.max(0, expected - desired),
+    unhealthyPodEvictionPolicy:
+      pdb.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow' ? 'AlwaysAllow' : 'IfHealthyBudget',
+  };
+}
+
+/** "PodDisruptionBudget demo/web (minAvailable: 2): 2 of 3 pods healthy, needs 2, allows 0 disruptions now". */
+export function describeBudget(b: BudgetNumbers): string {
+  return `PodDisruptionBudget ${b.namespace}/${b.name} (${b.spec}): ${b.currentHealthy} of ${b.expectedPods} pods healthy, needs ${b.desiredHealthy}, allows ${b.disruptionsAllowed} disruption${b.disruptionsAllowed === 1 ? '' : 's'} now`;
+}
+
+/** kube-apiserver lets these through without consulting a PDB (eviction.go canIgnorePDB). */
+function ignoresBudget(pod: Pod): boolean {
+  return isFinished(pod) || pod.status?.phase === 'Pending' || pod.metadata.deletionTimestamp !== undefined;
+}
+
+// ---- scheduling predicates (a subset of kube-scheduler's filters) ----
+
+function tolerates(t: Toleration, taint: Taint): boolean {
+  if (t.effect && t.effect !== taint.effect) return false;
+  if (t.operator === 'Exists') return t.key === undefined || t.key === '' || t.key === taint.key;
+  return (t.key ?? '') === taint.key && (t.value ?? '') === (taint.value ?? '');
+}
+
+/** The first NoSchedule/NoExecute taint the pod does not tolerate (TaintToleration filter). */
+export function untoleratedTaint(pod: Pod, node: Node): Taint | undefined {
+  const tolerations = pod.spec?.tolerations ?? [];
+  return (node.spec?.taints ?? []).find(
+    (taint) =>
+      (taint.effect === 'NoSchedule' || taint.effect === 'NoExecute') &&
+      !tolerations.some((t) => tolerates(t, taint)),
+  );
+}
+
+function matchRequirement(r: NodeSelectorRequirement, value: string | undefined): boolean {
+  switch (r.operator) {
+    case 'In':
+      return value !== undefined && (r.values ?? []).includes(value);
+    case 'NotIn':
+      return value === undefined || !(r.values ?? []).includes(value);
+    case 'Exists':
+      return value !== undefined;
+    case 'DoesNotExist':
+      return value === undefined;
+    case 'Gt':
+    case 'Lt': {
+      if (value === undefined || !/^-?\d+$/.test(value)) return false;
+      const want = Number((r.values ?? [])[0]);
+      return r.operator === 'Gt' ? Number(value) > want : Number(value) < want;
+    }
+    default:
+      return false;
+  }
+}
+
+function matchTerm(term: NodeSelectorTerm, node: Node): boolean {
+  const exprs = term.matchExpressions ?? [];
+  const fields = term.matchFields ?? [];
+  if (exprs.length === 0 && fields.length === 0) return false;
+  const labels = node.metadata.labels ?? {};
+  return (
+    exprs.every((r) => matchRequirement(r, labels[r.key])) &&
+    fields.every((r) => r.key === 'metadata.name' && matchRequirement(r, node.metadata.name))
+  );
+}
+
+/** nodeSelector and required node affinity (NodeAffinity filter). */
+export function matchesNodeAffinity(pod: Pod, node: Node): boolean {
+  const labels = node.metadata.labels ?? {};
+  for (const [k, v] of Object.entries(pod.spec?.nodeSelector ?? {})) if (labels[k] !== v) return false;
+  const terms =
+    pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  if (terms === undefined) return true;
+  return terms.some((t) => matchTerm(t, node));
+}
+
+function isNodeReady(node: Node): boolean {
+  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+interface Candidate {
+  node: Node;
+  free: Resources;
+}
+
+type Refusal =
+  'unschedulable' | 'not-ready' | 'taint' | 'affinity' | 'anti-affinity' | `Insufficient ${string}`;
+
+function antiAffinityConflict(
+  pod: Pod,
+  node: Node,
+  byNode: ReadonlyMap<string, Pod[]>,
+  nodes: readonly Node[],
+): boolean {
+  const terms = pod.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+  for (const term of terms) {
+    const value = node.metadata.labels?.[term.topologyKey];
+    if (value === undefined) continue;
+    const sel = fromLabelSelector(term.labelSelector);
+    const namespaces =
+      term.namespaces && term.namespaces.length > 0 ? term.namespaces : [pod.metadata.namespace ?? 'default'];
+    for (const other of nodes) {
+      if (other.metadata.labels?.[term.topologyKey] !== value) continue;
+      for (const p of byNode.get(other.metadata.name ?? '') ?? []) {
+        if (p === pod) continue;
+        if (namespaces.includes(p.metadata.namespace ?? 'default') && matches(sel, p.metadata.labels))
+          return true;
+      }
+    }
+  }
+  return false;
+}
+
+function fitError(total: number, counts: Map<string, number>): string {
+  // kube-scheduler's FitError sorts the "N reason" strings.
+  const parts = [...counts.entries()]
+    .map(([why, n]) => {
+      if (why.startsWith('Insufficient')) return `${n} ${why}`;
+      if (why === 'unschedulable') return `${n} node(s) were unschedulable`;
+      if (why === 'not-ready') return `${n} node(s) were not ready`;
+      if (why === 'affinity') return `${n} node(s) didn't match Pod's node affinity/selector`;
+      if (why === 'anti-affinity') return `${n} node(s) didn't match pod anti-affinity rules`;
+      return `${n} node(s) had untolerated taint ${why}`;
+    })
+    .sort();
+  return `0/${total} nodes are available: ${parts.join(', ')}`;
+}
+
+/** Recreated elsewhere by its controller (kubectl's "managed" pods, minus DaemonSets and finished pods). */
+function isRecreated(pod: Pod): boolean {
+  const c = controllerOf(pod);
+  return c !== undefined && c.kind !== 'DaemonSet' && !isFinished(pod) && c.kind !== 'Node';
+}
+
+/**
+ * Places the pods to move on the remaining nodes, largest first, each on the feasible node with
+ * the most free cpu (the scheduler's least-allocated scoring, roughly). Returns the chosen node or
+ * a scheduler-style reason per pod (by uid).
+ */
+export function predictPlacement(
+  moving: readonly Pod[],
+  input: Pick<PreflightInput, 'nodes' | 'draining' | 'pods'>,
+): Map<string, { node: string } | { none: string }> {
+  const draining = new Set(input.draining);
+  const movingUids = new Set(moving.map((p) => p.metadata.uid));
+  const byNode = new Map<string, Pod[]>();
+  for (const p of input.pods) {
+    const n = p.spec?.nodeName;
+    if (!n || isFinished(p) || movingUids.has(p.metadata.uid)) continue;
+    if (draining.has(n)) continue;
+    const list = byNode.get(n) ?? [];
+    list.push(p);
+    byNode.set(n, list);
+  }
+  const candidates: Candidate[] = input.nodes
+    .filter((n) => !draining.has(n.metadata.name ?? ''))
+    .map((node) => {
+      const free = parseResources(node.status?.allocatable);
+      for (const p of byNode.get(node.metadata.name ?? '') ?? [])
+        for (const [k, v] of Object.entries(podRequests(p))) free[k] = (free[k] ?? 0) - v;
+      return { node, free };
+    });
+  const order = [...moving].sort(
+    (a, b) =>
+      (podRequests(b)['cpu'] ?? 0) - (podRequests(a)['cpu'] ?? 0) ||
+      (podRequests(b)['memory'] ?? 0) - (podRequests(a)['memory'] ?? 0),
+  );
+  const out = new Map<string, { node: string } | { none: string }>();
+  const total = input.nodes.length;
+  for (const pod of order) {
+    const req = podRequests(pod);
+    const counts = new Map<string, number>();
+    for (const name of input.draining)
+      if (input.nodes.some((n) => n.metadata.name === name))
+        counts.set('unschedulable', (counts.get('unschedulable') ?? 0) + 1);
+    let best: Candidate | undefined;
+    for (const c of candidates) {
+      let why: Refusal | undefined;
+      const taint = untoleratedTaint(pod, c.node);
+      if (c.node.spec?.unschedulable) why = 'unschedulable';
+      else if (!isNodeReady(c.node)) why = 'not-ready';
+      else if (taint) why = `{${taint.key}: ${taint.value ?? ''}}` as Refusal;
+      else if (!matchesNodeAffinity(pod, c.node)) why = 'affinity';
+      else if (antiAffinityConflict(pod, c.node, byNode, input.nodes)) why = 'anti-affinity';
+      else {
+        const short = Object.entries(req).find(
+          ([k, v]) => v > 0 && (c.free[k] ?? (k === 'pods' ? 0 : 0)) < v,
+        );
+        if (short) why = `Insufficient ${short[0]}`;
+      }
+      if (why !== undefined) {
+        counts.set(why, (counts.get(why) ?? 0) + 1);
+        continue;
+      }
+      if (best === undefined || (c.free['cpu'] ?? 0) > (best.free['cpu'] ?? 0)) best = c;
+    }
+    const uid = pod.metadata.uid ?? podKey(podRef(pod));
+    if (best === undefined) {
+      out.set(uid, { none: fitError(total, counts) });
+      continue;
+    }
+    for (const [k, v] of Object.entries(req)) best.free[k] = (best.free[k] ?? 0) - v;
+    const name = best.node.metadata.name ?? '';
+    const list = byNode.get(name) ?? [];
+    list.push(pod);
+    byNode.set(name, list);
+    out.set(uid, { node: name });
+  }
+  return out;
+}
+
+function describeRequests(pod: Pod): string {
+  const r = podRequests(pod);
+  const parts = Object.entries(r)
+    .filter(([k]) => k !== 'pods')
+    .map(([k, v]) => `${k} ${formatResource(k, v)}`);
+  return parts.length > 0 ? parts.join(', ') : 'no requests';
+}
+
+function isIgnored(ignore: ReadonlySet<PreflightCheck> | 'all', check: PreflightCheck): boolean {
+  return ignore === 'all' || ignore.has(check);
+}
+
+/** Runs the pre-flight for one node. */
+export function preflight(input: PreflightInput): PreflightResult {
+  const podsByUid = new Map<string, Pod>();
+  for (const p of input.pods) podsByUid.set(p.metadata.uid ?? '', p);
+  const removed = input.verdicts
+    .filter((v) => v.action === 'evict')
+    .map((v) => podsByUid.get(v.pod.uid))
+    .filter((p): p is Pod => p !== undefined);
+  const placements = predictPlacement(removed.filter(isRecreated), input);
+  const predictions: PodPrediction[] = [];
+  let longestGrace = 0;
+  for (const v of input.verdicts) {
+    const pod = podsByUid.get(v.pod.uid);
+    if (v.action !== 'evict' || pod === undefined) {
+      predictions.push({
+        pod: v.pod,
+        action: v.action === 'evict' ? 'evict' : v.action,
+        reason: v.message ?? '',
+        blockers: [],
+        waits: [],
+      });
+      continue;
+    }
+    const action = input.options.disableEviction ? 'delete' : 'evict';
+    const blockers: Blocker[] = [];
+    const waits: string[] = [];
+    const ctrl = controllerOf(pod);
+    const reasons: string[] = [ctrl ? `${ctrl.kind} ${ctrl.name}` : 'no controller'];
+    let budget: BudgetNumbers | undefined;
+    const grace =
+      input.options.gracePeriodSeconds >= 0
+        ? input.options.gracePeriodSeconds
+        : (pod.spec?.terminationGracePeriodSeconds ?? 30);
+    longestGrace = Math.max(longestGrace, grace);
+
+    const optOut = evictionOptOut(pod);
+    if (optOut) {
+      blockers.push({
+        check: 'opt-out',
+        message: `pod opts out of eviction (${optOut})`,
+        hint: 'Move it yourself, remove the annotation, or pass --ignore-preflight-errors=opt-out to evict it anyway.',
+      });
+    }
+
+    if (!input.options.disableEviction && !ignoresBudget(pod)) {
+      const covering = budgetsFor(pod, input.pdbs);
+      if (covering.length > 1) {
+        blockers.push({
+          check: 'multiple-pdbs',
+          message: `pod is covered by ${covering.length} PodDisruptionBudgets (${covering.map((b) => b.metadata.name).join(', ')}); the eviction API refuses such pods`,
+          hint: 'Make the budgets select disjoint pods, or use --disable-eviction (deletes without checking budgets).',
+        });
+      } else if (covering.length === 1 && covering[0]) {
+        budget = budgetNumbers(covering[0], input.pods);
+        const ready = isPodReady(pod);
+        const unhealthyAllowed =
+          !ready &&
+          (budget.unhealthyPodEvictionPolicy === 'AlwaysAllow' ||
+            (budget.currentHealthy >= budget.desiredHealthy && budget.desiredHealthy > 0));
+        reasons.push(`${budget.spec}, ${budget.disruptionsAllowed} allowed now`);
+        if (unhealthyAllowed) {
+          waits.push(
+            `not Ready, so ${budget.namespace}/${budget.name} lets it go (${budget.unhealthyPodEvictionPolicy})`,
+          );
+        } else if (budget.maxAllowed <= 0) {
+          blockers.push({
+            check: 'pdb-never-allows',
+            message: `${describeBudget(budget)}: it can never allow this eviction, even with every pod healthy`,
+            hint: `Scale the workload up or relax the budget; --disable-eviction deletes without checking budgets.`,
+          });
+        } else if (budget.disruptionsAllowed <= 0) {
+          waits.push(`${describeBudget(budget)}; the eviction waits until a replacement is Ready`);
+        }
+      }
+    } else if (input.options.disableEviction) {
+      const covering = budgetsFor(pod, input.pdbs);
+      if (covering.length > 0)
+        waits.push(
+          `deleted without checking ${covering.map((b) => `PodDisruptionBudget ${b.metadata.namespace}/${b.metadata.name}`).join(', ')}`,
+        );
+    }
+
+    let placement: PodPrediction['placement'];
+    if (isRecreated(pod)) {
+      placement = placements.get(pod.metadata.uid ?? podKey(podRef(pod)));
+      if (placement && 'none' in placement) {
+        blockers.push({
+          check: 'unschedulable',
+          message: `its replacement (${describeRequests(pod)}) fits on no remaining node: ${placement.none}`,
+          hint: 'Add capacity or uncordon a node; --ignore-preflight-errors=unschedulable drains anyway (the replacement stays Pending).',
+        });
+      } else if (placement) reasons.push(`replacement fits on ${placement.node}`);
+    } else if (!isFinished(pod)) {
+      reasons.push('not recreated by anything');
+    }
+    predictions.push({
+      pod: v.pod,
+      action,
+      reason: reasons.join('; '),
+      ...(budget ? { budget } : {}),
+      ...(placement ? { placement } : {}),
+      blockers,
+      waits,
+    });
+  }
+  const all = predictions.flatMap((p) => p.blockers.map((b) => ({ pod: p.pod, blocker: b })));
+  return {
+    node: input.node,
+    predictions,
+    blockers: all.filter((b) => !isIgnored(input.options.ignore, b.blocker.check)),
+    ignored: all.filter((b) => isIgnored(input.options.ignore, b.blocker.check)),
+    longestGraceSeconds: longestGrace,
+  };
+}

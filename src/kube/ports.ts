@@ -1,0 +1,85 @@
+// The narrow ports features use to talk to a cluster. Each feature takes the smallest one it needs;
+// kube/node-pods.ts implements them on @kubernetes/client-node, tests use an in-memory fake or the
+// sandbox. Every method throws KubeApiError (kube/errors.ts) for API failures, so callers can ask
+// isNotFound / isTooManyRequests / isGone without knowing the client library.
+import type {
+  DaemonSet,
+  Event,
+  Lease,
+  ListResult,
+  Node,
+  Pod,
+  PodDisruptionBudget,
+  WatchEvent,
+} from './types.ts';
+
+/** A JSON merge patch (RFC 7386) for a Node: null removes a field. */
+export interface NodePatch {
+  metadata?: {
+    annotations?: Record<string, string | null>;
+    labels?: Record<string, string | null>;
+    /** When set, the server refuses the patch with 409 if the node changed since it was read. */
+    resourceVersion?: string;
+  };
+  spec?: { unschedulable?: boolean | null };
+}
+
+/** Options shared by list calls. Selectors use the API's string syntax. */
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** Options for writes that can be dry-run on the server. */
+export interface WriteOptions {
+  /** Server-side dry run (dryRun=All): validated and admitted but not persisted. */
+  dryRun?: boolean;
+}
+
+/** How a pod is asked to go. */
+export interface PodRemovalOptions extends WriteOptions {
+  /** Seconds given to the pod to stop; undefined uses the pod's own terminationGracePeriodSeconds. 0 means immediately. */
+  gracePeriodSeconds?: number;
+}
+
+/** What drain needs: nodes, the pods on them, evictions and deletions, PDBs, DaemonSet lookups. */
+export interface NodePods {
+  /** @throws KubeApiError NotFound when the node does not exist. */
+  getNode(name: string): Promise<Node>;
+  listNodes(opts?: { labelSelector?: string }): Promise<Node[]>;
+  /** Applies a JSON merge patch to the node. */
+  patchNode(name: string, patch: NodePatch, opts?: WriteOptions): Promise<Node>;
+  /** Lists pods (all namespaces unless namespace is set) with the list's resourceVersion. */
+  listPods(opts?: ListOptions): Promise<ListResult<Pod>>;
+  /** @throws KubeApiError NotFound when the pod does not exist. */
+  getPod(namespace: string, name: string): Promise<Pod>;
+  /** POSTs a policy/v1 Eviction. 429 when a PDB refuses; 404 when the pod is already gone. */
+  evictPod(namespace: string, name: string, opts?: PodRemovalOptions): Promise<void>;
+  /** DELETEs the pod (no PDB check). With uid, only that incarnation is deleted (precondition). */
+  deletePod(namespace: string, name: string, opts?: PodRemovalOptions & { uid?: string }): Promise<void>;
+  /**
+   * Watches pods from resourceVersion, calling onEvent for each event in order. Resolves when the
+   * server ends the watch or signal aborts; rejects with a KubeApiError (isGone for 410 Expired,
+   * whether answered up front or as an ERROR event).
+   */
+  watchPods(
+    opts: ListOptions & { resourceVersion: string },
+    onEvent: (e: WatchEvent<Pod>) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
+  /** PodDisruptionBudgets (all namespaces unless namespace is set). */
+  listPdbs(opts?: { namespace?: string }): Promise<PodDisruptionBudget[]>;
+  /** @throws KubeApiError NotFound when the DaemonSet does not exist. */
+  getDaemonSet(namespace: string, name: string): Promise<DaemonSet>;
+}
+
+/** What a node health check needs beyond NodePods: the heartbeat Lease and recent events. */
+export interface NodeHealth {
+  getNode(name: string): Promise<Node>;
+  listPods(opts?: ListOptions): Promise<ListResult<Pod>>;
+  /** @throws KubeApiError NotFound when the lease does not exist. */
+  getLease(namespace: string, name: string): Promise<Lease>;
+  /** core/v1 Events (all namespaces unless namespace is set). */
+  listEvents(opts?: ListOptions): Promise<Event[]>;
+}
