@@ -11,3 +11,14 @@ export {
   type KeyAlgorithm,
   type NodePkiOptions,
 } from './pki-gen.ts';
+export {
+  DEFAULT_PATHS,
+  checkCertificates,
+  parseWarnWithin,
+  resolveCertPaths,
+  runCertsCheck,
+  type CheckOptions,
+  type PathFlags,
+} from './check-command.ts';
+export { scanCertificates, judgeRows, type CertPaths, type CertRow, type CheckedRow } from './check.ts';
+export { CHECK_EXIT } from './expiry.ts';

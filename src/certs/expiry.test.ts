@@ -1,0 +1,153 @@
+// Residual time, dates, verdicts and exit codes, table-driven.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  CHECK_EXIT,
+  checkExitCode,
+  formatExpires,
+  renewedNotAfter,
+  residualSeconds,
+  rowStatus,
+  shortHumanDuration,
+  statusText,
+  type RowStatus,
+} from './expiry.ts';
+
+const MIN = 60;
+const HOUR = 3600;
+const DAY = 86400;
+
+for (const tc of [
+  { name: 'an expired certificate reads <invalid>', s: -2, want: '<invalid>' },
+  { name: 'one second in the past is clock skew: 0s', s: -1, want: '0s' },
+  { name: 'seconds below a minute', s: 59, want: '59s' },
+  { name: 'whole minutes, truncated', s: 59 * MIN + 59, want: '59m' },
+  { name: 'whole hours', s: 23 * HOUR + 59 * MIN, want: '23h' },
+  { name: 'days up to a year', s: 364 * DAY + 23 * HOUR, want: '364d' },
+  { name: 'a fresh one-year certificate a minute old', s: 365 * DAY - MIN, want: '364d' },
+  { name: 'years', s: 9 * 365 * DAY + 364 * DAY, want: '9y' },
+]) {
+  test(`shortHumanDuration: ${tc.name}`, () => assert.equal(shortHumanDuration(tc.s), tc.want));
+}
+
+for (const tc of [
+  {
+    name: 'future, truncated toward zero',
+    after: '2026-01-01T00:00:10.900Z',
+    now: '2026-01-01T00:00:00Z',
+    want: 10,
+  },
+  {
+    name: 'past, truncated toward zero',
+    after: '2026-01-01T00:00:00Z',
+    now: '2026-01-01T00:00:10.900Z',
+    want: -10,
+  },
+]) {
+  test(`residualSeconds: ${tc.name}`, () =>
+    assert.equal(residualSeconds(new Date(tc.after), new Date(tc.now)), tc.want));
+}
+
+test('formatExpires: Go layout "Jan 02, 2006 15:04 MST" in UTC', () => {
+  assert.equal(formatExpires(new Date('2027-03-01T09:05:59Z')), 'Mar 01, 2027 09:05 UTC');
+  assert.equal(formatExpires(new Date('2035-12-31T23:59:00Z')), 'Dec 31, 2035 23:59 UTC');
+});
+
+const NOW = new Date('2026-06-01T00:00:00Z');
+const at = (days: number): Date => new Date(NOW.getTime() + days * DAY * 1000);
+const WARN = 30 * DAY * 1000;
+const bad = { code: 'key-mismatch' as const, message: 'private key does not match the certificate' };
+
+for (const tc of [
+  {
+    name: 'valid for a year is ok',
+    row: { missing: false, problems: [], notBefore: at(-1), notAfter: at(365) },
+    want: 'ok',
+  },
+  {
+    name: 'inside the warning window is expiring',
+    row: { missing: false, problems: [], notBefore: at(-300), notAfter: at(29) },
+    want: 'expiring',
+  },
+  {
+    name: 'exactly at the window edge is expiring',
+    row: { missing: false, problems: [], notBefore: at(-300), notAfter: at(30) },
+    want: 'expiring',
+  },
+  {
+    name: 'expiring exactly now is not yet expired (Go After)',
+    row: { missing: false, problems: [], notBefore: at(-300), notAfter: at(0) },
+    want: 'expiring',
+  },
+  {
+    name: 'past notAfter is expired',
+    row: { missing: false, problems: [], notBefore: at(-400), notAfter: at(-1) },
+    want: 'expired',
+  },
+  {
+    name: 'before notBefore is not yet valid',
+    row: { missing: false, problems: [], notBefore: at(1), notAfter: at(365) },
+    want: 'not-yet-valid',
+  },
+  { name: 'a missing file is missing', row: { missing: true, problems: [] }, want: 'missing' },
+  {
+    name: 'a problem makes it invalid even when dates are fine',
+    row: { missing: false, problems: [bad], notBefore: at(-1), notAfter: at(365) },
+    want: 'invalid',
+  },
+  {
+    name: 'a problem on an expired certificate still reads invalid',
+    row: { missing: false, problems: [bad], notAfter: at(-5) },
+    want: 'invalid',
+  },
+]) {
+  test(`rowStatus: ${tc.name}`, () => assert.equal(rowStatus(tc.row, NOW, WARN), tc.want));
+}
+
+for (const tc of [
+  { name: 'all ok exits 0', in: ['ok', 'ok'], want: CHECK_EXIT.ok },
+  { name: 'nothing at all exits 0', in: [], want: CHECK_EXIT.ok },
+  { name: 'expiring exits 3', in: ['ok', 'expiring'], want: CHECK_EXIT.expiring },
+  { name: 'expired exits 3', in: ['expired', 'ok'], want: CHECK_EXIT.expiring },
+  { name: 'missing exits 1', in: ['ok', 'missing'], want: CHECK_EXIT.problem },
+  { name: 'a problem wins over expiry', in: ['expired', 'invalid'], want: CHECK_EXIT.problem },
+  { name: 'not yet valid is a problem', in: ['not-yet-valid'], want: CHECK_EXIT.problem },
+] satisfies { name: string; in: RowStatus[]; want: number }[]) {
+  test(`checkExitCode: ${tc.name}`, () => assert.equal(checkExitCode(tc.in), tc.want));
+}
+
+test('exit codes are 0, 1 and 3 (2 is usage errors)', () => {
+  assert.deepEqual(CHECK_EXIT, { ok: 0, problem: 1, expiring: 3 });
+});
+
+for (const tc of [
+  { name: 'ok', status: 'ok' as const, problems: [], want: 'ok' },
+  { name: 'expired shouts', status: 'expired' as const, problems: [], want: 'EXPIRED' },
+  {
+    name: 'invalid shows the problem',
+    status: 'invalid' as const,
+    problems: [bad],
+    want: 'private key does not match the certificate',
+  },
+  {
+    name: 'invalid counts further problems',
+    status: 'invalid' as const,
+    problems: [bad, bad],
+    want: 'private key does not match the certificate (+1 more)',
+  },
+]) {
+  test(`statusText: ${tc.name}`, () => assert.equal(statusText(tc.status, tc.problems), tc.want));
+}
+
+for (const tc of [
+  { name: 'one year from now when the CA lives longer', caDays: 3000, want: { days: 365, capped: false } },
+  { name: 'capped at the CA notAfter', caDays: 100, want: { days: 100, capped: true } },
+]) {
+  test(`renewedNotAfter: ${tc.name}`, () => {
+    const r = renewedNotAfter(NOW, 365 * DAY * 1000, at(tc.caDays));
+    assert.deepEqual(
+      { days: (r.notAfter.getTime() - NOW.getTime()) / (DAY * 1000), capped: r.cappedByCa },
+      tc.want,
+    );
+  });
+}
