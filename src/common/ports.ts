@@ -35,4 +35,9 @@ export interface Output {
   err(line: string): void;
   /** True when err is an interactive terminal (live progress allowed). */
   readonly isTTY: boolean;
+  /**
+   * Writes text to err as is, without adding a newline (cursor movement for live progress on a
+   * terminal). Optional: when absent, callers fall back to plain lines.
+   */
+  errRaw?(text: string): void;
 }

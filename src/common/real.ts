@@ -69,6 +69,7 @@ export function processOutput(stdout: NodeJS.WriteStream, stderr: NodeJS.WriteSt
   return {
     out: (line) => stdout.write(line + '\n'),
     err: (line) => stderr.write(line + '\n'),
+    errRaw: (text) => stderr.write(text),
     isTTY: stderr.isTTY === true,
   };
 }
