@@ -26,6 +26,14 @@ const pureModules = [
   'src/reboot/window.ts',
   'src/sandbox/apiserver/selectors.ts',
   'src/common/duration.ts',
+  'src/etcd/bbolt.ts',
+  'src/etcd/snapshot-scan.ts',
+  'src/etcd/crc32c.ts',
+  'src/etcd/backup-name.ts',
+  'src/etcd/retention.ts',
+  'src/etcd/member-select.ts',
+  'src/etcd/restore-plan.ts',
+  'src/etcd/sidecar.ts',
 ];
 
 export default tseslint.config(
