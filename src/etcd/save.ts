@@ -1,0 +1,339 @@
+// `bosun backup`: picks a member, streams its Maintenance Snapshot into a temporary file in the
+// backup directory (encrypting it on the way when asked), fsyncs, verifies it (sha256 trailer,
+// every bbolt page, etcdctl's status numbers), and only then gives it its name and its sidecar,
+// mode 0600, and applies retention. Whatever fails, and on Ctrl-C, it removes its temporary
+// files: a file that looks like a backup is always a complete, verified one.
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { BosunError, errorMessage, isBosunError } from '../common/errors.ts';
+import type { Clock } from '../common/ports.ts';
+import type { BackupFs, WritableFile } from './backup-fs.ts';
+import { backupFileName, sanitizeClusterName, sidecarFileName, tempFileName } from './backup-name.ts';
+import { listBackups } from './catalog.ts';
+import { ChunkEncryptor, type EncryptionKey } from './encryption.ts';
+import type { EtcdPort } from './etcd-client.ts';
+import { chooseMember, type MemberChoice } from './member-select.ts';
+import { planRetention, type RetentionPolicy } from './retention.ts';
+import { formatSidecar, type Sidecar } from './sidecar.ts';
+import { openSnapshot } from './snapshot-file.ts';
+import { TRAILER_SIZE, verifyOpen } from './verify.ts';
+
+/** What to back up and where. */
+export interface BackupOptions {
+  /** Client URLs; with several, one healthy member that is not lagging is chosen. */
+  endpoints: readonly string[];
+  /** Backup directory; created 0700 when missing. */
+  dir: string;
+  /** Label in the file name; defaults to the etcd cluster ID in hex. */
+  clusterName?: string;
+  /** Encrypt at rest with this key; null writes the snapshot as etcd sent it. */
+  encryptionKey: EncryptionKey | null;
+  retention: RetentionPolicy;
+  /** A member whose applied raft index trails the best by more than this is skipped. Default 100. */
+  maxLagEntries?: number;
+}
+
+/** Ports the backup uses. */
+export interface BackupDeps {
+  etcd: EtcdPort;
+  fs: BackupFs;
+  clock: Clock;
+  /** Aborts the stream (Ctrl-C); temp files are removed. */
+  signal: AbortSignal;
+  /** Progress lines for stderr. */
+  progress: (line: string) => void;
+  /** Randomness for temp names and nonces; default crypto.randomBytes. */
+  random?: (n: number) => Buffer;
+  /** Called after each piece is queued for writing, with the total so far (tests use it to inject faults). */
+  onBytes?: (received: number) => void;
+}
+
+/** A backup that was taken. */
+export interface BackupResult {
+  /** Full path of the backup file. */
+  file: string;
+  sidecarFile: string;
+  sidecar: Sidecar;
+  /** The member chosen and why; the other endpoints and why not. */
+  choice: MemberChoice;
+  /** Backups removed by retention (full paths). */
+  pruned: string[];
+}
+
+const MODE_FILE = 0o600;
+const MODE_DIR = 0o700;
+/** Write in batches of this many bytes; pause the stream when this much is waiting. */
+const BATCH_BYTES = 4 << 20;
+const HIGH_WATER = 32 << 20;
+
+/** Wraps a file-system error into a one-line BosunError about the backup directory. */
+export function fsError(e: unknown, dir: string, doing: string): BosunError {
+  if (isBosunError(e)) return e;
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new BosunError(`backup directory ${dir} is not writable (${code} while ${doing})`, 'IO', {
+      cause: e,
+      hint: 'Pick another --dir, or run as a user who may write there.',
+    });
+  }
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new BosunError(`no space left for the backup in ${dir} (${code} while ${doing}); the partial file was removed`, 'IO', {
+      cause: e,
+      hint: 'Free space there, prune old backups (--keep N), or pick another --dir.',
+    });
+  }
+  return new BosunError(`cannot write the backup in ${dir} while ${doing}: ${errorMessage(e)}`, 'IO', { cause: e });
+}
+
+function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** Takes one backup. Throws a BosunError, leaving no temp file, when anything fails. */
+export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise<BackupResult> {
+  const { fs, clock, signal, progress } = deps;
+  const random = deps.random ?? randomBytes;
+  if (opts.endpoints.length === 0) throw new BosunError('no etcd endpoint given', 'USAGE', { exitCode: 2 });
+
+  // 1. Which member.
+  const probes = await Promise.all(opts.endpoints.map((e) => deps.etcd.probe(e)));
+  const choice = chooseMember(probes, opts.maxLagEntries ?? 100);
+  const chosen = choice.chosen;
+  if (chosen === null) {
+    const reasons = choice.verdicts.map((v) => v.why);
+    throw new BosunError(
+      opts.endpoints.length === 1 ? (reasons[0] ?? 'etcd is not usable') : `no usable etcd member: ${reasons.join('; ')}`,
+      reasons.some((r) => /TLS/.test(r)) ? 'TLS' : 'ETCD',
+      { hint: reasons.some((r) => /TLS/.test(r)) ? 'Check --cacert, --cert and --key.' : 'Check --endpoints and that etcd is running.' },
+    );
+  }
+  if (opts.endpoints.length > 1) for (const v of choice.verdicts) progress(`${v.chosen ? 'using' : 'skipping'} ${v.endpoint}: ${v.why}`);
+
+  // 2. Stream into a temp file in the directory.
+  try {
+    await fs.mkdirp(opts.dir, MODE_DIR);
+  } catch (e) {
+    throw fsError(e, opts.dir, 'creating it');
+  }
+  const tag = random(6).toString('hex');
+  const tmp = join(opts.dir, tempFileName(tag));
+  const sidecarTmp = join(opts.dir, `.bosun-backup-${tag}.json.part`);
+  let committed = false;
+  let file: WritableFile | null = null;
+  // Writes still queued when something fails must end before the temp file is closed and removed.
+  let drain: () => Promise<void> = () => Promise.resolve();
+  try {
+    try {
+      file = await fs.create(tmp, MODE_FILE);
+    } catch (e) {
+      throw fsError(e, opts.dir, 'creating the temporary file');
+    }
+    const started = clock.now();
+    const who = chosen.name ? `member ${chosen.name} (${chosen.endpoint})` : chosen.endpoint;
+    progress(`Taking a snapshot from ${who}${opts.encryptionKey ? `, encrypting with key ${opts.encryptionKey.id}` : ''}`);
+
+    const bodyHash = createHash('sha256');
+    let tail = Buffer.alloc(0);
+    const fileHash = opts.encryptionKey ? createHash('sha256') : null;
+    const encryptor = opts.encryptionKey ? new ChunkEncryptor(opts.encryptionKey, undefined, random) : null;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let inflight = 0;
+    let received = 0;
+    let total = 0;
+    let writeError: unknown = null;
+    let chain: Promise<void> = Promise.resolve();
+    let lastReport = started.getTime();
+    drain = () => chain;
+    const w = file;
+    const flush = (): Promise<void> => {
+      if (batch.length === 0) return chain;
+      const pieces = batch;
+      const n = batchBytes;
+      batch = [];
+      batchBytes = 0;
+      inflight += n;
+      chain = chain.then(async () => {
+        if (writeError !== null) return;
+        try {
+          await w.write(pieces);
+        } catch (e) {
+          writeError = e;
+        } finally {
+          inflight -= n;
+        }
+      });
+      return chain;
+    };
+    const queue = (bufs: readonly Buffer[]): void => {
+      for (const b of bufs) {
+        if (b.length === 0) continue;
+        fileHash?.update(b);
+        batch.push(b);
+        batchBytes += b.length;
+      }
+    };
+    const hashBody = (blob: Buffer): void => {
+      // Everything but the last 32 bytes seen so far goes into the body hash (the trailer check).
+      if (blob.length >= TRAILER_SIZE) {
+        bodyHash.update(tail);
+        bodyHash.update(blob.subarray(0, blob.length - TRAILER_SIZE));
+        tail = Buffer.from(blob.subarray(blob.length - TRAILER_SIZE));
+      } else {
+        const c = Buffer.concat([tail, blob]);
+        if (c.length > TRAILER_SIZE) bodyHash.update(c.subarray(0, c.length - TRAILER_SIZE));
+        tail = c.subarray(Math.max(0, c.length - TRAILER_SIZE));
+      }
+    };
+
+    await deps.etcd.snapshot(
+      chosen.endpoint,
+      (blob, remaining) => {
+        if (writeError !== null) throw fsError(writeError, opts.dir, `writing after ${humanBytes(received)}`);
+        received += blob.length;
+        if (total === 0) total = received + remaining;
+        hashBody(blob);
+        queue(encryptor ? encryptor.push(blob) : [blob]);
+        deps.onBytes?.(received);
+        const now = clock.now().getTime();
+        if (now - lastReport >= 2000 && total > 0) {
+          lastReport = now;
+          progress(`  ${humanBytes(received)} of ${humanBytes(total)} (${Math.floor((received / total) * 100)}%)`);
+        }
+        if (batchBytes >= BATCH_BYTES) {
+          const p = flush();
+          if (inflight >= HIGH_WATER) return p;
+        }
+        return undefined;
+      },
+      signal,
+    );
+    if (encryptor) queue(encryptor.finish());
+    await flush();
+    if (writeError !== null) throw fsError(writeError, opts.dir, `writing after ${humanBytes(received)}`);
+    try {
+      await w.sync();
+      await w.close();
+      file = null;
+    } catch (e) {
+      throw fsError(e, opts.dir, 'syncing the file');
+    }
+    if (signal.aborted) throw interrupted(signal);
+
+    // 3. Verify before it gets a name.
+    progress(`Received ${humanBytes(received)}; verifying`);
+    const bodySha256 = bodyHash.copy().digest();
+    const plainFileSha = bodyHash.update(tail).digest('hex');
+    const snap = openSnapshot(tmp, opts.encryptionKey);
+    let report;
+    try {
+      report = verifyOpen(snap, tmp, {
+        key: opts.encryptionKey,
+        sidecar: null,
+        known: { bodySha256, fileSha256: fileHash ? fileHash.digest('hex') : plainFileSha },
+      });
+    } finally {
+      snap.close();
+    }
+    if (!report.ok || report.status === null || report.liveKeys === null || report.sha256 === null) {
+      throw new BosunError(`the snapshot from ${chosen.endpoint} fails verification: ${report.problem ?? 'no status'}; nothing was saved`, 'SNAPSHOT_INVALID');
+    }
+    if (signal.aborted) throw interrupted(signal);
+
+    // 4. Name it, with its sidecar, atomically.
+    const cluster = sanitizeClusterName(opts.clusterName ?? chosen.clusterId);
+    const time = new Date(Math.floor(started.getTime() / 1000) * 1000);
+    let name = '';
+    for (let seq = 0; ; seq++) {
+      name = backupFileName({ cluster, time, revision: report.status.revision, encrypted: opts.encryptionKey !== null, seq });
+      if ((await fs.stat(join(opts.dir, name))) === null) break;
+    }
+    const finalPath = join(opts.dir, name);
+    const sidecarPath = join(opts.dir, sidecarFileName(name));
+    const st = await fs.stat(tmp);
+    const sidecar: Sidecar = {
+      kind: 'EtcdBackup',
+      version: 1,
+      file: name,
+      cluster,
+      time: started.toISOString(),
+      endpoint: chosen.endpoint,
+      member: chosen.name,
+      etcdVersion: chosen.version,
+      revision: report.status.revision,
+      hash: report.status.hash,
+      totalKey: report.status.totalKey,
+      totalSize: report.status.totalSize,
+      liveKeys: report.liveKeys,
+      size: st?.size ?? 0,
+      sha256: report.sha256,
+      encryption: opts.encryptionKey ? { algorithm: 'AES-256-GCM', keyId: opts.encryptionKey.id } : null,
+      verified: true,
+    };
+    try {
+      const sc = await fs.create(sidecarTmp, MODE_FILE);
+      try {
+        await sc.write([Buffer.from(formatSidecar(sidecar))]);
+        await sc.sync();
+      } finally {
+        await sc.close();
+      }
+      await fs.rename(tmp, finalPath);
+      try {
+        await fs.rename(sidecarTmp, sidecarPath);
+        await fs.syncDir(opts.dir);
+      } catch (e) {
+        await fs.remove(finalPath);
+        await fs.remove(sidecarPath);
+        throw e;
+      }
+    } catch (e) {
+      throw fsError(e, opts.dir, 'naming the backup');
+    }
+    committed = true;
+    progress(`Saved ${finalPath} (revision ${sidecar.revision}, ${sidecar.liveKeys} keys, ${humanBytes(sidecar.size)}, verified)`);
+
+    // 5. Retention, over verified backups bosun named only.
+    const pruned: string[] = [];
+    if (opts.retention.keep !== undefined || opts.retention.keepWithinMs !== undefined) {
+      const entries = await listBackups(opts.dir, fs);
+      const plan = planRetention(
+        entries.map((e) => ({ file: e.name, cluster: e.parsed.cluster, time: e.parsed.time, verified: e.verified })),
+        opts.retention,
+        clock.now(),
+        [name],
+      );
+      for (const p of plan.prune) {
+        const path = join(opts.dir, p.file);
+        try {
+          await fs.remove(path);
+          await fs.remove(join(opts.dir, sidecarFileName(p.file)));
+          pruned.push(path);
+          progress(`Pruned ${path}`);
+        } catch (e) {
+          progress(`WARNING: could not prune ${path}: ${errorMessage(e)}`);
+        }
+      }
+    }
+    return { file: finalPath, sidecarFile: sidecarPath, sidecar, choice, pruned };
+  } finally {
+    await drain();
+    if (file !== null) await file.close().catch(() => undefined);
+    if (!committed) {
+      await fs.remove(tmp).catch(() => undefined);
+      await fs.remove(sidecarTmp).catch(() => undefined);
+    }
+  }
+}
+
+function interrupted(signal: AbortSignal): BosunError {
+  return new BosunError(`interrupted: ${errorMessage(signal.reason ?? 'aborted')}; nothing was saved`, 'INTERRUPTED');
+}

@@ -1,0 +1,46 @@
+// `bosun backup status`: etcdctl snapshot status's four numbers for a file, plain or encrypted,
+// and the size formatting etcdctl's table uses (go-humanize Bytes: SI units, "25 kB").
+import { readFileSync } from 'node:fs';
+import { describeProblem } from './bbolt.ts';
+import { BosunError, errorMessage } from '../common/errors.ts';
+import { fastCrc32c } from './crc32c-fast.ts';
+import { parseKeyFile, type EncryptionKey } from './encryption.ts';
+import { openSnapshot } from './snapshot-file.ts';
+import { scanSnapshot, type SnapshotStatus } from './snapshot-scan.ts';
+
+/** Status of a snapshot file; a file whose structure is broken is an error naming the first problem. */
+export function snapshotStatus(file: string, key: EncryptionKey | null): SnapshotStatus {
+  const snap = openSnapshot(file, key);
+  try {
+    const scan = scanSnapshot(snap.source, { crc: fastCrc32c().update });
+    const first = scan.problems[0];
+    if (first !== undefined || scan.status === null) {
+      throw new BosunError(`snapshot ${file} is invalid: ${first ? describeProblem(first) : 'no status'}`, 'SNAPSHOT_INVALID', {
+        hint: `Run 'bosun backup verify ${file}' for the full check.`,
+      });
+    }
+    return scan.status;
+  } finally {
+    snap.close();
+  }
+}
+
+/** go-humanize's Bytes(), as etcdctl prints TOTAL SIZE: 24576 -> "25 kB", 640020480 -> "640 MB". */
+export function humanizeBytes(n: number): string {
+  if (n < 10) return `${n} B`;
+  const sizes = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
+  const e = Math.floor(Math.log(n) / Math.log(1000));
+  const val = Math.floor((n / Math.pow(1000, e)) * 10 + 0.5) / 10;
+  return `${val < 10 ? val.toFixed(1) : val.toFixed(0)} ${sizes[e] ?? '?'}`;
+}
+
+/** Reads and parses an --encryption-key-file. */
+export function readKeyFile(file: string): EncryptionKey {
+  let content: Buffer;
+  try {
+    content = readFileSync(file);
+  } catch (e) {
+    throw new BosunError(`cannot read encryption key file ${file}: ${errorMessage(e)}`, 'USAGE', { exitCode: 2, cause: e });
+  }
+  return parseKeyFile(content, file);
+}
