@@ -3,7 +3,6 @@
 // shapes stays here. The snapshot stream honours back-pressure and an AbortSignal.
 import { Etcd3, type IOptions } from 'etcd3';
 import { BosunError, errorMessage } from '../common/errors.ts';
-import type { Clock } from '../common/ports.ts';
 import type { MemberProbe } from './member-select.ts';
 import { probeHealth, type TlsMaterial } from './probe.ts';
 
@@ -28,7 +27,6 @@ export interface Etcd3PortOptions {
   tls: TlsMaterial | null;
   /** Per-call timeout for probes (not for the snapshot stream); default 5 s. */
   timeoutMs?: number;
-  clock: Clock;
 }
 
 /** A 16 MiB HTTP/2 window: grpc-js defaults to 64 KiB, which halves snapshot throughput. */
@@ -58,7 +56,22 @@ export function etcd3Port(opts: Etcd3PortOptions): EtcdPort {
     }
     return c;
   };
-  const deadline = (): Date => new Date(opts.clock.now().getTime() + timeoutMs);
+  // A timer rather than a gRPC deadline: deadlines are wall-clock instants, and time comes in
+  // through ports (a test's clock may be anywhere).
+  const timed = <T>(p: Promise<T>, what: string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+      p.then(
+        (v) => {
+          clearTimeout(t);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(t);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
 
   return {
     async probe(endpoint) {
@@ -66,10 +79,10 @@ export function etcd3Port(opts: Etcd3PortOptions): EtcdPort {
       if (!health.ok) return { endpoint, ok: false, error: health.message };
       try {
         const c = client(endpoint);
-        const st = await c.maintenance.status({ deadline: deadline() });
+        const st = await timed(c.maintenance.status(), 'Maintenance.Status');
         let name: string | null = null;
         try {
-          const members = await c.cluster.memberList({}, { deadline: deadline() });
+          const members = await timed(c.cluster.memberList({}), 'Cluster.MemberList');
           name = members.members.find((m) => m.ID === st.header.member_id)?.name ?? null;
         } catch {
           name = null;

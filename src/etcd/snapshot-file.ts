@@ -159,3 +159,13 @@ export function sha256File(file: string): string {
     closeSync(fd);
   }
 }
+
+/** A snapshot held in memory, as an OpenSnapshot (tests, and callers that already hold the bytes). */
+export function bufferSnapshot(buf: Buffer): OpenSnapshot {
+  return {
+    source: { size: buf.length, read: (o, l) => buf.subarray(o, o + l) },
+    fileSize: buf.length,
+    encryptedWithKeyId: null,
+    close: () => undefined,
+  };
+}
