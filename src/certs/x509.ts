@@ -231,6 +231,50 @@ export async function issueCertificate(o: IssueOptions): Promise<x509.X509Certif
   });
 }
 
+const OID_SKI = '2.5.29.14';
+const OID_AKI = '2.5.29.35';
+
+/**
+ * Re-issues a certificate for a new key: the same subject (byte for byte), the same extensions
+ * (key usage, extended key usage, basic constraints, SANs and anything else, in the same order),
+ * except the key identifiers, which are recomputed for the new key and the signing CA. What
+ * kubeadm's renewal keeps (certToConfig), kept exactly rather than re-derived.
+ */
+export async function reissueCertificate(o: {
+  old: x509.X509Certificate;
+  issuer: { cert: x509.X509Certificate; key: CryptoKey };
+  subjectKey: KeyPair;
+  notBefore: Date;
+  notAfter: Date;
+}): Promise<x509.X509Certificate> {
+  const extensions: x509.Extension[] = [];
+  for (const ext of o.old.extensions) {
+    if (ext.type === OID_SKI) {
+      extensions.push(await x509.SubjectKeyIdentifierExtension.create(o.subjectKey.publicKey, ext.critical));
+    } else if (ext.type === OID_AKI) {
+      const ski = o.issuer.cert.getExtension(x509.SubjectKeyIdentifierExtension);
+      if (ski) extensions.push(new x509.AuthorityKeyIdentifierExtension(ski.keyId, ext.critical));
+    } else {
+      extensions.push(new x509.Extension(ext.type, ext.critical, ext.value));
+    }
+  }
+  if (!o.old.extensions.some((e) => e.type === OID_AKI)) {
+    const ski = o.issuer.cert.getExtension(x509.SubjectKeyIdentifierExtension);
+    if (ski) extensions.push(new x509.AuthorityKeyIdentifierExtension(ski.keyId, false));
+  }
+  return x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialHex(),
+    subject: o.old.subjectName,
+    issuer: o.issuer.cert.subjectName,
+    notBefore: truncSeconds(o.notBefore),
+    notAfter: truncSeconds(o.notAfter),
+    publicKey: o.subjectKey.publicKey,
+    signingKey: o.issuer.key,
+    signingAlgorithm: signingAlgorithm(o.issuer.key),
+    extensions,
+  });
+}
+
 function truncSeconds(d: Date): Date {
   return new Date(Math.floor(d.getTime() / 1000) * 1000);
 }

@@ -1,7 +1,36 @@
 // bosun certs check|renew (issue 5). Parses flags and calls the certs feature, loaded lazily.
 import type { Command } from 'commander';
+import { UsageError } from '../../common/errors.ts';
+import { parseDuration } from '../../common/duration.ts';
 import { parseOutputFormat } from '../output.ts';
-import type { CliContext } from '../context.ts';
+import type { CliContext, GlobalOptions } from '../context.ts';
+
+/** The cluster connection from the global flags (--kubeconfig, --context, --request-timeout). */
+function clusterOptions(cmd: Command, ctx: CliContext) {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const timeout = parseDuration(g.requestTimeout ?? '0');
+  if (timeout === undefined)
+    throw new UsageError(`invalid --request-timeout "${g.requestTimeout ?? ''}"`, {
+      hint: 'Use a duration such as 30s or 1m; 0 means no timeout.',
+    });
+  return {
+    kubeconfig: g.kubeconfig,
+    envKubeconfig: ctx.env['KUBECONFIG'],
+    home: ctx.home,
+    context: g.context,
+    requestTimeoutMs: timeout,
+    signal: ctx.signal,
+  };
+}
+
+function parseTimeout(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0)
+    throw new UsageError(`invalid --timeout "${text}": expected a duration such as 5m`, {
+      hint: "See 'bosun certs renew -h' for help and examples",
+    });
+  return ms;
+}
 
 const PATH_HELP = {
   pkiDir: "The path where certificates are stored (kubeadm's certificatesDir)",
@@ -91,4 +120,102 @@ Examples:
       { clock: ctx.clock, out: ctx.out },
     );
   });
+
+  addPathOptions(
+    certs
+      .command('renew')
+      .usage('all|NAME... [flags]')
+      .argument('<names...>', 'all, or kubeadm certificate names')
+      .description(
+        'Renew kubeadm certificates on this control plane, then restart the static pods that use them',
+      )
+      .addHelpText(
+        'after',
+        `
+Re-issues each named certificate with the same subject, SANs, key usages and key type and a new
+key, signed by its CA: the leaves in pki/ (apiserver, apiserver-kubelet-client,
+apiserver-etcd-client, front-proxy-client, etcd-server, etcd-peer, etcd-healthcheck-client) and the
+client certificates embedded in admin.conf, super-admin.conf, controller-manager.conf and
+scheduler.conf. The old files are kept in a dated directory under --backup-dir and every file is
+written atomically. Refuses, changing nothing, when a CA key is absent (external CA) or a
+certificate is missing. CAs and the kubelet's own certificates are not renewed here.
+
+Unless --no-restart, the static pods that read the renewed files are then restarted the kubeadm way
+(manifest moved out of manifests/, mirror pod gone, manifest moved back, mirror pod Ready), one at a
+time, etcd last and only while its quorum holds, and the served certificates are checked.
+Renew one control plane at a time, on that node; go on to the next only when this one is healthy.
+
+Examples:
+  # Renew everything kubeadm renews, then restart and verify
+  bosun certs renew all
+
+  # Renew the API server's serving certificate only, restart later yourself
+  bosun certs renew apiserver --no-restart
+
+  # Renew on a sandbox node's files
+  bosun certs renew all --root ~/.bosun/sandbox/nodes/cp-1/host --no-restart`,
+      )
+      .option(
+        '--backup-dir <dir>',
+        'Where the dated directory with the previous files is created (default "<config-dir>/tmp")',
+      )
+      .option(
+        '--validity <duration>',
+        "How long the renewed certificates are valid (capped at their CA's expiry)",
+        '1y',
+      )
+      .option('--no-restart', 'Do not restart the static pods; print which ones need a restart')
+      .option(
+        '--timeout <duration>',
+        'How long to wait for each static pod to go away and to come back Ready',
+        '5m',
+      )
+      .option(
+        '--node <name>',
+        "This control plane's node name (default: the CN of its etcd server certificate)",
+      ),
+  ).action(
+    async (
+      names: string[],
+      opts: PathOpts & {
+        backupDir?: string;
+        validity: string;
+        restart: boolean;
+        timeout: string;
+        node?: string;
+      },
+      cmd: Command,
+    ) => {
+      const { runCertsRenew, parseValidity, resolveRenewNames } = await import('../../certs/index.ts');
+      resolveRenewNames(names);
+      const validityMs = parseValidity(opts.validity);
+      let restart;
+      if (opts.restart) {
+        const { makeRestartPhase, realLivePorts } = await import('../../certs/index.ts');
+        const cluster = clusterOptions(cmd, ctx);
+        restart = makeRestartPhase({
+          ports: () => realLivePorts(cluster),
+          clock: ctx.clock,
+          out: ctx.out,
+          timeoutMs: parseTimeout(opts.timeout),
+          node: opts.node,
+          signal: ctx.signal,
+        });
+      }
+      await runCertsRenew(
+        {
+          names,
+          pkiDir: opts.pkiDir,
+          configDir: opts.configDir,
+          kubeletPkiDir: opts.kubeletPkiDir,
+          root: opts.root,
+          backupDir: opts.backupDir,
+          validityMs,
+          restart: opts.restart,
+          cwd: ctx.cwd,
+        },
+        { clock: ctx.clock, out: ctx.out, ...(restart ? { restart } : {}) },
+      );
+    },
+  );
 }

@@ -1,0 +1,70 @@
+// The certs feature's kube ports (StaticPodsKube for the restart, ServedKube for --served),
+// implemented on kube/'s NodePods over @kubernetes/client-node. The fields the shared types do not
+// spell out (container command and args, status.daemonEndpoints) are read through narrowing guards.
+import { isNotFound } from '../kube/errors.ts';
+import type { NodePods } from '../kube/ports.ts';
+import type { Node, Pod } from '../kube/types.ts';
+import type { MirrorPodView, StaticPodsKube } from './restart.ts';
+import type { ClusterNode, ServedKube } from './served.ts';
+
+const KUBE_SYSTEM = 'kube-system';
+
+function isReady(p: Pod): boolean {
+  return (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** The first container's command followed by its args. */
+export function podCommand(p: Pod): string[] {
+  const c = asRecord(p.spec?.containers?.[0]);
+  return [...strings(c?.['command']), ...strings(c?.['args'])];
+}
+
+/** A Node's InternalIP and kubelet port (status.daemonEndpoints.kubeletEndpoint.Port, default 10250). */
+export function clusterNode(n: Node): ClusterNode {
+  const status = asRecord(n.status);
+  const port = asRecord(asRecord(asRecord(status?.['daemonEndpoints'])?.['kubeletEndpoint']))?.['Port'];
+  return {
+    name: n.metadata.name ?? '',
+    internalIP: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address,
+    kubeletPort: typeof port === 'number' && port > 0 ? port : 10250,
+  };
+}
+
+/** Both ports on one NodePods. */
+export function certsKube(
+  pods: Pick<NodePods, 'getPod' | 'listPods' | 'listNodes'>,
+): StaticPodsKube & ServedKube {
+  const getPod = async (name: string): Promise<Pod | null> => {
+    try {
+      return await pods.getPod(KUBE_SYSTEM, name);
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  };
+  return {
+    async getMirrorPod(name: string): Promise<MirrorPodView | null> {
+      const p = await getPod(name);
+      return p === null ? null : { uid: p.metadata.uid ?? '', ready: isReady(p) };
+    },
+    async listEtcdPods() {
+      const list = await pods.listPods({ namespace: KUBE_SYSTEM, labelSelector: 'component=etcd' });
+      return list.items.map((p) => ({ name: p.metadata.name ?? '', ready: isReady(p) }));
+    },
+    async listNodes() {
+      return (await pods.listNodes()).map(clusterNode);
+    },
+    async getPodCommand(name: string) {
+      const p = await getPod(name);
+      return p === null ? null : podCommand(p);
+    },
+  };
+}

@@ -1,0 +1,202 @@
+// The parts of `certs` that talk to a running cluster: `check --served` and the restart phase of
+// `renew`. They build the kube ports from the kubeconfig the CLI names (kube/client.ts) and the
+// real TLS probe, then run the port-based logic of served.ts and restart.ts.
+import { join } from 'node:path';
+import { BosunError, UsageError } from '../common/errors.ts';
+import type { Clock, Output } from '../common/ports.ts';
+import { createKubeClients, type KubeClientOptions } from '../kube/client.ts';
+import { createNodePods } from '../kube/node-pods.ts';
+import type { CertPaths } from './check.ts';
+import { checkExitCode, formatExpires, residualSeconds, shortHumanDuration } from './expiry.ts';
+import { certsKube } from './kube-adapter.ts';
+import type { RestartPhase } from './renew-command.ts';
+import type { StaticPodComponent } from './renew.ts';
+import { tabwrite } from './report.ts';
+import { restartStaticPods, type StaticPodsKube } from './restart.ts';
+import { checkServed, localNodeName, type ServedKube, type ServedRow, type TlsProbe } from './served.ts';
+import { nodeTlsProbe } from './tls-probe.ts';
+
+/** The ports the live parts use; tests pass fakes, the CLI the real ones. */
+export interface LivePorts {
+  kube: StaticPodsKube & ServedKube;
+  tls: TlsProbe;
+}
+
+/** Builds the real ports from kubeconfig options (no request is made yet). */
+export function realLivePorts(cluster: KubeClientOptions): LivePorts {
+  return { kube: certsKube(createNodePods(createKubeClients(cluster))), tls: nodeTlsProbe() };
+}
+
+/** The --served table: one row per endpoint. */
+export function formatServedTable(
+  rows: readonly ServedRow[],
+  now: Date,
+  opts: { noHeaders?: boolean } = {},
+): string[] {
+  const lines: string[][] = [];
+  if (!opts.noHeaders)
+    lines.push(['NODE', 'COMPONENT', 'ENDPOINT', 'EXPIRES', 'RESIDUAL TIME', 'SAME AS DISK', 'STATUS']);
+  for (const r of rows) {
+    const f = r.facts;
+    const disk = r.onDisk === 'same' ? 'yes' : r.onDisk === 'different' ? 'NO' : '-';
+    const status =
+      r.status === 'unreachable'
+        ? `unreachable: ${r.error ?? ''}`
+        : r.status === 'stale'
+          ? 'serves an older certificate than the one on disk (restart pending)'
+          : r.signedByCa === false
+            ? `${r.status}, not signed by the CA on disk`
+            : r.status;
+    lines.push([
+      r.node,
+      r.component,
+      r.endpoint,
+      f ? formatExpires(f.notAfter) : '',
+      f ? shortHumanDuration(residualSeconds(f.notAfter, now)) : '',
+      disk,
+      status,
+    ]);
+  }
+  return tabwrite(lines);
+}
+
+/** The exit code of --served: problems (unreachable, stale, wrong CA) 1, expiry 3, else 0. */
+export function servedExitCode(rows: readonly ServedRow[]): 0 | 1 | 3 {
+  if (rows.some((r) => r.status === 'unreachable' || r.status === 'stale' || r.signedByCa === false))
+    return 1;
+  return checkExitCode(
+    rows.map((r) => (r.status === 'unreachable' || r.status === 'stale' ? 'invalid' : r.status)),
+  );
+}
+
+/** Runs `certs check --served`, prints the table or JSON, throws for exit codes 1 and 3. */
+export async function runServedCheck(
+  opts: {
+    paths: CertPaths;
+    node?: string | undefined;
+    warnWithinMs: number;
+    output: 'table' | 'json' | 'yaml';
+    noHeaders?: boolean;
+  },
+  deps: LivePorts & { clock: Clock; out: Output },
+): Promise<ServedRow[]> {
+  const now = deps.clock.now();
+  const localNode = opts.node ?? (await localNodeName(opts.paths));
+  const rows = await checkServed(
+    { paths: opts.paths, localNode, now, warnWithinMs: opts.warnWithinMs },
+    deps,
+  );
+  if (opts.output === 'table') for (const l of formatServedTable(rows, now, opts)) deps.out.out(l);
+  else {
+    const doc = {
+      kind: 'ServedCertificateList',
+      apiVersion: 'bosun.dev/v1alpha1',
+      items: rows.map((r) => ({
+        node: r.node,
+        component: r.component,
+        endpoint: r.endpoint,
+        expirationDate: r.facts ? r.facts.notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
+        residualTime: r.facts ? residualSeconds(r.facts.notAfter, now) : 0,
+        subject: r.facts?.subject ?? null,
+        sameAsDisk: r.onDisk === 'unknown' ? null : r.onDisk === 'same',
+        diskPath: r.diskPath ?? null,
+        signedByCa: r.signedByCa ?? null,
+        status: r.status,
+        error: r.error ?? null,
+      })),
+    };
+    const { stringify } = await import('yaml');
+    deps.out.out(
+      opts.output === 'json' ? JSON.stringify(doc, null, 4) : stringify(doc, { lineWidth: 0 }).trimEnd(),
+    );
+  }
+  if (rows.length === 0) {
+    throw new BosunError(
+      'no endpoints found: the cluster lists no nodes with an InternalIP and no kube-apiserver/etcd mirror pods',
+      'NOT_FOUND',
+      {
+        hint: 'Check --kubeconfig/--context point at the cluster this node belongs to.',
+      },
+    );
+  }
+  const code = servedExitCode(rows);
+  if (code === 1) {
+    const bad = rows.filter(
+      (r) => r.status === 'unreachable' || r.status === 'stale' || r.signedByCa === false,
+    );
+    throw new BosunError(
+      `${bad.length} served certificate${bad.length === 1 ? ' needs' : 's need'} attention: ${bad.map((r) => `${r.component} on ${r.node} (${r.status === 'stale' ? 'older than on disk' : r.status === 'unreachable' ? 'unreachable' : 'not signed by the CA on disk'})`).join(', ')}`,
+      'TLS',
+      {
+        hint: 'A certificate that differs from disk was renewed without a restart: restart that static pod (bosun certs renew restarts them unless --no-restart).',
+      },
+    );
+  }
+  if (code === 3) {
+    const soon = rows.filter((r) => r.status === 'expiring' || r.status === 'expired');
+    throw new BosunError(
+      `${soon.length} served certificate${soon.length === 1 ? '' : 's'} expired or expiring: ${soon.map((r) => `${r.component} on ${r.node}`).join(', ')}`,
+      'TLS',
+      {
+        exitCode: 3,
+        hint: 'Renew with `bosun certs renew all` on each control plane, one node at a time.',
+      },
+    );
+  }
+  return rows;
+}
+
+const SERVED_BY: Record<StaticPodComponent, ServedRow['component'][]> = {
+  'kube-apiserver': ['kube-apiserver'],
+  etcd: ['etcd-client', 'etcd-peer'],
+  'kube-controller-manager': [],
+  'kube-scheduler': [],
+};
+
+/** The restart phase of `certs renew`: restart the static pods, then prove the new certs are served. */
+export function makeRestartPhase(o: {
+  ports: () => LivePorts;
+  clock: Clock;
+  out: Output;
+  timeoutMs: number;
+  node?: string | undefined;
+  signal?: AbortSignal;
+}): RestartPhase {
+  return async (result, paths) => {
+    const node = o.node ?? (await localNodeName(paths));
+    if (!node) {
+      throw new UsageError("cannot tell this control plane's node name from its certificates", {
+        hint: 'The certificates are renewed; pass --node NAME to restart the static pods, or restart them yourself.',
+      });
+    }
+    const ports = o.ports();
+    await restartStaticPods(
+      {
+        node,
+        components: result.components,
+        manifestsDir: join(paths.configDir, 'manifests'),
+        parkingDir: join(paths.configDir, 'tmp', 'bosun-restart'),
+        timeoutMs: o.timeoutMs,
+      },
+      { kube: ports.kube, clock: o.clock, out: o.out, ...(o.signal ? { signal: o.signal } : {}) },
+    );
+    const wanted = new Set(result.components.flatMap((c) => SERVED_BY[c]));
+    const rows = (
+      await checkServed({ paths, localNode: node, now: o.clock.now(), warnWithinMs: 0 }, ports)
+    ).filter((r) => r.node === node && wanted.has(r.component));
+    for (const l of formatServedTable(rows, o.clock.now())) o.out.out(l);
+    const notLive = rows.filter((r) => r.onDisk !== 'same');
+    if (notLive.length > 0) {
+      throw new BosunError(
+        `restarted, but ${notLive.map((r) => `${r.component} (${r.endpoint}) ${r.status === 'unreachable' ? 'is unreachable' : 'still serves the old certificate'}`).join(', ')} on ${node}`,
+        'TLS',
+        {
+          hint: 'The new files are on disk and the old ones are in the backup directory; check the static pod and run `bosun certs check --served`.',
+        },
+      );
+    }
+    o.out.out(
+      `Certificates renewed and served on ${node}. Renew the next control plane only after this one is healthy (bosun certs check --served).`,
+    );
+  };
+}

@@ -1,0 +1,355 @@
+// `bosun certs renew` on files: re-issues kubeadm's leaf certificates and the client certificates
+// embedded in its kubeconfigs, each with the same subject, SANs, usages and key type, a new key,
+// signed by its CA. Everything is prepared in memory first and every refusal (missing CA key,
+// missing or unreadable certificate, token kubeconfig) is found before anything is touched; then
+// the old files are copied to a dated backup directory, then the new ones are written atomically.
+// It never renews a CA and never touches the kubelet's own certificates (the kubelet rotates them).
+import { chmod, copyFile, mkdir, readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { BosunError, UsageError, errorMessage } from '../common/errors.ts';
+import type { CertPaths } from './check.ts';
+import { renewedNotAfter } from './expiry.ts';
+import { MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from './files.ts';
+import { keyMatchesCert, readCertPem, readPrivateKey } from './inspect.ts';
+import { CA_SPECS, KUBECONFIG_SPECS, LEAF_SPECS, type CaName } from './kubeadm-spec.ts';
+import { KubeconfigError, readKubeconfigCredentials, replaceEmbeddedClientCert } from './kubeconfig.ts';
+import {
+  certToPem,
+  generateKeyPair,
+  importPrivateKeyPem,
+  parseCertificate,
+  privateKeyToPem,
+  reissueCertificate,
+  type KeyPair,
+  type x509,
+} from './x509.ts';
+
+/** The names `certs renew` accepts, as kubeadm's `certs renew` subcommands name them. */
+export const RENEWABLE = [
+  ...LEAF_SPECS.map((s) => s.name),
+  ...KUBECONFIG_SPECS.filter((s) => s.name !== 'kubelet.conf').map((s) => s.name),
+].sort();
+
+/** The control-plane static pods that read each renewable certificate (and must restart to use it). */
+export const COMPONENTS_USING: Record<string, readonly StaticPodComponent[]> = {
+  apiserver: ['kube-apiserver'],
+  'apiserver-kubelet-client': ['kube-apiserver'],
+  'apiserver-etcd-client': ['kube-apiserver'],
+  'front-proxy-client': ['kube-apiserver'],
+  'etcd-server': ['etcd'],
+  'etcd-peer': ['etcd'],
+  // etcd's probes are plain HTTP on the metrics port; this one is for people and scripts.
+  'etcd-healthcheck-client': [],
+  'admin.conf': [],
+  'super-admin.conf': [],
+  'controller-manager.conf': ['kube-controller-manager'],
+  'scheduler.conf': ['kube-scheduler'],
+};
+
+/** kubeadm's static pods, in the order bosun restarts them (etcd last). */
+export type StaticPodComponent = 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'etcd';
+export const RESTART_ORDER: readonly StaticPodComponent[] = [
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'etcd',
+];
+
+/** What `certs renew` was asked. */
+export interface RenewRequest {
+  /** ['all'] or kubeadm names. */
+  names: readonly string[];
+  paths: CertPaths;
+  /** Parent of the dated backup directory (default: <config-dir>/tmp, kubeadm's tmp dir). */
+  backupRoot: string;
+  /** How long renewed certificates live (kubeadm: one year), capped at the CA's notAfter. */
+  validityMs: number;
+  now: Date;
+}
+
+/** One renewed certificate. */
+export interface Renewed {
+  name: string;
+  /** The files rewritten (certificate and key, or the kubeconfig). */
+  files: string[];
+  notAfter: Date;
+  /** The requested validity would have outlived the CA: notAfter is the CA's. */
+  cappedByCa: boolean;
+}
+
+/** What a renewal did. */
+export interface RenewResult {
+  renewed: Renewed[];
+  backupDir: string;
+  /** The static pods that read the renewed files, in restart order. */
+  components: StaticPodComponent[];
+}
+
+/** Expands and validates the names: 'all', or kubeadm's names. UsageError for anything else. */
+export function resolveRenewNames(names: readonly string[]): string[] {
+  if (names.length === 0) {
+    throw new UsageError('specify "all" or at least one certificate name', {
+      hint: `Names: ${RENEWABLE.join(', ')}`,
+    });
+  }
+  if (names.includes('all')) {
+    if (names.length > 1)
+      throw new UsageError('"all" cannot be combined with certificate names', {
+        hint: "See 'bosun certs renew -h' for help and examples",
+      });
+    return [...RENEWABLE];
+  }
+  const out: string[] = [];
+  for (const n of names) {
+    if (RENEWABLE.includes(n)) {
+      if (!out.includes(n)) out.push(n);
+      continue;
+    }
+    if (n === 'kubelet.conf' || n === 'kubelet-client' || n === 'kubelet-serving') {
+      throw new UsageError(
+        `${n} is renewed by the kubelet itself (certificate rotation), not by certs renew`,
+        {
+          hint: 'If the kubelet client certificate has expired, re-join the node or follow the kubeadm guide "Kubelet client certificate rotation fails".',
+        },
+      );
+    }
+    if (CA_SPECS.some((c) => c.name === n)) {
+      throw new UsageError(
+        `${n} is a certificate authority: certs renew re-issues leaves signed by it, not the CA itself`,
+        {
+          hint: 'Renewing a CA means a new trust root for the whole cluster; see the kubeadm guide "Manual rotation of CA certificates".',
+        },
+      );
+    }
+    throw new UsageError(`unknown certificate "${n}"`, { hint: `Names: all, ${RENEWABLE.join(', ')}` });
+  }
+  return out;
+}
+
+interface CaMaterial {
+  cert: x509.X509Certificate;
+  key: KeyPair;
+  certPath: string;
+}
+
+interface PlannedWrite {
+  path: string;
+  content: string;
+  mode: number;
+}
+
+interface Planned {
+  name: string;
+  writes: PlannedWrite[];
+  notAfter: Date;
+  cappedByCa: boolean;
+}
+
+async function readOrNull(path: string): Promise<{ text: string } | { error: string; missing: boolean }> {
+  try {
+    return { text: await readFile(path, 'utf8') };
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    return {
+      error: code === 'ENOENT' ? `${path} does not exist` : `cannot read ${path}: ${errorMessage(e)}`,
+      missing: code === 'ENOENT',
+    };
+  }
+}
+
+/** Loads a CA's certificate and key, or says in one phrase why it cannot sign. */
+async function loadCaMaterial(pkiDir: string, name: CaName): Promise<CaMaterial | string> {
+  const spec = CA_SPECS.find((c) => c.name === name);
+  if (!spec) return `unknown CA ${name}`;
+  const certPath = join(pkiDir, `${spec.baseName}.crt`);
+  const keyPath = join(pkiDir, `${spec.baseName}.key`);
+  const c = await readOrNull(certPath);
+  if ('error' in c) return `its CA certificate ${c.error.replace(/^cannot read /, '')}`;
+  const k = await readOrNull(keyPath);
+  if ('error' in k) {
+    return k.missing
+      ? `the CA key ${keyPath} is absent (external CA): sign the renewal with that CA instead`
+      : `the CA key ${k.error.replace(/^cannot read /, '')}`;
+  }
+  const parsed = readCertPem(c.text);
+  if (!parsed.ok) return `its CA certificate ${certPath} is unreadable (${parsed.message})`;
+  const ko = readPrivateKey(k.text);
+  if (!ko) return `the CA key ${keyPath} is not a readable PEM key`;
+  if (!keyMatchesCert(parsed.pem, ko)) return `the CA key ${keyPath} does not match ${certPath}`;
+  try {
+    return { cert: parseCertificate(parsed.pem), key: await importPrivateKeyPem(k.text), certPath };
+  } catch (e) {
+    return `the CA key ${keyPath} cannot sign (${errorMessage(e)})`;
+  }
+}
+
+async function newCertFor(
+  oldPem: string,
+  ca: CaMaterial,
+  req: RenewRequest,
+): Promise<{ certPem: string; keyPem: string; notAfter: Date; cappedByCa: boolean } | string> {
+  const parsed = readCertPem(oldPem);
+  if (!parsed.ok) return `the current certificate is unreadable (${parsed.message})`;
+  const type = parsed.facts.keyType;
+  if (type === undefined)
+    return 'the current certificate has a key type bosun cannot issue (RSA 2048/3072/4096, ECDSA P-256/P-384)';
+  const old = parseCertificate(parsed.pem);
+  const { notAfter, cappedByCa } = renewedNotAfter(req.now, req.validityMs, ca.cert.notAfter);
+  const key = await generateKeyPair(type);
+  // pkiutil.NewSignedCert: NotBefore = caCert.NotBefore.
+  const cert = await reissueCertificate({
+    old,
+    issuer: { cert: ca.cert, key: ca.key.privateKey },
+    subjectKey: key,
+    notBefore: ca.cert.notBefore,
+    notAfter,
+  });
+  return { certPem: certToPem(cert), keyPem: await privateKeyToPem(key.privateKey), notAfter, cappedByCa };
+}
+
+async function planOne(
+  name: string,
+  req: RenewRequest,
+  caFor: (n: CaName) => Promise<CaMaterial | string>,
+): Promise<Planned | string> {
+  const leaf = LEAF_SPECS.find((s) => s.name === name);
+  if (leaf) {
+    const ca = await caFor(leaf.caName);
+    if (typeof ca === 'string') return ca;
+    const certPath = join(req.paths.pkiDir, `${leaf.baseName}.crt`);
+    const keyPath = join(req.paths.pkiDir, `${leaf.baseName}.key`);
+    const cur = await readOrNull(certPath);
+    if ('error' in cur)
+      return `the current certificate ${cur.error.replace(/^cannot read /, '')} (renewal copies its subject and SANs)`;
+    const made = await newCertFor(cur.text, ca, req);
+    if (typeof made === 'string') return made;
+    return {
+      name,
+      writes: [
+        { path: keyPath, content: made.keyPem, mode: MODE_SECRET },
+        { path: certPath, content: made.certPem, mode: MODE_PUBLIC },
+      ],
+      notAfter: made.notAfter,
+      cappedByCa: made.cappedByCa,
+    };
+  }
+  // A kubeconfig: its client certificate is signed by the kubernetes CA.
+  const ca = await caFor('ca');
+  if (typeof ca === 'string') return ca;
+  const path = join(req.paths.configDir, name);
+  const cur = await readOrNull(path);
+  if ('error' in cur) return cur.error;
+  let creds;
+  try {
+    creds = readKubeconfigCredentials(cur.text);
+  } catch (e) {
+    return e instanceof KubeconfigError ? `${path}: ${e.message}` : errorMessage(e);
+  }
+  if (creds.auth.kind !== 'embedded') {
+    return creds.auth.kind === 'file'
+      ? `${path} names its client certificate by file (${creds.auth.certFile}); renew that file instead`
+      : `${path} has no client certificate to renew (its user authenticates with ${creds.auth.kind === 'token' ? 'a token' : creds.auth.kind})`;
+  }
+  const made = await newCertFor(creds.auth.certPem, ca, req);
+  if (typeof made === 'string') return made;
+  return {
+    name,
+    writes: [
+      { path, content: replaceEmbeddedClientCert(cur.text, made.certPem, made.keyPem), mode: MODE_SECRET },
+    ],
+    notAfter: made.notAfter,
+    cappedByCa: made.cappedByCa,
+  };
+}
+
+/** kubeadm's dated directory names: 2006-01-02-15-04-05 (UTC here). */
+function stamp(d: Date): string {
+  return d.toISOString().slice(0, 19).replace(/[T:]/g, '-');
+}
+
+/** Creates a fresh dated backup directory under root (0700: it holds private keys). */
+async function makeBackupDir(root: string, now: Date): Promise<string> {
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const base = join(root, `bosun-certs-backup-${stamp(now)}`);
+  for (let i = 0; ; i++) {
+    const dir = i === 0 ? base : `${base}-${i}`;
+    try {
+      await mkdir(dir, { mode: 0o700 });
+      return dir;
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'EEXIST' || i > 100) throw e;
+    }
+  }
+}
+
+/** Where a file goes inside the backup: its path relative to the config dir (pki/... for the pki dir). */
+function backupName(path: string, paths: CertPaths): string {
+  const inConfig = relative(paths.configDir, path);
+  if (!inConfig.startsWith('..') && !isAbsolute(inConfig)) return inConfig;
+  const inPki = relative(paths.pkiDir, path);
+  if (!inPki.startsWith('..') && !isAbsolute(inPki)) return join('pki', inPki);
+  return path.replace(/^\/+/, '');
+}
+
+/**
+ * Renews the named certificates. Throws a BosunError, having changed nothing, when any of them
+ * cannot be renewed; otherwise backs up every file it will replace, then writes the new ones.
+ */
+export async function renewCertificates(req: RenewRequest): Promise<RenewResult> {
+  const names = resolveRenewNames(req.names);
+  const caCache = new Map<CaName, Promise<CaMaterial | string>>();
+  const caFor = (n: CaName): Promise<CaMaterial | string> => {
+    let p = caCache.get(n);
+    if (!p) {
+      p = loadCaMaterial(req.paths.pkiDir, n);
+      caCache.set(n, p);
+    }
+    return p;
+  };
+
+  const planned: Planned[] = [];
+  const refused: string[] = [];
+  for (const name of names) {
+    const p = await planOne(name, req, caFor);
+    if (typeof p === 'string') refused.push(`${name}: ${p}`);
+    else planned.push(p);
+  }
+  if (refused.length > 0) {
+    throw new BosunError(
+      refused.length === 1
+        ? `cannot renew ${refused[0] ?? ''}`
+        : `cannot renew ${refused.length} certificates: ${refused.join('; ')}`,
+      'PKI',
+      { hint: 'Nothing was changed. Renew the others by name, or fix what is named above.' },
+    );
+  }
+
+  const backupDir = await makeBackupDir(req.backupRoot, req.now);
+  for (const p of planned) {
+    for (const w of p.writes) {
+      const dest = join(backupDir, backupName(w.path, req.paths));
+      await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+      await copyFile(w.path, dest).catch(async (e: unknown) => {
+        // A leaf whose key file was missing has nothing to back up for it.
+        if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
+      });
+    }
+  }
+  for (const p of planned)
+    for (const w of p.writes)
+      await chmod(join(backupDir, backupName(w.path, req.paths)), MODE_SECRET).catch(() => undefined);
+
+  for (const p of planned) for (const w of p.writes) await writeFileAtomic(w.path, w.content, w.mode);
+
+  const used = new Set(planned.flatMap((p) => COMPONENTS_USING[p.name] ?? []));
+  return {
+    renewed: planned.map((p) => ({
+      name: p.name,
+      files: p.writes.map((w) => w.path),
+      notAfter: p.notAfter,
+      cappedByCa: p.cappedByCa,
+    })),
+    backupDir,
+    components: RESTART_ORDER.filter((c) => used.has(c)),
+  };
+}

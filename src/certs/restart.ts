@@ -1,0 +1,169 @@
+// Restarts a control plane's static pods the kubeadm way, so they load renewed certificates: the
+// manifest is moved out of manifests/, bosun waits until the mirror pod is gone, moves it back and
+// waits until the mirror pod is Ready again; one component at a time, etcd last and only while
+// etcd's quorum holds without this member. A manifest bosun moved out is always moved back, even
+// when a wait fails or the user interrupts.
+import { access, mkdir, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BosunError } from '../common/errors.ts';
+import type { Clock, Output } from '../common/ports.ts';
+import type { StaticPodComponent } from './renew.ts';
+
+/** A mirror pod as the restart needs it. */
+export interface MirrorPodView {
+  uid: string;
+  ready: boolean;
+}
+
+/** The narrow kube port the restart needs. */
+export interface StaticPodsKube {
+  /**
+   * kube-system/<name>, or null when it does not exist. Throws when the API cannot answer (which
+   * is expected while this node's kube-apiserver, or a single etcd, is down).
+   */
+  getMirrorPod(name: string): Promise<MirrorPodView | null>;
+  /** Every etcd member's mirror pod (kube-system, component=etcd) and whether it is Ready. */
+  listEtcdPods(): Promise<{ name: string; ready: boolean }[]>;
+}
+
+/** Where the manifests are and where one waits while it is out. */
+export interface ManifestDirs {
+  /** <config-dir>/manifests */
+  manifestsDir: string;
+  /** A directory on the same filesystem, outside manifests/ (<config-dir>/tmp/bosun-restart). */
+  parkingDir: string;
+}
+
+/** How the restart behaves. */
+export interface RestartOptions extends ManifestDirs {
+  node: string;
+  components: readonly StaticPodComponent[];
+  /** Per wait (gone, then Ready). */
+  timeoutMs: number;
+  /** Poll interval; default 1s. */
+  pollMs?: number;
+}
+
+/** etcd may restart a member only if the others still form a quorum (more than half of all members). */
+export function etcdRestartAllowed(
+  members: { name: string; ready: boolean }[],
+  self: string,
+): { allowed: boolean; reason: string } {
+  const total = members.length;
+  if (total <= 1)
+    return { allowed: true, reason: 'single-member etcd: the API is unavailable while it restarts' };
+  const othersReady = members.filter((m) => m.name !== self && m.ready).length;
+  const quorum = Math.floor(total / 2) + 1;
+  if (othersReady >= quorum)
+    return { allowed: true, reason: `${othersReady} of ${total} other members Ready, quorum ${quorum}` };
+  return {
+    allowed: false,
+    reason: `only ${othersReady} of the other ${total - 1} etcd members are Ready; restarting ${self} would lose quorum (${quorum} of ${total} needed)`,
+  };
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Restarts the given static pods in order. Throws a BosunError at the first one that fails. */
+export async function restartStaticPods(
+  opts: RestartOptions,
+  deps: { kube: StaticPodsKube; clock: Clock; out: Output; signal?: AbortSignal },
+): Promise<void> {
+  const poll = opts.pollMs ?? 1000;
+  await mkdir(opts.parkingDir, { recursive: true, mode: 0o700 });
+  for (const component of opts.components) {
+    const pod = `${component}-${opts.node}`;
+    const manifest = join(opts.manifestsDir, `${component}.yaml`);
+    const parked = join(opts.parkingDir, `${component}.yaml`);
+    if (!(await exists(manifest))) {
+      if (await exists(parked)) {
+        throw new BosunError(
+          `${manifest} is missing but ${parked} exists: a previous restart was interrupted`,
+          'PRECONDITION',
+          {
+            hint: `Move it back (mv ${parked} ${manifest}), wait until ${pod} is Ready, and run again.`,
+          },
+        );
+      }
+      deps.out.err(
+        `WARNING: ${manifest} does not exist; ${component} is not a static pod on this node, skipped`,
+      );
+      continue;
+    }
+    if (component === 'etcd') {
+      const verdict = etcdRestartAllowed(await deps.kube.listEtcdPods(), pod);
+      if (!verdict.allowed) {
+        throw new BosunError(`not restarting etcd: ${verdict.reason}`, 'PRECONDITION', {
+          hint: `The new etcd certificates are on disk; restart ${pod} once the other members are healthy (bosun certs renew etcd-server etcd-peer, or move the manifest out and back).`,
+        });
+      }
+      if (verdict.reason.startsWith('single-member')) deps.out.err(`WARNING: ${verdict.reason}`);
+    }
+    // kube-apiserver answers the API itself (and a lone etcd backs it): while it is down, an
+    // unreachable API is as good as "gone".
+    const apiMayVanish = component === 'kube-apiserver' || component === 'etcd';
+    deps.out.err(`[restart] ${pod}: moving ${component}.yaml out of ${opts.manifestsDir}`);
+    await rename(manifest, parked);
+    try {
+      await waitFor(`${pod} to go away`, opts.timeoutMs, poll, deps, async () => {
+        try {
+          return (await deps.kube.getMirrorPod(pod)) === null;
+        } catch (e) {
+          if (apiMayVanish) return true;
+          throw e;
+        }
+      });
+    } finally {
+      await rename(parked, manifest);
+      deps.out.err(`[restart] ${pod}: manifest moved back`);
+    }
+    await waitFor(
+      `${pod} to be Ready`,
+      opts.timeoutMs,
+      poll,
+      deps,
+      async () => (await deps.kube.getMirrorPod(pod))?.ready === true,
+    );
+    deps.out.err(`[restart] ${pod}: Ready`);
+  }
+}
+
+/**
+ * Polls check every pollMs until it returns true, tolerating thrown errors (the API may be
+ * restarting) until the deadline; then throws a TIMEOUT naming the last error.
+ */
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  pollMs: number,
+  deps: { clock: Clock; signal?: AbortSignal },
+  check: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = deps.clock.now().getTime() + timeoutMs;
+  for (;;) {
+    let lastError: string | undefined;
+    if (deps.signal?.aborted) throw new BosunError(`interrupted while waiting for ${what}`, 'INTERRUPTED');
+    try {
+      if (await check()) return;
+    } catch (e) {
+      lastError = e instanceof Error ? e.message : String(e);
+    }
+    if (deps.clock.now().getTime() >= deadline) {
+      throw new BosunError(
+        `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`,
+        'TIMEOUT',
+        {
+          hint: "Check the kubelet on this node (journalctl -u kubelet) and the static pod's container logs.",
+        },
+      );
+    }
+    await deps.clock.sleep(pollMs, deps.signal);
+  }
+}
