@@ -177,7 +177,7 @@ export class BoltWalker {
 
   /** Iterates the root bucket (the top-level bucket names). */
   forEachRoot(visit: EntryVisitor): void {
-    this.forEachPage(this.meta.root, 'the root bucket', { last: null }, visit);
+    this.forEachPage(this.meta.root, 'the root bucket', { page: 0, offset: PAGE_HEADER + 16 }, { last: null }, visit);
   }
 
   /**
@@ -188,7 +188,7 @@ export class BoltWalker {
     const ref = this.bucketRef(value, valueOffset, name);
     if (ref === null) return;
     if (ref.inline) this.forEachInline(ref.inline, ref.base, name, visit);
-    else this.forEachPage(ref.root, `bucket ${name}`, { last: null }, visit);
+    else this.forEachPage(ref.root, `bucket ${name}`, { offset: valueOffset }, { last: null }, visit);
   }
 
   private bucketRef(value: Buffer, valueOffset: number, name: string): BucketRef | null {
@@ -215,11 +215,11 @@ export class BoltWalker {
     this.leafElements(page, count, base, undefined, `inline bucket ${name}`, { last: null }, visit);
   }
 
-  private forEachPage(pgid: number, from: string, order: { last: Buffer | null }, visit: EntryVisitor): void {
+  private forEachPage(pgid: number, from: string, fromLoc: { page?: number; offset?: number }, order: { last: Buffer | null }, visit: EntryVisitor): void {
     if (this.full) return;
     const ps = this.ps;
     if (!Number.isSafeInteger(pgid) || pgid < 2 || pgid >= this.meta.pgid) {
-      this.problem({ what: `${from} points to page ${pgid}, outside the database (pages 2..${this.meta.pgid - 1})` });
+      this.problem({ ...fromLoc, what: `${from} points to page ${pgid}, outside the database (pages 2..${this.meta.pgid - 1})` });
       return;
     }
     const off = pgid * ps;
@@ -266,7 +266,7 @@ export class BoltWalker {
         this.problem({ page: pgid, offset: off + 10, what: `branch page claims ${count} elements, more than fit in it` });
         return;
       }
-      const children: number[] = [];
+      const children: { pgid: number; offset: number }[] = [];
       let prev: Buffer | null = null;
       for (let i = 0; i < count; i++) {
         const e = PAGE_HEADER + i * ELEMENT;
@@ -283,9 +283,9 @@ export class BoltWalker {
           return;
         }
         prev = key;
-        children.push(u64(buf, e + 8));
+        children.push({ pgid: u64(buf, e + 8), offset: off + e + 8 });
       }
-      children.forEach((child, i) => this.forEachPage(child, `branch page ${pgid} element ${i}`, order, visit));
+      children.forEach((child, i) => this.forEachPage(child.pgid, `branch page ${pgid} element ${i}`, { page: pgid, offset: child.offset }, order, visit));
       return;
     }
     if (flags === LEAF) {

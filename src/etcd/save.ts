@@ -194,7 +194,7 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
       }
     };
 
-    await deps.etcd.snapshot(
+    const streamed = deps.etcd.snapshot(
       chosen.endpoint,
       (blob, remaining) => {
         if (writeError !== null) throw fsError(writeError, opts.dir, `writing after ${humanBytes(received)}`);
@@ -216,6 +216,12 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
       },
       signal,
     );
+    try {
+      await streamed;
+    } catch (e) {
+      if (signal.aborted) throw interrupted(signal);
+      throw e;
+    }
     if (encryptor) queue(encryptor.finish());
     await flush();
     if (writeError !== null) throw fsError(writeError, opts.dir, `writing after ${humanBytes(received)}`);
