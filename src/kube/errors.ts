@@ -155,13 +155,11 @@ export function parseStatus(body: unknown): Record<string, unknown> | undefined 
 function causesOf(details: Record<string, unknown> | undefined): StatusCause[] {
   const raw = details?.['causes'];
   if (!Array.isArray(raw)) return [];
-  return raw
-    .filter(isRecord)
-    .map((c) => ({
-      type: str(c['reason']) || str(c['type']),
-      message: str(c['message']),
-      field: str(c['field']),
-    }));
+  return raw.filter(isRecord).map((c) => ({
+    type: str(c['reason']) || str(c['type']),
+    message: str(c['message']),
+    field: str(c['field']),
+  }));
 }
 
 /** Builds a KubeApiError from an HTTP status and a Status body (as a watch ERROR event carries). */

@@ -1,0 +1,523 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeClock } from '../common/fake-clock.ts';
+import { FakeCluster } from '../kube/testing/fake-cluster.ts';
+import { fromStatus } from '../kube/errors.ts';
+import { CORDONED_BY, CORDON_REASON, DRAIN_STATE } from './annotations.ts';
+import {
+  DEFAULT_DRAIN_OPTIONS,
+  drainNode,
+  drainNodes,
+  type DrainEvent,
+  type DrainOptions,
+} from './drainer.ts';
+import { parseEscalationRule, type EscalationPolicy } from './escalation.ts';
+import { node, pdb, pod } from './testing/fixtures.ts';
+import type { Pod } from '../kube/types.ts';
+
+const T0 = Date.UTC(2025, 0, 1);
+
+function setup(): { clock: FakeClock; kube: FakeCluster; events: DrainEvent[] } {
+  const clock = new FakeClock(T0);
+  const kube = new FakeCluster(clock);
+  for (const n of ['worker-1', 'worker-2', 'worker-3']) kube.addNode(node(n));
+  return { clock, kube, events: [] };
+}
+
+function opts(o: Partial<DrainOptions> = {}): DrainOptions {
+  return { ...DEFAULT_DRAIN_OPTIONS, owner: { who: 'alice@laptop (bosun drain)', why: 'drain' }, ...o };
+}
+
+function policy(...texts: string[]): EscalationPolicy {
+  return {
+    rules: texts.map((t) => {
+      const r = parseEscalationRule(t);
+      if (!r.ok) throw new Error(r.error);
+      return r.rule;
+    }),
+  };
+}
+
+const web = (n: number, nodeName = 'worker-1', o: Parameters<typeof pod>[1] = {}): Pod =>
+  pod(`web-${n}`, { node: nodeName, labels: { app: 'web' }, terminationGracePeriodSeconds: 5, ...o });
+const dsPod = (nodeName = 'worker-1'): Pod =>
+  pod(`kube-proxy-${nodeName}`, {
+    namespace: 'kube-system',
+    node: nodeName,
+    owner: { kind: 'DaemonSet', name: 'kube-proxy' },
+  });
+
+function run(
+  s: ReturnType<typeof setup>,
+  o: Partial<DrainOptions>,
+  name = 'worker-1',
+  signal?: AbortSignal,
+): Promise<Awaited<ReturnType<typeof drainNode>>> {
+  return s.clock.runUntilSettled(
+    drainNode(name, opts(o), {
+      kube: s.kube,
+      clock: s.clock,
+      observer: (e) => s.events.push(e),
+      ...(signal ? { signal } : {}),
+    }),
+  );
+}
+
+test('a drain cordons with ownership, evicts every managed pod, skips DaemonSet and mirror pods, and returns when the last pod is gone', async () => {
+  const s = setup();
+  s.kube.addDaemonSet({ metadata: { name: 'kube-proxy', namespace: 'kube-system' } });
+  for (const p of [
+    web(1),
+    web(2),
+    web(3, 'worker-2'),
+    dsPod(),
+    pod('etcd-worker-1', {
+      namespace: 'kube-system',
+      owner: { kind: 'Node', name: 'worker-1' },
+      mirror: true,
+    }),
+  ])
+    s.kube.addPod(p);
+  const r = await run(s, { ignoreDaemonSets: true });
+  assert.equal(r.outcome, 'drained', r.message);
+  assert.deepEqual(r.pods.map((p) => `${p.name}:${p.outcome}`).sort(), [
+    'etcd-worker-1:skipped',
+    'kube-proxy-worker-1:skipped',
+    'web-1:evicted',
+    'web-2:evicted',
+  ]);
+  const n = s.kube.nodes.get('worker-1');
+  assert.equal(n?.spec?.unschedulable, true);
+  assert.equal(n?.metadata.annotations?.[CORDONED_BY], 'alice@laptop (bosun drain)');
+  assert.equal(n?.metadata.annotations?.[CORDON_REASON], 'drain');
+  assert.equal(JSON.parse(n?.metadata.annotations?.[DRAIN_STATE] ?? '{}').phase, 'drained');
+  assert.deepEqual([...s.kube.pods.keys()].sort(), [
+    'demo/web-3',
+    'kube-system/etcd-worker-1',
+    'kube-system/kube-proxy-worker-1',
+  ]);
+  // Waiting is by watch: the drain ends when the last pod's grace period (5s) ends, not on a poll tick.
+  assert.equal(s.clock.now().getTime() - T0, 5000);
+  assert.equal(s.kube.calls('get', 'pods').length, 0, 'no polling GETs');
+  assert.ok(s.events.some((e) => e.type === 'warnings'));
+});
+
+test('a refusal stops the drain before the node is cordoned (kubectl would have cordoned it)', async () => {
+  const s = setup();
+  s.kube.addDaemonSet({ metadata: { name: 'kube-proxy', namespace: 'kube-system' } });
+  for (const p of [web(1), dsPod(), pod('bare', { owner: 'none' }), pod('cache-1', { emptyDir: true })])
+    s.kube.addPod(p);
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'refused');
+  assert.equal(r.refusals.length, 3);
+  assert.equal(s.kube.calls('patch', 'nodes').length, 0);
+  assert.equal(s.kube.calls('evict').length, 0);
+  assert.equal(s.kube.nodes.get('worker-1')?.spec?.unschedulable, undefined);
+  assert.match(r.message ?? '', /3 pod\(s\) refused.*not cordoned/);
+  assert.match(r.hint ?? '', /--ignore-daemonsets \/ --force \/ --delete-emptydir-data/);
+});
+
+test('a budget that can never allow stops the drain before the cordon', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2, 'worker-2'));
+  s.kube.addPdb(
+    pdb('web', 'web', {
+      maxUnavailable: 0,
+      currentHealthy: 2,
+      desiredHealthy: 2,
+      expectedPods: 2,
+      disruptionsAllowed: 0,
+    }),
+  );
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'preflight-blocked');
+  assert.equal(s.kube.calls('patch', 'nodes').length, 0);
+  assert.match(r.hint ?? '', /--ignore-preflight-errors=pdb-never-allows/);
+  assert.deepEqual(
+    r.pods.map((p) => [p.name, p.outcome, p.category]),
+    [['web-1', 'blocked', 'pdb-never-allows']],
+  );
+});
+
+test('insisting past the pre-flight retries the 429 with backoff until --timeout, and leaves the node cordoned', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2, 'worker-2'));
+  s.kube.addPdb(
+    pdb('web', 'web', {
+      maxUnavailable: 0,
+      currentHealthy: 2,
+      desiredHealthy: 2,
+      expectedPods: 2,
+      disruptionsAllowed: 0,
+    }),
+  );
+  const r = await run(s, { ignorePreflight: 'all', timeoutMs: 30_000 });
+  assert.equal(r.outcome, 'timeout');
+  assert.match(
+    r.message ?? '',
+    /timed out after 30s with 1 pod\(s\) left: demo\/web-1 \(PodDisruptionBudget demo\/web/,
+  );
+  assert.match(r.hint ?? '', /bosun uncordon worker-1/);
+  assert.equal(s.kube.nodes.get('worker-1')?.spec?.unschedulable, true);
+  // 1s, 2s, 4s, then every 5s: attempts at 0,1,3,7,12,17,22,27 → 8 within 30s.
+  assert.deepEqual(
+    s.kube.calls('evict').map((a) => (a.at - T0) / 1000),
+    [0, 1, 3, 7, 12, 17, 22, 27],
+  );
+  const blocked = s.events.filter((e) => e.type === 'blocked');
+  assert.equal(blocked.length, 1, 'the same refusal is reported once, not on every retry');
+  assert.equal(blocked[0]?.type === 'blocked' && blocked[0].blocked.kind, 'budget-exhausted');
+  assert.equal(r.pods[0]?.outcome, 'blocked');
+});
+
+test('a budget that opens later lets the eviction through', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPdb(
+    pdb('web', 'web', {
+      minAvailable: 2,
+      currentHealthy: 2,
+      desiredHealthy: 2,
+      expectedPods: 3,
+      disruptionsAllowed: 0,
+    }),
+  );
+  void s.clock.sleep(10_000).then(() => {
+    const b = s.kube.pdbs[0];
+    if (b?.status) b.status.disruptionsAllowed = 1;
+  });
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'drained', r.message);
+  assert.equal(r.pods[0]?.outcome, 'evicted');
+});
+
+test('evictions run in parallel, but never more requests in flight than the concurrency', async () => {
+  const s = setup();
+  for (let i = 0; i < 20; i++) s.kube.addPod(web(i));
+  let inflight = 0;
+  let peak = 0;
+  const real = s.kube.evictPod.bind(s.kube);
+  s.kube.evictPod = async (ns, name, o) => {
+    inflight++;
+    peak = Math.max(peak, inflight);
+    await s.clock.sleep(100);
+    inflight--;
+    return real(ns, name, o);
+  };
+  const r = await run(s, { concurrency: 4 });
+  assert.equal(r.outcome, 'drained');
+  assert.equal(peak, 4);
+  // 20 requests of 100ms, 4 at a time, then the 5s grace period of the last.
+  assert.equal(s.clock.now().getTime() - T0, 500 + 5000);
+});
+
+test('--disable-eviction deletes with a UID precondition and ignores budgets; --grace-period is passed on', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPdb(pdb('web', 'web', { maxUnavailable: 0, disruptionsAllowed: 0 }));
+  const r = await run(s, { disableEviction: true, gracePeriodSeconds: 2 });
+  assert.equal(r.outcome, 'drained');
+  assert.equal(s.kube.calls('evict').length, 0);
+  assert.deepEqual(
+    s.kube.calls('delete').map((a) => [a.name, a.gracePeriodSeconds]),
+    [['web-1', 2]],
+  );
+  assert.equal(r.pods[0]?.outcome, 'deleted');
+  assert.equal(s.clock.now().getTime() - T0, 2000);
+});
+
+test('--dry-run=client writes nothing', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  const r = await run(s, { dryRun: 'client' });
+  assert.equal(r.outcome, 'drained');
+  assert.deepEqual(
+    s.kube.actions.filter((a) => ['patch', 'evict', 'delete'].includes(a.verb)),
+    [],
+  );
+  assert.equal(r.pods[0]?.outcome, 'would-evict');
+  assert.ok(s.events.some((e) => e.type === 'evicting' && e.dryRun === 'client'));
+});
+
+test('--dry-run=server sends every write with dryRun and changes nothing', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2));
+  const r = await run(s, { dryRun: 'server' });
+  assert.equal(r.outcome, 'drained', r.message);
+  const writes = s.kube.actions.filter((a) => ['patch', 'evict', 'delete'].includes(a.verb));
+  assert.ok(writes.length === 3 && writes.every((a) => a.dryRun === true), JSON.stringify(writes));
+  assert.equal(s.kube.nodes.get('worker-1')?.spec?.unschedulable, undefined);
+  assert.equal(s.kube.pods.size, 2);
+  assert.deepEqual(
+    r.pods.map((p) => p.outcome),
+    ['would-evict', 'would-evict'],
+  );
+});
+
+test('--dry-run=server reports a refused eviction instead of retrying it', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPdb(
+    pdb('web', 'web', {
+      minAvailable: 2,
+      currentHealthy: 2,
+      desiredHealthy: 2,
+      expectedPods: 3,
+      disruptionsAllowed: 0,
+    }),
+  );
+  const r = await run(s, { dryRun: 'server' });
+  assert.equal(r.outcome, 'failed');
+  assert.equal(s.kube.calls('evict').length, 1);
+});
+
+test('--skip-wait-for-delete-timeout stops waiting for a pod stuck terminating', async () => {
+  const s = setup();
+  s.kube.termination = 'manual';
+  s.kube.addPod(web(1));
+  const r = await run(s, { skipWaitForDeleteTimeoutSeconds: 20 });
+  assert.equal(r.outcome, 'drained');
+  assert.equal(r.pods[0]?.outcome, 'terminating');
+  assert.ok(s.events.some((e) => e.type === 'skipped-wait'));
+  assert.equal(s.clock.now().getTime() - T0, 21_000);
+});
+
+test('a pod replaced by a new one with the same name counts as gone', async () => {
+  const s = setup();
+  s.kube.termination = 'manual';
+  s.kube.addPod(pod('db-0', { node: 'worker-1', owner: { kind: 'StatefulSet', name: 'db' } }));
+  const p = s.clock.runUntilSettled(
+    drainNode('worker-1', opts({ timeoutMs: 60_000 }), { kube: s.kube, clock: s.clock }),
+  );
+  void s.clock.sleep(3000).then(() => {
+    // The kubelet finished it without a DELETED reaching us, and the StatefulSet made a new db-0 here.
+    s.kube.pods.delete('demo/db-0');
+    s.kube.addPod(pod('db-0', { node: 'worker-1', owner: { kind: 'StatefulSet', name: 'db' } }));
+  });
+  const r = await p;
+  assert.equal(r.outcome, 'drained');
+  assert.equal(s.clock.now().getTime() - T0, 3000);
+});
+
+test('a watch that expires (410) is re-listed and the drain goes on', async () => {
+  const s = setup();
+  s.kube.termination = 'manual';
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2));
+  const p = s.clock.runUntilSettled(drainNode('worker-1', opts(), { kube: s.kube, clock: s.clock }));
+  void s.clock.sleep(1000).then(() => {
+    s.kube.compact();
+    s.kube.endWatches();
+    s.kube.finishTermination('demo', 'web-1');
+    s.kube.compact();
+  });
+  void s.clock.sleep(2000).then(() => s.kube.finishTermination('demo', 'web-2'));
+  const r = await p;
+  assert.equal(r.outcome, 'drained');
+  assert.ok(s.kube.calls('list', 'pods').length >= 3, 'listed again after 410');
+  assert.equal(s.kube.openWatches, 0, 'no watch left open');
+});
+
+test('an interrupted drain leaves the node cordoned; running it again resumes and finishes', async () => {
+  const s = setup();
+  s.kube.termination = 'manual';
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2));
+  const ac = new AbortController();
+  void s.clock.sleep(1000).then(() => {
+    s.kube.finishTermination('demo', 'web-1');
+    ac.abort(new Error('interrupted (SIGINT)'));
+  });
+  const first = await run(s, {}, 'worker-1', ac.signal);
+  assert.equal(first.outcome, 'interrupted');
+  assert.match(
+    first.hint ?? '',
+    /Run the same command again to continue, or give up with: bosun uncordon worker-1/,
+  );
+  assert.equal(s.kube.nodes.get('worker-1')?.spec?.unschedulable, true);
+  assert.equal(
+    JSON.parse(s.kube.nodes.get('worker-1')?.metadata.annotations?.[DRAIN_STATE] ?? '{}').phase,
+    'draining',
+  );
+  s.kube.termination = 'auto';
+  s.events.length = 0;
+  // web-2 was already terminating: its kubelet finishes it a little later.
+  void s.clock.sleep(2000).then(() => s.kube.finishTermination('demo', 'web-2'));
+  const second = await run(s, {});
+  assert.equal(second.outcome, 'drained');
+  assert.equal(second.resumed, true);
+  assert.ok(s.events.some((e) => e.type === 'cordon' && e.action === 'already-cordoned' && e.resumed));
+});
+
+test('an escalation rule deletes a pod blocked too long, only where it names', async () => {
+  const s = setup();
+  s.kube.addPod(
+    pod('etl-1', {
+      namespace: 'batch',
+      node: 'worker-1',
+      labels: { app: 'etl' },
+      terminationGracePeriodSeconds: 1,
+    }),
+  );
+  s.kube.addPdb(
+    pdb('etl', 'etl', {
+      namespace: 'batch',
+      minAvailable: 1,
+      currentHealthy: 1,
+      desiredHealthy: 1,
+      expectedPods: 2,
+      disruptionsAllowed: 0,
+    }),
+  );
+  const r = await run(s, { escalation: policy('after=5m,action=delete,namespace=batch') });
+  assert.equal(r.outcome, 'drained', r.message);
+  assert.equal(r.pods[0]?.outcome, 'deleted');
+  assert.deepEqual(
+    s.kube.calls('delete').map((a) => (a.at - T0) / 1000),
+    [300],
+  );
+  assert.ok(s.events.some((e) => e.type === 'escalated' && e.action === 'delete'));
+});
+
+test('give-up uncordons a node bosun cordoned and reports which pod and rule', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPdb(
+    pdb('web', 'web', {
+      minAvailable: 2,
+      currentHealthy: 2,
+      desiredHealthy: 2,
+      expectedPods: 3,
+      disruptionsAllowed: 0,
+    }),
+  );
+  const r = await run(s, { escalation: policy('after=10m,action=give-up') });
+  assert.equal(r.outcome, 'gave-up');
+  assert.match(
+    r.message ?? '',
+    /gave up draining node "worker-1": demo\/web-1 blocked for 600s \(rule "after=10m,action=give-up"\)/,
+  );
+  assert.equal(s.kube.nodes.get('worker-1')?.spec?.unschedulable, undefined);
+  assert.equal(s.kube.nodes.get('worker-1')?.metadata.annotations?.[CORDONED_BY], undefined);
+  assert.equal(r.cordoned, false);
+});
+
+test('give-up leaves alone a node someone else cordoned', async () => {
+  const s = setup();
+  s.kube.updateNode('worker-1', (n) => (n.spec = { unschedulable: true }));
+  s.kube.addPod(web(1));
+  s.kube.addPdb(
+    pdb('web', 'web', {
+      minAvailable: 2,
+      currentHealthy: 2,
+      desiredHealthy: 2,
+      expectedPods: 3,
+      disruptionsAllowed: 0,
+    }),
+  );
+  const r = await run(s, { escalation: policy('after=1m,action=give-up') });
+  assert.equal(r.outcome, 'gave-up');
+  assert.equal(s.kube.nodes.get('worker-1')?.spec?.unschedulable, true);
+  assert.equal(r.cordonOwnedByBosun, false);
+  assert.match(r.hint ?? '', /cordoned outside bosun/);
+});
+
+test('an eviction an admission webhook denies fails that pod (as kubectl does) while the others drain', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2));
+  s.kube.failNext(
+    'evict',
+    'pods',
+    () =>
+      fromStatus(400, {
+        kind: 'Status',
+        code: 400,
+        reason: 'BadRequest',
+        message: 'admission webhook "freeze.example.com" denied the request: change freeze',
+      }),
+    { name: 'web-2' },
+  );
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'failed');
+  assert.match(
+    r.message ?? '',
+    /demo\/web-2: eviction denied by admission webhook "freeze.example.com": change freeze/,
+  );
+  assert.deepEqual(
+    r.pods.map((p) => p.outcome),
+    ['evicted', 'failed'],
+  );
+});
+
+test('API errors during eviction (503) are retried', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.failNext('evict', 'pods', () => fromStatus(503, undefined, { resource: 'pods' }), { times: 2 });
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'drained');
+  assert.equal(s.kube.calls('evict').length, 3);
+});
+
+test("nodes drained together are all cordoned before any eviction, and none takes the others' pods", async () => {
+  const s = setup();
+  s.kube.addPod(web(1, 'worker-1', { requests: { cpu: '3' } }));
+  s.kube.addPod(web(2, 'worker-2'));
+  s.kube.addPod(pod('hog', { node: 'worker-3', requests: { cpu: '2' } }));
+  const nodes = await Promise.all(['worker-1', 'worker-2'].map((n) => s.kube.getNode(n)));
+  const results = await s.clock.runUntilSettled(
+    drainNodes(nodes, opts({ ignorePreflight: new Set(['unschedulable'] as const) }), {
+      kube: s.kube,
+      clock: s.clock,
+    }),
+  );
+  assert.deepEqual(
+    results.map((r) => r.outcome),
+    ['drained', 'drained'],
+  );
+  const writes = s.kube.actions
+    .filter((a) => a.verb === 'patch' || a.verb === 'evict')
+    .map((a) => `${a.verb}:${a.name}`);
+  assert.deepEqual(writes.slice(0, 2), ['patch:worker-1', 'patch:worker-2']);
+  // worker-3 has 2 cpu left: the 3-cpu replacement was predicted unschedulable (ignored here).
+  assert.deepEqual(
+    results[0]?.preflight?.ignored.map((b) => b.blocker.check),
+    ['unschedulable'],
+  );
+});
+
+test('a node someone else cordoned is drained, but bosun does not claim the cordon', async () => {
+  const s = setup();
+  s.kube.updateNode('worker-1', (n) => (n.spec = { unschedulable: true }));
+  s.kube.addPod(web(1));
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'drained');
+  assert.equal(r.cordonOwnedByBosun, false);
+  assert.equal(s.kube.nodes.get('worker-1')?.metadata.annotations?.[CORDONED_BY], undefined);
+  assert.ok(s.events.some((e) => e.type === 'cordon' && e.action === 'already-cordoned' && !e.ownedByBosun));
+});
+
+test('--pod-selector limits the drain to matching pods', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPod(
+    pod('db-0', { node: 'worker-1', labels: { app: 'db' }, owner: { kind: 'StatefulSet', name: 'db' } }),
+  );
+  const r = await run(s, { podSelector: 'app=web' });
+  assert.equal(r.outcome, 'drained');
+  assert.deepEqual(
+    r.pods.map((p) => p.name),
+    ['web-1'],
+  );
+  assert.ok(s.kube.pods.has('demo/db-0'));
+});
+
+test('a node with nothing to evict drains at once', async () => {
+  const s = setup();
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'drained');
+  assert.equal(s.clock.now().getTime(), T0);
+});
