@@ -78,7 +78,7 @@ export async function runServedCheck(
     output: 'table' | 'json' | 'yaml';
     noHeaders?: boolean;
   },
-  deps: LivePorts & { clock: Clock; out: Output },
+  deps: { kube: ServedKube; tls: TlsProbe; clock: Clock; out: Output },
 ): Promise<ServedRow[]> {
   const now = deps.clock.now();
   const localNode = opts.node ?? (await localNodeName(opts.paths));

@@ -1,0 +1,216 @@
+// check --served with real TLS servers on 127.0.0.1 serving the generator's certificates (etcd's
+// requiring client certificates, as etcd does), found through a hand-written fake of the API's
+// Nodes and mirror pods. Then a renewal on disk without a restart: the served one is "stale".
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import { isBosunError } from '../common/errors.ts';
+import type { Output } from '../common/ports.ts';
+import { FakeClock } from '../common/fake-clock.ts';
+import { resolveCertPaths } from './check-command.ts';
+import { runServedCheck, servedExitCode } from './live.ts';
+import { generateClusterCas, writeControlPlanePki } from './pki-gen.ts';
+import { renewCertificates } from './renew.ts';
+import {
+  checkServed,
+  flagValue,
+  localNodeName,
+  pickListenUrl,
+  type ClusterNode,
+  type ServedKube,
+} from './served.ts';
+import { nodeTlsProbe } from './tls-probe.ts';
+
+for (const tc of [
+  { cmd: ['kube-apiserver', '--secure-port=6443'], flag: '--secure-port', want: '6443' },
+  { cmd: ['kube-apiserver', '--secure-port', '7443'], flag: '--secure-port', want: '7443' },
+  { cmd: ['kube-apiserver'], flag: '--secure-port', want: undefined },
+]) {
+  test(`flagValue ${tc.cmd.join(' ')}`, () => assert.equal(flagValue(tc.cmd, tc.flag), tc.want));
+}
+
+for (const tc of [
+  {
+    name: 'prefers the node IP',
+    list: 'https://127.0.0.1:2379,https://192.0.2.5:2379',
+    host: '192.0.2.5',
+    want: { host: '192.0.2.5', port: 2379 },
+  },
+  {
+    name: 'falls back to the first non-wildcard',
+    list: 'https://0.0.0.0:2379,https://127.0.0.1:2379',
+    host: '10.0.0.1',
+    want: { host: '127.0.0.1', port: 2379 },
+  },
+  {
+    name: 'IPv6 brackets are dropped',
+    list: 'https://[::1]:2380',
+    host: undefined,
+    want: { host: '::1', port: 2380 },
+  },
+  { name: 'nothing to pick', list: undefined, host: undefined, want: undefined },
+]) {
+  test(`pickListenUrl: ${tc.name}`, () => assert.deepEqual(pickListenUrl(tc.list, tc.host), tc.want));
+}
+
+class FakeCluster implements ServedKube {
+  constructor(
+    public nodes: ClusterNode[],
+    public commands: Record<string, string[]>,
+  ) {}
+  listNodes(): Promise<ClusterNode[]> {
+    return Promise.resolve(this.nodes);
+  }
+  getPodCommand(name: string): Promise<string[] | null> {
+    return Promise.resolve(this.commands[name] ?? null);
+  }
+}
+
+function capture(): Output & { lines: string[] } {
+  const lines: string[] = [];
+  return { out: (l) => lines.push(l), err: () => undefined, isTTY: false, lines };
+}
+
+describe('check --served against real TLS servers', () => {
+  let dir = '';
+  let root = '';
+  const servers: tls.Server[] = [];
+  let ports: Record<string, number> = {};
+  let cluster: FakeCluster;
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+
+  async function serve(name: string, certFile: string, keyFile: string, caFile?: string): Promise<void> {
+    const srv = tls.createServer({
+      cert: await readFile(certFile),
+      key: await readFile(keyFile),
+      ...(caFile ? { ca: await readFile(caFile), requestCert: true, rejectUnauthorized: true } : {}),
+    });
+    srv.on('secureConnection', (s: tls.TLSSocket) => s.end());
+    srv.on('tlsClientError', () => undefined);
+    servers.push(srv);
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const a = srv.address();
+    ports[name] = typeof a === 'object' && a ? a.port : 0;
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bosun-served-'));
+    root = join(dir, 'host');
+    const cas = await generateClusterCas({ now, keyAlgorithm: 'ecdsa-p256' });
+    await writeControlPlanePki(join(root, 'etc/kubernetes'), join(root, 'var/lib/kubelet/pki'), cas, {
+      nodeName: 'cp-1',
+      advertiseAddress: '127.0.0.1',
+      controlPlaneEndpoint: '127.0.0.1:6443',
+      now,
+      keyAlgorithm: 'ecdsa-p256',
+    });
+    const pki = join(root, 'etc/kubernetes/pki');
+    ports = {};
+    await serve('apiserver', join(pki, 'apiserver.crt'), join(pki, 'apiserver.key'));
+    await serve(
+      'etcd-client',
+      join(pki, 'etcd/server.crt'),
+      join(pki, 'etcd/server.key'),
+      join(pki, 'etcd/ca.crt'),
+    );
+    await serve(
+      'etcd-peer',
+      join(pki, 'etcd/peer.crt'),
+      join(pki, 'etcd/peer.key'),
+      join(pki, 'etcd/ca.crt'),
+    );
+    await serve(
+      'kubelet',
+      join(root, 'var/lib/kubelet/pki/kubelet.crt'),
+      join(root, 'var/lib/kubelet/pki/kubelet.key'),
+    );
+    cluster = new FakeCluster(
+      [
+        { name: 'cp-1', internalIP: '127.0.0.1', kubeletPort: ports['kubelet'] ?? 0 },
+        { name: 'worker-1', internalIP: '127.0.0.1', kubeletPort: ports['kubelet'] ?? 0 },
+      ],
+      {
+        'kube-apiserver-cp-1': [
+          'kube-apiserver',
+          '--advertise-address=127.0.0.1',
+          `--secure-port=${ports['apiserver']}`,
+        ],
+        'etcd-cp-1': [
+          'etcd',
+          `--listen-client-urls=https://127.0.0.1:${ports['etcd-client']}`,
+          `--listen-peer-urls=https://127.0.0.1:${ports['etcd-peer']}`,
+        ],
+      },
+    );
+  });
+  after(async () => {
+    for (const s of servers) s.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test("the local node's name comes from its etcd server certificate", async () => {
+    assert.equal(await localNodeName(resolveCertPaths({ root }, '/')), 'cp-1');
+  });
+
+  test('every endpoint found, handshaken (etcd with client certs) and equal to disk on the local node', async () => {
+    const rows = await checkServed(
+      { paths: resolveCertPaths({ root }, '/'), localNode: 'cp-1', now, warnWithinMs: 0 },
+      { kube: cluster, tls: nodeTlsProbe() },
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.node, r.component, r.endpoint, r.onDisk, r.status, r.signedByCa]),
+      [
+        ['cp-1', 'kube-apiserver', `127.0.0.1:${ports['apiserver']}`, 'same', 'ok', true],
+        ['cp-1', 'etcd-client', `127.0.0.1:${ports['etcd-client']}`, 'same', 'ok', true],
+        ['cp-1', 'etcd-peer', `127.0.0.1:${ports['etcd-peer']}`, 'same', 'ok', true],
+        ['cp-1', 'kubelet', `127.0.0.1:${ports['kubelet']}`, 'same', 'ok', undefined],
+        ['worker-1', 'kubelet', `127.0.0.1:${ports['kubelet']}`, 'unknown', 'ok', undefined],
+      ],
+    );
+    assert.equal(servedExitCode(rows), 0);
+  });
+
+  test('a port nobody listens on is unreachable, not a crash', async () => {
+    const c = new FakeCluster([{ name: 'cp-1', internalIP: '127.0.0.1', kubeletPort: 1 }], {});
+    const rows = await checkServed(
+      { paths: resolveCertPaths({ root }, '/'), localNode: 'cp-1', now, warnWithinMs: 0 },
+      { kube: c, tls: nodeTlsProbe() },
+    );
+    assert.equal(rows[0]?.status, 'unreachable');
+    assert.match(rows[0]?.error ?? '', /ECONNREFUSED/);
+    assert.equal(servedExitCode(rows), 1);
+  });
+
+  test('after renewing apiserver on disk without a restart, the served one is stale and check exits 1', async () => {
+    const paths = resolveCertPaths({ root }, '/');
+    await renewCertificates({
+      names: ['apiserver'],
+      paths,
+      backupRoot: join(dir, 'backup'),
+      validityMs: 365 * 86_400_000,
+      now,
+    });
+    const out = capture();
+    await assert.rejects(
+      runServedCheck(
+        { paths, warnWithinMs: 0, output: 'table' },
+        { kube: cluster, tls: nodeTlsProbe(), clock: new FakeClock(now), out },
+      ),
+      (e: unknown) =>
+        isBosunError(e) &&
+        e.exitCode === 1 &&
+        e.message === '1 served certificate needs attention: kube-apiserver on cp-1 (older than on disk)',
+    );
+    assert.match(
+      out.lines[0] ?? '',
+      /^NODE +COMPONENT +ENDPOINT +EXPIRES +RESIDUAL TIME +SAME AS DISK +STATUS$/,
+    );
+    assert.match(
+      out.lines.find((l) => l.startsWith('cp-1') && l.includes('kube-apiserver')) ?? '',
+      / NO +serves an older certificate than the one on disk \(restart pending\)$/,
+    );
+  });
+});
