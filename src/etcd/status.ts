@@ -31,7 +31,11 @@ export function humanizeBytes(n: number): string {
   const sizes = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
   const e = Math.floor(Math.log(n) / Math.log(1000));
   const val = Math.floor((n / Math.pow(1000, e)) * 10 + 0.5) / 10;
-  return `${val < 10 ? val.toFixed(1) : val.toFixed(0)} ${sizes[e] ?? '?'}`;
+  if (val < 10) return `${val.toFixed(1)} ${sizes[e] ?? '?'}`;
+  // Go's %.0f rounds half to even (20.5 -> "20"); toFixed rounds half up.
+  const floor = Math.floor(val);
+  const whole = val - floor === 0.5 ? (floor % 2 === 0 ? floor : floor + 1) : Math.round(val);
+  return `${whole} ${sizes[e] ?? '?'}`;
 }
 
 /** Reads and parses an --encryption-key-file. */
