@@ -162,41 +162,49 @@ export function makeRestartPhase(o: {
   node?: string | undefined;
   signal?: AbortSignal;
 }): RestartPhase {
-  return async (result, paths) => {
-    const node = o.node ?? (await localNodeName(paths));
-    if (!node) {
-      throw new UsageError("cannot tell this control plane's node name from its certificates", {
-        hint: 'The certificates are renewed; pass --node NAME to restart the static pods, or restart them yourself.',
-      });
-    }
-    const ports = o.ports();
-    await restartStaticPods(
-      {
-        node,
-        components: result.components,
-        manifestsDir: join(paths.configDir, 'manifests'),
-        parkingDir: join(paths.configDir, 'tmp', 'bosun-restart'),
-        timeoutMs: o.timeoutMs,
-      },
-      { kube: ports.kube, clock: o.clock, out: o.out, ...(o.signal ? { signal: o.signal } : {}) },
-    );
-    const wanted = new Set(result.components.flatMap((c) => SERVED_BY[c]));
-    const rows = (
-      await checkServed({ paths, localNode: node, now: o.clock.now(), warnWithinMs: 0 }, ports)
-    ).filter((r) => r.node === node && wanted.has(r.component));
-    for (const l of formatServedTable(rows, o.clock.now())) o.out.out(l);
-    const notLive = rows.filter((r) => r.onDisk !== 'same');
-    if (notLive.length > 0) {
-      throw new BosunError(
-        `restarted, but ${notLive.map((r) => `${r.component} (${r.endpoint}) ${r.status === 'unreachable' ? 'is unreachable' : 'still serves the old certificate'}`).join(', ')} on ${node}`,
-        'TLS',
+  let node: string | undefined = o.node;
+  let ports: LivePorts | undefined;
+  return {
+    async preflight(paths) {
+      node = o.node ?? (await localNodeName(paths));
+      if (!node) {
+        throw new UsageError("cannot tell this control plane's node name from its certificates", {
+          hint: 'Pass --node NAME, or --no-restart to renew the files only.',
+        });
+      }
+      ports = o.ports();
+    },
+    async run(result, paths) {
+      if (!node || !ports) throw new BosunError('restart phase run without preflight', 'INTERNAL');
+      await restartStaticPods(
         {
-          hint: 'The new files are on disk and the old ones are in the backup directory; check the static pod and run `bosun certs check --served`.',
+          node,
+          components: result.components,
+          manifestsDir: join(paths.configDir, 'manifests'),
+          parkingDir: join(paths.configDir, 'tmp', 'bosun-restart'),
+          timeoutMs: o.timeoutMs,
         },
+        { kube: ports.kube, clock: o.clock, out: o.out, ...(o.signal ? { signal: o.signal } : {}) },
       );
-    }
-    o.out.out(
-      `Certificates renewed and served on ${node}. Renew the next control plane only after this one is healthy (bosun certs check --served).`,
-    );
+      const wanted = new Set(result.components.flatMap((c) => SERVED_BY[c]));
+      const here = node;
+      const rows = (
+        await checkServed({ paths, localNode: here, now: o.clock.now(), warnWithinMs: 0 }, ports)
+      ).filter((r) => r.node === here && wanted.has(r.component));
+      for (const l of formatServedTable(rows, o.clock.now())) o.out.out(l);
+      const notLive = rows.filter((r) => r.onDisk !== 'same');
+      if (notLive.length > 0) {
+        throw new BosunError(
+          `restarted, but ${notLive.map((r) => `${r.component} (${r.endpoint}) ${r.status === 'unreachable' ? 'is unreachable' : 'still serves the old certificate'}`).join(', ')} on ${here}`,
+          'TLS',
+          {
+            hint: 'The new files are on disk and the old ones are in the backup directory; check the static pod and run `bosun certs check --served`.',
+          },
+        );
+      }
+      o.out.out(
+        `Certificates renewed and served on ${here}. Renew the next control plane only after this one is healthy (bosun certs check --served).`,
+      );
+    },
   };
 }

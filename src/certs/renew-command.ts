@@ -6,6 +6,7 @@ import { UsageError } from '../common/errors.ts';
 import { parseDuration } from '../common/duration.ts';
 import type { Clock, Output } from '../common/ports.ts';
 import { resolveCertPaths, type PathFlags } from './check-command.ts';
+import type { CertPaths } from './check.ts';
 import { formatExpires } from './expiry.ts';
 import { renewCertificates, type RenewResult, type StaticPodComponent } from './renew.ts';
 
@@ -19,8 +20,13 @@ export interface RenewOptions extends PathFlags {
   cwd: string;
 }
 
-/** What the restart phase needs; built only when --no-restart is not given. */
-export type RestartPhase = (result: RenewResult, paths: ReturnType<typeof resolveCertPaths>) => Promise<void>;
+/** The restart phase of a renewal; built only when --no-restart is not given. */
+export interface RestartPhase {
+  /** Runs before anything is renewed: refuses early (no kubeconfig, unknown node name). */
+  preflight(paths: CertPaths): Promise<void>;
+  /** Restarts the static pods that read the renewed files and proves the new ones are served. */
+  run(result: RenewResult, paths: CertPaths): Promise<void>;
+}
 
 /** Parses --validity (kubeadm's certificateValidityPeriod; default 1y). */
 export function parseValidity(text: string): number {
@@ -53,6 +59,7 @@ export async function runCertsRenew(
       : isAbsolute(opts.backupDir)
         ? opts.backupDir
         : join(opts.cwd, opts.backupDir);
+  if (opts.restart && deps.restart) await deps.restart.preflight(paths);
   const result = await renewCertificates({
     names: opts.names,
     paths,
@@ -75,6 +82,6 @@ export async function runCertsRenew(
     );
     return result;
   }
-  await deps.restart(result, paths);
+  await deps.restart.run(result, paths);
   return result;
 }

@@ -1,12 +1,15 @@
 // bosun certs check|renew (issue 5). Parses flags and calls the certs feature, loaded lazily.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../common/errors.ts';
 import { parseDuration } from '../../common/duration.ts';
 import { parseOutputFormat } from '../output.ts';
 import type { CliContext, GlobalOptions } from '../context.ts';
+import type { KubeClientOptions } from '../../kube/client.ts';
 
 /** The cluster connection from the global flags (--kubeconfig, --context, --request-timeout). */
-function clusterOptions(cmd: Command, ctx: CliContext) {
+function clusterOptions(cmd: Command, ctx: CliContext): KubeClientOptions {
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const timeout = parseDuration(g.requestTimeout ?? '0');
   if (timeout === undefined)
@@ -193,6 +196,15 @@ Examples:
       if (opts.restart) {
         const { makeRestartPhase, realLivePorts } = await import('../../certs/index.ts');
         const cluster = clusterOptions(cmd, ctx);
+        // Like kubeadm, a control plane's own admin.conf when no kubeconfig is named anywhere.
+        if (
+          cluster.kubeconfig === undefined &&
+          !cluster.envKubeconfig &&
+          !existsSync(join(ctx.home, '.kube', 'config'))
+        ) {
+          const { resolveCertPaths } = await import('../../certs/index.ts');
+          cluster.kubeconfig = join(resolveCertPaths(opts, ctx.cwd).configDir, 'admin.conf');
+        }
         restart = makeRestartPhase({
           ports: () => realLivePorts(cluster),
           clock: ctx.clock,
