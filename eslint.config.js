@@ -22,6 +22,7 @@ const pureModules = [
   'src/drain/annotations.ts',
   'src/certs/expiry.ts',
   'src/certs/kubeadm-spec.ts',
+  'src/certs/quorum.ts',
   'src/upgrade/skew.ts',
   'src/reboot/window.ts',
   'src/sandbox/apiserver/selectors.ts',
