@@ -7,7 +7,10 @@ import { access, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BosunError } from '../common/errors.ts';
 import type { Clock, Output } from '../common/ports.ts';
+import { etcdRestartAllowed } from './quorum.ts';
 import type { StaticPodComponent } from './renew.ts';
+
+export { etcdRestartAllowed } from './quorum.ts';
 
 /** A mirror pod as the restart needs it. */
 export interface MirrorPodView {
@@ -42,24 +45,6 @@ export interface RestartOptions extends ManifestDirs {
   timeoutMs: number;
   /** Poll interval; default 1s. */
   pollMs?: number;
-}
-
-/** etcd may restart a member only if the others still form a quorum (more than half of all members). */
-export function etcdRestartAllowed(
-  members: { name: string; ready: boolean }[],
-  self: string,
-): { allowed: boolean; reason: string } {
-  const total = members.length;
-  if (total <= 1)
-    return { allowed: true, reason: 'single-member etcd: the API is unavailable while it restarts' };
-  const othersReady = members.filter((m) => m.name !== self && m.ready).length;
-  const quorum = Math.floor(total / 2) + 1;
-  if (othersReady >= quorum)
-    return { allowed: true, reason: `${othersReady} of ${total} other members Ready, quorum ${quorum}` };
-  return {
-    allowed: false,
-    reason: `only ${othersReady} of the other ${total - 1} etcd members are Ready; restarting ${self} would lose quorum (${quorum} of ${total} needed)`,
-  };
 }
 
 async function exists(p: string): Promise<boolean> {
