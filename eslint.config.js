@@ -20,6 +20,7 @@ const pureModules = [
   'src/drain/labels.ts',
   'src/drain/quantity.ts',
   'src/drain/annotations.ts',
+  'src/drain/health.ts',
   'src/certs/expiry.ts',
   'src/certs/kubeadm-spec.ts',
   'src/certs/quorum.ts',
