@@ -1,0 +1,317 @@
+// The default scheduler's verdicts as pure functions: resource quantities, a pod's effective
+// requests, taints and tolerations, node affinity, the Filter plugins of the default profile in
+// their order (NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit), the
+// FailedScheduling message kube-scheduler writes, and the scores used to pick a node
+// (NodeResourcesFit LeastAllocated, BalancedAllocation, spreading of a controller's pods,
+// PreferNoSchedule taints). Pure: no I/O, no clock, no API; callers pass the cluster state in.
+import type { Node, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration } from '../apiserver/types.ts';
+
+const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+
+/**
+ * A resource.Quantity ("100m", "128Mi", "1G", "2", "1e3") as a number in the base unit (cores,
+ * bytes, pods). undefined when the text is not a quantity.
+ */
+export function parseQuantity(q: string | number | undefined): number | undefined {
+  if (typeof q === 'number') return Number.isFinite(q) ? q : undefined;
+  if (q === undefined) return undefined;
+  const m = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$/.exec(q.trim());
+  if (!m) return undefined;
+  const base = Number(m[1]);
+  if (m[2] !== undefined) return base * 10 ** Number(m[2].slice(1));
+  const suffix = m[3] ?? '';
+  return base * (BINARY[suffix] ?? DECIMAL[suffix] ?? 1);
+}
+
+/** A cpu quantity in millicores, rounded up as Quantity.MilliValue does (0 when absent or malformed). */
+export function milliCpu(q: string | number | undefined): number {
+  const v = parseQuantity(q);
+  return v === undefined ? 0 : Math.ceil(Math.round(v * 1e9) / 1e6);
+}
+
+/** A memory (or count) quantity in base units, rounded up (0 when absent or malformed). */
+export function quantityValue(q: string | number | undefined): number {
+  const v = parseQuantity(q);
+  return v === undefined ? 0 : Math.ceil(v);
+}
+
+/** Requested cpu (millicores) and memory (bytes). */
+export interface Resources {
+  milliCpu: number;
+  memory: number;
+}
+
+/** The scheduler's defaults for a container that requests nothing (schedutil.DefaultMilliCPURequest / DefaultMemoryRequest), used for scoring only. */
+export const DEFAULT_MILLI_CPU_REQUEST = 100;
+/** 200 MiB. */
+export const DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024;
+
+function containerRequests(c: Pod['spec']['containers'][number], nonZero: boolean): Resources {
+  const req = c.resources?.requests ?? {};
+  let cpu = milliCpu(req.cpu);
+  let mem = quantityValue(req.memory);
+  if (nonZero) {
+    if (req.cpu === undefined) cpu = DEFAULT_MILLI_CPU_REQUEST;
+    if (req.memory === undefined) mem = DEFAULT_MEMORY_REQUEST;
+  }
+  return { milliCpu: cpu, memory: mem };
+}
+
+/**
+ * resourcehelper.PodRequests: the larger of the sum over app containers and the largest init
+ * container, per resource, plus spec.overhead. With nonZero, containers without a request count
+ * as 100m / 200Mi (what the scoring plugins use).
+ */
+export function podRequests(pod: Pod, nonZero = false): Resources {
+  let cpu = 0;
+  let mem = 0;
+  for (const c of pod.spec.containers ?? []) {
+    const r = containerRequests(c, nonZero);
+    cpu += r.milliCpu;
+    mem += r.memory;
+  }
+  for (const c of pod.spec.initContainers ?? []) {
+    const r = containerRequests(c, false);
+    cpu = Math.max(cpu, r.milliCpu);
+    mem = Math.max(mem, r.memory);
+  }
+  const overhead = pod.spec['overhead'] as Record<string, string> | undefined;
+  if (overhead) {
+    cpu += milliCpu(overhead['cpu']);
+    mem += quantityValue(overhead['memory']);
+  }
+  return { milliCpu: cpu, memory: mem };
+}
+
+/** A node's allocatable cpu (millicores), memory (bytes) and pod count. */
+export interface Allocatable extends Resources {
+  pods: number;
+}
+
+/** status.allocatable (falling back to capacity, as the scheduler's NodeInfo does when unset). */
+export function nodeAllocatable(node: Node): Allocatable {
+  const a = node.status?.allocatable ?? node.status?.capacity ?? {};
+  return { milliCpu: milliCpu(a.cpu), memory: quantityValue(a.memory), pods: quantityValue(a.pods) };
+}
+
+/** What is already placed on a node: the sum of requests of its non-terminal pods and their count. */
+export interface NodeUsage extends Resources {
+  pods: number;
+  /** The same sums with 100m / 200Mi for containers that request nothing (for scoring). */
+  nonZeroMilliCpu: number;
+  nonZeroMemory: number;
+}
+
+/** An empty usage. */
+export function emptyUsage(): NodeUsage {
+  return { milliCpu: 0, memory: 0, pods: 0, nonZeroMilliCpu: 0, nonZeroMemory: 0 };
+}
+
+/** v1.Toleration.ToleratesTaint: an empty key with Exists matches every taint; an empty effect every effect. */
+export function toleratesTaint(t: Toleration, taint: Taint): boolean {
+  if (t.effect && t.effect !== taint.effect) return false;
+  if (t.key && t.key !== taint.key) return false;
+  const op = t.operator ?? 'Equal';
+  if (op === 'Exists') return true;
+  if (op === 'Equal') return (t.value ?? '') === (taint.value ?? '');
+  return false;
+}
+
+/** v1helper.TolerationsTolerateTaint. */
+export function tolerationsTolerateTaint(tolerations: readonly Toleration[] | undefined, taint: Taint): boolean {
+  return (tolerations ?? []).some((t) => toleratesTaint(t, taint));
+}
+
+/** v1helper.FindMatchingUntoleratedTaint: the first taint (in node order) that passes filter and is not tolerated. */
+export function findUntoleratedTaint(
+  taints: readonly Taint[] | undefined,
+  tolerations: readonly Toleration[] | undefined,
+  filter: (t: Taint) => boolean,
+): Taint | undefined {
+  return (taints ?? []).find((t) => filter(t) && !tolerationsTolerateTaint(tolerations, t));
+}
+
+function requirementMatches(req: NodeSelectorRequirement, value: string | undefined): boolean {
+  const has = value !== undefined;
+  const values = req.values ?? [];
+  switch (req.operator) {
+    case 'In':
+      return has && values.includes(value);
+    case 'NotIn':
+      return !has || !values.includes(value);
+    case 'Exists':
+      return has;
+    case 'DoesNotExist':
+      return !has;
+    case 'Gt':
+    case 'Lt': {
+      if (!has || values.length !== 1 || !/^-?\d+$/.test(value) || !/^-?\d+$/.test(values[0] ?? '')) return false;
+      const v = Number(value);
+      const bound = Number(values[0]);
+      return req.operator === 'Gt' ? v > bound : v < bound;
+    }
+    default:
+      return false;
+  }
+}
+
+/** One NodeSelectorTerm: all expressions (labels) and fields (only metadata.name) must match; an empty term matches nothing. */
+export function nodeMatchesTerm(node: Node, term: NodeSelectorTerm): boolean {
+  const exprs = term.matchExpressions ?? [];
+  const fields = term.matchFields ?? [];
+  if (exprs.length === 0 && fields.length === 0) return false;
+  const labels = node.metadata.labels ?? {};
+  for (const e of exprs) if (!requirementMatches(e, Object.prototype.hasOwnProperty.call(labels, e.key) ? labels[e.key] : undefined)) return false;
+  for (const f of fields) {
+    if (f.key !== 'metadata.name' || (f.operator !== 'In' && f.operator !== 'NotIn')) return false;
+    if (!requirementMatches(f, node.metadata.name ?? '')) return false;
+  }
+  return true;
+}
+
+/**
+ * The NodeAffinity filter (nodeaffinity.GetRequiredNodeAffinity): spec.nodeSelector labels all
+ * equal, and at least one required node selector term matches.
+ */
+export function podMatchesNodeAffinity(pod: Pod, node: Node): boolean {
+  const labels = node.metadata.labels ?? {};
+  for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) if (labels[k] !== v) return false;
+  const required = pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  if (!required) return true;
+  return (required.nodeSelectorTerms ?? []).some((t) => nodeMatchesTerm(node, t));
+}
+
+/** The node's Ready condition status ('Unknown' when absent). */
+export function nodeReadyStatus(node: Node): 'True' | 'False' | 'Unknown' {
+  return node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
+}
+
+/** Well-known taint keys (k8s.io/api/core/v1 well_known_taints.go). */
+export const TAINTS = {
+  notReady: 'node.kubernetes.io/not-ready',
+  unreachable: 'node.kubernetes.io/unreachable',
+  unschedulable: 'node.kubernetes.io/unschedulable',
+  memoryPressure: 'node.kubernetes.io/memory-pressure',
+  diskPressure: 'node.kubernetes.io/disk-pressure',
+  pidPressure: 'node.kubernetes.io/pid-pressure',
+  networkUnavailable: 'node.kubernetes.io/network-unavailable',
+} as const;
+
+/** The Filter reasons, worded as the plugins word them. */
+export const FILTER_REASONS = {
+  unschedulable: 'node(s) were unschedulable',
+  nodeAffinity: "node(s) didn't match Pod's node affinity/selector",
+  tooManyPods: 'Too many pods',
+  insufficientCpu: 'Insufficient cpu',
+  insufficientMemory: 'Insufficient memory',
+  /** tainttoleration: `node(s) had untolerated taint {key: value}`. */
+  untoleratedTaint: (t: Taint): string => `node(s) had untolerated taint {${t.key}: ${t.value ?? ''}}`,
+} as const;
+
+/** One node's Filter verdict. */
+export type FilterVerdict =
+  | { fits: true }
+  | {
+      fits: false;
+      /** The failing plugin. */
+      plugin: 'NodeUnschedulable' | 'TaintToleration' | 'NodeAffinity' | 'NodeResourcesFit';
+      reasons: string[];
+      /** UnschedulableAndUnresolvable: preemption cannot help on this node. */
+      unresolvable: boolean;
+    };
+
+/**
+ * Runs the default profile's Filter plugins in order and stops at the first failure, as the
+ * framework does. usage is what is already on the node (non-terminal pods, terminating ones
+ * included); request is podRequests(pod).
+ */
+export function filterNode(pod: Pod, node: Node, usage: NodeUsage, request: Resources = podRequests(pod)): FilterVerdict {
+  const tolerations = pod.spec.tolerations;
+  if (node.spec?.unschedulable === true && !tolerationsTolerateTaint(tolerations, { key: TAINTS.unschedulable, effect: 'NoSchedule' })) {
+    return { fits: false, plugin: 'NodeUnschedulable', reasons: [FILTER_REASONS.unschedulable], unresolvable: true };
+  }
+  const taint = findUntoleratedTaint(node.spec?.taints, tolerations, (t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
+  if (taint) return { fits: false, plugin: 'TaintToleration', reasons: [FILTER_REASONS.untoleratedTaint(taint)], unresolvable: true };
+  if (!podMatchesNodeAffinity(pod, node)) return { fits: false, plugin: 'NodeAffinity', reasons: [FILTER_REASONS.nodeAffinity], unresolvable: true };
+  const alloc = nodeAllocatable(node);
+  const reasons: string[] = [];
+  if (usage.pods + 1 > alloc.pods) reasons.push(FILTER_REASONS.tooManyPods);
+  if (request.milliCpu > 0 || request.memory > 0) {
+    if (request.milliCpu > 0 && request.milliCpu > alloc.milliCpu - usage.milliCpu) reasons.push(FILTER_REASONS.insufficientCpu);
+    if (request.memory > 0 && request.memory > alloc.memory - usage.memory) reasons.push(FILTER_REASONS.insufficientMemory);
+  }
+  if (reasons.length > 0) return { fits: false, plugin: 'NodeResourcesFit', reasons, unresolvable: false };
+  return { fits: true };
+}
+
+function histogram(reasons: Iterable<string>): string {
+  const counts = new Map<string, number>();
+  for (const r of reasons) counts.set(r, (counts.get(r) ?? 0) + 1);
+  // Go's sort.Strings over "<count> <reason>": byte order, so "10 x" sorts before "3 y".
+  return [...counts]
+    .map(([r, n]) => `${n} ${r}`)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .join(', ');
+}
+
+/** kube-scheduler's message when no node has room at all (ErrNoNodesAvailable). */
+export const NO_NODES_MESSAGE = 'no nodes available to schedule pods';
+
+/**
+ * framework.FitError.Error() followed by DefaultPreemption's PostFilter message, e.g.
+ * `0/8 nodes are available: 3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: },
+ * 5 node(s) were unschedulable. preemption: 0/8 nodes are available: 8 Preemption is not helpful for scheduling.`
+ * Preemption is not simulated: a node that failed only on resources reports that no victims were found.
+ */
+export function fitErrorMessage(verdicts: readonly FilterVerdict[]): string {
+  const n = verdicts.length;
+  if (n === 0) return NO_NODES_MESSAGE;
+  const failed = verdicts.filter((v): v is Extract<FilterVerdict, { fits: false }> => !v.fits);
+  const filterMsg = histogram(failed.flatMap((v) => v.reasons));
+  const preemption = histogram(failed.map((v) => (v.unresolvable ? 'Preemption is not helpful for scheduling' : 'No preemption victims found for incoming pod')));
+  return `0/${n} nodes are available: ${filterMsg}. preemption: 0/${n} nodes are available: ${preemption}.`;
+}
+
+/** What the scorer needs to know about one feasible node. */
+export interface ScoreInput {
+  node: Node;
+  usage: NodeUsage;
+  /** Pods of the same controller already on the node (PodTopologySpread's system default, by hostname). */
+  sameOwnerPods: number;
+}
+
+const MAX_SCORE = 100;
+
+function leastAllocated(requested: number, capacity: number): number {
+  if (capacity <= 0 || requested > capacity) return 0;
+  return ((capacity - requested) * MAX_SCORE) / capacity;
+}
+
+/**
+ * Scores feasible nodes as the default profile weighs them: NodeResourcesFit LeastAllocated (1),
+ * NodeResourcesBalancedAllocation (1), PodTopologySpread's hostname default (2) and
+ * TaintToleration's PreferNoSchedule count (3). Higher is better; one score per input, in order.
+ */
+export function scoreNodes(pod: Pod, inputs: readonly ScoreInput[]): number[] {
+  const req = podRequests(pod, true);
+  const spreadCounts = inputs.map((i) => i.sameOwnerPods);
+  const minSpread = Math.min(...spreadCounts);
+  const maxSpread = Math.max(...spreadCounts);
+  const prefer = inputs.map(
+    (i) => (i.node.spec?.taints ?? []).filter((t) => t.effect === 'PreferNoSchedule' && !tolerationsTolerateTaint(pod.spec.tolerations, t)).length,
+  );
+  const maxPrefer = Math.max(0, ...prefer);
+  return inputs.map((i, idx) => {
+    const alloc = nodeAllocatable(i.node);
+    const cpuReq = i.usage.nonZeroMilliCpu + req.milliCpu;
+    const memReq = i.usage.nonZeroMemory + req.memory;
+    const least = (leastAllocated(cpuReq, alloc.milliCpu) + leastAllocated(memReq, alloc.memory)) / 2;
+    const cpuFrac = alloc.milliCpu > 0 ? Math.min(cpuReq / alloc.milliCpu, 1) : 1;
+    const memFrac = alloc.memory > 0 ? Math.min(memReq / alloc.memory, 1) : 1;
+    const balanced = (1 - Math.abs(cpuFrac - memFrac) / 2) * MAX_SCORE;
+    const spread = maxSpread === minSpread ? MAX_SCORE : ((maxSpread - (spreadCounts[idx] ?? 0)) * MAX_SCORE) / (maxSpread - minSpread);
+    const taints = maxPrefer === 0 ? MAX_SCORE : ((maxPrefer - (prefer[idx] ?? 0)) * MAX_SCORE) / maxPrefer;
+    return least + balanced + 2 * spread + 3 * taints;
+  });
+}
