@@ -180,4 +180,23 @@ describe('bosun certs check (CLI)', () => {
     assert.equal(r.err.length, 2);
     assert.match(r.err[0] ?? '', /^error: no kubeadm certificates here/);
   });
+
+  test('--served is wired: it needs a kubeconfig (one clear line), and has no prometheus output', async () => {
+    const none = await bosun([
+      'certs',
+      'check',
+      '--served',
+      '--root',
+      root,
+      '--kubeconfig',
+      join(dir, 'nope.conf'),
+    ]);
+    assert.notEqual(none.code, 0);
+    assert.equal(none.err.length, 2);
+    assert.match(none.err[0] ?? '', /^error: .*nope\.conf/);
+    assert.deepEqual(none.out, []);
+    const prom = await bosun(['certs', 'check', '--served', '--root', root, '-o', 'prometheus']);
+    assert.equal(prom.code, 2);
+    assert.match(prom.err[0] ?? '', /allowed formats are: table,json,yaml$/);
+  });
 });

@@ -104,25 +104,65 @@ Examples:
         'Exit with code 3 when a certificate expires within this duration',
         '30d',
       )
-      .option('--no-headers', "When using the default output format, don't print headers"),
-  ).action(async (opts: PathOpts & { output: string; warnWithin: string; headers: boolean }) => {
-    const { runCertsCheck, parseWarnWithin } = await import('../../certs/index.ts');
-    const output = parseOutputFormat(opts.output, ['table', 'json', 'yaml', 'prometheus'], 'certs check') as
-      'table' | 'json' | 'yaml' | 'prometheus';
-    await runCertsCheck(
-      {
-        pkiDir: opts.pkiDir,
-        configDir: opts.configDir,
-        kubeletPkiDir: opts.kubeletPkiDir,
-        root: opts.root,
-        output,
-        warnWithinMs: parseWarnWithin(opts.warnWithin),
-        noHeaders: !opts.headers,
-        cwd: ctx.cwd,
+      .option('--no-headers', "When using the default output format, don't print headers")
+      .option(
+        '--served',
+        'Check what is served instead: TLS handshakes with every kube-apiserver, etcd (client and peer) and kubelet found through the API, compared with the files on this node',
+      )
+      .option(
+        '--node <name>',
+        "With --served, this node's name (default: the CN of its etcd server or kubelet client certificate)",
+      ),
+  ).action(
+    async (
+      opts: PathOpts & {
+        output: string;
+        warnWithin: string;
+        headers: boolean;
+        served?: boolean;
+        node?: string;
       },
-      { clock: ctx.clock, out: ctx.out },
-    );
-  });
+      cmd: Command,
+    ) => {
+      const { runCertsCheck, parseWarnWithin, resolveCertPaths } = await import('../../certs/index.ts');
+      const warnWithinMs = parseWarnWithin(opts.warnWithin);
+      if (opts.served) {
+        const { runServedCheck, realLivePorts } = await import('../../certs/index.ts');
+        const output = parseOutputFormat(opts.output, ['table', 'json', 'yaml'], 'certs check --served') as
+          'table' | 'json' | 'yaml';
+        const ports = realLivePorts(clusterOptions(cmd, ctx));
+        await runServedCheck(
+          {
+            paths: resolveCertPaths(opts, ctx.cwd),
+            node: opts.node,
+            warnWithinMs,
+            output,
+            noHeaders: !opts.headers,
+          },
+          { ...ports, clock: ctx.clock, out: ctx.out },
+        );
+        return;
+      }
+      const output = parseOutputFormat(
+        opts.output,
+        ['table', 'json', 'yaml', 'prometheus'],
+        'certs check',
+      ) as 'table' | 'json' | 'yaml' | 'prometheus';
+      await runCertsCheck(
+        {
+          pkiDir: opts.pkiDir,
+          configDir: opts.configDir,
+          kubeletPkiDir: opts.kubeletPkiDir,
+          root: opts.root,
+          output,
+          warnWithinMs,
+          noHeaders: !opts.headers,
+          cwd: ctx.cwd,
+        },
+        { clock: ctx.clock, out: ctx.out },
+      );
+    },
+  );
 
   addPathOptions(
     certs
