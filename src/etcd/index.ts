@@ -1,27 +1,56 @@
 // The etcd feature's public surface: backup save/verify/status/list, restore and trial restore,
 // and the etcd member runner. Other folders import only this file (and member.ts, for the sandbox).
+// Whatever needs the etcd3 gRPC stack (taking a backup, the trial restore) is loaded on first
+// call, so `backup status|verify|list` and `restore` start without it.
 import { tmpdir } from 'node:os';
+import type { Etcd3PortOptions, EtcdPort } from './etcd-client.ts';
+import type { BackupDeps, BackupOptions, BackupResult } from './save.ts';
+import type { RestoreDeps } from './restore.ts';
+import type { EncryptionKey } from './encryption.ts';
+import type { TrialResult } from './trial-restore.ts';
 
 export { nodeBackupFs, type BackupFs, type WritableFile } from './backup-fs.ts';
 export { backupFileName, parseBackupFileName, sidecarFileName } from './backup-name.ts';
 export { listBackups, type CatalogEntry } from './catalog.ts';
 export { parseKeyFile, type EncryptionKey } from './encryption.ts';
-export { etcd3Port, type EtcdPort } from './etcd-client.ts';
+export type { EtcdPort } from './etcd-client.ts';
 export { chooseMember, type MemberProbe } from './member-select.ts';
 export { etcdArgs, etcdHealthy, startEtcd, type EtcdMemberSpec, type EtcdProcess } from './member.ts';
 export { haRestoreSteps, parseInitialCluster } from './restore-plan.ts';
 export { restoreSnapshot, type RestoreDeps, type RestoreOptions, type RestoreResult } from './restore.ts';
 export { planRetention, type RetentionPolicy } from './retention.ts';
-export { takeBackup, type BackupDeps, type BackupOptions, type BackupResult } from './save.ts';
+export type { BackupDeps, BackupOptions, BackupResult } from './save.ts';
 export { parseSidecar, type Sidecar } from './sidecar.ts';
 export { humanizeBytes, readKeyFile, snapshotStatus } from './status.ts';
 export type { SnapshotStatus } from './snapshot-scan.ts';
 export { KUBEADM_ETCD_ENDPOINT, KUBEADM_PKI_DIR, kubeadmTlsPaths, loadTls, type TlsPaths } from './tls-files.ts';
-export { trialRestore, type TrialResult } from './trial-restore.ts';
+export type { TrialResult } from './trial-restore.ts';
 export { verifySnapshotFile, type VerifyReport } from './verify.ts';
 
 /** The directory for temporary files: $TMPDIR from the CLI's environment, else the OS default. */
 export function tmpDir(env: Readonly<Record<string, string | undefined>>): string {
   const t = env['TMPDIR'];
   return t !== undefined && t !== '' ? t : tmpdir();
+}
+
+/** The real etcd port on the etcd3 library (see etcd-client.ts); loads gRPC on first use. */
+export async function createEtcdPort(opts: Etcd3PortOptions): Promise<EtcdPort> {
+  const { etcd3Port } = await import('./etcd-client.ts');
+  return etcd3Port(opts);
+}
+
+/** Takes one verified backup (see save.ts). */
+export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise<BackupResult> {
+  const m = await import('./save.ts');
+  return m.takeBackup(opts, deps);
+}
+
+/** Restores into a temp dir, starts etcd there and compares revision and key count (see trial-restore.ts). */
+export async function trialRestore(
+  file: string,
+  opts: { key: EncryptionKey | null; expected?: { revision: number; keys: number } },
+  deps: RestoreDeps & { etcdBinary?: string },
+): Promise<TrialResult> {
+  const m = await import('./trial-restore.ts');
+  return m.trialRestore(file, opts, deps);
 }

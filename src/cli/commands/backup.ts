@@ -245,7 +245,7 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
       )
     : null;
   const key = await loadKey(ctx, o.encryptionKeyFile);
-  const port = etcd.etcd3Port({ tls, timeoutMs: dialMs });
+  const port = await etcd.createEtcdPort({ tls, timeoutMs: dialMs });
   try {
     const r = await etcd.takeBackup(
       {
