@@ -145,7 +145,13 @@ function clearAnnotations(n: Node): Record<string, null> {
  */
 export async function uncordonNode(
   name: string,
-  opts: { force: boolean; dryRun: DryRun; node?: Node },
+  opts: {
+    force: boolean;
+    dryRun: DryRun;
+    node?: Node;
+    /** Annotations to set in the same patch (maintain keeps its state until workloads are restored). */
+    setAnnotations?: Record<string, string>;
+  },
   deps: CordonDeps,
 ): Promise<CordonResult> {
   const node = opts.node ?? (await deps.kube.getNode(name));
@@ -157,7 +163,10 @@ export async function uncordonNode(
     (n) => {
       refused = undefined;
       const info = cordonInfo(n);
-      const annotations = clearAnnotations(n);
+      const annotations: Record<string, string | null> = {
+        ...clearAnnotations(n),
+        ...(opts.setAnnotations ?? {}),
+      };
       if (!info.cordoned)
         return Object.keys(annotations).length > 0 && opts.dryRun === 'none'
           ? { metadata: { annotations } }

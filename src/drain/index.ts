@@ -1,0 +1,56 @@
+// The drain feature's public face: the only module other folders (cli, upgrade, reboot) import.
+// Library callers build a NodePods port (kube/node-pods.ts) and call drainNodes/drainNode,
+// cordonNode/uncordonNode or maintainNode with their own owner and observer.
+export {
+  BOSUN_PREFIX,
+  CORDONED_AT,
+  CORDONED_BY,
+  CORDON_REASON,
+  DRAIN_STATE,
+  MAINTENANCE_STATE,
+  SAFE_TO_EVICT,
+  cordonInfo,
+  drainState,
+  type CordonInfo,
+  type CordonOwner,
+  type DrainState,
+} from './annotations.ts';
+export { cordonNode, uncordonNode, type CordonResult, type DryRun } from './cordon.ts';
+export {
+  DEFAULT_DRAIN_OPTIONS,
+  SelectorError,
+  drainNode,
+  drainNodes,
+  planDrain,
+  type DrainCounts,
+  type DrainEvent,
+  type DrainObserver,
+  type DrainOptions,
+  type DrainOutcome,
+  type NodeDrainResult,
+  type NodePlan,
+  type PodOutcome,
+} from './drainer.ts';
+export {
+  DEFAULT_POLICY,
+  parseEscalationRule,
+  type EscalationPolicy,
+  type EscalationRule,
+} from './escalation.ts';
+export { KUBECTL_MESSAGES, podKey, refusalLine, warningText } from './filters.ts';
+export { checkNodeHealth, diagnose } from './health.ts';
+export { parseSelector } from './labels.ts';
+export {
+  looksLikeReboot,
+  maintainNode,
+  maintenanceState,
+  resolveSandboxDir,
+  sandboxShimDir,
+  substituteNode,
+  type MaintainDeps,
+  type MaintainEvent,
+  type MaintainOptions,
+  type MaintainResult,
+} from './maintain.ts';
+export { PREFLIGHT_CHECKS, type PreflightCheck, type PreflightResult } from './preflight.ts';
+export { Reporter, dryRunSuffix, type ReporterOptions } from './progress.ts';

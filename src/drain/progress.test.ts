@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeClock } from '../common/fake-clock.ts';
+import type { Output } from '../common/ports.ts';
+import { FakeCluster } from '../kube/testing/fake-cluster.ts';
+import { DEFAULT_DRAIN_OPTIONS, drainNode, type DrainOptions } from './drainer.ts';
+import { Reporter } from './progress.ts';
+import { node, pdb, pod } from './testing/fixtures.ts';
+
+function capture(
+  isTTY: boolean,
+  raw: boolean,
+): Output & { stdout: string[]; stderr: string[]; screen: string[] } {
+  const o = {
+    stdout: [] as string[],
+    stderr: [] as string[],
+    screen: [] as string[],
+    isTTY,
+    out(line: string) {
+      o.stdout.push(line);
+      o.screen.push(line);
+    },
+    err(line: string) {
+      o.stderr.push(line);
+      o.screen.push(line);
+    },
+    ...(raw
+      ? {
+          errRaw(text: string) {
+            // Interpret "ESC[nA ESC[J": drop the last n lines of the screen.
+            const ESC = String.fromCharCode(27);
+            const n = Number(text.slice(2, text.length - 4));
+            if (!text.startsWith(ESC + '[') || !text.endsWith('A' + ESC + '[J') || !Number.isInteger(n))
+              throw new Error(`unexpected raw write ${JSON.stringify(text)}`);
+            o.screen.splice(o.screen.length - n);
+          },
+        }
+      : {}),
+  };
+  return o;
+}
+
+async function drain(
+  out: Output,
+  live: boolean,
+  o: Partial<DrainOptions>,
+  seed: (k: FakeCluster) => void,
+): Promise<void> {
+  const clock = new FakeClock(0);
+  const kube = new FakeCluster(clock);
+  for (const n of ['worker-1', 'worker-2']) kube.addNode(node(n));
+  seed(kube);
+  const rep = new Reporter(out, { format: 'text', live });
+  await clock.runUntilSettled(
+    drainNode('worker-1', { ...DEFAULT_DRAIN_OPTIONS, ...o }, { kube, clock, observer: rep.drain }),
+  );
+}
+
+test('plain lines: results on stdout in kubectl words, progress on stderr', async () => {
+  const out = capture(false, false);
+  await drain(out, false, { ignoreDaemonSets: true }, (k) => {
+    k.addDaemonSet({ metadata: { name: 'kube-proxy', namespace: 'kube-system' } });
+    k.addPod(
+      pod('kube-proxy-1', { namespace: 'kube-system', owner: { kind: 'DaemonSet', name: 'kube-proxy' } }),
+    );
+    k.addPod(pod('web-1', { terminationGracePeriodSeconds: 1 }));
+  });
+  assert.deepEqual(out.stdout, ['node/worker-1 cordoned', 'pod/web-1 evicted', 'node/worker-1 drained']);
+  assert.deepEqual(out.stderr, [
+    'WARNING: ignoring DaemonSet-managed Pods: kube-system/kube-proxy-1',
+    'evicting pod demo/web-1',
+  ]);
+});
+
+test('a client dry run prints what it would do on stdout with the dry-run suffix', async () => {
+  const out = capture(false, false);
+  await drain(out, false, { dryRun: 'client' }, (k) => k.addPod(pod('web-1')));
+  assert.deepEqual(out.stdout, [
+    'node/worker-1 cordoned (dry run)',
+    'evicting pod demo/web-1 (dry run)',
+    'node/worker-1 drained (dry run)',
+  ]);
+});
+
+test('a blocked eviction is explained once in plain mode, with the retry', async () => {
+  const out = capture(false, false);
+  await drain(out, false, { timeoutMs: 3000 }, (k) => {
+    k.addPod(pod('web-1', { labels: { app: 'web' } }));
+    k.addPdb(
+      pdb('web', 'web', {
+        minAvailable: 2,
+        currentHealthy: 2,
+        desiredHealthy: 2,
+        expectedPods: 3,
+        disruptionsAllowed: 0,
+      }),
+    );
+  });
+  assert.deepEqual(
+    out.stderr.filter((l) => l.startsWith('blocked:')),
+    [
+      'blocked: demo/web-1: PodDisruptionBudget demo/web (minAvailable: 2): 2 of 3 pods healthy, needs 2, allows 0 disruptions now (will retry after 1s)',
+    ],
+  );
+});
+
+test('on a terminal the live block is redrawn in place and the results stay above it', async () => {
+  const out = capture(true, true);
+  await drain(out, true, { timeoutMs: 3000 }, (k) => {
+    k.addPod(pod('web-1', { labels: { app: 'web' } }));
+    k.addPod(pod('api-1', { terminationGracePeriodSeconds: 1 }));
+    k.addPdb(
+      pdb('web', 'web', {
+        minAvailable: 2,
+        currentHealthy: 2,
+        desiredHealthy: 2,
+        expectedPods: 3,
+        disruptionsAllowed: 0,
+      }),
+    );
+  });
+  assert.deepEqual(out.screen, [
+    'node/worker-1 cordoned',
+    'pod/api-1 evicted',
+    'worker-1: 1/2 gone, 0 terminating, 1 blocked, 0 waiting',
+    '  demo/web-1: PodDisruptionBudget demo/web (minAvailable: 2): 2 of 3 pods healthy, needs 2, allows 0 disruptions now',
+  ]);
+  assert.ok(!out.stderr.some((l) => l.startsWith('evicting pod')), 'no per-pod progress lines on a terminal');
+});
+
+test('-o json keeps stdout empty for the final document', async () => {
+  const out = capture(false, false);
+  const clock = new FakeClock(0);
+  const kube = new FakeCluster(clock);
+  kube.addNode(node('worker-1'));
+  kube.addNode(node('worker-2'));
+  kube.addPod(pod('web-1', { terminationGracePeriodSeconds: 1 }));
+  const rep = new Reporter(out, { format: 'json', live: false });
+  await clock.runUntilSettled(
+    drainNode('worker-1', DEFAULT_DRAIN_OPTIONS, { kube, clock, observer: rep.drain }),
+  );
+  assert.deepEqual(out.stdout, []);
+  assert.deepEqual(out.stderr, ['evicting pod demo/web-1']);
+});
