@@ -31,6 +31,7 @@ const pureModules = [
   'src/sandbox/controllers/hash.ts',
   'src/sandbox/controllers/pod-util.ts',
   'src/sandbox/controllers/disruption-math.ts',
+  'src/sandbox/controllers/deployment-util.ts',
   'src/common/duration.ts',
   'src/etcd/bbolt.ts',
   'src/etcd/snapshot-scan.ts',
