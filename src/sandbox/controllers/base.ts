@@ -17,11 +17,25 @@ export abstract class QueueController implements Controller {
     protected readonly ctx: ControllerContext,
     opts: { workers?: number } = {},
   ) {
-    this.queue = new WorkQueue(name, (key) => (this.stopped ? Promise.resolve() : this.sync(key)), {
+    this.queue = new WorkQueue(name, (key) => this.process(key), {
       workers: opts.workers ?? 4,
       retryMs: ctx.timing.retryMs,
       log: ctx.log,
     });
+  }
+
+  private async process(key: string): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.sync(key);
+    } catch (e) {
+      // A conflict means our cache was stale: look again soon, without logging an error.
+      if (isApiError(e, 409) && !this.stopped) {
+        this.enqueueAfter(key, this.ctx.timing.retryMs);
+        return;
+      }
+      throw e;
+    }
   }
 
   /** Registers the informer handlers (once). */

@@ -2,10 +2,11 @@
 // (not started) over one ControllerContext. The caller starts each, then the informers.
 import type { Controller, ControllerContext } from './context.ts';
 import { DeploymentController } from './deployment.ts';
+import { DisruptionController } from './disruption.ts';
 import { ReplicaSetController } from './replicaset.ts';
 import { Scheduler } from './scheduler.ts';
 
 /** Builds the sandbox's controllers; call start() on each, then start the informers. */
 export function createControllers(ctx: ControllerContext): Controller[] {
-  return [new Scheduler(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx)];
+  return [new Scheduler(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx), new DisruptionController(ctx)];
 }
