@@ -35,6 +35,8 @@ export interface FrontendDeps {
   clock: Clock;
   /** Called with one line per failed request (500s), for the sandbox log. */
   log?: (line: string) => void;
+  /** /readyz: is the storage behind this front end reachable? */
+  ready?: () => Promise<boolean>;
 }
 
 interface Route {
@@ -261,8 +263,9 @@ export class ApiFrontend {
     const path = url.pathname;
     try {
       if (path === '/healthz' || path === '/livez' || path === '/readyz') {
-        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end('ok');
+        const ok = path !== '/readyz' || this.deps.ready === undefined || (await this.deps.ready());
+        res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+        res.end(ok ? 'ok' : '[-]etcd failed: reason withheld\nreadyz check failed');
         return;
       }
       const user = authenticate(req);

@@ -305,6 +305,17 @@ export class EtcdStore {
     };
   }
 
+  /** Adds a member to the etcd cluster (what `kubeadm join --control-plane` does before starting it). */
+  async addMember(peerUrl: string): Promise<void> {
+    try {
+      const list = await this.client.cluster.memberList({});
+      if (list.members.some((m) => m.peerURLs.includes(peerUrl))) return;
+      await this.client.cluster.memberAdd({ peerURLs: [peerUrl] });
+    } catch (e) {
+      wrap(e);
+    }
+  }
+
   /** Closes the etcd connection. */
   close(): void {
     if (this.closed) return;

@@ -1,0 +1,455 @@
+// What the host shims of a sandbox node do: apt-get, apt-mark, dnf, systemctl, reboot, shutdown
+// and kubeadm change the simulated node the way the real commands change a real one, with the
+// same exit codes and the messages people grep for. The same recipe text therefore runs against
+// the sandbox and against a real node.
+import semver from 'semver';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import type { HostLayout } from '../layout.ts';
+import { debVersion, resolveRelease, rpmVersion } from './repo.ts';
+import { readPackages, writeAtomic, writePackages, type Packages } from './host.ts';
+import { apiserverManifest, controllerManagerManifest, etcdManifest, flagValue, imageTag, schedulerManifest, type ControlPlaneManifestInput } from './manifests.ts';
+import type { Pod } from '../apiserver/types.ts';
+
+/** What a shim may do to its node and the cluster (implemented by the sandbox). */
+export interface NodeOps {
+  nodeName: string;
+  role: 'control-plane' | 'worker';
+  host: HostLayout;
+  /** Releases the package repository offers ("1.34.3"). */
+  releases(): string[];
+  /** Reboots the node in the background (the command returns first). */
+  reboot(): void;
+  restartKubelet(): Promise<void>;
+  stopKubelet(): Promise<void>;
+  startKubelet(): Promise<void>;
+  kubeletActive(): boolean;
+  /** The cluster's version from kube-system/kubeadm-config ("v1.34.3"). */
+  clusterVersion(): Promise<string>;
+  /** After `kubeadm upgrade apply`: record the new version and upgrade the addons (kube-proxy, CoreDNS). */
+  upgradeClusterConfig(version: string): Promise<void>;
+  /** Waits until this node's static pod `component` runs the current manifest (mirror pod Ready). */
+  waitStaticPod(component: string, timeoutMs: number): Promise<boolean>;
+  /** Names of control-plane nodes that are not Ready. */
+  notReadyControlPlanes(): Promise<string[]>;
+}
+
+/** Output of a shim: written as it comes, then an exit code. */
+export interface ShimIO {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const K8S_PACKAGES = new Set(['kubelet', 'kubeadm', 'kubectl', 'kubernetes-cni', 'cri-tools']);
+
+/** Runs one shim command; resolves with its exit code. */
+export async function runNodeCommand(ops: NodeOps, command: string, args: string[], io: ShimIO): Promise<number> {
+  switch (command) {
+    case 'apt-get':
+      return aptGet(ops, args, io);
+    case 'apt-mark':
+      return aptMark(ops, args, io);
+    case 'dnf':
+    case 'yum':
+      return dnf(ops, command, args, io);
+    case 'systemctl':
+      return systemctl(ops, args, io);
+    case 'reboot':
+      ops.reboot();
+      return 0;
+    case 'shutdown':
+      if (args.includes('-r') || args.includes('--reboot')) {
+        io.out(`Reboot scheduled for now, use 'shutdown -c' to cancel.\n`);
+        ops.reboot();
+        return 0;
+      }
+      io.err('shutdown: only reboots (-r) are simulated in the sandbox\n');
+      return 1;
+    case 'kubeadm':
+      return kubeadm(ops, args, io);
+    default:
+      io.err(`${command}: command not found\n`);
+      return 127;
+  }
+}
+
+function parsePackageArg(arg: string, sep: '=' | '-'): { name: string; version: string | undefined } {
+  if (sep === '=') {
+    const i = arg.indexOf('=');
+    return i < 0 ? { name: arg, version: undefined } : { name: arg.slice(0, i), version: arg.slice(i + 1) };
+  }
+  // dnf: kubelet-1.34.1-150500.1.1 or kubelet-1.34.1
+  const m = /^([a-z][a-z0-9-]*?)-(\d[\w.*-]*)$/.exec(arg);
+  return m ? { name: m[1] ?? arg, version: m[2] } : { name: arg, version: undefined };
+}
+
+function setReboot(ops: NodeOps, pkgs: string[]): void {
+  // Debian's update-notifier-common writes the sentinel when a kernel or libc package changes.
+  writeAtomic(ops.host.rebootRequired, '*** System restart required ***\n');
+  writeAtomic(ops.host.path('/var/run/reboot-required.pkgs'), pkgs.join('\n') + '\n');
+}
+
+function install(ops: NodeOps, pkgs: Packages, targets: { name: string; version: string | undefined }[], io: ShimIO, fmt: (r: string) => string, allowHeld: boolean, manager: 'apt' | 'dnf'): number {
+  const releases = ops.releases();
+  const changes: { name: string; from: string | undefined; to: string }[] = [];
+  for (const t of targets) {
+    if (!K8S_PACKAGES.has(t.name) && t.name !== 'containerd' && !t.name.startsWith('linux-image')) {
+      if (manager === 'apt') io.err(`E: Unable to locate package ${t.name}\n`);
+      else io.err(`Error: Unable to find a match: ${t.name}\n`);
+      return 100;
+    }
+    if (t.name.startsWith('linux-image') || t.name === 'containerd') {
+      changes.push({ name: t.name, from: pkgs[t.name]?.version, to: t.version ?? 'latest' });
+      continue;
+    }
+    const wanted = t.version ?? releases.filter((r) => r.startsWith((pkgs[t.name]?.version ?? '').split('.').slice(0, 2).join('.'))).at(-1);
+    const rel = wanted === undefined ? undefined : resolveRelease(wanted, releases);
+    if (rel === undefined) {
+      if (manager === 'apt') io.err(`E: Version '${t.version ?? ''}' for '${t.name}' was not found\n`);
+      else io.err(`Error: Unable to find a match: ${t.name}-${t.version ?? ''}\n`);
+      return 100;
+    }
+    const cur = pkgs[t.name];
+    if (cur?.held && cur.version !== rel && !allowHeld) {
+      if (manager === 'apt') {
+        io.err('E: Held packages were changed and -y was used without --allow-change-held-packages.\n');
+      } else {
+        io.err(`Error: Package ${t.name}-${rpmVersion(rel)} is excluded (versionlock)\n`);
+      }
+      return 100;
+    }
+    changes.push({ name: t.name, from: cur?.version, to: rel });
+  }
+  for (const c of changes) {
+    if (c.from === c.to) {
+      io.out(manager === 'apt' ? `${c.name} is already the newest version (${fmt(c.to)}).\n` : `Package ${c.name}-${fmt(c.to)}.x86_64 is already installed.\n`);
+      continue;
+    }
+    const downgrade = c.from !== undefined && semver.valid(c.from) && semver.valid(c.to) && semver.lt(c.to, c.from);
+    io.out(
+      manager === 'apt'
+        ? `${downgrade ? 'Downgrading' : 'Unpacking'} ${c.name} (${fmt(c.to)})${c.from ? ` over (${fmt(c.from)})` : ''} ...\nSetting up ${c.name} (${fmt(c.to)}) ...\n`
+        : `  ${downgrade ? 'Downgrading' : 'Upgrading'}: ${c.name}-${fmt(c.to)}.x86_64\n`,
+    );
+    pkgs[c.name] = { version: c.to, held: pkgs[c.name]?.held ?? false };
+  }
+  writePackages(ops.host, pkgs);
+  const kernel = changes.filter((c) => c.name.startsWith('linux-image'));
+  if (kernel.length > 0) setReboot(ops, kernel.map((k) => k.name));
+  if (manager === 'dnf') io.out('Complete!\n');
+  return 0;
+}
+
+function aptGet(ops: NodeOps, args: string[], io: ShimIO): number {
+  const flags = args.filter((a) => a.startsWith('-'));
+  const words = args.filter((a) => !a.startsWith('-'));
+  const sub = words[0];
+  const pkgs = readPackages(ops.host);
+  const assumeYes = flags.some((f) => f === '-y' || f === '--yes' || f === '--assume-yes' || f === '-qy');
+  switch (sub) {
+    case 'update':
+      io.out('Hit:1 https://pkgs.k8s.io/core:/stable:/v1/deb  InRelease\nReading package lists... Done\n');
+      return 0;
+    case 'install': {
+      if (!assumeYes) {
+        io.err('E: The sandbox cannot answer prompts; use -y\n');
+        return 1;
+      }
+      const targets = words.slice(1).map((a) => parsePackageArg(a, '='));
+      if (targets.length === 0) {
+        io.out('0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n');
+        return 0;
+      }
+      return install(ops, pkgs, targets, io, debVersion, flags.includes('--allow-change-held-packages'), 'apt');
+    }
+    case 'upgrade':
+    case 'dist-upgrade':
+    case 'full-upgrade': {
+      if (!assumeYes) {
+        io.err('E: The sandbox cannot answer prompts; use -y\n');
+        return 1;
+      }
+      // An OS patch round: held Kubernetes packages stay, the kernel moves, a reboot is required.
+      const kept = Object.entries(pkgs).filter(([, p]) => p.held).map(([n]) => n);
+      if (kept.length) io.out(`The following packages have been kept back:\n  ${kept.join(' ')}\n`);
+      pkgs['linux-image-amd64'] = { version: '6.1.0-29', held: false };
+      writePackages(ops.host, pkgs);
+      io.out('Setting up linux-image-6.1.0-29-amd64 (6.1.123-1) ...\n');
+      setReboot(ops, ['linux-image-6.1.0-29-amd64']);
+      return 0;
+    }
+    default:
+      io.err(`E: Invalid operation ${sub ?? ''}\n`);
+      return 100;
+  }
+}
+
+function aptMark(ops: NodeOps, args: string[], io: ShimIO): number {
+  const [sub, ...names] = args;
+  const pkgs = readPackages(ops.host);
+  if (sub === 'showhold') {
+    for (const [n, p] of Object.entries(pkgs)) if (p.held) io.out(`${n}\n`);
+    return 0;
+  }
+  if (sub !== 'hold' && sub !== 'unhold') {
+    io.err(`E: Invalid operation ${sub ?? ''}\n`);
+    return 100;
+  }
+  for (const n of names) {
+    const p = pkgs[n];
+    if (!p) {
+      io.err(`E: Unable to locate package ${n}\n`);
+      return 100;
+    }
+    const want = sub === 'hold';
+    io.out(p.held === want ? `${n} was already ${want ? 'set on hold' : 'not on hold'}.\n` : `${n} ${want ? 'set on hold' : 'canceled hold'}.\n`);
+    p.held = want;
+  }
+  writePackages(ops.host, pkgs);
+  return 0;
+}
+
+function dnf(ops: NodeOps, command: string, args: string[], io: ShimIO): number {
+  const words = args.filter((a) => !a.startsWith('-'));
+  const sub = words[0];
+  const pkgs = readPackages(ops.host);
+  // kubernetes.repo excludes the Kubernetes packages; --disableexcludes=kubernetes lets them through.
+  const allow = args.some((a) => a === '--disableexcludes=kubernetes' || a === '--disableexcludes=all');
+  if (sub === 'makecache' || sub === 'check-update') {
+    io.out('Metadata cache created.\n');
+    return 0;
+  }
+  if (sub === 'install' || sub === 'upgrade' || sub === 'update') {
+    const targets = words.slice(1).map((a) => parsePackageArg(a, '-'));
+    if (targets.length === 0 && sub !== 'install') {
+      pkgs['kernel'] = { version: '5.14.0-503.el9', held: false };
+      writePackages(ops.host, pkgs);
+      setReboot(ops, ['kernel']);
+      io.out('Complete!\n');
+      return 0;
+    }
+    for (const t of targets) {
+      if (K8S_PACKAGES.has(t.name) && !allow) {
+        io.err(`Error: Unable to find a match: ${t.name}${t.version ? '-' + t.version : ''}\n`);
+        return 1;
+      }
+    }
+    return install(ops, pkgs, targets, io, rpmVersion, true, 'dnf') === 0 ? 0 : 1;
+  }
+  io.err(`${command}: No such command: ${sub ?? ''}.\n`);
+  return 1;
+}
+
+async function systemctl(ops: NodeOps, args: string[], io: ShimIO): Promise<number> {
+  const words = args.filter((a) => !a.startsWith('-'));
+  const [sub, unitRaw] = words;
+  const unit = (unitRaw ?? '').replace(/\.service$/, '');
+  if (sub === 'daemon-reload') return 0;
+  if (sub === 'reboot') {
+    ops.reboot();
+    return 0;
+  }
+  if (unit !== 'kubelet' && unit !== 'containerd') {
+    io.err(`Failed to ${sub ?? ''} ${unitRaw ?? ''}: Unit ${unitRaw ?? ''}.service not found.\n`);
+    return 5;
+  }
+  const active = unit === 'containerd' ? true : ops.kubeletActive();
+  switch (sub) {
+    case 'restart':
+    case 'try-restart':
+      if (unit === 'kubelet') await ops.restartKubelet();
+      return 0;
+    case 'stop':
+      if (unit === 'kubelet') await ops.stopKubelet();
+      return 0;
+    case 'start':
+      if (unit === 'kubelet') await ops.startKubelet();
+      return 0;
+    case 'enable':
+    case 'disable':
+      return 0;
+    case 'is-active':
+      io.out(active ? 'active\n' : 'inactive\n');
+      return active ? 0 : 3;
+    case 'status':
+      io.out(`● ${unit}.service\n     Active: ${active ? 'active (running)' : 'inactive (dead)'}\n`);
+      return active ? 0 : 3;
+    default:
+      io.err(`Unknown command verb ${sub ?? ''}.\n`);
+      return 1;
+  }
+}
+
+function kubeadmVersion(ops: NodeOps): string | undefined {
+  const v = readPackages(ops.host)['kubeadm']?.version;
+  return v === undefined ? undefined : `v${v}`;
+}
+
+function readManifest(ops: NodeOps, file: string): Pod | undefined {
+  const p = join(ops.host.manifests, file);
+  if (!existsSync(p)) return undefined;
+  return parse(readFileSync(p, 'utf8')) as Pod;
+}
+
+/** Rebuilds this node's manifest input from the manifests on disk (ports, cluster membership). */
+function manifestInput(ops: NodeOps, version: string): ControlPlaneManifestInput | undefined {
+  const etcd = readManifest(ops, 'etcd.yaml');
+  const apiserver = readManifest(ops, 'kube-apiserver.yaml');
+  if (!etcd || !apiserver) return undefined;
+  const ecmd = etcd.spec.containers[0]?.command ?? [];
+  const acmd = apiserver.spec.containers[0]?.command ?? [];
+  const port = (url: string | undefined): number => Number(/:(\d+)$/.exec(url ?? '')?.[1] ?? 0);
+  return {
+    nodeName: ops.nodeName,
+    address: flagValue(acmd, 'advertise-address') ?? '127.0.0.1',
+    version,
+    ports: {
+      apiserver: Number(flagValue(acmd, 'secure-port') ?? 6443),
+      etcdClient: port((flagValue(ecmd, 'listen-client-urls') ?? '').split(',')[0]),
+      etcdPeer: port(flagValue(ecmd, 'listen-peer-urls')),
+    },
+    initialCluster: flagValue(ecmd, 'initial-cluster') ?? '',
+    initialClusterState: flagValue(ecmd, 'initial-cluster-state') === 'existing' ? 'existing' : 'new',
+  };
+}
+
+/**
+ * kubeadm's static pod upgrade (phases/upgrade/staticpods.go): for each component, back the old
+ * manifest up, write the new one, wait until the kubelet runs it. etcd first, as kubeadm does.
+ */
+async function upgradeStaticPods(ops: NodeOps, version: string, io: ShimIO): Promise<boolean> {
+  const input = manifestInput(ops, version);
+  if (!input) {
+    io.err(`[upgrade] FATAL: no static pod manifests found in /etc/kubernetes/manifests\n`);
+    return false;
+  }
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  const backupDir = ops.host.path(`/etc/kubernetes/tmp/kubeadm-backup-manifests-${stamp}`);
+  const parts: [string, string, Record<string, unknown>][] = [
+    ['etcd', 'etcd.yaml', etcdManifest(input)],
+    ['kube-apiserver', 'kube-apiserver.yaml', apiserverManifest(input)],
+    ['kube-controller-manager', 'kube-controller-manager.yaml', controllerManagerManifest(input)],
+    ['kube-scheduler', 'kube-scheduler.yaml', schedulerManifest(input)],
+  ];
+  io.out(`[upgrade/staticpods] Writing new Static Pod manifests to "/etc/kubernetes/tmp/kubeadm-upgraded-manifests"\n`);
+  for (const [component, file, manifest] of parts) {
+    const path = join(ops.host.manifests, file);
+    const text = stringify(manifest);
+    const old = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    if (old === text) {
+      io.out(`[upgrade/staticpods] Current and new manifests of ${component} are equal, skipping upgrade\n`);
+      continue;
+    }
+    io.out(`[upgrade/staticpods] Preparing for "${component}" upgrade\n`);
+    if (old) {
+      writeAtomic(join(backupDir, file), old, 0o600);
+      io.out(`[upgrade/staticpods] Moving new manifest to "/etc/kubernetes/manifests/${file}" and backing up old manifest to "/etc/kubernetes/tmp/kubeadm-backup-manifests-${stamp}/${file}"\n`);
+    }
+    const tmp = `${path}.kubeadm-new`;
+    writeAtomic(tmp, text, 0o600);
+    renameSync(tmp, path);
+    io.out(`[upgrade/staticpods] Waiting for the kubelet to restart the component\n`);
+    if (!(await ops.waitStaticPod(component, 5 * 60_000))) {
+      io.err(`[upgrade/staticpods] FATAL: couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state. Errors faced: timed out waiting for the condition\n`);
+      return false;
+    }
+    io.out(`[apiclient] Found 1 Pods for label selector component=${component}\n[upgrade/staticpods] Component "${component}" upgraded successfully!\n`);
+  }
+  return true;
+}
+
+async function kubeadm(ops: NodeOps, args: string[], io: ShimIO): Promise<number> {
+  const words = args.filter((a) => !a.startsWith('-'));
+  const own = kubeadmVersion(ops);
+  if (own === undefined) {
+    io.err('kubeadm: command not found\n');
+    return 127;
+  }
+  if (words[0] === 'version') {
+    if (args.includes('-o') && args.includes('short')) io.out(`${own}\n`);
+    else if (args.some((a) => a === '-o=short' || a === '--output=short')) io.out(`${own}\n`);
+    else io.out(`kubeadm version: &version.Info{Major:"${semver.major(own)}", Minor:"${semver.minor(own)}", GitVersion:"${own}", GitTreeState:"clean", GoVersion:"go1.24.9", Compiler:"gc", Platform:"linux/amd64"}\n`);
+    return 0;
+  }
+  if (words[0] !== 'upgrade') {
+    io.err(`error: the sandbox's kubeadm shim implements "version" and "upgrade apply|node|plan", not "${words.join(' ')}"\n`);
+    return 1;
+  }
+  const current = await ops.clusterVersion();
+  if (words[1] === 'plan') {
+    io.out(`[upgrade/versions] Cluster version: ${current}\n[upgrade/versions] kubeadm version: ${own}\n`);
+    const next = ops.releases().filter((r) => semver.gt(r, current.slice(1)) && semver.minor(r) <= semver.minor(current) + 1).at(-1);
+    io.out(next ? `\nYou can now apply the upgrade by executing the following command:\n\n\tkubeadm upgrade apply v${next}\n` : '\nAwesome, you\'re up-to-date! Enjoy!\n');
+    return 0;
+  }
+  if (words[1] === 'apply') {
+    const target = words[2];
+    if (!target || !semver.valid(target)) {
+      io.err(`[upgrade/version] FATAL: the version argument is invalid: ${target ?? '(missing)'}\n`);
+      return 1;
+    }
+    if (ops.role !== 'control-plane') {
+      io.err('[upgrade] FATAL: this node is not a control plane: /etc/kubernetes/manifests/kube-apiserver.yaml is missing\n');
+      return 1;
+    }
+    if (!args.includes('-y') && !args.includes('--yes') && !args.includes('-f') && !args.includes('--force')) {
+      io.err('[upgrade] FATAL: the sandbox cannot answer prompts; use -y\n');
+      return 1;
+    }
+    io.out(`[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n[preflight] Running pre-flight checks.\n[upgrade] Running cluster health checks\n`);
+    const notReady = await ops.notReadyControlPlanes();
+    if (notReady.length > 0) {
+      io.err(`[upgrade/health] FATAL: [preflight] Some fatal errors occurred:\n\t[ERROR ControlPlaneNodesReady]: there are NotReady control-planes in the cluster: [${notReady.join(' ')}]\n`);
+      return 1;
+    }
+    const t = semver.coerce(target)?.version ?? target;
+    const cur = current.replace(/^v/, '');
+    if (semver.gt(t, own.slice(1))) {
+      io.err(`[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is higher than the kubeadm version "${own}". Upgrade kubeadm first using the tool you used to install kubeadm\n`);
+      return 1;
+    }
+    if (semver.minor(t) > semver.minor(cur) + 1 || semver.major(t) !== semver.major(cur)) {
+      io.err(`[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is too high; kubeadm can upgrade only 1 minor version at a time\n`);
+      return 1;
+    }
+    if (semver.minor(t) < semver.minor(cur)) {
+      io.err(`[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is lower than the cluster version "${current}". Downgrades are not supported yet\n`);
+      return 1;
+    }
+    if (!ops.releases().includes(t)) {
+      io.err(`[upgrade/version] FATAL: unable to fetch file. URL: "https://dl.k8s.io/release/${target}/..." status: 404 Not Found\n`);
+      return 1;
+    }
+    io.out(`[upgrade/version] You have chosen to change the cluster version to "${target}"\n[upgrade/versions] Cluster version: ${current}\n[upgrade/versions] kubeadm version: ${own}\n`);
+    if (!(await upgradeStaticPods(ops, `v${t}`, io))) return 1;
+    await ops.upgradeClusterConfig(`v${t}`);
+    io.out(`[upgrade/addons] Applied essential addon: CoreDNS\n[upgrade/addons] Applied essential addon: kube-proxy\n\n[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "${target}".\n`);
+    return 0;
+  }
+  if (words[1] === 'node') {
+    if (ops.role === 'control-plane') {
+      io.out('[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n[upgrade] Upgrading your Static Pod-hosted control plane instance to version "' + current + '"...\n');
+      if (semver.gt(current.slice(1), own.slice(1))) {
+        io.err(`[upgrade] FATAL: the cluster version ${current} is higher than the kubeadm version ${own}; upgrade kubeadm first\n`);
+        return 1;
+      }
+      if (!(await upgradeStaticPods(ops, current, io))) return 1;
+      io.out('[upgrade] The control plane instance for this node was successfully upgraded!\n');
+    } else {
+      io.out('[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n[upgrade] Skipping phase. Not a control plane node.\n');
+    }
+    io.out('[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!\n[upgrade] Now you should go ahead and upgrade the kubelet package using your package manager.\n');
+    return 0;
+  }
+  io.err(`error: unknown command "${words[1] ?? ''}" for "kubeadm upgrade"\n`);
+  return 1;
+}
+
+/** Reads the kube-apiserver image tag this node runs per its manifest (for status). */
+export function manifestVersion(host: HostLayout): string | undefined {
+  const p = join(host.manifests, 'kube-apiserver.yaml');
+  if (!existsSync(p)) return undefined;
+  const pod = parse(readFileSync(p, 'utf8')) as Pod;
+  return imageTag(pod.spec.containers[0]?.image ?? '');
+}

@@ -1,0 +1,53 @@
+// The simulated package repository (pkgs.k8s.io as apt and dnf see it): which Kubernetes
+// versions exist, and the package version strings each package manager uses for them.
+import semver from 'semver';
+
+/** Patch releases per minor the repository offers (v1.30.0 .. v1.35.2). */
+const LATEST_PATCH: Record<string, number> = { '1.30': 14, '1.31': 13, '1.32': 9, '1.33': 5, '1.34': 3, '1.35': 2 };
+
+/** Every release in the default repository, oldest first ("1.34.3"). */
+export function defaultReleases(): string[] {
+  const out: string[] = [];
+  for (const [minor, last] of Object.entries(LATEST_PATCH)) for (let p = 0; p <= last; p++) out.push(`${minor}.${p}`);
+  return out;
+}
+
+/** The Debian package version of a release on pkgs.k8s.io ("1.34.3" -> "1.34.3-1.1"). */
+export function debVersion(release: string): string {
+  return `${release}-1.1`;
+}
+
+/** The RPM version of a release on pkgs.k8s.io ("1.34.3" -> "1.34.3-150500.1.1"). */
+export function rpmVersion(release: string): string {
+  return `${release}-150500.1.1`;
+}
+
+/**
+ * Resolves what a user asked for ("1.34.1-1.1", "1.34.1-*", "1.34.1", "1.34.*") to a release the
+ * repository has: the highest match. Undefined when none matches.
+ */
+export function resolveRelease(spec: string, releases: readonly string[]): string | undefined {
+  const s = spec.trim().replace(/^v/, '');
+  const upstream = s.replace(/-(1\.1|150500\.1\.1|\*|[0-9.]+)$/, '');
+  const matches = releases.filter((r) => {
+    if (upstream.includes('*')) {
+      const re = new RegExp(`^${upstream.replace(/\./g, '\\.').replace(/\*/g, '.*')}$`);
+      return re.test(r);
+    }
+    return r === upstream;
+  });
+  return matches.sort(semver.compare).at(-1);
+}
+
+/** The etcd image kubeadm pins for a Kubernetes minor (cmd/kubeadm/app/constants SupportedEtcdVersion). */
+export function etcdImageTag(release: string): string {
+  const minor = release.replace(/^v/, '').split('.').slice(0, 2).join('.');
+  const table: Record<string, string> = { '1.30': '3.5.15-0', '1.31': '3.5.15-0', '1.32': '3.5.16-0', '1.33': '3.5.21-0', '1.34': '3.6.4-0', '1.35': '3.6.5-0' };
+  return table[minor] ?? '3.6.5-0';
+}
+
+/** The CoreDNS image kubeadm deploys for a Kubernetes minor. */
+export function corednsTag(release: string): string {
+  const minor = release.replace(/^v/, '').split('.').slice(0, 2).join('.');
+  return ({ '1.30': 'v1.11.1', '1.31': 'v1.11.3', '1.32': 'v1.11.3', '1.33': 'v1.12.0', '1.34': 'v1.12.1', '1.35': 'v1.13.1' } as Record<string, string>)[minor] ?? 'v1.12.1';
+}
