@@ -3,10 +3,12 @@
 import type { Controller, ControllerContext } from './context.ts';
 import { DeploymentController } from './deployment.ts';
 import { DisruptionController } from './disruption.ts';
+import { NodeLifecycleController } from './node-lifecycle.ts';
 import { ReplicaSetController } from './replicaset.ts';
 import { Scheduler } from './scheduler.ts';
+import { TaintEvictionController } from './taint-eviction.ts';
 
 /** Builds the sandbox's controllers; call start() on each, then start the informers. */
 export function createControllers(ctx: ControllerContext): Controller[] {
-  return [new Scheduler(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx), new DisruptionController(ctx)];
+  return [new Scheduler(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx), new DisruptionController(ctx), new NodeLifecycleController(ctx), new TaintEvictionController(ctx)];
 }
