@@ -25,6 +25,11 @@ export class Expectations {
     return this.now() - e.at > EXPECTATIONS_TIMEOUT_MS;
   }
 
+  /** Expects n creations and the deletion of these pod uids (replacing what was expected before). */
+  expect(key: string, adds: number, dels: readonly string[]): void {
+    this.m.set(key, { adds, dels: new Set(dels), at: this.now() });
+  }
+
   /** Expects n creations (replacing what was expected before). */
   expectCreations(key: string, n: number): void {
     this.m.set(key, { adds: n, dels: new Set(), at: this.now() });

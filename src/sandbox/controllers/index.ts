@@ -1,6 +1,7 @@
 // The sandbox's kube-controller-manager and kube-scheduler: every in-process controller, built
 // (not started) over one ControllerContext. The caller starts each, then the informers.
 import type { Controller, ControllerContext } from './context.ts';
+import { DaemonSetController } from './daemonset.ts';
 import { DeploymentController } from './deployment.ts';
 import { DisruptionController } from './disruption.ts';
 import { NodeLifecycleController } from './node-lifecycle.ts';
@@ -10,5 +11,5 @@ import { TaintEvictionController } from './taint-eviction.ts';
 
 /** Builds the sandbox's controllers; call start() on each, then start the informers. */
 export function createControllers(ctx: ControllerContext): Controller[] {
-  return [new Scheduler(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx), new DisruptionController(ctx), new NodeLifecycleController(ctx), new TaintEvictionController(ctx)];
+  return [new Scheduler(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx), new DaemonSetController(ctx), new DisruptionController(ctx), new NodeLifecycleController(ctx), new TaintEvictionController(ctx)];
 }
