@@ -7,9 +7,10 @@ import { DisruptionController } from './disruption.ts';
 import { NodeLifecycleController } from './node-lifecycle.ts';
 import { ReplicaSetController } from './replicaset.ts';
 import { Scheduler } from './scheduler.ts';
+import { StatefulSetController } from './statefulset.ts';
 import { TaintEvictionController } from './taint-eviction.ts';
 
 /** Builds the sandbox's controllers; call start() on each, then start the informers. */
 export function createControllers(ctx: ControllerContext): Controller[] {
-  return [new Scheduler(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx), new DaemonSetController(ctx), new DisruptionController(ctx), new NodeLifecycleController(ctx), new TaintEvictionController(ctx)];
+  return [new Scheduler(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx), new DaemonSetController(ctx), new StatefulSetController(ctx), new DisruptionController(ctx), new NodeLifecycleController(ctx), new TaintEvictionController(ctx)];
 }
