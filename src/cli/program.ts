@@ -13,7 +13,6 @@ export const BOSUN_VERSION = '0.1.0';
 export function createProgram(ctx: CliContext): Command {
   const program = new Command('bosun')
     .description('Kubernetes cluster maintenance in the right order, safely.')
-    .version(BOSUN_VERSION, '--version', 'Print the bosun version')
     .option('--kubeconfig <path>', 'Path to the kubeconfig file to use for CLI requests.')
     .option('--context <name>', 'The name of the kubeconfig context to use')
     .option('-n, --namespace <namespace>', 'If present, the namespace scope for this CLI request')

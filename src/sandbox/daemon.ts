@@ -161,7 +161,7 @@ export async function sandboxUp(o: UpOptions, deps: DaemonDeps): Promise<{ kubec
       logPos += Buffer.byteLength(text.slice(0, nl + 1));
       for (const line of text.slice(0, nl).split('\n')) {
         const m = /^progress: (.*)$/.exec(line);
-        if (m) deps.progress(m[1] ?? '');
+        if (m && !m[1]?.startsWith('ready: ')) deps.progress(m[1] ?? '');
       }
     } catch {
       // the log is best effort
