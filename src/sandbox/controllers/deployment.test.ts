@@ -8,10 +8,9 @@ import { DeploymentController } from './deployment.ts';
 import { isPodActive, isPodReady } from './pod-util.ts';
 import { ReplicaSetController } from './replicaset.ts';
 import { Scheduler } from './scheduler.ts';
-import { createNode, TinyKubelet, waitFor } from './testing/sim.ts';
+import { createNode, TinyKubelet, waitFor, waitForEvents } from './testing/sim.ts';
 
 const deployments = resource('deployments');
-const events = resource('events');
 
 function deployment(name: string, o: { replicas?: number; image?: string; strategy?: Deployment['spec']['strategy']; revisionHistoryLimit?: number } = {}): Deployment {
   return {
@@ -77,7 +76,8 @@ describe('deployment controller', () => {
         ['Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "web-${hash}" has successfully progressed.`],
       ],
     );
-    const scaled = ((await h.api.list(events, 'default')).items as KubeEvent[]).find((e) => e.reason === 'ScalingReplicaSet' && e.involvedObject.name === 'web');
+    const isScaled = (e: KubeEvent): boolean => e.reason === 'ScalingReplicaSet' && e.involvedObject.name === 'web';
+    const scaled = (await waitForEvents(h.api, 'default', (evs) => evs.some(isScaled), 'ScalingReplicaSet')).find(isScaled);
     assert.equal(scaled?.message, `Scaled up replica set web-${hash} from 0 to 3`);
     assert.equal(scaled?.source?.component, 'deployment-controller');
   });

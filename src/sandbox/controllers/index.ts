@@ -5,6 +5,7 @@ import { DaemonSetController } from './daemonset.ts';
 import { DeploymentController } from './deployment.ts';
 import { DisruptionController } from './disruption.ts';
 import { GarbageCollector } from './garbage-collector.ts';
+import { JobController } from './job.ts';
 import { NamespaceController } from './namespace.ts';
 import { NodeLifecycleController } from './node-lifecycle.ts';
 import { PodGCController } from './pod-gc.ts';
@@ -15,5 +16,5 @@ import { TaintEvictionController } from './taint-eviction.ts';
 
 /** Builds the sandbox's controllers; call start() on each, then start the informers. */
 export function createControllers(ctx: ControllerContext): Controller[] {
-  return [new Scheduler(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx), new DaemonSetController(ctx), new StatefulSetController(ctx), new DisruptionController(ctx), new NodeLifecycleController(ctx), new TaintEvictionController(ctx), new GarbageCollector(ctx), new PodGCController(ctx), new NamespaceController(ctx)];
+  return [new Scheduler(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx), new DaemonSetController(ctx), new StatefulSetController(ctx), new JobController(ctx), new DisruptionController(ctx), new NodeLifecycleController(ctx), new TaintEvictionController(ctx), new GarbageCollector(ctx), new PodGCController(ctx), new NamespaceController(ctx)];
 }

@@ -5,14 +5,13 @@ import assert from 'node:assert/strict';
 import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness.ts';
 import { timestamp } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
-import type { KubeEvent, Node, Pod, Taint } from '../apiserver/types.ts';
+import type { Node, Pod, Taint } from '../apiserver/types.ts';
 import { desiredTaints, NodeLifecycleController } from './node-lifecycle.ts';
 import { evictionDelay, TaintEvictionController } from './taint-eviction.ts';
-import { createNode, renewLease, waitFor } from './testing/sim.ts';
+import { createNode, renewLease, waitFor, waitForEvents } from './testing/sim.ts';
 
 const nodes = resource('nodes');
 const pods = resource('pods');
-const events = resource('events');
 
 describe('desiredTaints', () => {
   const node = (ready: 'True' | 'False' | 'Unknown', taints: Taint[] = [], unschedulable = false): Node => ({
@@ -117,9 +116,14 @@ describe('node lifecycle controller', () => {
     await waitFor(async () => (await taintsOf('silent')).join() === 'node.kubernetes.io/unreachable:NoSchedule,node.kubernetes.io/unreachable:NoExecute', 'unreachable taints');
     assert.ok((await node('silent')).spec?.taints?.every((t) => t.timeAdded), 'timeAdded on each taint');
     await waitFor(async () => ((await h.api.get(pods, 'default', 'on-silent')) as Pod).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'False', 'the pod to be marked not ready');
-    const evs = (await h.api.list(events, 'default')).items as KubeEvent[];
-    assert.ok(evs.some((e) => e.reason === 'NodeNotReady' && e.involvedObject.name === 'silent' && e.message === 'Node silent status is now: NodeNotReady' && e.source?.component === 'node-controller'));
-    assert.ok(evs.some((e) => e.reason === 'NodeNotReady' && e.involvedObject.name === 'on-silent' && e.message === 'Node is not ready'));
+    await waitForEvents(
+      h.api,
+      'default',
+      (evs) =>
+        evs.some((e) => e.reason === 'NodeNotReady' && e.involvedObject.name === 'silent' && e.message === 'Node silent status is now: NodeNotReady' && e.source?.component === 'node-controller') &&
+        evs.some((e) => e.reason === 'NodeNotReady' && e.involvedObject.name === 'on-silent' && e.message === 'Node is not ready'),
+      'NodeNotReady events for the node and its pod',
+    );
     // tolerationSeconds 0: the taint manager deletes it at once.
     const got = await waitFor(async () => {
       const p = (await h.api.get(pods, 'default', 'on-silent')) as Pod;
@@ -157,7 +161,11 @@ describe('node lifecycle controller', () => {
     assert.equal(await deleting('patient'), false, 'the 1 s toleration is not over yet');
     await waitFor(() => deleting('patient'), 'patient to be deleted after its tolerationSeconds');
     assert.equal(await deleting('forever'), false);
-    const evs = ((await h.api.list(events, 'default')).items as KubeEvent[]).filter((e) => e.reason === 'TaintManagerEviction');
-    assert.ok(evs.some((e) => e.message === 'Marking for deletion Pod default/plain' && e.source?.component === 'taint-eviction-controller'));
+    await waitForEvents(
+      h.api,
+      'default',
+      (evs) => evs.some((e) => e.reason === 'TaintManagerEviction' && e.message === 'Marking for deletion Pod default/plain' && e.source?.component === 'taint-eviction-controller'),
+      'TaintManagerEviction',
+    );
   });
 });

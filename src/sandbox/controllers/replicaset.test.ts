@@ -7,11 +7,10 @@ import type { KubeEvent, Pod, ReplicaSet } from '../apiserver/types.ts';
 import { isPodActive } from './pod-util.ts';
 import { ReplicaSetController } from './replicaset.ts';
 import { Scheduler } from './scheduler.ts';
-import { createNode, setPodReady, TinyKubelet, waitFor } from './testing/sim.ts';
+import { createNode, setPodReady, TinyKubelet, waitFor, waitForEvents } from './testing/sim.ts';
 
 const pods = resource('pods');
 const replicasets = resource('replicasets');
-const events = resource('events');
 
 function rs(name: string, replicas: number): ReplicaSet {
   return {
@@ -64,7 +63,8 @@ describe('replicaset controller', () => {
       assert.deepEqual(p.metadata.labels, { app: 'web', tier: 'web' });
       assert.deepEqual(p.metadata.ownerReferences, [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web', uid: owner, controller: true, blockOwnerDeletion: true }]);
     }
-    const created = ((await h.api.list(events, 'default')).items as KubeEvent[]).filter((e) => e.reason === 'SuccessfulCreate' && e.involvedObject.name === 'web');
+    const isCreate = (e: KubeEvent): boolean => e.reason === 'SuccessfulCreate' && e.involvedObject.name === 'web';
+    const created = (await waitForEvents(h.api, 'default', (evs) => evs.filter(isCreate).length >= 3, '3 SuccessfulCreate events')).filter(isCreate);
     assert.equal(created.length, 3);
     assert.match(created[0]?.message ?? '', /^Created pod: web-/);
   });
@@ -96,7 +96,7 @@ describe('replicaset controller', () => {
       return s?.observedGeneration === 2 && s.replicas === 2 ? s : undefined;
     }, 'status for generation 2');
     assert.equal(st.readyReplicas, 2);
-    const deleted = ((await h.api.list(events, 'default')).items as KubeEvent[]).find((e) => e.reason === 'SuccessfulDelete');
+    const deleted = (await waitForEvents(h.api, 'default', (evs) => evs.some((e) => e.reason === 'SuccessfulDelete'), 'SuccessfulDelete')).find((e) => e.reason === 'SuccessfulDelete');
     assert.equal(deleted?.message, `Deleted pod: ${notReady}`);
   });
 

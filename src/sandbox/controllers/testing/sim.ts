@@ -6,7 +6,7 @@ import type { ApiCore } from '../../apiserver/api.ts';
 import { isDeleting, keyOf, timestamp } from '../../apiserver/meta.ts';
 import { resource } from '../../apiserver/resources.ts';
 import { ApiError } from '../../apiserver/status.ts';
-import type { Lease, Node, Pod, Taint } from '../../apiserver/types.ts';
+import type { KubeEvent, Lease, Node, Pod, Taint } from '../../apiserver/types.ts';
 import { SIM_ANNOTATIONS } from '../../timing.ts';
 import type { Informers } from '../context.ts';
 import { WorkQueue } from '../workqueue.ts';
@@ -183,4 +183,15 @@ export async function setPodReady(api: ApiCore, ns: string, name: string, ready:
     },
     { subresource: 'status' },
   );
+}
+
+/**
+ * Waits until the events of namespace satisfy `until` (events are written asynchronously, as
+ * client-go's recorder does) and returns them.
+ */
+export async function waitForEvents(api: ApiCore, namespace: string, until: (events: KubeEvent[]) => boolean, what: string): Promise<KubeEvent[]> {
+  return waitFor(async () => {
+    const evs = (await api.list(resource('events'), namespace)).items as KubeEvent[];
+    return until(evs) ? evs : undefined;
+  }, what);
 }
