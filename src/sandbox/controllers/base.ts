@@ -91,7 +91,11 @@ export function isApiError(e: unknown, code: number): e is ApiError {
 
 /** A create refused because the namespace is terminating (controllers then stop trying, as kube's do). */
 export function isNamespaceTerminating(e: unknown): boolean {
-  return e instanceof ApiError && e.code === 403 && (e.status.details?.causes ?? []).some((c) => c.reason === 'NamespaceTerminating');
+  return (
+    e instanceof ApiError &&
+    e.code === 403 &&
+    (e.status.details?.causes ?? []).some((c) => c.reason === 'NamespaceTerminating')
+  );
 }
 
 /** The object's controller owner reference, if any. */

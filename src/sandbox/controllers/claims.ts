@@ -51,12 +51,20 @@ export async function claim<T extends KubeObject>(
   return out;
 }
 
-async function adopt(ctx: ControllerContext, r: ResourceType, o: KubeObject, ref: OwnerReference): Promise<KubeObject | undefined> {
+async function adopt(
+  ctx: ControllerContext,
+  r: ResourceType,
+  o: KubeObject,
+  ref: OwnerReference,
+): Promise<KubeObject | undefined> {
   try {
     return await ctx.api.guaranteedUpdate(r, o.metadata.namespace, o.metadata.name ?? '', (cur) => {
       if (cur.metadata.uid !== o.metadata.uid || isDeleting(cur)) return undefined;
       if ((cur.metadata.ownerReferences ?? []).some((x) => x.controller === true)) return undefined;
-      cur.metadata.ownerReferences = [...(cur.metadata.ownerReferences ?? []).filter((x) => x.uid !== ref.uid), ref];
+      cur.metadata.ownerReferences = [
+        ...(cur.metadata.ownerReferences ?? []).filter((x) => x.uid !== ref.uid),
+        ref,
+      ];
       return cur;
     });
   } catch (e) {
@@ -66,7 +74,12 @@ async function adopt(ctx: ControllerContext, r: ResourceType, o: KubeObject, ref
 }
 
 /** Removes the owner references to these uids from o (orphaning or releasing it). */
-export async function removeOwnerRefs(ctx: ControllerContext, r: ResourceType, o: KubeObject, uids: readonly string[]): Promise<void> {
+export async function removeOwnerRefs(
+  ctx: ControllerContext,
+  r: ResourceType,
+  o: KubeObject,
+  uids: readonly string[],
+): Promise<void> {
   try {
     await ctx.api.guaranteedUpdate(r, o.metadata.namespace, o.metadata.name ?? '', (cur) => {
       if (cur.metadata.uid !== o.metadata.uid) return undefined;
@@ -83,7 +96,12 @@ export async function removeOwnerRefs(ctx: ControllerContext, r: ResourceType, o
 }
 
 /** controller.GetPodFromTemplate: a pod named `<prefix>` + 5 random characters, controlled by owner. */
-export function podFromTemplate(template: PodTemplateSpec, owner: KubeObject, kind: OwnerKind, generateName: string): Pod {
+export function podFromTemplate(
+  template: PodTemplateSpec,
+  owner: KubeObject,
+  kind: OwnerKind,
+  generateName: string,
+): Pod {
   const t = clone(template);
   const meta = t.metadata ?? {};
   return {

@@ -18,14 +18,19 @@ function ds(name: string, spec: Partial<DaemonSet['spec']['template']['spec']> =
     metadata: { name },
     spec: {
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'agent:1' }], ...spec } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'c', image: 'agent:1' }], ...spec },
+      },
     },
   };
 }
 
 describe('daemonset helpers', () => {
   test('daemon tolerations are appended, and an equal toleration is replaced rather than duplicated', () => {
-    const tols = daemonTolerations({ tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }] });
+    const tols = daemonTolerations({
+      tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }],
+    });
     assert.deepEqual(
       tols.map((t) => `${t.key}:${t.effect}`),
       [
@@ -37,12 +42,32 @@ describe('daemonset helpers', () => {
         'node.kubernetes.io/pid-pressure:NoSchedule',
       ],
     );
-    assert.ok(daemonTolerations({ hostNetwork: true }).some((t) => t.key === 'node.kubernetes.io/network-unavailable'));
+    assert.ok(
+      daemonTolerations({ hostNetwork: true }).some(
+        (t) => t.key === 'node.kubernetes.io/network-unavailable',
+      ),
+    );
   });
   test('the node affinity names exactly the node', () => {
-    assert.deepEqual(nodeNameAffinity({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'a', operator: 'Exists' }] }] } } }, 'w1'), {
-      nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['w1'] }] }] } },
-    });
+    assert.deepEqual(
+      nodeNameAffinity(
+        {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: 'a', operator: 'Exists' }] }],
+            },
+          },
+        },
+        'w1',
+      ),
+      {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['w1'] }] }],
+          },
+        },
+      },
+    );
   });
 });
 
@@ -50,16 +75,25 @@ describe('daemonset controller', () => {
   let h: ApiHarness;
   let kubelet: TinyKubelet;
   const controllers: { stop(): void }[] = [];
-  const podsOf = (name: string): Pod[] => h.informers.pods.list('default').filter((p) => p.metadata.labels?.['app'] === name);
-  const nodesOf = (name: string): string[] => podsOf(name).filter(isPodActive).map((p) => p.spec.nodeName ?? '?').sort();
-  const status = async (name: string): Promise<DaemonSet['status']> => ((await h.api.get(daemonsets, 'default', name)) as DaemonSet).status;
+  const podsOf = (name: string): Pod[] =>
+    h.informers.pods.list('default').filter((p) => p.metadata.labels?.['app'] === name);
+  const nodesOf = (name: string): string[] =>
+    podsOf(name)
+      .filter(isPodActive)
+      .map((p) => p.spec.nodeName ?? '?')
+      .sort();
+  const status = async (name: string): Promise<DaemonSet['status']> =>
+    ((await h.api.get(daemonsets, 'default', name)) as DaemonSet).status;
 
   before(async () => {
     h = await startApiHarness();
     await createNode(h.api, 'cp-1', { controlPlane: true });
     await createNode(h.api, 'worker-1');
     await createNode(h.api, 'worker-2');
-    await createNode(h.api, 'worker-3', { unschedulable: true, taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }] });
+    await createNode(h.api, 'worker-3', {
+      unschedulable: true,
+      taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }],
+    });
     const cs = [new Scheduler(h.ctx), new DaemonSetController(h.ctx)];
     controllers.push(...cs);
     for (const c of cs) c.start();
@@ -90,17 +124,40 @@ describe('daemonset controller', () => {
     assert.deepEqual(nodesOf('agent'), ['worker-1', 'worker-2', 'worker-3']);
     const p = podsOf('agent').find((x) => x.spec.nodeName === 'worker-3') as Pod;
     assert.match(p.metadata.name ?? '', /^agent-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
-    assert.deepEqual(p.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms, [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['worker-3'] }] }]);
-    assert.ok(p.spec.tolerations?.some((t) => t.key === 'node.kubernetes.io/unschedulable' && t.effect === 'NoSchedule'));
+    assert.deepEqual(
+      p.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
+      [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['worker-3'] }] }],
+    );
+    assert.ok(
+      p.spec.tolerations?.some(
+        (t) => t.key === 'node.kubernetes.io/unschedulable' && t.effect === 'NoSchedule',
+      ),
+    );
     assert.equal(p.metadata.labels?.['pod-template-generation'], '1');
     const hash = p.metadata.labels?.['controller-revision-hash'] ?? '';
-    const revs = (await h.api.list(resource('controllerrevisions'), 'default')).items as (KubeObject & { revision?: number })[];
-    assert.deepEqual(revs.map((r) => [r.metadata.name, r.revision]), [[`agent-${hash}`, 1]]);
+    const revs = (await h.api.list(resource('controllerrevisions'), 'default')).items as (KubeObject & {
+      revision?: number;
+    })[];
+    assert.deepEqual(
+      revs.map((r) => [r.metadata.name, r.revision]),
+      [[`agent-${hash}`, 1]],
+    );
   });
 
   test('a DaemonSet tolerating the control-plane taint runs there too', async () => {
-    await h.api.create(daemonsets, 'default', ds('everywhere', { tolerations: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }] }));
-    await waitFor(() => nodesOf('everywhere').join() === 'cp-1,worker-1,worker-2,worker-3', 'pods on all 4 nodes');
+    await h.api.create(
+      daemonsets,
+      'default',
+      ds('everywhere', {
+        tolerations: [
+          { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
+        ],
+      }),
+    );
+    await waitFor(
+      () => nodesOf('everywhere').join() === 'cp-1,worker-1,worker-2,worker-3',
+      'pods on all 4 nodes',
+    );
   });
 
   test('node selector: a pod comes with the label and goes without it', async () => {
@@ -118,7 +175,13 @@ describe('daemonset controller', () => {
 
   test('a failed daemon pod is replaced', async () => {
     const victim = podsOf('agent').find((p) => p.spec.nodeName === 'worker-2') as Pod;
-    await h.api.update(pods, 'default', victim.metadata.name ?? '', { ...victim, status: { ...victim.status, phase: 'Failed' } }, { subresource: 'status' });
+    await h.api.update(
+      pods,
+      'default',
+      victim.metadata.name ?? '',
+      { ...victim, status: { ...victim.status, phase: 'Failed' } },
+      { subresource: 'status' },
+    );
     await waitFor(() => {
       const on2 = podsOf('agent').filter((p) => p.spec.nodeName === 'worker-2');
       return on2.length === 1 && on2[0]?.metadata.uid !== victim.metadata.uid && isPodReady(on2[0] as Pod);
@@ -130,18 +193,31 @@ describe('daemonset controller', () => {
     let watching = true;
     h.informers.pods.on(() => {
       if (!watching) return;
-      const ready = new Set(podsOf('agent').filter((p) => isPodActive(p) && isPodReady(p)).map((p) => p.spec.nodeName));
+      const ready = new Set(
+        podsOf('agent')
+          .filter((p) => isPodActive(p) && isPodReady(p))
+          .map((p) => p.spec.nodeName),
+      );
       worst = Math.max(worst, 3 - ready.size);
     });
-    await h.api.patch(daemonsets, 'default', 'agent', 'merge', { spec: { template: { spec: { containers: [{ name: 'c', image: 'agent:2' }] } } } });
+    await h.api.patch(daemonsets, 'default', 'agent', 'merge', {
+      spec: { template: { spec: { containers: [{ name: 'c', image: 'agent:2' }] } } },
+    });
     await waitFor(async () => {
       const s = await status('agent');
-      return s?.observedGeneration === 2 && s.updatedNumberScheduled === 3 && s.numberAvailable === 3 && podsOf('agent').length === 3;
+      return (
+        s?.observedGeneration === 2 &&
+        s.updatedNumberScheduled === 3 &&
+        s.numberAvailable === 3 &&
+        podsOf('agent').length === 3
+      );
     }, 'agent:2 everywhere');
     watching = false;
     assert.ok(worst <= 1, `at most one node without a ready agent at a time, saw ${worst}`);
     for (const p of podsOf('agent')) assert.equal(p.spec.containers[0]?.image, 'agent:2');
-    const revs = (await h.api.list(resource('controllerrevisions'), 'default')).items.filter((r) => r.metadata.name?.startsWith('agent-'));
+    const revs = (await h.api.list(resource('controllerrevisions'), 'default')).items.filter((r) =>
+      r.metadata.name?.startsWith('agent-'),
+    );
     assert.equal(revs.length, 2);
   });
 

@@ -12,7 +12,14 @@ import { resource } from '../apiserver/resources.ts';
 import { fromLabelSelector, isEmptySelector, matchesLabels, type Selector } from '../apiserver/selectors.ts';
 import { scaledValue } from '../apiserver/pdb.ts';
 import type { Affinity, DaemonSet, Node, Pod, PodSpec, Toleration } from '../apiserver/types.ts';
-import { QueueController, controllerRefOf, errorText, isApiError, isNamespaceTerminating, keyFor } from './base.ts';
+import {
+  QueueController,
+  controllerRefOf,
+  errorText,
+  isApiError,
+  isNamespaceTerminating,
+  keyFor,
+} from './base.ts';
 import { claim, omitZero, podFromTemplate } from './claims.ts';
 import type { ControllerContext } from './context.ts';
 import { Expectations } from './expectations.ts';
@@ -38,12 +45,18 @@ export function daemonTolerations(spec: Pick<PodSpec, 'tolerations' | 'hostNetwo
     { key: TAINTS.memoryPressure, operator: 'Exists', effect: 'NoSchedule' },
     { key: TAINTS.pidPressure, operator: 'Exists', effect: 'NoSchedule' },
     { key: TAINTS.unschedulable, operator: 'Exists', effect: 'NoSchedule' },
-    ...(spec.hostNetwork ? [{ key: TAINTS.networkUnavailable, operator: 'Exists', effect: 'NoSchedule' } as Toleration] : []),
+    ...(spec.hostNetwork
+      ? [{ key: TAINTS.networkUnavailable, operator: 'Exists', effect: 'NoSchedule' } as Toleration]
+      : []),
   ];
   let out = [...(spec.tolerations ?? [])];
   for (const t of add) {
     // AddOrUpdateTolerationInPodSpec: a toleration with the same key, operator, value and effect is replaced.
-    const same = (x: Toleration): boolean => (x.key ?? '') === t.key && (x.operator ?? 'Equal') === t.operator && (x.value ?? '') === '' && (x.effect ?? '') === t.effect;
+    const same = (x: Toleration): boolean =>
+      (x.key ?? '') === t.key &&
+      (x.operator ?? 'Equal') === t.operator &&
+      (x.value ?? '') === '' &&
+      (x.effect ?? '') === t.effect;
     if (out.some(same)) out = out.map((x) => (same(x) ? t : x));
     else out.push(t);
   }
@@ -54,19 +67,39 @@ export function daemonTolerations(spec: Pick<PodSpec, 'tolerations' | 'hostNetwo
 export function nodeNameAffinity(affinity: Affinity | undefined, node: string): Affinity {
   const term = { matchFields: [{ key: 'metadata.name', operator: 'In' as const, values: [node] }] };
   const a = clone(affinity ?? {});
-  a.nodeAffinity = { ...(a.nodeAffinity ?? {}), requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [term] } };
+  a.nodeAffinity = {
+    ...(a.nodeAffinity ?? {}),
+    requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [term] },
+  };
   return a;
 }
 
 /** NodeShouldRunDaemonPod: should a daemon pod run there, and may an existing one stay? */
-export function shouldRunOn(node: Node, ds: DaemonSet): { shouldRun: boolean; shouldContinueRunning: boolean } {
+export function shouldRunOn(
+  node: Node,
+  ds: DaemonSet,
+): { shouldRun: boolean; shouldContinueRunning: boolean } {
   const spec = ds.spec.template.spec;
-  if (spec.nodeName && spec.nodeName !== node.metadata.name) return { shouldRun: false, shouldContinueRunning: false };
+  if (spec.nodeName && spec.nodeName !== node.metadata.name)
+    return { shouldRun: false, shouldContinueRunning: false };
   const pod: Pod = { metadata: {}, spec: { ...spec, tolerations: daemonTolerations(spec) } };
   if (!podMatchesNodeAffinity(pod, node)) return { shouldRun: false, shouldContinueRunning: false };
   const taints = node.spec?.taints;
-  if (findUntoleratedTaint(taints, pod.spec.tolerations, (t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')) {
-    return { shouldRun: false, shouldContinueRunning: !findUntoleratedTaint(taints, pod.spec.tolerations, (t) => t.effect === 'NoExecute') };
+  if (
+    findUntoleratedTaint(
+      taints,
+      pod.spec.tolerations,
+      (t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute',
+    )
+  ) {
+    return {
+      shouldRun: false,
+      shouldContinueRunning: !findUntoleratedTaint(
+        taints,
+        pod.spec.tolerations,
+        (t) => t.effect === 'NoExecute',
+      ),
+    };
   }
   return { shouldRun: true, shouldContinueRunning: true };
 }
@@ -74,8 +107,10 @@ export function shouldRunOn(node: Node, ds: DaemonSet): { shouldRun: boolean; sh
 /** util.GetTargetNodeName: spec.nodeName, or the node named by the daemon affinity of an unscheduled pod. */
 export function targetNode(pod: Pod): string | undefined {
   if (pod.spec.nodeName) return pod.spec.nodeName;
-  for (const t of pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []) {
-    for (const f of t.matchFields ?? []) if (f.key === 'metadata.name' && f.operator === 'In' && f.values?.length === 1) return f.values[0];
+  for (const t of pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+    ?.nodeSelectorTerms ?? []) {
+    for (const f of t.matchFields ?? [])
+      if (f.key === 'metadata.name' && f.operator === 'In' && f.values?.length === 1) return f.values[0];
   }
   return undefined;
 }
@@ -123,14 +158,16 @@ export class DaemonSetController extends QueueController {
     const key = this.ownerKey(pod);
     if (key) {
       if (type === 'ADDED' && !isDeleting(pod)) this.expectations.creationObserved(key);
-      if (type === 'DELETED' || (isDeleting(pod) && !(old && isDeleting(old)))) this.expectations.deletionObserved(key, pod.metadata.uid ?? '');
+      if (type === 'DELETED' || (isDeleting(pod) && !(old && isDeleting(old))))
+        this.expectations.deletionObserved(key, pod.metadata.uid ?? '');
       this.enqueue(key);
       return;
     }
     if (type !== 'DELETED' && !controllerRefOf(pod)) {
       for (const ds of this.ctx.informers.daemonsets.list(pod.metadata.namespace)) {
         try {
-          if (matchesLabels(fromLabelSelector(ds.spec.selector), pod.metadata.labels)) this.enqueue(keyOf(ds));
+          if (matchesLabels(fromLabelSelector(ds.spec.selector), pod.metadata.labels))
+            this.enqueue(keyOf(ds));
         } catch {
           // an invalid selector matches nothing
         }
@@ -153,14 +190,27 @@ export class DaemonSetController extends QueueController {
       return;
     }
     if (isEmptySelector(selector)) {
-      this.recorder.event(ds, 'Warning', 'SelectingAll', 'This daemon set is selecting all pods. A non-empty selector is required.');
+      this.recorder.event(
+        ds,
+        'Warning',
+        'SelectingAll',
+        'This daemon set is selecting all pods. A non-empty selector is required.',
+      );
       return;
     }
     if (isDeleting(ds)) return;
     const needsSync = this.expectations.satisfied(key);
     const collisionCount = collisionCountOf(ds);
     const rev = await ensureRevision(this.ctx, ds, KIND, ds.spec.template, collisionCount);
-    const owned = await claim(this.ctx, pods, ds, KIND, selector, this.index.controlledBy(ds.metadata.uid ?? ''), this.index.orphansIn(ds.metadata.namespace ?? ''));
+    const owned = await claim(
+      this.ctx,
+      pods,
+      ds,
+      KIND,
+      selector,
+      this.index.controlledBy(ds.metadata.uid ?? ''),
+      this.index.orphansIn(ds.metadata.namespace ?? ''),
+    );
     const byNode = new Map<string, Pod[]>();
     for (const p of owned) {
       // getNodesToDaemonPods(includeDeletedTerminal=false)
@@ -180,13 +230,25 @@ export class DaemonSetController extends QueueController {
         if (old.length > 0) await this.syncNodes(key, ds, [], old, rev.hash);
       }
     }
-    const live = new Set<string>([rev.hash, ...owned.map((p) => p.metadata.labels?.[REVISION_HASH_LABEL] ?? '')]);
-    await trimRevisions(this.ctx, ds, (ds.spec as { revisionHistoryLimit?: number }).revisionHistoryLimit ?? 10, live);
+    const live = new Set<string>([
+      rev.hash,
+      ...owned.map((p) => p.metadata.labels?.[REVISION_HASH_LABEL] ?? ''),
+    ]);
+    await trimRevisions(
+      this.ctx,
+      ds,
+      (ds.spec as { revisionHistoryLimit?: number }).revisionHistoryLimit ?? 10,
+      live,
+    );
     await this.updateStatus(ds, nodes, byNode, rev.hash);
   }
 
   /** manage + podsShouldBeOnNode: the nodes needing a pod and the pods to delete. */
-  private manage(ds: DaemonSet, nodes: Node[], byNode: Map<string, Pod[]>): { create: string[]; remove: Pod[] } {
+  private manage(
+    ds: DaemonSet,
+    nodes: Node[],
+    byNode: Map<string, Pod[]>,
+  ): { create: string[]; remove: Pod[] } {
     const create: string[] = [];
     const remove: Pod[] = [];
     const names = new Set<string>();
@@ -200,7 +262,12 @@ export class DaemonSetController extends QueueController {
         for (const p of daemonPods) {
           if (isDeleting(p)) continue;
           if (p.status?.phase === 'Failed') {
-            this.recorder.event(ds, 'Warning', 'FailedDaemonPod', `Found failed daemon pod ${keyOf(p)} on node ${name}, will try to kill it`);
+            this.recorder.event(
+              ds,
+              'Warning',
+              'FailedDaemonPod',
+              `Found failed daemon pod ${keyOf(p)} on node ${name}, will try to kill it`,
+            );
             remove.push(p);
           } else if (p.status?.phase === 'Succeeded') remove.push(p);
           else running.push(p);
@@ -222,7 +289,9 @@ export class DaemonSetController extends QueueController {
     const minReady = ds.spec.minReadySeconds ?? 0;
     let desired = 0;
     for (const n of nodes) if (shouldRunOn(n, ds).shouldRun) desired++;
-    const ru = (ds.spec.updateStrategy as { rollingUpdate?: { maxUnavailable?: number | string } } | undefined)?.rollingUpdate;
+    const ru = (
+      ds.spec.updateStrategy as { rollingUpdate?: { maxUnavailable?: number | string } } | undefined
+    )?.rollingUpdate;
     const maxUnavailable = scaledValue(ru?.maxUnavailable ?? 1, desired, true) ?? 1;
     let numUnavailable = 0;
     const replace: Pod[] = [];
@@ -255,17 +324,34 @@ export class DaemonSetController extends QueueController {
 
   private podFor(ds: DaemonSet, node: string, hash: string): Pod {
     const t = clone(ds.spec.template);
-    t.metadata = { ...(t.metadata ?? {}), labels: { ...(t.metadata?.labels ?? {}), [REVISION_HASH_LABEL]: hash, [TEMPLATE_GENERATION_LABEL]: String(ds.metadata.generation ?? 1) } };
+    t.metadata = {
+      ...(t.metadata ?? {}),
+      labels: {
+        ...(t.metadata?.labels ?? {}),
+        [REVISION_HASH_LABEL]: hash,
+        [TEMPLATE_GENERATION_LABEL]: String(ds.metadata.generation ?? 1),
+      },
+    };
     t.spec.tolerations = daemonTolerations(t.spec);
     t.spec.affinity = nodeNameAffinity(t.spec.affinity, node);
     return podFromTemplate(t, ds, KIND, `${ds.metadata.name ?? ''}-`);
   }
 
   /** syncNodes: creates pods for nodes (slow start, with expectations) and deletes pods. */
-  private async syncNodes(key: string, ds: DaemonSet, create: string[], remove: Pod[], hash: string): Promise<void> {
+  private async syncNodes(
+    key: string,
+    ds: DaemonSet,
+    create: string[],
+    remove: Pod[],
+    hash: string,
+  ): Promise<void> {
     const toCreate = create.slice(0, BURST_REPLICAS);
     const toDelete = remove.slice(0, BURST_REPLICAS);
-    this.expectations.expect(key, toCreate.length, toDelete.map((p) => p.metadata.uid ?? ''));
+    this.expectations.expect(
+      key,
+      toCreate.length,
+      toDelete.map((p) => p.metadata.uid ?? ''),
+    );
     const ns = ds.metadata.namespace ?? '';
     let failure: unknown;
     let i = 0;
@@ -286,7 +372,9 @@ export class DaemonSetController extends QueueController {
     const results = await Promise.allSettled(
       toDelete.map(async (p) => {
         try {
-          await this.ctx.api.delete(pods, p.metadata.namespace, p.metadata.name ?? '', { preconditions: { uid: p.metadata.uid ?? '' } });
+          await this.ctx.api.delete(pods, p.metadata.namespace, p.metadata.name ?? '', {
+            preconditions: { uid: p.metadata.uid ?? '' },
+          });
           this.recorder.event(ds, 'Normal', 'SuccessfulDelete', `Deleted pod: ${p.metadata.name ?? ''}`);
         } catch (e) {
           this.expectations.deletionObserved(key, p.metadata.uid ?? '');
@@ -301,7 +389,12 @@ export class DaemonSetController extends QueueController {
     if (failure !== undefined) throw failure;
   }
 
-  private async updateStatus(ds: DaemonSet, nodes: Node[], byNode: Map<string, Pod[]>, hash: string): Promise<void> {
+  private async updateStatus(
+    ds: DaemonSet,
+    nodes: Node[],
+    byNode: Map<string, Pod[]>,
+    hash: string,
+  ): Promise<void> {
     const now = this.ctx.clock.now();
     const minReady = ds.spec.minReadySeconds ?? 0;
     let desired = 0;
@@ -369,7 +462,10 @@ function collisionCountOf(ds: DaemonSet): number | undefined {
 /** IsPodUpdated: the pod carries the current template generation or revision hash. */
 function isUpdated(pod: Pod, hash: string, generation: number | undefined): boolean {
   const labels = pod.metadata.labels ?? {};
-  return labels[REVISION_HASH_LABEL] === hash || (generation !== undefined && labels[TEMPLATE_GENERATION_LABEL] === String(generation));
+  return (
+    labels[REVISION_HASH_LABEL] === hash ||
+    (generation !== undefined && labels[TEMPLATE_GENERATION_LABEL] === String(generation))
+  );
 }
 
 /** Did a node change in a way that can change where daemon pods belong? */
@@ -377,6 +473,7 @@ function nodeChangedForDaemons(old: Node, cur: Node): boolean {
   if (JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(cur.metadata.labels ?? {})) return true;
   if (JSON.stringify(old.spec?.taints ?? []) !== JSON.stringify(cur.spec?.taints ?? [])) return true;
   if (old.spec?.unschedulable !== cur.spec?.unschedulable) return true;
-  const ready = (n: Node): string | undefined => n.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+  const ready = (n: Node): string | undefined =>
+    n.status?.conditions?.find((c) => c.type === 'Ready')?.status;
   return ready(old) !== ready(cur);
 }

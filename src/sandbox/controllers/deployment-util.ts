@@ -41,7 +41,11 @@ export function isRollingUpdate(d: Deployment): boolean {
 }
 
 /** ResolveFenceposts: maxSurge rounded up, maxUnavailable rounded down; both 0 means 1 unavailable. */
-export function resolveFenceposts(maxSurge: number | string | undefined, maxUnavailable: number | string | undefined, desired: number): { surge: number; unavailable: number } {
+export function resolveFenceposts(
+  maxSurge: number | string | undefined,
+  maxUnavailable: number | string | undefined,
+  desired: number,
+): { surge: number; unavailable: number } {
   const surge = scaledValue(maxSurge ?? '25%', desired, true) ?? 0;
   let unavailable = scaledValue(maxUnavailable ?? '25%', desired, false) ?? 0;
   if (surge === 0 && unavailable === 0) unavailable = 1;
@@ -100,12 +104,21 @@ export function maxRevision(rss: readonly ReplicaSet[]): number {
 }
 
 /** NewDeploymentCondition: lastUpdateTime and lastTransitionTime now. */
-export function newCondition(type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string, now: string): DeploymentCondition {
+export function newCondition(
+  type: string,
+  status: 'True' | 'False' | 'Unknown',
+  reason: string,
+  message: string,
+  now: string,
+): DeploymentCondition {
   return { type, status, lastUpdateTime: now, lastTransitionTime: now, reason, message };
 }
 
 /** The condition of this type. */
-export function getCondition(status: DeploymentStatus | undefined, type: string): DeploymentCondition | undefined {
+export function getCondition(
+  status: DeploymentStatus | undefined,
+  type: string,
+): DeploymentCondition | undefined {
   return status?.conditions?.find((c) => c.type === type);
 }
 
@@ -128,7 +141,12 @@ export function removeCondition(status: DeploymentStatus, type: string): void {
 }
 
 /** calculateStatus: counts over the ReplicaSets and the Available condition. */
-export function calculateStatus(allRSs: readonly ReplicaSet[], newRS: ReplicaSet | undefined, d: Deployment, now: string): DeploymentStatus {
+export function calculateStatus(
+  allRSs: readonly ReplicaSet[],
+  newRS: ReplicaSet | undefined,
+  d: Deployment,
+  now: string,
+): DeploymentStatus {
   const sum = (f: (rs: ReplicaSet) => number): number => allRSs.reduce((n, rs) => n + f(rs), 0);
   const available = sum((rs) => rs.status?.availableReplicas ?? 0);
   const total = sum(rsReplicas);
@@ -143,9 +161,27 @@ export function calculateStatus(allRSs: readonly ReplicaSet[], newRS: ReplicaSet
     ...(d.status?.conditions ? { conditions: d.status.conditions.map((c) => ({ ...c })) } : {}),
   };
   if (available >= replicasOf(d) - maxUnavailable(d)) {
-    setCondition(status, newCondition('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.', now));
+    setCondition(
+      status,
+      newCondition(
+        'Available',
+        'True',
+        'MinimumReplicasAvailable',
+        'Deployment has minimum availability.',
+        now,
+      ),
+    );
   } else {
-    setCondition(status, newCondition('Available', 'False', 'MinimumReplicasUnavailable', 'Deployment does not have minimum availability.', now));
+    setCondition(
+      status,
+      newCondition(
+        'Available',
+        'False',
+        'MinimumReplicasUnavailable',
+        'Deployment does not have minimum availability.',
+        now,
+      ),
+    );
   }
   return status;
 }
@@ -153,7 +189,12 @@ export function calculateStatus(allRSs: readonly ReplicaSet[], newRS: ReplicaSet
 /** DeploymentComplete: every replica updated and available, and the generation observed. */
 export function deploymentComplete(d: Deployment, s: DeploymentStatus): boolean {
   const r = replicasOf(d);
-  return (s.updatedReplicas ?? 0) === r && (s.replicas ?? 0) === r && (s.availableReplicas ?? 0) === r && (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
+  return (
+    (s.updatedReplicas ?? 0) === r &&
+    (s.replicas ?? 0) === r &&
+    (s.availableReplicas ?? 0) === r &&
+    (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0)
+  );
 }
 
 /** DeploymentProgressing: more updated, fewer old, more ready or more available pods than before. */
@@ -191,7 +232,14 @@ export function deploymentTimedOut(d: Deployment, s: DeploymentStatus, now: Date
 /** Deletes the zero-valued counts that Go's omitempty leaves out. */
 export function compactStatus(s: DeploymentStatus): DeploymentStatus {
   const out: DeploymentStatus = { ...s };
-  for (const k of ['observedGeneration', 'replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'unavailableReplicas'] as const) {
+  for (const k of [
+    'observedGeneration',
+    'replicas',
+    'updatedReplicas',
+    'readyReplicas',
+    'availableReplicas',
+    'unavailableReplicas',
+  ] as const) {
     if (out[k] === 0) delete out[k];
   }
   return out;

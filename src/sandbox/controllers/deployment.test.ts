@@ -12,13 +12,24 @@ import { createNode, TinyKubelet, waitFor, waitForEvents } from './testing/sim.t
 
 const deployments = resource('deployments');
 
-function deployment(name: string, o: { replicas?: number; image?: string; strategy?: Deployment['spec']['strategy']; revisionHistoryLimit?: number } = {}): Deployment {
+function deployment(
+  name: string,
+  o: {
+    replicas?: number;
+    image?: string;
+    strategy?: Deployment['spec']['strategy'];
+    revisionHistoryLimit?: number;
+  } = {},
+): Deployment {
   return {
     metadata: { name },
     spec: {
       replicas: o.replicas ?? 3,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: o.image ?? 'nginx:1.27' }] } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'c', image: o.image ?? 'nginx:1.27' }] },
+      },
       ...(o.strategy ? { strategy: o.strategy } : {}),
       ...(o.revisionHistoryLimit !== undefined ? { revisionHistoryLimit: o.revisionHistoryLimit } : {}),
     },
@@ -29,14 +40,22 @@ describe('deployment controller', () => {
   let h: ApiHarness;
   let kubelet: TinyKubelet;
   const controllers: { stop(): void }[] = [];
-  const rsOf = (name: string): ReplicaSet[] => h.informers.replicasets.list('default').filter((rs) => rs.metadata.ownerReferences?.[0]?.name === name);
-  const podsOf = (name: string): Pod[] => h.informers.pods.list('default').filter((p) => p.metadata.labels?.['app'] === name);
-  const get = async (name: string): Promise<Deployment> => (await h.api.get(deployments, 'default', name)) as Deployment;
+  const rsOf = (name: string): ReplicaSet[] =>
+    h.informers.replicasets.list('default').filter((rs) => rs.metadata.ownerReferences?.[0]?.name === name);
+  const podsOf = (name: string): Pod[] =>
+    h.informers.pods.list('default').filter((p) => p.metadata.labels?.['app'] === name);
+  const get = async (name: string): Promise<Deployment> =>
+    (await h.api.get(deployments, 'default', name)) as Deployment;
   const rolledOut = (name: string, generation: number): Promise<Deployment> =>
     waitFor(async () => {
       const d = await get(name);
       const p = d.status?.conditions?.find((c) => c.type === 'Progressing');
-      return d.status?.observedGeneration === generation && p?.reason === 'NewReplicaSetAvailable' && d.status.updatedReplicas === d.spec.replicas && d.status.replicas === d.spec.replicas ? d : undefined;
+      return d.status?.observedGeneration === generation &&
+        p?.reason === 'NewReplicaSetAvailable' &&
+        d.status.updatedReplicas === d.spec.replicas &&
+        d.status.replicas === d.spec.replicas
+        ? d
+        : undefined;
     }, `${name} generation ${generation} rolled out`);
 
   before(async () => {
@@ -55,7 +74,7 @@ describe('deployment controller', () => {
     await h.stop();
   });
 
-  test('a Deployment gets a ReplicaSet named by its pod-template-hash, revision 1, and kube\'s status and conditions', async () => {
+  test("a Deployment gets a ReplicaSet named by its pod-template-hash, revision 1, and kube's status and conditions", async () => {
     await h.api.create(deployments, 'default', deployment('web'));
     const d = await rolledOut('web', 1);
     const [rs] = rsOf('web');
@@ -65,19 +84,37 @@ describe('deployment controller', () => {
     assert.equal(rs.metadata.name, `web-${hash}`);
     assert.deepEqual(rs.spec.selector, { matchLabels: { app: 'web', 'pod-template-hash': hash } });
     assert.deepEqual(rs.spec.template.metadata?.labels, { app: 'web', 'pod-template-hash': hash });
-    assert.deepEqual(rs.metadata.annotations, { 'deployment.kubernetes.io/revision': '1', 'deployment.kubernetes.io/desired-replicas': '3', 'deployment.kubernetes.io/max-replicas': '4' });
+    assert.deepEqual(rs.metadata.annotations, {
+      'deployment.kubernetes.io/revision': '1',
+      'deployment.kubernetes.io/desired-replicas': '3',
+      'deployment.kubernetes.io/max-replicas': '4',
+    });
     assert.equal(d.metadata.annotations?.['deployment.kubernetes.io/revision'], '1');
     const { conditions, ...counts } = d.status ?? {};
-    assert.deepEqual(counts, { observedGeneration: 1, replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3 });
+    assert.deepEqual(counts, {
+      observedGeneration: 1,
+      replicas: 3,
+      updatedReplicas: 3,
+      readyReplicas: 3,
+      availableReplicas: 3,
+    });
     assert.deepEqual(
       conditions?.map((c) => [c.type, c.status, c.reason, c.message]),
       [
         ['Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.'],
-        ['Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "web-${hash}" has successfully progressed.`],
+        [
+          'Progressing',
+          'True',
+          'NewReplicaSetAvailable',
+          `ReplicaSet "web-${hash}" has successfully progressed.`,
+        ],
       ],
     );
-    const isScaled = (e: KubeEvent): boolean => e.reason === 'ScalingReplicaSet' && e.involvedObject.name === 'web';
-    const scaled = (await waitForEvents(h.api, 'default', (evs) => evs.some(isScaled), 'ScalingReplicaSet')).find(isScaled);
+    const isScaled = (e: KubeEvent): boolean =>
+      e.reason === 'ScalingReplicaSet' && e.involvedObject.name === 'web';
+    const scaled = (
+      await waitForEvents(h.api, 'default', (evs) => evs.some(isScaled), 'ScalingReplicaSet')
+    ).find(isScaled);
     assert.equal(scaled?.message, `Scaled up replica set web-${hash} from 0 to 3`);
     assert.equal(scaled?.source?.component, 'deployment-controller');
   });
@@ -94,7 +131,9 @@ describe('deployment controller', () => {
       maxActive = Math.max(maxActive, ps.filter(isPodActive).length);
       minReady = Math.min(minReady, ps.filter((p) => isPodActive(p) && isPodReady(p)).length);
     });
-    await h.api.patch(deployments, 'default', 'roll', 'merge', { spec: { template: { spec: { containers: [{ name: 'c', image: 'nginx:1.28' }] } } } });
+    await h.api.patch(deployments, 'default', 'roll', 'merge', {
+      spec: { template: { spec: { containers: [{ name: 'c', image: 'nginx:1.28' }] } } },
+    });
     const d = await rolledOut('roll', 2);
     await waitFor(() => podsOf('roll').length === 3, 'the old pods to go');
     watching = false;
@@ -108,22 +147,39 @@ describe('deployment controller', () => {
     assert.equal(oldRS?.spec.replicas, 0);
     for (const p of podsOf('roll')) assert.equal(p.spec.containers[0]?.image, 'nginx:1.28');
     // A third template: the revision-1 ReplicaSet is beyond revisionHistoryLimit 1 and goes.
-    await h.api.patch(deployments, 'default', 'roll', 'merge', { spec: { template: { spec: { containers: [{ name: 'c', image: 'nginx:1.29' }] } } } });
+    await h.api.patch(deployments, 'default', 'roll', 'merge', {
+      spec: { template: { spec: { containers: [{ name: 'c', image: 'nginx:1.29' }] } } },
+    });
     await rolledOut('roll', 3);
     await waitFor(() => rsOf('roll').length === 2, 'two ReplicaSets left');
-    assert.deepEqual(rsOf('roll').map((rs) => rs.spec.template.spec.containers[0]?.image).sort(), ['nginx:1.28', 'nginx:1.29']);
+    assert.deepEqual(
+      rsOf('roll')
+        .map((rs) => rs.spec.template.spec.containers[0]?.image)
+        .sort(),
+      ['nginx:1.28', 'nginx:1.29'],
+    );
   });
 
   test('Recreate scales the old ReplicaSet to 0 and creates the new one only when its pods are gone', async () => {
-    await h.api.create(deployments, 'default', deployment('rec', { replicas: 2, strategy: { type: 'Recreate' } }));
+    await h.api.create(
+      deployments,
+      'default',
+      deployment('rec', { replicas: 2, strategy: { type: 'Recreate' } }),
+    );
     await rolledOut('rec', 1);
     let oldPodsWhenNewRS = -1;
     h.informers.replicasets.on((type, rs) => {
-      if (type === 'ADDED' && rs.metadata.ownerReferences?.[0]?.name === 'rec' && rs.spec.template.spec.containers[0]?.image === 'nginx:1.28') {
+      if (
+        type === 'ADDED' &&
+        rs.metadata.ownerReferences?.[0]?.name === 'rec' &&
+        rs.spec.template.spec.containers[0]?.image === 'nginx:1.28'
+      ) {
         oldPodsWhenNewRS = podsOf('rec').filter((p) => p.spec.containers[0]?.image === 'nginx:1.27').length;
       }
     });
-    await h.api.patch(deployments, 'default', 'rec', 'merge', { spec: { template: { spec: { containers: [{ name: 'c', image: 'nginx:1.28' }] } } } });
+    await h.api.patch(deployments, 'default', 'rec', 'merge', {
+      spec: { template: { spec: { containers: [{ name: 'c', image: 'nginx:1.28' }] } } },
+    });
     await rolledOut('rec', 2);
     assert.equal(oldPodsWhenNewRS, 0);
   });

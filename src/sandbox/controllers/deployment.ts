@@ -9,7 +9,14 @@ import { clone, controllerRef, isDeleting, keyOf, timestamp } from '../apiserver
 import { resource } from '../apiserver/resources.ts';
 import { fromLabelSelector, isEmptySelector, matchesLabels, type Selector } from '../apiserver/selectors.ts';
 import type { Deployment, ReplicaSet } from '../apiserver/types.ts';
-import { QueueController, controllerRefOf, errorText, isApiError, isNamespaceTerminating, keyFor } from './base.ts';
+import {
+  QueueController,
+  controllerRefOf,
+  errorText,
+  isApiError,
+  isNamespaceTerminating,
+  keyFor,
+} from './base.ts';
 import { claim } from './claims.ts';
 import type { ControllerContext } from './context.ts';
 import {
@@ -45,7 +52,9 @@ const replicasets = resource('replicasets');
 const KIND = { apiVersion: 'apps/v1', kind: 'Deployment' };
 
 const byCreation = (a: ReplicaSet, b: ReplicaSet): number =>
-  (Date.parse(a.metadata.creationTimestamp ?? '') || 0) - (Date.parse(b.metadata.creationTimestamp ?? '') || 0) || ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : 1);
+  (Date.parse(a.metadata.creationTimestamp ?? '') || 0) -
+    (Date.parse(b.metadata.creationTimestamp ?? '') || 0) ||
+  ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : 1);
 
 /** The Deployment controller. */
 export class DeploymentController extends QueueController {
@@ -74,7 +83,8 @@ export class DeploymentController extends QueueController {
       if (ref?.kind !== 'ReplicaSet') return;
       const rs = this.ctx.informers.replicasets.get(keyFor(pod.metadata.namespace, ref.name));
       const key = rs ? this.ownerKey(rs) : undefined;
-      if (key && this.ctx.informers.deployments.get(key)?.spec.strategy?.type === 'Recreate') this.enqueue(key);
+      if (key && this.ctx.informers.deployments.get(key)?.spec.strategy?.type === 'Recreate')
+        this.enqueue(key);
     });
   }
 
@@ -107,8 +117,14 @@ export class DeploymentController extends QueueController {
       return;
     }
     if (isEmptySelector(selector)) {
-      this.recorder.event(d, 'Warning', 'SelectingAll', 'This deployment is selecting all pods. A non-empty selector is required.');
-      if ((d.status?.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) await this.writeStatus(d, { ...(d.status ?? {}), observedGeneration: d.metadata.generation ?? 0 });
+      this.recorder.event(
+        d,
+        'Warning',
+        'SelectingAll',
+        'This deployment is selecting all pods. A non-empty selector is required.',
+      );
+      if ((d.status?.observedGeneration ?? 0) < (d.metadata.generation ?? 0))
+        await this.writeStatus(d, { ...(d.status ?? {}), observedGeneration: d.metadata.generation ?? 0 });
       return;
     }
     const ns = d.metadata.namespace ?? '';
@@ -142,7 +158,11 @@ export class DeploymentController extends QueueController {
   // --- ReplicaSets ----------------------------------------------------------------------------
 
   /** getAllReplicaSetsAndSyncRevision: the new ReplicaSet (created when asked) and the old ones. */
-  private async getAllReplicaSets(d: Deployment, rsList: ReplicaSet[], create: boolean): Promise<{ newRS: ReplicaSet | undefined; oldRSs: ReplicaSet[] }> {
+  private async getAllReplicaSets(
+    d: Deployment,
+    rsList: ReplicaSet[],
+    create: boolean,
+  ): Promise<{ newRS: ReplicaSet | undefined; oldRSs: ReplicaSet[] }> {
     const sorted = [...rsList].sort(byCreation);
     const found = sorted.find((rs) => equalIgnoreHash(rs.spec.template, d.spec.template));
     const oldRSs = sorted.filter((rs) => rs !== found);
@@ -152,10 +172,17 @@ export class DeploymentController extends QueueController {
     return { newRS: await this.createNewRS(d, oldRSs, newRevision), oldRSs };
   }
 
-  private rsAnnotations(d: Deployment, rs: ReplicaSet | undefined, newRevision: number, setReplicas: boolean): Record<string, string> {
+  private rsAnnotations(
+    d: Deployment,
+    rs: ReplicaSet | undefined,
+    newRevision: number,
+    setReplicas: boolean,
+  ): Record<string, string> {
     const out: Record<string, string> = { ...(rs?.metadata.annotations ?? {}) };
-    for (const [k, v] of Object.entries(d.metadata.annotations ?? {})) if (!SKIPPED_ANNOTATIONS.has(k)) out[k] = v;
-    if (revisionOf({ metadata: { annotations: out } }) < newRevision) out[ANNOTATIONS.revision] = String(newRevision);
+    for (const [k, v] of Object.entries(d.metadata.annotations ?? {}))
+      if (!SKIPPED_ANNOTATIONS.has(k)) out[k] = v;
+    if (revisionOf({ metadata: { annotations: out } }) < newRevision)
+      out[ANNOTATIONS.revision] = String(newRevision);
     if (setReplicas) {
       out[ANNOTATIONS.desiredReplicas] = String(d.spec.replicas ?? 1);
       out[ANNOTATIONS.maxReplicas] = String((d.spec.replicas ?? 1) + maxSurge(d));
@@ -167,19 +194,36 @@ export class DeploymentController extends QueueController {
     let cur = rs;
     const annotations = this.rsAnnotations(d, rs, newRevision, false);
     const minReady = d.spec.minReadySeconds ?? 0;
-    if (JSON.stringify(annotations) !== JSON.stringify(rs.metadata.annotations ?? {}) || (rs.spec.minReadySeconds ?? 0) !== minReady) {
-      const updated = await this.ctx.api.guaranteedUpdate(replicasets, rs.metadata.namespace, rs.metadata.name ?? '', (o) => {
-        const x = o as ReplicaSet;
-        x.metadata.annotations = { ...(x.metadata.annotations ?? {}), ...annotations };
-        x.spec.minReadySeconds = minReady;
-        return x;
-      });
+    if (
+      JSON.stringify(annotations) !== JSON.stringify(rs.metadata.annotations ?? {}) ||
+      (rs.spec.minReadySeconds ?? 0) !== minReady
+    ) {
+      const updated = await this.ctx.api.guaranteedUpdate(
+        replicasets,
+        rs.metadata.namespace,
+        rs.metadata.name ?? '',
+        (o) => {
+          const x = o as ReplicaSet;
+          x.metadata.annotations = { ...(x.metadata.annotations ?? {}), ...annotations };
+          x.spec.minReadySeconds = minReady;
+          return x;
+        },
+      );
       if (updated) cur = updated as ReplicaSet;
     }
     await this.setDeploymentRevision(d, cur.metadata.annotations?.[ANNOTATIONS.revision]);
     if (progressDeadlineSeconds(d) !== undefined && !getCondition(d.status, 'Progressing')) {
       const status: DeploymentStatus = { ...(d.status ?? {}) };
-      setCondition(status, newCondition('Progressing', 'True', 'FoundNewReplicaSet', `Found new replica set "${cur.metadata.name ?? ''}"`, this.now()));
+      setCondition(
+        status,
+        newCondition(
+          'Progressing',
+          'True',
+          'FoundNewReplicaSet',
+          `Found new replica set "${cur.metadata.name ?? ''}"`,
+          this.now(),
+        ),
+      );
       await this.writeStatus(d, status);
     }
     return cur;
@@ -187,14 +231,23 @@ export class DeploymentController extends QueueController {
 
   private async createNewRS(d: Deployment, oldRSs: ReplicaSet[], newRevision: number): Promise<ReplicaSet> {
     const template = normalizedTemplate(d.spec.template);
-    const collisionCount = typeof d.status?.['collisionCount'] === 'number' ? d.status['collisionCount'] : undefined;
+    const collisionCount =
+      typeof d.status?.['collisionCount'] === 'number' ? d.status['collisionCount'] : undefined;
     const hash = computeHash(template, collisionCount);
-    template.metadata = { ...(template.metadata ?? {}), labels: { ...(template.metadata?.labels ?? {}), [POD_TEMPLATE_HASH]: hash } };
+    template.metadata = {
+      ...(template.metadata ?? {}),
+      labels: { ...(template.metadata?.labels ?? {}), [POD_TEMPLATE_HASH]: hash },
+    };
     const selector = clone(d.spec.selector);
     selector.matchLabels = { ...(selector.matchLabels ?? {}), [POD_TEMPLATE_HASH]: hash };
     const name = `${d.metadata.name ?? ''}-${hash}`;
     const draft: ReplicaSet = {
-      metadata: { name, namespace: d.metadata.namespace ?? '', labels: template.metadata.labels ?? {}, ownerReferences: [controllerRef(d, KIND.apiVersion, KIND.kind)] },
+      metadata: {
+        name,
+        namespace: d.metadata.namespace ?? '',
+        labels: template.metadata.labels ?? {},
+        ownerReferences: [controllerRef(d, KIND.apiVersion, KIND.kind)],
+      },
       spec: { replicas: 0, minReadySeconds: d.spec.minReadySeconds ?? 0, selector, template },
     };
     const replicas = newRSNewReplicas(d, [...oldRSs, draft], draft);
@@ -206,18 +259,42 @@ export class DeploymentController extends QueueController {
     } catch (e) {
       if (isNamespaceTerminating(e)) throw e;
       if (!isApiError(e, 409)) throw e;
-      const existing = (await this.ctx.api.tryGet(replicasets, d.metadata.namespace, name)) as ReplicaSet | undefined;
-      if (existing && controllerRefOf(existing)?.uid === d.metadata.uid && equalIgnoreHash(existing.spec.template, d.spec.template)) return existing;
+      const existing = (await this.ctx.api.tryGet(replicasets, d.metadata.namespace, name)) as
+        ReplicaSet | undefined;
+      if (
+        existing &&
+        controllerRefOf(existing)?.uid === d.metadata.uid &&
+        equalIgnoreHash(existing.spec.template, d.spec.template)
+      )
+        return existing;
       // A hash collision: bump collisionCount so the next attempt hashes differently.
       const status: DeploymentStatus = { ...(d.status ?? {}), collisionCount: (collisionCount ?? 0) + 1 };
       await this.writeStatus(d, status);
-      throw new Error(`found a hash collision for deployment "${d.metadata.name ?? ''}" - bumping collisionCount (${collisionCount ?? 0}->${(collisionCount ?? 0) + 1}) to resolve it`, { cause: e });
+      throw new Error(
+        `found a hash collision for deployment "${d.metadata.name ?? ''}" - bumping collisionCount (${collisionCount ?? 0}->${(collisionCount ?? 0) + 1}) to resolve it`,
+        { cause: e },
+      );
     }
-    if (replicas > 0) this.recorder.event(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${name} from 0 to ${replicas}`);
+    if (replicas > 0)
+      this.recorder.event(
+        d,
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled up replica set ${name} from 0 to ${replicas}`,
+      );
     await this.setDeploymentRevision(d, created.metadata.annotations?.[ANNOTATIONS.revision]);
     if (progressDeadlineSeconds(d) !== undefined) {
       const status: DeploymentStatus = { ...(d.status ?? {}) };
-      setCondition(status, newCondition('Progressing', 'True', 'NewReplicaSetCreated', `Created new replica set "${name}"`, this.now()));
+      setCondition(
+        status,
+        newCondition(
+          'Progressing',
+          'True',
+          'NewReplicaSetCreated',
+          `Created new replica set "${name}"`,
+          this.now(),
+        ),
+      );
       await this.writeStatus(d, status);
     }
     return created;
@@ -225,11 +302,16 @@ export class DeploymentController extends QueueController {
 
   private async setDeploymentRevision(d: Deployment, revision: string | undefined): Promise<void> {
     if (revision === undefined || d.metadata.annotations?.[ANNOTATIONS.revision] === revision) return;
-    const updated = await this.ctx.api.guaranteedUpdate(deployments, d.metadata.namespace, d.metadata.name ?? '', (o) => {
-      if (o.metadata.uid !== d.metadata.uid) return undefined;
-      o.metadata.annotations = { ...(o.metadata.annotations ?? {}), [ANNOTATIONS.revision]: revision };
-      return o;
-    });
+    const updated = await this.ctx.api.guaranteedUpdate(
+      deployments,
+      d.metadata.namespace,
+      d.metadata.name ?? '',
+      (o) => {
+        if (o.metadata.uid !== d.metadata.uid) return undefined;
+        o.metadata.annotations = { ...(o.metadata.annotations ?? {}), [ANNOTATIONS.revision]: revision };
+        return o;
+      },
+    );
     if (updated) {
       d.metadata.annotations = updated.metadata.annotations;
       d.metadata.resourceVersion = updated.metadata.resourceVersion;
@@ -241,22 +323,38 @@ export class DeploymentController extends QueueController {
     const desired = String(d.spec.replicas ?? 1);
     const max = String((d.spec.replicas ?? 1) + maxSurge(d));
     const sizeChanged = (rs.spec.replicas ?? 1) !== replicas;
-    const annotationsChanged = rs.metadata.annotations?.[ANNOTATIONS.desiredReplicas] !== desired || rs.metadata.annotations?.[ANNOTATIONS.maxReplicas] !== max;
+    const annotationsChanged =
+      rs.metadata.annotations?.[ANNOTATIONS.desiredReplicas] !== desired ||
+      rs.metadata.annotations?.[ANNOTATIONS.maxReplicas] !== max;
     if (!sizeChanged && !annotationsChanged) return false;
     const from = rs.spec.replicas ?? 1;
-    const updated = await this.ctx.api.guaranteedUpdate(replicasets, rs.metadata.namespace, rs.metadata.name ?? '', (o) => {
-      if (o.metadata.uid !== rs.metadata.uid) return undefined;
-      const x = o as ReplicaSet;
-      x.spec.replicas = replicas;
-      x.metadata.annotations = { ...(x.metadata.annotations ?? {}), [ANNOTATIONS.desiredReplicas]: desired, [ANNOTATIONS.maxReplicas]: max };
-      return x;
-    });
+    const updated = await this.ctx.api.guaranteedUpdate(
+      replicasets,
+      rs.metadata.namespace,
+      rs.metadata.name ?? '',
+      (o) => {
+        if (o.metadata.uid !== rs.metadata.uid) return undefined;
+        const x = o as ReplicaSet;
+        x.spec.replicas = replicas;
+        x.metadata.annotations = {
+          ...(x.metadata.annotations ?? {}),
+          [ANNOTATIONS.desiredReplicas]: desired,
+          [ANNOTATIONS.maxReplicas]: max,
+        };
+        return x;
+      },
+    );
     if (updated) {
       rs.spec.replicas = replicas;
       rs.metadata.annotations = updated.metadata.annotations;
     }
     if (sizeChanged) {
-      this.recorder.event(d, 'Normal', 'ScalingReplicaSet', `Scaled ${from < replicas ? 'up' : 'down'} replica set ${rs.metadata.name ?? ''} from ${from} to ${replicas}`);
+      this.recorder.event(
+        d,
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled ${from < replicas ? 'up' : 'down'} replica set ${rs.metadata.name ?? ''} from ${from} to ${replicas}`,
+      );
     }
     return sizeChanged;
   }
@@ -268,12 +366,24 @@ export class DeploymentController extends QueueController {
     if (!newRS) return;
     const allRSs = [...oldRSs, newRS];
     if (await this.reconcileNewReplicaSet(allRSs, newRS, d)) return this.syncRolloutStatus(allRSs, newRS, d);
-    if (await this.reconcileOldReplicaSets(allRSs, oldRSs.filter((rs) => (rs.spec.replicas ?? 1) > 0), newRS, d)) return this.syncRolloutStatus(allRSs, newRS, d);
+    if (
+      await this.reconcileOldReplicaSets(
+        allRSs,
+        oldRSs.filter((rs) => (rs.spec.replicas ?? 1) > 0),
+        newRS,
+        d,
+      )
+    )
+      return this.syncRolloutStatus(allRSs, newRS, d);
     if (deploymentComplete(d, d.status ?? {})) await this.cleanupDeployment(oldRSs, d);
     return this.syncRolloutStatus(allRSs, newRS, d);
   }
 
-  private async reconcileNewReplicaSet(allRSs: ReplicaSet[], newRS: ReplicaSet, d: Deployment): Promise<boolean> {
+  private async reconcileNewReplicaSet(
+    allRSs: ReplicaSet[],
+    newRS: ReplicaSet,
+    d: Deployment,
+  ): Promise<boolean> {
     const want = d.spec.replicas ?? 1;
     const cur = newRS.spec.replicas ?? 1;
     if (cur === want) return false;
@@ -281,7 +391,12 @@ export class DeploymentController extends QueueController {
     return this.scaleRS(newRS, newRSNewReplicas(d, allRSs, newRS), d);
   }
 
-  private async reconcileOldReplicaSets(allRSs: ReplicaSet[], oldRSs: ReplicaSet[], newRS: ReplicaSet, d: Deployment): Promise<boolean> {
+  private async reconcileOldReplicaSets(
+    allRSs: ReplicaSet[],
+    oldRSs: ReplicaSet[],
+    newRS: ReplicaSet,
+    d: Deployment,
+  ): Promise<boolean> {
     const oldPods = oldRSs.reduce((n, rs) => n + (rs.spec.replicas ?? 1), 0);
     if (oldPods === 0) return false;
     const allPods = allRSs.reduce((n, rs) => n + (rs.spec.replicas ?? 1), 0);
@@ -321,7 +436,8 @@ export class DeploymentController extends QueueController {
     let { newRS, oldRSs } = await this.getAllReplicaSets(d, rsList, false);
     const allRSs = (): ReplicaSet[] => [...oldRSs, ...(newRS ? [newRS] : [])];
     let scaledDown = false;
-    for (const rs of oldRSs) if ((rs.spec.replicas ?? 1) > 0) scaledDown = (await this.scaleRS(rs, 0, d)) || scaledDown;
+    for (const rs of oldRSs)
+      if ((rs.spec.replicas ?? 1) > 0) scaledDown = (await this.scaleRS(rs, 0, d)) || scaledDown;
     if (scaledDown) return this.syncRolloutStatus(allRSs(), newRS, d);
     if (this.oldPodsRunning(newRS, oldRSs)) return this.syncRolloutStatus(allRSs(), newRS, d);
     if (!newRS) ({ newRS, oldRSs } = await this.getAllReplicaSets(d, rsList, true));
@@ -348,9 +464,16 @@ export class DeploymentController extends QueueController {
     if (diff <= 0) return;
     cleanable.sort((a, b) => revisionOf(a) - revisionOf(b) || byCreation(a, b));
     for (const rs of cleanable.slice(0, diff)) {
-      if ((rs.status?.replicas ?? 0) !== 0 || (rs.spec.replicas ?? 1) !== 0 || (rs.metadata.generation ?? 0) > (rs.status?.observedGeneration ?? 0)) continue;
+      if (
+        (rs.status?.replicas ?? 0) !== 0 ||
+        (rs.spec.replicas ?? 1) !== 0 ||
+        (rs.metadata.generation ?? 0) > (rs.status?.observedGeneration ?? 0)
+      )
+        continue;
       try {
-        await this.ctx.api.delete(replicasets, rs.metadata.namespace, rs.metadata.name ?? '', { preconditions: { uid: rs.metadata.uid ?? '' } });
+        await this.ctx.api.delete(replicasets, rs.metadata.namespace, rs.metadata.name ?? '', {
+          preconditions: { uid: rs.metadata.uid ?? '' },
+        });
       } catch (e) {
         if (!isApiError(e, 404) && !isApiError(e, 409)) throw e;
       }
@@ -369,8 +492,16 @@ export class DeploymentController extends QueueController {
     if (cond?.reason === 'ProgressDeadlineExceeded') return;
     const paused = d.spec.paused === true;
     const status: DeploymentStatus = { ...(d.status ?? {}) };
-    if (paused && cond?.reason !== 'DeploymentPaused') setCondition(status, newCondition('Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused', this.now()));
-    else if (!paused && cond?.reason === 'DeploymentPaused') setCondition(status, newCondition('Progressing', 'Unknown', 'DeploymentResumed', 'Deployment is resumed', this.now()));
+    if (paused && cond?.reason !== 'DeploymentPaused')
+      setCondition(
+        status,
+        newCondition('Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused', this.now()),
+      );
+    else if (!paused && cond?.reason === 'DeploymentPaused')
+      setCondition(
+        status,
+        newCondition('Progressing', 'Unknown', 'DeploymentResumed', 'Deployment is resumed', this.now()),
+      );
     else return;
     await this.writeStatus(d, status);
   }
@@ -381,7 +512,11 @@ export class DeploymentController extends QueueController {
     await this.writeStatus(d, status);
   }
 
-  private async syncRolloutStatus(allRSs: ReplicaSet[], newRS: ReplicaSet | undefined, d: Deployment): Promise<void> {
+  private async syncRolloutStatus(
+    allRSs: ReplicaSet[],
+    newRS: ReplicaSet | undefined,
+    d: Deployment,
+  ): Promise<void> {
     const now = this.ctx.clock.now();
     const ts = timestamp(now);
     const status = calculateStatus(allRSs, newRS, d, ts);
@@ -392,10 +527,14 @@ export class DeploymentController extends QueueController {
     const rsName = newRS?.metadata.name ?? '';
     if (deadline !== undefined && !complete) {
       if (deploymentComplete(d, status)) {
-        const msg = newRS ? `ReplicaSet "${rsName}" has successfully progressed.` : `Deployment "${d.metadata.name ?? ''}" has successfully progressed.`;
+        const msg = newRS
+          ? `ReplicaSet "${rsName}" has successfully progressed.`
+          : `Deployment "${d.metadata.name ?? ''}" has successfully progressed.`;
         setCondition(status, newCondition('Progressing', 'True', 'NewReplicaSetAvailable', msg, ts));
       } else if (deploymentProgressing(d, status)) {
-        const msg = newRS ? `ReplicaSet "${rsName}" is progressing.` : `Deployment "${d.metadata.name ?? ''}" is progressing.`;
+        const msg = newRS
+          ? `ReplicaSet "${rsName}" is progressing.`
+          : `Deployment "${d.metadata.name ?? ''}" is progressing.`;
         const c = newCondition('Progressing', 'True', 'ReplicaSetUpdated', msg, ts);
         if (cur) {
           if (cur.status === 'True') c.lastTransitionTime = cur.lastTransitionTime;
@@ -403,19 +542,36 @@ export class DeploymentController extends QueueController {
         }
         setCondition(status, c);
       } else if (deploymentTimedOut(d, status, now)) {
-        const msg = newRS ? `ReplicaSet "${rsName}" has timed out progressing.` : `Deployment "${d.metadata.name ?? ''}" has timed out progressing.`;
+        const msg = newRS
+          ? `ReplicaSet "${rsName}" has timed out progressing.`
+          : `Deployment "${d.metadata.name ?? ''}" has timed out progressing.`;
         setCondition(status, newCondition('Progressing', 'False', 'ProgressDeadlineExceeded', msg, ts));
       }
     }
     const failure = allRSs
-      .map((rs) => (rs.status as { conditions?: { type: string; status: string; reason?: string; message?: string }[] } | undefined)?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True'))
+      .map((rs) =>
+        (
+          rs.status as
+            { conditions?: { type: string; status: string; reason?: string; message?: string }[] } | undefined
+        )?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True'),
+      )
       .find((c) => c !== undefined);
-    if (failure) setCondition(status, newCondition('ReplicaFailure', 'True', failure.reason ?? '', failure.message ?? '', ts));
+    if (failure)
+      setCondition(
+        status,
+        newCondition('ReplicaFailure', 'True', failure.reason ?? '', failure.message ?? '', ts),
+      );
     else removeCondition(status, 'ReplicaFailure');
     await this.writeStatus(d, status);
     // requeueStuckDeployment: look again when the progress deadline would pass.
     const p = getCondition(status, 'Progressing');
-    if (deadline !== undefined && p && p.reason !== 'NewReplicaSetAvailable' && p.reason !== 'ProgressDeadlineExceeded' && !deploymentComplete(d, status)) {
+    if (
+      deadline !== undefined &&
+      p &&
+      p.reason !== 'NewReplicaSetAvailable' &&
+      p.reason !== 'ProgressDeadlineExceeded' &&
+      !deploymentComplete(d, status)
+    ) {
       const at = (Date.parse(p.lastUpdateTime ?? '') || now.getTime()) + deadline * 1000;
       this.enqueueAfter(keyOf(d), at - now.getTime() + 1000);
     }

@@ -29,7 +29,10 @@ function isError(v: ScaleVerdict): v is { error: string } {
 }
 
 /** getExpectedScale: the sum of the scales of the controllers of the pods; pods without a controllerRef are unmanaged. */
-export function expectedScale(pods: readonly Pod[], find: ScaleFinder): { ok: true; expectedCount: number; unmanagedPods: string[] } | { ok: false; error: string } {
+export function expectedScale(
+  pods: readonly Pod[],
+  find: ScaleFinder,
+): { ok: true; expectedCount: number; unmanagedPods: string[] } | { ok: false; error: string } {
   const scales = new Map<string, number>();
   const seenRefs = new Set<string>();
   const unmanagedPods: string[] = [];
@@ -52,17 +55,27 @@ export function expectedScale(pods: readonly Pod[], find: ScaleFinder): { ok: tr
 }
 
 /** getExpectedPodCount: expectedCount and desiredHealthy from minAvailable (int or percent) or maxUnavailable. */
-export function expectedPodCount(pdb: PodDisruptionBudget, pods: readonly Pod[], find: ScaleFinder): ExpectedCount {
+export function expectedPodCount(
+  pdb: PodDisruptionBudget,
+  pods: readonly Pod[],
+  find: ScaleFinder,
+): ExpectedCount {
   const { maxUnavailable, minAvailable } = pdb.spec;
   if (maxUnavailable !== undefined && maxUnavailable !== null) {
     const s = expectedScale(pods, find);
     if (!s.ok) return s;
     const mu = scaledValue(maxUnavailable, s.expectedCount, true);
     if (mu === null) return { ok: false, error: intOrStringError(maxUnavailable) };
-    return { ok: true, expectedCount: s.expectedCount, desiredHealthy: Math.max(0, s.expectedCount - mu), unmanagedPods: s.unmanagedPods };
+    return {
+      ok: true,
+      expectedCount: s.expectedCount,
+      desiredHealthy: Math.max(0, s.expectedCount - mu),
+      unmanagedPods: s.unmanagedPods,
+    };
   }
   if (minAvailable !== undefined && minAvailable !== null) {
-    if (typeof minAvailable === 'number') return { ok: true, expectedCount: pods.length, desiredHealthy: minAvailable, unmanagedPods: [] };
+    if (typeof minAvailable === 'number')
+      return { ok: true, expectedCount: pods.length, desiredHealthy: minAvailable, unmanagedPods: [] };
     const s = expectedScale(pods, find);
     if (!s.ok) return s;
     const ma = scaledValue(minAvailable, s.expectedCount, true);
@@ -105,7 +118,11 @@ export function liveDisruptedPods(
 }
 
 /** countHealthyPods: Ready pods, not being deleted and not in disruptedPods. */
-export function countHealthyPods(pods: readonly Pod[], disruptedPods: Record<string, string>, now: Date): number {
+export function countHealthyPods(
+  pods: readonly Pod[],
+  disruptedPods: Record<string, string>,
+  now: Date,
+): number {
   let n = 0;
   for (const pod of pods) {
     if (pod.metadata.deletionTimestamp) continue;
@@ -140,7 +157,12 @@ export function conditionsAreUpToDate(pdb: PodDisruptionBudget): boolean {
  */
 export function nextPdbStatus(
   pdb: PodDisruptionBudget,
-  v: { currentHealthy: number; desiredHealthy: number; expectedCount: number; disruptedPods: Record<string, string> },
+  v: {
+    currentHealthy: number;
+    desiredHealthy: number;
+    expectedCount: number;
+    disruptedPods: Record<string, string>;
+  },
   now: string,
 ): PdbStatus | undefined {
   let disruptionsAllowed = v.currentHealthy - v.desiredHealthy;
@@ -174,7 +196,10 @@ export function nextPdbStatus(
 
 /** failSafe: disruptionsAllowed 0 and DisruptionAllowed=False/SyncFailed with the error; the rest unchanged. */
 export function failSafeStatus(pdb: PodDisruptionBudget, error: string, now: string): PdbStatus {
-  const st: PdbStatus = { ...(pdb.status ?? { currentHealthy: 0, desiredHealthy: 0, expectedPods: 0, disruptionsAllowed: 0 }), disruptionsAllowed: 0 };
+  const st: PdbStatus = {
+    ...(pdb.status ?? { currentHealthy: 0, desiredHealthy: 0, expectedPods: 0, disruptionsAllowed: 0 }),
+    disruptionsAllowed: 0,
+  };
   st.conditions = withDisruptionAllowedCondition(st, now, error);
   return st;
 }
@@ -187,7 +212,10 @@ export function goLabelSelectorString(sel: LabelSelector | undefined): string {
     .map((k) => `${k}: ${sel.matchLabels?.[k] ?? ''},`)
     .join('');
   const exprs = (sel.matchExpressions ?? [])
-    .map((e) => `LabelSelectorRequirement{Key:${e.key},Operator:${e.operator},Values:[${(e.values ?? []).join(' ')}],},`)
+    .map(
+      (e) =>
+        `LabelSelectorRequirement{Key:${e.key},Operator:${e.operator},Values:[${(e.values ?? []).join(' ')}],},`,
+    )
     .join('');
   return `&LabelSelector{MatchLabels:map[string]string{${labels}},MatchExpressions:[]LabelSelectorRequirement{${exprs}},}`;
 }

@@ -19,22 +19,44 @@ const deployments = resource('deployments');
 const replicasets = resource('replicasets');
 const events = resource('events');
 
-type Counts = Pick<NonNullable<PodDisruptionBudget['status']>, 'expectedPods' | 'desiredHealthy' | 'currentHealthy' | 'disruptionsAllowed'>;
+type Counts = Pick<
+  NonNullable<PodDisruptionBudget['status']>,
+  'expectedPods' | 'desiredHealthy' | 'currentHealthy' | 'disruptionsAllowed'
+>;
 
 function deployment(name: string, replicas: number): Deployment {
   return {
     metadata: { name },
-    spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] } } },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] },
+      },
+    },
   };
 }
 
-function pdb(name: string, app: string, spec: Omit<PodDisruptionBudget['spec'], 'selector'>): PodDisruptionBudget {
+function pdb(
+  name: string,
+  app: string,
+  spec: Omit<PodDisruptionBudget['spec'], 'selector'>,
+): PodDisruptionBudget {
   return { metadata: { name }, spec: { ...spec, selector: { matchLabels: { app } } } };
 }
 
-function runningPod(name: string, app: string, owner?: { kind: string; apiVersion: string; uid: string; name: string }): Pod {
+function runningPod(
+  name: string,
+  app: string,
+  owner?: { kind: string; apiVersion: string; uid: string; name: string },
+): Pod {
   return {
-    metadata: { name, labels: { app }, ...(owner ? { ownerReferences: [{ ...owner, controller: true }] } : {}) },
+    metadata: {
+      name,
+      labels: { app },
+      ...(owner ? { ownerReferences: [{ ...owner, controller: true }] } : {}),
+    },
     spec: { containers: [{ name: 'c', image: 'nginx' }], nodeName: 'worker-1', schedulerName: 'none' },
   };
 }
@@ -47,20 +69,35 @@ describe('disruption controller', () => {
     const p = (await h.api.get(pdbs, 'default', name)) as PodDisruptionBudget;
     return p.status ?? { disruptionsAllowed: -1, currentHealthy: -1, desiredHealthy: -1, expectedPods: -1 };
   };
-  const counts = (s: Counts): Counts => ({ expectedPods: s.expectedPods, desiredHealthy: s.desiredHealthy, currentHealthy: s.currentHealthy, disruptionsAllowed: s.disruptionsAllowed });
+  const counts = (s: Counts): Counts => ({
+    expectedPods: s.expectedPods,
+    desiredHealthy: s.desiredHealthy,
+    currentHealthy: s.currentHealthy,
+    disruptionsAllowed: s.disruptionsAllowed,
+  });
   const settlesAt = (name: string, want: Counts): Promise<NonNullable<PodDisruptionBudget['status']>> =>
-    waitFor(async () => {
-      const s = await status(name);
-      return JSON.stringify(counts(s)) === JSON.stringify(want) ? s : undefined;
-    }, `${name} status ${JSON.stringify(want)}`);
+    waitFor(
+      async () => {
+        const s = await status(name);
+        return JSON.stringify(counts(s)) === JSON.stringify(want) ? s : undefined;
+      },
+      `${name} status ${JSON.stringify(want)}`,
+    );
   const eventsFor = async (name: string, reason: string): Promise<KubeEvent[]> =>
-    ((await h.api.list(events, 'default')).items as KubeEvent[]).filter((e) => e.involvedObject.name === name && e.reason === reason);
+    ((await h.api.list(events, 'default')).items as KubeEvent[]).filter(
+      (e) => e.involvedObject.name === name && e.reason === reason,
+    );
 
   before(async () => {
     h = await startApiHarness();
     await createNode(h.api, 'worker-1');
     await createNode(h.api, 'worker-2');
-    const cs = [new Scheduler(h.ctx), new ReplicaSetController(h.ctx), new DeploymentController(h.ctx), new DisruptionController(h.ctx)];
+    const cs = [
+      new Scheduler(h.ctx),
+      new ReplicaSetController(h.ctx),
+      new DeploymentController(h.ctx),
+      new DisruptionController(h.ctx),
+    ];
     controllers.push(...cs);
     for (const c of cs) c.start();
     kubelet = new TinyKubelet(h.api, h.informers);
@@ -75,70 +112,161 @@ describe('disruption controller', () => {
   test('minAvailable 2 over a 3-replica Deployment allows one disruption, with the DisruptionAllowed condition', async () => {
     await h.api.create(deployments, 'default', deployment('web', 3));
     await h.api.create(pdbs, 'default', pdb('web-pdb', 'web', { minAvailable: 2 }));
-    const s = await settlesAt('web-pdb', { expectedPods: 3, desiredHealthy: 2, currentHealthy: 3, disruptionsAllowed: 1 });
+    const s = await settlesAt('web-pdb', {
+      expectedPods: 3,
+      desiredHealthy: 2,
+      currentHealthy: 3,
+      disruptionsAllowed: 1,
+    });
     assert.equal(s.observedGeneration, 1);
-    assert.deepEqual(s.conditions?.map((c) => [c.type, c.status, c.reason, c.observedGeneration]), [['DisruptionAllowed', 'True', 'SufficientPods', 1]]);
+    assert.deepEqual(
+      s.conditions?.map((c) => [c.type, c.status, c.reason, c.observedGeneration]),
+      [['DisruptionAllowed', 'True', 'SufficientPods', 1]],
+    );
   });
 
   test('evicting a pod: the replacement is created at once and the PDB counts the terminating pod out of currentHealthy', async () => {
     kubelet.opts.finishDeletes = false;
-    const victim = h.informers.pods.list('default').find((p) => p.metadata.labels?.['app'] === 'web' && isPodActive(p))?.metadata.name ?? '';
+    const victim =
+      h.informers.pods.list('default').find((p) => p.metadata.labels?.['app'] === 'web' && isPodActive(p))
+        ?.metadata.name ?? '';
     await h.api.evict('default', victim, { metadata: { name: victim } });
     // The terminating pod still matches the selector, so an integer minAvailable expects 4 pods.
-    const s = await settlesAt('web-pdb', { expectedPods: 4, desiredHealthy: 2, currentHealthy: 3, disruptionsAllowed: 1 });
+    const s = await settlesAt('web-pdb', {
+      expectedPods: 4,
+      desiredHealthy: 2,
+      currentHealthy: 3,
+      disruptionsAllowed: 1,
+    });
     assert.equal(s.disruptedPods, undefined, 'the entry goes once the pod is seen terminating');
     kubelet.opts.finishDeletes = true;
     kubelet.poke();
-    await settlesAt('web-pdb', { expectedPods: 3, desiredHealthy: 2, currentHealthy: 3, disruptionsAllowed: 1 });
+    await settlesAt('web-pdb', {
+      expectedPods: 3,
+      desiredHealthy: 2,
+      currentHealthy: 3,
+      disruptionsAllowed: 1,
+    });
   });
 
   test('a PDB with no disruption allowed blocks the eviction with 429', async () => {
     await h.api.create(deployments, 'default', deployment('db', 2));
     await h.api.create(pdbs, 'default', pdb('db-pdb', 'db', { maxUnavailable: 0 }));
-    await settlesAt('db-pdb', { expectedPods: 2, desiredHealthy: 2, currentHealthy: 2, disruptionsAllowed: 0 });
-    const victim = h.informers.pods.list('default').find((p) => p.metadata.labels?.['app'] === 'db')?.metadata.name ?? '';
+    await settlesAt('db-pdb', {
+      expectedPods: 2,
+      desiredHealthy: 2,
+      currentHealthy: 2,
+      disruptionsAllowed: 0,
+    });
+    const victim =
+      h.informers.pods.list('default').find((p) => p.metadata.labels?.['app'] === 'db')?.metadata.name ?? '';
     const err = await h.api.evict('default', victim, { metadata: { name: victim } }).then(
       () => undefined,
       (e: unknown) => e,
     );
     assert.ok(err instanceof ApiError && err.code === 429, String(err));
     const s = await status('db-pdb');
-    assert.deepEqual(s.conditions?.map((c) => [c.status, c.reason]), [['False', 'InsufficientPods']]);
+    assert.deepEqual(
+      s.conditions?.map((c) => [c.status, c.reason]),
+      [['False', 'InsufficientPods']],
+    );
   });
 
   test('maxUnavailable and a percentage use the controller scale (Deployment through its ReplicaSet, a bare ReplicaSet)', async () => {
     await h.api.create(pdbs, 'default', pdb('web-max', 'web', { maxUnavailable: 1 }));
-    await settlesAt('web-max', { expectedPods: 3, desiredHealthy: 2, currentHealthy: 3, disruptionsAllowed: 1 });
+    await settlesAt('web-max', {
+      expectedPods: 3,
+      desiredHealthy: 2,
+      currentHealthy: 3,
+      disruptionsAllowed: 1,
+    });
     await h.api.create(replicasets, 'default', {
       metadata: { name: 'bare' },
-      spec: { replicas: 4, selector: { matchLabels: { app: 'bare' } }, template: { metadata: { labels: { app: 'bare' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } },
+      spec: {
+        replicas: 4,
+        selector: { matchLabels: { app: 'bare' } },
+        template: {
+          metadata: { labels: { app: 'bare' } },
+          spec: { containers: [{ name: 'c', image: 'x' }] },
+        },
+      },
     } satisfies ReplicaSet);
     await h.api.create(pdbs, 'default', pdb('bare-pct', 'bare', { minAvailable: '50%' }));
-    await settlesAt('bare-pct', { expectedPods: 4, desiredHealthy: 2, currentHealthy: 4, disruptionsAllowed: 2 });
+    await settlesAt('bare-pct', {
+      expectedPods: 4,
+      desiredHealthy: 2,
+      currentHealthy: 4,
+      disruptionsAllowed: 2,
+    });
   });
 
   test('unmanaged pods under maxUnavailable count for nothing and are reported', async () => {
     await h.api.create(pods, 'default', runningPod('lonely', 'lonely'));
     await h.api.create(pdbs, 'default', pdb('lonely-pdb', 'lonely', { maxUnavailable: 1 }));
-    await settlesAt('lonely-pdb', { expectedPods: 0, desiredHealthy: 0, currentHealthy: 1, disruptionsAllowed: 0 });
-    const ev = await waitFor(async () => (await eventsFor('lonely-pdb', 'UnmanagedPods'))[0], 'UnmanagedPods event');
+    await settlesAt('lonely-pdb', {
+      expectedPods: 0,
+      desiredHealthy: 0,
+      currentHealthy: 1,
+      disruptionsAllowed: 0,
+    });
+    const ev = await waitFor(
+      async () => (await eventsFor('lonely-pdb', 'UnmanagedPods'))[0],
+      'UnmanagedPods event',
+    );
     assert.equal(ev.type, 'Warning');
-    assert.match(ev.message ?? '', /^Pods selected by this PodDisruptionBudget \(selector: &LabelSelector\{MatchLabels:map\[string\]string\{app: lonely,\},/);
+    assert.match(
+      ev.message ?? '',
+      /^Pods selected by this PodDisruptionBudget \(selector: &LabelSelector\{MatchLabels:map\[string\]string\{app: lonely,\},/,
+    );
   });
 
   test('a controller that cannot be found or has no scale: the fail-safe with SyncFailed', async () => {
-    await h.api.create(pods, 'default', runningPod('ds-pod', 'agent', { kind: 'DaemonSet', apiVersion: 'apps/v1', uid: 'ds-uid', name: 'agent' }));
+    await h.api.create(
+      pods,
+      'default',
+      runningPod('ds-pod', 'agent', {
+        kind: 'DaemonSet',
+        apiVersion: 'apps/v1',
+        uid: 'ds-uid',
+        name: 'agent',
+      }),
+    );
     await h.api.create(pdbs, 'default', pdb('agent-pdb', 'agent', { maxUnavailable: 1 }));
     const s = await waitFor(async () => {
       const st = await status('agent-pdb');
       return st.conditions?.some((c) => c.reason === 'SyncFailed') ? st : undefined;
     }, 'SyncFailed');
     assert.equal(s.disruptionsAllowed, 0);
-    assert.deepEqual(s.conditions?.map((c) => [c.type, c.status, c.reason, c.message]), [['DisruptionAllowed', 'False', 'SyncFailed', 'daemonsets.apps does not implement the scale subresource']]);
-    const ev = await waitFor(async () => (await eventsFor('agent-pdb', 'CalculateExpectedPodCountFailed'))[0], 'CalculateExpectedPodCountFailed event');
-    assert.equal(ev.message, 'Failed to calculate the number of expected pods: daemonsets.apps does not implement the scale subresource');
+    assert.deepEqual(
+      s.conditions?.map((c) => [c.type, c.status, c.reason, c.message]),
+      [
+        [
+          'DisruptionAllowed',
+          'False',
+          'SyncFailed',
+          'daemonsets.apps does not implement the scale subresource',
+        ],
+      ],
+    );
+    const ev = await waitFor(
+      async () => (await eventsFor('agent-pdb', 'CalculateExpectedPodCountFailed'))[0],
+      'CalculateExpectedPodCountFailed event',
+    );
+    assert.equal(
+      ev.message,
+      'Failed to calculate the number of expected pods: daemonsets.apps does not implement the scale subresource',
+    );
 
-    await h.api.create(pods, 'default', runningPod('orphan', 'orphan', { kind: 'ReplicaSet', apiVersion: 'apps/v1', uid: 'gone-uid', name: 'gone' }));
+    await h.api.create(
+      pods,
+      'default',
+      runningPod('orphan', 'orphan', {
+        kind: 'ReplicaSet',
+        apiVersion: 'apps/v1',
+        uid: 'gone-uid',
+        name: 'gone',
+      }),
+    );
     await h.api.create(pdbs, 'default', pdb('orphan-pdb', 'orphan', { minAvailable: '50%' }));
     const s2 = await waitFor(async () => {
       const st = await status('orphan-pdb');
@@ -149,7 +277,12 @@ describe('disruption controller', () => {
 
   test('a PDB matching no pods says so', async () => {
     await h.api.create(pdbs, 'default', pdb('empty', 'nothing-here', { minAvailable: 1 }));
-    await settlesAt('empty', { expectedPods: 0, desiredHealthy: 1, currentHealthy: 0, disruptionsAllowed: 0 });
+    await settlesAt('empty', {
+      expectedPods: 0,
+      desiredHealthy: 1,
+      currentHealthy: 0,
+      disruptionsAllowed: 0,
+    });
     const ev = await waitFor(async () => (await eventsFor('empty', 'NoPods'))[0], 'NoPods event');
     assert.equal(ev.message, 'No matching pods found');
   });

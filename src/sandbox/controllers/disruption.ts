@@ -9,7 +9,14 @@
 import { keyOf, timestamp } from '../apiserver/meta.ts';
 import { resource, resourceForKind } from '../apiserver/resources.ts';
 import { fromLabelSelector, matchesLabels, NOTHING, type Selector } from '../apiserver/selectors.ts';
-import type { Deployment, OwnerReference, Pod, PodDisruptionBudget, ReplicaSet, StatefulSet } from '../apiserver/types.ts';
+import type {
+  Deployment,
+  OwnerReference,
+  Pod,
+  PodDisruptionBudget,
+  ReplicaSet,
+  StatefulSet,
+} from '../apiserver/types.ts';
 import { QueueController, controllerRefOf, isApiError, keyFor } from './base.ts';
 import type { ControllerContext } from './context.ts';
 import {
@@ -52,7 +59,11 @@ export class DisruptionController extends QueueController {
     this.ctx.informers.pods.on((type, pod, old) => this.onPod(type, pod, old));
   }
 
-  private onPdb(type: 'ADDED' | 'MODIFIED' | 'DELETED', pdb: PodDisruptionBudget, old: PodDisruptionBudget | undefined): void {
+  private onPdb(
+    type: 'ADDED' | 'MODIFIED' | 'DELETED',
+    pdb: PodDisruptionBudget,
+    old: PodDisruptionBudget | undefined,
+  ): void {
     const key = keyOf(pdb);
     const ns = pdb.metadata.namespace ?? '';
     if (type === 'DELETED') {
@@ -61,7 +72,11 @@ export class DisruptionController extends QueueController {
       this.byNamespace.get(ns)?.delete(key);
       return;
     }
-    if (!old || JSON.stringify(old.spec.selector) !== JSON.stringify(pdb.spec.selector) || !this.selectors.has(key)) {
+    if (
+      !old ||
+      JSON.stringify(old.spec.selector) !== JSON.stringify(pdb.spec.selector) ||
+      !this.selectors.has(key)
+    ) {
       let sel: Selector;
       try {
         sel = pdb.spec.selector ? fromLabelSelector(pdb.spec.selector) : NOTHING;
@@ -70,7 +85,8 @@ export class DisruptionController extends QueueController {
       }
       this.selectors.set(key, sel);
       const m = new Map<string, Pod>();
-      for (const p of this.ctx.informers.pods.list(ns)) if (matchesLabels(sel, p.metadata.labels)) m.set(keyOf(p), p);
+      for (const p of this.ctx.informers.pods.list(ns))
+        if (matchesLabels(sel, p.metadata.labels)) m.set(keyOf(p), p);
       this.members.set(key, m);
       let set = this.byNamespace.get(ns);
       if (!set) this.byNamespace.set(ns, (set = new Set()));
@@ -114,7 +130,8 @@ export class DisruptionController extends QueueController {
         const owner = controllerRefOf(rs);
         if (owner?.kind === 'Deployment' && ['apps', 'extensions'].includes(groupOf(owner.apiVersion))) {
           const d = inf.deployments.get(keyFor(namespace, owner.name)) as Deployment | undefined;
-          if (d && d.metadata.uid === owner.uid) return { uid: d.metadata.uid ?? '', scale: d.spec.replicas ?? 1 };
+          if (d && d.metadata.uid === owner.uid)
+            return { uid: d.metadata.uid ?? '', scale: d.spec.replicas ?? 1 };
         } else {
           return { uid: rs.metadata.uid ?? '', scale: rs.spec.replicas ?? 1 };
         }
@@ -122,7 +139,8 @@ export class DisruptionController extends QueueController {
     }
     if (ref.kind === 'StatefulSet' && group === 'apps') {
       const ss = inf.statefulsets.get(keyFor(namespace, ref.name)) as StatefulSet | undefined;
-      if (ss && ss.metadata.uid === ref.uid) return { uid: ss.metadata.uid ?? '', scale: ss.spec.replicas ?? 1 };
+      if (ss && ss.metadata.uid === ref.uid)
+        return { uid: ss.metadata.uid ?? '', scale: ss.spec.replicas ?? 1 };
     }
     return this.scaleController(ref, namespace);
   }
@@ -131,9 +149,18 @@ export class DisruptionController extends QueueController {
   private scaleController(ref: OwnerReference, namespace: string): ScaleVerdict {
     const r = resourceForKind(ref.apiVersion, ref.kind);
     if (!r) return { error: `no matches for kind "${ref.kind}" in version "${ref.apiVersion}"` };
-    if (!SCALABLE.has(r.resource)) return { error: `${r.group ? `${r.resource}.${r.group}` : r.resource} does not implement the scale subresource` };
-    const inf = r.resource === 'deployments' ? this.ctx.informers.deployments : r.resource === 'replicasets' ? this.ctx.informers.replicasets : this.ctx.informers.statefulsets;
-    const o = inf.get(keyFor(namespace, ref.name)) as { metadata: { uid?: string }; spec: { replicas?: number } } | undefined;
+    if (!SCALABLE.has(r.resource))
+      return {
+        error: `${r.group ? `${r.resource}.${r.group}` : r.resource} does not implement the scale subresource`,
+      };
+    const inf =
+      r.resource === 'deployments'
+        ? this.ctx.informers.deployments
+        : r.resource === 'replicasets'
+          ? this.ctx.informers.replicasets
+          : this.ctx.informers.statefulsets;
+    const o = inf.get(keyFor(namespace, ref.name)) as
+      { metadata: { uid?: string }; spec: { replicas?: number } } | undefined;
     if (!o || o.metadata.uid !== ref.uid) return null;
     return { uid: o.metadata.uid ?? '', scale: o.spec.replicas ?? 1 };
   }
@@ -147,7 +174,12 @@ export class DisruptionController extends QueueController {
     if (pods.length === 0) this.recorder.event(pdb, 'Normal', 'NoPods', 'No matching pods found');
     const expected = expectedPodCount(pdb, pods, (ref, ns) => this.findController(ref, ns));
     if (!expected.ok) {
-      this.recorder.event(pdb, 'Warning', 'CalculateExpectedPodCountFailed', `Failed to calculate the number of expected pods: ${expected.error}`);
+      this.recorder.event(
+        pdb,
+        'Warning',
+        'CalculateExpectedPodCountFailed',
+        `Failed to calculate the number of expected pods: ${expected.error}`,
+      );
       await this.write(pdb, failSafeStatus(pdb, expected.error, ts));
       return;
     }
@@ -163,18 +195,42 @@ export class DisruptionController extends QueueController {
     for (const name of expired) {
       const pod = pods.find((p) => p.metadata.name === name);
       // kube prints the PDB's namespace twice here.
-      if (pod) this.recorder.event(pod, 'Warning', 'NotDeleted', `Pod was expected by PDB ${pdb.metadata.namespace ?? ''}/${pdb.metadata.namespace ?? ''} to be deleted but it wasn't`);
+      if (pod)
+        this.recorder.event(
+          pod,
+          'Warning',
+          'NotDeleted',
+          `Pod was expected by PDB ${pdb.metadata.namespace ?? ''}/${pdb.metadata.namespace ?? ''} to be deleted but it wasn't`,
+        );
     }
     const currentHealthy = countHealthyPods(pods, disruptedPods, now);
-    const next = nextPdbStatus(pdb, { currentHealthy, desiredHealthy: expected.desiredHealthy, expectedCount: expected.expectedCount, disruptedPods }, ts);
+    const next = nextPdbStatus(
+      pdb,
+      {
+        currentHealthy,
+        desiredHealthy: expected.desiredHealthy,
+        expectedCount: expected.expectedCount,
+        disruptedPods,
+      },
+      ts,
+    );
     if (next) await this.write(pdb, next);
     if (recheckAt !== undefined) this.enqueueAfter(key, recheckAt - now.getTime() + 1);
   }
 
   /** UpdateStatus with the resourceVersion the status was computed from; a conflict requeues. */
-  private async write(pdb: PodDisruptionBudget, status: NonNullable<PodDisruptionBudget['status']>): Promise<void> {
+  private async write(
+    pdb: PodDisruptionBudget,
+    status: NonNullable<PodDisruptionBudget['status']>,
+  ): Promise<void> {
     try {
-      await this.ctx.api.update(pdbs, pdb.metadata.namespace, pdb.metadata.name ?? '', { ...pdb, status }, { subresource: 'status' });
+      await this.ctx.api.update(
+        pdbs,
+        pdb.metadata.namespace,
+        pdb.metadata.name ?? '',
+        { ...pdb, status },
+        { subresource: 'status' },
+      );
     } catch (e) {
       if (isApiError(e, 404)) return;
       throw e;

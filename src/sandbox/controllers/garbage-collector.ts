@@ -15,7 +15,18 @@ import { Informer } from './informer.ts';
 
 /** Resources the GC watches beyond the shared informers (owner references on them are honoured too). */
 const EXTRA_RESOURCES = ['configmaps', 'secrets', 'services', 'serviceaccounts'];
-const SHARED = ['pods', 'nodes', 'leases', 'deployments', 'replicasets', 'daemonsets', 'statefulsets', 'jobs', 'poddisruptionbudgets', 'controllerrevisions'] as const;
+const SHARED = [
+  'pods',
+  'nodes',
+  'leases',
+  'deployments',
+  'replicasets',
+  'daemonsets',
+  'statefulsets',
+  'jobs',
+  'poddisruptionbudgets',
+  'controllerrevisions',
+] as const;
 
 interface Ident {
   r: ResourceType;
@@ -23,7 +34,8 @@ interface Ident {
   name: string;
 }
 
-const identKey = (r: ResourceType, ns: string | undefined, name: string): string => `${r.resource}|${ns ?? ''}|${name}`;
+const identKey = (r: ResourceType, ns: string | undefined, name: string): string =>
+  `${r.resource}|${ns ?? ''}|${name}`;
 
 function parseIdent(key: string): Ident {
   const [res = '', ns = '', ...rest] = key.split('|');
@@ -84,7 +96,12 @@ export class GarbageCollector extends QueueController {
     if (s.size === 0) this.dependents.delete(owner);
   }
 
-  private onObject(r: ResourceType, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: KubeObject, old: KubeObject | undefined): void {
+  private onObject(
+    r: ResourceType,
+    type: 'ADDED' | 'MODIFIED' | 'DELETED',
+    obj: KubeObject,
+    old: KubeObject | undefined,
+  ): void {
     const key = identKey(r, obj.metadata.namespace, obj.metadata.name ?? '');
     const uid = obj.metadata.uid ?? '';
     const oldRefs = old?.metadata.ownerReferences ?? [];
@@ -118,8 +135,11 @@ export class GarbageCollector extends QueueController {
   private wakeOwner(uid: string): void {
     const owner = this.uids.get(uid);
     if (!owner) return;
-    const o = this.informers.get(owner.r.resource)?.get(owner.namespace ? `${owner.namespace}/${owner.name}` : owner.name);
-    if (o && isDeleting(o) && hasFinalizer(o, 'foregroundDeletion')) this.enqueue(`fg|${identKey(owner.r, owner.namespace, owner.name)}`);
+    const o = this.informers
+      .get(owner.r.resource)
+      ?.get(owner.namespace ? `${owner.namespace}/${owner.name}` : owner.name);
+    if (o && isDeleting(o) && hasFinalizer(o, 'foregroundDeletion'))
+      this.enqueue(`fg|${identKey(owner.r, owner.namespace, owner.name)}`);
   }
 
   /** Queues a dependent whose owners are not all known live (the live check happens in attemptToDelete). */
@@ -134,7 +154,9 @@ export class GarbageCollector extends QueueController {
         this.enqueue(`del|${key}`);
         return;
       }
-      const owner = this.informers.get(known.r.resource)?.get(known.namespace ? `${known.namespace}/${known.name}` : known.name);
+      const owner = this.informers
+        .get(known.r.resource)
+        ?.get(known.namespace ? `${known.namespace}/${known.name}` : known.name);
       if (owner && isDeleting(owner) && hasFinalizer(owner, 'foregroundDeletion')) {
         this.enqueue(`del|${key}`);
         return;
@@ -156,8 +178,14 @@ export class GarbageCollector extends QueueController {
   }
 
   /** classifyReferences: solid (live owner), dangling (gone or another uid), waiting (owner in foreground deletion). */
-  private async classify(item: KubeObject): Promise<{ solid: OwnerReference[]; dangling: OwnerReference[]; waiting: OwnerReference[] }> {
-    const out = { solid: [] as OwnerReference[], dangling: [] as OwnerReference[], waiting: [] as OwnerReference[] };
+  private async classify(
+    item: KubeObject,
+  ): Promise<{ solid: OwnerReference[]; dangling: OwnerReference[]; waiting: OwnerReference[] }> {
+    const out = {
+      solid: [] as OwnerReference[],
+      dangling: [] as OwnerReference[],
+      waiting: [] as OwnerReference[],
+    };
     for (const ref of item.metadata.ownerReferences ?? []) {
       const r = resourceForKind(ref.apiVersion, ref.kind);
       if (!r) {
@@ -178,22 +206,32 @@ export class GarbageCollector extends QueueController {
     const item = await this.live(id.r, id.namespace, id.name);
     if (!item) return;
     if (isDeleting(item)) {
-      if (hasFinalizer(item, 'foregroundDeletion')) this.enqueue(`fg|${identKey(id.r, id.namespace, id.name)}`);
+      if (hasFinalizer(item, 'foregroundDeletion'))
+        this.enqueue(`fg|${identKey(id.r, id.namespace, id.name)}`);
       return;
     }
     if ((item.metadata.ownerReferences ?? []).length === 0) return;
     const { solid, dangling, waiting } = await this.classify(item);
     if (solid.length > 0) {
       if (dangling.length === 0 && waiting.length === 0) return;
-      await removeOwnerRefs(this.ctx, id.r, item, [...dangling, ...waiting].map((r) => r.uid));
+      await removeOwnerRefs(
+        this.ctx,
+        id.r,
+        item,
+        [...dangling, ...waiting].map((r) => r.uid),
+      );
       return;
     }
     let policy: 'Orphan' | 'Foreground' | 'Background' = 'Background';
-    if (waiting.length > 0 && (this.dependents.get(item.metadata.uid ?? '')?.size ?? 0) > 0) policy = 'Foreground';
+    if (waiting.length > 0 && (this.dependents.get(item.metadata.uid ?? '')?.size ?? 0) > 0)
+      policy = 'Foreground';
     else if (hasFinalizer(item, 'orphan')) policy = 'Orphan';
     else if (hasFinalizer(item, 'foregroundDeletion')) policy = 'Foreground';
     try {
-      await this.ctx.api.delete(id.r, id.namespace, id.name, { preconditions: { uid: item.metadata.uid ?? '' }, propagationPolicy: policy });
+      await this.ctx.api.delete(id.r, id.namespace, id.name, {
+        preconditions: { uid: item.metadata.uid ?? '' },
+        propagationPolicy: policy,
+      });
     } catch (e) {
       if (!isApiError(e, 404) && !isApiError(e, 409)) throw e;
     }
@@ -203,7 +241,9 @@ export class GarbageCollector extends QueueController {
     const out: { id: Ident; obj: KubeObject }[] = [];
     for (const key of this.dependents.get(uid) ?? []) {
       const id = parseIdent(key);
-      const obj = this.informers.get(id.r.resource)?.get(id.namespace ? `${id.namespace}/${id.name}` : id.name);
+      const obj = this.informers
+        .get(id.r.resource)
+        ?.get(id.namespace ? `${id.namespace}/${id.name}` : id.name);
       if (obj) out.push({ id, obj });
     }
     return out;
@@ -231,13 +271,16 @@ export class GarbageCollector extends QueueController {
     const owner = await this.live(id.r, id.namespace, id.name);
     if (!owner || !isDeleting(owner) || !hasFinalizer(owner, 'foregroundDeletion')) return;
     const uid = owner.metadata.uid ?? '';
-    const blocking = this.dependentObjects(uid).filter((d) => d.obj.metadata.ownerReferences?.some((r) => r.uid === uid && r.blockOwnerDeletion === true));
+    const blocking = this.dependentObjects(uid).filter((d) =>
+      d.obj.metadata.ownerReferences?.some((r) => r.uid === uid && r.blockOwnerDeletion === true),
+    );
     if (blocking.length === 0) {
       await this.removeFinalizer(id, uid, 'foregroundDeletion');
       return;
     }
     for (const d of blocking) {
-      if (!(isDeleting(d.obj) && hasFinalizer(d.obj, 'foregroundDeletion'))) this.enqueue(`del|${identKey(d.id.r, d.id.namespace, d.id.name)}`);
+      if (!(isDeleting(d.obj) && hasFinalizer(d.obj, 'foregroundDeletion')))
+        this.enqueue(`del|${identKey(d.id.r, d.id.namespace, d.id.name)}`);
     }
   }
 }

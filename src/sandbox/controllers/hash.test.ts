@@ -18,8 +18,14 @@ test('SafeEncodeString maps decimal digits onto consonants and digits as kube do
 });
 
 test('a template hash looks like a pod-template-hash and is stable under key order', () => {
-  const a = computeHash({ metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } });
-  const b = computeHash({ spec: { containers: [{ image: 'nginx', name: 'c' }] }, metadata: { labels: { app: 'web' } } });
+  const a = computeHash({
+    metadata: { labels: { app: 'web' } },
+    spec: { containers: [{ name: 'c', image: 'nginx' }] },
+  });
+  const b = computeHash({
+    spec: { containers: [{ image: 'nginx', name: 'c' }] },
+    metadata: { labels: { app: 'web' } },
+  });
   assert.equal(a, b);
   assert.match(a, /^[456789bcdf]{1,10}$/);
 });

@@ -16,5 +16,18 @@ import { TaintEvictionController } from './taint-eviction.ts';
 
 /** Builds the sandbox's controllers; call start() on each, then start the informers. */
 export function createControllers(ctx: ControllerContext): Controller[] {
-  return [new Scheduler(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx), new DaemonSetController(ctx), new StatefulSetController(ctx), new JobController(ctx), new DisruptionController(ctx), new NodeLifecycleController(ctx), new TaintEvictionController(ctx), new GarbageCollector(ctx), new PodGCController(ctx), new NamespaceController(ctx)];
+  return [
+    new Scheduler(ctx),
+    new ReplicaSetController(ctx),
+    new DeploymentController(ctx),
+    new DaemonSetController(ctx),
+    new StatefulSetController(ctx),
+    new JobController(ctx),
+    new DisruptionController(ctx),
+    new NodeLifecycleController(ctx),
+    new TaintEvictionController(ctx),
+    new GarbageCollector(ctx),
+    new PodGCController(ctx),
+    new NamespaceController(ctx),
+  ];
 }

@@ -13,20 +13,33 @@ const jobs = resource('jobs');
 const pods = resource('pods');
 const events = resource('events');
 
-function job(name: string, o: { completions?: number; parallelism?: number; backoffLimit?: number; stuck?: boolean } = {}): Job {
+function job(
+  name: string,
+  o: { completions?: number; parallelism?: number; backoffLimit?: number; stuck?: boolean } = {},
+): Job {
   return {
     metadata: { name },
     spec: {
       completions: o.completions ?? 1,
       parallelism: o.parallelism ?? 1,
       ...(o.backoffLimit !== undefined ? { backoffLimit: o.backoffLimit } : {}),
-      template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox' }], ...(o.stuck ? { nodeSelector: { nowhere: 'true' } } : {}) } },
+      template: {
+        spec: {
+          restartPolicy: 'Never',
+          containers: [{ name: 'c', image: 'busybox' }],
+          ...(o.stuck ? { nodeSelector: { nowhere: 'true' } } : {}),
+        },
+      },
     },
   };
 }
 
 test('a pod deleted before it succeeded counts as failed; a succeeded one does not', () => {
-  const p = (phase: 'Running' | 'Succeeded', deleting: boolean): Pod => ({ metadata: { ...(deleting ? { deletionTimestamp: '2025-01-01T00:00:00Z' } : {}) }, spec: { containers: [] }, status: { phase } });
+  const p = (phase: 'Running' | 'Succeeded', deleting: boolean): Pod => ({
+    metadata: { ...(deleting ? { deletionTimestamp: '2025-01-01T00:00:00Z' } : {}) },
+    spec: { containers: [] },
+    status: { phase },
+  });
   assert.equal(isJobPodFailed(p('Running', true)), true);
   assert.equal(isJobPodFailed(p('Succeeded', true)), false);
   assert.equal(isJobPodFailed(p('Running', false)), false);
@@ -36,7 +49,8 @@ describe('job controller', () => {
   let h: ApiHarness;
   let kubelet: TinyKubelet;
   const controllers: { stop(): void }[] = [];
-  const podsOf = (name: string): Pod[] => h.informers.pods.list('default').filter((p) => p.metadata.labels?.['job-name'] === name);
+  const podsOf = (name: string): Pod[] =>
+    h.informers.pods.list('default').filter((p) => p.metadata.labels?.['job-name'] === name);
   const get = async (name: string): Promise<Job> => (await h.api.get(jobs, 'default', name)) as Job;
 
   before(async () => {
@@ -59,7 +73,8 @@ describe('job controller', () => {
     let finalizerOnCreate = true;
     h.informers.pods.on((type, p) => {
       if (p.metadata.labels?.['job-name'] !== 'batch') return;
-      if (type === 'ADDED' && !(p.metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER)) finalizerOnCreate = false;
+      if (type === 'ADDED' && !(p.metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER))
+        finalizerOnCreate = false;
       maxActive = Math.max(maxActive, podsOf('batch').filter(isPodActive).length);
     });
     await h.api.create(jobs, 'default', job('batch', { completions: 3, parallelism: 2 }));
@@ -80,10 +95,17 @@ describe('job controller', () => {
     );
     assert.ok(maxActive <= 2, `at most parallelism active pods, saw ${maxActive}`);
     assert.ok(finalizerOnCreate, 'every pod is created with the job-tracking finalizer');
-    await waitFor(() => podsOf('batch').length === 3 && podsOf('batch').every((p) => !(p.metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER)), 'finalizers removed after accounting');
+    await waitFor(
+      () =>
+        podsOf('batch').length === 3 &&
+        podsOf('batch').every((p) => !(p.metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER)),
+      'finalizers removed after accounting',
+    );
     // Events are written asynchronously, as client-go's recorder does.
     const evs = await waitFor(async () => {
-      const all = ((await h.api.list(events, 'default')).items as KubeEvent[]).filter((e) => e.involvedObject.name === 'batch');
+      const all = ((await h.api.list(events, 'default')).items as KubeEvent[]).filter(
+        (e) => e.involvedObject.name === 'batch',
+      );
       return all.some((e) => e.reason === 'Completed') ? all : undefined;
     }, 'the Completed event');
     assert.equal(evs.filter((e) => e.reason === 'SuccessfulCreate').length, 3);
@@ -94,9 +116,15 @@ describe('job controller', () => {
     await h.api.create(jobs, 'default', job('bad', { backoffLimit: 1, stuck: true }));
     const first = await waitFor(() => podsOf('bad')[0], 'the first pod');
     await h.api.delete(pods, 'default', first.metadata.name ?? '', {});
-    const second = await waitFor(() => podsOf('bad').find((p) => p.metadata.uid !== first.metadata.uid && isPodActive(p)), 'a replacement');
+    const second = await waitFor(
+      () => podsOf('bad').find((p) => p.metadata.uid !== first.metadata.uid && isPodActive(p)),
+      'a replacement',
+    );
     await waitFor(async () => (await get('bad')).status?.failed === 1, 'failed 1');
-    await waitFor(() => !podsOf('bad').some((p) => p.metadata.uid === first.metadata.uid), 'the deleted pod to go once counted');
+    await waitFor(
+      () => !podsOf('bad').some((p) => p.metadata.uid === first.metadata.uid),
+      'the deleted pod to go once counted',
+    );
     await h.api.guaranteedUpdate(
       pods,
       'default',
@@ -126,6 +154,12 @@ describe('job controller', () => {
     await h.api.create(jobs, 'default', job('gone', { stuck: true }));
     const p = await waitFor(() => podsOf('gone')[0], 'a pod');
     await h.api.delete(jobs, 'default', 'gone', { propagationPolicy: 'Background' });
-    await waitFor(async () => !((await h.api.get(pods, 'default', p.metadata.name ?? '')).metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER), 'the finalizer to go');
+    await waitFor(
+      async () =>
+        !((await h.api.get(pods, 'default', p.metadata.name ?? '')).metadata.finalizers ?? []).includes(
+          JOB_TRACKING_FINALIZER,
+        ),
+      'the finalizer to go',
+    );
   });
 });

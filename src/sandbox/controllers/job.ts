@@ -10,7 +10,15 @@
 import { clone, isDeleting, keyOf, timestamp } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
 import type { Job, Pod } from '../apiserver/types.ts';
-import { QueueController, controllerRefOf, errorText, isApiError, isNamespaceTerminating, keyFor, splitKey } from './base.ts';
+import {
+  QueueController,
+  controllerRefOf,
+  errorText,
+  isApiError,
+  isNamespaceTerminating,
+  keyFor,
+  splitKey,
+} from './base.ts';
 import { podFromTemplate } from './claims.ts';
 import type { ControllerContext } from './context.ts';
 import { Expectations } from './expectations.ts';
@@ -41,7 +49,8 @@ export function isJobPodFailed(p: Pod): boolean {
 }
 
 function finished(job: Job): 'Complete' | 'Failed' | undefined {
-  for (const c of job.status?.conditions ?? []) if ((c.type === 'Complete' || c.type === 'Failed') && c.status === 'True') return c.type;
+  for (const c of job.status?.conditions ?? [])
+    if ((c.type === 'Complete' || c.type === 'Failed') && c.status === 'True') return c.type;
   return undefined;
 }
 
@@ -69,7 +78,8 @@ export class JobController extends QueueController {
       if (type === 'DELETED') {
         this.expectations.delete(keyOf(job));
         // Its pods keep their finalizer until someone removes it: that is us.
-        for (const p of this.index.controlledBy(job.metadata.uid ?? '')) if (hasTracking(p)) this.enqueue(`pod|${keyOf(p)}`);
+        for (const p of this.index.controlledBy(job.metadata.uid ?? ''))
+          if (hasTracking(p)) this.enqueue(`pod|${keyOf(p)}`);
         return;
       }
       this.enqueue(`job|${keyOf(job)}`);
@@ -84,7 +94,8 @@ export class JobController extends QueueController {
         return;
       }
       if (type === 'ADDED' && !isDeleting(pod)) this.expectations.creationObserved(key);
-      if (type === 'DELETED' || (isDeleting(pod) && !(old && isDeleting(old)))) this.expectations.deletionObserved(key, pod.metadata.uid ?? '');
+      if (type === 'DELETED' || (isDeleting(pod) && !(old && isDeleting(old))))
+        this.expectations.deletionObserved(key, pod.metadata.uid ?? '');
       this.enqueue(`job|${key}`);
     });
   }
@@ -113,7 +124,11 @@ export class JobController extends QueueController {
         const { namespace, name } = splitKey(keyOf(p));
         try {
           await this.ctx.api.guaranteedUpdate(pods, namespace, name, (cur) => {
-            if (cur.metadata.uid !== p.metadata.uid || !(cur.metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER)) return undefined;
+            if (
+              cur.metadata.uid !== p.metadata.uid ||
+              !(cur.metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER)
+            )
+              return undefined;
             const rest = (cur.metadata.finalizers ?? []).filter((f) => f !== JOB_TRACKING_FINALIZER);
             if (rest.length > 0) cur.metadata.finalizers = rest;
             else delete cur.metadata.finalizers;
@@ -128,7 +143,13 @@ export class JobController extends QueueController {
 
   private async writeStatus(job: Job, status: JobStatus): Promise<Job> {
     if (JSON.stringify(status) === JSON.stringify(job.status ?? {})) return job;
-    const updated = await this.ctx.api.update(jobs, job.metadata.namespace, job.metadata.name ?? '', { ...job, status }, { subresource: 'status' });
+    const updated = await this.ctx.api.update(
+      jobs,
+      job.metadata.namespace,
+      job.metadata.name ?? '',
+      { ...job, status },
+      { subresource: 'status' },
+    );
     return updated as Job;
   }
 
@@ -167,8 +188,14 @@ export class JobController extends QueueController {
     let status: JobStatus = { ...prev, startTime: prev.startTime ?? now };
     if (newlySucceeded.length + newlyFailed.length > 0) {
       const u: Uncounted = {
-        ...(uncounted.succeeded?.length || newlySucceeded.length ? { succeeded: [...(uncounted.succeeded ?? []), ...newlySucceeded.map((p) => p.metadata.uid ?? '')] } : {}),
-        ...(uncounted.failed?.length || newlyFailed.length ? { failed: [...(uncounted.failed ?? []), ...newlyFailed.map((p) => p.metadata.uid ?? '')] } : {}),
+        ...(uncounted.succeeded?.length || newlySucceeded.length
+          ? {
+              succeeded: [...(uncounted.succeeded ?? []), ...newlySucceeded.map((p) => p.metadata.uid ?? '')],
+            }
+          : {}),
+        ...(uncounted.failed?.length || newlyFailed.length
+          ? { failed: [...(uncounted.failed ?? []), ...newlyFailed.map((p) => p.metadata.uid ?? '')] }
+          : {}),
       };
       status = { ...status, uncountedTerminatedPods: u };
       job = await this.writeStatus(job, status);
@@ -177,7 +204,9 @@ export class JobController extends QueueController {
     const pending = (job.status?.['uncountedTerminatedPods'] as Uncounted | undefined) ?? {};
     const pendingUids = new Set([...(pending.succeeded ?? []), ...(pending.failed ?? [])]);
     if (pendingUids.size > 0) {
-      await this.removeFinalizers(owned.filter((p) => pendingUids.has(p.metadata.uid ?? '') && hasTracking(p)));
+      await this.removeFinalizers(
+        owned.filter((p) => pendingUids.has(p.metadata.uid ?? '') && hasTracking(p)),
+      );
       for (const uid of pendingUids) done.add(uid);
       status = {
         ...(job.status ?? {}),
@@ -185,7 +214,12 @@ export class JobController extends QueueController {
         failed: (job.status?.failed ?? 0) + (pending.failed?.length ?? 0),
         uncountedTerminatedPods: {},
       };
-    } else status = { ...(job.status ?? {}), startTime: job.status?.startTime ?? now, uncountedTerminatedPods: {} };
+    } else
+      status = {
+        ...(job.status ?? {}),
+        startTime: job.status?.startTime ?? now,
+        uncountedTerminatedPods: {},
+      };
     const succeeded = status.succeeded ?? 0;
     const failed = status.failed ?? 0;
     let active = owned.filter((p) => !isPodTerminal(p) && !isDeleting(p));
@@ -197,26 +231,50 @@ export class JobController extends QueueController {
     const hasCond = (t: string): boolean => conditions.some((c) => c.type === t && c.status === 'True');
     let event: [string, 'Normal' | 'Warning', string] | undefined;
     if (failed > backoffLimit || hasCond('FailureTarget')) {
-      if (!hasCond('FailureTarget')) conditions.push(condition('FailureTarget', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', now));
+      if (!hasCond('FailureTarget'))
+        conditions.push(
+          condition(
+            'FailureTarget',
+            'BackoffLimitExceeded',
+            'Job has reached the specified backoff limit',
+            now,
+          ),
+        );
       await this.deletePods(key, active);
       active = [];
       if (terminating === 0 && !hasCond('Failed')) {
-        conditions.push(condition('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', now));
+        conditions.push(
+          condition('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', now),
+        );
         event = ['BackoffLimitExceeded', 'Warning', 'Job has reached the specified backoff limit'];
       }
     } else if (succeeded >= completions || hasCond('SuccessCriteriaMet')) {
-      if (!hasCond('SuccessCriteriaMet')) conditions.push(condition('SuccessCriteriaMet', 'CompletionsReached', 'Reached expected number of succeeded pods', now));
+      if (!hasCond('SuccessCriteriaMet'))
+        conditions.push(
+          condition(
+            'SuccessCriteriaMet',
+            'CompletionsReached',
+            'Reached expected number of succeeded pods',
+            now,
+          ),
+        );
       await this.deletePods(key, active);
       active = [];
       if (terminating === 0 && !hasCond('Complete')) {
-        const c = condition('Complete', 'CompletionsReached', 'Reached expected number of succeeded pods', now);
+        const c = condition(
+          'Complete',
+          'CompletionsReached',
+          'Reached expected number of succeeded pods',
+          now,
+        );
         conditions.push(c);
         status.completionTime = c.lastTransitionTime;
         event = ['Completed', 'Normal', 'Job completed'];
       }
     } else if (this.expectations.satisfied(key)) {
       const want = Math.min(parallelism, completions - succeeded);
-      if (active.length < want) await this.createPods(key, job, Math.min(want - active.length, BURST_REPLICAS));
+      if (active.length < want)
+        await this.createPods(key, job, Math.min(want - active.length, BURST_REPLICAS));
       else if (active.length > want) {
         const extra = [...active].sort((a, b) => compareForDeletion(a, b)).slice(0, active.length - want);
         await this.deletePods(key, extra);
@@ -241,10 +299,17 @@ export class JobController extends QueueController {
   private async createPods(key: string, job: Job, n: number): Promise<void> {
     this.expectations.expectCreations(key, n);
     const template = clone(job.spec.template);
-    template.metadata = { ...(template.metadata ?? {}), finalizers: [...(template.metadata?.finalizers ?? []), JOB_TRACKING_FINALIZER] };
+    template.metadata = {
+      ...(template.metadata ?? {}),
+      finalizers: [...(template.metadata?.finalizers ?? []), JOB_TRACKING_FINALIZER],
+    };
     const { attempted, error } = await slowStartBatch(n, async () => {
       try {
-        const created = await this.ctx.api.create(pods, job.metadata.namespace, podFromTemplate(template, job, KIND, `${job.metadata.name ?? ''}-`));
+        const created = await this.ctx.api.create(
+          pods,
+          job.metadata.namespace,
+          podFromTemplate(template, job, KIND, `${job.metadata.name ?? ''}-`),
+        );
         this.recorder.event(job, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name ?? ''}`);
       } catch (e) {
         this.expectations.creationObserved(key);
@@ -259,12 +324,22 @@ export class JobController extends QueueController {
 
   private async deletePods(key: string, list: Pod[]): Promise<void> {
     if (list.length === 0) return;
-    this.expectations.expectDeletions(key, list.map((p) => p.metadata.uid ?? ''));
+    this.expectations.expectDeletions(
+      key,
+      list.map((p) => p.metadata.uid ?? ''),
+    );
     await Promise.all(
       list.map(async (p) => {
         try {
-          await this.ctx.api.delete(pods, p.metadata.namespace, p.metadata.name ?? '', { preconditions: { uid: p.metadata.uid ?? '' } });
-          this.recorder.event(this.ctx.informers.jobs.get(key) ?? p, 'Normal', 'SuccessfulDelete', `Deleted pod: ${p.metadata.name ?? ''}`);
+          await this.ctx.api.delete(pods, p.metadata.namespace, p.metadata.name ?? '', {
+            preconditions: { uid: p.metadata.uid ?? '' },
+          });
+          this.recorder.event(
+            this.ctx.informers.jobs.get(key) ?? p,
+            'Normal',
+            'SuccessfulDelete',
+            `Deleted pod: ${p.metadata.name ?? ''}`,
+          );
         } catch (e) {
           this.expectations.deletionObserved(key, p.metadata.uid ?? '');
           if (!isApiError(e, 404) && !isApiError(e, 409)) throw e;

@@ -25,7 +25,8 @@ export class NamespaceController extends QueueController {
 
   protected register(): void {
     this.ctx.informers.namespaces.on((type, ns) => {
-      if (type !== 'DELETED' && (isDeleting(ns) || ns.status?.phase === 'Terminating')) this.enqueue(ns.metadata.name ?? '');
+      if (type !== 'DELETED' && (isDeleting(ns) || ns.status?.phase === 'Terminating'))
+        this.enqueue(ns.metadata.name ?? '');
     });
     // A pod going away is what a terminating namespace usually waits for.
     this.ctx.informers.pods.on((type, pod) => {
@@ -47,7 +48,10 @@ export class NamespaceController extends QueueController {
         remaining++;
         if (isDeleting(o)) continue;
         try {
-          await this.ctx.api.delete(r, name, o.metadata.name ?? '', { propagationPolicy: 'Background', preconditions: { uid: o.metadata.uid ?? '' } });
+          await this.ctx.api.delete(r, name, o.metadata.name ?? '', {
+            propagationPolicy: 'Background',
+            preconditions: { uid: o.metadata.uid ?? '' },
+          });
         } catch (e) {
           if (!isApiError(e, 404) && !isApiError(e, 409)) throw e;
         }

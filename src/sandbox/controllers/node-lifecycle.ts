@@ -30,7 +30,9 @@ const CONDITION_TAINTS: Record<string, Partial<Record<NodeCondition['status'], s
   NetworkUnavailable: { True: TAINTS.networkUnavailable },
   PIDPressure: { True: TAINTS.pidPressure },
 };
-const CONDITION_TAINT_KEYS = new Set<string>(Object.values(CONDITION_TAINTS).flatMap((m) => Object.values(m)));
+const CONDITION_TAINT_KEYS = new Set<string>(
+  Object.values(CONDITION_TAINTS).flatMap((m) => Object.values(m)),
+);
 
 const sameTaint = (a: Taint, b: Taint): boolean => a.key === b.key && a.effect === b.effect;
 
@@ -86,7 +88,11 @@ export class NodeLifecycleController extends QueueController {
 
   private healthOf(name: string): Health {
     let h = this.health.get(name);
-    if (!h) this.health.set(name, (h = { probe: this.nowMs(), heartbeat: undefined, renew: undefined, lastReady: undefined }));
+    if (!h)
+      this.health.set(
+        name,
+        (h = { probe: this.nowMs(), heartbeat: undefined, renew: undefined, lastReady: undefined }),
+      );
     return h;
   }
 
@@ -130,7 +136,8 @@ export class NodeLifecycleController extends QueueController {
       const name = node.metadata.name ?? '';
       const h = this.healthOf(name);
       const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
-      if (now - h.probe > this.ctx.timing.nodeMonitorGraceMs && ready?.status !== 'Unknown') this.enqueue(name);
+      if (now - h.probe > this.ctx.timing.nodeMonitorGraceMs && ready?.status !== 'Unknown')
+        this.enqueue(name);
     }
   }
 
@@ -141,10 +148,16 @@ export class NodeLifecycleController extends QueueController {
     const now = timestamp(this.ctx.clock.now());
     let node: Node = cached;
     const observed = node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
-    if (this.nowMs() - h.probe > this.ctx.timing.nodeMonitorGraceMs) node = (await this.markUnknown(node, now)) ?? node;
+    if (this.nowMs() - h.probe > this.ctx.timing.nodeMonitorGraceMs)
+      node = (await this.markUnknown(node, now)) ?? node;
     const current = node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
     if (observed === 'True' && current !== 'True') {
-      this.recorder.event(nodeRef(name), 'Normal', 'NodeNotReady', `Node ${name} status is now: NodeNotReady`);
+      this.recorder.event(
+        nodeRef(name),
+        'Normal',
+        'NodeNotReady',
+        `Node ${name} status is now: NodeNotReady`,
+      );
       await this.markPodsNotReady(name, now);
     }
     h.lastReady = current;
@@ -162,13 +175,26 @@ export class NodeLifecycleController extends QueueController {
         const conds = [...(n.status?.conditions ?? [])];
         let changed = false;
         if (!conds.some((c) => c.type === 'Ready')) {
-          conds.push({ type: 'Ready', status: 'Unknown', reason: 'NodeStatusNeverUpdated', message: 'Kubelet never posted node status.', lastHeartbeatTime: n.metadata.creationTimestamp ?? now, lastTransitionTime: now });
+          conds.push({
+            type: 'Ready',
+            status: 'Unknown',
+            reason: 'NodeStatusNeverUpdated',
+            message: 'Kubelet never posted node status.',
+            lastHeartbeatTime: n.metadata.creationTimestamp ?? now,
+            lastTransitionTime: now,
+          });
           changed = true;
         }
         for (let i = 0; i < conds.length; i++) {
           const c = conds[i];
           if (!c || !MONITORED.includes(c.type) || c.status === 'Unknown') continue;
-          conds[i] = { ...c, status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastTransitionTime: now };
+          conds[i] = {
+            ...c,
+            status: 'Unknown',
+            reason: 'NodeStatusUnknown',
+            message: 'Kubelet stopped posting node status.',
+            lastTransitionTime: now,
+          };
           changed = true;
         }
         if (!changed) return undefined;

@@ -30,11 +30,13 @@ export class PodGCController extends QueueController {
   protected register(): void {
     this.ctx.informers.nodes.on((type, node) => {
       if (type !== 'DELETED') return;
-      for (const p of this.index.onNode(node.metadata.name ?? '')) this.enqueueAfter(keyOf(p), this.quarantineMs);
+      for (const p of this.index.onNode(node.metadata.name ?? ''))
+        this.enqueueAfter(keyOf(p), this.quarantineMs);
     });
     this.ctx.informers.pods.on((type, pod, old) => {
       if (type === 'DELETED' || !pod.spec.nodeName || old?.spec.nodeName === pod.spec.nodeName) return;
-      if (this.ctx.informers.nodes.hasSynced && !this.ctx.informers.nodes.get(pod.spec.nodeName)) this.enqueueAfter(keyOf(pod), this.quarantineMs);
+      if (this.ctx.informers.nodes.hasSynced && !this.ctx.informers.nodes.get(pod.spec.nodeName))
+        this.enqueueAfter(keyOf(pod), this.quarantineMs);
     });
   }
 
@@ -53,14 +55,30 @@ export class PodGCController extends QueueController {
         (cur) => {
           const p = cur as Pod;
           if (p.metadata.uid !== pod.metadata.uid) return undefined;
-          const r = withPodCondition(p.status?.conditions, { type: 'DisruptionTarget', status: 'True', reason: 'DeletionByPodGC', message: 'PodGC: node no longer exists' }, now);
+          const r = withPodCondition(
+            p.status?.conditions,
+            {
+              type: 'DisruptionTarget',
+              status: 'True',
+              reason: 'DeletionByPodGC',
+              message: 'PodGC: node no longer exists',
+            },
+            now,
+          );
           if (!r.changed && isPodTerminal(p)) return undefined;
-          p.status = { ...(p.status ?? {}), conditions: r.conditions, ...(isPodTerminal(p) ? {} : { phase: 'Failed' as const }) };
+          p.status = {
+            ...(p.status ?? {}),
+            conditions: r.conditions,
+            ...(isPodTerminal(p) ? {} : { phase: 'Failed' as const }),
+          };
           return p;
         },
         { subresource: 'status' },
       );
-      await this.ctx.api.delete(pods, namespace, name, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid ?? '' } });
+      await this.ctx.api.delete(pods, namespace, name, {
+        gracePeriodSeconds: 0,
+        preconditions: { uid: pod.metadata.uid ?? '' },
+      });
     } catch (e) {
       if (!isApiError(e, 404) && !isApiError(e, 409)) throw e;
     }

@@ -60,7 +60,9 @@ export class PodIndex {
 
   /** Pods whose controller reference is this uid. */
   controlledBy(uid: string): Pod[] {
-    return this.ownedBy(uid).filter((p) => p.metadata.ownerReferences?.some((r) => r.uid === uid && r.controller === true));
+    return this.ownedBy(uid).filter((p) =>
+      p.metadata.ownerReferences?.some((r) => r.uid === uid && r.controller === true),
+    );
   }
 
   /** Pods in the namespace without a controller reference (candidates for adoption). */

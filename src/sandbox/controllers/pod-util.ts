@@ -34,7 +34,11 @@ export function isPodReady(pod: Pod): boolean {
  * podutil.IsPodAvailable: Ready for at least minReadySeconds. Returns the milliseconds left until
  * it becomes available as `waitMs` when it is ready but not yet available.
  */
-export function podAvailability(pod: Pod, minReadySeconds: number, now: Date): { available: boolean; waitMs?: number } {
+export function podAvailability(
+  pod: Pod,
+  minReadySeconds: number,
+  now: Date,
+): { available: boolean; waitMs?: number } {
   const c = podCondition(pod, 'Ready');
   if (c?.status !== 'True') return { available: false };
   if (minReadySeconds <= 0) return { available: true };
@@ -64,9 +68,13 @@ export function withPodCondition(
   const next: PodCondition = {
     ...want,
     lastProbeTime: want.lastProbeTime ?? null,
-    lastTransitionTime: prev && prev.status === want.status ? (prev.lastTransitionTime ?? now) : (want.lastTransitionTime ?? now),
+    lastTransitionTime:
+      prev && prev.status === want.status
+        ? (prev.lastTransitionTime ?? now)
+        : (want.lastTransitionTime ?? now),
   };
-  if (prev && prev.status === next.status && prev.reason === next.reason && prev.message === next.message) return { conditions: list, changed: false };
+  if (prev && prev.status === next.status && prev.reason === next.reason && prev.message === next.message)
+    return { conditions: list, changed: false };
   if (i >= 0) list[i] = next;
   else list.push(next);
   return { conditions: list, changed: true };
@@ -119,7 +127,10 @@ export function compareForDeletion(a: Pod, b: Pod, rank: (p: Pod) => number = ()
 }
 
 /** Orders by creation time, oldest first, then by name (a stable order for "keep the oldest"). */
-export function compareByCreation(a: Pod | { metadata: Pod['metadata'] }, b: Pod | { metadata: Pod['metadata'] }): number {
+export function compareByCreation(
+  a: Pod | { metadata: Pod['metadata'] },
+  b: Pod | { metadata: Pod['metadata'] },
+): number {
   const ta = Date.parse(a.metadata.creationTimestamp ?? '') || 0;
   const tb = Date.parse(b.metadata.creationTimestamp ?? '') || 0;
   if (ta !== tb) return ta - tb;

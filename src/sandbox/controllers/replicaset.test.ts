@@ -18,7 +18,10 @@ function rs(name: string, replicas: number): ReplicaSet {
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name, tier: 'web' } }, spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] } },
+      template: {
+        metadata: { labels: { app: name, tier: 'web' } },
+        spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] },
+      },
     },
   };
 }
@@ -27,8 +30,10 @@ describe('replicaset controller', () => {
   let h: ApiHarness;
   let kubelet: TinyKubelet;
   const controllers: { stop(): void }[] = [];
-  const podsOf = (name: string): Pod[] => h.informers.pods.list('default').filter((p) => p.metadata.labels?.['app'] === name);
-  const status = async (name: string): Promise<ReplicaSet['status']> => ((await h.api.get(replicasets, 'default', name)) as ReplicaSet).status;
+  const podsOf = (name: string): Pod[] =>
+    h.informers.pods.list('default').filter((p) => p.metadata.labels?.['app'] === name);
+  const status = async (name: string): Promise<ReplicaSet['status']> =>
+    ((await h.api.get(replicasets, 'default', name)) as ReplicaSet).status;
 
   before(async () => {
     h = await startApiHarness();
@@ -54,17 +59,40 @@ describe('replicaset controller', () => {
       const s = await status('web');
       return s?.availableReplicas === 3 ? s : undefined;
     }, 'web to have 3 available replicas');
-    assert.deepEqual(st, { replicas: 3, fullyLabeledReplicas: 3, readyReplicas: 3, availableReplicas: 3, observedGeneration: 1 });
+    assert.deepEqual(st, {
+      replicas: 3,
+      fullyLabeledReplicas: 3,
+      readyReplicas: 3,
+      availableReplicas: 3,
+      observedGeneration: 1,
+    });
     const ps = podsOf('web');
     assert.equal(ps.length, 3);
     const owner = (await h.api.get(replicasets, 'default', 'web')).metadata.uid;
     for (const p of ps) {
       assert.match(p.metadata.name ?? '', /^web-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
       assert.deepEqual(p.metadata.labels, { app: 'web', tier: 'web' });
-      assert.deepEqual(p.metadata.ownerReferences, [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web', uid: owner, controller: true, blockOwnerDeletion: true }]);
+      assert.deepEqual(p.metadata.ownerReferences, [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          name: 'web',
+          uid: owner,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
     }
-    const isCreate = (e: KubeEvent): boolean => e.reason === 'SuccessfulCreate' && e.involvedObject.name === 'web';
-    const created = (await waitForEvents(h.api, 'default', (evs) => evs.filter(isCreate).length >= 3, '3 SuccessfulCreate events')).filter(isCreate);
+    const isCreate = (e: KubeEvent): boolean =>
+      e.reason === 'SuccessfulCreate' && e.involvedObject.name === 'web';
+    const created = (
+      await waitForEvents(
+        h.api,
+        'default',
+        (evs) => evs.filter(isCreate).length >= 3,
+        '3 SuccessfulCreate events',
+      )
+    ).filter(isCreate);
     assert.equal(created.length, 3);
     assert.match(created[0]?.message ?? '', /^Created pod: web-/);
   });
@@ -80,7 +108,10 @@ describe('replicaset controller', () => {
     assert.ok(all.find((p) => p.metadata.name === victim)?.metadata.deletionTimestamp);
     kubelet.opts.finishDeletes = true;
     kubelet.poke();
-    await waitFor(() => podsOf('web').length === 3 && !podsOf('web').some((p) => p.metadata.name === victim), 'the evicted pod to go');
+    await waitFor(
+      () => podsOf('web').length === 3 && !podsOf('web').some((p) => p.metadata.name === victim),
+      'the evicted pod to go',
+    );
     await waitFor(async () => (await status('web'))?.readyReplicas === 3, '3 ready again');
   });
 
@@ -96,21 +127,34 @@ describe('replicaset controller', () => {
       return s?.observedGeneration === 2 && s.replicas === 2 ? s : undefined;
     }, 'status for generation 2');
     assert.equal(st.readyReplicas, 2);
-    const deleted = (await waitForEvents(h.api, 'default', (evs) => evs.some((e) => e.reason === 'SuccessfulDelete'), 'SuccessfulDelete')).find((e) => e.reason === 'SuccessfulDelete');
+    const deleted = (
+      await waitForEvents(
+        h.api,
+        'default',
+        (evs) => evs.some((e) => e.reason === 'SuccessfulDelete'),
+        'SuccessfulDelete',
+      )
+    ).find((e) => e.reason === 'SuccessfulDelete');
     assert.equal(deleted?.message, `Deleted pod: ${notReady}`);
   });
 
   test('a pod relabelled out of the selector is released and replaced; a matching orphan is adopted', async () => {
     const released = podsOf('web')[0]?.metadata.name ?? '';
     await h.api.patch(pods, 'default', released, 'merge', { metadata: { labels: { app: 'other' } } });
-    await waitFor(async () => (await h.api.get(pods, 'default', released)).metadata.ownerReferences === undefined, 'release');
+    await waitFor(
+      async () => (await h.api.get(pods, 'default', released)).metadata.ownerReferences === undefined,
+      'release',
+    );
     await waitFor(() => podsOf('web').filter(isPodActive).length === 2, 'a replacement');
     // The adopted stray may be the very pod the RS then deletes (it is the newest), so watch for the adoption.
     let adopted = false;
     h.informers.pods.on((_t, p) => {
       if (p.metadata.name === 'stray' && p.metadata.ownerReferences?.[0]?.name === 'web') adopted = true;
     });
-    await h.api.create(pods, 'default', { metadata: { name: 'stray', labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } });
+    await h.api.create(pods, 'default', {
+      metadata: { name: 'stray', labels: { app: 'web' } },
+      spec: { containers: [{ name: 'c', image: 'nginx' }] },
+    });
     await waitFor(() => adopted, 'adoption');
     // Now one too many: the RS scales itself back to 2.
     await waitFor(() => podsOf('web').filter(isPodActive).length === 2, 'back to 2 active pods');

@@ -9,7 +9,14 @@ import { isDeleting, keyOf, timestamp } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
 import { fromLabelSelector, matchesLabels, type Selector } from '../apiserver/selectors.ts';
 import type { Pod, ReplicaSet } from '../apiserver/types.ts';
-import { QueueController, controllerRefOf, errorText, isApiError, isNamespaceTerminating, keyFor } from './base.ts';
+import {
+  QueueController,
+  controllerRefOf,
+  errorText,
+  isApiError,
+  isNamespaceTerminating,
+  keyFor,
+} from './base.ts';
 import { claim, omitZero, podFromTemplate } from './claims.ts';
 import type { ControllerContext } from './context.ts';
 import { Expectations } from './expectations.ts';
@@ -30,7 +37,10 @@ type RsStatus = NonNullable<ReplicaSet['status']>;
  * controller.slowStartBatch: runs fn count times in batches of 1, 2, 4, ... each batch in
  * parallel; stops after a batch with a failure. Returns the successes and the first error.
  */
-export async function slowStartBatch(count: number, fn: () => Promise<void>): Promise<{ successes: number; attempted: number; error: unknown }> {
+export async function slowStartBatch(
+  count: number,
+  fn: () => Promise<void>,
+): Promise<{ successes: number; attempted: number; error: unknown }> {
   let remaining = count;
   let successes = 0;
   let attempted = 0;
@@ -101,15 +111,22 @@ export class ReplicaSetController extends QueueController {
       }
       return;
     }
-    if (key && isDeleting(pod) && !(old && isDeleting(old))) this.expectations.deletionObserved(key, pod.metadata.uid ?? '');
+    if (key && isDeleting(pod) && !(old && isDeleting(old)))
+      this.expectations.deletionObserved(key, pod.metadata.uid ?? '');
     const oldKey = old ? this.ownerKey(old) : undefined;
     if (oldKey && oldKey !== key) this.enqueue(oldKey);
     if (key) {
       this.enqueue(key);
       const rs = this.ctx.informers.replicasets.get(key);
       const minReady = rs?.spec.minReadySeconds ?? 0;
-      if (minReady > 0 && old && !isPodReady(old) && isPodReady(pod)) this.enqueueAfter(key, minReady * 1000 + 1);
-    } else if (!controllerRefOf(pod) && (!old || JSON.stringify(old.metadata.labels) !== JSON.stringify(pod.metadata.labels) || controllerRefOf(old))) {
+      if (minReady > 0 && old && !isPodReady(old) && isPodReady(pod))
+        this.enqueueAfter(key, minReady * 1000 + 1);
+    } else if (
+      !controllerRefOf(pod) &&
+      (!old ||
+        JSON.stringify(old.metadata.labels) !== JSON.stringify(pod.metadata.labels) ||
+        controllerRefOf(old))
+    ) {
       this.enqueueMatching(pod);
     }
   }
@@ -129,7 +146,15 @@ export class ReplicaSetController extends QueueController {
       return;
     }
     const uid = rs.metadata.uid ?? '';
-    const owned = await claim(this.ctx, pods, rs, KIND, selector, this.index.controlledBy(uid), this.index.orphansIn(rs.metadata.namespace ?? ''));
+    const owned = await claim(
+      this.ctx,
+      pods,
+      rs,
+      KIND,
+      selector,
+      this.index.controlledBy(uid),
+      this.index.orphansIn(rs.metadata.namespace ?? ''),
+    );
     const active = owned.filter(isPodActive);
     let manageError: { reason: 'FailedCreate' | 'FailedDelete'; error: unknown } | undefined;
     if (needsSync && !isDeleting(rs)) manageError = await this.manageReplicas(key, rs, active);
@@ -138,7 +163,11 @@ export class ReplicaSetController extends QueueController {
     if (manageError) throw manageError.error;
   }
 
-  private async manageReplicas(key: string, rs: ReplicaSet, active: Pod[]): Promise<{ reason: 'FailedCreate' | 'FailedDelete'; error: unknown } | undefined> {
+  private async manageReplicas(
+    key: string,
+    rs: ReplicaSet,
+    active: Pod[],
+  ): Promise<{ reason: 'FailedCreate' | 'FailedDelete'; error: unknown } | undefined> {
     const want = rs.spec.replicas ?? 1;
     const diff = active.length - want;
     const ns = rs.metadata.namespace ?? '';
@@ -148,8 +177,17 @@ export class ReplicaSetController extends QueueController {
       let terminating = false;
       const { attempted, error } = await slowStartBatch(n, async () => {
         try {
-          const created = await this.ctx.api.create(pods, ns, podFromTemplate(rs.spec.template, rs, KIND, `${rs.metadata.name ?? ''}-`));
-          this.recorder.event(rs, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name ?? ''}`);
+          const created = await this.ctx.api.create(
+            pods,
+            ns,
+            podFromTemplate(rs.spec.template, rs, KIND, `${rs.metadata.name ?? ''}-`),
+          );
+          this.recorder.event(
+            rs,
+            'Normal',
+            'SuccessfulCreate',
+            `Created pod: ${created.metadata.name ?? ''}`,
+          );
         } catch (e) {
           this.expectations.creationObserved(key);
           if (isNamespaceTerminating(e)) {
@@ -169,11 +207,16 @@ export class ReplicaSetController extends QueueController {
     if (diff > 0) {
       const n = Math.min(diff, BURST_REPLICAS);
       const victims = podsToDelete(active, n);
-      this.expectations.expectDeletions(key, victims.map((p) => p.metadata.uid ?? ''));
+      this.expectations.expectDeletions(
+        key,
+        victims.map((p) => p.metadata.uid ?? ''),
+      );
       const results = await Promise.allSettled(
         victims.map(async (p) => {
           try {
-            await this.ctx.api.delete(pods, ns, p.metadata.name ?? '', { preconditions: { uid: p.metadata.uid ?? '' } });
+            await this.ctx.api.delete(pods, ns, p.metadata.name ?? '', {
+              preconditions: { uid: p.metadata.uid ?? '' },
+            });
             this.recorder.event(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${p.metadata.name ?? ''}`);
           } catch (e) {
             this.expectations.deletionObserved(key, p.metadata.uid ?? '');
@@ -190,7 +233,11 @@ export class ReplicaSetController extends QueueController {
   }
 
   /** Writes the status when it changed; returns ms until a pod becomes available (minReadySeconds), if any. */
-  private async updateStatus(rs: ReplicaSet, active: Pod[], manageError: { reason: string; error: unknown } | undefined): Promise<number | undefined> {
+  private async updateStatus(
+    rs: ReplicaSet,
+    active: Pod[],
+    manageError: { reason: string; error: unknown } | undefined,
+  ): Promise<number | undefined> {
     const now = this.ctx.clock.now();
     const minReady = rs.spec.minReadySeconds ?? 0;
     let templateSel: Selector;
@@ -211,13 +258,29 @@ export class ReplicaSetController extends QueueController {
       if (a.available) available++;
       else if (a.waitMs !== undefined) wait = Math.min(wait ?? Infinity, a.waitMs + 1);
     }
-    const prev = rs.status as (RsStatus & { conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }[] }) | undefined;
+    const prev = rs.status as
+      | (RsStatus & {
+          conditions?: {
+            type: string;
+            status: string;
+            reason?: string;
+            message?: string;
+            lastTransitionTime?: string;
+          }[];
+        })
+      | undefined;
     let conditions = (prev?.conditions ?? []).filter((c) => c.type !== 'ReplicaFailure');
     const prevFailure = prev?.conditions?.find((c) => c.type === 'ReplicaFailure');
     if (manageError) {
       conditions = [
         ...conditions,
-        prevFailure ?? { type: 'ReplicaFailure', status: 'True', reason: manageError.reason, message: errorText(manageError.error), lastTransitionTime: timestamp(now) },
+        prevFailure ?? {
+          type: 'ReplicaFailure',
+          status: 'True',
+          reason: manageError.reason,
+          message: errorText(manageError.error),
+          lastTransitionTime: timestamp(now),
+        },
       ];
     }
     const status = omitZero(
@@ -257,7 +320,8 @@ export class ReplicaSetController extends QueueController {
  */
 export function podsToDelete(active: readonly Pod[], n: number): Pod[] {
   const perNode = new Map<string, number>();
-  for (const p of active) if (p.spec.nodeName) perNode.set(p.spec.nodeName, (perNode.get(p.spec.nodeName) ?? 0) + 1);
+  for (const p of active)
+    if (p.spec.nodeName) perNode.set(p.spec.nodeName, (perNode.get(p.spec.nodeName) ?? 0) + 1);
   const rank = (p: Pod): number => (p.spec.nodeName ? (perNode.get(p.spec.nodeName) ?? 0) : 0);
   return [...active].sort((a, b) => compareForDeletion(a, b, rank)).slice(0, n);
 }

@@ -49,13 +49,20 @@ export async function ensureRevision(
   const data = revisionData(template);
   const max = existing.reduce((m, r) => Math.max(m, r.revision), 0);
   const same = existing.find((r) => canonicalJson(r.data) === canonicalJson(data));
-  const hashOf = (r: ControllerRevision): string => r.metadata.labels?.[REVISION_HASH_LABEL] ?? (r.metadata.name ?? '').slice((owner.metadata.name ?? '').length + 1);
+  const hashOf = (r: ControllerRevision): string =>
+    r.metadata.labels?.[REVISION_HASH_LABEL] ??
+    (r.metadata.name ?? '').slice((owner.metadata.name ?? '').length + 1);
   if (same) {
     if (same.revision < max) {
-      const updated = (await ctx.api.guaranteedUpdate(revisions, same.metadata.namespace, same.metadata.name ?? '', (cur) => {
-        (cur as ControllerRevision).revision = max + 1;
-        return cur;
-      })) as ControllerRevision | undefined;
+      const updated = (await ctx.api.guaranteedUpdate(
+        revisions,
+        same.metadata.namespace,
+        same.metadata.name ?? '',
+        (cur) => {
+          (cur as ControllerRevision).revision = max + 1;
+          return cur;
+        },
+      )) as ControllerRevision | undefined;
       return { name: same.metadata.name ?? '', hash: hashOf(same), revision: updated?.revision ?? max + 1 };
     }
     return { name: same.metadata.name ?? '', hash: hashOf(same), revision: same.revision };
@@ -77,20 +84,35 @@ export async function ensureRevision(
   } catch (e) {
     if (!isApiError(e, 409)) throw e;
     // Created by an earlier sync whose informer event has not arrived yet, or a true collision.
-    const cur = (await ctx.api.tryGet(revisions, owner.metadata.namespace, name)) as ControllerRevision | undefined;
-    if (!cur || controllerRefOf(cur)?.uid !== owner.metadata.uid || canonicalJson(cur.data) !== canonicalJson(data)) throw e;
+    const cur = (await ctx.api.tryGet(revisions, owner.metadata.namespace, name)) as
+      ControllerRevision | undefined;
+    if (
+      !cur ||
+      controllerRefOf(cur)?.uid !== owner.metadata.uid ||
+      canonicalJson(cur.data) !== canonicalJson(data)
+    )
+      throw e;
     return { name, hash, revision: cur.revision };
   }
   return { name, hash, revision: max + 1 };
 }
 
 /** Deletes the oldest revisions beyond limit that are neither current nor used by a live pod. */
-export async function trimRevisions(ctx: ControllerContext, owner: KubeObject, limit: number, keep: ReadonlySet<string>): Promise<void> {
-  const live = ownedRevisions(ctx, owner).filter((r) => !keep.has(r.metadata.name ?? '') && !keep.has(r.metadata.labels?.[REVISION_HASH_LABEL] ?? ''));
+export async function trimRevisions(
+  ctx: ControllerContext,
+  owner: KubeObject,
+  limit: number,
+  keep: ReadonlySet<string>,
+): Promise<void> {
+  const live = ownedRevisions(ctx, owner).filter(
+    (r) => !keep.has(r.metadata.name ?? '') && !keep.has(r.metadata.labels?.[REVISION_HASH_LABEL] ?? ''),
+  );
   const extra = live.length - limit;
   for (const r of live.slice(0, Math.max(0, extra))) {
     try {
-      await ctx.api.delete(revisions, r.metadata.namespace, r.metadata.name ?? '', { preconditions: { uid: r.metadata.uid ?? '' } });
+      await ctx.api.delete(revisions, r.metadata.namespace, r.metadata.name ?? '', {
+        preconditions: { uid: r.metadata.uid ?? '' },
+      });
     } catch (e) {
       if (!isApiError(e, 404) && !isApiError(e, 409)) throw e;
     }

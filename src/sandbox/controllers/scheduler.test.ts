@@ -12,14 +12,30 @@ const pods = resource('pods');
 const nodes = resource('nodes');
 const events = resource('events');
 
-function pod(name: string, o: { cpu?: string; nodeSelector?: Record<string, string>; owner?: string; spec?: Partial<Pod['spec']> } = {}): Pod {
+function pod(
+  name: string,
+  o: {
+    cpu?: string;
+    nodeSelector?: Record<string, string>;
+    owner?: string;
+    spec?: Partial<Pod['spec']>;
+  } = {},
+): Pod {
   return {
     metadata: {
       name,
-      ...(o.owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: o.owner, controller: true }] } : {}),
+      ...(o.owner
+        ? {
+            ownerReferences: [
+              { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: o.owner, controller: true },
+            ],
+          }
+        : {}),
     },
     spec: {
-      containers: [{ name: 'c', image: 'nginx:1.27', ...(o.cpu ? { resources: { requests: { cpu: o.cpu } } } : {}) }],
+      containers: [
+        { name: 'c', image: 'nginx:1.27', ...(o.cpu ? { resources: { requests: { cpu: o.cpu } } } : {}) },
+      ],
       ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}),
       ...(o.spec ?? {}),
     },
@@ -30,12 +46,14 @@ describe('scheduler', () => {
   let h: ApiHarness;
   let sched: Scheduler;
   const get = async (name: string): Promise<Pod> => (await h.api.get(pods, 'default', name)) as Pod;
-  const boundNode = (name: string): Promise<string> => waitFor(async () => (await get(name)).spec.nodeName, `${name} to be bound`);
+  const boundNode = (name: string): Promise<string> =>
+    waitFor(async () => (await get(name)).spec.nodeName, `${name} to be bound`);
 
   before(async () => {
     h = await startApiHarness();
     for (const n of ['cp-1', 'cp-2', 'cp-3']) await createNode(h.api, n, { controlPlane: true });
-    for (const n of ['worker-1', 'worker-2', 'worker-3', 'worker-4', 'worker-5']) await createNode(h.api, n, { unschedulable: true });
+    for (const n of ['worker-1', 'worker-2', 'worker-3', 'worker-4', 'worker-5'])
+      await createNode(h.api, n, { unschedulable: true });
     sched = new Scheduler(h.ctx);
     sched.start();
     await h.startInformers();
@@ -45,13 +63,25 @@ describe('scheduler', () => {
     await h.stop();
   });
 
-  test('a pod that fits nowhere gets PodScheduled=False/Unschedulable with kube\'s message and a FailedScheduling event', async () => {
+  test("a pod that fits nowhere gets PodScheduled=False/Unschedulable with kube's message and a FailedScheduling event", async () => {
     await h.api.create(pods, 'default', pod('waiting'));
     const want =
       '0/8 nodes are available: 3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 5 node(s) were unschedulable. preemption: 0/8 nodes are available: 8 Preemption is not helpful for scheduling.';
-    const cond = await waitFor(async () => (await get('waiting')).status?.conditions?.find((c) => c.type === 'PodScheduled'), 'PodScheduled condition');
-    assert.deepEqual({ status: cond.status, reason: cond.reason, message: cond.message }, { status: 'False', reason: 'Unschedulable', message: want });
-    const ev = await waitFor(async () => ((await h.api.list(events, 'default')).items as KubeEvent[]).find((e) => e.reason === 'FailedScheduling' && e.involvedObject.name === 'waiting'), 'FailedScheduling event');
+    const cond = await waitFor(
+      async () => (await get('waiting')).status?.conditions?.find((c) => c.type === 'PodScheduled'),
+      'PodScheduled condition',
+    );
+    assert.deepEqual(
+      { status: cond.status, reason: cond.reason, message: cond.message },
+      { status: 'False', reason: 'Unschedulable', message: want },
+    );
+    const ev = await waitFor(
+      async () =>
+        ((await h.api.list(events, 'default')).items as KubeEvent[]).find(
+          (e) => e.reason === 'FailedScheduling' && e.involvedObject.name === 'waiting',
+        ),
+      'FailedScheduling event',
+    );
     assert.equal(ev.type, 'Warning');
     assert.equal(ev.message, want);
     assert.equal(ev.source?.component, 'default-scheduler');
@@ -63,8 +93,18 @@ describe('scheduler', () => {
       'default',
       pod('ds-pod', {
         spec: {
-          tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }],
-          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['worker-3'] }] }] } } },
+          tolerations: [
+            { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
+          ],
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [
+                  { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['worker-3'] }] },
+                ],
+              },
+            },
+          },
         },
       }),
     );
@@ -72,19 +112,24 @@ describe('scheduler', () => {
   });
 
   test('uncordoning nodes retries the unschedulable pod, which is bound with a Scheduled event', async () => {
-    for (const n of ['worker-1', 'worker-2']) await h.api.patch(nodes, undefined, n, 'merge', { spec: { unschedulable: null } });
+    for (const n of ['worker-1', 'worker-2'])
+      await h.api.patch(nodes, undefined, n, 'merge', { spec: { unschedulable: null } });
     const node = await boundNode('waiting');
     assert.ok(['worker-1', 'worker-2'].includes(node), node);
     const got = await get('waiting');
     assert.equal(got.status?.conditions?.find((c) => c.type === 'PodScheduled')?.status, 'True');
     await waitFor(
-      async () => ((await h.api.list(events, 'default')).items as KubeEvent[]).some((e) => e.reason === 'Scheduled' && e.message === `Successfully assigned default/waiting to ${node}`),
+      async () =>
+        ((await h.api.list(events, 'default')).items as KubeEvent[]).some(
+          (e) => e.reason === 'Scheduled' && e.message === `Successfully assigned default/waiting to ${node}`,
+        ),
       'Scheduled event',
     );
   });
 
   test('pods of one controller spread over the schedulable nodes', async () => {
-    for (let i = 0; i < 4; i++) await h.api.create(pods, 'default', pod(`spread-${i}`, { owner: 'rs-spread' }));
+    for (let i = 0; i < 4; i++)
+      await h.api.create(pods, 'default', pod(`spread-${i}`, { owner: 'rs-spread' }));
     const placed = await Promise.all([0, 1, 2, 3].map((i) => boundNode(`spread-${i}`)));
     const count = (n: string): number => placed.filter((p) => p === n).length;
     assert.deepEqual([count('worker-1'), count('worker-2')], [2, 2]);
@@ -95,7 +140,13 @@ describe('scheduler', () => {
     await h.api.create(pods, 'default', pod('big-1', { cpu: '600m', nodeSelector: { size: 'small' } }));
     assert.equal(await boundNode('big-1'), 'small');
     await h.api.create(pods, 'default', pod('big-2', { cpu: '600m', nodeSelector: { size: 'small' } }));
-    const msg = await waitFor(async () => (await get('big-2')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False')?.message, 'big-2 unschedulable');
+    const msg = await waitFor(
+      async () =>
+        (await get('big-2')).status?.conditions?.find(
+          (c) => c.type === 'PodScheduled' && c.status === 'False',
+        )?.message,
+      'big-2 unschedulable',
+    );
     // Filters stop at the first failure per node: taints and cordons are reported before the selector.
     assert.equal(
       msg,
@@ -114,7 +165,12 @@ describe('scheduler', () => {
     await h.api.create(pods, 'default', pod('t-1', { nodeSelector: { size: 'tiny' } }));
     assert.equal(await boundNode('t-1'), 'tiny');
     await h.api.create(pods, 'default', pod('t-2', { nodeSelector: { size: 'tiny' } }));
-    const msg = await waitFor(async () => (await get('t-2')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False')?.message, 't-2 unschedulable');
+    const msg = await waitFor(
+      async () =>
+        (await get('t-2')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False')
+          ?.message,
+      't-2 unschedulable',
+    );
     assert.match(msg, /1 Too many pods/);
   });
 

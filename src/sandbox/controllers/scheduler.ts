@@ -42,7 +42,12 @@ interface PlacedPod {
 
 /** Is this pod for the default scheduler to place? */
 export function isPendingForScheduler(pod: Pod): boolean {
-  return !pod.spec.nodeName && (pod.spec.schedulerName ?? DEFAULT_SCHEDULER) === DEFAULT_SCHEDULER && !isPodDeleting(pod) && !isPodTerminal(pod);
+  return (
+    !pod.spec.nodeName &&
+    (pod.spec.schedulerName ?? DEFAULT_SCHEDULER) === DEFAULT_SCHEDULER &&
+    !isPodDeleting(pod) &&
+    !isPodTerminal(pod)
+  );
 }
 
 /** kube-scheduler with the default profile, minus preemption. */
@@ -160,7 +165,10 @@ export class Scheduler implements Controller {
       this.unschedulable.delete(key);
     } else if (!this.assumed.has(key)) {
       // A new pending pod, or one whose spec or labels changed (not our own status write).
-      const changed = !old || JSON.stringify(old.spec) !== JSON.stringify(pod.spec) || JSON.stringify(old.metadata.labels) !== JSON.stringify(pod.metadata.labels);
+      const changed =
+        !old ||
+        JSON.stringify(old.spec) !== JSON.stringify(pod.spec) ||
+        JSON.stringify(old.metadata.labels) !== JSON.stringify(pod.metadata.labels);
       if (!old || !this.unschedulable.has(key) || changed) {
         this.unschedulable.delete(key);
         this.enqueue(key);
@@ -172,7 +180,8 @@ export class Scheduler implements Controller {
   private onNode(type: 'ADDED' | 'MODIFIED' | 'DELETED', node: Node, old: Node | undefined): void {
     const name = node.metadata.name ?? '';
     if (type === 'DELETED') {
-      for (const key of this.placed.get(name)?.keys() ?? []) if (this.assumed.get(key) === name) this.assumed.delete(key);
+      for (const key of this.placed.get(name)?.keys() ?? [])
+        if (this.assumed.get(key) === name) this.assumed.delete(key);
       this.placed.delete(name);
       this.usage.delete(name);
       return;
@@ -252,7 +261,11 @@ export class Scheduler implements Controller {
     const sameOwner = this.sameOwnerPodsByNode(pod);
     const scores = scoreNodes(
       pod,
-      feasible.map((n) => ({ node: n, usage: this.usageOf(n.metadata.name ?? ''), sameOwnerPods: sameOwner.get(n.metadata.name ?? '') ?? 0 })),
+      feasible.map((n) => ({
+        node: n,
+        usage: this.usageOf(n.metadata.name ?? ''),
+        sameOwnerPods: sameOwner.get(n.metadata.name ?? '') ?? 0,
+      })),
     );
     // selectHost: the highest score, ties broken at random (reservoir sampling in kube).
     let best: Node | undefined;
@@ -318,7 +331,11 @@ export class Scheduler implements Controller {
         (cur) => {
           const p = cur as Pod;
           if (p.metadata.uid !== pod.metadata.uid || p.spec.nodeName) return undefined;
-          const r = withPodCondition(p.status?.conditions, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }, now);
+          const r = withPodCondition(
+            p.status?.conditions,
+            { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message },
+            now,
+          );
           if (!r.changed) return undefined;
           p.status = { ...(p.status ?? {}), conditions: r.conditions };
           return p;
@@ -337,6 +354,7 @@ function nodeSchedulingChanged(old: Node, cur: Node): boolean {
   if (old.spec?.unschedulable !== cur.spec?.unschedulable) return true;
   if (JSON.stringify(old.spec?.taints ?? []) !== JSON.stringify(cur.spec?.taints ?? [])) return true;
   if (JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(cur.metadata.labels ?? {})) return true;
-  if (JSON.stringify(old.status?.allocatable ?? {}) !== JSON.stringify(cur.status?.allocatable ?? {})) return true;
+  if (JSON.stringify(old.status?.allocatable ?? {}) !== JSON.stringify(cur.status?.allocatable ?? {}))
+    return true;
   return nodeReadyStatus(old) !== nodeReadyStatus(cur);
 }

@@ -17,16 +17,41 @@ import {
   type NodeUsage,
 } from './scheduling.ts';
 
-function node(name: string, o: { labels?: Record<string, string>; taints?: Taint[]; unschedulable?: boolean; cpu?: string; memory?: string; pods?: string } = {}): Node {
+function node(
+  name: string,
+  o: {
+    labels?: Record<string, string>;
+    taints?: Taint[];
+    unschedulable?: boolean;
+    cpu?: string;
+    memory?: string;
+    pods?: string;
+  } = {},
+): Node {
   return {
     metadata: { name, labels: { 'kubernetes.io/hostname': name, ...(o.labels ?? {}) } },
     spec: { ...(o.taints ? { taints: o.taints } : {}), ...(o.unschedulable ? { unschedulable: true } : {}) },
-    status: { allocatable: { cpu: o.cpu ?? '4', memory: o.memory ?? '8Gi', pods: o.pods ?? '110' }, conditions: [{ type: 'Ready', status: 'True' }] },
+    status: {
+      allocatable: { cpu: o.cpu ?? '4', memory: o.memory ?? '8Gi', pods: o.pods ?? '110' },
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
   };
 }
 
-function pod(o: { cpu?: string; memory?: string; init?: { cpu?: string; memory?: string }; tolerations?: Toleration[]; nodeSelector?: Record<string, string>; affinity?: Pod['spec']['affinity'] } = {}): Pod {
-  const req = (r: { cpu?: string; memory?: string }): Record<string, string> => ({ ...(r.cpu ? { cpu: r.cpu } : {}), ...(r.memory ? { memory: r.memory } : {}) });
+function pod(
+  o: {
+    cpu?: string;
+    memory?: string;
+    init?: { cpu?: string; memory?: string };
+    tolerations?: Toleration[];
+    nodeSelector?: Record<string, string>;
+    affinity?: Pod['spec']['affinity'];
+  } = {},
+): Pod {
+  const req = (r: { cpu?: string; memory?: string }): Record<string, string> => ({
+    ...(r.cpu ? { cpu: r.cpu } : {}),
+    ...(r.memory ? { memory: r.memory } : {}),
+  });
   return {
     metadata: { name: 'p', namespace: 'default' },
     spec: {
@@ -62,24 +87,49 @@ describe('quantities', () => {
 
 describe('podRequests', () => {
   for (const tc of [
-    { name: 'sums app containers', pod: pod({ cpu: '250m', memory: '64Mi' }), want: { milliCpu: 250, memory: 64 * 2 ** 20 } },
-    { name: 'an init container larger than the app containers wins', pod: pod({ cpu: '100m', init: { cpu: '1', memory: '1Gi' } }), want: { milliCpu: 1000, memory: 2 ** 30 } },
+    {
+      name: 'sums app containers',
+      pod: pod({ cpu: '250m', memory: '64Mi' }),
+      want: { milliCpu: 250, memory: 64 * 2 ** 20 },
+    },
+    {
+      name: 'an init container larger than the app containers wins',
+      pod: pod({ cpu: '100m', init: { cpu: '1', memory: '1Gi' } }),
+      want: { milliCpu: 1000, memory: 2 ** 30 },
+    },
     { name: 'no requests is zero', pod: pod(), want: { milliCpu: 0, memory: 0 } },
   ]) {
     test(tc.name, () => assert.deepEqual(podRequests(tc.pod), tc.want));
   }
-  test('nonZero counts a container without requests as 100m and 200Mi', () => assert.deepEqual(podRequests(pod(), true), { milliCpu: 100, memory: 200 * 2 ** 20 }));
+  test('nonZero counts a container without requests as 100m and 200Mi', () =>
+    assert.deepEqual(podRequests(pod(), true), { milliCpu: 100, memory: 200 * 2 ** 20 }));
 });
 
 describe('tolerations', () => {
   const taint: Taint = { key: 'k', value: 'v', effect: 'NoSchedule' };
   for (const tc of [
-    { name: 'Equal with the same value tolerates', t: { key: 'k', operator: 'Equal', value: 'v', effect: 'NoSchedule' } as Toleration, want: true },
-    { name: 'Equal with another value does not', t: { key: 'k', operator: 'Equal', value: 'w', effect: 'NoSchedule' } as Toleration, want: false },
+    {
+      name: 'Equal with the same value tolerates',
+      t: { key: 'k', operator: 'Equal', value: 'v', effect: 'NoSchedule' } as Toleration,
+      want: true,
+    },
+    {
+      name: 'Equal with another value does not',
+      t: { key: 'k', operator: 'Equal', value: 'w', effect: 'NoSchedule' } as Toleration,
+      want: false,
+    },
     { name: 'an empty operator means Equal', t: { key: 'k', value: 'v' } as Toleration, want: true },
     { name: 'Exists ignores the value', t: { key: 'k', operator: 'Exists' } as Toleration, want: true },
-    { name: 'an empty key with Exists tolerates everything', t: { operator: 'Exists' } as Toleration, want: true },
-    { name: 'another effect does not tolerate', t: { key: 'k', operator: 'Exists', effect: 'NoExecute' } as Toleration, want: false },
+    {
+      name: 'an empty key with Exists tolerates everything',
+      t: { operator: 'Exists' } as Toleration,
+      want: true,
+    },
+    {
+      name: 'another effect does not tolerate',
+      t: { key: 'k', operator: 'Exists', effect: 'NoExecute' } as Toleration,
+      want: false,
+    },
   ]) {
     test(tc.name, () => assert.equal(toleratesTaint(tc.t, taint), tc.want));
   }
@@ -92,12 +142,32 @@ describe('node affinity', () => {
     { name: 'nodeSelector not matching', pod: pod({ nodeSelector: { zone: 'b' } }), want: false },
     {
       name: 'matchFields metadata.name In [node] (DaemonSet pods)',
-      pod: pod({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['worker-1'] }] }] } } } }),
+      pod: pod({
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['worker-1'] }] },
+              ],
+            },
+          },
+        },
+      }),
       want: true,
     },
     {
       name: 'matchFields naming another node',
-      pod: pod({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['worker-2'] }] }] } } } }),
+      pod: pod({
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['worker-2'] }] },
+              ],
+            },
+          },
+        },
+      }),
       want: false,
     },
     {
@@ -106,7 +176,10 @@ describe('node affinity', () => {
         affinity: {
           nodeAffinity: {
             requiredDuringSchedulingIgnoredDuringExecution: {
-              nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] }, { matchExpressions: [{ key: 'rack', operator: 'Gt', values: ['5'] }] }],
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] },
+                { matchExpressions: [{ key: 'rack', operator: 'Gt', values: ['5'] }] },
+              ],
             },
           },
         },
@@ -115,10 +188,30 @@ describe('node affinity', () => {
     },
     {
       name: 'NotIn on a missing key matches',
-      pod: pod({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'gpu', operator: 'NotIn', values: ['yes'] }] }] } } } }),
+      pod: pod({
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: 'gpu', operator: 'NotIn', values: ['yes'] }] }],
+            },
+          },
+        },
+      }),
       want: true,
     },
-    { name: 'DoesNotExist on a present key fails', pod: pod({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'DoesNotExist' }] }] } } } }), want: false },
+    {
+      name: 'DoesNotExist on a present key fails',
+      pod: pod({
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'DoesNotExist' }] }],
+            },
+          },
+        },
+      }),
+      want: false,
+    },
   ]) {
     test(tc.name, () => assert.equal(podMatchesNodeAffinity(tc.pod, n), tc.want));
   }
@@ -131,40 +224,78 @@ describe('filterNode runs the plugins in order and stops at the first failure', 
     {
       name: 'a cordoned node is unschedulable even when also tainted',
       pod: pod(),
-      node: node('w', { unschedulable: true, taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }] }),
-      want: { fits: false, plugin: 'NodeUnschedulable', reasons: ['node(s) were unschedulable'], unresolvable: true },
+      node: node('w', {
+        unschedulable: true,
+        taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }],
+      }),
+      want: {
+        fits: false,
+        plugin: 'NodeUnschedulable',
+        reasons: ['node(s) were unschedulable'],
+        unresolvable: true,
+      },
     },
     {
       name: 'a pod tolerating unschedulable:NoSchedule passes a cordoned node',
-      pod: pod({ tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }] }),
-      node: node('w', { unschedulable: true, taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }] }),
+      pod: pod({
+        tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }],
+      }),
+      node: node('w', {
+        unschedulable: true,
+        taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }],
+      }),
       want: { fits: true },
     },
     {
       name: 'the control-plane taint is untolerated',
       pod: pod(),
       node: node('cp', { taints: [CP_TAINT] }),
-      want: { fits: false, plugin: 'TaintToleration', reasons: ['node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }'], unresolvable: true },
+      want: {
+        fits: false,
+        plugin: 'TaintToleration',
+        reasons: ['node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }'],
+        unresolvable: true,
+      },
     },
     {
       name: 'a NoExecute taint with a value is untolerated',
       pod: pod(),
       node: node('w', { taints: [{ key: 'dedicated', value: 'db', effect: 'NoExecute' }] }),
-      want: { fits: false, plugin: 'TaintToleration', reasons: ['node(s) had untolerated taint {dedicated: db}'], unresolvable: true },
+      want: {
+        fits: false,
+        plugin: 'TaintToleration',
+        reasons: ['node(s) had untolerated taint {dedicated: db}'],
+        unresolvable: true,
+      },
     },
-    { name: 'a PreferNoSchedule taint does not filter', pod: pod(), node: node('w', { taints: [{ key: 'soft', effect: 'PreferNoSchedule' }] }), want: { fits: true } },
+    {
+      name: 'a PreferNoSchedule taint does not filter',
+      pod: pod(),
+      node: node('w', { taints: [{ key: 'soft', effect: 'PreferNoSchedule' }] }),
+      want: { fits: true },
+    },
     {
       name: 'node selector mismatch',
       pod: pod({ nodeSelector: { disk: 'ssd' } }),
       node: node('w'),
-      want: { fits: false, plugin: 'NodeAffinity', reasons: ["node(s) didn't match Pod's node affinity/selector"], unresolvable: true },
+      want: {
+        fits: false,
+        plugin: 'NodeAffinity',
+        reasons: ["node(s) didn't match Pod's node affinity/selector"],
+        unresolvable: true,
+      },
     },
     {
       name: 'cpu and memory both short',
       pod: pod({ cpu: '2', memory: '4Gi' }),
       node: node('w'),
       usage: usage({ milliCpu: 3000, memory: 6 * 2 ** 30, pods: 3 }),
-      want: { fits: false, plugin: 'NodeResourcesFit', reasons: ['Insufficient cpu', 'Insufficient memory'], unresolvable: false },
+      want: {
+        fits: false,
+        plugin: 'NodeResourcesFit',
+        reasons: ['Insufficient cpu', 'Insufficient memory'],
+        unresolvable: false,
+      },
     },
     {
       name: 'pod count at allocatable pods is too many, even for a pod without requests',
@@ -173,15 +304,37 @@ describe('filterNode runs the plugins in order and stops at the first failure', 
       usage: usage({ pods: 3 }),
       want: { fits: false, plugin: 'NodeResourcesFit', reasons: ['Too many pods'], unresolvable: false },
     },
-    { name: 'exactly the remaining cpu fits', pod: pod({ cpu: '1' }), node: node('w'), usage: usage({ milliCpu: 3000, pods: 1 }), want: { fits: true } },
+    {
+      name: 'exactly the remaining cpu fits',
+      pod: pod({ cpu: '1' }),
+      node: node('w'),
+      usage: usage({ milliCpu: 3000, pods: 1 }),
+      want: { fits: true },
+    },
   ];
-  for (const tc of cases) test(tc.name, () => assert.deepEqual(filterNode(tc.pod, tc.node, tc.usage ?? usage()), tc.want));
+  for (const tc of cases)
+    test(tc.name, () => assert.deepEqual(filterNode(tc.pod, tc.node, tc.usage ?? usage()), tc.want));
 });
 
 describe('fitErrorMessage', () => {
-  const taint: FilterVerdict = { fits: false, plugin: 'TaintToleration', reasons: ['node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }'], unresolvable: true };
-  const cordoned: FilterVerdict = { fits: false, plugin: 'NodeUnschedulable', reasons: ['node(s) were unschedulable'], unresolvable: true };
-  const cpu: FilterVerdict = { fits: false, plugin: 'NodeResourcesFit', reasons: ['Insufficient cpu'], unresolvable: false };
+  const taint: FilterVerdict = {
+    fits: false,
+    plugin: 'TaintToleration',
+    reasons: ['node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }'],
+    unresolvable: true,
+  };
+  const cordoned: FilterVerdict = {
+    fits: false,
+    plugin: 'NodeUnschedulable',
+    reasons: ['node(s) were unschedulable'],
+    unresolvable: true,
+  };
+  const cpu: FilterVerdict = {
+    fits: false,
+    plugin: 'NodeResourcesFit',
+    reasons: ['Insufficient cpu'],
+    unresolvable: false,
+  };
   test('3 control planes and 5 cordoned workers', () =>
     assert.equal(
       fitErrorMessage([taint, taint, taint, cordoned, cordoned, cordoned, cordoned, cordoned]),
@@ -198,7 +351,11 @@ describe('fitErrorMessage', () => {
 describe('scoreNodes', () => {
   test('prefers the emptier node', () => {
     const [a, b] = scoreNodes(pod({ cpu: '100m' }), [
-      { node: node('a'), usage: usage({ nonZeroMilliCpu: 3000, nonZeroMemory: 4 * 2 ** 30 }), sameOwnerPods: 0 },
+      {
+        node: node('a'),
+        usage: usage({ nonZeroMilliCpu: 3000, nonZeroMemory: 4 * 2 ** 30 }),
+        sameOwnerPods: 0,
+      },
       { node: node('b'), usage: usage(), sameOwnerPods: 0 },
     ]);
     assert.ok((b ?? 0) > (a ?? 0));
@@ -206,7 +363,11 @@ describe('scoreNodes', () => {
   test('spreads pods of one controller away from nodes that already run them', () => {
     const [a, b] = scoreNodes(pod(), [
       { node: node('a'), usage: usage(), sameOwnerPods: 2 },
-      { node: node('b'), usage: usage({ nonZeroMilliCpu: 200, nonZeroMemory: 400 * 2 ** 20 }), sameOwnerPods: 0 },
+      {
+        node: node('b'),
+        usage: usage({ nonZeroMilliCpu: 200, nonZeroMemory: 400 * 2 ** 20 }),
+        sameOwnerPods: 0,
+      },
     ]);
     assert.ok((b ?? 0) > (a ?? 0));
   });

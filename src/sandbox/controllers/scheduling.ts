@@ -4,10 +4,35 @@
 // FailedScheduling message kube-scheduler writes, and the scores used to pick a node
 // (NodeResourcesFit LeastAllocated, BalancedAllocation, spreading of a controller's pods,
 // PreferNoSchedule taints). Pure: no I/O, no clock, no API; callers pass the cluster state in.
-import type { Node, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration } from '../apiserver/types.ts';
+import type {
+  Node,
+  NodeSelectorRequirement,
+  NodeSelectorTerm,
+  Pod,
+  Taint,
+  Toleration,
+} from '../apiserver/types.ts';
 
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+const BINARY: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+const DECIMAL: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
 
 /**
  * A resource.Quantity ("100m", "128Mi", "1G", "2", "1e3") as a number in the base unit (cores,
@@ -16,7 +41,9 @@ const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1
 export function parseQuantity(q: string | number | undefined): number | undefined {
   if (typeof q === 'number') return Number.isFinite(q) ? q : undefined;
   if (q === undefined) return undefined;
-  const m = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$/.exec(q.trim());
+  const m = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$/.exec(
+    q.trim(),
+  );
   if (!m) return undefined;
   const base = Number(m[1]);
   if (m[2] !== undefined) return base * 10 ** Number(m[2].slice(1));
@@ -119,7 +146,10 @@ export function toleratesTaint(t: Toleration, taint: Taint): boolean {
 }
 
 /** v1helper.TolerationsTolerateTaint. */
-export function tolerationsTolerateTaint(tolerations: readonly Toleration[] | undefined, taint: Taint): boolean {
+export function tolerationsTolerateTaint(
+  tolerations: readonly Toleration[] | undefined,
+  taint: Taint,
+): boolean {
   return (tolerations ?? []).some((t) => toleratesTaint(t, taint));
 }
 
@@ -146,7 +176,8 @@ function requirementMatches(req: NodeSelectorRequirement, value: string | undefi
       return !has;
     case 'Gt':
     case 'Lt': {
-      if (!has || values.length !== 1 || !/^-?\d+$/.test(value) || !/^-?\d+$/.test(values[0] ?? '')) return false;
+      if (!has || values.length !== 1 || !/^-?\d+$/.test(value) || !/^-?\d+$/.test(values[0] ?? ''))
+        return false;
       const v = Number(value);
       const bound = Number(values[0]);
       return req.operator === 'Gt' ? v > bound : v < bound;
@@ -162,7 +193,11 @@ export function nodeMatchesTerm(node: Node, term: NodeSelectorTerm): boolean {
   const fields = term.matchFields ?? [];
   if (exprs.length === 0 && fields.length === 0) return false;
   const labels = node.metadata.labels ?? {};
-  for (const e of exprs) if (!requirementMatches(e, Object.prototype.hasOwnProperty.call(labels, e.key) ? labels[e.key] : undefined)) return false;
+  for (const e of exprs)
+    if (
+      !requirementMatches(e, Object.prototype.hasOwnProperty.call(labels, e.key) ? labels[e.key] : undefined)
+    )
+      return false;
   for (const f of fields) {
     if (f.key !== 'metadata.name' || (f.operator !== 'In' && f.operator !== 'NotIn')) return false;
     if (!requirementMatches(f, node.metadata.name ?? '')) return false;
@@ -226,20 +261,51 @@ export type FilterVerdict =
  * framework does. usage is what is already on the node (non-terminal pods, terminating ones
  * included); request is podRequests(pod).
  */
-export function filterNode(pod: Pod, node: Node, usage: NodeUsage, request: Resources = podRequests(pod)): FilterVerdict {
+export function filterNode(
+  pod: Pod,
+  node: Node,
+  usage: NodeUsage,
+  request: Resources = podRequests(pod),
+): FilterVerdict {
   const tolerations = pod.spec.tolerations;
-  if (node.spec?.unschedulable === true && !tolerationsTolerateTaint(tolerations, { key: TAINTS.unschedulable, effect: 'NoSchedule' })) {
-    return { fits: false, plugin: 'NodeUnschedulable', reasons: [FILTER_REASONS.unschedulable], unresolvable: true };
+  if (
+    node.spec?.unschedulable === true &&
+    !tolerationsTolerateTaint(tolerations, { key: TAINTS.unschedulable, effect: 'NoSchedule' })
+  ) {
+    return {
+      fits: false,
+      plugin: 'NodeUnschedulable',
+      reasons: [FILTER_REASONS.unschedulable],
+      unresolvable: true,
+    };
   }
-  const taint = findUntoleratedTaint(node.spec?.taints, tolerations, (t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
-  if (taint) return { fits: false, plugin: 'TaintToleration', reasons: [FILTER_REASONS.untoleratedTaint(taint)], unresolvable: true };
-  if (!podMatchesNodeAffinity(pod, node)) return { fits: false, plugin: 'NodeAffinity', reasons: [FILTER_REASONS.nodeAffinity], unresolvable: true };
+  const taint = findUntoleratedTaint(
+    node.spec?.taints,
+    tolerations,
+    (t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute',
+  );
+  if (taint)
+    return {
+      fits: false,
+      plugin: 'TaintToleration',
+      reasons: [FILTER_REASONS.untoleratedTaint(taint)],
+      unresolvable: true,
+    };
+  if (!podMatchesNodeAffinity(pod, node))
+    return {
+      fits: false,
+      plugin: 'NodeAffinity',
+      reasons: [FILTER_REASONS.nodeAffinity],
+      unresolvable: true,
+    };
   const alloc = nodeAllocatable(node);
   const reasons: string[] = [];
   if (usage.pods + 1 > alloc.pods) reasons.push(FILTER_REASONS.tooManyPods);
   if (request.milliCpu > 0 || request.memory > 0) {
-    if (request.milliCpu > 0 && request.milliCpu > alloc.milliCpu - usage.milliCpu) reasons.push(FILTER_REASONS.insufficientCpu);
-    if (request.memory > 0 && request.memory > alloc.memory - usage.memory) reasons.push(FILTER_REASONS.insufficientMemory);
+    if (request.milliCpu > 0 && request.milliCpu > alloc.milliCpu - usage.milliCpu)
+      reasons.push(FILTER_REASONS.insufficientCpu);
+    if (request.memory > 0 && request.memory > alloc.memory - usage.memory)
+      reasons.push(FILTER_REASONS.insufficientMemory);
   }
   if (reasons.length > 0) return { fits: false, plugin: 'NodeResourcesFit', reasons, unresolvable: false };
   return { fits: true };
@@ -269,7 +335,13 @@ export function fitErrorMessage(verdicts: readonly FilterVerdict[]): string {
   if (n === 0) return NO_NODES_MESSAGE;
   const failed = verdicts.filter((v): v is Extract<FilterVerdict, { fits: false }> => !v.fits);
   const filterMsg = histogram(failed.flatMap((v) => v.reasons));
-  const preemption = histogram(failed.map((v) => (v.unresolvable ? 'Preemption is not helpful for scheduling' : 'No preemption victims found for incoming pod')));
+  const preemption = histogram(
+    failed.map((v) =>
+      v.unresolvable
+        ? 'Preemption is not helpful for scheduling'
+        : 'No preemption victims found for incoming pod',
+    ),
+  );
   return `0/${n} nodes are available: ${filterMsg}. preemption: 0/${n} nodes are available: ${preemption}.`;
 }
 
@@ -299,7 +371,10 @@ export function scoreNodes(pod: Pod, inputs: readonly ScoreInput[]): number[] {
   const minSpread = Math.min(...spreadCounts);
   const maxSpread = Math.max(...spreadCounts);
   const prefer = inputs.map(
-    (i) => (i.node.spec?.taints ?? []).filter((t) => t.effect === 'PreferNoSchedule' && !tolerationsTolerateTaint(pod.spec.tolerations, t)).length,
+    (i) =>
+      (i.node.spec?.taints ?? []).filter(
+        (t) => t.effect === 'PreferNoSchedule' && !tolerationsTolerateTaint(pod.spec.tolerations, t),
+      ).length,
   );
   const maxPrefer = Math.max(0, ...prefer);
   return inputs.map((i, idx) => {
@@ -310,7 +385,10 @@ export function scoreNodes(pod: Pod, inputs: readonly ScoreInput[]): number[] {
     const cpuFrac = alloc.milliCpu > 0 ? Math.min(cpuReq / alloc.milliCpu, 1) : 1;
     const memFrac = alloc.memory > 0 ? Math.min(memReq / alloc.memory, 1) : 1;
     const balanced = (1 - Math.abs(cpuFrac - memFrac) / 2) * MAX_SCORE;
-    const spread = maxSpread === minSpread ? MAX_SCORE : ((maxSpread - (spreadCounts[idx] ?? 0)) * MAX_SCORE) / (maxSpread - minSpread);
+    const spread =
+      maxSpread === minSpread
+        ? MAX_SCORE
+        : ((maxSpread - (spreadCounts[idx] ?? 0)) * MAX_SCORE) / (maxSpread - minSpread);
     const taints = maxPrefer === 0 ? MAX_SCORE : ((maxPrefer - (prefer[idx] ?? 0)) * MAX_SCORE) / maxPrefer;
     return least + balanced + 2 * spread + 3 * taints;
   });

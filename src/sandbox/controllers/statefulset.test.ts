@@ -12,7 +12,10 @@ import { createNode, TinyKubelet, waitFor } from './testing/sim.ts';
 
 const statefulsets = resource('statefulsets');
 
-function sts(name: string, o: { replicas?: number; policy?: 'OrderedReady' | 'Parallel'; neverReady?: boolean } = {}): StatefulSet {
+function sts(
+  name: string,
+  o: { replicas?: number; policy?: 'OrderedReady' | 'Parallel'; neverReady?: boolean } = {},
+): StatefulSet {
   return {
     metadata: { name },
     spec: {
@@ -21,7 +24,10 @@ function sts(name: string, o: { replicas?: number; policy?: 'OrderedReady' | 'Pa
       ...(o.policy ? { podManagementPolicy: o.policy } : {}),
       selector: { matchLabels: { app: name } },
       template: {
-        metadata: { labels: { app: name }, ...(o.neverReady ? { annotations: { [SIM_ANNOTATIONS.ready]: 'false' } } : {}) },
+        metadata: {
+          labels: { app: name },
+          ...(o.neverReady ? { annotations: { [SIM_ANNOTATIONS.ready]: 'false' } } : {}),
+        },
         spec: { containers: [{ name: 'c', image: 'db:1' }] },
       },
     },
@@ -42,8 +48,10 @@ describe('statefulset controller', () => {
   let sc: StatefulSetController;
   const controllers: { stop(): void }[] = [];
   const pod = (name: string): Pod | undefined => h.informers.pods.get(`default/${name}`);
-  const podsOf = (name: string): Pod[] => h.informers.pods.list('default').filter((p) => p.metadata.labels?.['app'] === name);
-  const status = async (name: string): Promise<StatefulSet['status']> => ((await h.api.get(statefulsets, 'default', name)) as StatefulSet).status;
+  const podsOf = (name: string): Pod[] =>
+    h.informers.pods.list('default').filter((p) => p.metadata.labels?.['app'] === name);
+  const status = async (name: string): Promise<StatefulSet['status']> =>
+    ((await h.api.get(statefulsets, 'default', name)) as StatefulSet).status;
 
   before(async () => {
     h = await startApiHarness();
@@ -69,7 +77,8 @@ describe('statefulset controller', () => {
       const ord = ordinalOf('web', p.metadata.name ?? '') ?? 0;
       for (let i = 0; i < ord; i++) {
         const prev = pod(`web-${i}`);
-        if (!prev || !isPodReady(prev) || prev.status?.phase !== 'Running') violations.push(`web-${ord} before web-${i} was ready`);
+        if (!prev || !isPodReady(prev) || prev.status?.phase !== 'Running')
+          violations.push(`web-${ord} before web-${i} was ready`);
       }
     });
     await h.api.create(statefulsets, 'default', sts('web'));
@@ -80,9 +89,24 @@ describe('statefulset controller', () => {
     assert.deepEqual(violations, []);
     const rev = st['updateRevision'] as string;
     assert.match(rev, /^web-[bcdfghjklmnpqrstvwxz2456789]+$/);
-    assert.deepEqual(st, { observedGeneration: 1, replicas: 3, readyReplicas: 3, currentReplicas: 3, updatedReplicas: 3, currentRevision: rev, updateRevision: rev, collisionCount: 0, availableReplicas: 3 });
+    assert.deepEqual(st, {
+      observedGeneration: 1,
+      replicas: 3,
+      readyReplicas: 3,
+      currentReplicas: 3,
+      updatedReplicas: 3,
+      currentRevision: rev,
+      updateRevision: rev,
+      collisionCount: 0,
+      availableReplicas: 3,
+    });
     const p1 = pod('web-1') as Pod;
-    assert.deepEqual(p1.metadata.labels, { app: 'web', 'controller-revision-hash': rev, 'statefulset.kubernetes.io/pod-name': 'web-1', 'apps.kubernetes.io/pod-index': '1' });
+    assert.deepEqual(p1.metadata.labels, {
+      app: 'web',
+      'controller-revision-hash': rev,
+      'statefulset.kubernetes.io/pod-name': 'web-1',
+      'apps.kubernetes.io/pod-index': '1',
+    });
     assert.equal(p1.spec['hostname'], 'web-1');
     assert.equal(p1.spec['subdomain'], 'web');
   });
@@ -96,7 +120,8 @@ describe('statefulset controller', () => {
     let recreatedEarly = false;
     h.informers.pods.on((type, p) => {
       if (type === 'DELETED' && p.metadata.uid === old.metadata.uid) gone = true;
-      if (type === 'ADDED' && p.metadata.name === 'web-1' && p.metadata.uid !== old.metadata.uid && !gone) recreatedEarly = true;
+      if (type === 'ADDED' && p.metadata.name === 'web-1' && p.metadata.uid !== old.metadata.uid && !gone)
+        recreatedEarly = true;
     });
     await sc.idle();
     assert.equal(pod('web-1')?.metadata.uid, old.metadata.uid, 'still the old, terminating web-1');
@@ -114,7 +139,13 @@ describe('statefulset controller', () => {
   test('scaling down removes the highest ordinal first, one at a time', async () => {
     const order: string[] = [];
     h.informers.pods.on((type, p) => {
-      if (type === 'MODIFIED' && p.metadata.labels?.['app'] === 'web' && p.metadata.deletionTimestamp && !order.includes(p.metadata.name ?? '')) order.push(p.metadata.name ?? '');
+      if (
+        type === 'MODIFIED' &&
+        p.metadata.labels?.['app'] === 'web' &&
+        p.metadata.deletionTimestamp &&
+        !order.includes(p.metadata.name ?? '')
+      )
+        order.push(p.metadata.name ?? '');
     });
     await h.api.patch(statefulsets, 'default', 'web', 'merge', { spec: { replicas: 1 } });
     await waitFor(() => podsOf('web').length === 1, 'one pod left');
@@ -143,10 +174,16 @@ describe('statefulset controller', () => {
     h.informers.pods.on((type, p) => {
       if (type === 'DELETED' && p.metadata.labels?.['app'] === 'ru') order.push(p.metadata.name ?? '');
     });
-    await h.api.patch(statefulsets, 'default', 'ru', 'merge', { spec: { template: { spec: { containers: [{ name: 'c', image: 'db:2' }] } } } });
+    await h.api.patch(statefulsets, 'default', 'ru', 'merge', {
+      spec: { template: { spec: { containers: [{ name: 'c', image: 'db:2' }] } } },
+    });
     const done = await waitFor(async () => {
       const s = await status('ru');
-      return s?.['currentRevision'] === s?.['updateRevision'] && s?.['updateRevision'] !== first['updateRevision'] && s?.readyReplicas === 3 ? s : undefined;
+      return s?.['currentRevision'] === s?.['updateRevision'] &&
+        s?.['updateRevision'] !== first['updateRevision'] &&
+        s?.readyReplicas === 3
+        ? s
+        : undefined;
     }, 'ru rolled out');
     assert.deepEqual(order, ['ru-2', 'ru-1', 'ru-0']);
     assert.equal(done.updatedReplicas, 3);

@@ -11,7 +11,14 @@ import { clone, controllerRef, isDeleting, keyOf } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
 import { fromLabelSelector, isEmptySelector, matchesLabels, type Selector } from '../apiserver/selectors.ts';
 import type { Pod, PodTemplateSpec, StatefulSet } from '../apiserver/types.ts';
-import { QueueController, controllerRefOf, errorText, isApiError, isNamespaceTerminating, keyFor } from './base.ts';
+import {
+  QueueController,
+  controllerRefOf,
+  errorText,
+  isApiError,
+  isNamespaceTerminating,
+  keyFor,
+} from './base.ts';
 import { claim } from './claims.ts';
 import type { ControllerContext } from './context.ts';
 import { isPodAvailable, isPodReady } from './pod-util.ts';
@@ -62,7 +69,8 @@ export class StatefulSetController extends QueueController {
       if (!key && type !== 'DELETED' && !controllerRefOf(pod)) {
         for (const set of this.ctx.informers.statefulsets.list(pod.metadata.namespace)) {
           try {
-            if (matchesLabels(fromLabelSelector(set.spec.selector), pod.metadata.labels)) this.enqueue(keyOf(set));
+            if (matchesLabels(fromLabelSelector(set.spec.selector), pod.metadata.labels))
+              this.enqueue(keyOf(set));
           } catch {
             // an invalid selector matches nothing
           }
@@ -91,11 +99,24 @@ export class StatefulSetController extends QueueController {
     }
     if (isEmptySelector(selector) || isDeleting(set)) return;
     const name = set.metadata.name ?? '';
-    const owned = await claim(this.ctx, pods, set, KIND, selector, this.index.controlledBy(set.metadata.uid ?? ''), this.index.orphansIn(set.metadata.namespace ?? ''));
-    const collisionCount = typeof set.status?.['collisionCount'] === 'number' ? (set.status['collisionCount'] as number) : 0;
+    const owned = await claim(
+      this.ctx,
+      pods,
+      set,
+      KIND,
+      selector,
+      this.index.controlledBy(set.metadata.uid ?? ''),
+      this.index.orphansIn(set.metadata.namespace ?? ''),
+    );
+    const collisionCount =
+      typeof set.status?.['collisionCount'] === 'number' ? (set.status['collisionCount'] as number) : 0;
     const update = await ensureRevision(this.ctx, set, KIND, set.spec.template, collisionCount);
     const revisions = ownedRevisions(this.ctx, set);
-    const currentName = typeof set.status?.['currentRevision'] === 'string' && revisions.some((r) => r.metadata.name === set.status?.['currentRevision']) ? (set.status['currentRevision'] as string) : update.name;
+    const currentName =
+      typeof set.status?.['currentRevision'] === 'string' &&
+      revisions.some((r) => r.metadata.name === set.status?.['currentRevision'])
+        ? (set.status['currentRevision'] as string)
+        : update.name;
     const replicas = set.spec.replicas ?? 1;
     const byOrdinal = new Map<number, Pod>();
     const condemned: Pod[] = [];
@@ -105,21 +126,47 @@ export class StatefulSetController extends QueueController {
       if (ord < replicas) byOrdinal.set(ord, p);
       else condemned.push(p);
     }
-    condemned.sort((a, b) => (ordinalOf(name, a.metadata.name ?? '') ?? 0) - (ordinalOf(name, b.metadata.name ?? '') ?? 0));
-    await this.updateReplicas(set, byOrdinal, condemned, currentName, update.name, revisions.find((r) => r.metadata.name === currentName)?.data);
-    await trimRevisions(this.ctx, set, (set.spec['revisionHistoryLimit'] as number | undefined) ?? 10, new Set([currentName, update.name, ...owned.map((p) => p.metadata.labels?.[REVISION_HASH_LABEL] ?? '')]));
+    condemned.sort(
+      (a, b) => (ordinalOf(name, a.metadata.name ?? '') ?? 0) - (ordinalOf(name, b.metadata.name ?? '') ?? 0),
+    );
+    await this.updateReplicas(
+      set,
+      byOrdinal,
+      condemned,
+      currentName,
+      update.name,
+      revisions.find((r) => r.metadata.name === currentName)?.data,
+    );
+    await trimRevisions(
+      this.ctx,
+      set,
+      (set.spec['revisionHistoryLimit'] as number | undefined) ?? 10,
+      new Set([
+        currentName,
+        update.name,
+        ...owned.map((p) => p.metadata.labels?.[REVISION_HASH_LABEL] ?? ''),
+      ]),
+    );
     await this.updateStatus(set, owned, currentName, update.name, collisionCount);
   }
 
   private partition(set: StatefulSet): number {
-    const s = set.spec['updateStrategy'] as { type?: string; rollingUpdate?: { partition?: number } } | undefined;
+    const s = set.spec['updateStrategy'] as
+      { type?: string; rollingUpdate?: { partition?: number } } | undefined;
     return s?.type === 'OnDelete' ? Infinity : (s?.rollingUpdate?.partition ?? 0);
   }
 
   /** The template of the revision a new pod of this ordinal gets (newVersionedStatefulSetPod). */
-  private templateFor(set: StatefulSet, ordinal: number, currentName: string, updateName: string, currentData: unknown): { template: PodTemplateSpec; revision: string } {
+  private templateFor(
+    set: StatefulSet,
+    ordinal: number,
+    currentName: string,
+    updateName: string,
+    currentData: unknown,
+  ): { template: PodTemplateSpec; revision: string } {
     if (currentName !== updateName && ordinal < this.partition(set)) {
-      const t = (currentData as { spec?: { template?: PodTemplateSpec & { $patch?: string } } } | undefined)?.spec?.template;
+      const t = (currentData as { spec?: { template?: PodTemplateSpec & { $patch?: string } } } | undefined)
+        ?.spec?.template;
       if (t) {
         const { $patch: _p, ...template } = t;
         return { template: template as PodTemplateSpec, revision: currentName };
@@ -135,7 +182,12 @@ export class StatefulSetController extends QueueController {
     return {
       metadata: {
         name: podName,
-        labels: { ...(t.metadata?.labels ?? {}), [REVISION_HASH_LABEL]: revision, [STS_LABELS.podName]: podName, [STS_LABELS.podIndex]: String(ordinal) },
+        labels: {
+          ...(t.metadata?.labels ?? {}),
+          [REVISION_HASH_LABEL]: revision,
+          [STS_LABELS.podName]: podName,
+          [STS_LABELS.podIndex]: String(ordinal),
+        },
         ...(t.metadata?.annotations ? { annotations: t.metadata.annotations } : {}),
         ownerReferences: [controllerRef(set, KIND.apiVersion, KIND.kind)],
       },
@@ -147,11 +199,21 @@ export class StatefulSetController extends QueueController {
     const setName = set.metadata.name ?? '';
     try {
       await this.ctx.api.create(pods, set.metadata.namespace, pod);
-      this.recorder.event(set, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name ?? ''} in StatefulSet ${setName} successful`);
+      this.recorder.event(
+        set,
+        'Normal',
+        'SuccessfulCreate',
+        `create Pod ${pod.metadata.name ?? ''} in StatefulSet ${setName} successful`,
+      );
     } catch (e) {
       // AlreadyExists: the old pod is not gone yet (or the cache is behind); its events bring us back.
       if (isApiError(e, 409) || isNamespaceTerminating(e)) return;
-      this.recorder.event(set, 'Warning', 'FailedCreate', `create Pod ${pod.metadata.name ?? ''} in StatefulSet ${setName} failed error: ${errorText(e)}`);
+      this.recorder.event(
+        set,
+        'Warning',
+        'FailedCreate',
+        `create Pod ${pod.metadata.name ?? ''} in StatefulSet ${setName} failed error: ${errorText(e)}`,
+      );
       throw e;
     }
   }
@@ -159,17 +221,36 @@ export class StatefulSetController extends QueueController {
   private async deletePod(set: StatefulSet, pod: Pod): Promise<void> {
     const setName = set.metadata.name ?? '';
     try {
-      await this.ctx.api.delete(pods, pod.metadata.namespace, pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid ?? '' } });
-      this.recorder.event(set, 'Normal', 'SuccessfulDelete', `delete Pod ${pod.metadata.name ?? ''} in StatefulSet ${setName} successful`);
+      await this.ctx.api.delete(pods, pod.metadata.namespace, pod.metadata.name ?? '', {
+        preconditions: { uid: pod.metadata.uid ?? '' },
+      });
+      this.recorder.event(
+        set,
+        'Normal',
+        'SuccessfulDelete',
+        `delete Pod ${pod.metadata.name ?? ''} in StatefulSet ${setName} successful`,
+      );
     } catch (e) {
       if (isApiError(e, 404) || isApiError(e, 409)) return;
-      this.recorder.event(set, 'Warning', 'FailedDelete', `delete Pod ${pod.metadata.name ?? ''} in StatefulSet ${setName} failed error: ${errorText(e)}`);
+      this.recorder.event(
+        set,
+        'Warning',
+        'FailedDelete',
+        `delete Pod ${pod.metadata.name ?? ''} in StatefulSet ${setName} failed error: ${errorText(e)}`,
+      );
       throw e;
     }
   }
 
   /** updateStatefulSet's replica management, in ordinal order. */
-  private async updateReplicas(set: StatefulSet, byOrdinal: Map<number, Pod>, condemned: Pod[], currentName: string, updateName: string, currentData: unknown): Promise<void> {
+  private async updateReplicas(
+    set: StatefulSet,
+    byOrdinal: Map<number, Pod>,
+    condemned: Pod[],
+    currentName: string,
+    updateName: string,
+    currentData: unknown,
+  ): Promise<void> {
     const replicas = set.spec.replicas ?? 1;
     const monotonic = (set.spec.podManagementPolicy ?? 'OrderedReady') !== 'Parallel';
     const minReady = (set.spec['minReadySeconds'] as number | undefined) ?? 0;
@@ -228,7 +309,13 @@ export class StatefulSetController extends QueueController {
     }
   }
 
-  private async updateStatus(set: StatefulSet, owned: Pod[], currentName: string, updateName: string, collisionCount: number): Promise<void> {
+  private async updateStatus(
+    set: StatefulSet,
+    owned: Pod[],
+    currentName: string,
+    updateName: string,
+    collisionCount: number,
+  ): Promise<void> {
     const minReady = (set.spec['minReadySeconds'] as number | undefined) ?? 0;
     const now = this.ctx.clock.now();
     let replicas = 0;

@@ -21,7 +21,10 @@ const pods = resource('pods');
  * tolerated, 'never' when every used toleration is unlimited (or there are no taints), else the
  * seconds of the shortest tolerationSeconds among the tolerations used.
  */
-export function evictionDelay(taints: readonly Taint[], tolerations: readonly Toleration[] | undefined): 'now' | 'never' | number {
+export function evictionDelay(
+  taints: readonly Taint[],
+  tolerations: readonly Toleration[] | undefined,
+): 'now' | 'never' | number {
   if (taints.length === 0) return 'never';
   const used: Toleration[] = [];
   for (const t of taints) {
@@ -45,7 +48,8 @@ interface Scheduled {
   timer: NodeJS.Timeout;
 }
 
-const noExecute = (n: Node | undefined): Taint[] => (n?.spec?.taints ?? []).filter((t) => t.effect === 'NoExecute');
+const noExecute = (n: Node | undefined): Taint[] =>
+  (n?.spec?.taints ?? []).filter((t) => t.effect === 'NoExecute');
 
 /** The taint eviction controller. */
 export class TaintEvictionController extends QueueController {
@@ -72,7 +76,12 @@ export class TaintEvictionController extends QueueController {
         return;
       }
       if (!pod.spec.nodeName) return;
-      if (!old || old.spec.nodeName !== pod.spec.nodeName || JSON.stringify(old.spec.tolerations) !== JSON.stringify(pod.spec.tolerations)) this.enqueue(key);
+      if (
+        !old ||
+        old.spec.nodeName !== pod.spec.nodeName ||
+        JSON.stringify(old.spec.tolerations) !== JSON.stringify(pod.spec.tolerations)
+      )
+        this.enqueue(key);
     });
   }
 
@@ -88,7 +97,8 @@ export class TaintEvictionController extends QueueController {
     clearTimeout(s.timer);
     this.scheduled.delete(key);
     const pod = this.ctx.informers.pods.get(key);
-    if (record && pod) this.recorder.event(pod, 'Normal', 'TaintManagerEviction', `Cancelling deletion of Pod ${key}`);
+    if (record && pod)
+      this.recorder.event(pod, 'Normal', 'TaintManagerEviction', `Cancelling deletion of Pod ${key}`);
   }
 
   protected async sync(key: string): Promise<void> {
@@ -117,7 +127,8 @@ export class TaintEvictionController extends QueueController {
     const timer = setTimeout(() => {
       this.scheduled.delete(key);
       const cur = this.ctx.informers.pods.get(key);
-      if (cur && cur.metadata.uid === pod.metadata.uid) void this.evict(cur).catch((e: unknown) => this.ctx.log(`taint-eviction: ${key}: ${String(e)}`));
+      if (cur && cur.metadata.uid === pod.metadata.uid)
+        void this.evict(cur).catch((e: unknown) => this.ctx.log(`taint-eviction: ${key}: ${String(e)}`));
     }, at - now);
     this.scheduled.set(key, { uid: pod.metadata.uid ?? '', createdAt: start, at, timer });
   }
@@ -136,7 +147,16 @@ export class TaintEvictionController extends QueueController {
         (cur) => {
           const p = cur as Pod;
           if (p.metadata.uid !== pod.metadata.uid) return undefined;
-          const r = withPodCondition(p.status?.conditions, { type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint' }, now);
+          const r = withPodCondition(
+            p.status?.conditions,
+            {
+              type: 'DisruptionTarget',
+              status: 'True',
+              reason: 'DeletionByTaintManager',
+              message: 'Taint manager: deleting due to NoExecute taint',
+            },
+            now,
+          );
           if (!r.changed) return undefined;
           p.status = { ...(p.status ?? {}), conditions: r.conditions };
           return p;

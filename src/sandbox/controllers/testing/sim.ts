@@ -16,7 +16,11 @@ const nodes = resource('nodes');
 const leases = resource('leases');
 
 /** Polls fn until it returns a truthy value; fails with `what` after timeoutMs. */
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (true) {
@@ -26,7 +30,8 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 15));
   }
 }
@@ -46,21 +51,56 @@ export interface NodeOptions {
 /** A Node as a kubelet registers it (Ready, allocatable), plus a Lease in kube-node-lease. */
 export async function createNode(api: ApiCore, name: string, o: NodeOptions = {}): Promise<Node> {
   const now = timestamp(new Date());
-  const taints: Taint[] = [...(o.controlPlane ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' as const }] : []), ...(o.taints ?? [])];
+  const taints: Taint[] = [
+    ...(o.controlPlane
+      ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' as const }]
+      : []),
+    ...(o.taints ?? []),
+  ];
   const node: Node = {
     metadata: {
       name,
-      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', ...(o.controlPlane ? { 'node-role.kubernetes.io/control-plane': '' } : {}), ...(o.labels ?? {}) },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        ...(o.controlPlane ? { 'node-role.kubernetes.io/control-plane': '' } : {}),
+        ...(o.labels ?? {}),
+      },
     },
     spec: { ...(taints.length ? { taints } : {}), ...(o.unschedulable ? { unschedulable: true } : {}) },
     status: {
       capacity: { cpu: o.cpu ?? '4', memory: o.memory ?? '8Gi', pods: o.pods ?? '110' },
       allocatable: { cpu: o.cpu ?? '4', memory: o.memory ?? '8Gi', pods: o.pods ?? '110' },
       conditions: [
-        { type: 'MemoryPressure', status: 'False', reason: 'KubeletHasSufficientMemory', lastHeartbeatTime: now, lastTransitionTime: now },
-        { type: 'DiskPressure', status: 'False', reason: 'KubeletHasNoDiskPressure', lastHeartbeatTime: now, lastTransitionTime: now },
-        { type: 'PIDPressure', status: 'False', reason: 'KubeletHasSufficientPID', lastHeartbeatTime: now, lastTransitionTime: now },
-        { type: 'Ready', status: o.ready ?? 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: now, lastTransitionTime: now },
+        {
+          type: 'MemoryPressure',
+          status: 'False',
+          reason: 'KubeletHasSufficientMemory',
+          lastHeartbeatTime: now,
+          lastTransitionTime: now,
+        },
+        {
+          type: 'DiskPressure',
+          status: 'False',
+          reason: 'KubeletHasNoDiskPressure',
+          lastHeartbeatTime: now,
+          lastTransitionTime: now,
+        },
+        {
+          type: 'PIDPressure',
+          status: 'False',
+          reason: 'KubeletHasSufficientPID',
+          lastHeartbeatTime: now,
+          lastTransitionTime: now,
+        },
+        {
+          type: 'Ready',
+          status: o.ready ?? 'True',
+          reason: 'KubeletReady',
+          message: 'kubelet is posting ready status',
+          lastHeartbeatTime: now,
+          lastTransitionTime: now,
+        },
       ],
     },
   };
@@ -77,7 +117,11 @@ export async function renewLease(api: ApiCore, name: string): Promise<void> {
     l.spec = { ...l.spec, renewTime };
     return l;
   });
-  if (!updated) await api.create(leases, 'kube-node-lease', { metadata: { name }, spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime } });
+  if (!updated)
+    await api.create(leases, 'kube-node-lease', {
+      metadata: { name },
+      spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime },
+    });
 }
 
 /** Behaviour of the stand-in kubelet. */
@@ -101,7 +145,11 @@ export class TinyKubelet {
     opts: TinyKubeletOptions = {},
   ) {
     this.opts = { run: true, finishDeletes: true, ...opts };
-    this.queue = new WorkQueue('tiny-kubelet', (k) => this.sync(k), { workers: 8, retryMs: 50, log: () => undefined });
+    this.queue = new WorkQueue('tiny-kubelet', (k) => this.sync(k), {
+      workers: 8,
+      retryMs: 50,
+      log: () => undefined,
+    });
     informers.pods.on((type, pod) => {
       if (type !== 'DELETED' && pod.spec.nodeName) this.queue.add(keyOf(pod));
     });
@@ -119,13 +167,18 @@ export class TinyKubelet {
     const name = pod.metadata.name ?? '';
     try {
       if (isDeleting(pod)) {
-        if (this.opts.finishDeletes) await this.api.delete(pods, ns, name, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid ?? '' } });
+        if (this.opts.finishDeletes)
+          await this.api.delete(pods, ns, name, {
+            gracePeriodSeconds: 0,
+            preconditions: { uid: pod.metadata.uid ?? '' },
+          });
         return;
       }
       if (!this.opts.run) return;
       const phase = pod.status?.phase ?? 'Pending';
       const runToCompletion = pod.spec.restartPolicy === 'Never' || pod.spec.restartPolicy === 'OnFailure';
-      if (phase === 'Pending') await this.setStatus(pod, 'Running', pod.metadata.annotations?.[SIM_ANNOTATIONS.ready] !== 'false');
+      if (phase === 'Pending')
+        await this.setStatus(pod, 'Running', pod.metadata.annotations?.[SIM_ANNOTATIONS.ready] !== 'false');
       else if (phase === 'Running' && runToCompletion) await this.setStatus(pod, 'Succeeded', false);
     } catch (e) {
       if (e instanceof ApiError && (e.code === 404 || e.code === 409)) return;
@@ -142,7 +195,9 @@ export class TinyKubelet {
       (cur) => {
         const p = cur as Pod;
         if (p.metadata.uid !== pod.metadata.uid || isDeleting(p)) return undefined;
-        const keep = (p.status?.conditions ?? []).filter((c) => !['Ready', 'ContainersReady', 'Initialized'].includes(c.type));
+        const keep = (p.status?.conditions ?? []).filter(
+          (c) => !['Ready', 'ContainersReady', 'Initialized'].includes(c.type),
+        );
         const st = ready ? 'True' : 'False';
         p.status = {
           ...(p.status ?? {}),
@@ -177,8 +232,17 @@ export async function setPodReady(api: ApiCore, ns: string, name: string, ready:
     (cur) => {
       const p = cur as Pod;
       const st = ready ? 'True' : 'False';
-      const conds = (p.status?.conditions ?? []).filter((c) => c.type !== 'Ready' && c.type !== 'ContainersReady');
-      p.status = { ...(p.status ?? {}), conditions: [...conds, { type: 'Ready', status: st, lastTransitionTime: now }, { type: 'ContainersReady', status: st, lastTransitionTime: now }] };
+      const conds = (p.status?.conditions ?? []).filter(
+        (c) => c.type !== 'Ready' && c.type !== 'ContainersReady',
+      );
+      p.status = {
+        ...(p.status ?? {}),
+        conditions: [
+          ...conds,
+          { type: 'Ready', status: st, lastTransitionTime: now },
+          { type: 'ContainersReady', status: st, lastTransitionTime: now },
+        ],
+      };
       return p;
     },
     { subresource: 'status' },
@@ -189,7 +253,12 @@ export async function setPodReady(api: ApiCore, ns: string, name: string, ready:
  * Waits until the events of namespace satisfy `until` (events are written asynchronously, as
  * client-go's recorder does) and returns them.
  */
-export async function waitForEvents(api: ApiCore, namespace: string, until: (events: KubeEvent[]) => boolean, what: string): Promise<KubeEvent[]> {
+export async function waitForEvents(
+  api: ApiCore,
+  namespace: string,
+  until: (events: KubeEvent[]) => boolean,
+  what: string,
+): Promise<KubeEvent[]> {
   return waitFor(async () => {
     const evs = (await api.list(resource('events'), namespace)).items as KubeEvent[];
     return until(evs) ? evs : undefined;
