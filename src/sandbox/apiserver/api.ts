@@ -76,8 +76,8 @@ export interface WatchEvent {
 
 export interface WriteOptions {
   dryRun?: boolean;
-  /** Write the status subresource instead of the main resource. */
-  subresource?: 'status';
+  /** Write the status subresource (or a namespace's finalize subresource) instead of the main resource. */
+  subresource?: 'status' | 'finalize';
 }
 
 /** The patch content types kube-apiserver accepts. */
@@ -400,6 +400,12 @@ export class ApiCore {
       delete m.deletionTimestamp;
       delete m.deletionGracePeriodSeconds;
     }
+    if (opts.subresource === 'finalize') {
+      // namespaces/NAME/finalize changes spec.finalizers and nothing else.
+      const out = clone(old);
+      out['spec'] = { ...(isRecord(old['spec']) ? old['spec'] : {}), finalizers: (isRecord(next['spec']) ? next['spec']['finalizers'] : undefined) ?? [] };
+      return out;
+    }
     if (opts.subresource === 'status') {
       // metav1.ResetObjectMetaForStatus plus "status updates change status only".
       const { status, ...rest } = next;
@@ -603,7 +609,7 @@ export class ApiCore {
     return this.guaranteedUpdate(r, undefined, name, (cur) => {
       cur['spec'] = { ...(isRecord(cur['spec']) ? cur['spec'] : {}), finalizers };
       return cur;
-    }, { subresource: undefined }).catch((e: unknown) => {
+    }, { subresource: 'finalize' }).catch((e: unknown) => {
       if (e instanceof ApiError && e.code === 404) return undefined;
       throw e;
     });
