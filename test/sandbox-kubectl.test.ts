@@ -12,7 +12,7 @@ interface PodList {
 describe('sandbox with the real kubectl', () => {
   let s: TestSandbox;
   before(async () => {
-    s = await startTestSandbox({ controlPlanes: 1, workers: 3, workload: 'demo' });
+    s = await startTestSandbox({ controlPlanes: 1, workers: 4, workload: 'demo' });
   });
   after(() => s?.stop());
 
@@ -25,7 +25,7 @@ describe('sandbox with the real kubectl', () => {
     const lines = r.stdout.trim().split('\n');
     assert.match(lines[0] ?? '', /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION$/);
     assert.match(r.stdout, /^cp-1\s+Ready\s+control-plane\s+\S+\s+v1\.34\.3$/m);
-    for (const w of ['worker-1', 'worker-2', 'worker-3']) assert.match(r.stdout, new RegExp(`^${w}\\s+Ready\\s+<none>\\s+\\S+\\s+v1\\.34\\.3$`, 'm'));
+    for (const w of ['worker-1', 'worker-2', 'worker-3', 'worker-4']) assert.match(r.stdout, new RegExp(`^${w}\\s+Ready\\s+<none>\\s+\\S+\\s+v1\\.34\\.3$`, 'm'));
   });
 
   test('kubectl get pods -A shows the control plane mirror pods, the addons and the demo workload running', async () => {
@@ -71,7 +71,7 @@ describe('sandbox with the real kubectl', () => {
 
   test('kubectl drain completes and the evicted pods are recreated elsewhere', async () => {
     // Drain a worker that runs no postgres pod (its PDB allows no disruption at all).
-    const workers = ['worker-1', 'worker-2', 'worker-3'];
+    const workers = ['worker-1', 'worker-2', 'worker-3', 'worker-4'];
     let target: string | undefined;
     for (const w of workers) if (!(await podsOn(w)).some((p) => p.metadata.namespace === 'data')) target = w;
     assert.ok(target, 'some worker runs no postgres pod');
