@@ -46,6 +46,12 @@ export interface SandboxOptions {
   workload: 'demo' | 'none';
   timing: Timing;
   keyAlgorithm: KeyAlgorithm;
+  /**
+   * notAfter of chosen certificates on every node when the sandbox is built, by kubeadm name
+   * ('apiserver', 'etcd-server', 'admin.conf', ...; 'kubelet-serving', 'kubelet-client'), as
+   * NodePkiOptions.notAfterOverrides: for tests of expiry and renewal. Default: kubeadm's validity.
+   */
+  pkiNotAfterOverrides?: Readonly<Record<string, Date>>;
   /** The node binary the shims run (process.execPath of the caller). */
   nodeBinary: string;
   clock: Clock;
@@ -262,7 +268,7 @@ export class Sandbox implements SandboxControl {
       config.nodes.map(async (n) => {
         const host = layout.host(n.name);
         initHost(host, release);
-        const pkiOpts = { nodeName: n.name, advertiseAddress: '127.0.0.1', controlPlaneEndpoint: config.controlPlaneEndpoint, now, keyAlgorithm: config.keyAlgorithm };
+        const pkiOpts = { nodeName: n.name, advertiseAddress: '127.0.0.1', controlPlaneEndpoint: config.controlPlaneEndpoint, now, keyAlgorithm: config.keyAlgorithm, ...(this.opts.pkiNotAfterOverrides ? { notAfterOverrides: { ...this.opts.pkiNotAfterOverrides } } : {}) };
         if (n.role === 'control-plane') await writeControlPlanePki(host.etcKubernetes, host.kubeletPki, cas, pkiOpts);
         else await writeWorkerPki(host.etcKubernetes, host.kubeletPki, cas, pkiOpts);
         writeKubeletConfig(host, n.kubeletPort);

@@ -56,7 +56,7 @@ export function scratchDir(prefix: string): string {
 }
 
 /** Starts a sandbox; the caller stops it in t.after / after(). */
-export async function startTestSandbox(opts: { controlPlanes?: number; workers?: number; workload?: 'demo' | 'none'; version?: string; timing?: Partial<Timing> } = {}): Promise<TestSandbox> {
+export async function startTestSandbox(opts: { controlPlanes?: number; workers?: number; workload?: 'demo' | 'none'; version?: string; timing?: Partial<Timing>; pkiNotAfterOverrides?: Readonly<Record<string, Date>> } = {}): Promise<TestSandbox> {
   const dir = scratchDir('bosun-sb-');
   const logs: string[] = [];
   let sb: Sandbox;
@@ -69,6 +69,7 @@ export async function startTestSandbox(opts: { controlPlanes?: number; workers?:
       workload: opts.workload ?? 'none',
       timing: { ...TIMINGS.fast, ...(opts.timing ?? {}) },
       keyAlgorithm: 'ecdsa-p256',
+      ...(opts.pkiNotAfterOverrides ? { pkiNotAfterOverrides: opts.pkiNotAfterOverrides } : {}),
       nodeBinary: process.execPath,
       clock: systemClock,
       log: (l) => void logs.push(l),
