@@ -4,7 +4,7 @@
 import { Etcd3, type IOptions } from 'etcd3';
 import { BosunError, errorMessage } from '../common/errors.ts';
 import type { MemberProbe } from './member-select.ts';
-import { probeHealth, type TlsMaterial } from './probe.ts';
+import { probeHealth, tlsServerName, type TlsMaterial } from './probe.ts';
 
 /** Called with each piece of the snapshot; a returned promise pauses the stream until it settles. */
 export type ChunkSink = (blob: Buffer, remainingBytes: number) => void | Promise<void>;
@@ -45,11 +45,14 @@ export function idHex(id: string | undefined): string {
 /** The real port: one etcd3 client per endpoint, created on first use. */
 export function etcd3Port(opts: Etcd3PortOptions): EtcdPort {
   const clients = new Map<string, Etcd3>();
+  const serverNames = new Map<string, string>();
   const timeoutMs = opts.timeoutMs ?? 5000;
   const client = (endpoint: string): Etcd3 => {
     let c = clients.get(endpoint);
     if (!c) {
-      const o: IOptions = { hosts: [endpoint], grpcOptions: GRPC_OPTIONS, dialTimeout: timeoutMs };
+      const name = serverNames.get(endpoint);
+      const grpcOptions = name ? { ...GRPC_OPTIONS, 'grpc.ssl_target_name_override': name, 'grpc.default_authority': name } : GRPC_OPTIONS;
+      const o: IOptions = { hosts: [endpoint], grpcOptions, dialTimeout: timeoutMs };
       if (opts.tls) o.credentials = { rootCertificate: opts.tls.ca, certChain: opts.tls.cert, privateKey: opts.tls.key };
       c = new Etcd3(o);
       clients.set(endpoint, c);
@@ -77,6 +80,8 @@ export function etcd3Port(opts: Etcd3PortOptions): EtcdPort {
     async probe(endpoint) {
       const health = await probeHealth(endpoint, opts.tls, timeoutMs);
       if (!health.ok) return { endpoint, ok: false, error: health.message };
+      const name = tlsServerName(endpoint, health.serverDnsNames);
+      if (name !== undefined && !clients.has(endpoint)) serverNames.set(endpoint, name);
       try {
         const c = client(endpoint);
         const st = await timed(c.maintenance.status(), 'Maintenance.Status');

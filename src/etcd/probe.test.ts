@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyConnectError } from './probe.ts';
+import { classifyConnectError, dnsNames, tlsServerName } from './probe.ts';
 import { humanizeBytes } from './status.ts';
 
 const err = (code: string, message: string): NodeJS.ErrnoException => Object.assign(new Error(message), { code });
@@ -27,4 +27,24 @@ for (const tc of [
   { n: 2_147_483_648, want: '2.1 GB' },
 ]) {
   test(`humanizeBytes(${tc.n}) is ${tc.want}, as etcdctl's table prints it (go-humanize)`, () => assert.equal(humanizeBytes(tc.n), tc.want));
+}
+
+for (const tc of [
+  { san: 'DNS:cp-1, DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1', want: ['cp-1', 'localhost'] },
+  { san: 'IP Address:10.0.0.1', want: [] },
+  { san: 'DNS:*.example.com, DNS:etcd.example.com', want: ['etcd.example.com'] },
+  { san: undefined, want: [] },
+]) {
+  test(`dnsNames(${String(tc.san)}) is [${tc.want.join(', ')}]`, () => assert.deepEqual(dnsNames(tc.san), tc.want));
+}
+
+for (const tc of [
+  { name: 'an IP endpoint uses localhost when the certificate names it (kubeadm)', endpoint: 'https://127.0.0.1:2379', names: ['cp-1', 'localhost'], want: 'localhost' },
+  { name: 'an IP endpoint uses the first DNS name otherwise', endpoint: 'https://10.0.0.1:2379', names: ['etcd-a.internal'], want: 'etcd-a.internal' },
+  { name: 'an IPv6 endpoint too', endpoint: 'https://[::1]:2379', names: ['localhost'], want: 'localhost' },
+  { name: 'a host name endpoint keeps its own name', endpoint: 'https://etcd.internal:2379', names: ['localhost'], want: undefined },
+  { name: 'a certificate with only IP addresses changes nothing', endpoint: 'https://127.0.0.1:2379', names: [], want: undefined },
+  { name: 'plain http has no TLS name', endpoint: 'http://127.0.0.1:2379', names: ['localhost'], want: undefined },
+]) {
+  test(`tlsServerName: ${tc.name}`, () => assert.equal(tlsServerName(tc.endpoint, tc.names), tc.want));
 }

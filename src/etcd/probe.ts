@@ -4,6 +4,8 @@
 // with the same TLS as gRPC, so this exercises exactly the credentials the snapshot will use.
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 /** PEM contents of the client's TLS material (never logged). */
 export interface TlsMaterial {
@@ -16,7 +18,26 @@ export interface TlsMaterial {
 export type ProbeFailureKind = 'unreachable' | 'timeout' | 'tls-server-untrusted' | 'tls-client-rejected' | 'tls' | 'unhealthy' | 'http';
 
 /** The outcome of probing one endpoint. */
-export type ProbeResult = { ok: true } | { ok: false; kind: ProbeFailureKind; message: string };
+export type ProbeResult =
+  | {
+      ok: true;
+      /**
+       * The DNS names in the subjectAltName of the server certificate, which Node verified for this
+       * endpoint (TLS only; kubeadm's etcd server certificates name `localhost` and the node).
+       */
+      serverDnsNames?: string[];
+    }
+  | { ok: false; kind: ProbeFailureKind; message: string };
+
+/** The DNS entries of a certificate's subjectaltname ("DNS:localhost, IP Address:127.0.0.1"). */
+export function dnsNames(subjectAltName: string | undefined): string[] {
+  return (subjectAltName ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith('DNS:'))
+    .map((s) => s.slice(4))
+    .filter((s) => s !== '' && !s.includes('*'));
+}
 
 const SERVER_UNTRUSTED = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -62,6 +83,27 @@ export function classifyConnectError(endpoint: string, e: NodeJS.ErrnoException)
   return { kind: 'unreachable', message: `etcd endpoint ${endpoint} is unreachable: ${msg}` };
 }
 
+/**
+ * The name gRPC should check the server certificate against, for an endpoint given by IP address.
+ * grpc-js would send the IP as TLS server name, which Node deprecates (DEP0123, RFC 6066 allows
+ * only host names). The probe has already verified the certificate for that IP over HTTPS; gRPC
+ * then checks the same CA-signed certificate against one of its DNS names (kubeadm's etcd server
+ * certificates carry `localhost` and the node name), preferring `localhost` as etcdctl users do.
+ * Undefined for host names (nothing to change) and for certificates without DNS names.
+ */
+export function tlsServerName(endpoint: string, dnsNames: readonly string[] | undefined): string | undefined {
+  let host: string;
+  try {
+    const u = new URL(endpoint);
+    if (u.protocol !== 'https:') return undefined;
+    host = u.hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined;
+  }
+  if (isIP(host) === 0 || !dnsNames || dnsNames.length === 0) return undefined;
+  return dnsNames.includes('localhost') ? 'localhost' : dnsNames[0];
+}
+
 /** GET /health on an endpoint with the given TLS material; classifies any failure. */
 export function probeHealth(endpoint: string, tls: TlsMaterial | null, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
@@ -80,12 +122,15 @@ export function probeHealth(endpoint: string, tls: TlsMaterial | null, timeoutMs
       }
     };
     const onRes = (res: http.IncomingMessage): void => {
+      // Read while the socket is open: the names the server's (verified) certificate carries.
+      const peer = res.socket instanceof TLSSocket ? res.socket.getPeerCertificate() : undefined;
+      const names = peer && Object.keys(peer).length > 0 ? dnsNames(peer.subjectaltname) : undefined;
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
       res.on('error', (e) => done({ ok: false, ...classifyConnectError(endpoint, e) }));
       res.on('end', () => {
-        if (res.statusCode === 200 && /"health"\s*:\s*"true"/.test(body)) done({ ok: true });
+        if (res.statusCode === 200 && /"health"\s*:\s*"true"/.test(body)) done(names ? { ok: true, serverDnsNames: names } : { ok: true });
         else if (res.statusCode === 200 || res.statusCode === 503) {
           const reason = /"reason"\s*:\s*"([^"]*)"/.exec(body)?.[1];
           done({ ok: false, kind: 'unhealthy', message: `etcd at ${endpoint} reports it is unhealthy${reason ? ` (${reason})` : ''}` });

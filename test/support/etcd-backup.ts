@@ -80,6 +80,8 @@ export async function startTestEtcd(opts: { tls: boolean; quotaBytes?: number })
     const client = new Etcd3({
       hosts: [endpoint],
       credentials: pkiDir ? { rootCertificate: readFileSync(e('ca.crt')), certChain: readFileSync(e('server.crt')), privateKey: readFileSync(e('server.key')) } : undefined,
+      // The server certificate names localhost: no IP as TLS server name (Node's DEP0123).
+      ...(pkiDir ? { grpcOptions: { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' } } : {}),
     });
     return {
       endpoint,
