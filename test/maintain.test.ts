@@ -13,12 +13,26 @@ describe('bosun maintain on the sandbox', () => {
   const settle = (): Promise<boolean> => eventually('workloads settled', () => workloadsSettled(t), 60_000);
 
   before(async () => {
-    t = await startTestSandbox({ controlPlanes: 1, workers: 2, workload: 'none' });
+    // The node-monitor grace period is raised from the fast profile's 1.5 s (which a loaded machine
+    // can miss) but kept under --health-timeout, and a reboot outlasts it.
+    t = await startTestSandbox({
+      controlPlanes: 1,
+      workers: 2,
+      workload: 'none',
+      timing: { nodeMonitorGraceMs: 3_000, rebootMs: 4_000 },
+    });
     const dep = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'web', namespace: 'default' },
-      spec: { replicas: 4, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] } } },
+      spec: {
+        replicas: 4,
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
+        },
+      },
     };
     const r = await t.kubectl(['create', '--validate=false', '-f', '-'], { input: JSON.stringify(dep) });
     assert.equal(r.code, 0, r.stderr);
@@ -30,10 +44,30 @@ describe('bosun maintain on the sandbox', () => {
 
   test('--on-node reboot: cordon, drain, reboot, wait for a new boot ID and a healthy node, uncordon, workloads Ready again', async () => {
     const bootBefore = (await getNode(t, 'worker-2')).status?.nodeInfo?.bootID;
-    const r = await bosunOn(t, ['maintain', 'worker-2', '--ignore-daemonsets', '--health-settle', '1s', '--on-node', '--', 'reboot']);
+    const r = await bosunOn(t, [
+      'maintain',
+      'worker-2',
+      '--ignore-daemonsets',
+      '--health-settle',
+      '1s',
+      '--on-node',
+      '--',
+      'reboot',
+    ]);
     assert.equal(r.code, 0, r.err.join('\n'));
-    assert.deepEqual(r.out.filter((l) => !l.startsWith('pod/')), ['node/worker-2 cordoned', 'node/worker-2 drained', 'node/worker-2 uncordoned', 'node/worker-2 maintained']);
-    assert.ok(r.err.some((l) => l.startsWith('node/worker-2 not healthy yet:') && l.includes('not rebooted yet')), r.err.join('\n'));
+    assert.deepEqual(
+      r.out.filter((l) => !l.startsWith('pod/')),
+      [
+        'node/worker-2 cordoned',
+        'node/worker-2 drained',
+        'node/worker-2 uncordoned',
+        'node/worker-2 maintained',
+      ],
+    );
+    assert.ok(
+      r.err.some((l) => l.startsWith('node/worker-2 not healthy yet:') && l.includes('not rebooted yet')),
+      r.err.join('\n'),
+    );
     const n = await getNode(t, 'worker-2');
     assert.notEqual(n.status?.nodeInfo?.bootID, bootBefore);
     assert.equal(n.spec?.unschedulable, undefined);
@@ -43,13 +77,30 @@ describe('bosun maintain on the sandbox', () => {
 
   test('a node that never comes back stays cordoned with a diagnosis; once back, the same command finishes without rebooting again', async () => {
     t.sb.setNeverReturn('worker-1', true);
-    const r = await bosunOn(t, ['maintain', 'worker-1', '--ignore-daemonsets', '--health-timeout', '4s', '--health-settle', '1s', '--on-node', '--', 'reboot']);
+    const r = await bosunOn(t, [
+      'maintain',
+      'worker-1',
+      '--ignore-daemonsets',
+      '--health-timeout',
+      '8s',
+      '--health-settle',
+      '1s',
+      '--on-node',
+      '--',
+      'reboot',
+    ]);
     assert.equal(r.code, 1);
     const errLine = r.err.find((l) => l.startsWith('error: '));
-    assert.match(errLine ?? '', /^error: node\/worker-1 is not healthy after 4s: /);
+    assert.match(errLine ?? '', /^error: node\/worker-1 is not healthy after 8s: /);
     assert.ok(r.err.includes('node/worker-1 is not healthy:'), r.err.join('\n'));
-    assert.ok(r.err.some((l) => /^ {2}Ready=Unknown/.test(l)), 'conditions in the diagnosis');
-    assert.ok(r.err.some((l) => l.startsWith('Taints: ') && l.includes('node.kubernetes.io/unreachable')), 'taints in the diagnosis');
+    assert.ok(
+      r.err.some((l) => /^ {2}Ready=Unknown/.test(l)),
+      'conditions in the diagnosis',
+    );
+    assert.ok(
+      r.err.some((l) => l.startsWith('Taints: ') && l.includes('node.kubernetes.io/unreachable')),
+      'taints in the diagnosis',
+    );
     assert.ok(r.err.includes('Recent events:'));
     assert.match(r.err.at(-1) ?? '', /The node stays cordoned/);
     const n = await getNode(t, 'worker-1');
@@ -57,7 +108,16 @@ describe('bosun maintain on the sandbox', () => {
     assert.match(n.metadata.annotations?.[MAINTENANCE] ?? '', /"phase":"worked"/);
 
     t.sb.setNeverReturn('worker-1', false); // it boots now
-    const again = await bosunOn(t, ['maintain', 'worker-1', '--ignore-daemonsets', '--health-settle', '1s', '--on-node', '--', 'reboot']);
+    const again = await bosunOn(t, [
+      'maintain',
+      'worker-1',
+      '--ignore-daemonsets',
+      '--health-settle',
+      '1s',
+      '--on-node',
+      '--',
+      'reboot',
+    ]);
     assert.equal(again.code, 0, again.err.join('\n'));
     assert.ok(again.err.includes('maintain node/worker-1: the command already ran'), again.err.join('\n'));
     assert.equal((await getNode(t, 'worker-1')).spec?.unschedulable, undefined);
@@ -65,12 +125,31 @@ describe('bosun maintain on the sandbox', () => {
   });
 
   test('a failing command leaves the node cordoned and says how to go on', async () => {
-    const r = await bosunOn(t, ['maintain', 'worker-2', '--ignore-daemonsets', '--', 'sh', '-c', 'echo "E: could not lock {node}" >&2; exit 3']);
+    const r = await bosunOn(t, [
+      'maintain',
+      'worker-2',
+      '--ignore-daemonsets',
+      '--',
+      'sh',
+      '-c',
+      'echo "E: could not lock {node}" >&2; exit 3',
+    ]);
     assert.equal(r.code, 1);
     assert.ok(r.err.includes('  | E: could not lock worker-2'), r.err.join('\n'));
-    assert.equal(r.err.find((l) => l.startsWith('error: ')), 'error: sh -c echo "E: could not lock worker-2" >&2; exit 3 exited with 3');
+    assert.equal(
+      r.err.find((l) => l.startsWith('error: ')),
+      'error: sh -c echo "E: could not lock worker-2" >&2; exit 3 exited with 3',
+    );
     assert.equal((await getNode(t, 'worker-2')).spec?.unschedulable, true);
-    const fixed = await bosunOn(t, ['maintain', 'worker-2', '--ignore-daemonsets', '--health-settle', '0s', '--', 'true']);
+    const fixed = await bosunOn(t, [
+      'maintain',
+      'worker-2',
+      '--ignore-daemonsets',
+      '--health-settle',
+      '0s',
+      '--',
+      'true',
+    ]);
     assert.equal(fixed.code, 0, fixed.err.join('\n'));
     assert.equal((await getNode(t, 'worker-2')).spec?.unschedulable, undefined);
     await settle();
@@ -93,9 +172,20 @@ describe('bosun maintain on the sandbox', () => {
     const unknown = await bosunOn(t, ['maintain', 'worker-9', '--', 'true']);
     assert.equal(unknown.code, 1);
     assert.equal(unknown.err[0], 'error: nodes "worker-9" not found');
-    const noShims = await bosunOn(t, ['maintain', 'worker-2', '--on-node', '--sandbox-dir', t.dir + '/nope', '--', 'reboot']);
+    const noShims = await bosunOn(t, [
+      'maintain',
+      'worker-2',
+      '--on-node',
+      '--sandbox-dir',
+      t.dir + '/nope',
+      '--',
+      'reboot',
+    ]);
     assert.equal(noShims.code, 1);
-    assert.match(noShims.err[0] ?? '', /^error: --on-node: no host shims for node "worker-2" at .*\/nope\/nodes\/worker-2\/host\/bin$/);
+    assert.match(
+      noShims.err[0] ?? '',
+      /^error: --on-node: no host shims for node "worker-2" at .*\/nope\/nodes\/worker-2\/host\/bin$/,
+    );
     const zero = await bosunOn(t, ['maintain', 'worker-2', '--health-timeout', '0s', '--', 'true']);
     assert.equal(zero.code, 2);
     assert.equal((await getNode(t, 'worker-2')).spec?.unschedulable, undefined);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../common/fake-clock.ts';
 import { FakeCluster } from '../kube/testing/fake-cluster.ts';
+import { fromStatus } from '../kube/errors.ts';
 import { CORDONED_AT, CORDONED_BY, CORDON_REASON, DRAIN_STATE, MAINTENANCE_STATE } from './annotations.ts';
 import { cordonNode, uncordonNode } from './cordon.ts';
 import { node } from './testing/fixtures.ts';
@@ -85,8 +86,15 @@ test('uncordon of a schedulable node is "already uncordoned"', async () => {
   assert.equal(kube.calls('patch').length, 0);
 });
 
-test('a concurrent change (409) is re-read and decided again: someone cordoned it meanwhile', async () => {
+test('a 409 from the server is answered by reading the node again and deciding again', async () => {
   const { clock, kube } = setup();
+  kube.failNext('patch', 'nodes', () =>
+    fromStatus(
+      409,
+      { kind: 'Status', code: 409, reason: 'Conflict', message: 'the object has been modified' },
+      { resource: 'nodes' },
+    ),
+  );
   const stale = await kube.getNode('worker-1');
   kube.updateNode('worker-1', (n) => (n.spec = { unschedulable: true }));
   const r = await cordonNode('worker-1', { owner, dryRun: 'none', node: stale }, { kube, clock });

@@ -1,8 +1,10 @@
 // Cordon and uncordon with ownership. A cordon bosun makes carries who, why and when
 // (annotations.ts); bosun uncordons only nodes it cordoned, unless forced, and says so otherwise.
-// Writes are JSON merge patches of spec.unschedulable plus the annotations, in one request, guarded
-// by the node's resourceVersion so a concurrent change (someone else cordoning) is never
-// overwritten: on 409 the node is read again and the decision made again.
+// Writes are JSON merge patches of spec.unschedulable plus the annotations, in one request, decided
+// on the node as just read. Like kubectl, the patch carries no resourceVersion: the kubelet rewrites
+// the Node's status every few seconds, and a whole-object precondition would lose that race again
+// and again. (So a cordon made by someone else in the milliseconds between our read and our patch
+// would be recorded as bosun's.) A 409 from anything else is answered by reading and deciding again.
 import type { Clock } from '../common/ports.ts';
 import { isConflict } from '../kube/errors.ts';
 import type { NodePatch, NodePods } from '../kube/ports.ts';
@@ -70,13 +72,8 @@ async function patchWithRetry(
     if (patch === undefined) return { node: current, patched: false };
     if (dryRun === 'client') return { node: current, patched: true };
     try {
-      const rv = current.metadata.resourceVersion;
-      const guarded: NodePatch = {
-        ...patch,
-        metadata: { ...(patch.metadata ?? {}), ...(rv !== undefined ? { resourceVersion: rv } : {}) },
-      };
       return {
-        node: await deps.kube.patchNode(name, guarded, { dryRun: dryRun === 'server' }),
+        node: await deps.kube.patchNode(name, patch, { dryRun: dryRun === 'server' }),
         patched: true,
       };
     } catch (e) {

@@ -147,7 +147,8 @@ test('a real request: a 404 Status from the server becomes NotFound; the token i
   const port = (srv.address() as { port: number }).port;
   const dir = tmpdir(t);
   writeFileSync(path.join(dir, 'c'), kubeconfig(`http://127.0.0.1:${port}`, ['one'], 'one'));
-  const clients = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir, requestTimeoutMs: 300 });
+  const clients = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir });
+  const impatient = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir, requestTimeoutMs: 500 });
   await assert.rejects(
     kubeCall(clients, { resource: 'nodes', name: 'worker-9' }, () =>
       clients.core.readNode({ name: 'worker-9' }),
@@ -156,8 +157,8 @@ test('a real request: a 404 Status from the server becomes NotFound; the token i
   );
   assert.deepEqual(seen, ['GET /api/v1/nodes/worker-9 Bearer t-one']);
   await assert.rejects(
-    kubeCall(clients, { resource: 'nodes', name: 'slow', verb: 'get' }, () =>
-      clients.core.readNode({ name: 'slow' }),
+    kubeCall(impatient, { resource: 'nodes', name: 'slow', verb: 'get' }, () =>
+      impatient.core.readNode({ name: 'slow' }),
     ),
     (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.RequestTimeout,
   );

@@ -8,6 +8,7 @@
 //
 // It never reads process.env itself: the composition root passes KUBECONFIG and HOME in. It never
 // prints: errors are BosunErrors with a hint.
+import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -196,7 +197,16 @@ export function apiConfiguration(
 /** Loads the kubeconfig and builds the typed clients. No request is made. */
 export function createKubeClients(opts: KubeClientOptions): KubeClients {
   const loaded = loadKubeConfig(opts);
-  const config = apiConfiguration(loaded, opts);
+  // One listener on the caller's signal; every request listens on ours (a drain has many in flight).
+  let signal: AbortSignal | undefined;
+  if (opts.signal) {
+    const inner = new AbortController();
+    setMaxListeners(0, inner.signal);
+    if (opts.signal.aborted) inner.abort(opts.signal.reason);
+    else opts.signal.addEventListener('abort', () => inner.abort(opts.signal?.reason), { once: true });
+    signal = inner.signal;
+  }
+  const config = apiConfiguration(loaded, { ...opts, signal });
   return {
     ...loaded,
     core: new CoreV1Api(config),
@@ -205,7 +215,7 @@ export function createKubeClients(opts: KubeClientOptions): KubeClients {
     coordination: new CoordinationV1Api(config),
     watch: new Watch(loaded.kc),
     requestTimeoutMs: opts.requestTimeoutMs ?? 0,
-    signal: opts.signal,
+    signal,
   };
 }
 

@@ -18,7 +18,11 @@ export interface CliRun {
 }
 
 /** Runs `bosun ARGV` in this process against the sandbox's kubeconfig. */
-export async function bosunOn(t: TestSandbox, argv: readonly string[], opts: { signal?: AbortSignal; env?: Record<string, string> } = {}): Promise<CliRun> {
+export async function bosunOn(
+  t: TestSandbox,
+  argv: readonly string[],
+  opts: { signal?: AbortSignal; env?: Record<string, string> } = {},
+): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
   const home = mkdtempSync(join(tmpdir(), 'bosun-home-'));
@@ -56,22 +60,39 @@ export async function pdbs(t: TestSandbox): Promise<PodDisruptionBudget[]> {
   return (await t.kubectlJson<{ items: PodDisruptionBudget[] }>(['get', 'pdb', '-A'])).items;
 }
 
-/** The node of the first pod whose app label is app. */
+/** The node of the first live pod whose app (or run) label is app. */
 export async function nodeOf(t: TestSandbox, app: string, namespace?: string): Promise<string> {
-  const p = (await pods(t)).find((x) => x.metadata.labels?.['app'] === app && (!namespace || x.metadata.namespace === namespace) && x.spec?.nodeName);
-  if (!p?.spec?.nodeName) throw new Error(`no scheduled pod with app=${app}`);
+  const p = (await pods(t)).find(
+    (x) =>
+      (x.metadata.labels?.['app'] === app || x.metadata.labels?.['run'] === app) &&
+      (!namespace || x.metadata.namespace === namespace) &&
+      x.spec?.nodeName &&
+      !x.metadata.deletionTimestamp,
+  );
+  if (!p?.spec?.nodeName) throw new Error(`no scheduled pod with app=${app} (or run=${app})`);
   return p.spec.nodeName;
 }
 
 /** "namespace/app" of every pod, sorted, for comparing sets of pods across clusters. */
 export function appsOf(list: readonly Pod[]): string[] {
   return list
-    .map((p) => `${p.metadata.namespace ?? ''}/${p.metadata.labels?.['app'] ?? p.metadata.labels?.['run'] ?? p.metadata.labels?.['component'] ?? p.metadata.labels?.['k8s-app'] ?? p.metadata.name ?? ''}`)
+    .map(
+      (p) =>
+        `${p.metadata.namespace ?? ''}/${p.metadata.labels?.['app'] ?? p.metadata.labels?.['run'] ?? p.metadata.labels?.['component'] ?? p.metadata.labels?.['k8s-app'] ?? p.metadata.name ?? ''}`,
+    )
     .sort();
 }
 
 /** Whether every Deployment and StatefulSet has all its replicas Ready. */
 export async function workloadsSettled(t: TestSandbox): Promise<boolean> {
-  const deps = (await t.kubectlJson<{ items: { metadata: { name: string }; spec: { replicas?: number }; status?: { readyReplicas?: number } }[] }>(['get', 'deployments,statefulsets', '-A'])).items;
+  const deps = (
+    await t.kubectlJson<{
+      items: {
+        metadata: { name: string };
+        spec: { replicas?: number };
+        status?: { readyReplicas?: number };
+      }[];
+    }>(['get', 'deployments,statefulsets', '-A'])
+  ).items;
   return deps.every((d) => (d.status?.readyReplicas ?? 0) >= (d.spec.replicas ?? 1));
 }
