@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import semver from 'semver';
 import { BosunError, errorMessage } from '../common/errors.ts';
 import { freePorts } from '../common/net.ts';
-import type { Clock } from '../common/ports.ts';
+import type { Clock, Exec } from '../common/ports.ts';
 import { etcdHealthy } from '../etcd/member.ts';
+import { readKeyFile, tmpDir as defaultTmpDir, type EncryptionKey } from '../etcd/index.ts';
 import { generateClusterCas, writeControlPlanePki, writeWorkerPki, type KeyAlgorithm } from '../certs/index.ts';
 import { ApiCore } from './apiserver/api.ts';
 import { FaultInjector, type FaultRule } from './apiserver/faults.ts';
@@ -33,6 +34,7 @@ import { writeShims } from './node/shims.ts';
 import { ComponentRuntime } from './runtime.ts';
 import { TIMINGS, type Timing } from './timing.ts';
 import { applyDemoWorkload } from './workload.ts';
+import { restoreSandboxEtcd, type SandboxRestoreResult } from './restore.ts';
 import { isPodReady } from './apiserver/pdb.ts';
 import { isMirrorPod } from './apiserver/defaults.ts';
 
@@ -63,6 +65,23 @@ export interface SandboxOptions {
   readyTimeoutMs?: number;
   /** The controllers to run (default: all of src/sandbox/controllers). */
   controllers?: (ctx: ControllerContext) => Controller[];
+  /** Runs etcdctl for `restore` (the daemon passes the CLI's; tests pass the real one). */
+  exec?: Exec;
+  /** The environment tools run with (PATH to find etcdctl; TMPDIR). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Options of Sandbox.restore. */
+export interface SandboxRestoreRequest {
+  /** The snapshot (a bosun backup or an etcdctl snapshot), plain or encrypted. */
+  file: string;
+  /** Key of an encrypted backup. */
+  key?: EncryptionKey | null;
+  /** Progress lines ("Restoring member cp-1 on cp-1"). */
+  progress?: (line: string) => void;
+  /** Override the sandbox's exec and environment (for a sandbox started without them). */
+  exec?: Exec;
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** One node of the sandbox and its loopback ports. */
@@ -134,6 +153,7 @@ export class Sandbox implements SandboxControl {
   private readonly neverReturn = new Set<string>();
   private controllers: Controller[] = [];
   private informers: Informers | undefined;
+  private restoring = false;
   private store: EtcdStore | undefined;
   private api: ApiCore | undefined;
   private runtime: ComponentRuntime | undefined;
@@ -332,16 +352,7 @@ export class Sandbox implements SandboxControl {
     });
     const api = new ApiCore({ store: this.store, clock: opts.clock });
     this.api = api;
-    const informers = createInformers(api, opts.timing.retryMs, opts.log);
-    this.informers = informers;
-    const ctx: ControllerContext = {
-      api,
-      informers,
-      clock: opts.clock,
-      timing: opts.timing,
-      recorder: (component, host) => new EventRecorder(api, opts.clock, host ? { component, host } : { component }, opts.log),
-      log: opts.log,
-    };
+    const ctx = this.controlContext(api);
     this.runtime = new ComponentRuntime({
       layout,
       clock: opts.clock,
@@ -416,6 +427,35 @@ export class Sandbox implements SandboxControl {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+  }
+
+  /** A new ControllerContext with fresh (unstarted) informers: what a new kube-controller-manager process has. */
+  private controlContext(api: ApiCore): ControllerContext {
+    const { opts } = this;
+    const informers = createInformers(api, opts.timing.retryMs, opts.log);
+    this.informers = informers;
+    return {
+      api,
+      informers,
+      clock: opts.clock,
+      timing: opts.timing,
+      recorder: (component, host) => new EventRecorder(api, opts.clock, host ? { component, host } : { component }, opts.log),
+      log: opts.log,
+    };
+  }
+
+  /** Stops the controllers and informers, and waits (a while) for their in-flight work. */
+  private async stopControlLoops(): Promise<void> {
+    const running = this.controllers;
+    this.controllers = [];
+    for (const c of running) c.stop();
+    if (this.informers) stopInformers(this.informers);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(running.map((c) => c.idle())),
+      new Promise((r) => (timer = setTimeout(r, 10_000))),
+    ]);
+    clearTimeout(timer);
   }
 
   private async startControlLoops(ctx: ControllerContext): Promise<void> {
@@ -636,6 +676,84 @@ export class Sandbox implements SandboxControl {
       const k = this.kubelet(node);
       if (!k.isRunning) void this.track(k.boot());
     }
+  }
+
+  /**
+   * Restores the cluster to an etcd snapshot, as an admin restores a kubeadm control plane (see
+   * restore.ts): the controllers stop (they would act on caches of the history the restore
+   * rewinds), kube-apiserver and etcd stop through their manifests, every member is restored
+   * from the snapshot, etcd and kube-apiserver start again, and then the controllers start with
+   * fresh informers and every kubelet restarts, as the admin restarts kube-controller-manager,
+   * kube-scheduler and the kubelets. Resolves once the cluster is ready again.
+   */
+  async restore(req: SandboxRestoreRequest): Promise<SandboxRestoreResult> {
+    const exec = req.exec ?? this.opts.exec;
+    const env = req.env ?? this.opts.env;
+    if (!exec || !env) throw new BosunError('this sandbox was started without an exec port and environment, so it cannot run etcdctl', 'SANDBOX');
+    if (!this.api || !this.runtime) throw new BosunError('the sandbox is not running', 'SANDBOX');
+    if (this.restoring) throw new BosunError('a restore of this sandbox is already running', 'SANDBOX');
+    if (this.state.phase !== 'ready') throw new BosunError(`the sandbox is ${this.state.phase}, not ready`, 'SANDBOX');
+    this.restoring = true;
+    const progress = (line: string): void => {
+      req.progress?.(line);
+      this.opts.log(`restore: ${line}`);
+    };
+    const api = this.api;
+    const runtime = this.runtime;
+    const cps = this.controlPlanes();
+    let loopsStopped = false;
+    try {
+      let result: SandboxRestoreResult | undefined;
+      let failure: unknown;
+      try {
+        result = await restoreSandboxEtcd(this.layout, cps.map((n) => n.name), {
+          file: req.file,
+          key: req.key ?? null,
+          exec,
+          env,
+          tmpDir: defaultTmpDir(env),
+          progress,
+          now: this.opts.clock.now(),
+          // Once the snapshot is known to be good: the controllers must not act on the rewind.
+          beforeStop: async () => {
+            progress('Stopping the controllers and the scheduler');
+            loopsStopped = true;
+            await this.stopControlLoops();
+          },
+          running: {
+            isRunning: (node, component) => runtime.isRunning(node, component),
+            waitFor: (what, ms, check) => this.waitFor(what, ms, check),
+            etcdHealthy: (node) => {
+              const n = cps.find((c) => c.name === node);
+              return etcdHealthy(`https://127.0.0.1:${n?.etcdClientPort ?? 0}`, this.etcdClientTls(node), 1000);
+            },
+            apiserverUp: async (node) => runtime.isRunning(node, 'kube-apiserver') && (await api.list(resource('namespaces'), undefined, { limit: 1 }).then(() => true, () => false)),
+          },
+        });
+      } catch (e) {
+        failure = e;
+      }
+      if (!loopsStopped) throw failure;
+      // The kubelets restart with the controllers: a new process has an empty cache.
+      progress('Restarting the controllers, the scheduler and the kubelets');
+      const wasRunning = [...this.kubelets.values()].filter((k) => k.isRunning);
+      await Promise.all(wasRunning.map((k) => k.stop()));
+      const ctx = this.controlContext(api);
+      for (const k of this.kubelets.values()) k.useInformers(ctx.informers);
+      await this.startControlLoops(ctx);
+      await Promise.all(wasRunning.map((k) => k.start()));
+      if (failure !== undefined || !result) throw failure;
+      progress('Waiting for every node and workload to be ready');
+      await this.waitReady(this.opts.readyTimeoutMs ?? 90_000);
+      return result;
+    } finally {
+      this.restoring = false;
+    }
+  }
+
+  /** Restore through the control endpoint: the key comes as a file the sandbox process reads. */
+  async restoreFromControl(file: string, keyFile: string | undefined, progress: (line: string) => void): Promise<unknown> {
+    return this.restore({ file, key: keyFile ? readKeyFile(keyFile) : null, progress });
   }
 
   /** Compacts etcd's history up to now, as kube-apiserver does every 5 minutes. */

@@ -1,5 +1,6 @@
 // The sandbox's control endpoint: HTTP on 127.0.0.1 with a bearer token from state.json (0600).
-// The node shims call POST /v1/shim; tests and `bosun sandbox fault` use the fault routes.
+// The node shims call POST /v1/shim; tests and `bosun sandbox fault` use the fault routes;
+// `bosun sandbox restore` calls POST /v1/restore.
 // docs/sandbox.md documents every route.
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
@@ -17,6 +18,8 @@ export interface SandboxControl {
   startEtcd(node: string): Promise<void>;
   setNeverReturn(node: string, enabled: boolean): void;
   compact(): Promise<number>;
+  /** Restores etcd from a snapshot file (keyFile for an encrypted one); resolves with the result. */
+  restoreFromControl(file: string, keyFile: string | undefined, progress: (line: string) => void): Promise<unknown>;
   shutdown(): void;
 }
 
@@ -99,6 +102,20 @@ export async function startControlServer(port: number, token: string, ctl: Sandb
       return send(res, 200, {});
     }
     if (seg[1] === 'compact' && method === 'POST') return send(res, 200, { revision: await ctl.compact() });
+    if (seg[1] === 'restore' && method === 'POST') {
+      // Streams {"progress": line} records, then {"result": ...} or {"error", "hint", "exitCode"}.
+      const body = (await readJson(req)) as { file?: string; keyFile?: string };
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+      try {
+        if (!body.file) throw new Error('no snapshot file given');
+        const result = await ctl.restoreFromControl(body.file, body.keyFile, (line) => void res.write(JSON.stringify({ progress: line }) + '\n'));
+        res.end(JSON.stringify({ result }) + '\n');
+      } catch (e) {
+        const err = e as { message?: string; hint?: string; exitCode?: number };
+        res.end(JSON.stringify({ error: err.message ?? String(e), ...(err.hint ? { hint: err.hint } : {}), exitCode: err.exitCode ?? 1 }) + '\n');
+      }
+      return;
+    }
     if (seg[1] === 'shutdown' && method === 'POST') {
       send(res, 202, {});
       ctl.shutdown();

@@ -1,4 +1,4 @@
-// `bosun sandbox up|down|status|run`: the sandbox as a background process. `up` starts
+// `bosun sandbox up|down|status|run|restore`: the sandbox as a background process. `up` starts
 // `bosun sandbox run` detached and returns once it reports ready; `down` stops exactly the
 // processes that sandbox started (its own pid and its etcd members, each checked against
 // /proc/PID/cmdline so a reused pid is never killed); `status` reads state.json and asks the
@@ -9,8 +9,10 @@ import http from 'node:http';
 import { isAbsolute, join, resolve } from 'node:path';
 import { BosunError, errorMessage, UsageError } from '../common/errors.ts';
 import type { Clock, Exec } from '../common/ports.ts';
+import { readKeyFile, tmpDir } from '../etcd/index.ts';
 import { readConfig, readState, Sandbox, type SandboxOptions, type SandboxState } from './cluster.ts';
 import { SandboxLayout } from './layout.ts';
+import { restoreSandboxEtcd, type SandboxRestoreResult } from './restore.ts';
 
 /** How to start bosun itself (the daemon is `bosun sandbox run`). */
 export interface SelfCommand {
@@ -305,4 +307,96 @@ export async function sandboxRun(opts: Omit<SandboxOptions, 'progress'>, deps: {
   });
   deps.progress('stopping');
   await sb.stop();
+}
+
+/** What `bosun sandbox restore` did. */
+export interface SandboxRestoreOutcome extends SandboxRestoreResult {
+  /** True when the sandbox was running (restored live), false when only its data dirs changed. */
+  live: boolean;
+}
+
+/** POST /v1/restore on a running sandbox, relaying its progress lines. */
+function controlRestore(port: number, token: string, body: { file: string; keyFile?: string }, progress: (line: string) => void): Promise<SandboxRestoreResult> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/v1/restore', method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        let buf = '';
+        let done = false;
+        const line = (text: string): void => {
+          if (text.trim() === '') return;
+          let rec: { progress?: string; result?: SandboxRestoreResult; error?: string; hint?: string; exitCode?: number };
+          try {
+            rec = JSON.parse(text) as typeof rec;
+          } catch {
+            return;
+          }
+          if (rec.progress !== undefined) progress(rec.progress);
+          else if (rec.result !== undefined) {
+            done = true;
+            resolve(rec.result);
+          } else if (rec.error !== undefined) {
+            done = true;
+            reject(new BosunError(rec.error, 'SANDBOX', { ...(rec.hint ? { hint: rec.hint } : {}), exitCode: rec.exitCode === 2 ? 2 : 1 }));
+          }
+        };
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          buf += d;
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            line(buf.slice(0, nl));
+            buf = buf.slice(nl + 1);
+          }
+        });
+        res.on('end', () => {
+          line(buf);
+          if (!done) reject(new BosunError(res.statusCode === 200 ? 'the sandbox ended the restore without a result' : `the sandbox refused the restore (HTTP ${res.statusCode ?? '?'})`, 'SANDBOX'));
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/**
+ * `bosun sandbox restore`: brings the sandbox in DIR back to a snapshot. A running sandbox does
+ * it itself (POST /v1/restore: API servers and etcd stop, every member is restored, everything
+ * restarts and converges); a stopped one gets new etcd data dirs that its next `up` starts from.
+ */
+export async function sandboxRestore(
+  dir: string,
+  file: string,
+  opts: { keyFile?: string },
+  deps: { exec: Exec; env: Readonly<Record<string, string | undefined>>; clock: Clock; progress: (line: string) => void },
+): Promise<SandboxRestoreOutcome> {
+  const layout = new SandboxLayout(dir);
+  const cfg = readConfig(layout);
+  if (!cfg) throw new BosunError(`no sandbox in ${dir}`, 'NOT_FOUND', { hint: `Start one with: bosun sandbox up --dir ${dir}` });
+  const key = opts.keyFile ? readKeyFile(opts.keyFile) : null;
+  const st = readState(layout);
+  if (st && st.phase !== 'stopped' && st.phase !== 'failed' && alive(st.pid)) {
+    if (st.phase !== 'ready') throw new BosunError(`the sandbox in ${dir} is ${st.phase}`, 'SANDBOX', { hint: 'Wait until it is ready, then restore.' });
+    try {
+      const r = await controlRestore(st.controlPort, st.token, { file, ...(opts.keyFile ? { keyFile: opts.keyFile } : {}) }, deps.progress);
+      return { ...r, live: true };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+        throw new BosunError(`the sandbox in ${dir} (pid ${st.pid}) does not answer on its control endpoint`, 'SANDBOX', {
+          hint: `Stop it (bosun sandbox down --dir ${dir}), then restore: a stopped sandbox's etcd data is restored in place.`,
+        });
+      }
+      throw e;
+    }
+  }
+  const strays = Object.values(st?.etcdPids ?? {}).filter((pid) => ownedBy(pid, dir));
+  if (strays.length > 0) {
+    throw new BosunError(`etcd processes of the sandbox in ${dir} still run (pid ${strays.join(', ')})`, 'SANDBOX', { hint: `Stop them first: bosun sandbox down --dir ${dir}` });
+  }
+  const cps = cfg.nodes.filter((n) => n.role === 'control-plane').map((n) => n.name);
+  const r = await restoreSandboxEtcd(layout, cps, { file, key, exec: deps.exec, env: deps.env, tmpDir: tmpDir(deps.env), progress: deps.progress, now: deps.clock.now() });
+  return { ...r, live: false };
 }

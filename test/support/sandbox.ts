@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { systemClock } from '../../src/common/real.ts';
+import { processExec, systemClock } from '../../src/common/real.ts';
 import { Sandbox, TIMINGS, type Timing } from '../../src/sandbox/index.ts';
 
 /** Where the real kubectl v1.35 was extracted by scripts/ensure-deps.mjs. */
@@ -72,6 +72,8 @@ export async function startTestSandbox(opts: { controlPlanes?: number; workers?:
       ...(opts.pkiNotAfterOverrides ? { pkiNotAfterOverrides: opts.pkiNotAfterOverrides } : {}),
       nodeBinary: process.execPath,
       clock: systemClock,
+      exec: processExec,
+      env: process.env,
       log: (l) => void logs.push(l),
     });
   } catch (e) {

@@ -1,4 +1,4 @@
-// `bosun sandbox up|status|down|run`: the embedded cluster every test, demo and first minute runs on.
+// `bosun sandbox up|status|down|run|restore`: the embedded cluster every test, demo and first minute runs on.
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.ts';
@@ -97,6 +97,8 @@ Examples:
           keyAlgorithm: flags.keyAlgorithm,
           nodeBinary: ctx.self.execPath,
           clock: ctx.clock,
+          exec: ctx.exec,
+          env: ctx.env,
           log: (l) => ctx.out.err(`${ctx.clock.now().toISOString()} ${l}`),
         },
         { signal: ctx.signal, progress: (l) => ctx.out.err(`progress: ${l}`) },
@@ -126,6 +128,52 @@ Examples:
         n.role === 'control-plane' && st.running ? `etcd:${n.etcdRunning ? 'up' : 'down'} apiserver:${n.apiserverRunning ? 'up' : 'down'}` : '',
       ]);
       for (const line of formatTable(flags.headers ? ['NODE', 'ROLE', 'STATUS', 'KUBELET', 'CONTROL PLANE'] : null, rows)) ctx.out.out(line);
+    });
+
+  sandbox
+    .command('restore')
+    .argument('<file>', 'etcd snapshot (a bosun backup or an etcdctl snapshot)')
+    .summary("Bring the sandbox back to an etcd snapshot, as an admin restores a kubeadm cluster")
+    .description(
+      `Bring the sandbox back to an etcd snapshot the way an admin restores a kubeadm control plane: the
+kube-apiserver and etcd static pods stop (their manifests move out of /etc/kubernetes/manifests),
+every etcd member is restored from the snapshot with etcdctl snapshot restore (its name and peer
+URL from its manifest, the whole membership, a new cluster token), etcd and then kube-apiserver
+start again, and the controllers, the scheduler and the kubelets restart so that nothing acts on
+what it cached before. Returns once every node and workload is ready again. Each member's previous
+data is kept in DIR/nodes/NODE/host/var/lib/etcd.before-restore.
+
+A stopped sandbox only gets new etcd data; the next 'bosun sandbox up' starts from it.
+
+Exit codes: 0 restored, 1 failed (an invalid snapshot changes nothing), 2 usage error.`,
+    )
+    .option('--dir <dir>', 'Directory that holds the sandbox (default: ~/.bosun/sandbox)')
+    .option('--encryption-key-file <file>', 'Key of an encrypted backup')
+    .option('-o, --output <format>', 'Output format: table|json|yaml')
+    .addHelpText('after', `
+Examples:
+  # Back the sandbox up (cp-1's etcd, with cp-1's kubeadm PKI), break something, bring it back
+  ETCD=$(grep -o 'advertise-client-urls=[^ ]*' /tmp/sb/nodes/cp-1/host/etc/kubernetes/manifests/etcd.yaml | cut -d= -f2)
+  bosun backup --endpoints "$ETCD" --pki-dir /tmp/sb/nodes/cp-1/host/etc/kubernetes/pki --dir /tmp/sb/backups
+  kubectl delete namespace shop
+  bosun sandbox restore --dir /tmp/sb /tmp/sb/backups/etcd-*.db`)
+    .action(async (file: string, flags: { dir?: string; encryptionKeyFile?: string; output?: string }) => {
+      const fmt = parseOutputFormat(flags.output, ['table', 'json', 'yaml'], 'sandbox restore');
+      const { sandboxRestore, resolveDir } = await import('../../sandbox/index.ts');
+      const dir = await dirOf(flags.dir);
+      const r = await sandboxRestore(
+        dir,
+        resolveDir(file, ctx.cwd),
+        flags.encryptionKeyFile ? { keyFile: resolveDir(flags.encryptionKeyFile, ctx.cwd) } : {},
+        { exec: ctx.exec, env: ctx.env, clock: ctx.clock, progress: (l) => ctx.out.err(l) },
+      );
+      if (fmt === 'json') return ctx.out.out(formatJson(r));
+      if (fmt === 'yaml') return ctx.out.out(formatYaml(r));
+      ctx.out.out(
+        r.live
+          ? `sandbox ${dir} restored to revision ${r.revision} (${r.keys} keys, members ${r.members.join(', ')})`
+          : `sandbox ${dir} (stopped) restored to revision ${r.revision} (${r.keys} keys, members ${r.members.join(', ')}); start it with: bosun sandbox up --dir ${dir}`,
+      );
     });
 
   sandbox

@@ -32,10 +32,11 @@ import {
   notFound,
   serviceUnavailable,
   success,
+  tooLargeResourceVersion,
   tooManyRequests,
   type StatusBody,
 } from './status.ts';
-import { CompactedError, StorageUnavailableError, type EtcdStore, type StoreEvent } from './store.ts';
+import { CompactedError, FutureRevisionError, StorageUnavailableError, type EtcdStore, type StoreEvent } from './store.ts';
 import type { KubeObject, Namespace, Pod, PodDisruptionBudget } from './types.ts';
 import { isRecord } from './types.ts';
 import { validateCreate, validateUpdate } from './validation.ts';
@@ -95,6 +96,7 @@ function storageError(e: unknown): never {
   if (e instanceof ApiError) throw e;
   if (e instanceof StorageUnavailableError) throw serviceUnavailable(e.message);
   if (e instanceof CompactedError) throw expired(e.message);
+  if (e instanceof FutureRevisionError) throw tooLargeResourceVersion(e.requested, e.current);
   throw e;
 }
 

@@ -139,6 +139,23 @@ export function timeout(message: string): ApiError {
   return failure(504, 'Timeout', message);
 }
 
+/**
+ * 504 for a resourceVersion newer than the store's current revision, as kube-apiserver answers
+ * (k8s.io/apiserver storage.NewTooLargeResourceVersionError); client-go's reflector relists on it.
+ * It happens after an etcd restore rewound the revisions.
+ */
+export function tooLargeResourceVersion(requested: number, current: number): ApiError {
+  return failure(504, 'Timeout', `Timeout: Too large resource version: ${requested}, current: ${current}`, {
+    causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+    retryAfterSeconds: 1,
+  });
+}
+
+/** Is this the answer to a resourceVersion from the future (see tooLargeResourceVersion)? */
+export function isTooLargeResourceVersion(e: unknown): boolean {
+  return e instanceof ApiError && e.code === 504 && (e.status.details?.causes ?? []).some((c) => c.reason === 'ResourceVersionTooLarge');
+}
+
 /** A success Status (eviction's 201 answer, delete of a collection). */
 export function success(details?: StatusBody['details']): StatusBody {
   const body: StatusBody = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200 };

@@ -44,6 +44,16 @@ export class CompactedError extends Error {
   }
 }
 
+/** Raised for a revision newer than etcd's current one (after a restore rewound the revisions). */
+export class FutureRevisionError extends Error {
+  constructor(
+    readonly requested: number,
+    readonly current: number,
+  ) {
+    super(`required revision ${requested} is a future revision (current ${current})`);
+  }
+}
+
 /** Raised when etcd cannot be reached (answered as 503 / 504). */
 export class StorageUnavailableError extends Error {}
 
@@ -78,6 +88,10 @@ function compactedRevision(e: unknown): number | undefined {
   const msg = e instanceof Error ? e.message : String(e);
   if (!/compacted/.test(msg)) return undefined;
   return 0;
+}
+
+function isFutureRevision(e: unknown): boolean {
+  return /future revision/.test(e instanceof Error ? e.message : String(e));
 }
 
 function wrap(e: unknown): never {
@@ -150,6 +164,7 @@ export class EtcdStore {
       return { items, revision: Number(res.header.revision), more: res.more, remaining: Number(res.count) - items.length };
     } catch (e) {
       if (compactedRevision(e) !== undefined) throw new CompactedError(opts.revision ?? 0, await this.compactedAt());
+      if (isFutureRevision(e)) throw new FutureRevisionError(opts.revision ?? 0, await this.currentRevision());
       return wrap(e);
     }
   }
@@ -260,6 +275,8 @@ export class EtcdStore {
         await this.client.kv.range({ key: enc(prefix), range_end: prefixEnd(prefix), revision: fromRevision, count_only: true });
       } catch (e) {
         if (compactedRevision(e) !== undefined) throw new CompactedError(fromRevision, await this.compactedAt());
+        // A watch from a revision etcd has not reached would silently wait for it.
+        if (isFutureRevision(e)) throw new FutureRevisionError(fromRevision, await this.currentRevision());
         wrap(e);
       }
     }

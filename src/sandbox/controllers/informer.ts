@@ -1,10 +1,11 @@
 // In-process shared informers for the sandbox's controllers and kubelets: list + watch through
 // ApiCore (so they see exactly what clients see), a cache keyed by namespace/name, handlers called
-// in event order, and a relist when the watch expires (410), as client-go's reflector does.
+// in event order, and a relist when the watch expires (410) or its revision is newer than the
+// store's (an etcd restore rewound it), as client-go's reflector does.
 import type { ApiCore, WatchEvent } from '../apiserver/api.ts';
 import { keyOf } from '../apiserver/meta.ts';
 import { resource as resourceByName, type ResourceType } from '../apiserver/resources.ts';
-import type { ApiError } from '../apiserver/status.ts';
+import { isTooLargeResourceVersion, type ApiError } from '../apiserver/status.ts';
 import type { KubeObject } from '../apiserver/types.ts';
 
 /** A change delivered to informer handlers. `old` is the cached state before the change. */
@@ -64,7 +65,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           const old = this.cache.get(k);
           this.cache.set(k, o);
           if (!old) this.emit('ADDED', o, undefined);
-          else if (old.metadata.resourceVersion !== o.metadata.resourceVersion) this.emit('MODIFIED', o, old);
+          else if (old.metadata.resourceVersion !== o.metadata.resourceVersion || old.metadata.uid !== o.metadata.uid) this.emit('MODIFIED', o, old);
         }
         for (const [k, old] of [...this.cache]) {
           if (!seen.has(k)) {
@@ -119,7 +120,9 @@ export class Informer<T extends KubeObject = KubeObject> {
       await this.startWatch();
     } catch (e) {
       const code = (e as { code?: unknown }).code;
-      if (code === 410) await this.relist();
+      // 410: our revision was compacted away; too large: etcd was restored to an older revision
+      // (client-go's reflector relists on both).
+      if (code === 410 || isTooLargeResourceVersion(e)) await this.relist();
       else setTimeout(() => void this.resume(), this.retryMs);
     }
   }

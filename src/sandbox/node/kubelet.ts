@@ -108,11 +108,26 @@ export class SimKubelet {
     private readonly deps: KubeletDeps,
   ) {
     this.cfg = cfg;
-    deps.informers.pods.on((type, pod) => {
-      if (this.unsubscribed || pod.spec.nodeName !== cfg.nodeName) return;
+    this.subscribe(deps.informers);
+  }
+
+  private subscribe(informers: Informers): void {
+    informers.pods.on((type, pod) => {
+      // Only the informers of the current kubelet process count (see useInformers).
+      if (this.unsubscribed || this.deps.informers !== informers || pod.spec.nodeName !== this.cfg.nodeName) return;
       if (type === 'DELETED') this.forget(pod);
       else this.syncPod(pod);
     });
+  }
+
+  /**
+   * Gives a stopped kubelet new informers: a kubelet that restarts is a new process with an
+   * empty cache (what an admin relies on after an etcd restore rewound the cluster's history).
+   */
+  useInformers(informers: Informers): void {
+    if (this.deps.informers === informers) return;
+    this.deps.informers = informers;
+    this.subscribe(informers);
   }
 
   /** The node's name. */
