@@ -242,7 +242,7 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
     const clock = new SteppingClock();
     const kube = fakeCluster(new Set());
     const restart = makeRestartPhase({
-      ports: () => ({ kube, tls: nodeTlsProbe() }),
+      ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
       clock,
       out,
       timeoutMs: 60_000,
@@ -277,12 +277,142 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
     ]);
   });
 
+  test('after the restart bosun waits while the API errors and kube-apiserver is not ready, then verifies', async () => {
+    const out = capture();
+    const clock = new SteppingClock();
+    const base = fakeCluster(new Set());
+    let listCalls = 0;
+    const kube: StaticPodsKube & ServedKube = {
+      ...base,
+      // The first answers after etcd's restart: the API cannot reach its storage yet.
+      listNodes: () =>
+        ++listCalls <= 2 ? Promise.reject(new Error('etcd is unavailable')) : base.listNodes(),
+    };
+    const statuses = [500, 500, 200];
+    const probed: string[] = [];
+    const restart = makeRestartPhase({
+      ports: () => ({
+        kube,
+        tls: nodeTlsProbe(),
+        health: {
+          readyz: (t) => {
+            probed.push(`${t.host}:${t.port}`);
+            return Promise.resolve(statuses.shift() ?? 200);
+          },
+        },
+      }),
+      clock,
+      out,
+      timeoutMs: 60_000,
+    });
+    await runCertsRenew(
+      { names: ['etcd-server'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
+      { clock, out, restart },
+    );
+    assert.deepEqual(
+      out.errs.filter((l) => l.startsWith('[restart] waiting')),
+      ['[restart] waiting for the API to answer', '[restart] waiting for kube-apiserver on cp-1 to be ready'],
+    );
+    assert.deepEqual(probed, Array(3).fill(`127.0.0.1:${ports.get('kube-apiserver')}`));
+    assert.match(out.lines.at(-1) ?? '', /^Certificates renewed and served on cp-1\./);
+  });
+
+  test('a kube-apiserver that never gets ready after the restart: a timeout naming it (exit 1)', async () => {
+    const out = capture();
+    const clock = new SteppingClock();
+    const restart = makeRestartPhase({
+      ports: () => ({
+        kube: fakeCluster(new Set()),
+        tls: nodeTlsProbe(),
+        health: { readyz: () => Promise.resolve(500) },
+      }),
+      clock,
+      out,
+      timeoutMs: 60_000,
+    });
+    await assert.rejects(
+      runCertsRenew(
+        { names: ['apiserver'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
+        { clock, out, restart },
+      ),
+      (e: unknown) => {
+        assert.ok(isBosunError(e));
+        assert.equal(e.exitCode, 1);
+        assert.equal(
+          e.message,
+          'restarted, but timed out after 60s waiting for kube-apiserver on cp-1 to be ready (/readyz: 500)',
+        );
+        return true;
+      },
+    );
+  });
+
+  test('etcd without quorum: refused before any file changes; an API that cannot answer only warns', async () => {
+    const before = await readFile(join(root, 'etc/kubernetes/pki/etcd/server.crt'), 'utf8');
+    const refuse = (listEtcdPods: StaticPodsKube['listEtcdPods']) => {
+      const out = capture();
+      const clock = new SteppingClock();
+      const restart = makeRestartPhase({
+        ports: () => ({
+          kube: { ...fakeCluster(new Set()), listEtcdPods },
+          tls: nodeTlsProbe(),
+          health: { readyz: () => Promise.resolve(200) },
+        }),
+        clock,
+        out,
+        timeoutMs: 60_000,
+      });
+      return {
+        out,
+        run: runCertsRenew(
+          { names: ['etcd-peer'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
+          { clock, out, restart },
+        ),
+      };
+    };
+    const lost = refuse(() =>
+      Promise.resolve([
+        { name: 'etcd-cp-1', ready: true },
+        { name: 'etcd-cp-2', ready: false },
+        { name: 'etcd-cp-3', ready: true },
+        { name: 'etcd-cp-4', ready: false },
+        { name: 'etcd-cp-5', ready: true },
+      ]),
+    );
+    await assert.rejects(lost.run, (e: unknown) => {
+      assert.ok(isBosunError(e));
+      assert.equal(
+        e.message,
+        'not renewing: only 2 of the other 4 etcd members are Ready; restarting etcd-cp-1 would lose quorum (3 of 5 needed)',
+      );
+      assert.match(e.hint ?? '', /^Nothing was changed\./);
+      return true;
+    });
+    assert.deepEqual(lost.out.lines, []);
+    assert.equal(await readFile(join(root, 'etc/kubernetes/pki/etcd/server.crt'), 'utf8'), before);
+
+    // The in-restart check still guards etcd; here the single fake member is Ready afterwards.
+    let calls = 0;
+    const unknown = refuse(() =>
+      ++calls === 1
+        ? Promise.reject(new Error('x509: certificate has expired'))
+        : Promise.resolve([{ name: 'etcd-cp-1', ready: true }]),
+    );
+    await unknown.run;
+    assert.ok(
+      unknown.out.errs.includes(
+        "WARNING: cannot check etcd's quorum before renewing (x509: certificate has expired); it is checked again before etcd restarts",
+      ),
+      unknown.out.errs.join('\n'),
+    );
+  });
+
   test('a kube-apiserver that comes back with its old certificate: the renewal says so (exit 1)', async () => {
     const out = capture();
     const clock = new SteppingClock();
     const kube = fakeCluster(new Set(['kube-apiserver']));
     const restart = makeRestartPhase({
-      ports: () => ({ kube, tls: nodeTlsProbe() }),
+      ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
       clock,
       out,
       timeoutMs: 60_000,

@@ -22,14 +22,23 @@ export {
 } from './check-command.ts';
 export { scanCertificates, judgeRows, type CertPaths, type CertRow, type CheckedRow } from './check.ts';
 export { CHECK_EXIT } from './expiry.ts';
-export { RENEWABLE, renewCertificates, resolveRenewNames, type RenewResult, type Renewed } from './renew.ts';
+export {
+  RENEWABLE,
+  componentsUsing,
+  renewCertificates,
+  resolveRenewNames,
+  type RenewResult,
+  type Renewed,
+  type StaticPodComponent,
+} from './renew.ts';
 export { parseValidity, runCertsRenew, type RenewOptions, type RestartPhase } from './renew-command.ts';
 export {
+  livePortsFromClients,
   makeRestartPhase,
   realLivePorts,
   runServedCheck,
   formatServedTable,
   type LivePorts,
 } from './live.ts';
-export type { ServedRow, ServedKube, TlsProbe } from './served.ts';
+export type { ReadyzProbe, ServedRow, ServedKube, TlsProbe } from './served.ts';
 export type { StaticPodsKube } from './restart.ts';

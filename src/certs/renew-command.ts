@@ -8,7 +8,13 @@ import type { Clock, Output } from '../common/ports.ts';
 import { resolveCertPaths, type PathFlags } from './check-command.ts';
 import type { CertPaths } from './check.ts';
 import { formatExpires } from './expiry.ts';
-import { renewCertificates, type RenewResult, type StaticPodComponent } from './renew.ts';
+import {
+  componentsUsing,
+  renewCertificates,
+  resolveRenewNames,
+  type RenewResult,
+  type StaticPodComponent,
+} from './renew.ts';
 
 /** What `certs renew` was asked. */
 export interface RenewOptions extends PathFlags {
@@ -22,8 +28,11 @@ export interface RenewOptions extends PathFlags {
 
 /** The restart phase of a renewal; built only when --no-restart is not given. */
 export interface RestartPhase {
-  /** Runs before anything is renewed: refuses early (no kubeconfig, unknown node name). */
-  preflight(paths: CertPaths): Promise<void>;
+  /**
+   * Runs before anything is renewed, with the static pods the renewal will restart: refuses early
+   * (unknown node name, no kubeconfig, an etcd restart that would lose quorum).
+   */
+  preflight(paths: CertPaths, components: readonly StaticPodComponent[]): Promise<void>;
   /** Restarts the static pods that read the renewed files and proves the new ones are served. */
   run(result: RenewResult, paths: CertPaths): Promise<void>;
 }
@@ -59,7 +68,8 @@ export async function runCertsRenew(
       : isAbsolute(opts.backupDir)
         ? opts.backupDir
         : join(opts.cwd, opts.backupDir);
-  if (opts.restart && deps.restart) await deps.restart.preflight(paths);
+  if (opts.restart && deps.restart)
+    await deps.restart.preflight(paths, componentsUsing(resolveRenewNames(opts.names)));
   const result = await renewCertificates({
     names: opts.names,
     paths,

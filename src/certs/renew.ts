@@ -341,7 +341,6 @@ export async function renewCertificates(req: RenewRequest): Promise<RenewResult>
 
   for (const p of planned) for (const w of p.writes) await writeFileAtomic(w.path, w.content, w.mode);
 
-  const used = new Set(planned.flatMap((p) => COMPONENTS_USING[p.name] ?? []));
   return {
     renewed: planned.map((p) => ({
       name: p.name,
@@ -350,6 +349,12 @@ export async function renewCertificates(req: RenewRequest): Promise<RenewResult>
       cappedByCa: p.cappedByCa,
     })),
     backupDir,
-    components: RESTART_ORDER.filter((c) => used.has(c)),
+    components: componentsUsing(planned.map((p) => p.name)),
   };
+}
+
+/** The static pods that read the named certificates (kubeadm names, not 'all'), in restart order. */
+export function componentsUsing(names: readonly string[]): StaticPodComponent[] {
+  const used = new Set(names.flatMap((n) => COMPONENTS_USING[n] ?? []));
+  return RESTART_ORDER.filter((c) => used.has(c));
 }

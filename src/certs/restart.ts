@@ -56,12 +56,16 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Restarts the given static pods in order. Throws a BosunError at the first one that fails. */
+/**
+ * Restarts the given static pods in order and returns those it restarted (a component without a
+ * manifest on this node is skipped with a warning). Throws a BosunError at the first one that fails.
+ */
 export async function restartStaticPods(
   opts: RestartOptions,
   deps: { kube: StaticPodsKube; clock: Clock; out: Output; signal?: AbortSignal },
-): Promise<void> {
+): Promise<StaticPodComponent[]> {
   const poll = opts.pollMs ?? 1000;
+  const restarted: StaticPodComponent[] = [];
   await mkdir(opts.parkingDir, { recursive: true, mode: 0o700 });
   for (const component of opts.components) {
     const pod = `${component}-${opts.node}`;
@@ -117,7 +121,9 @@ export async function restartStaticPods(
       async () => (await deps.kube.getMirrorPod(pod))?.ready === true,
     );
     deps.out.err(`[restart] ${pod}: Ready`);
+    restarted.push(component);
   }
+  return restarted;
 }
 
 /**

@@ -38,6 +38,15 @@ export interface TlsProbe {
   servedCertificate(target: TlsTarget): Promise<string>;
 }
 
+/**
+ * Asks a kube-apiserver whether it is ready: an anonymous GET /readyz (allowed to unauthenticated
+ * users by kube's system:public-info-viewer role). Resolves with the HTTP status; throws when the
+ * server cannot be reached.
+ */
+export interface ReadyzProbe {
+  readyz(target: { host: string; port: number }): Promise<number>;
+}
+
 /** Which server a row is about. */
 export type ServedComponent = 'kube-apiserver' | 'etcd-client' | 'etcd-peer' | 'kubelet';
 

@@ -1,8 +1,10 @@
 // The real TlsProbe: one TLS handshake with node:tls, reading the peer certificate. It does not
 // trust or distrust the server here (checkServed compares the certificate with the CA and the file
-// on disk itself), sends nothing after the handshake, and gives up after timeoutMs.
+// on disk itself), sends nothing after the handshake, and gives up after timeoutMs. And the real
+// ReadyzProbe: kube-apiserver's anonymous /readyz, for the wait after a restart.
+import https from 'node:https';
 import tls from 'node:tls';
-import type { TlsProbe, TlsTarget } from './served.ts';
+import type { ReadyzProbe, TlsProbe, TlsTarget } from './served.ts';
 
 /** A TlsProbe on node:tls. */
 export function nodeTlsProbe(timeoutMs = 5000): TlsProbe {
@@ -41,6 +43,35 @@ export function nodeTlsProbe(timeoutMs = 5000): TlsProbe {
           sock.destroy();
           reject(e);
         });
+      }),
+  };
+}
+
+/**
+ * A ReadyzProbe on node:https. It sends no credentials, and does not verify the server here: the
+ * served-certificate check that runs beside it compares what this endpoint serves with the file on
+ * disk, and /readyz carries nothing secret either way.
+ */
+export function nodeReadyzProbe(timeoutMs = 5000): ReadyzProbe {
+  return {
+    readyz: (t) =>
+      new Promise<number>((resolve, reject) => {
+        const req = https.get(
+          {
+            host: t.host,
+            port: t.port,
+            path: '/readyz',
+            rejectUnauthorized: false,
+            agent: false,
+            timeout: timeoutMs,
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error(`GET /readyz on ${t.host}:${t.port} timed out`)));
+        req.on('error', reject);
       }),
   };
 }
