@@ -1,16 +1,27 @@
 // The certs feature's kube ports (StaticPodsKube for the restart, ServedKube for --served),
 // implemented on kube/'s NodePods over @kubernetes/client-node. The fields the shared types do not
 // spell out (container command and args, status.daemonEndpoints) are read through narrowing guards.
-import { isNotFound } from '../kube/errors.ts';
+import { TransportReason, isKubeApiError, isNotFound } from '../kube/errors.ts';
 import type { NodePods } from '../kube/ports.ts';
 import type { Node, Pod } from '../kube/types.ts';
-import type { MirrorPodView, StaticPodsKube } from './restart.ts';
+import { API_UNAVAILABLE, type MirrorPodView, type StaticPodsKube } from './restart.ts';
 import type { ClusterNode, ServedKube } from './served.ts';
 
 const KUBE_SYSTEM = 'kube-system';
 
 function isReady(p: Pod): boolean {
   return (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/**
+ * No API server answered: refused or reset connections, our own request timeout, or a 5xx from an
+ * API server that cannot reach etcd. Not a TLS failure (a server answered) and not a 4xx.
+ */
+export function isApiUnavailable(e: unknown): boolean {
+  if (!isKubeApiError(e)) return false;
+  if (e.status === 0)
+    return e.reason === TransportReason.Unreachable || e.reason === TransportReason.RequestTimeout;
+  return e.status >= 500 && e.status <= 504;
 }
 
 function asRecord(v: unknown): Record<string, unknown> | undefined {
@@ -51,9 +62,15 @@ export function certsKube(
     }
   };
   return {
-    async getMirrorPod(name: string): Promise<MirrorPodView | null> {
-      const p = await getPod(name);
-      return p === null ? null : { uid: p.metadata.uid ?? '', ready: isReady(p) };
+    async getMirrorPod(name: string) {
+      let p: Pod | null;
+      try {
+        p = await getPod(name);
+      } catch (e) {
+        if (isApiUnavailable(e)) return API_UNAVAILABLE;
+        throw e;
+      }
+      return p === null ? null : ({ uid: p.metadata.uid ?? '', ready: isReady(p) } satisfies MirrorPodView);
     },
     async listEtcdPods() {
       const list = await pods.listPods({ namespace: KUBE_SYSTEM, labelSelector: 'component=etcd' });

@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { isBosunError } from '../common/errors.ts';
 import type { Clock, Output } from '../common/ports.ts';
-import { etcdRestartAllowed, restartStaticPods, type MirrorPodView, type StaticPodsKube } from './restart.ts';
+import {
+  API_UNAVAILABLE,
+  etcdRestartAllowed,
+  restartStaticPods,
+  type MirrorPodView,
+  type StaticPodsKube,
+} from './restart.ts';
 
 /** A clock whose sleeps return at once, moving its time forward by the slept amount. */
 class SteppingClock implements Clock {
@@ -29,6 +35,11 @@ interface Behaviour {
   readyAfter: number;
   /** The API answers with errors while this component is out (kube-apiserver on a single control plane). */
   apiDownWhileOut?: boolean;
+  /**
+   * Polls after the manifest leaves during which the old kube-apiserver still runs and serves an
+   * expired certificate, which the client rejects (a TLS error, not an unavailable API).
+   */
+  expiredServingPolls?: number;
 }
 
 /** The kubelet and API as far as mirror pods go: they follow the manifest files on disk. */
@@ -45,14 +56,18 @@ class FakeKubelet implements StaticPodsKube {
   seed(component: string): void {
     this.pods.set(`${component}-${this.node}`, { uid: `uid-${this.uid++}`, ready: true, polls: 0 });
   }
-  getMirrorPod(name: string): Promise<MirrorPodView | null> {
+  getMirrorPod(name: string): Promise<MirrorPodView | null | typeof API_UNAVAILABLE> {
     this.calls.push(`get ${name}`);
     const component = name.slice(0, -(this.node.length + 1));
     const b = this.behaviour[component] ?? { goneAfter: 1, readyAfter: 1 };
     const present = existsSync(join(this.manifests, `${component}.yaml`));
     const pod = this.pods.get(name);
     if (!present) {
-      if (b.apiDownWhileOut) return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6443'));
+      this.calls.push(`  ${component} out`);
+      if (b.expiredServingPolls !== undefined && b.expiredServingPolls-- > 0) {
+        return Promise.reject(new Error('TLS handshake with the API server failed: certificate has expired'));
+      }
+      if (b.apiDownWhileOut) return Promise.resolve(API_UNAVAILABLE);
       if (pod) {
         pod.polls++;
         if (pod.polls >= b.goneAfter) this.pods.delete(name);
@@ -144,6 +159,26 @@ test('kube-apiserver: an API that does not answer while it is out counts as gone
   assert.ok(existsSync(join(manifests, 'kube-apiserver.yaml')));
 });
 
+test('an API server that still serves an expired certificate has not gone away: the manifest stays out until it stops', async () => {
+  const kube = new FakeKubelet(manifests, 'cp-1', {
+    'kube-apiserver': { goneAfter: Infinity, readyAfter: 1, apiDownWhileOut: true, expiredServingPolls: 3 },
+  });
+  kube.seed('kube-apiserver');
+  await restartStaticPods(
+    {
+      node: 'cp-1',
+      components: ['kube-apiserver'],
+      manifestsDir: manifests,
+      parkingDir: parking,
+      timeoutMs: 60_000,
+    },
+    { kube, clock: new SteppingClock(), out: capture() },
+  );
+  // Three TLS rejections while the old process runs, then unavailable (stopped): only then back.
+  assert.deepEqual(kube.calls.filter((c) => c.endsWith(' out')).length, 4);
+  assert.ok(existsSync(join(manifests, 'kube-apiserver.yaml')));
+});
+
 test('a mirror pod that never goes away: TIMEOUT, and the manifest is moved back', async () => {
   const kube = new FakeKubelet(manifests, 'cp-1', {
     'kube-scheduler': { goneAfter: Infinity, readyAfter: 1 },
@@ -189,9 +224,8 @@ test('an API error for a component that does not serve the API is not "gone": it
     ),
     (e: unknown) =>
       isBosunError(e) &&
-      /waiting for kube-controller-manager-cp-1 to go away \(last error: connect ECONNREFUSED/.test(
-        e.message,
-      ),
+      e.message ===
+        'timed out after 5s waiting for kube-controller-manager-cp-1 to go away (last error: the API is unavailable)',
   );
   assert.ok(existsSync(join(manifests, 'kube-controller-manager.yaml')));
 });

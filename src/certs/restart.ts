@@ -18,13 +18,21 @@ export interface MirrorPodView {
   ready: boolean;
 }
 
+/**
+ * getMirrorPod's answer when no API server answered at all: the connection was refused or reset,
+ * or the API server answered 5xx because it cannot reach its storage. That is what this node's
+ * kube-apiserver, or a lone etcd, looks like while it restarts.
+ */
+export const API_UNAVAILABLE = 'api-unavailable';
+
 /** The narrow kube port the restart needs. */
 export interface StaticPodsKube {
   /**
-   * kube-system/<name>, or null when it does not exist. Throws when the API cannot answer (which
-   * is expected while this node's kube-apiserver, or a single etcd, is down).
+   * kube-system/<name>, null when it does not exist, API_UNAVAILABLE when no API server answers.
+   * Throws for any other failure, notably a TLS verification failure: an API server that still
+   * serves a certificate the client rejects (an expired one) has not gone away.
    */
-  getMirrorPod(name: string): Promise<MirrorPodView | null>;
+  getMirrorPod(name: string): Promise<MirrorPodView | null | typeof API_UNAVAILABLE>;
   /** Every etcd member's mirror pod (kube-system, component=etcd) and whether it is Ready. */
   listEtcdPods(): Promise<{ name: string; ready: boolean }[]>;
 }
@@ -96,30 +104,26 @@ export async function restartStaticPods(
       if (verdict.reason.startsWith('single-member')) deps.out.err(`WARNING: ${verdict.reason}`);
     }
     // kube-apiserver answers the API itself (and a lone etcd backs it): while it is down, an
-    // unreachable API is as good as "gone".
+    // unavailable API is as good as "gone". An API that still answers, even with a certificate
+    // the client rejects, is not.
     const apiMayVanish = component === 'kube-apiserver' || component === 'etcd';
     deps.out.err(`[restart] ${pod}: moving ${component}.yaml out of ${opts.manifestsDir}`);
     await rename(manifest, parked);
     try {
       await waitFor(`${pod} to go away`, opts.timeoutMs, poll, deps, async () => {
-        try {
-          return (await deps.kube.getMirrorPod(pod)) === null;
-        } catch (e) {
-          if (apiMayVanish) return true;
-          throw e;
-        }
+        const p = await deps.kube.getMirrorPod(pod);
+        if (p === API_UNAVAILABLE && !apiMayVanish) throw new Error('the API is unavailable');
+        return p === null || p === API_UNAVAILABLE;
       });
     } finally {
       await rename(parked, manifest);
       deps.out.err(`[restart] ${pod}: manifest moved back`);
     }
-    await waitFor(
-      `${pod} to be Ready`,
-      opts.timeoutMs,
-      poll,
-      deps,
-      async () => (await deps.kube.getMirrorPod(pod))?.ready === true,
-    );
+    await waitFor(`${pod} to be Ready`, opts.timeoutMs, poll, deps, async () => {
+      const p = await deps.kube.getMirrorPod(pod);
+      if (p === API_UNAVAILABLE) throw new Error('the API is unavailable');
+      return p?.ready === true;
+    });
     deps.out.err(`[restart] ${pod}: Ready`);
     restarted.push(component);
   }
