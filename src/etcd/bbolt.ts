@@ -151,6 +151,11 @@ type BucketRef = { root: number; inline?: undefined; base?: undefined } | { root
  */
 export class BoltWalker {
   readonly problems: SnapshotProblem[] = [];
+  /**
+   * Called after the last element of every leaf (page or inline bucket) was visited, before the
+   * walker reads anything else: the moment to consume views of that leaf's keys and values.
+   */
+  onLeafEnd: (() => void) | undefined = undefined;
   /** One byte per page id below the high-water mark: 1 once reached. */
   readonly reachable: Uint8Array;
   private readonly ps: number;
@@ -301,6 +306,22 @@ export class BoltWalker {
 
   /** Visits a leaf's elements; `buf` starts at the page header, `base` is its file offset. */
   private leafElements(
+    buf: Buffer,
+    count: number,
+    base: number,
+    pgid: number | undefined,
+    label: string,
+    order: { last: Buffer | null },
+    visit: EntryVisitor,
+  ): void {
+    try {
+      this.leafElementsOf(buf, count, base, pgid, label, order, visit);
+    } finally {
+      this.onLeafEnd?.();
+    }
+  }
+
+  private leafElementsOf(
     buf: Buffer,
     count: number,
     base: number,

@@ -1,5 +1,5 @@
-// The etcd feature's public surface: backup save/verify/status/list, restore and trial restore,
-// and the etcd member runner. Other folders import only this file (and member.ts, for the sandbox).
+// The etcd feature's public surface: backup save/verify/status/list, restore and trial restore.
+// Other folders import only this file (and member.ts, the etcd member runner, for the sandbox).
 // Whatever needs the etcd3 gRPC stack (taking a backup, the trial restore) is loaded on first
 // call, so `backup status|verify|list` and `restore` start without it.
 import { tmpdir } from 'node:os';
@@ -15,7 +15,9 @@ export { listBackups, type CatalogEntry } from './catalog.ts';
 export { parseKeyFile, type EncryptionKey } from './encryption.ts';
 export type { EtcdPort } from './etcd-client.ts';
 export { chooseMember, type MemberProbe } from './member-select.ts';
-export { etcdArgs, etcdHealthy, startEtcd, type EtcdMemberSpec, type EtcdProcess } from './member.ts';
+// The etcd member runner (child processes, HTTP health checks) is imported from member.ts by
+// those who run members (the sandbox, trial restores), so that this surface stays light.
+export type { EtcdMemberSpec, EtcdProcess } from './member.ts';
 export { haRestoreSteps, parseInitialCluster } from './restore-plan.ts';
 export { restoreSnapshot, type RestoreDeps, type RestoreOptions, type RestoreResult } from './restore.ts';
 export { planRetention, type RetentionPolicy } from './retention.ts';

@@ -72,6 +72,30 @@ export function scanSnapshot(src: ByteSource, opts: ScanOptions): ScanResult {
   const crc = opts.crc;
   const walker = new BoltWalker(src, meta, opts.maxProblems ?? 20);
   let hash = 0;
+  // bbolt packs a leaf's keys and values back to back (k0 v0 k1 v1 ...), so the bytes hashed in
+  // order are mostly one run of memory per page: hash each run in one call (a call per key and
+  // value costs more than the hashing). A run is hashed before the walker reads again, while its
+  // bytes are still those of the page (see BoltWalker.onLeafEnd).
+  let runBuf: ArrayBufferLike | null = null;
+  let runStart = 0;
+  let runEnd = 0;
+  const flush = (): void => {
+    if (runBuf !== null && runEnd > runStart) hash = crc(hash, Buffer.from(runBuf, runStart, runEnd - runStart));
+    runBuf = null;
+    runStart = runEnd = 0;
+  };
+  const add = (b: Buffer): void => {
+    if (b.length === 0) return;
+    if (b.buffer === runBuf && b.byteOffset === runEnd) {
+      runEnd += b.length;
+      return;
+    }
+    flush();
+    runBuf = b.buffer;
+    runStart = b.byteOffset;
+    runEnd = runStart + b.length;
+  };
+  walker.onLeafEnd = flush;
   let revision = 0;
   let totalKey = 0;
   const live = opts.countLiveKeys ? new Map<string, boolean>() : null;
@@ -89,13 +113,17 @@ export function scanSnapshot(src: ByteSource, opts: ScanOptions): ScanResult {
       walker.problem({ offset: valueOffset, what: `top-level key ${bucket} is not a bucket` });
       return;
     }
-    hash = crc(hash, name);
+    add(name);
+    flush();
     const isKey = name.toString('latin1') === KEY_BUCKET;
     walker.forEachInBucket(value, valueOffset, bucket, (k, v, childIsBucket, off) => {
-      hash = crc(hash, k);
+      add(k);
       // bbolt's ForEach gives a nil value for a nested bucket, and writing nil hashes nothing.
-      if (!childIsBucket) hash = crc(hash, v);
-      else walkNested(v, off, `${bucket}/${printable(k)}`);
+      if (!childIsBucket) add(v);
+      else {
+        flush();
+        walkNested(v, off, `${bucket}/${printable(k)}`);
+      }
       totalKey++;
       if (isKey) {
         if (k.length < 8) {
@@ -110,6 +138,7 @@ export function scanSnapshot(src: ByteSource, opts: ScanOptions): ScanResult {
       }
     });
   });
+  flush();
   walker.checkFreelist();
   problems.push(...walker.problems);
 
