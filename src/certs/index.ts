@@ -15,13 +15,15 @@ export {
   DEFAULT_PATHS,
   checkCertificates,
   parseWarnWithin,
+  printRows,
+  throwForExit,
   resolveCertPaths,
   runCertsCheck,
   type CheckOptions,
   type PathFlags,
 } from './check-command.ts';
 export { scanCertificates, judgeRows, type CertPaths, type CertRow, type CheckedRow } from './check.ts';
-export { CHECK_EXIT } from './expiry.ts';
+export { CHECK_EXIT, formatExpires } from './expiry.ts';
 export {
   RENEWABLE,
   componentsUsing,
@@ -40,5 +42,5 @@ export {
   formatServedTable,
   type LivePorts,
 } from './live.ts';
-export type { ReadyzProbe, ServedRow, ServedKube, TlsProbe } from './served.ts';
+export { checkServed, type ReadyzProbe, type ServedRow, type ServedKube, type TlsProbe } from './served.ts';
 export type { StaticPodsKube } from './restart.ts';
