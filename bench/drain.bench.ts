@@ -1,0 +1,174 @@
+// Benchmark (not a test): drain a worker running 110 pods (a Deployment's pods that take 1 s to
+// stop after SIGTERM, plus its kube-proxy and whatever system pod the scheduler put there) with the real kubectl and with bosun, each on its own
+// identically built sandbox, as whole processes, three rounds each (the pods are drained back and
+// forth between two workers), median taken. Prints each wall time, their ratio, and bosun's excess
+// over the physical limit (the slowest pod's graceful termination, 1 s). Targets (issue 3): ratio
+// at most 0.7, excess under 0.5 s. Never asserts on time.
+// Usage: npm run bench -- drain
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { KUBECTL, eventually, run, startTestSandbox, type TestSandbox } from '../test/support/sandbox.ts';
+
+/** Pods on the drained worker, its DaemonSet and system pods included (the kubelet's default max). */
+const NODE_PODS = 110;
+let REPLICAS = 109;
+const STOP_SECONDS = 1;
+const ROUNDS = 3;
+const root = join(import.meta.dirname, '..');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+/** Runs a whole process and returns its wall time. Asynchronously: the sandbox lives in this process. */
+async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const t0 = performance.now();
+  const r = await run(cmd, args, { env, timeoutMs: 600_000 });
+  const ms = performance.now() - t0;
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.slice(-800)}`);
+  return ms;
+}
+
+async function podsOn(t: TestSandbox, node: string): Promise<number> {
+  const list = await t.kubectlJson<{
+    items: {
+      metadata: { namespace: string; deletionTimestamp?: string };
+      status?: { phase?: string; conditions?: { type: string; status: string }[] };
+    }[];
+  }>(['get', 'pods', '-n', 'bench', '--field-selector', `spec.nodeName=${node}`]);
+  return list.items.filter(
+    (p) =>
+      !p.metadata.deletionTimestamp &&
+      p.status?.phase === 'Running' &&
+      p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+  ).length;
+}
+
+/** A sandbox with worker-1 full (110 pods), most of them slow to stop. */
+async function prepare(): Promise<TestSandbox> {
+  const t = await startTestSandbox({
+    controlPlanes: 1,
+    workers: 2,
+    workload: 'none',
+    timing: { nodeMonitorGraceMs: 30_000 },
+  });
+  try {
+    await fill(t);
+  } catch (e) {
+    await t.stop();
+    throw e;
+  }
+  return t;
+}
+
+async function fill(t: TestSandbox): Promise<void> {
+  const ok = async (args: string[], input?: string): Promise<void> => {
+    const r = await t.kubectl(args, input !== undefined ? { input } : {});
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+  };
+  await ok(['cordon', 'worker-2']);
+  // Fill worker-1 up to 110 pods: whatever is there already (kube-proxy, maybe a coredns) plus ours.
+  // (The pods go back and forth between the two workers, so leave room on the fuller one.)
+  const onNode = async (n: string): Promise<number> =>
+    (
+      await t.kubectlJson<{ items: unknown[] }>([
+        'get',
+        'pods',
+        '-A',
+        '--field-selector',
+        `spec.nodeName=${n}`,
+      ])
+    ).items.length;
+  REPLICAS = NODE_PODS - Math.max(await onNode('worker-1'), await onNode('worker-2'));
+  await ok(
+    ['create', '--validate=false', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } }),
+  );
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'slow-stop', namespace: 'bench' },
+    spec: {
+      replicas: REPLICAS,
+      selector: { matchLabels: { app: 'slow-stop' } },
+      template: {
+        metadata: {
+          labels: { app: 'slow-stop' },
+          annotations: { 'sandbox.bosun.dev/stop-seconds': String(STOP_SECONDS) },
+        },
+        spec: {
+          terminationGracePeriodSeconds: 30,
+          containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }],
+        },
+      },
+    },
+  };
+  await ok(['create', '--validate=false', '-f', '-'], JSON.stringify(deployment));
+  await eventually(
+    `${REPLICAS} pods Ready on worker-1`,
+    async () => (await podsOn(t, 'worker-1')) === REPLICAS,
+    180_000,
+  );
+  await ok(['uncordon', 'worker-2']);
+}
+
+/** Drains the node holding the pods, waits until they are all Ready on the other one, uncordons. */
+async function rounds(t: TestSandbox, drain: (node: string) => Promise<number>): Promise<number[]> {
+  const times: number[] = [];
+  let from = 'worker-1';
+  for (let i = 0; i < ROUNDS; i++) {
+    const to = from === 'worker-1' ? 'worker-2' : 'worker-1';
+    times.push(await drain(from));
+    await eventually(`pods back on ${to}`, async () => (await podsOn(t, to)) === REPLICAS, 180_000);
+    const r = await t.kubectl(['uncordon', from]);
+    if (r.code !== 0) throw new Error(r.stderr);
+    from = to;
+  }
+  return times;
+}
+
+const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, encoding: 'utf8' });
+if (build.status !== 0)
+  process.stderr.write(
+    'WARNING: the bundle did not build; bosun runs through tsx, its times include TypeScript compilation\n',
+  );
+
+let kubectlMs: number[];
+let bosunMs: number[];
+{
+  const t = await prepare();
+  try {
+    const env = { ...process.env, HOME: join(t.dir, 'kubectl-home'), KUBECONFIG: '' };
+    kubectlMs = await rounds(t, (node) =>
+      timed(KUBECTL, ['--kubeconfig', t.kubeconfig, 'drain', node, '--ignore-daemonsets'], env),
+    );
+  } finally {
+    await t.stop();
+  }
+}
+{
+  const t = await prepare();
+  try {
+    const env = { ...process.env, KUBECONFIG: t.kubeconfig };
+    bosunMs = await rounds(t, (node) =>
+      timed(process.execPath, [join(root, 'bin', 'bosun.js'), 'drain', node, '--ignore-daemonsets'], env),
+    );
+  } finally {
+    await t.stop();
+  }
+}
+
+const k = median(kubectlMs);
+const b = median(bosunMs);
+const limit = STOP_SECONDS * 1000;
+const fmt = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+console.log(
+  `drain of a worker with ${NODE_PODS} pods (${REPLICAS} stopping in ${STOP_SECONDS} s), median of ${ROUNDS}:`,
+);
+console.log(`  kubectl drain   ${fmt(k)}   (${kubectlMs.map(fmt).join(', ')})`);
+console.log(`  bosun drain     ${fmt(b)}   (${bosunMs.map(fmt).join(', ')})`);
+console.log(`  ratio bosun/kubectl   ${(b / k).toFixed(2)}   (target <= 0.70)`);
+console.log(
+  `  bosun excess over the slowest termination (${fmt(limit)})   ${fmt(b - limit)}   (target < 0.50 s)`,
+);
