@@ -33,6 +33,8 @@ function preadExact(fd: number, buf: Buffer, bufOffset: number, length: number, 
 export class FileSource implements ByteSource {
   private readonly blocks = new Map<number, Buffer>();
   private readonly spare: Buffer[] = [];
+  private lastIndex = -1;
+  private lastBlock: Buffer | null = null;
 
   constructor(
     private readonly fd: number,
@@ -69,6 +71,15 @@ export class FileSource implements ByteSource {
   }
 
   private block(i: number): Buffer {
+    // The walker mostly reads page after page: the block it used last needs no LRU bookkeeping.
+    if (i === this.lastIndex && this.lastBlock !== null) return this.lastBlock;
+    const b = this.blockSlow(i);
+    this.lastIndex = i;
+    this.lastBlock = b;
+    return b;
+  }
+
+  private blockSlow(i: number): Buffer {
     const hit = this.blocks.get(i);
     if (hit) {
       this.blocks.delete(i);
