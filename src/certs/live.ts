@@ -188,7 +188,7 @@ async function settle(
     try {
       const all = (
         await checkServed(
-          { paths: o.paths, localNode: o.node, now: deps.clock.now(), warnWithinMs: 0 },
+          { paths: o.paths, localNode: o.node, onlyNode: o.node, now: deps.clock.now(), warnWithinMs: 0 },
           deps.ports,
         )
       ).filter((r) => r.node === o.node);

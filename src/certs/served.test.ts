@@ -151,6 +151,41 @@ describe('check --served against real TLS servers', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  test('onlyNode: only that node is probed, and no other node is asked about', async () => {
+    const asked: string[] = [];
+    const probed: number[] = [];
+    const rows = await checkServed(
+      {
+        paths: resolveCertPaths({ root }, '/'),
+        localNode: 'cp-1',
+        onlyNode: 'worker-1',
+        now,
+        warnWithinMs: 0,
+      },
+      {
+        kube: {
+          listNodes: () => cluster.listNodes(),
+          getPodCommand: (name) => {
+            asked.push(name);
+            return cluster.getPodCommand(name);
+          },
+        },
+        tls: {
+          servedCertificate: (t) => {
+            probed.push(t.port);
+            return nodeTlsProbe().servedCertificate(t);
+          },
+        },
+      },
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.node, r.component]),
+      [['worker-1', 'kubelet']],
+    );
+    assert.deepEqual(asked, ['kube-apiserver-worker-1', 'etcd-worker-1']);
+    assert.deepEqual(probed, [ports['kubelet']]);
+  });
+
   test("the local node's name comes from its etcd server certificate", async () => {
     assert.equal(await localNodeName(resolveCertPaths({ root }, '/')), 'cp-1');
   });

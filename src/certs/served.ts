@@ -136,7 +136,14 @@ interface Planned {
 
 /** Finds the endpoints, probes each, compares with disk for the local node. */
 export async function checkServed(
-  opts: { paths: CertPaths; localNode: string | undefined; now: Date; warnWithinMs: number },
+  opts: {
+    paths: CertPaths;
+    localNode: string | undefined;
+    now: Date;
+    warnWithinMs: number;
+    /** Probe this node's endpoints only (after a restart on it); default every node. */
+    onlyNode?: string;
+  },
   deps: { kube: ServedKube; tls: TlsProbe },
 ): Promise<ServedRow[]> {
   const { paths } = opts;
@@ -153,6 +160,7 @@ export async function checkServed(
 
   const plans: Planned[] = [];
   for (const n of await deps.kube.listNodes()) {
+    if (opts.onlyNode !== undefined && n.name !== opts.onlyNode) continue;
     const local = n.name === opts.localNode;
     const host = n.internalIP;
     const apiserver = await deps.kube.getPodCommand(`kube-apiserver-${n.name}`);

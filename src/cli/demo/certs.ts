@@ -48,7 +48,7 @@ async function served(
   node: string,
 ): Promise<Map<ServedRow['component'], ServedRow>> {
   const rows = await checkServed(
-    { paths, localNode: node, now: d.cli.clock.now(), warnWithinMs: WARN_WITHIN },
+    { paths, localNode: node, onlyNode: node, now: d.cli.clock.now(), warnWithinMs: WARN_WITHIN },
     ports,
   );
   const out = new Map<ServedRow['component'], ServedRow>();
