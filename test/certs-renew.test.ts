@@ -1,7 +1,7 @@
 // `bosun certs renew` end to end without a cluster: the CLI on files (--no-restart), and the full
 // flow with the restart phase on hand-written fakes of the kubelet and the API, whose "static
 // pods" are real TLS servers on 127.0.0.1 that load the files on disk when they restart. The
-// sandbox-based scenario of issue 5 is in certs-sandbox.test.ts once `bosun sandbox up` exists.
+// same scenario on a real sandbox (etcd, kube-apiserver, kubelets) is in certs-sandbox.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
