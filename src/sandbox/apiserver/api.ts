@@ -36,7 +36,7 @@ import {
   tooManyRequests,
   type StatusBody,
 } from './status.ts';
-import { CompactedError, FutureRevisionError, StorageUnavailableError, type EtcdStore, type StoreEvent } from './store.ts';
+import { CompactedError, FutureRevisionError, StorageUnavailableError, type EtcdStore, type Stored, type StoreEvent } from './store.ts';
 import type { KubeObject, Namespace, Pod, PodDisruptionBudget } from './types.ts';
 import { isRecord } from './types.ts';
 import { validateCreate, validateUpdate } from './validation.ts';
@@ -91,6 +91,14 @@ export interface ApiDeps {
 }
 
 const MAX_RETRIES = 20;
+
+/** A write lost an optimistic-concurrency race; carries the object as it now is. */
+class Conflict {
+  constructor(readonly current: Stored) {}
+}
+
+/** How long a namespace lookup for admission is reused. */
+const NAMESPACE_CACHE_MS = 1000;
 
 function storageError(e: unknown): never {
   if (e instanceof ApiError) throw e;
@@ -239,10 +247,33 @@ export class ApiCore {
     return { items, resourceVersion: String(readAt) };
   }
 
+  /**
+   * The NamespaceLifecycle admission plugin's view of a namespace: kube-apiserver reads it from an
+   * informer cache; this keeps the last answer for NAMESPACE_CACHE_MS (and forgets it when this
+   * instance writes the namespace) so that a burst of creates does not cost a read each.
+   */
+  private readonly namespaceCache = new Map<string, { obj: Promise<Namespace | undefined>; at: number }>();
+
+  private lookupNamespace(ns: string): Promise<Namespace | undefined> {
+    const now = Date.now();
+    const hit = this.namespaceCache.get(ns);
+    if (hit && now - hit.at < NAMESPACE_CACHE_MS) return hit.obj;
+    // Concurrent creates share one read.
+    const obj = this.tryGet(resourceByName('namespaces'), undefined, ns) as Promise<Namespace | undefined>;
+    this.namespaceCache.set(ns, { obj, at: now });
+    obj.catch(() => this.namespaceCache.delete(ns));
+    return obj;
+  }
+
   private async checkNamespace(r: ResourceType, ns: string | undefined, name: string): Promise<void> {
     if (!r.namespaced) return;
     if (!ns) throw badRequest('the server could not find the requested resource');
-    const nsObj = (await this.tryGet(resourceByName('namespaces'), undefined, ns)) as Namespace | undefined;
+    let nsObj = await this.lookupNamespace(ns);
+    if (!nsObj) {
+      // A miss is checked live: the namespace may have been created a moment ago.
+      this.namespaceCache.delete(ns);
+      nsObj = await this.lookupNamespace(ns);
+    }
     if (!nsObj) throw notFound(resourceByName('namespaces'), ns);
     if (nsObj.status?.phase === 'Terminating' || isDeleting(nsObj)) {
       throw forbidden(r, name, `unable to create new content in namespace ${ns} because it is being terminated`, [
@@ -316,22 +347,23 @@ export class ApiCore {
       throw badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
     }
     const wantRv = body.metadata.resourceVersion ? parseRv(body.metadata.resourceVersion) : 0;
+    let cur = await this.getStored(r, ns, name);
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
-      const cur = await this.getStored(r, ns, name);
       if (!cur) throw notFound(r, name);
       if (wantRv !== 0 && wantRv !== cur.modRevision) throw conflict(r, name, MODIFIED_MESSAGE);
       const next = this.prepareUpdate(r, cur.obj, clone(body), opts);
       const done = await this.writeUpdate(r, ns, name, cur.obj, next, cur.modRevision, opts);
-      if (done !== 'retry') return done;
+      if (!(done instanceof Conflict)) return done;
       if (wantRv !== 0) throw conflict(r, name, MODIFIED_MESSAGE);
+      cur = done.current;
     }
     throw conflict(r, name, MODIFIED_MESSAGE);
   }
 
   /** Applies a patch (PATCH), retrying on conflicts as kube's GuaranteedUpdate does. */
   async patch(r: ResourceType, ns: string | undefined, name: string, type: PatchType, patch: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    let cur = await this.getStored(r, ns, name);
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
-      const cur = await this.getStored(r, ns, name);
       if (!cur) throw notFound(r, name);
       let patched: unknown;
       try {
@@ -349,8 +381,9 @@ export class ApiCore {
       if (body.metadata.name !== name) throw badRequest(`the name of the object (${body.metadata.name ?? ''}) does not match the name on the URL (${name})`);
       const next = this.prepareUpdate(r, cur.obj, body, opts);
       const done = await this.writeUpdate(r, ns, name, cur.obj, next, cur.modRevision, opts);
-      if (done !== 'retry') return done;
+      if (!(done instanceof Conflict)) return done;
       if (wantRv) throw conflict(r, name, MODIFIED_MESSAGE);
+      cur = done.current;
     }
     throw conflict(r, name, MODIFIED_MESSAGE);
   }
@@ -358,6 +391,8 @@ export class ApiCore {
   /**
    * Read-modify-write for controllers: fn gets the current object and returns the new one (or
    * undefined to leave it). Retries on conflict. Returns the stored result, or undefined if gone.
+   * With a hint (the object as an informer cached it), the first attempt starts from it instead of
+   * a read, as kube's GuaranteedUpdate does with a cached object; a stale hint costs one retry.
    */
   async guaranteedUpdate(
     r: ResourceType,
@@ -365,20 +400,34 @@ export class ApiCore {
     name: string,
     fn: (cur: KubeObject) => KubeObject | undefined,
     opts: WriteOptions = {},
+    hint?: KubeObject,
   ): Promise<KubeObject | undefined> {
+    const hintRv = hint?.metadata.resourceVersion ? Number(hint.metadata.resourceVersion) : 0;
+    let cur: Stored | undefined = hint && hintRv > 0 ? { key: etcdKey(r, ns, name), obj: hint, modRevision: hintRv } : await this.getStored(r, ns, name);
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
-      const cur = await this.getStored(r, ns, name);
       if (!cur) return undefined;
       const want = fn(clone(cur.obj));
       if (want === undefined) return cur.obj;
       const next = this.prepareUpdate(r, cur.obj, want, opts);
-      const done = await this.writeUpdate(r, ns, name, cur.obj, next, cur.modRevision, opts);
-      if (done !== 'retry') return done;
+      let done;
+      try {
+        done = await this.writeUpdate(r, ns, name, cur.obj, next, cur.modRevision, opts);
+      } catch (e) {
+        // A hint for an object that is gone, or validation against a stale hint: read and retry.
+        if (cur.obj === hint && e instanceof ApiError && (e.code === 404 || e.code === 422)) {
+          cur = await this.getStored(r, ns, name);
+          continue;
+        }
+        if (e instanceof ApiError && e.code === 404) return undefined;
+        throw e;
+      }
+      if (!(done instanceof Conflict)) return done;
+      cur = done.current;
     }
     throw conflict(r, name, MODIFIED_MESSAGE);
   }
 
-  private async getStored(r: ResourceType, ns: string | undefined, name: string): Promise<{ obj: KubeObject; modRevision: number } | undefined> {
+  private async getStored(r: ResourceType, ns: string | undefined, name: string): Promise<Stored | undefined> {
     try {
       return await this.store.get(etcdKey(r, ns, name));
     } catch (e) {
@@ -437,7 +486,8 @@ export class ApiCore {
     next: KubeObject,
     modRevision: number,
     opts: WriteOptions,
-  ): Promise<KubeObject | 'retry'> {
+  ): Promise<KubeObject | Conflict> {
+    if (r.resource === 'namespaces') this.namespaceCache.delete(name);
     const causes = validateUpdate(r.resource, next, old);
     if (causes.length > 0) throw invalid(r.kind, r.group, name, causes);
     const key = etcdKey(r, ns, name);
@@ -454,7 +504,7 @@ export class ApiCore {
         storageError(e);
       }
       if (res === 'notfound') throw notFound(r, name);
-      if ('conflict' in res) return 'retry';
+      if ('conflict' in res) return new Conflict(res.conflict);
       next.metadata.resourceVersion = String(res.revision);
       return next;
     }
@@ -467,7 +517,7 @@ export class ApiCore {
       storageError(e);
     }
     if (res === 'notfound') throw notFound(r, name);
-    if ('conflict' in res) return 'retry';
+    if ('conflict' in res) return new Conflict(res.conflict);
     next.metadata.resourceVersion = String(res.revision);
     return next;
   }
@@ -618,14 +668,15 @@ export class ApiCore {
   }
 
   /** POST pods/NAME/binding: assigns a pod to a node, once. */
-  async bind(ns: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<StatusBody> {
+  async bind(ns: string, name: string, body: unknown, opts: WriteOptions = {}, hint?: KubeObject): Promise<StatusBody> {
     const r = resourceByName('pods');
     const target = isRecord(body) && isRecord(body['target']) ? body['target'] : undefined;
     const node = typeof target?.['name'] === 'string' ? target['name'] : '';
     if (!node) throw invalid('Binding', '', name, [{ reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
     const now = this.now();
+    const hintRv = hint?.metadata.resourceVersion ? Number(hint.metadata.resourceVersion) : 0;
+    let cur: Stored | undefined = hint && hintRv > 0 ? { key: etcdKey(r, ns, name), obj: hint, modRevision: hintRv } : await this.getStored(r, ns, name);
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
-      const cur = await this.getStored(r, ns, name);
       if (!cur) throw notFound(r, name);
       const pod = clone(cur.obj) as Pod;
       if (isDeleting(pod)) throw conflict(r, name, `pod ${name} is being deleted, cannot be assigned to a host`);
@@ -642,7 +693,10 @@ export class ApiCore {
         storageError(e);
       }
       if (res === 'notfound') throw notFound(r, name);
-      if ('conflict' in res) continue;
+      if ('conflict' in res) {
+        cur = res.conflict;
+        continue;
+      }
       return { ...success(), code: 201 };
     }
     throw conflict(r, name, MODIFIED_MESSAGE);

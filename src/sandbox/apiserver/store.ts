@@ -3,7 +3,8 @@
 // concurrency through etcd transactions and watches from a revision (k8s.io/apiserver's etcd3
 // store does the same with protobuf values). Knows nothing of Kubernetes semantics beyond that.
 import { ConstantBackoff, noop, retry, handleWhen } from 'cockatiel';
-import { Etcd3, isRecoverableError, type IKeyValue, type Watcher } from 'etcd3';
+import { Etcd3, isRecoverableError, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
+import { WatchManager } from 'etcd3/lib/watch.js';
 import { readFileSync } from 'node:fs';
 import type { KubeObject } from './types.ts';
 
@@ -56,6 +57,20 @@ export class FutureRevisionError extends Error {
 
 /** Raised when etcd cannot be reached (answered as 503 / 504). */
 export class StorageUnavailableError extends Error {}
+
+// etcd3 throws from inside its gRPC stream handler when a watch response names a watch id it no
+// longer tracks (a response already in flight when the watch was cancelled), which kills the
+// process. etcd's own Go client drops such responses; do the same.
+interface WatchManagerInternals {
+  watchers: { id: string | null }[];
+  handleResponse(res: IWatchResponse): void;
+}
+const wmProto = WatchManager.prototype as unknown as WatchManagerInternals;
+const originalHandleResponse = wmProto.handleResponse;
+wmProto.handleResponse = function (this: WatchManagerInternals, res: IWatchResponse): void {
+  if (!this.watchers.some((w) => w.id === res.watch_id)) return;
+  originalHandleResponse.call(this, res);
+};
 
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
 
@@ -118,12 +133,14 @@ export class EtcdStore {
               privateKey: readFileSync(conn.tls.keyFile),
             },
             // etcd's certificates name "localhost" and the node: avoid Node's deprecated IP SNI.
-            grpcOptions: { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' },
+            grpcOptions: { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost', 'grpc.max_receive_message_length': -1 },
           }
-        : {}),
+        : { grpcOptions: { 'grpc.max_receive_message_length': -1 } }),
       dialTimeout: 2000,
       // Each call fails fast while etcd is down; the API layer answers 503 and clients retry.
-      defaultCallOptions: () => ({ deadline: new Date(Date.now() + 5000) }),
+      // Streams (watches, snapshots) get no deadline: a deadline would end every watch stream
+      // after it and make etcd3 re-attach all watchers, which loses events under load.
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: new Date(Date.now() + 5000) }),
       faultHandling: {
         // No circuit breaker: the sandbox's API must reflect etcd's state at once (etcd stopped:
         // errors now; etcd back: works now), and a failed member is retried on the next one.

@@ -306,7 +306,7 @@ export class Scheduler implements Controller {
         kind: 'Binding',
         metadata: { name, namespace: ns, uid: pod.metadata.uid },
         target: { apiVersion: 'v1', kind: 'Node', name: node },
-      });
+      }, {}, pod);
       this.recorder.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${node}`);
     } catch (e) {
       // ForgetPod: the assumption goes; the informer tells us what really happened.

@@ -334,6 +334,7 @@ export class SimKubelet {
         return n;
       },
       { subresource: 'status' },
+      this.deps.informers.nodes.get(this.name),
     );
   }
 
@@ -358,7 +359,7 @@ export class SimKubelet {
       const l = cur as Lease;
       l.spec = { ...l.spec, holderIdentity: this.name, leaseDurationSeconds: 40, renewTime };
       return l;
-    });
+    }, {}, this.deps.informers.leases.get(`kube-node-lease/${this.name}`));
     if (updated) return;
     const node = await this.deps.api.tryGet(nodes, undefined, this.name);
     const lease: Lease = {
@@ -464,7 +465,21 @@ export class SimKubelet {
       }
       return;
     }
-    if (w) return;
+    if (w) {
+      // The kubelet's status manager owns pod status: a Ready condition someone else changed
+      // (the node lifecycle controller's MarkPodsNotReady while the node was unreachable) is
+      // written back to what the kubelet sees, once it sees the pod again.
+      if ((w.stage === 'running' || w.stage === 'completing') && phase === 'Running') {
+        const want = pod.metadata.annotations?.[SIM_ANNOTATIONS.ready] !== 'false';
+        const has = (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+        if (want !== has) {
+          void this.updatePodStatus(key, uid, (p) => this.setConditions(p, want, 'ContainersNotReady')).catch((e: unknown) => {
+            if (!(e instanceof ApiError && e.code === 404)) this.deps.log(`kubelet ${this.name}: ${key}: ${e instanceof Error ? e.message : String(e)}`);
+          });
+        }
+      }
+      return;
+    }
     const started = phase === 'Running' && (pod.status?.containerStatuses ?? []).every((c) => c.state.running !== undefined);
     const fromThisBoot = this.containers.get(uid) === this.bootId;
     if (started && fromThisBoot) {
@@ -517,6 +532,7 @@ export class SimKubelet {
         return p;
       },
       { subresource: 'status' },
+      this.deps.informers.pods.get(key),
     );
     return gone ? undefined : (out as Pod | undefined);
   }
