@@ -7,6 +7,8 @@ import { BosunError, errorMessage } from '../../common/errors.ts';
 import { createKubeClients, type KubeClients } from '../../kube/client.ts';
 import type { CliContext } from '../context.ts';
 import type { Sandbox } from '../../sandbox/index.ts';
+import { backupChapter } from './backup.ts';
+import { certsChapter } from './certs.ts';
 import { overviewLines, readOverview } from './overview.ts';
 
 /** What every chapter gets. */
@@ -46,7 +48,7 @@ const overview: DemoChapter = {
 
 /** The chapters, in the order the maintenance guide tells the story. */
 export function chapters(): DemoChapter[] {
-  return [overview];
+  return [overview, backupChapter, certsChapter];
 }
 
 /** Runs the demo. */
