@@ -209,6 +209,17 @@ describe('ApiCore', () => {
     await assert.rejects(h.api.get(cms, 'default', 'fin'), (e: unknown) => e instanceof ApiError && e.code === 404);
   });
 
+  test('a patch without a resourceVersion is retried on a conflict; one with a stale resourceVersion is 409', async () => {
+    const nodes = resource('nodes');
+    const n = await h.api.create(nodes, undefined, { metadata: { name: 'racy' }, spec: {} });
+    // Writers race: every patch lands, none fails.
+    await Promise.all(Array.from({ length: 8 }, (_, i) => h.api.patch(nodes, undefined, 'racy', 'merge', { metadata: { labels: { [`l${i}`]: 'x' } } })));
+    const got = await h.api.get(nodes, undefined, 'racy');
+    assert.equal(Object.keys(got.metadata.labels ?? {}).length, 8);
+    const e = await apiError(h.api.patch(nodes, undefined, 'racy', 'merge', { metadata: { resourceVersion: n.metadata.resourceVersion }, spec: { unschedulable: true } }));
+    assert.equal(e.code, 409);
+  });
+
   test('strategic merge patch cordons a node and merge patch with null uncordons it', async () => {
     const nodes = resource('nodes');
     await h.api.create(nodes, undefined, { metadata: { name: 'pn' }, spec: {} });

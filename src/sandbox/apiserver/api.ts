@@ -376,13 +376,13 @@ export class ApiCore {
       }
       if (!isRecord(patched) || !isRecord(patched['metadata'])) throw badRequest('the patch removed the object\'s metadata');
       const body = patched as KubeObject;
-      const wantRv = body.metadata.resourceVersion;
-      if (wantRv && wantRv !== String(cur.modRevision)) throw conflict(r, name, MODIFIED_MESSAGE);
+      if (body.metadata.resourceVersion && body.metadata.resourceVersion !== String(cur.modRevision)) throw conflict(r, name, MODIFIED_MESSAGE);
       if (body.metadata.name !== name) throw badRequest(`the name of the object (${body.metadata.name ?? ''}) does not match the name on the URL (${name})`);
       const next = this.prepareUpdate(r, cur.obj, body, opts);
       const done = await this.writeUpdate(r, ns, name, cur.obj, next, cur.modRevision, opts);
       if (!(done instanceof Conflict)) return done;
-      if (wantRv) throw conflict(r, name, MODIFIED_MESSAGE);
+      // The patch is applied again to the object as it now is; a resourceVersion the patch itself
+      // set no longer matches then, and that is the 409 (kube's patcher works the same way).
       cur = done.current;
     }
     throw conflict(r, name, MODIFIED_MESSAGE);
