@@ -99,8 +99,19 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function parseJson(buf: Buffer): unknown {
+/**
+ * The request body as JSON. Only JSON is served here (no protobuf, no CBOR): other media types get
+ * kube-apiserver's 415, which client-go answers by sending JSON instead.
+ */
+function parseJson(buf: Buffer, contentType?: string): unknown {
   if (buf.length === 0) return undefined;
+  const ct = (contentType ?? 'application/json').split(';')[0]?.trim() ?? '';
+  if (ct !== '' && ct !== 'application/json' && !ct.endsWith('+json') && ct !== '*/*') {
+    throw new ApiError({
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 415, reason: 'UnsupportedMediaType',
+      message: `the body of the request was in an unknown format - accepted media types include: application/json`,
+    });
+  }
   try {
     return JSON.parse(buf.toString('utf8')) as unknown;
   } catch (e) {
@@ -361,7 +372,7 @@ export class ApiFrontend {
         await this.serveWatch(r, ns, q, table, include, req, res);
         return;
       case 'create': {
-        const body = parseJson(await readBody(req));
+        const body = parseJson(await readBody(req), req.headers['content-type']);
         if (sub === 'eviction' && name) {
           sendStatus(res, await api.evict(ns ?? '', name, body, { dryRun }));
           return;
@@ -377,7 +388,7 @@ export class ApiFrontend {
       }
       case 'update': {
         if (!name) throw methodNotSupported(r, 'update');
-        const body = parseJson(await readBody(req)) as KubeObject;
+        const body = parseJson(await readBody(req), req.headers['content-type']) as KubeObject;
         if (sub === 'finalize' && r.resource === 'namespaces') {
           const fin = isRecord(body) && isRecord(body['spec']) && Array.isArray(body['spec']['finalizers']) ? (body['spec']['finalizers'] as string[]) : [];
           const out = await api.finalizeNamespace(name, fin);
@@ -391,14 +402,14 @@ export class ApiFrontend {
       case 'patch': {
         if (!name) throw methodNotSupported(r, 'patch');
         const type = patchType(req.headers['content-type']);
-        const body = parseJson(await readBody(req));
+        const body = parseJson(await readBody(req), req.headers['content-type']);
         const opts = sub === 'status' ? { dryRun, subresource: 'status' as const } : { dryRun };
         send(res, 200, await api.patch(r, ns, name, type, body, opts));
         return;
       }
       case 'delete': {
         if (!name || sub) throw methodNotSupported(r, 'delete');
-        const body = parseJson(await readBody(req));
+        const body = parseJson(await readBody(req), req.headers['content-type']);
         const { obj, deleted } = await api.delete(r, ns, name, deleteOptions(q, body));
         if (deleted && r.resource !== 'pods') {
           sendStatus(res, {
@@ -410,7 +421,7 @@ export class ApiFrontend {
       }
       case 'deletecollection': {
         if (r.resource === 'namespaces') throw methodNotSupported(r, 'deletecollection');
-        const body = parseJson(await readBody(req));
+        const body = parseJson(await readBody(req), req.headers['content-type']);
         const items = await api.deleteCollection(r, ns, listOptions(q), deleteOptions(q, body));
         send(res, 200, listKind(r, items, '', {}));
         return;
