@@ -3,13 +3,16 @@
 // `bosun sandbox restore`: the namespace and its workload are back, the node is uncordoned again,
 // what was created after the backup is gone, and the cluster converges and keeps working (its
 // controllers and kubelets relisted, so they act on the restored state). Checked with the real
-// kubectl. One in-process sandbox (restored through the CLI and the control endpoint), and one
-// HA sandbox run as a daemon by `bosun sandbox up`.
+// kubectl. One in-process sandbox (restored through the CLI and the control endpoint, then
+// stopped, restored on disk and started again), and one HA sandbox run as a daemon by
+// `bosun sandbox up`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../src/cli/program.ts';
+import { systemClock } from '../src/common/real.ts';
+import { Sandbox, TIMINGS } from '../src/sandbox/index.ts';
 import { bosun as bosunProcess, processesMentioning } from './support/cli.ts';
 import { captureCtx } from './support/etcd-backup.ts';
 import {
@@ -214,6 +217,37 @@ describe('restore drill on an in-process sandbox', () => {
     // Node writes work: a cordon after the restore sticks.
     await kubectl(['cordon', 'worker-2']);
     assert.equal((await s.kubectlJson<NodeJson>(['get', 'node', 'worker-2'])).spec?.unschedulable, true);
+  });
+
+  test('a stopped sandbox only gets new etcd data dirs, and starts again from them', async () => {
+    await s.sb.stop();
+    const r = await bosun(s.dir, ['sandbox', 'restore', '--dir', s.dir, backup]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /^sandbox \S+ \(stopped\) restored to revision \d+ .*start it with: bosun sandbox up --dir \S+$/,
+    );
+    assert.doesNotMatch(r.err, /Stopping kube-apiserver/);
+    // The same cluster, started again from the restored data: shop (deleted above) is back.
+    const again = await Sandbox.start({
+      dir: s.dir,
+      controlPlanes: 1,
+      workers: 2,
+      version: 'v1.34.3',
+      workload: 'none',
+      timing: TIMINGS.fast,
+      keyAlgorithm: 'ecdsa-p256',
+      nodeBinary: process.execPath,
+      clock: systemClock,
+      log: () => undefined,
+    });
+    try {
+      const ns = await s.kubectlJson<{ status?: { phase?: string } }>(['get', 'namespace', 'shop']);
+      assert.equal(ns.status?.phase, 'Active');
+      assert.notEqual((await s.kubectlJson<NodeJson>(['get', 'node', 'worker-2'])).spec?.unschedulable, true);
+    } finally {
+      await again.stop();
+    }
   });
 });
 
