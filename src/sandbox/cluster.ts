@@ -405,6 +405,9 @@ export class Sandbox implements SandboxControl {
     if (workers.length) this.progress(`kubeadm join: ${workers.length} worker${workers.length > 1 ? 's' : ''}`);
     await Promise.all(workers.map((n) => boot(n)));
     if (fresh && config.workload === 'demo') {
+      // As an admin would: the workload goes on once every node is Ready (otherwise the first
+      // worker to be Ready gets every pod).
+      await this.waitFor('every node to be Ready', opts.readyTimeoutMs ?? 90_000, () => this.notReady().every((x) => !x.startsWith('node/')));
       this.progress('applying the demo workload');
       await applyDemoWorkload(api);
     }

@@ -72,6 +72,17 @@ wmProto.handleResponse = function (this: WatchManagerInternals, res: IWatchRespo
   originalHandleResponse.call(this, res);
 };
 
+/**
+ * gRPC channel options: no receive limit (a list of 2,000 pods is larger than gRPC's 4 MB
+ * default), and reconnect back-off capped at 1 s instead of 120 s: etcd is on loopback, and a
+ * restarted member (a certificate renewal, a fault) must be used again as soon as it is back.
+ */
+const GRPC_OPTIONS = {
+  'grpc.max_receive_message_length': -1,
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
+} as const;
+
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
 
 function prefixEnd(prefix: string): Buffer {
@@ -133,9 +144,9 @@ export class EtcdStore {
               privateKey: readFileSync(conn.tls.keyFile),
             },
             // etcd's certificates name "localhost" and the node: avoid Node's deprecated IP SNI.
-            grpcOptions: { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost', 'grpc.max_receive_message_length': -1 },
+            grpcOptions: { ...GRPC_OPTIONS, 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' },
           }
-        : { grpcOptions: { 'grpc.max_receive_message_length': -1 } }),
+        : { grpcOptions: GRPC_OPTIONS }),
       dialTimeout: 2000,
       // Each call fails fast while etcd is down; the API layer answers 503 and clients retry.
       // Streams (watches, snapshots) get no deadline: a deadline would end every watch stream

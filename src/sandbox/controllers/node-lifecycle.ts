@@ -149,6 +149,20 @@ export class NodeLifecycleController extends QueueController {
   }
 
   protected async sync(name: string): Promise<void> {
+    try {
+      await this.syncNode(name);
+    } catch (e) {
+      // The API itself was unavailable (etcd restarting): no kubelet could heartbeat either, so
+      // the outage does not count against any node's grace period.
+      if (isApiError(e, 503)) {
+        const now = this.nowMs();
+        for (const h of this.health.values()) h.probe = Math.max(h.probe, now);
+      }
+      throw e;
+    }
+  }
+
+  private async syncNode(name: string): Promise<void> {
     const cached = this.ctx.informers.nodes.get(name);
     if (!cached) return;
     const h = this.healthOf(name);

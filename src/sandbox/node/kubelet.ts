@@ -762,7 +762,12 @@ export class SimKubelet {
     if (existing && existing.metadata.annotations?.[MIRROR_ANNOTATION] !== hash) {
       await this.deleteMirror(name);
     } else if (existing) {
-      const isRunning = existing.status?.phase === 'Running' && (existing.status.containerStatuses ?? []).every((c) => c.ready);
+      // The Ready condition counts too: the node lifecycle controller may have set it False while
+      // the node was unreachable, and the kubelet's status manager writes it back.
+      const isRunning =
+        existing.status?.phase === 'Running' &&
+        (existing.status.containerStatuses ?? []).every((c) => c.ready) &&
+        (existing.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
       if (isRunning === running) return;
       await this.updatePodStatus(keyOf(existing), existing.metadata.uid ?? '', (p) => this.setStaticStatus(p, running));
       return;
