@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { backupChapter, DEMO_BACKUP_DIR } from '../src/cli/demo/backup.ts';
-import type { DemoContext } from '../src/cli/demo/run.ts';
-import { createKubeClients } from '../src/kube/client.ts';
+import { createDemoContext, type DemoContext } from '../src/cli/demo/run.ts';
 import { captureCtx } from './support/etcd-backup.ts';
 import { startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 
@@ -23,14 +22,13 @@ after(async () => {
 function demoContext(): { d: DemoContext; shown: string[] } {
   const shown: string[] = [];
   const { ctx } = captureCtx({ cwd: s.dir });
-  const d: DemoContext = {
+  const d: DemoContext = createDemoContext({
     cli: ctx,
     sandbox: s.sb,
-    kube: createKubeClients({ kubeconfig: s.kubeconfig, home: ctx.home, signal: ctx.signal }),
     heading: (t) => void shown.push(`== ${t}`),
     say: (l) => void shown.push(l),
     show: (l) => void shown.push(l),
-  };
+  });
   return { d, shown };
 }
 

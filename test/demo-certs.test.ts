@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { certsChapter } from '../src/cli/demo/certs.ts';
-import type { DemoContext } from '../src/cli/demo/run.ts';
-import { createKubeClients } from '../src/kube/client.ts';
+import { createDemoContext, type DemoContext } from '../src/cli/demo/run.ts';
 import { captureCtx } from './support/etcd-backup.ts';
 import { run, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 
@@ -45,14 +44,13 @@ test('certsChapter: checked, two made to expire soon and flagged, renewed, the s
 
   const c = captureCtx({ cwd: s.dir });
   const lines: string[] = [];
-  const d: DemoContext = {
+  const d: DemoContext = createDemoContext({
     cli: c.ctx,
     sandbox: s.sb,
-    kube: createKubeClients({ kubeconfig: s.kubeconfig, home: c.ctx.home, signal: c.ctx.signal }),
-    heading: (t) => lines.push(`== ${t}`),
-    say: (l) => lines.push(`say: ${l}`),
-    show: (l) => lines.push(`show: ${l}`),
-  };
+    heading: (t) => void lines.push(`== ${t}`),
+    say: (l) => void lines.push(`say: ${l}`),
+    show: (l) => void lines.push(`show: ${l}`),
+  });
   await certsChapter.run(d);
   const text = lines.join('\n');
 

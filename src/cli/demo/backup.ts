@@ -4,42 +4,10 @@
 // them (the same program, in this process), from the sandbox directory, into DIR/backups.
 import { join, relative } from 'node:path';
 import { BosunError } from '../../common/errors.ts';
-import type { CliContext } from '../context.ts';
-import type { DemoChapter, DemoContext } from './run.ts';
+import type { DemoChapter } from './run.ts';
 
 /** Where the chapter keeps its backups, relative to the sandbox directory. */
 export const DEMO_BACKUP_DIR = 'backups';
-
-/** Runs `bosun ARGS` from the sandbox directory, showing the command and what it prints; returns stdout. */
-async function bosun(d: DemoContext, args: string[]): Promise<string[]> {
-  const { runCli } = await import('../program.ts');
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CliContext = {
-    ...d.cli,
-    cwd: d.sandbox.layout.dir,
-    out: { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false },
-  };
-  d.show(`$ bosun ${args.join(' ')}`);
-  const code = await runCli(args, ctx);
-  for (const l of err) d.show(`  ${l}`);
-  for (const l of out) d.show(l);
-  if (code !== 0) {
-    const why = err
-      .filter((l) => l.startsWith('error: '))
-      .map((l) => l.slice(7))
-      .join('; ');
-    const words = args.slice(
-      0,
-      Math.max(
-        1,
-        args.findIndex((a) => a.startsWith('-')),
-      ),
-    );
-    throw new BosunError(`bosun ${words.join(' ')} exited with ${code}${why ? `: ${why}` : ''}`, 'INTERNAL');
-  }
-  return out;
-}
 
 /** The backup chapter: take, verify (with a trial restore), list. */
 export const backupChapter: DemoChapter = {
@@ -60,7 +28,7 @@ export const backupChapter: DemoChapter = {
     d.say(
       `name (mode 0600, with a sidecar).${endpoints.length > 1 ? ' Of several members it picks a healthy one that is not lagging.' : ''}`,
     );
-    const saved = await bosun(d, [
+    const { out: saved } = await d.bosun([
       'backup',
       '--endpoints',
       endpoints.join(','),
@@ -77,12 +45,12 @@ export const backupChapter: DemoChapter = {
       'A backup is only as good as its restore: check the sha256 trailer and every bbolt page, then restore it',
     );
     d.say('into a throwaway etcd and compare the revision and key count:');
-    await bosun(d, ['backup', 'verify', rel, '--trial-restore']);
+    await d.bosun(['backup', 'verify', rel, '--trial-restore']);
     d.say('');
     d.say(
       'The backups on hand (retention with --keep / --keep-within prunes only verified ones bosun wrote):',
     );
-    await bosun(d, ['backup', 'list', '--dir', DEMO_BACKUP_DIR]);
+    await d.bosun(['backup', 'list', '--dir', DEMO_BACKUP_DIR]);
     d.say('');
     d.say(
       `If maintenance goes wrong: bosun sandbox restore --dir ${sb.layout.dir} ${join(sb.layout.dir, rel)}`,

@@ -1,0 +1,59 @@
+// The demo's node maintenance chapter: the pre-flight that predicts a drain which could never
+// finish (a PodDisruptionBudget that allows no disruption at all) and stops before the node is
+// even cordoned, then a whole maintenance cycle on another worker: cordon, drain, reboot through
+// the node's own shim, wait until it is healthy, uncordon, wait until its workloads are back.
+import type { V1Pod } from '@kubernetes/client-node';
+import { BosunError } from '../../common/errors.ts';
+import type { DemoChapter, DemoContext } from './run.ts';
+
+async function workerPods(d: DemoContext): Promise<Map<string, V1Pod[]>> {
+  const pods = await d.kube.core.listPodForAllNamespaces();
+  const by = new Map<string, V1Pod[]>();
+  for (const p of pods.items) {
+    const n = p.spec?.nodeName;
+    if (!n?.startsWith('worker-')) continue;
+    by.set(n, [...(by.get(n) ?? []), p]);
+  }
+  return by;
+}
+
+const guarded = (p: V1Pod): boolean => p.metadata?.namespace === 'data';
+const bare = (p: V1Pod): boolean => (p.metadata?.ownerReferences ?? []).length === 0;
+
+async function bootId(d: DemoContext, node: string): Promise<string> {
+  return (await d.kube.core.readNode({ name: node })).status?.nodeInfo?.bootID ?? '';
+}
+
+/** The node maintenance chapter. */
+export const maintainChapter: DemoChapter = {
+  title: 'Node maintenance: cordon, drain, reboot, uncordon',
+  async run(d) {
+    const by = await workerPods(d);
+    const workers = [...by.keys()].sort();
+    const blocked = workers.find((w) => (by.get(w) ?? []).some(guarded));
+    const target = workers.find((w) => !(by.get(w) ?? []).some(guarded) && !(by.get(w) ?? []).some(bare)) ?? workers.find((w) => !(by.get(w) ?? []).some(guarded));
+    if (!blocked || !target) throw new BosunError('the demo workload is not spread as the chapter needs', 'INTERNAL');
+
+    d.say(`${blocked} runs a postgres replica whose PodDisruptionBudget allows no disruption at all. kubectl drain`);
+    d.say('would cordon the node and retry that eviction until its timeout. bosun predicts it before it touches anything:');
+    await d.bosun(['drain', blocked, '--ignore-daemonsets', '--delete-emptydir-data', '--check'], { allowFailure: true });
+    d.say('');
+    d.say('Without --check the drain stops at the same prediction, and the node is not even cordoned:');
+    const refused = await d.bosun(['drain', blocked, '--ignore-daemonsets', '--delete-emptydir-data'], { allowFailure: true });
+    const node = await d.kube.core.readNode({ name: blocked });
+    if (refused.code === 0 || node.spec?.unschedulable) throw new BosunError(`the drain of ${blocked} was expected to stop before the cordon`, 'INTERNAL');
+    d.say(`(${blocked} is still schedulable: ${node.spec?.unschedulable ? 'no' : 'yes'})`);
+
+    d.say('');
+    d.say(`${target} is next: a whole maintenance cycle, with the reboot run through the node's own shim (--on-node).`);
+    d.say('bosun cordons and drains it, reboots it, waits until it is back with a new boot ID and healthy, uncordons');
+    d.say('it, and waits until the workloads it evicted are Ready again, so the next node is never taken too early:');
+    const before = await bootId(d, target);
+    await d.bosun(['maintain', target, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--health-settle', '1s', '--on-node', '--', 'reboot']);
+    const after = await bootId(d, target);
+    const n = await d.kube.core.readNode({ name: target });
+    const ready = (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    if (before === after || !ready || n.spec?.unschedulable) throw new BosunError(`${target} did not come back rebooted, Ready and schedulable`, 'INTERNAL');
+    d.say(`${target}: boot ID ${before.slice(0, 8)}… -> ${after.slice(0, 8)}…, Ready, schedulable again.`);
+  },
+};

@@ -1,0 +1,32 @@
+// `bosun demo` as the README runs it (smaller, to keep the suite fast): every chapter runs, the
+// sandbox goes away afterwards, and no process is left behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { bosun, processesMentioning } from './support/cli.ts';
+
+test('bosun demo runs the whole story on a sandbox and cleans up after itself', async () => {
+  const r = await bosun(['demo', '--control-planes', '1', '--workers', '4'], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, r.stderr.slice(-3000));
+  const dir = /Starting a sandbox cluster .* in (\S+)/.exec(r.stderr)?.[1];
+  assert.ok(dir, r.stderr);
+  for (const heading of [
+    /^== 1\. The cluster =+$/m,
+    /^== 2\. Save game: back up etcd first =+$/m,
+    /^== 3\. Node maintenance: cordon, drain, reboot, uncordon =+$/m,
+    /^== 4\. Certificates: checked, renewed, and the renewed ones served =+$/m,
+  ]) {
+    assert.match(r.stdout, heading);
+  }
+  // The overview: nodes and the workloads with their budgets.
+  assert.match(r.stdout, /^ +NODE +ROLE +VERSION +READY +SCHEDULABLE$/m);
+  assert.match(r.stdout, /^ +data +StatefulSet +postgres +3\/3 +postgres \(maxUnavailable=0, allows 0\)$/m);
+  // The PDB-blocked drain is predicted and stops before the cordon; another node is maintained.
+  assert.match(r.stdout, /pdb-never-allows: PodDisruptionBudget data\/postgres \(maxUnavailable: 0\)/);
+  assert.match(r.stdout, /the node was not cordoned/);
+  assert.match(r.stdout, /^ +node\/worker-\d maintained$/m);
+  assert.match(r.stdout, /boot ID \S+ -> \S+, Ready, schedulable again\./);
+  // The sandbox is gone.
+  assert.equal(existsSync(dir), false);
+  assert.deepEqual(processesMentioning(dir), []);
+});
