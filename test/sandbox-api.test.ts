@@ -81,6 +81,17 @@ describe('sandbox API semantics over HTTPS', () => {
     assert.deepEqual(resumed.map((e) => `${e.type}@${(e.object as Obj).metadata.resourceVersion}`), [`MODIFIED@${rvs[1]}`, `DELETED@${rvs[2]}`]);
   });
 
+  test('a streaming list (sendInitialEvents) ends its initial events with the initial-events-end bookmark', async () => {
+    await c.request('POST', '/api/v1/namespaces/api/configmaps', { metadata: { name: 's1', labels: { s: '1' } } });
+    await c.request('POST', '/api/v1/namespaces/api/configmaps', { metadata: { name: 's2', labels: { s: '1' } } });
+    const events = await c.watch('/api/v1/namespaces/api/configmaps?watch=true&labelSelector=s%3D1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan', (ev) => ev.some((e) => e.type === 'BOOKMARK'));
+    assert.deepEqual(events.map((e) => e.type), ['ADDED', 'ADDED', 'BOOKMARK']);
+    const bm = events[2]?.object as { kind: string; metadata: { resourceVersion: string; annotations: Record<string, string> } };
+    assert.equal(bm.kind, 'ConfigMap');
+    assert.equal(bm.metadata.annotations['k8s.io/initial-events-end'], 'true');
+    assert.ok(Number(bm.metadata.resourceVersion) > 0);
+  });
+
   test('after compaction a watch from an old resourceVersion gets 410 Gone (Expired) as an ERROR event', async () => {
     const old = (await c.request('POST', '/api/v1/namespaces/api/configmaps', { metadata: { name: 'old' } })).json<Obj>().metadata.resourceVersion;
     await c.request('POST', '/api/v1/namespaces/api/configmaps', { metadata: { name: 'newer' } });

@@ -54,6 +54,25 @@ describe('sandbox with the real kubectl', () => {
     assert.equal(v.serverVersion.minor, '34');
   });
 
+  test('kubectl apply creates, then leaves unchanged; kubectl delete waits until the object is gone', async () => {
+    const manifest = JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'applied', namespace: 'default' },
+      spec: { replicas: 1, selector: { matchLabels: { app: 'applied' } }, template: { metadata: { labels: { app: 'applied' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } },
+    });
+    let r = await s.kubectl(['apply', '-f', '-'], { input: manifest });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'deployment.apps/applied created');
+    r = await s.kubectl(['apply', '-f', '-'], { input: manifest });
+    assert.equal(r.stdout.trim(), 'deployment.apps/applied unchanged');
+    r = await s.kubectl(['delete', 'deployment', 'applied', '--timeout=30s']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /deployment.apps "applied" deleted/);
+    r = await s.kubectl(['get', 'deployment', 'applied']);
+    assert.match(r.stderr, /NotFound/);
+  });
+
   test('kubectl cordon and uncordon', async () => {
     let r = await s.kubectl(['cordon', 'worker-3']);
     assert.equal(r.code, 0, r.stderr);

@@ -44,12 +44,13 @@ function pdbText(p: V1PodDisruptionBudget): string {
 
 /** Reads the overview from the cluster. */
 export async function readOverview(k: KubeClients): Promise<{ nodes: NodeRow[]; workloads: WorkloadRow[] }> {
-  const [nodes, deps, sts, ds, pdbs] = await Promise.all([
+  const [nodes, deps, sts, ds, pdbs, pods] = await Promise.all([
     k.core.listNode(),
     k.apps.listDeploymentForAllNamespaces(),
     k.apps.listStatefulSetForAllNamespaces(),
     k.apps.listDaemonSetForAllNamespaces(),
     k.policy.listPodDisruptionBudgetForAllNamespaces(),
+    k.core.listPodForAllNamespaces(),
   ]);
   const nodeRows = nodes.items.map((n) => ({
     name: n.metadata?.name ?? '',
@@ -72,6 +73,17 @@ export async function readOverview(k: KubeClients): Promise<{ nodes: NodeRow[]; 
   for (const d of ds.items) {
     const ns = d.metadata?.namespace ?? '';
     workloads.push({ namespace: ns, kind: 'DaemonSet', name: d.metadata?.name ?? '', ready: `${d.status?.numberReady ?? 0}/${d.status?.desiredNumberScheduled ?? 0}`, pdb: guard(ns, d.spec?.template?.metadata?.labels ?? {}) });
+  }
+  // What else a drain meets: pods without a controller, and run-to-completion pods (Jobs).
+  for (const p of pods.items) {
+    const ns = p.metadata?.namespace ?? '';
+    const owner = p.metadata?.ownerReferences?.find((o) => o.controller);
+    const mirror = p.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined;
+    if (mirror || (owner && owner.kind !== 'Job')) continue;
+    const phase = p.status?.phase ?? '';
+    const kind = owner ? 'Job pod' : 'Pod (no controller)';
+    const ready = phase === 'Succeeded' ? 'Completed' : (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True') ? '1/1' : phase;
+    workloads.push({ namespace: ns, kind, name: p.metadata?.name ?? '', ready, pdb: guard(ns, p.metadata?.labels ?? {}) });
   }
   workloads.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
   return { nodes: nodeRows, workloads };

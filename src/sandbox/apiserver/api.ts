@@ -830,7 +830,7 @@ export class ApiCore {
     const prefix = etcdListPrefix(r, ns);
     let from = parseRv(opts.resourceVersion);
     const matches = (o: KubeObject): boolean => objectMatches(r, o, labels, fields);
-    if (from === 0) {
+    if (from === 0 || opts.sendInitialEvents) {
       let page;
       try {
         page = await this.store.list(prefix);
@@ -839,6 +839,14 @@ export class ApiCore {
       }
       for (const s of page.items) if (matches(s.obj)) onEvent({ type: 'ADDED', object: s.obj });
       from = page.revision;
+      // A streaming list (sendInitialEvents=true, client-go's WatchList): the initial state ends
+      // with a bookmark carrying the k8s.io/initial-events-end annotation.
+      if (opts.sendInitialEvents) {
+        onEvent({
+          type: 'BOOKMARK',
+          object: { kind: r.kind, apiVersion: groupVersion(r), metadata: { resourceVersion: String(from), annotations: { 'k8s.io/initial-events-end': 'true' } } },
+        });
+      }
     }
     const handle = (ev: StoreEvent): void => {
       if (ev.type === 'delete') {

@@ -76,3 +76,42 @@ export function versionInfo(gitVersion: string, buildDate: string): Record<strin
     platform: 'linux/amd64',
   };
 }
+
+/**
+ * GET /openapi/v3: the index of per-group-version documents. The sandbox publishes operations
+ * and their parameters (what kubectl's QueryParamVerifier reads to use server-side field
+ * validation) but no schemas.
+ */
+export function openApiV3Index(): Record<string, unknown> {
+  const paths: Record<string, { serverRelativeURL: string }> = {};
+  const gvs = new Set(RESOURCES.map((r) => groupVersion(r)));
+  for (const gv of gvs) {
+    const p = gv.includes('/') ? `apis/${gv}` : `api/${gv}`;
+    paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${gv.replace(/[^a-z0-9]/g, '')}` };
+  }
+  return { paths };
+}
+
+const WRITE_PARAMS = ['dryRun', 'fieldManager', 'fieldValidation'].map((name) => ({ name, in: 'query', schema: { type: 'string', uniqueItems: true } }));
+
+/** GET /openapi/v3/api/v1, /openapi/v3/apis/GROUP/VERSION; undefined for an unknown one. */
+export function openApiV3Doc(gvPath: string, version: string): Record<string, unknown> | undefined {
+  const gv = gvPath.replace(/^apis?\//, '');
+  const rs = RESOURCES.filter((r) => groupVersion(r) === gv);
+  if (rs.length === 0) return undefined;
+  const paths: Record<string, unknown> = {};
+  for (const r of rs) {
+    const gvk = { 'x-kubernetes-group-version-kind': { group: r.group, version: r.version, kind: r.kind } };
+    const base = `/${gvPath}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.resource}`;
+    const op = (action: string, params: unknown[] = []): Record<string, unknown> => ({
+      operationId: `${action}${r.kind}`,
+      parameters: params,
+      responses: { '200': { description: 'OK' } },
+      'x-kubernetes-action': action,
+      ...gvk,
+    });
+    paths[base] = { get: op('list'), post: op('post', WRITE_PARAMS), delete: op('deletecollection') };
+    paths[`${base}/{name}`] = { get: op('get'), put: op('put', WRITE_PARAMS), patch: op('patch', [...WRITE_PARAMS, { name: 'force', in: 'query', schema: { type: 'boolean' } }]), delete: op('delete') };
+  }
+  return { openapi: '3.0.0', info: { title: 'Kubernetes', version }, paths, components: { schemas: {} } };
+}

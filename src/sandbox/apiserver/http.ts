@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import type { Clock } from '../../common/ports.ts';
 import { ApiCore, type DeleteOptions, type ListOptions, type PatchType, type WatchEvent } from './api.ts';
-import { apiGroup, apiGroupList, apiVersions, resourceList, versionInfo } from './discovery.ts';
+import { apiGroup, apiGroupList, apiVersions, openApiV3Doc, openApiV3Index, resourceList, versionInfo } from './discovery.ts';
 import type { FaultInjector, RequestInfo } from './faults.ts';
 import { findResource, groupVersion, RESOURCES, type ResourceType } from './resources.ts';
 import { ApiError, badRequest, methodNotSupported, pathNotFound, type StatusBody } from './status.ts';
@@ -55,6 +55,11 @@ function parsePath(path: string, serverAddress: string, version: string, buildDa
     return { kind: 'doc', body: { paths: ['/api', '/api/v1', '/apis', ...RESOURCES.filter((r) => r.group).map((r) => `/apis/${groupVersion(r)}`), '/healthz', '/livez', '/readyz', '/version'] } };
   }
   if (seg[0] === 'version' && seg.length === 1) return { kind: 'doc', body: versionInfo(version, buildDate) };
+  if (seg[0] === 'openapi' && seg[1] === 'v3') {
+    if (seg.length === 2) return { kind: 'doc', body: openApiV3Index() };
+    const doc = openApiV3Doc(seg.slice(2).join('/'), version);
+    return doc ? { kind: 'doc', body: doc } : { kind: 'notfound' };
+  }
   let group: string;
   let ver: string;
   let rest: string[];
@@ -468,7 +473,7 @@ export class ApiFrontend {
     req.on('close', finish);
     res.on('close', finish);
     this.watches.add(finish);
-    const opts = listOptions(q);
+    const opts = { ...listOptions(q), sendInitialEvents: boolParam(q.get('sendInitialEvents')) };
     const started = (): void => {
       if (!res.headersSent) {
         res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
