@@ -526,18 +526,34 @@ export class ApiCore {
    * Deletes an object (DELETE). Returns the object and whether it is gone: a pod deleted
    * gracefully, or an object with finalizers, stays with a deletionTimestamp (deleted=false).
    */
-  async delete(r: ResourceType, ns: string | undefined, name: string, opts: DeleteOptions = {}): Promise<{ obj: KubeObject; deleted: boolean }> {
+  /**
+   * Deletes an object (gracefully for pods, through finalizers where set). A hint (the object as
+   * the caller last read it) saves the first read, as kube's conditionalDelete does with a cached
+   * object: the write is still conditional on its mod revision, and a stale hint costs one retry.
+   */
+  async delete(r: ResourceType, ns: string | undefined, name: string, opts: DeleteOptions = {}, hint?: KubeObject): Promise<{ obj: KubeObject; deleted: boolean }> {
     if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds < 0) opts = { ...opts, gracePeriodSeconds: 1 };
+    const hintRv = hint?.metadata.resourceVersion ? Number(hint.metadata.resourceVersion) : 0;
+    let cur: Stored | undefined = hint && hintRv > 0 ? { key: etcdKey(r, ns, name), obj: hint, modRevision: hintRv } : undefined;
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
-      const cur = await this.getStored(r, ns, name);
+      const fromHint = cur !== undefined && cur.obj === hint;
+      cur ??= await this.getStored(r, ns, name);
       if (!cur) throw notFound(r, name);
       const obj = cur.obj;
       const pre = opts.preconditions;
-      if (pre?.uid && pre.uid !== obj.metadata.uid) {
-        throw conflict(r, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid ?? ''}`);
-      }
-      if (pre?.resourceVersion && pre.resourceVersion !== String(cur.modRevision)) {
-        throw conflict(r, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.modRevision}`);
+      const failed =
+        pre?.uid && pre.uid !== obj.metadata.uid
+          ? `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid ?? ''}`
+          : pre?.resourceVersion && pre.resourceVersion !== String(cur.modRevision)
+            ? `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.modRevision}`
+            : undefined;
+      if (failed !== undefined) {
+        // Preconditions are checked against the stored object, never against a possibly stale hint.
+        if (fromHint) {
+          cur = undefined;
+          continue;
+        }
+        throw conflict(r, name, failed);
       }
       const next = clone(obj);
       let keep: boolean;
@@ -575,10 +591,13 @@ export class ApiCore {
         }
         if (res === 'notfound') throw notFound(r, name);
         if ('conflict' in res) {
-          if (pre?.resourceVersion) throw conflict(r, name, MODIFIED_MESSAGE);
+          if (pre?.resourceVersion && !fromHint) throw conflict(r, name, MODIFIED_MESSAGE);
+          cur = res.conflict;
           continue;
         }
         next.metadata.resourceVersion = String(res.revision);
+        // Admission must see the namespace Terminating from now on.
+        if (r.resource === 'namespaces') this.namespaceCache.delete(name);
         return { obj: next, deleted: false };
       }
       if (opts.dryRun) return { obj, deleted: true };
@@ -590,7 +609,8 @@ export class ApiCore {
       }
       if (res === 'notfound') throw notFound(r, name);
       if ('conflict' in res) {
-        if (pre?.resourceVersion) throw conflict(r, name, MODIFIED_MESSAGE);
+        if (pre?.resourceVersion && !fromHint) throw conflict(r, name, MODIFIED_MESSAGE);
+        cur = res.conflict;
         continue;
       }
       const gone = res.prev.obj;
@@ -727,19 +747,14 @@ export class ApiCore {
       delOpts.propagationPolicy = delOptsRaw['propagationPolicy'];
     }
     // The eviction is a create of a subresource: NamespaceLifecycle refuses it in a terminating namespace.
-    const nsObj = (await this.tryGet(resourceByName('namespaces'), undefined, ns)) as Namespace | undefined;
-    if (nsObj && (nsObj.status?.phase === 'Terminating' || isDeleting(nsObj))) {
-      throw forbidden(pods, name, `unable to create new content in namespace ${ns} because it is being terminated`, [
-        { reason: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' },
-      ]);
-    }
+    await this.checkNamespace(pods, ns, name);
     const pod = (await this.get(pods, ns, name)) as Pod;
     const phase = pod.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending' || isDeleting(pod)) {
       const enforce = !(phase === 'Succeeded' || phase === 'Failed' || isDeleting(pod));
       const o = { ...delOpts };
       if (enforce && !o.preconditions?.resourceVersion) o.preconditions = { ...(o.preconditions ?? {}), resourceVersion: pod.metadata.resourceVersion ?? '' };
-      await this.delete(pods, ns, name, o);
+      await this.delete(pods, ns, name, o, pod);
       return { ...success(), code: 201 };
     }
     const pdbRes = resourceByName('poddisruptionbudgets');
@@ -769,7 +784,7 @@ export class ApiCore {
     const o = { ...delOpts };
     if (enforceRv && !o.preconditions?.resourceVersion) o.preconditions = { ...(o.preconditions ?? {}), resourceVersion: pod.metadata.resourceVersion ?? '' };
     try {
-      await this.delete(pods, ns, name, o);
+      await this.delete(pods, ns, name, o, pod);
     } catch (e) {
       if (e instanceof ApiError && e.code === 409 && enforceRv && !delOpts.preconditions?.resourceVersion && pdb) {
         throw tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 10, [

@@ -7,6 +7,9 @@ import { resource } from '../apiserver/resources.ts';
 import type { KubeEvent, KubeObject } from '../apiserver/types.ts';
 import type { Clock } from '../../common/ports.ts';
 
+/** client-go's maxQueuedEvents: the broadcaster's channel length. */
+const MAX_QUEUED_EVENTS = 1000;
+
 /** Records Events on behalf of one component ("default-scheduler", "kubelet" on a host...). */
 export class EventRecorder {
   private readonly seen = new Map<string, string>();
@@ -18,11 +21,31 @@ export class EventRecorder {
     private readonly log: (line: string) => void = () => undefined,
   ) {}
 
-  /** Records an event about obj; never throws (events are best effort, as in client-go). */
+  private readonly queue: (() => Promise<void>)[] = [];
+  private writing = false;
+
+  /**
+   * Records an event about obj; never throws (events are best effort, as in client-go). Like
+   * client-go's broadcaster, the events of one component are written by a single writer in order,
+   * behind the work that caused them, and dropped when 1,000 are already queued.
+   */
   event(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    void this.record(obj, type, reason, message).catch((e: unknown) => {
-      if (!(e instanceof ApiError && (e.code === 404 || e.code === 403))) this.log(`event ${reason}: ${e instanceof Error ? e.message : String(e)}`);
-    });
+    if (this.queue.length >= MAX_QUEUED_EVENTS) return;
+    this.queue.push(() =>
+      this.record(obj, type, reason, message).catch((e: unknown) => {
+        if (!(e instanceof ApiError && (e.code === 404 || e.code === 403))) this.log(`event ${reason}: ${e instanceof Error ? e.message : String(e)}`);
+      }),
+    );
+    if (!this.writing) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) await next();
+    } finally {
+      this.writing = false;
+    }
   }
 
   private async record(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {

@@ -629,10 +629,10 @@ export class SimKubelet {
   /** The containers have stopped: final status, then the kubelet's delete with grace 0. */
   private async finishTermination(key: string, uid: string): Promise<void> {
     const [ns, name] = key.split('/') as [string, string];
-    const pod = this.deps.informers.pods.get(key);
+    let pod = this.deps.informers.pods.get(key);
     if (pod && pod.metadata.uid === uid && pod.status?.phase === 'Running') {
       for (const c of pod.spec.containers) this.deps.recorder.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
-      await this.updatePodStatus(key, uid, (p) => {
+      pod = await this.updatePodStatus(key, uid, (p) => {
         this.setConditions(p, false, 'PodCompleted');
         p.status = { ...(p.status ?? {}), phase: 'Succeeded', containerStatuses: this.containerStatuses(p, 'terminated', false, false, 0) };
       });
@@ -640,7 +640,7 @@ export class SimKubelet {
     const w = this.work.get(key);
     if (w) w.stage = 'done';
     try {
-      await this.deps.api.delete(pods, ns, name, { gracePeriodSeconds: 0, preconditions: { uid } });
+      await this.deps.api.delete(pods, ns, name, { gracePeriodSeconds: 0, preconditions: { uid } }, pod?.metadata.uid === uid ? pod : undefined);
     } catch (e) {
       if (e instanceof ApiError && (e.code === 404 || e.code === 409)) return;
       throw e;
