@@ -768,19 +768,31 @@ class NodeDrain {
     };
     deps.signal?.addEventListener('abort', onAbort, { once: true });
     let watching: Promise<void> | undefined;
+    // The budgets (to explain a 429), the drain state and the watch's first list are independent
+    // reads and writes: all in flight at once, and the first eviction waits only for the state.
+    const pdbsRead = this.states.some((s) => s.via === 'evict') ? this.refreshPdbs() : undefined;
     if (opts.dryRun === 'none') {
-      if (this.states.length > 0) {
-        await this.writeState({
-          phase: 'draining',
-          startedAt: rfc3339(new Date(started)),
-          pending: this.states.length,
-        });
-      }
+      const stateWritten =
+        this.states.length > 0
+          ? this.writeState({
+              phase: 'draining',
+              startedAt: rfc3339(new Date(started)),
+              pending: this.states.length,
+            })
+          : undefined;
       watching = this.startWatch(watchCtl.signal);
+      try {
+        await stateWritten;
+      } catch (e) {
+        watchCtl.abort();
+        await watching;
+        deps.signal?.removeEventListener('abort', onAbort);
+        throw e;
+      }
     } else {
       this.listed = true;
+      await pdbsRead;
     }
-    if (this.states.some((s) => s.via === 'evict')) await this.refreshPdbs();
     let giveUp: { s: PodState; rule: EscalationRule } | undefined;
     try {
       for (;;) {
