@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { isBosunError } from '../src/common/errors.ts';
 import { systemClock } from '../src/common/real.ts';
 import { nodeBackupFs, type BackupFs } from '../src/etcd/backup-fs.ts';
-import { etcd3Port, type EtcdPort } from '../src/etcd/etcd-client.ts';
+import { etcdGrpcPort, type EtcdPort } from '../src/etcd/etcd-client.ts';
 import { takeBackup, type BackupDeps } from '../src/etcd/save.ts';
 import { fill, startTestEtcd, type TestEtcd } from './support/etcd-backup.ts';
 
@@ -23,7 +23,7 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'bosun-faults-'));
   etcd = await startTestEtcd({ tls: false });
   await fill(etcd.client, '/registry/configmaps/big/cm-', 2000, 10_000);
-  port = etcd3Port({ tls: null });
+  port = etcdGrpcPort({ tls: null });
 });
 
 after(async () => {

@@ -1,10 +1,11 @@
 // The narrow etcd port the backup needs (probe a member, stream a snapshot) and its real
-// implementation on the `etcd3` library (gRPC Maintenance service). All knowledge of etcd3's
-// shapes stays here. The snapshot stream honours back-pressure and an AbortSignal.
-import { Etcd3, type IOptions } from 'etcd3';
+// implementation: gRPC over node:http2 (grpc-h2.ts) with the messages decoded by hand
+// (proto-wire.ts). The snapshot stream honours back-pressure and an AbortSignal.
 import { BosunError, errorMessage } from '../common/errors.ts';
+import { grpcChannel, type GrpcChannel } from './grpc-h2.ts';
 import type { MemberProbe } from './member-select.ts';
-import { probeHealth, tlsServerName, type TlsMaterial } from './probe.ts';
+import { probeHealth, type TlsMaterial } from './probe.ts';
+import { decodeMemberListResponse, decodeStatusResponse, SnapshotStreamDecoder } from './proto-wire.ts';
 
 /** Called with each piece of the snapshot; a returned promise pauses the stream until it settles. */
 export type ChunkSink = (blob: Buffer, remainingBytes: number) => void | Promise<void>;
@@ -23,88 +24,58 @@ export interface EtcdPort {
 }
 
 /** Options of the real port. */
-export interface Etcd3PortOptions {
+export interface EtcdPortOptions {
   tls: TlsMaterial | null;
   /** Per-call timeout for probes (not for the snapshot stream); default 5 s. */
   timeoutMs?: number;
 }
 
-/** A 16 MiB HTTP/2 window: grpc-js defaults to 64 KiB, which halves snapshot throughput. */
-const GRPC_OPTIONS = { 'grpc-node.flow_control_window': 16 << 20, 'grpc.max_receive_message_length': -1 };
+const STATUS = 'etcdserverpb.Maintenance/Status';
+const MEMBER_LIST = 'etcdserverpb.Cluster/MemberList';
+const SNAPSHOT = 'etcdserverpb.Maintenance/Snapshot';
+const EMPTY = new Uint8Array(0);
 
-/** Decimal uint64 string (as etcd3 returns ids) to hex, as etcdctl prints member and cluster ids. */
-export function idHex(id: string | undefined): string {
-  if (!id) return '0';
-  try {
-    return BigInt(id).toString(16);
-  } catch {
-    return id;
-  }
-}
-
-/** The real port: one etcd3 client per endpoint, created on first use. */
-export function etcd3Port(opts: Etcd3PortOptions): EtcdPort {
-  const clients = new Map<string, Etcd3>();
-  const serverNames = new Map<string, string>();
+/** The real port: one HTTP/2 connection per endpoint, opened on first use. */
+export function etcdGrpcPort(opts: EtcdPortOptions): EtcdPort {
+  const channels = new Map<string, GrpcChannel>();
   const timeoutMs = opts.timeoutMs ?? 5000;
-  const client = (endpoint: string): Etcd3 => {
-    let c = clients.get(endpoint);
+  const channel = (endpoint: string): GrpcChannel => {
+    let c = channels.get(endpoint);
     if (!c) {
-      const name = serverNames.get(endpoint);
-      const grpcOptions = name ? { ...GRPC_OPTIONS, 'grpc.ssl_target_name_override': name, 'grpc.default_authority': name } : GRPC_OPTIONS;
-      const o: IOptions = { hosts: [endpoint], grpcOptions, dialTimeout: timeoutMs };
-      if (opts.tls) o.credentials = { rootCertificate: opts.tls.ca, certChain: opts.tls.cert, privateKey: opts.tls.key };
-      c = new Etcd3(o);
-      clients.set(endpoint, c);
+      c = grpcChannel(endpoint, opts.tls);
+      channels.set(endpoint, c);
     }
     return c;
   };
-  // A timer rather than a gRPC deadline: deadlines are wall-clock instants, and time comes in
-  // through ports (a test's clock may be anywhere).
-  const timed = <T>(p: Promise<T>, what: string): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
-      p.then(
-        (v) => {
-          clearTimeout(t);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(t);
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
-      );
-    });
 
   return {
     async probe(endpoint) {
       const health = await probeHealth(endpoint, opts.tls, timeoutMs);
       if (!health.ok) return { endpoint, ok: false, error: health.message };
-      const name = tlsServerName(endpoint, health.serverDnsNames);
-      if (name !== undefined && !clients.has(endpoint)) serverNames.set(endpoint, name);
       try {
-        const c = client(endpoint);
-        const st = await timed(c.maintenance.status(), 'Maintenance.Status');
+        const c = channel(endpoint);
+        const st = decodeStatusResponse(await c.unary(STATUS, EMPTY, timeoutMs));
         let name: string | null = null;
         try {
-          const members = await timed(c.cluster.memberList({}), 'Cluster.MemberList');
-          name = members.members.find((m) => m.ID === st.header.member_id)?.name ?? null;
+          const list = decodeMemberListResponse(await c.unary(MEMBER_LIST, EMPTY, timeoutMs));
+          name = list.members.find((m) => m.id === st.header.memberId)?.name ?? null;
         } catch {
           name = null;
         }
         return {
           endpoint,
           ok: true,
-          memberId: idHex(st.header.member_id),
+          memberId: st.header.memberId,
           name: name === '' ? null : name,
-          clusterId: idHex(st.header.cluster_id),
-          isLeader: st.leader === st.header.member_id,
-          isLearner: st.isLearner === true,
-          raftIndex: Number(st.raftIndex),
-          raftAppliedIndex: Number(st.raftAppliedIndex ?? st.raftIndex),
-          revision: Number(st.header.revision),
+          clusterId: st.header.clusterId,
+          isLeader: st.leader === st.header.memberId,
+          isLearner: st.isLearner,
+          raftIndex: st.raftIndex,
+          // etcd before 3.4 does not send raftAppliedIndex.
+          raftAppliedIndex: st.raftAppliedIndex || st.raftIndex,
+          revision: st.header.revision,
           version: st.version,
-          errors: st.errors ?? [],
+          errors: st.errors,
         };
       } catch (e) {
         return { endpoint, ok: false, error: `etcd at ${endpoint} did not answer Maintenance.Status: ${errorMessage(e)}` };
@@ -113,89 +84,53 @@ export function etcd3Port(opts: Etcd3PortOptions): EtcdPort {
 
     async snapshot(endpoint, sink, signal) {
       if (signal.aborted) throw interrupted(signal);
-      let stream: Awaited<ReturnType<Etcd3['maintenance']['snapshot']>>;
-      try {
-        stream = await client(endpoint).maintenance.snapshot();
-      } catch (e) {
-        throw new BosunError(`cannot open a snapshot stream from ${endpoint}: ${errorMessage(e)}`, 'ETCD', { cause: e });
-      }
-      const ctl = stream as unknown as { pause?: () => void; resume?: () => void; cancel?: () => void };
-      await new Promise<void>((resolve, reject) => {
-        let received = 0;
-        let remaining = -1;
-        let pending: Promise<void> | null = null;
-        let finished = false;
-        let failed = false;
-        const fail = (e: BosunError): void => {
-          if (failed) return;
-          failed = true;
-          signal.removeEventListener('abort', onAbort);
-          ctl.cancel?.();
-          reject(e);
-        };
-        const onAbort = (): void => fail(interrupted(signal));
-        signal.addEventListener('abort', onAbort, { once: true });
-        const finish = (): void => {
-          if (failed) return;
-          if (remaining !== 0) {
-            fail(new BosunError(`snapshot stream from ${endpoint} ended after ${received} bytes with ${Math.max(remaining, 0)} bytes still to come`, 'ETCD'));
-            return;
-          }
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        stream.on('data', (msg) => {
-          if (failed) return;
-          const blob = msg.blob;
+      let received = 0;
+      let remaining = -1;
+      let started = false;
+      const pending: Promise<void>[] = [];
+      const decoder = new SnapshotStreamDecoder({
+        piece(p, rest) {
+          const blob = Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.length);
           received += blob.length;
-          remaining = Number(msg.remaining_bytes);
-          let r: void | Promise<void>;
-          try {
-            r = sink(blob, remaining);
-          } catch (e) {
-            fail(asBosun(e));
-            return;
-          }
-          if (r instanceof Promise) {
-            ctl.pause?.();
-            const p = r.then(
-              () => {
-                if (pending === p) pending = null;
-                ctl.resume?.();
-                if (finished && pending === null) finish();
-              },
-              (e: unknown) => fail(asBosun(e)),
-            );
-            pending = p;
-          }
-        });
-        stream.on('error', (e) => {
-          fail(
-            new BosunError(`snapshot stream from ${endpoint} broke after ${received} bytes: ${errorMessage(e)}`, 'ETCD', {
-              cause: e,
-              hint: 'Is the etcd member still running? Try again, or pick another member with --endpoints.',
-            }),
-          );
-        });
-        stream.on('end', () => {
-          finished = true;
-          if (pending === null) finish();
-        });
+          remaining = rest;
+          const r = sink(blob, rest);
+          if (r instanceof Promise) pending.push(r);
+        },
       });
+      try {
+        await channel(endpoint).serverStream(
+          SNAPSHOT,
+          EMPTY,
+          (chunk) => {
+            started = true;
+            decoder.push(chunk);
+            if (pending.length === 0) return undefined;
+            const all = Promise.all(pending.splice(0)).then(() => undefined);
+            return all;
+          },
+          signal,
+        );
+      } catch (e) {
+        if (signal.aborted) throw interrupted(signal);
+        if (e instanceof BosunError) throw e;
+        if (!started) throw new BosunError(`cannot open a snapshot stream from ${endpoint}: ${errorMessage(e)}`, 'ETCD', { cause: e });
+        throw new BosunError(`snapshot stream from ${endpoint} broke after ${received} bytes: ${errorMessage(e)}`, 'ETCD', {
+          cause: e,
+          hint: 'Is the etcd member still running? Try again, or pick another member with --endpoints.',
+        });
+      }
+      if (remaining !== 0 || !decoder.atMessageBoundary) {
+        throw new BosunError(`snapshot stream from ${endpoint} ended after ${received} bytes with ${Math.max(remaining, 0)} bytes still to come`, 'ETCD');
+      }
     },
 
     close() {
-      for (const c of clients.values()) c.close();
-      clients.clear();
+      for (const c of channels.values()) c.close();
+      channels.clear();
     },
   };
 }
 
 function interrupted(signal: AbortSignal): BosunError {
   return new BosunError(`interrupted: ${errorMessage(signal.reason ?? 'aborted')}`, 'INTERRUPTED', { exitCode: 1 });
-}
-
-function asBosun(e: unknown): BosunError {
-  if (e instanceof BosunError) return e;
-  return new BosunError(errorMessage(e), 'IO', { cause: e });
 }

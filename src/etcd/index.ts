@@ -1,9 +1,9 @@
 // The etcd feature's public surface: backup save/verify/status/list, restore and trial restore.
 // Other folders import only this file (and member.ts, the etcd member runner, for the sandbox).
-// Whatever needs the etcd3 gRPC stack (taking a backup, the trial restore) is loaded on first
-// call, so `backup status|verify|list` and `restore` start without it.
+// Whatever needs the network stack or the etcd3 library (taking a backup, the trial restore) is
+// loaded on first call, so `backup status|verify|list` and `restore` start without it.
 import { tmpdir } from 'node:os';
-import type { Etcd3PortOptions, EtcdPort } from './etcd-client.ts';
+import type { EtcdPortOptions, EtcdPort } from './etcd-client.ts';
 import type { BackupDeps, BackupOptions, BackupResult } from './save.ts';
 import type { RestoreDeps } from './restore.ts';
 import type { EncryptionKey } from './encryption.ts';
@@ -35,10 +35,10 @@ export function tmpDir(env: Readonly<Record<string, string | undefined>>): strin
   return t !== undefined && t !== '' ? t : tmpdir();
 }
 
-/** The real etcd port on the etcd3 library (see etcd-client.ts); loads gRPC on first use. */
-export async function createEtcdPort(opts: Etcd3PortOptions): Promise<EtcdPort> {
-  const { etcd3Port } = await import('./etcd-client.ts');
-  return etcd3Port(opts);
+/** The real etcd port, gRPC over HTTP/2 (see etcd-client.ts); loaded on first use. */
+export async function createEtcdPort(opts: EtcdPortOptions): Promise<EtcdPort> {
+  const { etcdGrpcPort } = await import('./etcd-client.ts');
+  return etcdGrpcPort(opts);
 }
 
 /** Takes one verified backup (see save.ts). */
