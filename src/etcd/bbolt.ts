@@ -22,14 +22,16 @@ export const BOLT_MAGIC = 0xed0cdaed;
 /** The only data file version bbolt writes. */
 export const BOLT_VERSION = 2;
 
-const PAGE_HEADER = 16;
-const ELEMENT = 16;
+/** Bytes of a page header (id u64, flags u16, count u16, overflow u32), and of a branch or leaf element. */
+export const PAGE_HEADER = 16;
+export const ELEMENT = 16;
 const META_SIZE = 64;
-const BRANCH = 0x01;
-const LEAF = 0x02;
+/** Page flags, and the element flag of a nested bucket. */
+export const BRANCH = 0x01;
+export const LEAF = 0x02;
 const META = 0x04;
-const FREELIST = 0x10;
-const BUCKET_LEAF = 0x01;
+export const FREELIST = 0x10;
+export const BUCKET_LEAF = 0x01;
 
 /** A bbolt meta page: where the root bucket and freelist are, and how many pages are in use. */
 export interface BoltMeta {
@@ -134,6 +136,40 @@ export function readMeta(src: ByteSource, index: 0 | 1, pageSize = 4096): MetaRe
   };
 }
 
+/** An element whose key is shorter than a revision key (8 bytes). */
+export interface ShortKey {
+  index: number;
+  /** The key's offset in the file. */
+  offset: number;
+  length: number;
+}
+
+/**
+ * Leaf pages looked at ahead of the walk (page-index.ts), by summary number: what the walk needs
+ * of a leaf page without reading it. Only pages whose elements hold no buckets are summarized.
+ */
+export interface LeafIndex {
+  /** The summary number of the leaf page starting at `pgid`, or -1. */
+  find(pgid: number): number;
+  count(s: number): number;
+  overflow(s: number): number;
+  /**
+   * Elements [0, end) are sound on their own; element `end` (when < count) has problem(s): it lies
+   * outside the page, has unknown flags, or is not after the element before it.
+   */
+  end(s: number): number;
+  problem(s: number): SnapshotProblem | null;
+  /** Whether element 0's key sorts after `last` (when end > 0). */
+  firstKeyAfter(s: number, last: Buffer): boolean;
+  /** The file offset of element 0's key. */
+  firstKeyOffset(s: number): number;
+  /** The key of element end - 1 (when end > 0), as a view that stays valid. */
+  lastKey(s: number): Buffer;
+}
+
+/** Visits the elements [0, end) of summarized leaf page `s` at once. */
+export type LeafVisitor = (s: number) => void;
+
 /**
  * Called for every key of a bucket, in bbolt's order; `isBucket` marks a nested bucket (the value
  * is then its 16-byte header, plus the page of an inline bucket). `valueOffset` is the value's
@@ -164,6 +200,8 @@ export class BoltWalker {
     private readonly src: ByteSource,
     readonly meta: BoltMeta,
     private readonly maxProblems = 20,
+    /** Leaf pages looked at ahead (cut at the same page size); null reads every page. */
+    private readonly leaves: LeafIndex | null = null,
   ) {
     this.ps = meta.pageSize;
     this.reachable = new Uint8Array(Math.max(0, Math.min(meta.pgid, Math.floor(src.size / meta.pageSize) + 1)));
@@ -182,18 +220,19 @@ export class BoltWalker {
 
   /** Iterates the root bucket (the top-level bucket names). */
   forEachRoot(visit: EntryVisitor): void {
-    this.forEachPage(this.meta.root, 'the root bucket', { page: 0, offset: PAGE_HEADER + 16 }, { last: null }, visit);
+    this.forEachPage(this.meta.root, -1, 0, { label: 'the root bucket', loc: { page: 0, offset: PAGE_HEADER + 16 } }, { last: null }, visit);
   }
 
   /**
    * Iterates a nested bucket given its header value (16 bytes: root page id, sequence; an inline
    * bucket has root 0 and its page right after). `valueOffset` is the value's offset in the file.
+   * With `visitLeaf`, a leaf page that has a summary is visited through it instead of per element.
    */
-  forEachInBucket(value: Buffer, valueOffset: number, name: string, visit: EntryVisitor): void {
+  forEachInBucket(value: Buffer, valueOffset: number, name: string, visit: EntryVisitor, visitLeaf?: LeafVisitor): void {
     const ref = this.bucketRef(value, valueOffset, name);
     if (ref === null) return;
     if (ref.inline) this.forEachInline(ref.inline, ref.base, name, visit);
-    else this.forEachPage(ref.root, `bucket ${name}`, { offset: valueOffset }, { last: null }, visit);
+    else this.forEachPage(ref.root, -1, 0, { label: `bucket ${name}`, loc: { offset: valueOffset } }, { last: null }, visit, visitLeaf);
   }
 
   private bucketRef(value: Buffer, valueOffset: number, name: string): BucketRef | null {
@@ -220,29 +259,45 @@ export class BoltWalker {
     this.leafElements(page, count, base, undefined, `inline bucket ${name}`, { last: null }, visit);
   }
 
-  private forEachPage(pgid: number, from: string, fromLoc: { page?: number; offset?: number }, order: { last: Buffer | null }, visit: EntryVisitor): void {
+  /**
+   * Walks the page `pgid` points to. Who points there is element `index` of branch page `parent`,
+   * or, with parent -1, `root` (named only when there is a problem to tell).
+   */
+  private forEachPage(
+    pgid: number,
+    parent: number,
+    index: number,
+    root: { label: string; loc: { page?: number; offset?: number } } | null,
+    order: { last: Buffer | null },
+    visit: EntryVisitor,
+    visitLeaf?: LeafVisitor,
+  ): void {
     if (this.full) return;
     const ps = this.ps;
     if (!Number.isSafeInteger(pgid) || pgid < 2 || pgid >= this.meta.pgid) {
-      this.problem({ ...fromLoc, what: `${from} points to page ${pgid}, outside the database (pages 2..${this.meta.pgid - 1})` });
+      const loc = root?.loc ?? { page: parent, offset: parent * ps + PAGE_HEADER + index * ELEMENT + 8 };
+      this.problem({ ...loc, what: `${fromLabel(parent, index, root)} points to page ${pgid}, outside the database (pages 2..${this.meta.pgid - 1})` });
       return;
     }
     const off = pgid * ps;
     if (off + ps > this.src.size) {
-      this.problem({ page: pgid, offset: off, what: `${from} points here, past the end of the file (${this.src.size} bytes): truncated` });
+      this.problem({ page: pgid, offset: off, what: `${fromLabel(parent, index, root)} points here, past the end of the file (${this.src.size} bytes): truncated` });
       return;
     }
     if (this.reachable[pgid]) {
-      this.problem({ page: pgid, offset: off, what: `reached twice (again from ${from})` });
+      this.problem({ page: pgid, offset: off, what: `reached twice (again from ${fromLabel(parent, index, root)})` });
       return;
     }
-    const head = this.src.read(off, PAGE_HEADER);
-    const id = u64(head, 0);
-    const flags = head.readUInt16LE(8);
-    const count = head.readUInt16LE(10);
-    const overflow = head.readUInt32LE(12);
+    const leaves = visitLeaf ? this.leaves : null;
+    const summary = leaves ? leaves.find(pgid) : -1;
+    // A summarized leaf's header is known; any other page's is read.
+    const head = leaves && summary >= 0 ? null : this.src.read(off, PAGE_HEADER);
+    const id = head ? u64(head, 0) : pgid;
+    const flags = head ? head.readUInt16LE(8) : LEAF;
+    const count = head ? head.readUInt16LE(10) : (leaves?.count(summary) ?? 0);
+    const overflow = head ? head.readUInt32LE(12) : (leaves?.overflow(summary) ?? 0);
     if (id !== pgid) {
-      this.problem({ page: pgid, offset: off, what: `page header says it is page ${id} (${from} points here)` });
+      this.problem({ page: pgid, offset: off, what: `page header says it is page ${id} (${fromLabel(parent, index, root)} points here)` });
       return;
     }
     if (pgid + overflow >= this.meta.pgid) {
@@ -261,6 +316,10 @@ export class BoltWalker {
       }
       this.reachable[pgid + i] = 1;
     }
+    if (leaves && visitLeaf && summary >= 0) {
+      this.summarizedLeaf(leaves, summary, pgid, order, visitLeaf);
+      return;
+    }
     const buf = this.src.read(off, span);
     if (flags === BRANCH) {
       if (count === 0) {
@@ -271,7 +330,6 @@ export class BoltWalker {
         this.problem({ page: pgid, offset: off + 10, what: `branch page claims ${count} elements, more than fit in it` });
         return;
       }
-      const children: { pgid: number; offset: number }[] = [];
       let prev: Buffer | null = null;
       for (let i = 0; i < count; i++) {
         const e = PAGE_HEADER + i * ELEMENT;
@@ -288,9 +346,10 @@ export class BoltWalker {
           return;
         }
         prev = key;
-        children.push({ pgid: u64(buf, e + 8), offset: off + e + 8 });
       }
-      children.forEach((child, i) => this.forEachPage(child.pgid, `branch page ${pgid} element ${i}`, { page: pgid, offset: child.offset }, order, visit));
+      // The children's page ids, copied: reading them may reuse the buffer this page is in.
+      const elements = Buffer.from(buf.subarray(PAGE_HEADER, PAGE_HEADER + count * ELEMENT));
+      for (let i = 0; i < count; i++) this.forEachPage(u64(elements, i * ELEMENT + 8), pgid, i, null, order, visit, visitLeaf);
       return;
     }
     if (flags === LEAF) {
@@ -301,7 +360,25 @@ export class BoltWalker {
       this.leafElements(buf, count, off, pgid, `leaf page ${pgid}`, order, visit);
       return;
     }
-    this.problem({ page: pgid, offset: off + 8, what: `${from} points to a page of type ${pageType(flags)} (want branch or leaf)` });
+    this.problem({ page: pgid, offset: off + 8, what: `${fromLabel(parent, index, root)} points to a page of type ${pageType(flags)} (want branch or leaf)` });
+  }
+
+  /** A summarized leaf: the same checks and visits as leafElementsOf, from what was learned ahead. */
+  private summarizedLeaf(leaves: LeafIndex, s: number, pgid: number, order: { last: Buffer | null }, visitLeaf: LeafVisitor): void {
+    try {
+      if (leaves.end(s) > 0) {
+        if (order.last !== null && !leaves.firstKeyAfter(s, order.last)) {
+          this.problem({ page: pgid, offset: leaves.firstKeyOffset(s), what: `leaf page ${pgid} element 0: keys out of order` });
+          return;
+        }
+        visitLeaf(s);
+        order.last = leaves.lastKey(s);
+      }
+      const problem = leaves.problem(s);
+      if (problem !== null) this.problem(problem);
+    } finally {
+      this.onLeafEnd?.();
+    }
   }
 
   /** Visits a leaf's elements; `buf` starts at the page header, `base` is its file offset. */
@@ -445,6 +522,11 @@ export class BoltWalker {
       }
     }
   }
+}
+
+/** Who points to a page, for messages: a root's label, or the branch element. */
+function fromLabel(parent: number, index: number, root: { label: string } | null): string {
+  return root?.label ?? `branch page ${parent} element ${index}`;
 }
 
 function pageType(flags: number): string {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { crc32cUpdate } from './crc32c.ts';
+import { crc32cCombine, crc32cUpdate } from './crc32c.ts';
 import { fastCrc32c } from './crc32c-fast.ts';
 
 for (const tc of [
@@ -29,3 +29,20 @@ test('the CRC continues across pieces exactly as over the whole, in both impleme
   assert.equal(a, whole);
   assert.equal(b, whole);
 });
+
+for (const [lengthA, lengthB] of [
+  [0, 0],
+  [1, 0],
+  [0, 5],
+  [4000, 65535],
+  [5, 65536],
+  [7, 65537],
+  [100, 200_000],
+  [9, 3_000_001],
+]) {
+  test(`crc(A || B) combines from crc(A), crc(B) and |B| (${lengthA} + ${lengthB} bytes)`, () => {
+    const a = randomBytes(lengthA!);
+    const b = randomBytes(lengthB!);
+    assert.equal(crc32cCombine(crc32cUpdate(0, a), crc32cUpdate(0, b), b.length), crc32cUpdate(crc32cUpdate(0, a), b));
+  });
+}

@@ -59,3 +59,83 @@ export function crc32cUpdate(crc: number, data: Uint8Array): number {
   for (; i < end; i++) c = T[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
+
+// Combining: CRC-32C is linear, so crc(A || B) = crc(A) * x^(8|B|) mod P xor crc(B) (zlib's
+// crc32_combine). The bbolt scan hashes each page as it arrives and combines them in tree order.
+
+/** x^4 times each 4-bit remainder, reduced: multiplying by x^4 is (p >>> 4) ^ TIMES_X4[p & 15]. */
+const TIMES_X4 = (() => {
+  const t = new Uint32Array(16);
+  for (let i = 0; i < 16; i++) {
+    let v = i;
+    for (let k = 0; k < 4; k++) v = v & 1 ? (v >>> 1) ^ POLY : v >>> 1;
+    t[i] = v;
+  }
+  return t;
+})();
+const nibbleMultiples = new Uint32Array(16);
+
+/**
+ * a * b modulo the polynomial, both in reflected form (zlib's multmodp), four bits of `a` at a
+ * time: b's multiples by the 16 polynomials of degree < 4, then Horner in x^4.
+ */
+function multmodp(a: number, b: number): number {
+  const t = nibbleMultiples;
+  const b1 = b & 1 ? (b >>> 1) ^ POLY : b >>> 1;
+  const b2 = b1 & 1 ? (b1 >>> 1) ^ POLY : b1 >>> 1;
+  const b3 = b2 & 1 ? (b2 >>> 1) ^ POLY : b2 >>> 1;
+  // In reflected form the top bit of a nibble is x^0: nibble bit 8 is b, 4 is b*x, 2 is b*x^2, 1 is b*x^3.
+  t[0] = 0;
+  t[8] = b;
+  t[4] = b1;
+  t[12] = b ^ b1;
+  t[2] = b2;
+  t[10] = b ^ b2;
+  t[6] = b1 ^ b2;
+  t[14] = b ^ b1 ^ b2;
+  for (let e = 0; e < 16; e += 2) t[e + 1] = t[e]! ^ b3;
+  // a's nibbles from x^28..x^31 (its lowest bits) up to x^0..x^3 (its top bits), Horner in x^4.
+  let p = 0;
+  for (let shift = 0; shift < 32; shift += 4) {
+    p = (p >>> 4) ^ TIMES_X4[p & 15]! ^ t[(a >>> shift) & 15]!;
+  }
+  return p >>> 0;
+}
+
+/** x^(8n) mod P for n < 65536, built on first use: each entry is the previous one times x^8. */
+let lowPowers: Uint32Array | null = null;
+/** x^(8 * 65536 * 2^k) mod P. */
+const highPowers: number[] = [];
+
+function bytePowers(): Uint32Array {
+  if (lowPowers) return lowPowers;
+  const t = new Uint32Array(65536);
+  let v = 0x80000000; // x^0
+  for (let n = 0; n < 65536; n++) {
+    t[n] = v;
+    for (let k = 0; k < 8; k++) v = v & 1 ? (v >>> 1) ^ POLY : v >>> 1;
+  }
+  lowPowers = t;
+  return t;
+}
+
+/** x^(8n) mod P in reflected form. */
+function shiftOperator(n: number): number {
+  const low = bytePowers();
+  let op = low[n % 65536]!;
+  let rest = Math.floor(n / 65536);
+  for (let k = 0; rest > 0; k++, rest = Math.floor(rest / 2)) {
+    if (highPowers.length <= k) {
+      const prev = k === 0 ? multmodp(low[65535]!, low[1]!) : highPowers[k - 1]!;
+      highPowers.push(k === 0 ? prev : multmodp(prev, prev));
+    }
+    if (rest % 2 === 1) op = multmodp(highPowers[k]!, op);
+  }
+  return op;
+}
+
+/** The CRC-32C of A || B from crcA = crc(A), crcB = crc(B) and the length of B in bytes. */
+export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
+  if (crcA === 0) return crcB >>> 0;
+  return (multmodp(shiftOperator(lengthB), crcA) ^ crcB) >>> 0;
+}

@@ -12,11 +12,13 @@ import { backupFileName, sanitizeClusterName, sidecarFileName, tempFileName } fr
 import { listBackups } from './catalog.ts';
 import { ChunkEncryptor, type EncryptionKey } from './encryption.ts';
 import type { EtcdPort } from './etcd-client.ts';
+import { fastCrc32c } from './crc32c-fast.ts';
 import { chooseMember, type MemberChoice } from './member-select.ts';
+import { PageCollector } from './page-index.ts';
 import { planRetention, type RetentionPolicy } from './retention.ts';
 import { formatSidecar, type Sidecar } from './sidecar.ts';
-import { openSnapshot } from './snapshot-file.ts';
-import { TRAILER_SIZE, verifyOpen } from './verify.ts';
+import { openSnapshot, TrailerHash } from './snapshot-file.ts';
+import { verifyOpen } from './verify.ts';
 
 /** What to back up and where. */
 export interface BackupOptions {
@@ -140,8 +142,11 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
     const who = chosen.name ? `member ${chosen.name} (${chosen.endpoint})` : chosen.endpoint;
     progress(`Taking a snapshot from ${who}${opts.encryptionKey ? `, encrypting with key ${opts.encryptionKey.id}` : ''}`);
 
-    const bodyHash = createHash('sha256');
-    let tail = Buffer.alloc(0);
+    // The sha256 values and the page index are computed from the plaintext as it arrives, so that
+    // verifying after the fsync reads nothing again (see page-index.ts). An encrypted backup is
+    // read back and decrypted instead: that proves the file on disk decrypts.
+    const plainHash = new TrailerHash();
+    const collector = opts.encryptionKey ? null : new PageCollector({ crc: fastCrc32c().update, liveKeys: true });
     const fileHash = opts.encryptionKey ? createHash('sha256') : null;
     const encryptor = opts.encryptionKey ? new ChunkEncryptor(opts.encryptionKey, undefined, random) : null;
     let batch: Buffer[] = [];
@@ -181,18 +186,6 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
         batchBytes += b.length;
       }
     };
-    const hashBody = (blob: Buffer): void => {
-      // Everything but the last 32 bytes seen so far goes into the body hash (the trailer check).
-      if (blob.length >= TRAILER_SIZE) {
-        bodyHash.update(tail);
-        bodyHash.update(blob.subarray(0, blob.length - TRAILER_SIZE));
-        tail = Buffer.from(blob.subarray(blob.length - TRAILER_SIZE));
-      } else {
-        const c = Buffer.concat([tail, blob]);
-        if (c.length > TRAILER_SIZE) bodyHash.update(c.subarray(0, c.length - TRAILER_SIZE));
-        tail = c.subarray(Math.max(0, c.length - TRAILER_SIZE));
-      }
-    };
 
     const streamed = deps.etcd.snapshot(
       chosen.endpoint,
@@ -200,7 +193,8 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
         if (writeError !== null) throw fsError(writeError, opts.dir, `writing after ${humanBytes(received)}`);
         received += blob.length;
         if (total === 0) total = received + remaining;
-        hashBody(blob);
+        plainHash.update(blob);
+        collector?.push(blob);
         queue(encryptor ? encryptor.push(blob) : [blob]);
         deps.onBytes?.(received);
         const now = clock.now().getTime();
@@ -236,15 +230,15 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
 
     // 3. Verify before it gets a name.
     progress(`Received ${humanBytes(received)}; verifying`);
-    const bodySha256 = bodyHash.copy().digest();
-    const plainFileSha = bodyHash.update(tail).digest('hex');
+    const plain = plainHash.digest();
     const snap = openSnapshot(tmp, opts.encryptionKey);
     let report;
     try {
       report = verifyOpen(snap, tmp, {
         key: opts.encryptionKey,
         sidecar: null,
-        known: { bodySha256, fileSha256: fileHash ? fileHash.digest('hex') : plainFileSha },
+        known: { bodySha256: plain.bodySha256, fileSha256: fileHash ? fileHash.digest('hex') : plain.fileSha256 },
+        index: collector?.finish() ?? null,
       });
     } finally {
       snap.close();

@@ -1,12 +1,46 @@
 // Opens a snapshot file for reading, plain or encrypted, as a ByteSource for the bbolt walker,
-// and computes the sha256 values verify needs. Reads go through a small cache of reused blocks
-// (no whole-file buffer: touching 600 MB of fresh memory costs more than reading it), which suits
-// the walker because bbolt's iteration order is mostly the file's order.
+// and reads a plain one front to back once (readPass) for the page index and the sha256 values
+// verify needs. Random reads go through a small cache of reused blocks, and the front-to-back pass
+// through one reused buffer (no whole-file buffer: touching 600 MB of fresh memory costs more than
+// reading it).
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { BosunError, errorMessage } from '../common/errors.ts';
 import type { ByteSource } from './bbolt.ts';
+import type { Crc32cUpdate } from './crc32c.ts';
 import { DecryptingSource, ENCRYPTED_MAGIC, isEncrypted, type EncryptionKey } from './encryption.ts';
+import { PageCollector, type PageIndex } from './page-index.ts';
+
+/** Length of the sha256 trailer etcd appends to a snapshot. */
+export const TRAILER_SIZE = 32;
+
+/**
+ * The sha256 of a stream of bytes without its last 32 (what etcd's trailer covers), and of the
+ * whole stream, fed in pieces of any size without knowing the length ahead.
+ */
+export class TrailerHash {
+  private readonly body = createHash('sha256');
+  private tail = Buffer.alloc(0);
+
+  update(piece: Buffer): void {
+    if (piece.length >= TRAILER_SIZE) {
+      if (this.tail.length > 0) this.body.update(this.tail);
+      this.body.update(piece.subarray(0, piece.length - TRAILER_SIZE));
+      this.tail = Buffer.from(piece.subarray(piece.length - TRAILER_SIZE));
+    } else {
+      const c = Buffer.concat([this.tail, piece]);
+      if (c.length > TRAILER_SIZE) this.body.update(c.subarray(0, c.length - TRAILER_SIZE));
+      this.tail = c.subarray(Math.max(0, c.length - TRAILER_SIZE));
+    }
+  }
+
+  /** The two digests; the hash cannot be fed afterwards. */
+  digest(): { bodySha256: Buffer; fileSha256: string } {
+    const whole = this.body.copy();
+    whole.update(this.tail);
+    return { bodySha256: this.body.digest(), fileSha256: whole.digest('hex') };
+  }
+}
 
 /** A snapshot opened for reading; close() releases the file descriptor. */
 export interface OpenSnapshot {
@@ -16,6 +50,8 @@ export interface OpenSnapshot {
   readonly fileSize: number;
   /** Key id of an encrypted file, null for a plain one. */
   readonly encryptedWithKeyId: string | null;
+  /** The open file descriptor of a plain file on disk (for readPass); null otherwise. */
+  readonly fd: number | null;
   close(): void;
 }
 
@@ -126,7 +162,7 @@ export function openSnapshot(file: string, key: EncryptionKey | null): OpenSnaps
     if (head.length > 0) preadExact(fd, head, 0, head.length, 0, file);
     if (!isEncrypted(head)) {
       const source = new FileSource(fd, size, file);
-      return { source, fileSize: size, encryptedWithKeyId: null, close: () => closeSync(fd) };
+      return { source, fileSize: size, encryptedWithKeyId: null, fd, close: () => closeSync(fd) };
     }
     if (key === null) {
       throw new BosunError(`snapshot ${file} is encrypted`, 'USAGE', {
@@ -138,7 +174,7 @@ export function openSnapshot(file: string, key: EncryptionKey | null): OpenSnaps
     const source = new DecryptingSource((o, l) => Buffer.from(cipher.read(o, l)), size, key, file);
     const idBuf = Buffer.alloc(8);
     preadExact(fd, idBuf, 0, 8, 16, file);
-    return { source, fileSize: size, encryptedWithKeyId: idBuf.toString('hex'), close: () => closeSync(fd) };
+    return { source, fileSize: size, encryptedWithKeyId: idBuf.toString('hex'), fd: null, close: () => closeSync(fd) };
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -177,6 +213,66 @@ export function bufferSnapshot(buf: Buffer): OpenSnapshot {
     source: { size: buf.length, read: (o, l) => buf.subarray(o, o + l) },
     fileSize: buf.length,
     encryptedWithKeyId: null,
+    fd: null,
     close: () => undefined,
   };
+}
+
+/** What one front-to-back pass over a plain snapshot learns. */
+export interface SnapshotPass {
+  index: PageIndex;
+  /** sha256 of all bytes but the last 32 (what etcd's trailer covers), and of the whole file; null unless asked. */
+  bodySha256: Buffer | null;
+  fileSha256: string | null;
+}
+
+/** Options of a pass. */
+export interface PassOptions {
+  crc: Crc32cUpdate;
+  /** Collect the user keys for counting live keys. */
+  liveKeys: boolean;
+  /** Also compute the sha256 values. */
+  sha256: boolean;
+}
+
+// Pieces of 128 KiB: a page-cache copy into a buffer that stays in the CPU's cache, looked at while
+// it is still there (measured: 640 MB read in 128 KiB pieces takes a quarter of the time it takes
+// in 1 MiB or larger ones, and the CRC and the page parsing then run on cached bytes).
+const PASS_PIECE = 128 << 10;
+
+/** Feeds the pieces of one pass, in order, to the page collector and the hashes. */
+class Pass {
+  private readonly collector: PageCollector;
+  private readonly hash: TrailerHash | null;
+
+  constructor(opts: PassOptions) {
+    this.collector = new PageCollector({ crc: opts.crc, liveKeys: opts.liveKeys });
+    this.hash = opts.sha256 ? new TrailerHash() : null;
+  }
+
+  consume(piece: Buffer): void {
+    this.collector.push(piece);
+    this.hash?.update(piece);
+  }
+
+  finish(): SnapshotPass {
+    const index = this.collector.finish();
+    if (this.hash === null) return { index, bodySha256: null, fileSha256: null };
+    return { index, ...this.hash.digest() };
+  }
+}
+
+/** One front-to-back pass over an opened plain snapshot. */
+export function readPass(snap: OpenSnapshot, file: string, opts: PassOptions): SnapshotPass {
+  const fd = snap.fd;
+  if (fd === null) throw new Error('readPass needs a plain file on disk');
+  const pass = new Pass(opts);
+  const buf = Buffer.allocUnsafeSlow(Math.min(PASS_PIECE, Math.max(snap.fileSize, 1)));
+  for (let pos = 0; pos < snap.fileSize; ) {
+    const n = Math.min(buf.length, snap.fileSize - pos);
+    preadExact(fd, buf, 0, n, pos, file);
+    pass.consume(buf.subarray(0, n));
+    pos += n;
+  }
+  return pass.finish();
 }

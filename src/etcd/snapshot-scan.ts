@@ -5,7 +5,9 @@
 // revision from the last key of the "key" bucket, every entry counted, size = pgid * pageSize.
 // Pure: no I/O; the sha256 trailer is checked by the caller (verify.ts), which has crypto.
 import { BoltWalker, readMeta, type BoltMeta, type ByteSource, type SnapshotProblem } from './bbolt.ts';
-import type { Crc32cUpdate } from './crc32c.ts';
+import { crc32cCombine, type Crc32cUpdate } from './crc32c.ts';
+import { KeyInterner, type PageIndex } from './page-index.ts';
+import { kvKey } from './proto-wire.ts';
 
 /** The four numbers of `etcdctl snapshot status`, with etcdctl's JSON field names. */
 export interface SnapshotStatus {
@@ -40,12 +42,19 @@ export interface ScanOptions {
   countLiveKeys?: boolean;
   /** Stop collecting after this many problems; default 20. */
   maxProblems?: number;
+  /**
+   * What a PageCollector learned from the same bytes in file order: kept pages are read from it and
+   * summarized leaves are not read at all. Collected with live keys when countLiveKeys is set.
+   */
+  index?: PageIndex | null;
 }
 
 const KEY_BUCKET = 'key';
 
 /** Walks a snapshot (without its trailer being checked) and computes etcdctl's status numbers. */
-export function scanSnapshot(src: ByteSource, opts: ScanOptions): ScanResult {
+export function scanSnapshot(file: ByteSource, opts: ScanOptions): ScanResult {
+  const index = opts.index ?? null;
+  const src = index ? index.overlay(file) : file;
   const problems: SnapshotProblem[] = [];
   const m0 = readMeta(src, 0);
   const m1 = readMeta(src, 1, m0.meta?.pageSize ?? 4096);
@@ -70,7 +79,8 @@ export function scanSnapshot(src: ByteSource, opts: ScanOptions): ScanResult {
   }
 
   const crc = opts.crc;
-  const walker = new BoltWalker(src, meta, opts.maxProblems ?? 20);
+  const leaves = index !== null && index.pageSize === meta.pageSize ? index : null;
+  const walker = new BoltWalker(src, meta, opts.maxProblems ?? 20, leaves);
   let hash = 0;
   // bbolt packs a leaf's keys and values back to back (k0 v0 k1 v1 ...), so the bytes hashed in
   // order are mostly one run of memory per page: hash each run in one call (a call per key and
@@ -98,7 +108,18 @@ export function scanSnapshot(src: ByteSource, opts: ScanOptions): ScanResult {
   walker.onLeafEnd = flush;
   let revision = 0;
   let totalKey = 0;
-  const live = opts.countLiveKeys ? new Map<string, boolean>() : null;
+  // Live keys by interned user key: 0 unseen, 1 deleted, 2 live (the newest revision wins).
+  const keys = index?.keys ?? new KeyInterner();
+  let live = opts.countLiveKeys ? new Uint8Array(Math.max(1024, keys.size)) : null;
+  const setLive = (id: number, alive: boolean): void => {
+    if (live === null || id < 0) return;
+    if (id >= live.length) {
+      const grown = new Uint8Array(Math.max(id + 1, live.length * 2));
+      grown.set(live);
+      live = grown;
+    }
+    live[id] = alive ? 2 : 1;
+  };
 
   const walkNested = (value: Buffer, valueOffset: number, name: string): void => {
     walker.forEachInBucket(value, valueOffset, name, (k, v, isBucket, off) => {
@@ -116,6 +137,18 @@ export function scanSnapshot(src: ByteSource, opts: ScanOptions): ScanResult {
     add(name);
     flush();
     const isKey = name.toString('latin1') === KEY_BUCKET;
+    // A summarized leaf (only ever visited when there is an index).
+    const visitLeaf = (s: number): void => {
+      if (leaves === null) return;
+      flush();
+      hash = crc32cCombine(hash, leaves.crc(s), leaves.hashedBytes(s));
+      totalKey += leaves.end(s);
+      if (!isKey) return;
+      for (const sk of leaves.shortKeys(s)) walker.problem({ offset: sk.offset, what: `key bucket: key of ${sk.length} bytes is not a revision` });
+      const rev = leaves.lastRevision(s);
+      if (!Number.isNaN(rev)) revision = rev;
+      if (live) leaves.forEachKey(s, setLive);
+    };
     walker.forEachInBucket(value, valueOffset, bucket, (k, v, childIsBucket, off) => {
       add(k);
       // bbolt's ForEach gives a nil value for a nested bucket, and writing nil hashes nothing.
@@ -133,10 +166,10 @@ export function scanSnapshot(src: ByteSource, opts: ScanOptions): ScanResult {
         revision = k.readUInt32BE(0) * 0x1_0000_0000 + k.readUInt32BE(4);
         if (live) {
           const userKey = kvKey(v);
-          if (userKey !== null) live.set(userKey, !(k.length === 18 && k[17] === 0x74)); // 't': tombstone
+          if (userKey !== null) setLive(keys.id(userKey), !(k.length === 18 && k[17] === 0x74)); // 't': tombstone
         }
       }
-    });
+    }, visitLeaf);
   });
   flush();
   walker.checkFreelist();
@@ -145,7 +178,7 @@ export function scanSnapshot(src: ByteSource, opts: ScanOptions): ScanResult {
   let liveKeys: number | null = null;
   if (live) {
     liveKeys = 0;
-    for (const alive of live.values()) if (alive) liveKeys++;
+    for (const state of live) if (state === 2) liveKeys++;
   }
   return {
     status: problems.length === 0 ? { hash: hash >>> 0, revision, totalKey, totalSize: dataSize } : null,
@@ -154,43 +187,6 @@ export function scanSnapshot(src: ByteSource, opts: ScanOptions): ScanResult {
     liveKeys: problems.length === 0 ? liveKeys : null,
     dataSize,
   };
-}
-
-/** The user key (field 1) of an mvccpb.KeyValue protobuf, as a latin1 string; null if malformed. */
-export function kvKey(pb: Buffer): string | null {
-  let i = 0;
-  while (i < pb.length) {
-    const [tag, afterTag] = varint(pb, i);
-    if (afterTag < 0) return null;
-    const field = Math.floor(tag / 8);
-    const wire = tag & 7;
-    if (wire === 2) {
-      const [len, afterLen] = varint(pb, afterTag);
-      if (afterLen < 0 || afterLen + len > pb.length) return null;
-      if (field === 1) return pb.toString('latin1', afterLen, afterLen + len);
-      i = afterLen + len;
-    } else if (wire === 0) {
-      const [, next] = varint(pb, afterTag);
-      if (next < 0) return null;
-      i = next;
-    } else if (wire === 1) i = afterTag + 8;
-    else if (wire === 5) i = afterTag + 4;
-    else return null;
-  }
-  return null;
-}
-
-/** A protobuf varint at `i`: [value, next index], next = -1 when malformed. */
-function varint(b: Buffer, i: number): [number, number] {
-  let v = 0;
-  let mul = 1;
-  for (let n = 0; n < 10 && i < b.length; n++) {
-    const byte = b[i++]!;
-    v += (byte & 0x7f) * mul;
-    if ((byte & 0x80) === 0) return [v, i];
-    mul *= 128;
-  }
-  return [0, -1];
 }
 
 /** A bucket or key name for messages: as text when printable, else hex. */

@@ -5,14 +5,19 @@ import { describeProblem } from './bbolt.ts';
 import { BosunError, errorMessage } from '../common/errors.ts';
 import { fastCrc32c } from './crc32c-fast.ts';
 import { parseKeyFile, type EncryptionKey } from './encryption.ts';
-import { openSnapshot } from './snapshot-file.ts';
+import { openSnapshot, readPass } from './snapshot-file.ts';
 import { scanSnapshot, type SnapshotStatus } from './snapshot-scan.ts';
 
-/** Status of a snapshot file; a file whose structure is broken is an error naming the first problem. */
+/**
+ * Status of a snapshot file; a file whose structure is broken is an error naming the first
+ * problem. A plain file is read front to back once (page-index.ts), then walked in tree order.
+ */
 export function snapshotStatus(file: string, key: EncryptionKey | null): SnapshotStatus {
   const snap = openSnapshot(file, key);
   try {
-    const scan = scanSnapshot(snap.source, { crc: fastCrc32c().update });
+    const crc = fastCrc32c().update;
+    const index = snap.fd !== null ? readPass(snap, file, { crc, liveKeys: false, sha256: false }).index : null;
+    const scan = scanSnapshot(snap.source, { crc, index });
     const first = scan.problems[0];
     if (first !== undefined || scan.status === null) {
       throw new BosunError(`snapshot ${file} is invalid: ${first ? describeProblem(first) : 'no status'}`, 'SNAPSHOT_INVALID', {

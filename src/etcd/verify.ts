@@ -13,10 +13,9 @@ import type { EncryptionKey } from './encryption.ts';
 import { sidecarFileName as sidecarPath } from './backup-name.ts';
 import { parseSidecar, type Sidecar } from './sidecar.ts';
 import { scanSnapshot, type SnapshotStatus } from './snapshot-scan.ts';
-import { openSnapshot, sha256File, type OpenSnapshot } from './snapshot-file.ts';
+import { openSnapshot, readPass, sha256File, TRAILER_SIZE, type OpenSnapshot } from './snapshot-file.ts';
+import type { PageIndex } from './page-index.ts';
 
-/** Length of the sha256 trailer etcd appends to a snapshot. */
-export const TRAILER_SIZE = 32;
 
 /** What verify found. */
 export interface VerifyReport {
@@ -47,6 +46,8 @@ export interface VerifyOptions {
    * while writing (saves a pass); otherwise verify reads the file again.
    */
   known?: { bodySha256: Buffer; fileSha256: string };
+  /** What a front-to-back pass over the same (plaintext) bytes learned; see page-index.ts. */
+  index?: PageIndex | null;
 }
 
 /** Checks the sha256 trailer of a plaintext snapshot whose bbolt part is `dataSize` bytes. */
@@ -102,7 +103,7 @@ export function verifyOpen(snap: OpenSnapshot, file: string, opts: VerifyOptions
   let liveKeys: number | null = null;
   let fileSha: string | null = opts.known?.fileSha256 ?? null;
   try {
-    const scan = scanSnapshot(snap.source, { crc: opts.crc ?? fastCrc32c().update, countLiveKeys: true });
+    const scan = scanSnapshot(snap.source, { crc: opts.crc ?? fastCrc32c().update, countLiveKeys: true, index: opts.index ?? null });
     problems.push(...scan.problems);
     status = scan.status;
     liveKeys = scan.liveKeys;
@@ -146,11 +147,20 @@ export function sidecarDisagreement(report: VerifyReport, fileSize: number, side
   return null;
 }
 
-/** Verifies a snapshot file (plain or encrypted), and its sidecar when there is one. */
+/**
+ * Verifies a snapshot file (plain or encrypted), and its sidecar when there is one. A plain file
+ * is read front to back once (page index and sha256 together), then walked in tree order.
+ */
 export function verifySnapshotFile(file: string, opts: VerifyOptions): VerifyReport {
   const snap = openSnapshot(file, opts.key);
   try {
-    const report = verifyOpen(snap, file, opts);
+    let o = opts;
+    if (snap.fd !== null && opts.known === undefined && opts.index === undefined) {
+      const crc = opts.crc ?? fastCrc32c().update;
+      const pass = readPass(snap, file, { crc, liveKeys: true, sha256: true });
+      if (pass.bodySha256 !== null && pass.fileSha256 !== null) o = { ...opts, crc, index: pass.index, known: { bodySha256: pass.bodySha256, fileSha256: pass.fileSha256 } };
+    }
+    const report = verifyOpen(snap, file, o);
     let sidecar = opts.sidecar;
     if (sidecar === undefined) {
       const p = sidecarPath(file);
