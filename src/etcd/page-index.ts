@@ -11,7 +11,7 @@
 // Pure: bytes come in through push(), nothing is read or written here.
 import { BRANCH, BUCKET_LEAF, ELEMENT, FREELIST, LEAF, PAGE_HEADER, readMeta, type ByteSource, type LeafIndex, type SnapshotProblem } from './bbolt.ts';
 import type { Crc32cUpdate } from './crc32c.ts';
-import { kvKey } from './proto-wire.ts';
+import { findKvKey } from './proto-wire.ts';
 
 /** An element whose key is shorter than a revision key (8 bytes). */
 export interface ShortKey {
@@ -21,19 +21,82 @@ export interface ShortKey {
   length: number;
 }
 
-/** Interns etcd user keys as small integers, shared by the index and the walk. */
+/**
+ * Interns etcd user keys as small integers, shared by the index and the walk: an open-addressing
+ * table over the keys' bytes (FNV-1a), so that counting live keys makes no string per revision.
+ */
 export class KeyInterner {
-  private readonly ids = new Map<string, number>();
+  private table = new Int32Array(1 << 16);
+  private bytes = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+  private at = new Float64Array(1 << 15);
+  private len = new Int32Array(1 << 15);
+  private hashes = new Int32Array(1 << 15);
+  private n = 0;
+
   get size(): number {
-    return this.ids.size;
+    return this.n;
   }
-  id(key: string): number {
-    let id = this.ids.get(key);
-    if (id === undefined) {
-      id = this.ids.size;
-      this.ids.set(key, id);
+
+  /** The id of the key b[start, end), a new one the first time. */
+  id(b: Uint8Array, start: number, end: number): number {
+    let h = 0x811c9dc5 | 0;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+    const length = end - start;
+    const mask = this.table.length - 1;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const v = this.table[slot]!;
+      if (v === 0) break;
+      const id = v - 1;
+      if (this.hashes[id] === h && this.len[id] === length && this.equals(id, b, start, length)) return id;
     }
+    return this.add(b, start, length, h);
+  }
+
+  private equals(id: number, b: Uint8Array, start: number, length: number): boolean {
+    const at = this.at[id]!;
+    const bytes = this.bytes;
+    for (let i = 0; i < length; i++) if (bytes[at + i] !== b[start + i]) return false;
+    return true;
+  }
+
+  private add(b: Uint8Array, start: number, length: number, h: number): number {
+    const id = this.n++;
+    if (id === this.at.length) {
+      const grow = <T extends Float64Array | Int32Array>(a: T): T => {
+        const c = new (a.constructor as new (n: number) => T)(a.length * 2);
+        c.set(a);
+        return c;
+      };
+      this.at = grow(this.at);
+      this.len = grow(this.len);
+      this.hashes = grow(this.hashes);
+    }
+    if (this.used + length > this.bytes.length) {
+      const c = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + length));
+      this.bytes.copy(c, 0, 0, this.used);
+      this.bytes = c;
+    }
+    this.bytes.set(b.subarray(start, start + length), this.used);
+    this.at[id] = this.used;
+    this.len[id] = length;
+    this.hashes[id] = h;
+    this.used += length;
+    if (this.n * 2 > this.table.length) this.rehash();
+    else this.place(id);
     return id;
+  }
+
+  private place(id: number): void {
+    const mask = this.table.length - 1;
+    let slot = this.hashes[id]! & mask;
+    while (this.table[slot] !== 0) slot = (slot + 1) & mask;
+    this.table[slot] = id + 1;
+  }
+
+  private rehash(): void {
+    this.table = new Int32Array(this.table.length * 2);
+    for (let id = 0; id < this.n; id++) this.place(id);
   }
 }
 
@@ -221,6 +284,7 @@ export class PageCollector {
   private readonly keyArena = new Arena();
   private readonly elemIds = new IntArena();
   private readonly keys = new KeyInterner();
+  private readonly userKey = { start: 0, end: 0 };
   private readonly maxSpan: number;
   private readonly maxKept: number;
   private keptBytes = 0;
@@ -430,9 +494,9 @@ export class PageCollector {
       else {
         lastRev = b.readUInt32BE(k0) * 0x1_0000_0000 + b.readUInt32BE(k0 + 4);
         if (live) {
-          const userKey = kvKey(b, k0 + ksize, v1);
           const alive = !(ksize === 18 && b[k0 + 17] === 0x74); // 't': tombstone
-          this.elemIds.push(userKey === null ? -2 : this.keys.id(userKey) * 2 + (alive ? 1 : 0));
+          const found = findKvKey(b, k0 + ksize, v1, this.userKey);
+          this.elemIds.push(found ? this.keys.id(b, this.userKey.start, this.userKey.end) * 2 + (alive ? 1 : 0) : -2);
         }
       }
       if (i === 0) {

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMemberListResponse, decodeStatusResponse, grpcFrame, kvKey, SnapshotStreamDecoder, unaryMessage } from './proto-wire.ts';
+import { decodeMemberListResponse, decodeStatusResponse, findKvKey, grpcFrame, SnapshotStreamDecoder, unaryMessage } from './proto-wire.ts';
+
+function kvKey(b: Buffer, start = 0, end = b.length): string | null {
+  const key = { start: 0, end: 0 };
+  return findKvKey(b, start, end, key) ? b.toString('latin1', key.start, key.end) : null;
+}
 
 // A tiny protobuf writer for building test messages.
 function varint(n: bigint | number): number[] {
@@ -121,7 +126,7 @@ test('the snapshot stream decoder passes the blobs on in order whatever the piec
   assert.throws(() => new SnapshotStreamDecoder({ piece: () => undefined }).push(Uint8Array.from([1, 0, 0, 0, 1, 0])), /compressed/);
 });
 
-test('kvKey reads the user key of an mvccpb.KeyValue wherever the field is', () => {
+test('findKvKey finds the user key of an mvccpb.KeyValue wherever the field is', () => {
   const kv = Buffer.from([...bytes(1, '/registry/pods/ns/p'), ...num(2, 5), ...num(3, 7), ...num(4, 1), ...bytes(5, '{"x":1}')]);
   assert.equal(kvKey(kv), '/registry/pods/ns/p');
   const later = Buffer.from([...num(2, 5), ...bytes(5, 'v'), ...bytes(1, 'k')]);

@@ -366,28 +366,33 @@ export class SnapshotStreamDecoder {
 }
 
 /**
- * The user key (field 1) of the mvccpb.KeyValue protobuf in b[start, end), as a latin1 string;
- * null if malformed or absent. etcd writes the key first, which is the fast path.
+ * Finds the user key (field 1) of the mvccpb.KeyValue protobuf in b[start, end) and sets
+ * `key.start`/`key.end` to its bytes; false if malformed or absent. etcd writes the key first,
+ * which is the fast path. (The caller's `key` is reused, so the hot loop allocates nothing.)
  */
-export function kvKey(b: Buffer, start = 0, end = b.length): string | null {
+export function findKvKey(b: Uint8Array, start: number, end: number, key: { start: number; end: number }): boolean {
   let i = start;
   while (i < end) {
     const tag = readVarint(b, i);
-    if (tag.next < 0 || tag.next > end) return null;
+    if (tag.next < 0 || tag.next > end) return false;
     const wire = tag.value & 7;
     i = tag.next;
     if (wire === 2) {
       const len = readVarint(b, i);
-      if (len.next < 0 || len.next + len.value > end) return null;
-      if (Math.floor(tag.value / 8) === 1) return b.toString('latin1', len.next, len.next + len.value);
+      if (len.next < 0 || len.next + len.value > end) return false;
+      if (Math.floor(tag.value / 8) === 1) {
+        key.start = len.next;
+        key.end = len.next + len.value;
+        return true;
+      }
       i = len.next + len.value;
     } else if (wire === 0) {
       const v = readVarint(b, i);
-      if (v.next < 0) return null;
+      if (v.next < 0) return false;
       i = v.next;
     } else if (wire === 1) i += 8;
     else if (wire === 5) i += 4;
-    else return null;
+    else return false;
   }
-  return null;
+  return false;
 }

@@ -7,7 +7,7 @@
 import { BoltWalker, readMeta, type BoltMeta, type ByteSource, type SnapshotProblem } from './bbolt.ts';
 import { crc32cCombine, type Crc32cUpdate } from './crc32c.ts';
 import { KeyInterner, type PageIndex } from './page-index.ts';
-import { kvKey } from './proto-wire.ts';
+import { findKvKey } from './proto-wire.ts';
 
 /** The four numbers of `etcdctl snapshot status`, with etcdctl's JSON field names. */
 export interface SnapshotStatus {
@@ -110,6 +110,7 @@ export function scanSnapshot(file: ByteSource, opts: ScanOptions): ScanResult {
   let totalKey = 0;
   // Live keys by interned user key: 0 unseen, 1 deleted, 2 live (the newest revision wins).
   const keys = index?.keys ?? new KeyInterner();
+  const userKey = { start: 0, end: 0 };
   let live = opts.countLiveKeys ? new Uint8Array(Math.max(1024, keys.size)) : null;
   const setLive = (id: number, alive: boolean): void => {
     if (live === null || id < 0) return;
@@ -165,8 +166,7 @@ export function scanSnapshot(file: ByteSource, opts: ScanOptions): ScanResult {
         }
         revision = k.readUInt32BE(0) * 0x1_0000_0000 + k.readUInt32BE(4);
         if (live) {
-          const userKey = kvKey(v);
-          if (userKey !== null) setLive(keys.id(userKey), !(k.length === 18 && k[17] === 0x74)); // 't': tombstone
+          if (findKvKey(v, 0, v.length, userKey)) setLive(keys.id(v, userKey.start, userKey.end), !(k.length === 18 && k[17] === 0x74)); // 't': tombstone
         }
       }
     }, visitLeaf);
