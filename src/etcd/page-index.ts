@@ -21,14 +21,20 @@ export interface ShortKey {
   length: number;
 }
 
+/** A copy of `a` in a typed array of `n` elements (by default twice as many), the new ones zero. */
+function grown<T extends Float64Array | Int32Array | Uint32Array>(a: T, n = a.length * 2): T {
+  const b = new (a.constructor as new (n: number) => T)(n);
+  b.set(a);
+  return b;
+}
+
 /**
  * Interns etcd user keys as small integers, shared by the index and the walk: an open-addressing
  * table over the keys' bytes (FNV-1a), so that counting live keys makes no string per revision.
  */
 export class KeyInterner {
   private table = new Int32Array(1 << 16);
-  private bytes = Buffer.allocUnsafe(1 << 20);
-  private used = 0;
+  private readonly arena = new Arena();
   private at = new Float64Array(1 << 15);
   private len = new Int32Array(1 << 15);
   private hashes = new Int32Array(1 << 15);
@@ -55,7 +61,7 @@ export class KeyInterner {
 
   private equals(id: number, b: Uint8Array, start: number, length: number): boolean {
     const at = this.at[id]!;
-    const bytes = this.bytes;
+    const bytes = this.arena.bytes;
     for (let i = 0; i < length; i++) if (bytes[at + i] !== b[start + i]) return false;
     return true;
   }
@@ -63,25 +69,13 @@ export class KeyInterner {
   private add(b: Uint8Array, start: number, length: number, h: number): number {
     const id = this.n++;
     if (id === this.at.length) {
-      const grow = <T extends Float64Array | Int32Array>(a: T): T => {
-        const c = new (a.constructor as new (n: number) => T)(a.length * 2);
-        c.set(a);
-        return c;
-      };
-      this.at = grow(this.at);
-      this.len = grow(this.len);
-      this.hashes = grow(this.hashes);
+      this.at = grown(this.at);
+      this.len = grown(this.len);
+      this.hashes = grown(this.hashes);
     }
-    if (this.used + length > this.bytes.length) {
-      const c = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + length));
-      this.bytes.copy(c, 0, 0, this.used);
-      this.bytes = c;
-    }
-    this.bytes.set(b.subarray(start, start + length), this.used);
-    this.at[id] = this.used;
+    this.at[id] = this.arena.append(b, start, start + length);
     this.len[id] = length;
     this.hashes[id] = h;
-    this.used += length;
     if (this.n * 2 > this.table.length) this.rehash();
     else this.place(id);
     return id;
@@ -121,11 +115,7 @@ class LeafTable {
 
   add(): number {
     if (this.n === this.count.length) {
-      const grow = <T extends Float64Array | Int32Array | Uint32Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
-        b.set(a);
-        return b;
-      };
+      const grow = grown;
       this.count = grow(this.count);
       this.overflow = grow(this.overflow);
       this.end = grow(this.end);
@@ -148,7 +138,8 @@ class LeafTable {
 class Arena {
   bytes = Buffer.allocUnsafe(64 << 10);
   used = 0;
-  append(src: Buffer, start: number, end: number): number {
+  /** Appends src[start, end) and returns where it starts. */
+  append(src: Uint8Array, start: number, end: number): number {
     const len = end - start;
     if (this.used + len > this.bytes.length) {
       const b = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + len));
@@ -156,7 +147,7 @@ class Arena {
       this.bytes = b;
     }
     if (len <= 32) for (let i = 0; i < len; i++) this.bytes[this.used + i] = src[start + i]!;
-    else src.copy(this.bytes, this.used, start, end);
+    else this.bytes.set(src.subarray(start, end), this.used);
     this.used += len;
     return this.used - len;
   }
@@ -167,11 +158,7 @@ class IntArena {
   ids = new Int32Array(64 << 10);
   used = 0;
   push(v: number): void {
-    if (this.used === this.ids.length) {
-      const b = new Int32Array(this.ids.length * 2);
-      b.set(this.ids);
-      this.ids = b;
-    }
+    if (this.used === this.ids.length) this.ids = grown(this.ids);
     this.ids[this.used++] = v;
   }
 }
@@ -521,9 +508,8 @@ export class PageCollector {
     t.elemEnd[s] = this.elemIds.used;
     if (shortKeys) t.shortKeys.set(s, shortKeys);
     if (pgid >= this.slotLeaf.length) {
-      const grown = new Int32Array(Math.max(pgid + 1, this.slotLeaf.length * 2, 1024)).fill(-1);
-      grown.set(this.slotLeaf);
-      this.slotLeaf = grown;
+      const n = this.slotLeaf.length;
+      this.slotLeaf = grown(this.slotLeaf, Math.max(pgid + 1, n * 2, 1024)).fill(-1, n);
     }
     this.slotLeaf[pgid] = s;
   }
