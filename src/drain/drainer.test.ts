@@ -285,6 +285,17 @@ test('--skip-wait-for-delete-timeout stops waiting for a pod stuck terminating',
   assert.equal(s.clock.now().getTime() - T0, 21_000);
 });
 
+test('--skip-wait-for-delete-timeout: the deadline counts even when the eviction answers before the watch shows the deletion', async () => {
+  const s = setup();
+  s.kube.termination = 'manual';
+  s.kube.watchLagMs = 500;
+  s.kube.addPod(web(1));
+  const r = await run(s, { skipWaitForDeleteTimeoutSeconds: 20 });
+  assert.equal(r.outcome, 'drained');
+  assert.equal(r.pods[0]?.outcome, 'terminating');
+  assert.equal(s.clock.now().getTime() - T0, 21_000);
+});
+
 test('a pod replaced by a new one with the same name counts as gone', async () => {
   const s = setup();
   s.kube.termination = 'manual';

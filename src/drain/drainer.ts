@@ -556,6 +556,7 @@ class NodeDrain {
       this.markGone(s);
       return;
     }
+    const deletionSeen = s.pod.metadata.deletionTimestamp !== undefined;
     s.pod = pod;
     if (
       pod.metadata.deletionTimestamp &&
@@ -563,6 +564,10 @@ class NodeDrain {
     ) {
       // Someone (or our own earlier run) already started its deletion.
       s.phase = 'terminating';
+      this.wake();
+    } else if (pod.metadata.deletionTimestamp && !deletionSeen) {
+      // The eviction's answer can come before the watch shows the deletionTimestamp: only now is
+      // the --skip-wait-for-delete-timeout deadline known, so the wait must be recomputed.
       this.wake();
     }
   }

@@ -117,6 +117,8 @@ export class FakeCluster implements NodePods, NodeHealth {
   readonly actions: FakeAction[] = [];
   /** 'auto': terminating pods disappear after their grace period on the clock; 'manual': only finishTermination(). */
   termination: 'auto' | 'manual' = 'auto';
+  /** How long watch events take to reach watchers (0: at once, before the write's answer). */
+  watchLagMs = 0;
   /** Called after a pod is removed (e.g. to play a ReplicaSet and create a replacement). */
   onPodRemoved: ((pod: Pod, fake: FakeCluster) => void) | undefined;
   /** Overrides the PDB check for an eviction: return an error to refuse, null to allow, undefined for the default. */
@@ -232,6 +234,13 @@ export class FakeCluster implements NodePods, NodeHealth {
   private emit(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void {
     const rv = Number(pod.metadata.resourceVersion);
     this.history.push({ rv, type, pod: clone(pod) });
+    if (this.watchLagMs > 0) {
+      const copy = clone(pod);
+      void this.clock.sleep(this.watchLagMs).then(() => this.deliver(type, copy));
+    } else this.deliver(type, pod);
+  }
+
+  private deliver(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void {
     for (const w of this.watchers) {
       if (
         (w.opts.namespace && w.opts.namespace !== pod.metadata.namespace) ||
