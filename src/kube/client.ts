@@ -10,6 +10,7 @@
 // prints: errors are BosunErrors with a hint.
 import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import {
   AppsV1Api,
@@ -182,6 +183,29 @@ function requestMiddleware(
   };
 }
 
+/**
+ * client-node 1.x gives every request a new https.Agent, so every request pays a TLS handshake
+ * (client certificate included) on both ends: a drain's hundred evictions paid a hundred. This
+ * keeps one keep-alive agent per set of TLS options, as client-go keeps one transport per config.
+ * Headers (tokens, exec credentials) are still applied per request by the kubeconfig.
+ */
+function keepAliveAuth(kc: KubeConfig): { getName(): string; applySecurityAuthentication(c: RequestContext): Promise<void> } {
+  let shared: { key: string; agent: https.Agent } | undefined;
+  return {
+    getName: () => kc.getName(),
+    async applySecurityAuthentication(c) {
+      await kc.applySecurityAuthentication(c);
+      const fresh = c.getAgent();
+      // Proxy agents and plain http are left as client-node makes them.
+      if (!(fresh instanceof https.Agent) || fresh.constructor !== https.Agent) return;
+      const o = fresh.options;
+      const key = JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
+      if (shared?.key !== key) shared = { key, agent: new https.Agent({ ...o, keepAlive: true }) };
+      c.setAgent(shared.agent);
+    },
+  };
+}
+
 /** Builds the client-node Configuration used by the typed APIs. */
 export function apiConfiguration(
   loaded: LoadedKubeConfig,
@@ -189,7 +213,7 @@ export function apiConfiguration(
 ): Configuration {
   return createConfiguration({
     baseServer: new ServerConfiguration(loaded.server, {}),
-    authMethods: { default: loaded.kc },
+    authMethods: { default: keepAliveAuth(loaded.kc) },
     promiseMiddleware: [requestMiddleware(opts.requestTimeoutMs ?? 0, opts.signal)],
   });
 }
