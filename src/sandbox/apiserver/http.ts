@@ -106,7 +106,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /**
  * The request body as JSON. Only JSON is served here (no protobuf, no CBOR): other media types get
- * kube-apiserver's 415, which client-go answers by sending JSON instead.
+ * kube-apiserver's 415. client-go falls back to JSON after a 415 only for CBOR; kubectl's typed
+ * generators (`kubectl create namespace|deployment ...`) send protobuf and stop there, so the
+ * message says what works instead.
  */
 function parseJson(buf: Buffer, contentType?: string): unknown {
   if (buf.length === 0) return undefined;
@@ -114,7 +116,7 @@ function parseJson(buf: Buffer, contentType?: string): unknown {
   if (ct !== '' && ct !== 'application/json' && !ct.endsWith('+json') && ct !== '*/*') {
     throw new ApiError({
       kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 415, reason: 'UnsupportedMediaType',
-      message: `the body of the request was in an unknown format - accepted media types include: application/json`,
+      message: `the body of the request was in an unknown format - accepted media types include: application/json (the bosun sandbox reads JSON bodies only; kubectl create <kind> sends protobuf: use kubectl create -f or kubectl apply -f with a manifest)`,
     });
   }
   try {

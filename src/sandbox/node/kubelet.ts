@@ -94,6 +94,8 @@ export class SimKubelet {
   private readonly containers = new Map<string, string>();
   private readonly staticHashes = new Map<string, string>();
   private readonly staticPods = new Map<string, Pod>();
+  /** The last text of each manifest file and what it parsed to. */
+  private readonly parsedManifests = new Map<string, { text: string; pod: Pod; hash: string }>();
   /** Static pods whose manifest went away: their mirror pods are deleted once the API answers. */
   private readonly staleMirrors = new Set<string>();
   private ready = false;
@@ -687,10 +689,14 @@ export class SimKubelet {
         continue;
       }
       try {
-        const pod = parse(text) as Pod;
+        // The file source polls every heartbeat: parse a manifest only when its text changed.
+        const seen = this.parsedManifests.get(f);
+        const parsed = seen?.text === text ? seen : { text, pod: parse(text) as Pod, hash: fnvHash(text) };
+        this.parsedManifests.set(f, parsed);
+        const pod = parsed.pod;
         const name = pod?.metadata?.name;
         if (!name || !pod.spec) continue;
-        out.set(name, { pod, hash: fnvHash(text) });
+        out.set(name, { pod: clone(pod), hash: parsed.hash });
       } catch {
         this.deps.log(`kubelet ${this.name}: cannot parse manifest ${f}`);
       }
