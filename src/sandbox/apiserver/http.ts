@@ -211,8 +211,18 @@ function patchType(contentType: string | undefined): PatchType {
 }
 
 /** The user a client certificate authenticates as (CN, O), or anonymous. */
+/** The user of each TLS connection: its client certificate cannot change while it is open. */
+const connectionUsers = new WeakMap<TLSSocket, { user: string; groups: string[] } | undefined>();
+
 function authenticate(req: IncomingMessage): { user: string; groups: string[] } | undefined {
   const sock = req.socket as TLSSocket;
+  if (connectionUsers.has(sock)) return connectionUsers.get(sock);
+  const user = certificateUser(sock);
+  connectionUsers.set(sock, user);
+  return user;
+}
+
+function certificateUser(sock: TLSSocket): { user: string; groups: string[] } | undefined {
   if (!sock.authorized) return undefined;
   const cert = sock.getPeerCertificate();
   if (!cert || !cert.subject) return undefined;
