@@ -161,11 +161,19 @@ export interface LeafIndex {
   problem(s: number): SnapshotProblem | null;
   /** Whether element 0's key sorts after `last` (when end > 0). */
   firstKeyAfter(s: number, last: Buffer): boolean;
+  /** Whether element 0's key of summary `s` sorts after the last key of summary `prev` (both with end > 0). */
+  firstKeyAfterLeaf(s: number, prev: number): boolean;
   /** The file offset of element 0's key. */
   firstKeyOffset(s: number): number;
   /** The key of element end - 1 (when end > 0), as a view that stays valid. */
   lastKey(s: number): Buffer;
 }
+
+/**
+ * The last key seen in a bucket, for the order check of the next one: `last`, or, after a
+ * summarized leaf, the last key of summary `leaf` (not copied out until a page read needs it).
+ */
+type KeyOrder = { last: Buffer | null; leaf: number };
 
 /** Visits the elements [0, end) of summarized leaf page `s` at once. */
 export type LeafVisitor = (s: number) => void;
@@ -220,7 +228,7 @@ export class BoltWalker {
 
   /** Iterates the root bucket (the top-level bucket names). */
   forEachRoot(visit: EntryVisitor): void {
-    this.forEachPage(this.meta.root, -1, 0, { label: 'the root bucket', loc: { page: 0, offset: PAGE_HEADER + 16 } }, { last: null }, visit);
+    this.forEachPage(this.meta.root, -1, 0, { label: 'the root bucket', loc: { page: 0, offset: PAGE_HEADER + 16 } }, { last: null, leaf: -1 }, visit);
   }
 
   /**
@@ -232,7 +240,7 @@ export class BoltWalker {
     const ref = this.bucketRef(value, valueOffset, name);
     if (ref === null) return;
     if (ref.inline) this.forEachInline(ref.inline, ref.base, name, visit);
-    else this.forEachPage(ref.root, -1, 0, { label: `bucket ${name}`, loc: { offset: valueOffset } }, { last: null }, visit, visitLeaf);
+    else this.forEachPage(ref.root, -1, 0, { label: `bucket ${name}`, loc: { offset: valueOffset } }, { last: null, leaf: -1 }, visit, visitLeaf);
   }
 
   private bucketRef(value: Buffer, valueOffset: number, name: string): BucketRef | null {
@@ -256,7 +264,7 @@ export class BoltWalker {
       this.problem({ offset: base + 8, what: `inline bucket ${name}: page flags 0x${flags.toString(16)} (want leaf 0x2)` });
       return;
     }
-    this.leafElements(page, count, base, undefined, `inline bucket ${name}`, { last: null }, visit);
+    this.leafElements(page, count, base, undefined, `inline bucket ${name}`, { last: null, leaf: -1 }, visit);
   }
 
   /**
@@ -268,7 +276,7 @@ export class BoltWalker {
     parent: number,
     index: number,
     root: { label: string; loc: { page?: number; offset?: number } } | null,
-    order: { last: Buffer | null },
+    order: KeyOrder,
     visit: EntryVisitor,
     visitLeaf?: LeafVisitor,
   ): void {
@@ -364,15 +372,17 @@ export class BoltWalker {
   }
 
   /** A summarized leaf: the same checks and visits as leafElementsOf, from what was learned ahead. */
-  private summarizedLeaf(leaves: LeafIndex, s: number, pgid: number, order: { last: Buffer | null }, visitLeaf: LeafVisitor): void {
+  private summarizedLeaf(leaves: LeafIndex, s: number, pgid: number, order: KeyOrder, visitLeaf: LeafVisitor): void {
     try {
       if (leaves.end(s) > 0) {
-        if (order.last !== null && !leaves.firstKeyAfter(s, order.last)) {
+        const after = order.leaf >= 0 ? leaves.firstKeyAfterLeaf(s, order.leaf) : order.last === null || leaves.firstKeyAfter(s, order.last);
+        if (!after) {
           this.problem({ page: pgid, offset: leaves.firstKeyOffset(s), what: `leaf page ${pgid} element 0: keys out of order` });
           return;
         }
         visitLeaf(s);
-        order.last = leaves.lastKey(s);
+        order.leaf = s;
+        order.last = null;
       }
       const problem = leaves.problem(s);
       if (problem !== null) this.problem(problem);
@@ -388,7 +398,7 @@ export class BoltWalker {
     base: number,
     pgid: number | undefined,
     label: string,
-    order: { last: Buffer | null },
+    order: KeyOrder,
     visit: EntryVisitor,
   ): void {
     try {
@@ -404,9 +414,14 @@ export class BoltWalker {
     base: number,
     pgid: number | undefined,
     label: string,
-    order: { last: Buffer | null },
+    order: KeyOrder,
     visit: EntryVisitor,
   ): void {
+    if (order.leaf >= 0) {
+      // A page after a summarized leaf: its last key is needed as a Buffer now.
+      order.last = this.leaves ? this.leaves.lastKey(order.leaf) : null;
+      order.leaf = -1;
+    }
     const len = buf.length;
     const where = (rel: number): SnapshotProblem => (pgid === undefined ? { offset: base + rel, what: '' } : { page: pgid, offset: base + rel, what: '' });
     if (PAGE_HEADER + count * ELEMENT > len) {

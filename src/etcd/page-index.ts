@@ -21,6 +21,8 @@ export interface ShortKey {
   length: number;
 }
 
+const NO_SHORT_KEYS: readonly ShortKey[] = [];
+
 /** A copy of `a` in a typed array of `n` elements (by default twice as many), the new ones zero. */
 function grown<T extends Float64Array | Int32Array | Uint32Array>(a: T, n = a.length * 2): T {
   const b = new (a.constructor as new (n: number) => T)(n);
@@ -115,20 +117,19 @@ class LeafTable {
 
   add(): number {
     if (this.n === this.count.length) {
-      const grow = grown;
-      this.count = grow(this.count);
-      this.overflow = grow(this.overflow);
-      this.end = grow(this.end);
-      this.crc = grow(this.crc);
-      this.hashed = grow(this.hashed);
-      this.lastRev = grow(this.lastRev);
-      this.firstKeyAt = grow(this.firstKeyAt);
-      this.firstKeyLen = grow(this.firstKeyLen);
-      this.firstKeyOffset = grow(this.firstKeyOffset);
-      this.lastKeyAt = grow(this.lastKeyAt);
-      this.lastKeyLen = grow(this.lastKeyLen);
-      this.elemStart = grow(this.elemStart);
-      this.elemEnd = grow(this.elemEnd);
+      this.count = grown(this.count);
+      this.overflow = grown(this.overflow);
+      this.end = grown(this.end);
+      this.crc = grown(this.crc);
+      this.hashed = grown(this.hashed);
+      this.lastRev = grown(this.lastRev);
+      this.firstKeyAt = grown(this.firstKeyAt);
+      this.firstKeyLen = grown(this.firstKeyLen);
+      this.firstKeyOffset = grown(this.firstKeyOffset);
+      this.lastKeyAt = grown(this.lastKeyAt);
+      this.lastKeyLen = grown(this.lastKeyLen);
+      this.elemStart = grown(this.elemStart);
+      this.elemEnd = grown(this.elemEnd);
     }
     return this.n++;
   }
@@ -196,6 +197,13 @@ export class PageIndex implements LeafIndex {
     const at = this.leaves.firstKeyAt[s]!;
     return this.keyArena.bytes.compare(last, 0, last.length, at, at + this.leaves.firstKeyLen[s]!) > 0;
   }
+  firstKeyAfterLeaf(s: number, prev: number): boolean {
+    const t = this.leaves;
+    const at = t.firstKeyAt[s]!;
+    const prevAt = t.lastKeyAt[prev]!;
+    const arena = this.keyArena.bytes;
+    return arena.compare(arena, prevAt, prevAt + t.lastKeyLen[prev]!, at, at + t.firstKeyLen[s]!) > 0;
+  }
   firstKeyOffset(s: number): number {
     return this.leaves.firstKeyOffset[s]!;
   }
@@ -216,7 +224,7 @@ export class PageIndex implements LeafIndex {
   }
   /** Elements in [0, end) whose key is shorter than a revision key. */
   shortKeys(s: number): readonly ShortKey[] {
-    return this.leaves.shortKeys.get(s) ?? [];
+    return this.leaves.shortKeys.get(s) ?? NO_SHORT_KEYS;
   }
   /**
    * For each element in [0, end) with a revision-sized key, in order: the interned user key of its
