@@ -363,6 +363,14 @@ export function isTooManyRequests(e: unknown): boolean {
 export function isGone(e: unknown): boolean {
   return statusOf(e) === 410 || reasonOf(e) === 'Expired' || reasonOf(e) === 'Gone';
 }
+/**
+ * The resourceVersion asked for is newer than the server's store: etcd was restored to an older
+ * revision (k8s.io/apiserver's NewTooLargeResourceVersionError, a 504 with this cause). client-go's
+ * reflector relists on it; retrying the same version would never succeed.
+ */
+export function isTooLargeResourceVersion(e: unknown): boolean {
+  return hasStatusCause(e, 'ResourceVersionTooLarge');
+}
 /** 403 Forbidden (RBAC, or e.g. an eviction in a terminating namespace). */
 export function isForbidden(e: unknown): boolean {
   return statusOf(e) === 403 || reasonOf(e) === 'Forbidden';

@@ -83,6 +83,36 @@ test('410 Gone relists and the handler gets the whole current set', async () => 
   assert.deepEqual(w.lists, [['a'], ['a', 'b']]);
 });
 
+test('a resourceVersion from the future (etcd restored to an older revision) relists instead of retrying it', async () => {
+  const clock = new FakeClock(0);
+  const kube = new FakeCluster(clock);
+  kube.addPod(mkPod('a'));
+  const w = start(kube, clock);
+  await flushAsync();
+  kube.failNext('watch', 'pods', () =>
+    fromStatus(
+      504,
+      {
+        kind: 'Status',
+        code: 504,
+        reason: 'Timeout',
+        message: 'Timeout: Too large resource version: 900, current: 12',
+        details: {
+          causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+          retryAfterSeconds: 1,
+        },
+      },
+      { resource: 'pods', verb: 'watch' },
+    ),
+  );
+  kube.endWatches();
+  kube.addPod(mkPod('b'));
+  await clock.advance(1000);
+  w.ac.abort();
+  await w.done;
+  assert.deepEqual(w.lists, [['a'], ['a', 'b']]);
+});
+
 test('a transient error is retried with backoff; a permanent one ends the watch with the error', async () => {
   const clock = new FakeClock(0);
   const kube = new FakeCluster(clock);

@@ -1,11 +1,12 @@
 // List, then watch from the list's resourceVersion, the way client-go's reflector does: a watch that
-// ends is resumed from the last resourceVersion seen; a 410 Gone (the version was compacted) starts
+// ends is resumed from the last resourceVersion seen; a 410 Gone (the version was compacted), or a
+// version newer than the store (etcd restored to an older revision), starts
 // over with a fresh list; a dropped connection or a busy server is retried with backoff. The caller
 // sees one `onList` per (re)list with the complete current set, then the events after it, in order.
 //
 // It decides nothing about the objects: it only keeps the stream going until the signal aborts.
 import type { Clock } from '../common/ports.ts';
-import { isGone, isRetryable } from './errors.ts';
+import { isGone, isRetryable, isTooLargeResourceVersion } from './errors.ts';
 import type { ListResult, WatchEvent } from './types.ts';
 
 /** How to list and how to watch one kind of object. */
@@ -101,7 +102,7 @@ export async function listWatch<T>(
     } catch (e) {
       if (e instanceof HandlerError) throw e.inner;
       if (signal.aborted) return;
-      if (isGone(e)) {
+      if (isGone(e) || isTooLargeResourceVersion(e)) {
         rv = undefined;
         continue;
       }
