@@ -3,7 +3,7 @@
 // every bbolt page, etcdctl's status numbers), and only then gives it its name and its sidecar,
 // mode 0600, and applies retention. Whatever fails, and on Ctrl-C, it removes its temporary
 // files: a file that looks like a backup is always a complete, verified one.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BosunError, errorMessage, isBosunError } from '../common/errors.ts';
 import type { Clock } from '../common/ports.ts';
@@ -17,7 +17,8 @@ import { chooseMember, type MemberChoice } from './member-select.ts';
 import { PageCollector } from './page-index.ts';
 import { planRetention, type RetentionPolicy } from './retention.ts';
 import { formatSidecar, type Sidecar } from './sidecar.ts';
-import { openSnapshot, TrailerHash } from './snapshot-file.ts';
+import { openSnapshot } from './snapshot-file.ts';
+import { StagedWriter } from './snapshot-writer.ts';
 import { verifyOpen } from './verify.ts';
 
 /** What to back up and where. */
@@ -64,9 +65,6 @@ export interface BackupResult {
 
 const MODE_FILE = 0o600;
 const MODE_DIR = 0o700;
-/** Write in batches of this many bytes; pause the stream when this much is waiting. */
-const BATCH_BYTES = 4 << 20;
-const HIGH_WATER = 32 << 20;
 
 /** Wraps a file-system error into a one-line BosunError about the backup directory. */
 export function fsError(e: unknown, dir: string, doing: string): BosunError {
@@ -145,68 +143,33 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
     // The sha256 values and the page index are computed from the plaintext as it arrives, so that
     // verifying after the fsync reads nothing again (see page-index.ts). An encrypted backup is
     // read back and decrypted instead: that proves the file on disk decrypts.
-    const plainHash = new TrailerHash();
     const collector = opts.encryptionKey ? null : new PageCollector({ crc: fastCrc32c().update, liveKeys: true });
-    const fileHash = opts.encryptionKey ? createHash('sha256') : null;
     const encryptor = opts.encryptionKey ? new ChunkEncryptor(opts.encryptionKey, undefined, random) : null;
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    let inflight = 0;
+    const writer = new StagedWriter(file, collector, encryptor);
+    drain = () => writer.drain();
     let received = 0;
     let total = 0;
-    let writeError: unknown = null;
-    let chain: Promise<void> = Promise.resolve();
     let lastReport = started.getTime();
-    drain = () => chain;
-    const w = file;
-    const flush = (): Promise<void> => {
-      if (batch.length === 0) return chain;
-      const pieces = batch;
-      const n = batchBytes;
-      batch = [];
-      batchBytes = 0;
-      inflight += n;
-      chain = chain.then(async () => {
-        if (writeError !== null) return;
-        try {
-          await w.write(pieces);
-        } catch (e) {
-          writeError = e;
-        } finally {
-          inflight -= n;
-        }
-      });
-      return chain;
-    };
-    const queue = (bufs: readonly Buffer[]): void => {
-      for (const b of bufs) {
-        if (b.length === 0) continue;
-        fileHash?.update(b);
-        batch.push(b);
-        batchBytes += b.length;
-      }
-    };
+    const writeFailed = (): BosunError => fsError(writer.writeError, opts.dir, `writing after ${humanBytes(received)}`);
 
     const streamed = deps.etcd.snapshot(
       chosen.endpoint,
       (blob, remaining) => {
-        if (writeError !== null) throw fsError(writeError, opts.dir, `writing after ${humanBytes(received)}`);
+        if (writer.writeError !== null) throw writeFailed();
+        const before = received;
         received += blob.length;
         if (total === 0) total = received + remaining;
-        plainHash.update(blob);
-        collector?.push(blob);
-        queue(encryptor ? encryptor.push(blob) : [blob]);
+        const pause = writer.push(blob);
         deps.onBytes?.(received);
-        const now = clock.now().getTime();
-        if (now - lastReport >= 2000 && total > 0) {
-          lastReport = now;
-          progress(`  ${humanBytes(received)} of ${humanBytes(total)} (${Math.floor((received / total) * 100)}%)`);
+        // The clock is asked once per MiB, not for every piece.
+        if (Math.floor(received / 1048576) !== Math.floor(before / 1048576) && total > 0) {
+          const now = clock.now().getTime();
+          if (now - lastReport >= 2000) {
+            lastReport = now;
+            progress(`  ${humanBytes(received)} of ${humanBytes(total)} (${Math.floor((received / total) * 100)}%)`);
+          }
         }
-        if (batchBytes >= BATCH_BYTES) {
-          const p = flush();
-          if (inflight >= HIGH_WATER) return p;
-        }
-        return undefined;
+        return pause;
       },
       signal,
     );
@@ -216,12 +179,11 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
       if (signal.aborted) throw interrupted(signal);
       throw e;
     }
-    if (encryptor) queue(encryptor.finish());
-    await flush();
-    if (writeError !== null) throw fsError(writeError, opts.dir, `writing after ${humanBytes(received)}`);
+    const hashes = await writer.end();
+    if (writer.writeError !== null) throw writeFailed();
     try {
-      await w.sync();
-      await w.close();
+      await file.sync();
+      await file.close();
       file = null;
     } catch (e) {
       throw fsError(e, opts.dir, 'syncing the file');
@@ -230,14 +192,13 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
 
     // 3. Verify before it gets a name.
     progress(`Received ${humanBytes(received)}; verifying`);
-    const plain = plainHash.digest();
     const snap = openSnapshot(tmp, opts.encryptionKey);
     let report;
     try {
       report = verifyOpen(snap, tmp, {
         key: opts.encryptionKey,
         sidecar: null,
-        known: { bodySha256: plain.bodySha256, fileSha256: fileHash ? fileHash.digest('hex') : plain.fileSha256 },
+        known: { bodySha256: hashes.bodySha256, fileSha256: hashes.fileSha256 },
         index: collector?.finish() ?? null,
       });
     } finally {
