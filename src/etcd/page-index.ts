@@ -23,6 +23,21 @@ export interface ShortKey {
 
 const NO_SHORT_KEYS: readonly ShortKey[] = [];
 
+/**
+ * Whether a[aStart, aStart + aLen) sorts strictly after b[bStart, bStart + bLen), bytewise as
+ * bbolt orders keys. A loop: for keys of a few dozen bytes it costs less than Buffer.compare's
+ * argument checks and native call.
+ */
+function sortsAfter(a: Uint8Array, aStart: number, aLen: number, b: Uint8Array, bStart: number, bLen: number): boolean {
+  const n = Math.min(aLen, bLen);
+  for (let i = 0; i < n; i++) {
+    const x = a[aStart + i]!;
+    const y = b[bStart + i]!;
+    if (x !== y) return x > y;
+  }
+  return aLen > bLen;
+}
+
 /** A copy of `a` in a typed array of `n` elements (by default twice as many), the new ones zero. */
 function grown<T extends Float64Array | Int32Array | Uint32Array>(a: T, n = a.length * 2): T {
   const b = new (a.constructor as new (n: number) => T)(n);
@@ -195,14 +210,14 @@ export class PageIndex implements LeafIndex {
   }
   firstKeyAfter(s: number, last: Buffer): boolean {
     const at = this.leaves.firstKeyAt[s]!;
-    return this.keyArena.bytes.compare(last, 0, last.length, at, at + this.leaves.firstKeyLen[s]!) > 0;
+    return sortsAfter(this.keyArena.bytes, at, this.leaves.firstKeyLen[s]!, last, 0, last.length);
   }
   firstKeyAfterLeaf(s: number, prev: number): boolean {
     const t = this.leaves;
     const at = t.firstKeyAt[s]!;
     const prevAt = t.lastKeyAt[prev]!;
     const arena = this.keyArena.bytes;
-    return arena.compare(arena, prevAt, prevAt + t.lastKeyLen[prev]!, at, at + t.firstKeyLen[s]!) > 0;
+    return sortsAfter(arena, at, t.firstKeyLen[s]!, arena, prevAt, t.lastKeyLen[prev]!);
   }
   firstKeyOffset(s: number): number {
     return this.leaves.firstKeyOffset[s]!;
@@ -469,7 +484,7 @@ export class PageCollector {
       let where = e;
       if (k0 + ksize + vsize > limit) problem = `${label} element ${i}: key and value (${ksize}+${vsize} bytes at +${pos}) lie outside the page`;
       else if (flags !== 0) problem = `${label} element ${i}: unknown element flags 0x${flags.toString(16)}`;
-      else if (i > 0 && b.compare(b, k0, k0 + ksize, prevK0, prevK0 + prevKs) >= 0) {
+      else if (i > 0 && !sortsAfter(b, k0, ksize, b, prevK0, prevKs)) {
         problem = `${label} element ${i}: keys out of order`;
         where = k0;
       }
