@@ -12,6 +12,7 @@ import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
+import { createSecureContext } from 'node:tls';
 import {
   AppsV1Api,
   CoordinationV1Api,
@@ -200,7 +201,11 @@ function keepAliveAuth(kc: KubeConfig): { getName(): string; applySecurityAuthen
       if (!(fresh instanceof https.Agent) || fresh.constructor !== https.Agent) return;
       const o = fresh.options;
       const key = JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
-      if (shared?.key !== key) shared = { key, agent: new https.Agent({ ...o, keepAlive: true }) };
+      if (shared?.key !== key) {
+        // One TLS context for every connection (the agent would parse the key again for each).
+        const secureContext = createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
+        shared = { key, agent: new https.Agent({ ...o, secureContext, keepAlive: true }) };
+      }
       c.setAgent(shared.agent);
     },
   };
