@@ -35,6 +35,8 @@ const pureModules = [
   'src/common/duration.ts',
   'src/etcd/bbolt.ts',
   'src/etcd/snapshot-scan.ts',
+  'src/etcd/page-index.ts',
+  'src/etcd/proto-wire.ts',
   'src/etcd/crc32c.ts',
   'src/etcd/backup-name.ts',
   'src/etcd/retention.ts',
