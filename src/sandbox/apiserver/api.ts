@@ -748,7 +748,16 @@ export class ApiCore {
     }
     // The eviction is a create of a subresource: NamespaceLifecycle refuses it in a terminating namespace.
     await this.checkNamespace(pods, ns, name);
-    const pod = (await this.get(pods, ns, name)) as Pod;
+    // The pod and the namespace's budgets in one read (kube reads the budgets from its watch cache).
+    const pdbRes = resourceByName('poddisruptionbudgets');
+    let read;
+    try {
+      read = await this.store.getWithPrefix(etcdKey(pods, ns, name), etcdListPrefix(pdbRes, ns));
+    } catch (e) {
+      storageError(e);
+    }
+    if (!read.obj) throw notFound(pods, name);
+    const pod = read.obj.obj as Pod;
     const phase = pod.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending' || isDeleting(pod)) {
       const enforce = !(phase === 'Succeeded' || phase === 'Failed' || isDeleting(pod));
@@ -757,9 +766,7 @@ export class ApiCore {
       await this.delete(pods, ns, name, o, pod);
       return { ...success(), code: 201 };
     }
-    const pdbRes = resourceByName('poddisruptionbudgets');
-    const { items } = await this.list(pdbRes, ns);
-    const pdbs = (items as PodDisruptionBudget[]).filter((p) => {
+    const pdbs = read.items.map((i) => i.obj as PodDisruptionBudget).filter((p) => {
       try {
         const sel = fromLabelSelector(p.spec.selector);
         // "If a PDB with a nil or empty selector creeps in, it should match nothing, not everything."

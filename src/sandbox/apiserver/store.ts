@@ -174,6 +174,25 @@ export class EtcdStore {
   }
 
   /**
+   * Reads one key and every key under a prefix in one transaction: one round trip, both read at
+   * the same revision (the eviction subresource reads its pod and the namespace's budgets so).
+   */
+  async getWithPrefix(key: string, prefix: string): Promise<{ obj: Stored | undefined; items: Stored[] }> {
+    try {
+      const res = await this.client.kv.txn({
+        compare: [],
+        success: [{ request_range: { key: enc(key) } }, { request_range: { key: enc(prefix), range_end: prefixEnd(prefix) } }],
+        failure: [],
+      });
+      const one = res.responses[0]?.response_range?.kvs[0];
+      const many = res.responses[1]?.response_range?.kvs ?? [];
+      return { obj: one ? decode(one) : undefined, items: many.map(decode) };
+    } catch (e) {
+      return wrap(e);
+    }
+  }
+
+  /**
    * Lists a prefix at a revision (0 = now), from startKey, at most limit keys (0 = all). Returns
    * the revision the list was read at, as a list's resourceVersion.
    */
