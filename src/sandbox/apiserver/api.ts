@@ -158,6 +158,12 @@ function parseRv(rv: string | undefined): number {
 }
 
 /** The API semantics over an etcd store. */
+/** A caller's copy of an object as if read from the store (its resourceVersion is the mod revision); none without one. */
+function storedFromHint(r: ResourceType, ns: string | undefined, name: string, hint: KubeObject | undefined): Stored | undefined {
+  const rv = hint?.metadata.resourceVersion ? Number(hint.metadata.resourceVersion) : 0;
+  return hint && rv > 0 ? { key: etcdKey(r, ns, name), obj: hint, modRevision: rv } : undefined;
+}
+
 export class ApiCore {
   private readonly store: EtcdStore;
   private readonly clock: Clock;
@@ -402,8 +408,7 @@ export class ApiCore {
     opts: WriteOptions = {},
     hint?: KubeObject,
   ): Promise<KubeObject | undefined> {
-    const hintRv = hint?.metadata.resourceVersion ? Number(hint.metadata.resourceVersion) : 0;
-    let cur: Stored | undefined = hint && hintRv > 0 ? { key: etcdKey(r, ns, name), obj: hint, modRevision: hintRv } : await this.getStored(r, ns, name);
+    let cur = storedFromHint(r, ns, name, hint) ?? (await this.getStored(r, ns, name));
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
       if (!cur) return undefined;
       const want = fn(clone(cur.obj));
@@ -525,16 +530,13 @@ export class ApiCore {
   /**
    * Deletes an object (DELETE). Returns the object and whether it is gone: a pod deleted
    * gracefully, or an object with finalizers, stays with a deletionTimestamp (deleted=false).
-   */
-  /**
-   * Deletes an object (gracefully for pods, through finalizers where set). A hint (the object as
-   * the caller last read it) saves the first read, as kube's conditionalDelete does with a cached
-   * object: the write is still conditional on its mod revision, and a stale hint costs one retry.
+   * A hint (the object as the caller last read it) saves the first read, as kube's
+   * conditionalDelete does with a cached object: the write is still conditional on its mod
+   * revision, and a stale hint costs one retry.
    */
   async delete(r: ResourceType, ns: string | undefined, name: string, opts: DeleteOptions = {}, hint?: KubeObject): Promise<{ obj: KubeObject; deleted: boolean }> {
     if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds < 0) opts = { ...opts, gracePeriodSeconds: 1 };
-    const hintRv = hint?.metadata.resourceVersion ? Number(hint.metadata.resourceVersion) : 0;
-    let cur: Stored | undefined = hint && hintRv > 0 ? { key: etcdKey(r, ns, name), obj: hint, modRevision: hintRv } : undefined;
+    let cur = storedFromHint(r, ns, name, hint);
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
       const fromHint = cur !== undefined && cur.obj === hint;
       cur ??= await this.getStored(r, ns, name);
@@ -694,8 +696,7 @@ export class ApiCore {
     const node = typeof target?.['name'] === 'string' ? target['name'] : '';
     if (!node) throw invalid('Binding', '', name, [{ reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
     const now = this.now();
-    const hintRv = hint?.metadata.resourceVersion ? Number(hint.metadata.resourceVersion) : 0;
-    let cur: Stored | undefined = hint && hintRv > 0 ? { key: etcdKey(r, ns, name), obj: hint, modRevision: hintRv } : await this.getStored(r, ns, name);
+    let cur = storedFromHint(r, ns, name, hint) ?? (await this.getStored(r, ns, name));
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
       if (!cur) throw notFound(r, name);
       const pod = clone(cur.obj) as Pod;

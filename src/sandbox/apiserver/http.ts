@@ -210,7 +210,6 @@ function patchType(contentType: string | undefined): PatchType {
   });
 }
 
-/** The user a client certificate authenticates as (CN, O), or anonymous. */
 /** The user of each TLS connection: its client certificate cannot change while it is open. */
 const connectionUsers = new WeakMap<TLSSocket, { user: string; groups: string[] } | undefined>();
 
@@ -222,6 +221,7 @@ function authenticate(req: IncomingMessage): { user: string; groups: string[] } 
   return user;
 }
 
+/** The user a client certificate authenticates as (CN, O), or anonymous. */
 function certificateUser(sock: TLSSocket): { user: string; groups: string[] } | undefined {
   if (!sock.authorized) return undefined;
   const cert = sock.getPeerCertificate();

@@ -696,7 +696,7 @@ export class SimKubelet {
         const pod = parsed.pod;
         const name = pod?.metadata?.name;
         if (!name || !pod.spec) continue;
-        out.set(name, { pod: clone(pod), hash: parsed.hash });
+        out.set(name, { pod, hash: parsed.hash });
       } catch {
         this.deps.log(`kubelet ${this.name}: cannot parse manifest ${f}`);
       }
