@@ -776,30 +776,23 @@ class NodeDrain {
     // The budgets (to explain a 429), the drain state and the watch's first list are independent
     // reads and writes: all in flight at once, and the first eviction waits only for the state.
     const pdbsRead = this.states.some((s) => s.via === 'evict') ? this.refreshPdbs() : undefined;
+    let stateWritten: Promise<void> | undefined;
     if (opts.dryRun === 'none') {
-      const stateWritten =
-        this.states.length > 0
-          ? this.writeState({
-              phase: 'draining',
-              startedAt: rfc3339(new Date(started)),
-              pending: this.states.length,
-            })
-          : undefined;
-      watching = this.startWatch(watchCtl.signal);
-      try {
-        await stateWritten;
-      } catch (e) {
-        watchCtl.abort();
-        await watching;
-        deps.signal?.removeEventListener('abort', onAbort);
-        throw e;
+      if (this.states.length > 0) {
+        stateWritten = this.writeState({
+          phase: 'draining',
+          startedAt: rfc3339(new Date(started)),
+          pending: this.states.length,
+        });
       }
+      watching = this.startWatch(watchCtl.signal);
     } else {
       this.listed = true;
       await pdbsRead;
     }
     let giveUp: { s: PodState; rule: EscalationRule } | undefined;
     try {
+      await stateWritten;
       for (;;) {
         const now = this.now();
         if (deps.signal?.aborted) {
