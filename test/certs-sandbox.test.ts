@@ -39,6 +39,13 @@ async function bosun(cwd: string, args: string[]): Promise<{ code: number; out: 
   return { code, out: c.out.join('\n'), err: c.err.join('\n') };
 }
 
+/** The real kubectl with a node's own kubeconfig (not the sandbox's admin.conf), HOME set to home. */
+function kubectlWith(kubeconfig: string, home: string, args: string[]): ReturnType<typeof run> {
+  return run(KUBECTL, ['--kubeconfig', kubeconfig, '--cache-dir', join(home, 'cache'), ...args], {
+    env: { ...process.env, HOME: home, KUBECONFIG: '' },
+  });
+}
+
 function errorLines(text: string): string[] {
   return text.split('\n').filter((l) => l.startsWith('error: '));
 }
@@ -320,25 +327,14 @@ describe('certificates that expire in days, on a one-control-plane sandbox', () 
       30_000,
     );
     assert.equal(nodes.items.length, 2);
-    const home = join(s.dir, 'kubectl-home-renewed');
-    const k = await run(
-      KUBECTL,
-      [
-        '--kubeconfig',
-        join(etcK, 'admin.conf'),
-        '--cache-dir',
-        join(home, 'cache'),
-        'get',
-        'pods',
-        '-n',
-        'kube-system',
-        '-o',
-        'name',
-      ],
-      {
-        env: { ...process.env, HOME: home, KUBECONFIG: '' },
-      },
-    );
+    const k = await kubectlWith(join(etcK, 'admin.conf'), join(s.dir, 'kubectl-home-renewed'), [
+      'get',
+      'pods',
+      '-n',
+      'kube-system',
+      '-o',
+      'name',
+    ]);
     assert.equal(k.code, 0, k.stderr);
     assert.match(k.stdout, /^pod\/etcd-cp-1$/m);
     assert.match(k.stdout, /^pod\/kube-apiserver-cp-1$/m);
@@ -512,23 +508,12 @@ describe("already expired: kube-apiserver's certificate and admin.conf (kubectl 
     );
     assert.deepEqual(restartSteps(r.err), KUBEADM_RESTART);
 
-    const home = join(s.dir, 'kubectl-home-renewed');
-    const k = await run(
-      KUBECTL,
-      [
-        '--kubeconfig',
-        join(etcK, 'admin.conf'),
-        '--cache-dir',
-        join(home, 'cache'),
-        'get',
-        'nodes',
-        '-o',
-        'name',
-      ],
-      {
-        env: { ...process.env, HOME: home, KUBECONFIG: '' },
-      },
-    );
+    const k = await kubectlWith(join(etcK, 'admin.conf'), join(s.dir, 'kubectl-home-renewed'), [
+      'get',
+      'nodes',
+      '-o',
+      'name',
+    ]);
     assert.equal(k.code, 0, k.stderr);
     assert.equal(k.stdout, 'node/cp-1\n');
     const served = await bosun(s.dir, [
