@@ -16,7 +16,6 @@ import { scanSnapshot, type SnapshotStatus } from './snapshot-scan.ts';
 import { openSnapshot, readPass, sha256File, TRAILER_SIZE, type OpenSnapshot } from './snapshot-file.ts';
 import type { PageIndex } from './page-index.ts';
 
-
 /** What verify found. */
 export interface VerifyReport {
   file: string;
