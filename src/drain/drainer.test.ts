@@ -213,6 +213,56 @@ test('evictions run in parallel, but never more requests in flight than the conc
   assert.equal(s.clock.now().getTime() - T0, 500 + 5000);
 });
 
+test('the first eviction waits only for one batch of reads, the DaemonSet lookups and the cordon', async () => {
+  const s = setup();
+  s.kube.addDaemonSet({ metadata: { name: 'kube-proxy', namespace: 'kube-system' } });
+  s.kube.addPod(dsPod());
+  for (let i = 0; i < 3; i++) s.kube.addPod(web(i));
+  // Every request takes 100 ms; the watch only starts (it streams).
+  for (const m of ['getNode', 'listNodes', 'listPods', 'listPdbs', 'getDaemonSet', 'patchNode'] as const) {
+    const real = (s.kube[m] as (...a: unknown[]) => Promise<unknown>).bind(s.kube);
+    (s.kube as unknown as Record<string, unknown>)[m] = async (...a: unknown[]): Promise<unknown> => {
+      await s.clock.sleep(100);
+      return real(...a);
+    };
+  }
+  const r = await run(s, { ignoreDaemonSets: true });
+  assert.equal(r.outcome, 'drained');
+  const firstEviction = s.kube.calls('evict', 'pods')[0];
+  // The node, nodes, pods and budgets read together (100), the DaemonSet (100), the cordon (100).
+  // The drain state is written alongside the evictions; the watch starts from the pre-flight's list.
+  assert.equal((firstEviction?.at ?? 0) - T0, 300);
+  assert.equal(s.kube.calls('list', 'pods').length, 1, 'the pods are listed once');
+  assert.equal(
+    s.kube.nodes.get('worker-1')?.metadata.annotations?.[DRAIN_STATE]?.includes('"drained"'),
+    true,
+  );
+});
+
+test('a node drained after an earlier one took long lists its pods again instead of watching from an old version', async () => {
+  const s = setup();
+  s.kube.termination = 'manual';
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2, 'worker-2'));
+  void s.clock.sleep(40_000).then(() => s.kube.finishTermination('demo', 'web-1'));
+  void s.clock.sleep(41_000).then(() => s.kube.finishTermination('demo', 'web-2'));
+  const rs = await s.clock.runUntilSettled(
+    drainNodes(
+      [s.kube.nodes.get('worker-1'), s.kube.nodes.get('worker-2')].filter((n) => n !== undefined),
+      opts(),
+      {
+        kube: s.kube,
+        clock: s.clock,
+      },
+    ),
+  );
+  assert.deepEqual(
+    rs.map((r) => r.outcome),
+    ['drained', 'drained'],
+  );
+  assert.equal(s.kube.calls('list', 'pods').length, 2, "the pre-flight's list, then worker-2's own");
+});
+
 test('--disable-eviction deletes with a UID precondition and ignores budgets; --grace-period is passed on', async () => {
   const s = setup();
   s.kube.addPod(web(1));
@@ -319,7 +369,9 @@ test('a watch that expires (410) is re-listed and the drain goes on', async () =
   s.kube.addPod(web(1));
   s.kube.addPod(web(2));
   const p = s.clock.runUntilSettled(drainNode('worker-1', opts(), { kube: s.kube, clock: s.clock }));
+  let listsBefore = 0;
   void s.clock.sleep(1000).then(() => {
+    listsBefore = s.kube.calls('list', 'pods').length;
     s.kube.compact();
     s.kube.endWatches();
     s.kube.finishTermination('demo', 'web-1');
@@ -328,7 +380,7 @@ test('a watch that expires (410) is re-listed and the drain goes on', async () =
   void s.clock.sleep(2000).then(() => s.kube.finishTermination('demo', 'web-2'));
   const r = await p;
   assert.equal(r.outcome, 'drained');
-  assert.ok(s.kube.calls('list', 'pods').length >= 3, 'listed again after 410');
+  assert.ok(s.kube.calls('list', 'pods').length > listsBefore, 'listed again after 410');
   assert.equal(s.kube.openWatches, 0, 'no watch left open');
 });
 

@@ -17,7 +17,7 @@ import type { Clock } from '../common/ports.ts';
 import { errorMessage } from '../common/errors.ts';
 import { hasStatusCause, isKubeApiError, isNotFound, type KubeApiError } from '../kube/errors.ts';
 import type { NodePods } from '../kube/ports.ts';
-import type { Node, Pod, PodDisruptionBudget } from '../kube/types.ts';
+import type { ListResult, Node, Pod, PodDisruptionBudget } from '../kube/types.ts';
 import { listWatch } from '../kube/watch.ts';
 import { DRAIN_STATE, cordonInfo, rfc3339, type CordonOwner, type DrainState } from './annotations.ts';
 import { NAMESPACE_TERMINATING_CAUSE, classifyEviction, type Blocked } from './classify.ts';
@@ -161,6 +161,33 @@ export interface DrainDeps {
   observer?: DrainObserver;
   /** Aborting stops at a safe point: the node stays cordoned, the result says interrupted. */
   signal?: AbortSignal;
+  /** The plan's reads, when the caller started them already (startPlanReads). */
+  reads?: Promise<PlanReads>;
+}
+
+/** The cluster state a drain plan is made from. */
+export type PlanReads =
+  | { ok: true; nodes: Node[]; pods: ListResult<Pod>; pdbs: PodDisruptionBudget[] }
+  | { ok: false; error: unknown };
+
+/**
+ * Starts the plan's reads (all nodes, all pods, the budgets) at once. A caller that still has to
+ * read the nodes it was named starts these first, so both travel together: one round trip before
+ * the cordon instead of two. The promise never rejects, so it may be dropped unawaited when the
+ * named nodes turn out not to exist.
+ */
+export function startPlanReads(
+  kube: NodePods,
+  opts: Pick<DrainOptions, 'disableEviction'>,
+): Promise<PlanReads> {
+  return Promise.all([
+    kube.listNodes(),
+    kube.listPods(),
+    opts.disableEviction ? Promise.resolve<PodDisruptionBudget[]>([]) : kube.listPdbs(),
+  ]).then(
+    ([nodes, pods, pdbs]): PlanReads => ({ ok: true, nodes, pods, pdbs }),
+    (error: unknown): PlanReads => ({ ok: false, error }),
+  );
 }
 
 /** What happened to one pod. */
@@ -215,6 +242,10 @@ export interface NodePlan {
   node: Node;
   verdicts: PodVerdict[];
   pods: Pod[];
+  /** The resourceVersion of the list `pods` came from, and when it was read (ms since the epoch). */
+  listedAt: { resourceVersion: string; time: number };
+  /** The budgets as the pre-flight read them. */
+  pdbs: PodDisruptionBudget[];
   preflight: PreflightResult;
   refusals: MessageGroup[];
   warnings: MessageGroup[];
@@ -236,14 +267,12 @@ function compileSelector(text: string): Selector {
 export async function planDrain(
   nodes: readonly Node[],
   opts: DrainOptions,
-  deps: Pick<DrainDeps, 'kube' | 'clock'>,
+  deps: Pick<DrainDeps, 'kube' | 'clock' | 'reads'>,
 ): Promise<NodePlan[]> {
   const podSelector = compileSelector(opts.podSelector);
-  const [allNodes, podList, pdbs] = await Promise.all([
-    deps.kube.listNodes(),
-    deps.kube.listPods(),
-    opts.disableEviction ? Promise.resolve<PodDisruptionBudget[]>([]) : deps.kube.listPdbs(),
-  ]);
+  const reads = await (deps.reads ?? startPlanReads(deps.kube, opts));
+  if (!reads.ok) throw reads.error;
+  const { nodes: allNodes, pods: podList, pdbs } = reads;
   const names = nodes.map((n) => n.metadata.name ?? '');
   // The DaemonSets kubectl's daemonSetFilter looks up, once each.
   const lookups = new Map<string, DaemonSetLookup>();
@@ -299,6 +328,8 @@ export async function planDrain(
       node,
       verdicts,
       pods,
+      listedAt: { resourceVersion: podList.resourceVersion, time: now.getTime() },
+      pdbs,
       preflight: pf,
       refusals: refusals(verdicts),
       warnings: warnings(verdicts),
@@ -442,8 +473,9 @@ export async function drainNodes(
 
 /** Drains one node by name (reads it first). For library callers: upgrade, reboot, maintain. */
 export async function drainNode(name: string, opts: DrainOptions, deps: DrainDeps): Promise<NodeDrainResult> {
+  const reads = deps.reads ?? startPlanReads(deps.kube, opts);
   const node = await deps.kube.getNode(name);
-  const [r] = await drainNodes([node], opts, deps);
+  const [r] = await drainNodes([node], opts, { ...deps, reads });
   if (!r) throw new Error('drainNodes returned no result');
   return r;
 }
@@ -467,6 +499,13 @@ interface PodState {
 }
 
 const DONE: ReadonlySet<Phase> = new Set<Phase>(['gone', 'skipped-wait', 'failed']);
+
+/**
+ * How old the pre-flight's pod list may be for a node's watch to start from it. The nodes of one
+ * command are drained one after another; a later node lists its pods again instead of watching
+ * from a version the API server's watch cache may no longer hold (which would cost a 410 and a relist).
+ */
+const FRESH_LIST_MS = 30_000;
 
 /** One node's eviction loop. */
 class NodeDrain {
@@ -572,7 +611,7 @@ class NodeDrain {
     }
   }
 
-  private startWatch(signal: AbortSignal): Promise<void> {
+  private startWatch(signal: AbortSignal, fromPlan: boolean): Promise<void> {
     const fieldSelector = `spec.nodeName=${this.name}`;
     return listWatch<Pod>(
       {
@@ -597,6 +636,9 @@ class NodeDrain {
         onRetry: (e) => this.emit({ type: 'retrying-watch', node: this.name, error: errorMessage(e) }),
       },
       { clock: this.deps.clock, signal },
+      fromPlan
+        ? { initial: { items: this.plan.pods, resourceVersion: this.plan.listedAt.resourceVersion } }
+        : {},
     ).catch((e: unknown) => {
       this.watchError = e;
       this.wake();
@@ -650,6 +692,11 @@ class NodeDrain {
 
   private async refused(s: PodState, e: unknown): Promise<void> {
     if (s.phase !== 'requesting') return;
+    if (this.deps.signal?.aborted) {
+      // Cancelled by the interruption: whether the server acted is unknown; a rerun finds out.
+      s.phase = 'queued';
+      return;
+    }
     if (isNotFound(e)) {
       if (this.opts.dryRun === 'server') s.phase = 'gone';
       else this.markGone(s);
@@ -773,26 +820,29 @@ class NodeDrain {
     };
     deps.signal?.addEventListener('abort', onAbort, { once: true });
     let watching: Promise<void> | undefined;
-    // The budgets (to explain a 429), the drain state and the watch's first list are independent
-    // reads and writes: all in flight at once, and the first eviction waits only for the state.
-    const pdbsRead = this.states.some((s) => s.via === 'evict') ? this.refreshPdbs() : undefined;
-    let stateWritten: Promise<void> | undefined;
+    // The budgets (to explain a 429) come from the pre-flight's read. The drain state is for people
+    // reading the node (nothing decides on it), so the evictions do not wait for it; it is awaited
+    // before the final state replaces it. The watch starts from the pre-flight's pod list when that
+    // is fresh, so the first evictions wait for no request at all.
+    this.pdbs = this.plan.pdbs;
+    let stateWritten: Promise<{ failed: unknown } | undefined> | undefined;
     if (opts.dryRun === 'none') {
       if (this.states.length > 0) {
         stateWritten = this.writeState({
           phase: 'draining',
           startedAt: rfc3339(new Date(started)),
           pending: this.states.length,
-        });
+        }).then(
+          () => undefined,
+          (e: unknown) => ({ failed: e }),
+        );
       }
-      watching = this.startWatch(watchCtl.signal);
+      watching = this.startWatch(watchCtl.signal, started - this.plan.listedAt.time < FRESH_LIST_MS);
     } else {
       this.listed = true;
-      await pdbsRead;
     }
     let giveUp: { s: PodState; rule: EscalationRule } | undefined;
     try {
-      await stateWritten;
       for (;;) {
         const now = this.now();
         if (deps.signal?.aborted) {
@@ -861,6 +911,9 @@ class NodeDrain {
         this.progress();
         await this.waitUntil(next);
       }
+      const state = await stateWritten;
+      // An interruption cancels the write too; the interruption is what the result reports.
+      if (state && !deps.signal?.aborted) throw state.failed;
     } finally {
       deps.signal?.removeEventListener('abort', onAbort);
       watchCtl.abort();

@@ -22,6 +22,7 @@ export {
   drainNode,
   drainNodes,
   planDrain,
+  startPlanReads,
   type DrainCounts,
   type DrainEvent,
   type DrainObserver,

@@ -52,6 +52,35 @@ test('lists, then streams the events after the list, in order', async () => {
   assert.equal(kube.openWatches, 0);
 });
 
+test('an initial list is used as the first list: no list request, the watch starts from its version', async () => {
+  const clock = new FakeClock(0);
+  const kube = new FakeCluster(clock);
+  kube.addPod(mkPod('a'));
+  const initial = await kube.listPods({});
+  kube.addPod(mkPod('b'));
+  const lists: string[][] = [];
+  const events: string[] = [];
+  const ac = new AbortController();
+  const done = listWatch<Pod>(
+    {
+      list: () => kube.listPods({}),
+      watch: (rv, onEvent, signal) => kube.watchPods({ resourceVersion: rv }, onEvent, signal),
+    },
+    {
+      onList: (items) => lists.push(items.map((p) => p.metadata.name ?? '')),
+      onEvent: (e) => events.push(`${e.type} ${e.object.metadata.name ?? ''}`),
+    },
+    { clock, signal: ac.signal },
+    { initial },
+  );
+  assert.deepEqual(lists, [['a']], 'onList at once, before any request');
+  await flushAsync();
+  ac.abort();
+  await done;
+  assert.equal(kube.calls('list', 'pods').length, 1, 'only the caller listed');
+  assert.deepEqual(events, ['ADDED b'], 'what changed after the initial list arrives as events');
+});
+
 test('a watch the server ends is resumed from the last resourceVersion, without a relist', async () => {
   const clock = new FakeClock(0);
   const kube = new FakeCluster(clock);

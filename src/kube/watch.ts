@@ -26,9 +26,14 @@ export interface ListWatchHandlers<T> {
 }
 
 /** Backoff after transient failures: doubling from minMs up to maxMs, reset by a healthy watch. */
-export interface ListWatchOptions {
+export interface ListWatchOptions<T> {
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * A list the caller has just made (e.g. a larger one it filters): used as the first list, so the
+   * watch starts from its resourceVersion without listing again. Relists still use `source.list`.
+   */
+  initial?: ListResult<T>;
 }
 
 function resourceVersionOf(obj: unknown): string | undefined {
@@ -50,13 +55,17 @@ export async function listWatch<T>(
   source: ListWatchSource<T>,
   handlers: ListWatchHandlers<T>,
   deps: { clock: Clock; signal: AbortSignal },
-  opts: ListWatchOptions = {},
+  opts: ListWatchOptions<T> = {},
 ): Promise<void> {
   const minMs = opts.minBackoffMs ?? 200;
   const maxMs = opts.maxBackoffMs ?? 5_000;
   let backoff = minMs;
   let rv: string | undefined;
   const { signal, clock } = deps;
+  if (opts.initial && !signal.aborted) {
+    rv = opts.initial.resourceVersion;
+    handlers.onList(opts.initial.items, rv);
+  }
   while (!signal.aborted) {
     try {
       if (rv === undefined) {

@@ -618,11 +618,12 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
         owner: { who: identity(ctx, 'drain'), why: f.reason ?? 'drain' },
       };
       const { kube } = await kubePort(cmd, ctx);
+      const drain = await import('../../drain/index.ts');
+      const reads = drain.startPlanReads(kube, opts);
       const nodes = await resolveNodes(kube, names, f.selector, 'drain');
       if (nodes.length === 0) return void ctx.out.err('No resources found');
-      const drain = await import('../../drain/index.ts');
       if (f.check) {
-        const plans = await drain.planDrain(nodes, opts, { kube, clock: ctx.clock });
+        const plans = await drain.planDrain(nodes, opts, { kube, clock: ctx.clock, reads });
         if (!printPlan(plans, ctx, format)) {
           throw new BosunError('the pre-flight found pods that would stop the drain', 'PRECONDITION', {
             hint: 'Nothing was changed. See ACTION refuse/blocked above.',
@@ -636,6 +637,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
       });
       const results = await drain.drainNodes(nodes, opts, {
         kube,
+        reads,
         clock: ctx.clock,
         observer: reporter.drain,
         signal: ctx.signal,
