@@ -21,7 +21,7 @@ import type { DaemonSet, Deployment, Job, Node, Pod, StatefulSet } from './apise
 import { kubeadmInit, kubeadmUpgradeConfig, recordedVersion } from './bootstrap.ts';
 import type { Controller, ControllerContext, Informers } from './controllers/context.ts';
 import { createInformers, startInformers, stopInformers } from './controllers/informer.ts';
-import { EventRecorder } from './controllers/recorder.ts';
+import { EVENT_CLIENT_LIMITS, EventRecorder } from './controllers/recorder.ts';
 import { startControlServer, type SandboxControl } from './control.ts';
 import { SandboxLayout } from './layout.ts';
 import { ApiLoadBalancer } from './lb.ts';
@@ -442,7 +442,8 @@ export class Sandbox implements SandboxControl {
       informers,
       clock: opts.clock,
       timing: opts.timing,
-      recorder: (component, host) => new EventRecorder(api, opts.clock, host ? { component, host } : { component }, opts.log),
+      recorder: (component, host) =>
+        new EventRecorder(api, opts.clock, host ? { component, host } : { component }, opts.log, EVENT_CLIENT_LIMITS[component]),
       log: opts.log,
     };
   }
