@@ -37,6 +37,7 @@ const pureModules = [
   'src/etcd/snapshot-scan.ts',
   'src/etcd/page-index.ts',
   'src/etcd/proto-wire.ts',
+  'src/etcd/kv-wire.ts',
   'src/etcd/crc32c.ts',
   'src/etcd/backup-name.ts',
   'src/etcd/retention.ts',

@@ -7,6 +7,7 @@
 // being copied into messages and objects first.
 import http2 from 'node:http2';
 import type { TlsMaterial } from './probe.ts';
+import { GrpcMessageReader } from './kv-wire.ts';
 import { grpcFrame, unaryMessage } from './proto-wire.ts';
 
 /** A failed gRPC call: the grpc-status when the server sent one, null for transport failures. */
@@ -34,6 +35,18 @@ export interface GrpcChannel {
    * GrpcError, with what the sink threw, or with the signal's reason.
    */
   serverStream(method: string, request: Uint8Array, sink: BodySink, signal: AbortSignal): Promise<void>;
+  /**
+   * Opens a bidirectional stream: `send` writes a message, `onMessage` gets each message received,
+   * `onEnd` is called once when the stream ends (null: ended with status OK, or closed by us).
+   */
+  duplex(method: string, onMessage: (msg: Uint8Array) => void, onEnd: (e: Error | null) => void): DuplexCall;
+  close(): void;
+}
+
+/** A bidirectional call in progress. */
+export interface DuplexCall {
+  send(msg: Uint8Array): void;
+  /** Ends the call from our side (onEnd is not called). */
   close(): void;
 }
 
@@ -76,6 +89,11 @@ function grpcOutcome(h: http2.IncomingHttpHeaders): GrpcError | 'ok' | null {
   return new GrpcError(`${code} ${GRPC_CODES[code] ?? 'error'}: ${message || 'no message'}`, code);
 }
 
+/** A failure below gRPC (refused, reset, TLS): a GrpcError without status, the original as its cause. */
+function transportError(e: Error): GrpcError {
+  return e instanceof GrpcError ? e : new GrpcError(e.message, null, { cause: e });
+}
+
 /** A channel to `endpoint` (http:// or https://), with client TLS material for https. */
 export function grpcChannel(endpoint: string, tls: TlsMaterial | null): GrpcChannel {
   let session: http2.ClientHttp2Session | null = null;
@@ -96,15 +114,15 @@ export function grpcChannel(endpoint: string, tls: TlsMaterial | null): GrpcChan
     return s;
   };
 
-  const request = (method: string, body: Uint8Array, extra: http2.OutgoingHttpHeaders = {}): http2.ClientHttp2Stream => {
+  /** Starts a call; with a body, that one message is the whole request. */
+  const request = (method: string, body: Uint8Array | undefined): http2.ClientHttp2Stream => {
     const req = connect().request({
       ':method': 'POST',
       ':path': `/${method}`,
       'content-type': 'application/grpc',
       te: 'trailers',
-      ...extra,
     });
-    req.end(grpcFrame(body));
+    if (body !== undefined) req.end(grpcFrame(body));
     return req;
   };
 
@@ -136,10 +154,10 @@ export function grpcChannel(endpoint: string, tls: TlsMaterial | null): GrpcChan
       if (outcome === 'ok') finish(null);
       else finish(outcome ?? new GrpcError('the answer ended without a gRPC status', null));
     });
-    req.on('error', (e: Error) => finish(sessionError ?? e));
+    req.on('error', (e: Error) => finish(transportError(sessionError ?? e)));
     req.on('close', () => {
       const why = sessionError ?? new GrpcError(`the connection closed mid-call (HTTP/2 code ${req.rstCode ?? '?'})`, null);
-      finish(why);
+      finish(transportError(why));
     });
   };
 
@@ -230,6 +248,43 @@ export function grpcChannel(endpoint: string, tls: TlsMaterial | null): GrpcChan
           },
         );
       });
+    },
+
+    duplex(method, onMessage, onEnd) {
+      const req = request(method, undefined);
+      const reader = new GrpcMessageReader();
+      let closed = false;
+      follow(
+        req,
+        (chunk) => {
+          if (closed) return;
+          let msgs: Uint8Array[];
+          try {
+            msgs = reader.push(chunk);
+          } catch (e) {
+            closed = true;
+            req.close(http2.constants.NGHTTP2_CANCEL);
+            onEnd(e instanceof Error ? e : new Error(String(e)));
+            return;
+          }
+          for (const m of msgs) if (!closed) onMessage(m);
+        },
+        (e) => {
+          if (closed) return;
+          closed = true;
+          onEnd(e);
+        },
+      );
+      return {
+        send(msg) {
+          if (!closed && !req.closed) req.write(grpcFrame(msg));
+        },
+        close() {
+          if (closed) return;
+          closed = true;
+          if (!req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
+        },
+      };
     },
 
     close() {

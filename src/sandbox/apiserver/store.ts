@@ -2,10 +2,9 @@
 // /registry/<resource>/<namespace>/<name>, with resourceVersion = the etcd mod revision, optimistic
 // concurrency through etcd transactions and watches from a revision (k8s.io/apiserver's etcd3
 // store does the same with protobuf values). Knows nothing of Kubernetes semantics beyond that.
-import { ConstantBackoff, noop, retry, handleWhen } from 'cockatiel';
-import { Etcd3, isRecoverableError, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
-import { WatchManager } from 'etcd3/lib/watch.js';
 import { readFileSync } from 'node:fs';
+import { EtcdKvClient, isTransportError, type KvWatch } from '../../etcd/kv-client.ts';
+import { prefixEnd, type KeyValue, type WatchResponse } from '../../etcd/kv-wire.ts';
 import type { KubeObject } from './types.ts';
 
 /** How the store reaches etcd: endpoints and the apiserver-etcd-client credentials. */
@@ -58,56 +57,16 @@ export class FutureRevisionError extends Error {
 /** Raised when etcd cannot be reached (answered as 503 / 504). */
 export class StorageUnavailableError extends Error {}
 
-// etcd3 throws from inside its gRPC stream handler when a watch response names a watch id it no
-// longer tracks (a response already in flight when the watch was cancelled), which kills the
-// process. etcd's own Go client drops such responses; do the same.
-interface WatchManagerInternals {
-  watchers: { id: string | null }[];
-  handleResponse(res: IWatchResponse): void;
-}
-const wmProto = WatchManager.prototype as unknown as WatchManagerInternals;
-const originalHandleResponse = wmProto.handleResponse;
-wmProto.handleResponse = function (this: WatchManagerInternals, res: IWatchResponse): void {
-  if (!this.watchers.some((w) => w.id === res.watch_id)) return;
-  originalHandleResponse.call(this, res);
-};
-
-/**
- * gRPC channel options: no receive limit (a list of 2,000 pods is larger than gRPC's 4 MB
- * default), and reconnect back-off capped at 1 s instead of 120 s: etcd is on loopback, and a
- * restarted member (a certificate renewal, a fault) must be used again as soon as it is back.
- */
-const GRPC_OPTIONS = {
-  'grpc.max_receive_message_length': -1,
-  'grpc.initial_reconnect_backoff_ms': 100,
-  'grpc.max_reconnect_backoff_ms': 1000,
-} as const;
-
-const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
-
-function prefixEnd(prefix: string): Buffer {
-  const b = Buffer.from(prefix, 'utf8');
-  const end = Buffer.from(b);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] ?? 0) < 0xff) {
-      end[i] = (end[i] ?? 0) + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}
-
-function decode(kv: IKeyValue): Stored {
-  const obj = JSON.parse(kv.value.toString('utf8')) as KubeObject;
-  const modRevision = Number(kv.mod_revision);
-  obj.metadata.resourceVersion = String(modRevision);
-  return { key: kv.key.toString('utf8'), obj, modRevision };
+function decode(kv: KeyValue): Stored {
+  const obj = JSON.parse(Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.byteLength).toString('utf8')) as KubeObject;
+  obj.metadata.resourceVersion = String(kv.modRevision);
+  return { key: kv.key, obj, modRevision: kv.modRevision };
 }
 
 function serialize(obj: KubeObject): Buffer {
   // resourceVersion is never stored: it is the key's mod revision (as in kube's etcd3 store).
   const { resourceVersion: _rv, ...metadata } = obj.metadata;
-  return enc(JSON.stringify({ ...obj, metadata }));
+  return Buffer.from(JSON.stringify({ ...obj, metadata }), 'utf8');
 }
 
 function compactedRevision(e: unknown): number | undefined {
@@ -122,51 +81,31 @@ function isFutureRevision(e: unknown): boolean {
 
 function wrap(e: unknown): never {
   const msg = e instanceof Error ? e.message : String(e);
-  if (/UNAVAILABLE|No connection established|ECONNREFUSED|deadline|GRPC|Unavailable|closed/i.test(msg)) {
+  if (isTransportError(e) || /UNAVAILABLE|ECONNREFUSED|ECONNRESET|timed out|deadline|closed/i.test(msg)) {
     throw new StorageUnavailableError(`etcd is unavailable: ${msg}`);
   }
   throw e;
 }
 
+/** etcd3's watch backoff: a watch whose stream failed is opened again after this long. */
+const WATCH_RETRY_MS = 100;
+
 /** The etcd-backed object store. */
 export class EtcdStore {
-  private readonly client: Etcd3;
+  private readonly client: EtcdKvClient;
   private closed = false;
 
   constructor(conn: EtcdConnection) {
-    this.client = new Etcd3({
-      hosts: conn.endpoints,
-      ...(conn.tls
-        ? {
-            credentials: {
-              rootCertificate: readFileSync(conn.tls.caFile),
-              certChain: readFileSync(conn.tls.certFile),
-              privateKey: readFileSync(conn.tls.keyFile),
-            },
-            // etcd's certificates name "localhost" and the node: avoid Node's deprecated IP SNI.
-            grpcOptions: { ...GRPC_OPTIONS, 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' },
-          }
-        : { grpcOptions: GRPC_OPTIONS }),
-      dialTimeout: 2000,
-      // Each call fails fast while etcd is down; the API layer answers 503 and clients retry.
-      // Streams (watches, snapshots) get no deadline: a deadline would end every watch stream
-      // after it and make etcd3 re-attach all watchers, which loses events under load.
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: new Date(Date.now() + 5000) }),
-      faultHandling: {
-        // No circuit breaker: the sandbox's API must reflect etcd's state at once (etcd stopped:
-        // errors now; etcd back: works now), and a failed member is retried on the next one.
-        host: () => noop,
-        global: retry(handleWhen(isRecoverableError), { maxAttempts: 2 }),
-        watchBackoff: new ConstantBackoff(100).next(),
-      },
-    });
+    this.client = new EtcdKvClient(
+      conn.endpoints,
+      conn.tls ? { ca: readFileSync(conn.tls.caFile), cert: readFileSync(conn.tls.certFile), key: readFileSync(conn.tls.keyFile) } : null,
+    );
   }
 
   /** Reads one key (linearizable). */
   async get(key: string): Promise<Stored | undefined> {
     try {
-      const res = await this.client.kv.range({ key: enc(key) });
-      const kv = res.kvs[0];
+      const kv = (await this.client.range({ key })).kvs[0];
       return kv ? decode(kv) : undefined;
     } catch (e) {
       return wrap(e);
@@ -179,13 +118,13 @@ export class EtcdStore {
    */
   async getWithPrefix(key: string, prefix: string): Promise<{ obj: Stored | undefined; items: Stored[] }> {
     try {
-      const res = await this.client.kv.txn({
+      const res = await this.client.txn({
         compare: [],
-        success: [{ request_range: { key: enc(key) } }, { request_range: { key: enc(prefix), range_end: prefixEnd(prefix) } }],
+        success: [{ range: { key } }, { range: { key: prefix, rangeEnd: prefixEnd(prefix) } }],
         failure: [],
       });
-      const one = res.responses[0]?.response_range?.kvs[0];
-      const many = res.responses[1]?.response_range?.kvs ?? [];
+      const one = res.responses[0]?.range?.kvs[0];
+      const many = res.responses[1]?.range?.kvs ?? [];
       return { obj: one ? decode(one) : undefined, items: many.map(decode) };
     } catch (e) {
       return wrap(e);
@@ -201,14 +140,14 @@ export class EtcdStore {
     opts: { revision?: number; limit?: number; startKey?: string } = {},
   ): Promise<{ items: Stored[]; revision: number; more: boolean; remaining: number }> {
     try {
-      const res = await this.client.kv.range({
-        key: enc(opts.startKey ?? prefix),
-        range_end: prefixEnd(prefix),
+      const res = await this.client.range({
+        key: opts.startKey ?? prefix,
+        rangeEnd: prefixEnd(prefix),
         revision: opts.revision ?? 0,
         limit: opts.limit ?? 0,
       });
       const items = res.kvs.map(decode);
-      return { items, revision: Number(res.header.revision), more: res.more, remaining: Number(res.count) - items.length };
+      return { items, revision: res.revision, more: res.more, remaining: res.count - items.length };
     } catch (e) {
       if (compactedRevision(e) !== undefined) throw new CompactedError(opts.revision ?? 0, await this.compactedAt());
       if (isFutureRevision(e)) throw new FutureRevisionError(opts.revision ?? 0, await this.currentRevision());
@@ -219,12 +158,12 @@ export class EtcdStore {
   /** Creates a key that must not exist. Returns the revision written, or undefined if it exists. */
   async create(key: string, obj: KubeObject): Promise<number | undefined> {
     try {
-      const res = await this.client.kv.txn({
-        compare: [{ key: enc(key), target: 'Create', result: 'Equal', create_revision: 0 }],
-        success: [{ request_put: { key: enc(key), value: serialize(obj) } }],
+      const res = await this.client.txn({
+        compare: [{ key, target: 'create', revision: 0 }],
+        success: [{ put: { key, value: serialize(obj) } }],
         failure: [],
       });
-      return res.succeeded ? Number(res.header.revision) : undefined;
+      return res.succeeded ? res.revision : undefined;
     } catch (e) {
       return wrap(e);
     }
@@ -240,13 +179,13 @@ export class EtcdStore {
     expectedModRevision: number,
   ): Promise<{ revision: number } | { conflict: Stored } | 'notfound'> {
     try {
-      const res = await this.client.kv.txn({
-        compare: [{ key: enc(key), target: 'Mod', result: 'Equal', mod_revision: expectedModRevision }],
-        success: [{ request_put: { key: enc(key), value: serialize(obj) } }],
-        failure: [{ request_range: { key: enc(key) } }],
+      const res = await this.client.txn({
+        compare: [{ key, target: 'mod', revision: expectedModRevision }],
+        success: [{ put: { key, value: serialize(obj) } }],
+        failure: [{ range: { key } }],
       });
-      if (res.succeeded) return { revision: Number(res.header.revision) };
-      const kv = res.responses[0]?.response_range?.kvs[0];
+      if (res.succeeded) return { revision: res.revision };
+      const kv = res.responses[0]?.range?.kvs[0];
       return kv ? { conflict: decode(kv) } : 'notfound';
     } catch (e) {
       return wrap(e);
@@ -259,17 +198,17 @@ export class EtcdStore {
     expectedModRevision: number,
   ): Promise<{ revision: number; prev: Stored } | { conflict: Stored } | 'notfound'> {
     try {
-      const res = await this.client.kv.txn({
-        compare: [{ key: enc(key), target: 'Mod', result: 'Equal', mod_revision: expectedModRevision }],
-        success: [{ request_delete_range: { key: enc(key), prev_kv: true } }],
-        failure: [{ request_range: { key: enc(key) } }],
+      const res = await this.client.txn({
+        compare: [{ key, target: 'mod', revision: expectedModRevision }],
+        success: [{ deleteRange: { key, prevKv: true } }],
+        failure: [{ range: { key } }],
       });
       if (res.succeeded) {
-        const prevKv = res.responses[0]?.response_delete_range?.prev_kvs[0];
+        const prevKv = res.responses[0]?.deleteRange?.prevKvs[0];
         if (!prevKv) return 'notfound';
-        return { revision: Number(res.header.revision), prev: decode(prevKv) };
+        return { revision: res.revision, prev: decode(prevKv) };
       }
-      const kv = res.responses[0]?.response_range?.kvs[0];
+      const kv = res.responses[0]?.range?.kvs[0];
       return kv ? { conflict: decode(kv) } : 'notfound';
     } catch (e) {
       return wrap(e);
@@ -279,8 +218,7 @@ export class EtcdStore {
   /** The current revision of the store. */
   async currentRevision(): Promise<number> {
     try {
-      const res = await this.client.kv.range({ key: enc('/registry/'), range_end: prefixEnd('/registry/'), count_only: true });
-      return Number(res.header.revision);
+      return (await this.client.range({ key: '/registry/', rangeEnd: prefixEnd('/registry/'), countOnly: true })).revision;
     } catch (e) {
       return wrap(e);
     }
@@ -289,7 +227,7 @@ export class EtcdStore {
   /** Compacts history up to revision (kube-apiserver does this every 5 minutes). */
   async compact(revision: number): Promise<void> {
     try {
-      await this.client.kv.compact({ revision, physical: true });
+      await this.client.compact(revision, true);
       this.lastCompacted = Math.max(this.lastCompacted, revision);
     } catch (e) {
       if (compactedRevision(e) !== undefined) return;
@@ -304,9 +242,25 @@ export class EtcdStore {
     return this.lastCompacted;
   }
 
+  /** Fails with CompactedError or FutureRevisionError when a watch could not start from fromRevision. */
+  private async checkWatchable(prefix: string, fromRevision: number): Promise<void> {
+    // etcd answers a watch on a compacted revision by cancelling it; check first so that the
+    // caller gets a precise 410 instead of a generic cancellation.
+    try {
+      await this.client.range({ key: prefix, rangeEnd: prefixEnd(prefix), revision: fromRevision, countOnly: true });
+    } catch (e) {
+      if (compactedRevision(e) !== undefined) throw new CompactedError(fromRevision, await this.compactedAt());
+      // A watch from a revision etcd has not reached would silently wait for it.
+      if (isFutureRevision(e)) throw new FutureRevisionError(fromRevision, await this.currentRevision());
+      wrap(e);
+    }
+  }
+
   /**
    * Watches a prefix from fromRevision (exclusive: events after it). Calls onEvent in revision
-   * order; calls onError once (CompactedError when fromRevision is gone) and stops.
+   * order; calls onError once (CompactedError when fromRevision is gone) and stops. A stream that
+   * fails in transport (etcd restarted, a member lost) is opened again from the last revision seen,
+   * every 100 ms until it works, as etcd's clients do; the caller sees no gap.
    * Returns a function that cancels the watch.
    */
   async watch(
@@ -315,66 +269,69 @@ export class EtcdStore {
     onEvent: (ev: StoreEvent) => void,
     onError: (e: Error) => void,
   ): Promise<() => void> {
-    // etcd answers a watch on a compacted revision by cancelling it; check first so that the
-    // caller gets a precise 410 instead of a generic cancellation.
-    if (fromRevision > 0) {
-      try {
-        await this.client.kv.range({ key: enc(prefix), range_end: prefixEnd(prefix), revision: fromRevision, count_only: true });
-      } catch (e) {
-        if (compactedRevision(e) !== undefined) throw new CompactedError(fromRevision, await this.compactedAt());
-        // A watch from a revision etcd has not reached would silently wait for it.
-        if (isFutureRevision(e)) throw new FutureRevisionError(fromRevision, await this.currentRevision());
-        wrap(e);
-      }
-    }
-    const builder = this.client.watch().prefix(prefix).withPreviousKV();
-    builder.startRevision(String(fromRevision + 1));
-    let watcher: Watcher;
-    try {
-      watcher = await builder.create();
-    } catch (e) {
-      return wrap(e);
-    }
+    if (fromRevision > 0) await this.checkWatchable(prefix, fromRevision);
+    let last = fromRevision;
     let stopped = false;
-    watcher.on('data', (res) => {
-      if (stopped) return;
-      for (const ev of res.events) {
-        const kv = ev.kv;
-        const key = kv.key.toString('utf8');
-        const revision = Number(kv.mod_revision);
-        if (ev.type === 'Delete') {
-          if (!ev.prev_kv) continue;
-          const prev = decode(ev.prev_kv).obj;
-          // A deleted object carries the deletion's revision as its resourceVersion (kube does this).
-          prev.metadata.resourceVersion = String(revision);
-          onEvent({ type: 'delete', key, obj: prev, prev, created: false, revision });
-        } else {
-          const cur = decode(kv).obj;
-          const prev = ev.prev_kv ? decode(ev.prev_kv).obj : undefined;
-          onEvent({ type: 'put', key, obj: cur, prev, created: kv.create_revision === kv.mod_revision, revision });
-        }
-      }
-    });
-    watcher.on('error', (e: Error) => {
+    let stream: KvWatch | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    const fail = (e: Error): void => {
       if (stopped) return;
       stopped = true;
-      void watcher.cancel().catch(() => undefined);
-      if (/compacted/.test(e.message)) onError(new CompactedError(fromRevision, this.lastCompacted));
-      else onError(e);
-    });
+      stream?.cancel();
+      onError(e);
+    };
+    const onResponse = (res: WatchResponse): void => {
+      if (stopped) return;
+      if (res.canceled) {
+        const reason = res.cancelReason || 'the watch was cancelled by etcd';
+        fail(res.compactRevision > 0 || /compacted/.test(reason) ? new CompactedError(fromRevision, Math.max(this.lastCompacted, res.compactRevision)) : new Error(reason));
+        return;
+      }
+      for (const ev of res.events) {
+        const kv = ev.kv;
+        const revision = kv.modRevision;
+        last = revision;
+        if (ev.type === 'delete') {
+          if (!ev.prevKv) continue;
+          const prev = decode(ev.prevKv).obj;
+          // A deleted object carries the deletion's revision as its resourceVersion (kube does this).
+          prev.metadata.resourceVersion = String(revision);
+          onEvent({ type: 'delete', key: kv.key, obj: prev, prev, created: false, revision });
+        } else {
+          const cur = decode(kv).obj;
+          const prev = ev.prevKv ? decode(ev.prevKv).obj : undefined;
+          onEvent({ type: 'put', key: kv.key, obj: cur, prev, created: kv.createRevision === kv.modRevision, revision });
+        }
+      }
+    };
+    const open = (): void => {
+      retry = undefined;
+      if (stopped || this.closed) return;
+      try {
+        stream = this.client.watch({ key: prefix, rangeEnd: prefixEnd(prefix), startRevision: last + 1, prevKv: true }, onResponse, (e) => {
+          if (stopped || this.closed) return;
+          if (isTransportError(e)) retry = setTimeout(open, WATCH_RETRY_MS);
+          else fail(e);
+        });
+      } catch (e) {
+        fail(e instanceof Error ? e : new Error(String(e)));
+      }
+    };
+    open();
     return () => {
       if (stopped) return;
       stopped = true;
-      void watcher.cancel().catch(() => undefined);
+      if (retry) clearTimeout(retry);
+      stream?.cancel();
     };
   }
 
   /** Adds a member to the etcd cluster (what `kubeadm join --control-plane` does before starting it). */
   async addMember(peerUrl: string): Promise<void> {
     try {
-      const list = await this.client.cluster.memberList({});
-      if (list.members.some((m) => m.peerURLs.includes(peerUrl))) return;
-      await this.client.cluster.memberAdd({ peerURLs: [peerUrl] });
+      const members = await this.client.memberList();
+      if (members.some((m) => m.peerURLs.includes(peerUrl))) return;
+      await this.client.memberAdd([peerUrl]);
     } catch (e) {
       wrap(e);
     }
