@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import {
 } from './client.ts';
 import { isKubeApiError, isNotFound, toKubeError, TransportReason } from './errors.ts';
 import { UsageError, isBosunError } from '../common/errors.ts';
+import { certToPem, generateKeyPair, issueCertificate, privateKeyToPem } from '../certs/x509.ts';
 
 function kubeconfig(server: string, contexts: string[], current: string): string {
   return [
@@ -205,5 +207,68 @@ test("cancelling through the clients' signal is a cancellation, not a timeout", 
   await assert.rejects(
     p,
     (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.Aborted && e.code === 'INTERRUPTED',
+  );
+});
+
+test('kept-alive connections are reused, and chunked answers on them are read whole (no false "Premature close")', async (t) => {
+  const key = await generateKeyPair('ecdsa-p256');
+  const now = Date.now();
+  const cert = certToPem(
+    await issueCertificate({
+      subject: { commonName: 'kube-apiserver', organization: [] },
+      issuer: 'self',
+      subjectKey: key,
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 3_600_000),
+      isCA: false,
+      keyUsage: 'leaf',
+      usages: ['serverAuth'],
+      altNames: { dns: ['localhost'], ips: ['127.0.0.1'] },
+    }),
+  );
+  let handshakes = 0;
+  const srv = https.createServer({ cert, key: await privateKeyToPem(key.privateKey) }, (_req, res) => {
+    setTimeout(() => {
+      // No content-length: chunked, as kube-apiserver answers large bodies.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' } }).slice(0, 10));
+      res.end(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' } }).slice(10));
+    }, 5);
+  });
+  srv.on('secureConnection', () => handshakes++);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
+  const port = (srv.address() as { port: number }).port;
+  const dir = tmpdir(t);
+  writeFileSync(
+    path.join(dir, 'c'),
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      `- name: c\n  cluster:\n    server: https://127.0.0.1:${port}\n    certificate-authority-data: ${Buffer.from(cert).toString('base64')}`,
+      'users:',
+      '- name: u\n  user:\n    token: t',
+      'contexts:',
+      '- name: c\n  context:\n    cluster: c\n    user: u',
+      'current-context: c',
+      '',
+    ].join('\n'),
+  );
+  const clients = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir });
+  const read = async (): Promise<void> => {
+    const n = await clients.core.readNode({ name: 'n' });
+    assert.equal(n.metadata?.name, 'n');
+  };
+  for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 20 }, read));
+  assert.equal(handshakes, 20, 'each later round reuses the connections of the first');
+  // Each next request at once from the answer of the one before (as a drain's evictions go out).
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      for (let i = 0; i < 10; i++) await read();
+    }),
   );
 });

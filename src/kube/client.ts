@@ -204,6 +204,8 @@ function keepAliveAuth(kc: KubeConfig): { getName(): string; applySecurityAuthen
       if (shared?.key !== key) {
         // One TLS context for every connection (the agent would parse the key again for each).
         const secureContext = createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
+        // No maxSockets: a request queued for a busy socket trips node-fetch 2's check for cut-off
+        // chunked bodies (node-fetch#1767, a false "Premature close"). Callers bound their concurrency.
         shared = { key, agent: new https.Agent({ ...o, secureContext, keepAlive: true }) };
       }
       c.setAgent(shared.agent);
