@@ -156,6 +156,8 @@ export function grpcChannel(endpoint: string, tls: TlsMaterial | null): GrpcChan
     });
     req.on('error', (e: Error) => finish(transportError(sessionError ?? e)));
     req.on('close', () => {
+      // After 'end' this is the normal close: build no error (with its stack) for nothing.
+      if (settled) return;
       const why = sessionError ?? new GrpcError(`the connection closed mid-call (HTTP/2 code ${req.rstCode ?? '?'})`, null);
       finish(transportError(why));
     });
