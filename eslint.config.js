@@ -47,7 +47,7 @@ const pureModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.cache/**', '.scratch/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.cache/**', '.scratch/**', '.test-bundle-*/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

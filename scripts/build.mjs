@@ -7,11 +7,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-rmSync(join(root, 'dist'), { recursive: true, force: true });
+// --outdir DIR (relative to the repository) builds elsewhere than dist/: the bundle's own test.
+const at = process.argv.indexOf('--outdir');
+const outdir = at > 0 && process.argv[at + 1] ? process.argv[at + 1] : 'dist';
+rmSync(join(root, outdir), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   entryPoints: { bosun: 'src/cli/main.ts' },
-  outdir: 'dist',
+  outdir,
   outExtension: { '.js': '.mjs' },
   bundle: true,
   splitting: true,

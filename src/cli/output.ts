@@ -1,6 +1,5 @@
 // Printing results the way kubectl does: a table with uppercase headers by default, or one JSON /
 // YAML document per invocation, or resource/name lines. Only results go to stdout.
-import { stringify as toYaml } from 'yaml';
 import { UsageError } from '../common/errors.ts';
 
 /** The output formats every listing command accepts with -o/--output. */
@@ -38,7 +37,9 @@ export function formatJson(value: unknown): string {
   return JSON.stringify(value, null, 2);
 }
 
-/** One YAML document. */
-export function formatYaml(value: unknown): string {
-  return toYaml(value, { lineWidth: 0 }).trimEnd();
+/** One YAML document. The yaml library is loaded only here: every command but -o yaml goes without it. */
+export async function formatYaml(value: unknown): Promise<string> {
+  // yaml is CommonJS: its functions are on the default export when bundled, and on both otherwise.
+  const mod: typeof import('yaml') & { default?: typeof import('yaml') } = await import('yaml');
+  return (mod.default ?? mod).stringify(value, { lineWidth: 0 }).trimEnd();
 }

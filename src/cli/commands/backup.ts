@@ -260,7 +260,7 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
     );
     const doc = { ...r.sidecar, file: r.file, sidecarFile: r.sidecarFile, pruned: r.pruned };
     if (fmt === 'json') ctx.out.out(formatJson(doc));
-    else if (fmt === 'yaml') ctx.out.out(formatYaml(doc));
+    else if (fmt === 'yaml') ctx.out.out(await formatYaml(doc));
     else if (fmt === 'name') ctx.out.out(r.file);
     else {
       ctx.out.out(`backup ${r.file} saved (revision ${r.sidecar.revision}, ${r.sidecar.liveKeys} keys, verified)`);
@@ -277,7 +277,7 @@ async function runStatus(file: string, o: BackupFlags, ctx: CliContext): Promise
   const key = await loadKey(ctx, o.encryptionKeyFile);
   const s = etcd.snapshotStatus(resolvePath(ctx, file), key);
   if (fmt === 'json') ctx.out.out(JSON.stringify(s));
-  else if (fmt === 'yaml') ctx.out.out(formatYaml(s));
+  else if (fmt === 'yaml') ctx.out.out(await formatYaml(s));
   else {
     for (const line of formatTable(['HASH', 'REVISION', 'TOTAL KEYS', 'TOTAL SIZE'], [[s.hash.toString(16), String(s.revision), String(s.totalKey), etcd.humanizeBytes(s.totalSize)]])) {
       ctx.out.out(line);
@@ -300,7 +300,7 @@ async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise
   const ok = report.ok && (trial === null || trial.ok);
   const doc = { ...report, ok, trialRestore: trial };
   if (fmt === 'json') ctx.out.out(formatJson(doc));
-  else if (fmt === 'yaml') ctx.out.out(formatYaml(doc));
+  else if (fmt === 'yaml') ctx.out.out(await formatYaml(doc));
   else if (ok && report.status) {
     const what = [
       'sha256 trailer ok',
@@ -341,7 +341,7 @@ async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Pro
     reason: e.why,
   }));
   if (fmt === 'json') ctx.out.out(formatJson({ dir, backups: items }));
-  else if (fmt === 'yaml') ctx.out.out(formatYaml({ dir, backups: items }));
+  else if (fmt === 'yaml') ctx.out.out(await formatYaml({ dir, backups: items }));
   else if (fmt === 'name') for (const i of items) ctx.out.out(i.path);
   else if (items.length === 0) ctx.out.err(`No backups found in ${dir}.`);
   else {
@@ -376,7 +376,7 @@ async function runRestore(file: string, o: RestoreFlags, ctx: CliContext): Promi
   );
   const steps = etcd.haRestoreSteps({ file, dataDir: o.dataDir, members: r.members, initialCluster: r.initialCluster, initialClusterToken: r.initialClusterToken });
   if (fmt === 'json') ctx.out.out(formatJson({ ...r, steps }));
-  else if (fmt === 'yaml') ctx.out.out(formatYaml({ ...r, steps }));
+  else if (fmt === 'yaml') ctx.out.out(await formatYaml({ ...r, steps }));
   else {
     ctx.out.out(`member ${r.name} restored into ${r.dataDir} with ${r.tool} (revision ${r.revision}, ${r.liveKeys} keys)`);
     for (const l of steps) ctx.out.out(l);

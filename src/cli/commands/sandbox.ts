@@ -117,7 +117,7 @@ Examples:
       const { sandboxStatus } = await import('../../sandbox/index.ts');
       const st = await sandboxStatus(await dirOf(flags.dir));
       if (fmt === 'json') return ctx.out.out(formatJson(st));
-      if (fmt === 'yaml') return ctx.out.out(formatYaml(st));
+      if (fmt === 'yaml') return ctx.out.out(await formatYaml(st));
       ctx.out.err(`sandbox ${st.dir}: ${st.running ? `running (pid ${st.pid ?? '?'}, ${st.phase})` : 'not running'}${st.server ? `, API ${st.server}` : ''}`);
       if (st.running) ctx.out.err(`export KUBECONFIG=${st.kubeconfig}`);
       const rows = st.nodes.map((n) => [
@@ -168,7 +168,7 @@ Examples:
         { exec: ctx.exec, env: ctx.env, clock: ctx.clock, progress: (l) => ctx.out.err(l) },
       );
       if (fmt === 'json') return ctx.out.out(formatJson(r));
-      if (fmt === 'yaml') return ctx.out.out(formatYaml(r));
+      if (fmt === 'yaml') return ctx.out.out(await formatYaml(r));
       ctx.out.out(
         r.live
           ? `sandbox ${dir} restored to revision ${r.revision} (${r.keys} keys, members ${r.members.join(', ')})`

@@ -14,7 +14,7 @@ export function registerVersion(program: Command, ctx: CliContext): void {
       const fmt = parseOutputFormat(opts.output, ['table', 'json', 'yaml'], 'version');
       const doc = { bosunVersion: BOSUN_VERSION, nodeVersion: process.versions.node };
       if (fmt === 'json') ctx.out.out(formatJson(doc));
-      else if (fmt === 'yaml') ctx.out.out(formatYaml(doc));
+      else if (fmt === 'yaml') ctx.out.out(await formatYaml(doc));
       else ctx.out.out(`bosun version: v${BOSUN_VERSION}`);
     });
 }
