@@ -33,6 +33,16 @@ function kubeconfig(server: string, contexts: string[], current: string): string
   ].join('\n');
 }
 
+/** Listens on a free loopback port until the test ends; returns the port. */
+async function listen(t: { after(fn: () => void): void }, srv: http.Server): Promise<number> {
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
+  return (srv.address() as { port: number }).port;
+}
+
 function tmpdir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bosun-kube-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -141,12 +151,7 @@ test('a real request: a 404 Status from the server becomes NotFound; the token i
       }),
     );
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    srv.closeAllConnections();
-    srv.close();
-  });
-  const port = (srv.address() as { port: number }).port;
+  const port = await listen(t, srv);
   const dir = tmpdir(t);
   writeFileSync(path.join(dir, 'c'), kubeconfig(`http://127.0.0.1:${port}`, ['one'], 'one'));
   const clients = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir });
@@ -187,12 +192,7 @@ test('a real request to a closed port is Unreachable with a hint', async (t) => 
 
 test("cancelling through the clients' signal is a cancellation, not a timeout", async (t) => {
   const srv = http.createServer(() => undefined);
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    srv.closeAllConnections();
-    srv.close();
-  });
-  const port = (srv.address() as { port: number }).port;
+  const port = await listen(t, srv);
   const dir = tmpdir(t);
   writeFileSync(path.join(dir, 'c'), kubeconfig(`http://127.0.0.1:${port}`, ['one'], 'one'));
   const ac = new AbortController();
@@ -236,12 +236,7 @@ test('kept-alive connections are reused, and chunked answers on them are read wh
     }, 5);
   });
   srv.on('secureConnection', () => handshakes++);
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    srv.closeAllConnections();
-    srv.close();
-  });
-  const port = (srv.address() as { port: number }).port;
+  const port = await listen(t, srv);
   const dir = tmpdir(t);
   writeFileSync(
     path.join(dir, 'c'),
