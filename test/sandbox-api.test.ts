@@ -114,6 +114,18 @@ describe('sandbox API semantics over HTTPS', () => {
     await eventually('the kubelet to finish the deletion', async () => (await c.request('GET', '/api/v1/namespaces/api/pods/g')).status === 404);
   });
 
+  test('the kubelet records Killing when a graceful stop begins, not when it is over', async () => {
+    const pod = { metadata: { name: 'k', annotations: { 'sandbox.bosun.dev/stop-seconds': 'full' } }, spec: { nodeName: 'worker-1', terminationGracePeriodSeconds: 600, containers: [{ name: 'c', image: 'nginx:1.27' }] } };
+    assert.equal((await c.request('POST', '/api/v1/namespaces/api/pods', pod)).status, 201);
+    await eventually('the pod to run', async () => (await c.request('GET', '/api/v1/namespaces/api/pods/k')).json<{ status: { phase: string } }>().status.phase === 'Running');
+    assert.equal((await c.request('DELETE', '/api/v1/namespaces/api/pods/k')).status, 200);
+    const killing = async (): Promise<boolean> =>
+      (await c.request('GET', '/api/v1/namespaces/api/events')).json<{ items: { reason: string; message: string; involvedObject: { name: string } }[] }>().items.some((e) => e.involvedObject.name === 'k' && e.reason === 'Killing' && e.message === 'Stopping container c');
+    await eventually('the Killing event', killing);
+    assert.equal((await c.request('GET', '/api/v1/namespaces/api/pods/k')).status, 200, 'the pod is still stopping (600 s grace)');
+    assert.equal((await c.request('DELETE', '/api/v1/namespaces/api/pods/k', { gracePeriodSeconds: 0 })).status, 200);
+  });
+
   test('eviction: 201 without a budget; 429 with the DisruptionBudget cause when the PDB allows none', async () => {
     await c.request('POST', '/apis/apps/v1/namespaces/api/deployments', { metadata: { name: 'web' }, spec: { replicas: 2, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } } });
     await c.request('POST', '/apis/policy/v1/namespaces/api/poddisruptionbudgets', { metadata: { name: 'web' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } } });

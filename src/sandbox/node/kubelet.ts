@@ -457,6 +457,8 @@ export class SimKubelet {
       const grace = (pod.metadata.deletionGracePeriodSeconds ?? 0) * 1000;
       const wants = seconds(pod.metadata.annotations?.[SIM_ANNOTATIONS.stopSeconds]);
       const stopMs = phase === 'Running' ? (wants === 'full' ? grace : wants !== undefined ? wants * 1000 : this.deps.timing.podStopMs) : 0;
+      // As kuberuntime's killContainer: the event when the stop begins, not when it is over.
+      if (phase === 'Running') for (const c of pod.spec.containers) this.deps.recorder.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
       this.setTimer(key, w, Math.min(grace, stopMs), () => this.finishTermination(key, uid));
       return;
     }
@@ -633,7 +635,6 @@ export class SimKubelet {
     const [ns, name] = key.split('/') as [string, string];
     let pod = this.deps.informers.pods.get(key);
     if (pod && pod.metadata.uid === uid && pod.status?.phase === 'Running') {
-      for (const c of pod.spec.containers) this.deps.recorder.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
       pod = await this.updatePodStatus(key, uid, (p) => {
         this.setConditions(p, false, 'PodCompleted');
         p.status = { ...(p.status ?? {}), phase: 'Succeeded', containerStatuses: this.containerStatuses(p, 'terminated', false, false, 0) };
