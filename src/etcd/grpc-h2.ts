@@ -7,8 +7,7 @@
 // being copied into messages and objects first.
 import http2 from 'node:http2';
 import type { TlsMaterial } from './probe.ts';
-import { GrpcMessageReader } from './kv-wire.ts';
-import { grpcFrame, unaryMessage } from './proto-wire.ts';
+import { GrpcMessageReader, grpcFrame, unaryMessage } from './proto-wire.ts';
 
 /** A failed gRPC call: the grpc-status when the server sent one, null for transport failures. */
 export class GrpcError extends Error {

@@ -1,14 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  GrpcMessageReader,
   decodeKeyValue,
   decodeRangeResponse,
   encodeRangeRequest,
   encodeTxnRequest,
   prefixEnd,
 } from './kv-wire.ts';
-import { grpcFrame } from './proto-wire.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -50,22 +48,6 @@ test('a RangeResponse decodes its header revision, kvs, more and count, skipping
   assert.equal(r.count, 3);
   assert.equal(r.kvs.length, 1);
   assert.deepEqual({ ...r.kvs[0], value: hex(r.kvs[0]?.value ?? new Uint8Array()) }, { key: '/a', createRevision: 5, modRevision: 7, value: '7b7d' });
-});
-
-test('the message reader splits a stream of gRPC messages cut at any byte', () => {
-  const msgs = [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array(300).fill(7)];
-  const stream = Buffer.concat(msgs.map((m) => grpcFrame(m)));
-  for (const size of [1, 2, 5, 7, 64, stream.length]) {
-    const r = new GrpcMessageReader();
-    const out: Uint8Array[] = [];
-    for (let i = 0; i < stream.length; i += size) out.push(...r.push(stream.subarray(i, i + size)));
-    assert.deepEqual(
-      out.map(hex),
-      msgs.map(hex),
-      `pieces of ${size}`,
-    );
-  }
-  assert.throws(() => new GrpcMessageReader().push(new Uint8Array([1, 0, 0, 0, 0])), /compressed/);
 });
 
 test("a prefix's range end is the prefix with its last byte that can be incremented incremented", () => {

@@ -1,8 +1,8 @@
 // The etcd v3 KV, Watch and Cluster messages the sandbox's store uses (api/etcdserverpb/rpc.proto,
-// api/mvccpb/kv.proto), encoded and decoded straight from the protobuf wire format, and a reader
-// of gRPC's length-prefixed messages for streams. Revisions are numbers (exact below 2^53).
+// api/mvccpb/kv.proto), encoded and decoded straight from the protobuf wire format (the reading
+// side on proto-wire.ts's FieldReader). Revisions are numbers (exact below 2^53).
 // Pure: no I/O, no Node built-ins.
-import { readVarint } from './proto-wire.ts';
+import { FieldReader } from './proto-wire.ts';
 
 // ------------------------------------------------------------------ writing
 
@@ -168,49 +168,6 @@ export function prefixEnd(prefix: string): Uint8Array {
 
 // ------------------------------------------------------------------ reading
 
-/** Walks the fields of one message. */
-class Reader {
-  private i = 0;
-  field = 0;
-  wire = 0;
-
-  constructor(private readonly b: Uint8Array) {}
-
-  /** Moves to the next field; false at the end. */
-  next(): boolean {
-    if (this.i >= this.b.length) return false;
-    const tag = readVarint(this.b, this.i);
-    if (tag.next < 0) throw new Error('malformed protobuf tag');
-    this.field = Math.floor(tag.value / 8);
-    this.wire = tag.value & 7;
-    this.i = tag.next;
-    return true;
-  }
-
-  uint(): number {
-    const v = readVarint(this.b, this.i);
-    if (v.next < 0) throw new Error(`malformed varint in field ${this.field}`);
-    this.i = v.next;
-    return v.value;
-  }
-
-  bytes(): Uint8Array {
-    const len = this.uint();
-    if (this.i + len > this.b.length) throw new Error(`field ${this.field} runs past the message`);
-    const v = this.b.subarray(this.i, this.i + len);
-    this.i += len;
-    return v;
-  }
-
-  skip(): void {
-    if (this.wire === 0) this.uint();
-    else if (this.wire === 2) this.bytes();
-    else if (this.wire === 1 || this.wire === 5) this.i += this.wire === 1 ? 8 : 4;
-    else throw new Error(`unsupported protobuf wire type ${this.wire}`);
-    if (this.i > this.b.length) throw new Error(`field ${this.field} runs past the message`);
-  }
-}
-
 /** mvccpb.KeyValue; the value is a view of the bytes received. */
 export interface KeyValue {
   key: string;
@@ -221,7 +178,7 @@ export interface KeyValue {
 
 export function decodeKeyValue(b: Uint8Array): KeyValue {
   const kv: KeyValue = { key: '', createRevision: 0, modRevision: 0, value: b.subarray(0, 0) };
-  const r = new Reader(b);
+  const r = new FieldReader(b);
   while (r.next()) {
     if (r.field === 1 && r.wire === 2) kv.key = utf8Decoder.decode(r.bytes());
     else if (r.field === 2 && r.wire === 0) kv.createRevision = r.uint();
@@ -232,9 +189,9 @@ export function decodeKeyValue(b: Uint8Array): KeyValue {
   return kv;
 }
 
-/** The revision of a ResponseHeader (the only field the store uses). */
+/** The revision of a ResponseHeader: the only field the store uses (decodeResponseHeader would also build the hex ids, with BigInts, on every call). */
 function headerRevision(b: Uint8Array): number {
-  const r = new Reader(b);
+  const r = new FieldReader(b);
   let rev = 0;
   while (r.next()) {
     if (r.field === 3 && r.wire === 0) rev = r.uint();
@@ -252,7 +209,7 @@ export interface RangeResponse {
 
 export function decodeRangeResponse(b: Uint8Array): RangeResponse {
   const res: RangeResponse = { revision: 0, kvs: [], more: false, count: 0 };
-  const r = new Reader(b);
+  const r = new FieldReader(b);
   while (r.next()) {
     if (r.field === 1 && r.wire === 2) res.revision = headerRevision(r.bytes());
     else if (r.field === 2 && r.wire === 2) res.kvs.push(decodeKeyValue(r.bytes()));
@@ -276,7 +233,7 @@ export interface TxnResponse {
 
 function decodeDeleteRangeResponse(b: Uint8Array): { deleted: number; prevKvs: KeyValue[] } {
   const res = { deleted: 0, prevKvs: [] as KeyValue[] };
-  const r = new Reader(b);
+  const r = new FieldReader(b);
   while (r.next()) {
     if (r.field === 2 && r.wire === 0) res.deleted = r.uint();
     else if (r.field === 3 && r.wire === 2) res.prevKvs.push(decodeKeyValue(r.bytes()));
@@ -287,7 +244,7 @@ function decodeDeleteRangeResponse(b: Uint8Array): { deleted: number; prevKvs: K
 
 function decodeResponseOp(b: Uint8Array): ResponseOp {
   const op: ResponseOp = {};
-  const r = new Reader(b);
+  const r = new FieldReader(b);
   while (r.next()) {
     if (r.field === 1 && r.wire === 2) op.range = decodeRangeResponse(r.bytes());
     else if (r.field === 3 && r.wire === 2) op.deleteRange = decodeDeleteRangeResponse(r.bytes());
@@ -298,7 +255,7 @@ function decodeResponseOp(b: Uint8Array): ResponseOp {
 
 export function decodeTxnResponse(b: Uint8Array): TxnResponse {
   const res: TxnResponse = { revision: 0, succeeded: false, responses: [] };
-  const r = new Reader(b);
+  const r = new FieldReader(b);
   while (r.next()) {
     if (r.field === 1 && r.wire === 2) res.revision = headerRevision(r.bytes());
     else if (r.field === 2 && r.wire === 0) res.succeeded = r.uint() !== 0;
@@ -326,7 +283,7 @@ export interface WatchResponse {
 
 function decodeEvent(b: Uint8Array): WatchEvent {
   const ev: WatchEvent = { type: 'put', kv: decodeKeyValue(b.subarray(0, 0)), prevKv: undefined };
-  const r = new Reader(b);
+  const r = new FieldReader(b);
   while (r.next()) {
     if (r.field === 1 && r.wire === 0) ev.type = r.uint() === 1 ? 'delete' : 'put';
     else if (r.field === 2 && r.wire === 2) ev.kv = decodeKeyValue(r.bytes());
@@ -338,7 +295,7 @@ function decodeEvent(b: Uint8Array): WatchEvent {
 
 export function decodeWatchResponse(b: Uint8Array): WatchResponse {
   const res: WatchResponse = { revision: 0, watchId: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', events: [] };
-  const r = new Reader(b);
+  const r = new FieldReader(b);
   while (r.next()) {
     if (r.field === 1 && r.wire === 2) res.revision = headerRevision(r.bytes());
     else if (r.field === 2 && r.wire === 0) res.watchId = r.uint();
@@ -350,58 +307,4 @@ export function decodeWatchResponse(b: Uint8Array): WatchResponse {
     else r.skip();
   }
   return res;
-}
-
-/**
- * Splits a gRPC stream's body (arriving in arbitrary pieces) into its length-prefixed messages.
- * Throws on a compressed message, which is never asked for.
- */
-export class GrpcMessageReader {
-  private pending: Uint8Array[] = [];
-  private size = 0;
-
-  /** Adds received bytes; returns the messages now complete, in order. */
-  push(chunk: Uint8Array): Uint8Array[] {
-    this.pending.push(chunk);
-    this.size += chunk.length;
-    const out: Uint8Array[] = [];
-    while (this.size >= 5) {
-      const head = this.peek(5);
-      if (head[0] !== 0) throw new Error('gRPC message is compressed, which was not asked for');
-      const len = new DataView(head.buffer, head.byteOffset, 5).getUint32(1);
-      if (this.size < 5 + len) break;
-      out.push(this.take(5 + len).subarray(5));
-    }
-    return out;
-  }
-
-  private peek(n: number): Uint8Array {
-    const first = this.pending[0];
-    if (first && first.length >= n) return first.subarray(0, n);
-    return this.flatten().subarray(0, n);
-  }
-
-  private take(n: number): Uint8Array {
-    const first = this.flatten(n);
-    const msg = first.subarray(0, n);
-    const rest = first.subarray(n);
-    this.pending[0] = rest;
-    if (rest.length === 0) this.pending.shift();
-    this.size -= n;
-    return msg;
-  }
-
-  /** Joins pending pieces until the first holds at least n bytes (all of them by default). */
-  private flatten(n = this.size): Uint8Array {
-    const first = this.pending[0];
-    if (first && first.length >= n) return first;
-    const all = new Uint8Array(this.size);
-    let o = 0;
-    for (const p of this.pending) {
-      all.set(p, o);
-      o += p.length;
-    }
-    this.pending = [all];
-    return all;
-  }
 }

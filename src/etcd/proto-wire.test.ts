@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMemberListResponse, decodeStatusResponse, findKvKey, grpcFrame, SnapshotStreamDecoder, unaryMessage } from './proto-wire.ts';
+import { decodeMemberListResponse, decodeStatusResponse, findKvKey, GrpcMessageReader, grpcFrame, SnapshotStreamDecoder, unaryMessage } from './proto-wire.ts';
 
 function kvKey(b: Buffer, start = 0, end = b.length): string | null {
   const key = { start: 0, end: 0 };
@@ -135,4 +135,20 @@ test('findKvKey finds the user key of an mvccpb.KeyValue wherever the field is',
   assert.equal(kvKey(framed, 2, 2 + kv.length), '/registry/pods/ns/p');
   assert.equal(kvKey(Buffer.from([...num(2, 5)])), null);
   assert.equal(kvKey(Buffer.from([0x0a, 0x05, 0x61])), null);
+});
+
+test('the message reader splits a stream of gRPC messages cut at any byte', () => {
+  const msgs = [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array(300).fill(7)];
+  const stream = Buffer.concat(msgs.map((m) => grpcFrame(m)));
+  for (const size of [1, 2, 5, 7, 64, stream.length]) {
+    const r = new GrpcMessageReader();
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < stream.length; i += size) out.push(...r.push(stream.subarray(i, i + size)));
+    assert.deepEqual(
+      out.map((m) => Buffer.from(m).toString('hex')),
+      msgs.map((m) => Buffer.from(m).toString('hex')),
+      `pieces of ${size}`,
+    );
+  }
+  assert.throws(() => new GrpcMessageReader().push(new Uint8Array([1, 0, 0, 0, 0])), /compressed/);
 });

@@ -1,7 +1,8 @@
 // The few etcd gRPC messages bosun reads, decoded straight from the protobuf wire format (etcd
 // 3.4's api/etcdserverpb/rpc.proto: ResponseHeader, StatusResponse, MemberListResponse, Member,
-// SnapshotResponse), and a streaming decoder of gRPC's length-prefixed messages for the snapshot
-// stream that hands out the blob bytes as views of the bytes received, without copying them.
+// SnapshotResponse) with the field reader the other etcd messages (kv-wire.ts) use too; gRPC's
+// length-prefixed framing (one message, or a stream of them); and a streaming decoder of the
+// snapshot stream that hands out the blob bytes as views of the bytes received, without copying.
 // Pure: no I/O, no Node built-ins.
 
 /** A protobuf varint at `i`: the value (exact below 2^53) and the index after it; next = -1 when malformed. */
@@ -17,57 +18,62 @@ export function readVarint(b: ArrayLike<number>, i: number): { value: number; ne
   return { value: 0, next: -1 };
 }
 
-/** A uint64 varint as a bigint (for ids, printed in hex), or null when malformed. */
-function readVarint64(b: Uint8Array, i: number): { value: bigint; next: number } | null {
-  let v = 0n;
-  let shift = 0n;
-  for (let n = 0; n < 10 && i < b.length; n++) {
-    const byte = b[i++]!;
-    v |= BigInt(byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) return { value: v & 0xffff_ffff_ffff_ffffn, next: i };
-    shift += 7n;
-  }
-  return null;
-}
+/**
+ * Walks the fields of one message: `next()` moves to a field, then one of `uint`, `uint64`, `bytes`
+ * or `skip` reads its value. Throws on a malformed message.
+ */
+export class FieldReader {
+  private i = 0;
+  field = 0;
+  wire = 0;
 
-/** One field of a message: varints as number and bigint, length-delimited fields as a view. */
-export interface WireField {
-  field: number;
-  wire: number;
-  /** Varint value (wire type 0). */
-  num: number;
-  /** Varint value as uint64 (wire type 0). */
-  big: bigint;
-  /** Bytes of a length-delimited field (wire type 2); empty otherwise. */
-  bytes: Uint8Array;
-}
+  constructor(private readonly b: Uint8Array) {}
 
-/** Calls `visit` for each field of a message; throws on a malformed message. */
-export function forEachField(msg: Uint8Array, visit: (f: WireField) => void): void {
-  const empty = msg.subarray(0, 0);
-  let i = 0;
-  while (i < msg.length) {
-    const tag = readVarint(msg, i);
+  /** Moves to the next field; false at the end. */
+  next(): boolean {
+    if (this.i >= this.b.length) return false;
+    const tag = readVarint(this.b, this.i);
     if (tag.next < 0) throw new Error('malformed protobuf tag');
-    const field = Math.floor(tag.value / 8);
-    const wire = tag.value & 7;
-    i = tag.next;
-    if (wire === 0) {
-      const v = readVarint64(msg, i);
-      if (v === null) throw new Error(`malformed varint in field ${field}`);
-      visit({ field, wire, num: Number(v.value), big: v.value, bytes: empty });
-      i = v.next;
-    } else if (wire === 2) {
-      const len = readVarint(msg, i);
-      if (len.next < 0 || len.next + len.value > msg.length) throw new Error(`field ${field} runs past the message`);
-      visit({ field, wire, num: 0, big: 0n, bytes: msg.subarray(len.next, len.next + len.value) });
-      i = len.next + len.value;
-    } else if (wire === 1 || wire === 5) {
-      i += wire === 1 ? 8 : 4;
-      if (i > msg.length) throw new Error(`field ${field} runs past the message`);
-    } else {
-      throw new Error(`unsupported protobuf wire type ${wire}`);
+    this.field = Math.floor(tag.value / 8);
+    this.wire = tag.value & 7;
+    this.i = tag.next;
+    return true;
+  }
+
+  uint(): number {
+    const v = readVarint(this.b, this.i);
+    if (v.next < 0) throw new Error(`malformed varint in field ${this.field}`);
+    this.i = v.next;
+    return v.value;
+  }
+
+  /** A uint64 varint exactly (ids, printed in hex). */
+  uint64(): bigint {
+    let v = 0n;
+    let shift = 0n;
+    for (let n = 0; n < 10 && this.i < this.b.length; n++) {
+      const byte = this.b[this.i++]!;
+      v |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return v & 0xffff_ffff_ffff_ffffn;
+      shift += 7n;
     }
+    throw new Error(`malformed varint in field ${this.field}`);
+  }
+
+  bytes(): Uint8Array {
+    const len = this.uint();
+    if (this.i + len > this.b.length) throw new Error(`field ${this.field} runs past the message`);
+    const v = this.b.subarray(this.i, this.i + len);
+    this.i += len;
+    return v;
+  }
+
+  skip(): void {
+    if (this.wire === 0) this.uint();
+    else if (this.wire === 2) this.bytes();
+    else if (this.wire === 1 || this.wire === 5) this.i += this.wire === 1 ? 8 : 4;
+    else throw new Error(`unsupported protobuf wire type ${this.wire}`);
+    if (this.i > this.b.length) throw new Error(`field ${this.field} runs past the message`);
   }
 }
 
@@ -107,13 +113,15 @@ export interface Member {
 
 export function decodeResponseHeader(msg: Uint8Array): ResponseHeader {
   const h: ResponseHeader = { clusterId: '0', memberId: '0', revision: 0, raftTerm: 0 };
-  forEachField(msg, (f) => {
-    if (f.wire !== 0) return;
-    if (f.field === 1) h.clusterId = f.big.toString(16);
-    else if (f.field === 2) h.memberId = f.big.toString(16);
-    else if (f.field === 3) h.revision = f.num;
-    else if (f.field === 4) h.raftTerm = f.num;
-  });
+  const r = new FieldReader(msg);
+  while (r.next()) {
+    if (r.wire !== 0) r.skip();
+    else if (r.field === 1) h.clusterId = r.uint64().toString(16);
+    else if (r.field === 2) h.memberId = r.uint64().toString(16);
+    else if (r.field === 3) h.revision = r.uint();
+    else if (r.field === 4) h.raftTerm = r.uint();
+    else r.skip();
+  }
   return h;
 }
 
@@ -129,49 +137,34 @@ export function decodeStatusResponse(msg: Uint8Array): StatusResponse {
     errors: [],
     isLearner: false,
   };
-  forEachField(msg, (f) => {
-    switch (f.field) {
-      case 1:
-        if (f.wire === 2) s.header = decodeResponseHeader(f.bytes);
-        break;
-      case 2:
-        if (f.wire === 2) s.version = utf8.decode(f.bytes);
-        break;
-      case 3:
-        s.dbSize = f.num;
-        break;
-      case 4:
-        if (f.wire === 0) s.leader = f.big.toString(16);
-        break;
-      case 5:
-        s.raftIndex = f.num;
-        break;
-      case 6:
-        s.raftTerm = f.num;
-        break;
-      case 7:
-        s.raftAppliedIndex = f.num;
-        break;
-      case 8:
-        if (f.wire === 2) s.errors.push(utf8.decode(f.bytes));
-        break;
-      case 10:
-        s.isLearner = f.num !== 0;
-        break;
-    }
-  });
+  const r = new FieldReader(msg);
+  while (r.next()) {
+    if (r.wire === 2 && r.field === 1) s.header = decodeResponseHeader(r.bytes());
+    else if (r.wire === 2 && r.field === 2) s.version = utf8.decode(r.bytes());
+    else if (r.wire === 2 && r.field === 8) s.errors.push(utf8.decode(r.bytes()));
+    else if (r.wire !== 0) r.skip();
+    else if (r.field === 3) s.dbSize = r.uint();
+    else if (r.field === 4) s.leader = r.uint64().toString(16);
+    else if (r.field === 5) s.raftIndex = r.uint();
+    else if (r.field === 6) s.raftTerm = r.uint();
+    else if (r.field === 7) s.raftAppliedIndex = r.uint();
+    else if (r.field === 10) s.isLearner = r.uint() !== 0;
+    else r.skip();
+  }
   return s;
 }
 
 function decodeMember(msg: Uint8Array): Member {
   const m: Member = { id: '0', name: '', peerURLs: [], clientURLs: [], isLearner: false };
-  forEachField(msg, (f) => {
-    if (f.field === 1 && f.wire === 0) m.id = f.big.toString(16);
-    else if (f.field === 2 && f.wire === 2) m.name = utf8.decode(f.bytes);
-    else if (f.field === 3 && f.wire === 2) m.peerURLs.push(utf8.decode(f.bytes));
-    else if (f.field === 4 && f.wire === 2) m.clientURLs.push(utf8.decode(f.bytes));
-    else if (f.field === 5) m.isLearner = f.num !== 0;
-  });
+  const r = new FieldReader(msg);
+  while (r.next()) {
+    if (r.field === 1 && r.wire === 0) m.id = r.uint64().toString(16);
+    else if (r.field === 2 && r.wire === 2) m.name = utf8.decode(r.bytes());
+    else if (r.field === 3 && r.wire === 2) m.peerURLs.push(utf8.decode(r.bytes()));
+    else if (r.field === 4 && r.wire === 2) m.clientURLs.push(utf8.decode(r.bytes()));
+    else if (r.field === 5 && r.wire === 0) m.isLearner = r.uint() !== 0;
+    else r.skip();
+  }
   return m;
 }
 
@@ -179,10 +172,12 @@ function decodeMember(msg: Uint8Array): Member {
 export function decodeMemberListResponse(msg: Uint8Array): { header: ResponseHeader | null; members: Member[] } {
   let header: ResponseHeader | null = null;
   const members: Member[] = [];
-  forEachField(msg, (f) => {
-    if (f.field === 1 && f.wire === 2) header = decodeResponseHeader(f.bytes);
-    else if (f.field === 2 && f.wire === 2) members.push(decodeMember(f.bytes));
-  });
+  const r = new FieldReader(msg);
+  while (r.next()) {
+    if (r.field === 1 && r.wire === 2) header = decodeResponseHeader(r.bytes());
+    else if (r.field === 2 && r.wire === 2) members.push(decodeMember(r.bytes()));
+    else r.skip();
+  }
   return { header, members };
 }
 
@@ -204,6 +199,60 @@ export function unaryMessage(body: Uint8Array): Uint8Array {
   const len = new DataView(body.buffer, body.byteOffset, body.length).getUint32(1);
   if (5 + len !== body.length) throw new Error(`gRPC answer has ${body.length - 5} bytes after its prefix, the prefix says ${len}`);
   return body.subarray(5);
+}
+
+/**
+ * Splits a gRPC stream's body (arriving in arbitrary pieces) into its length-prefixed messages.
+ * Throws on a compressed message, which is never asked for.
+ */
+export class GrpcMessageReader {
+  private pending: Uint8Array[] = [];
+  private size = 0;
+
+  /** Adds received bytes; returns the messages now complete, in order. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    this.pending.push(chunk);
+    this.size += chunk.length;
+    const out: Uint8Array[] = [];
+    while (this.size >= 5) {
+      const head = this.peek(5);
+      if (head[0] !== 0) throw new Error('gRPC message is compressed, which was not asked for');
+      const len = new DataView(head.buffer, head.byteOffset, 5).getUint32(1);
+      if (this.size < 5 + len) break;
+      out.push(this.take(5 + len).subarray(5));
+    }
+    return out;
+  }
+
+  private peek(n: number): Uint8Array {
+    const first = this.pending[0];
+    if (first && first.length >= n) return first.subarray(0, n);
+    return this.flatten().subarray(0, n);
+  }
+
+  private take(n: number): Uint8Array {
+    const first = this.flatten(n);
+    const msg = first.subarray(0, n);
+    const rest = first.subarray(n);
+    this.pending[0] = rest;
+    if (rest.length === 0) this.pending.shift();
+    this.size -= n;
+    return msg;
+  }
+
+  /** Joins pending pieces until the first holds at least n bytes (all of them by default). */
+  private flatten(n = this.size): Uint8Array {
+    const first = this.pending[0];
+    if (first && first.length >= n) return first;
+    const all = new Uint8Array(this.size);
+    let o = 0;
+    for (const p of this.pending) {
+      all.set(p, o);
+      o += p.length;
+    }
+    this.pending = [all];
+    return all;
+  }
 }
 
 /** Receives the snapshot: pieces of blob (views of received bytes) in order, with what remains. */
