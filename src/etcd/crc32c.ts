@@ -7,13 +7,19 @@
 export type Crc32cUpdate = (crc: number, data: Uint8Array) => number;
 
 const POLY = 0x82f63b78; // reversed Castagnoli polynomial, as Go's crc32.Castagnoli
+
+/** v times x modulo the polynomial, in reflected form (one bit of a CRC step). */
+function timesX(v: number): number {
+  return v & 1 ? (v >>> 1) ^ POLY : v >>> 1;
+}
+
 const TABLE = buildTable();
 
 function buildTable(): Int32Array {
   const t = new Int32Array(16 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
+    for (let k = 0; k < 8; k++) c = timesX(c);
     t[n] = c;
   }
   for (let n = 0; n < 256; n++) {
@@ -68,7 +74,7 @@ const TIMES_X4 = (() => {
   const t = new Uint32Array(16);
   for (let i = 0; i < 16; i++) {
     let v = i;
-    for (let k = 0; k < 4; k++) v = v & 1 ? (v >>> 1) ^ POLY : v >>> 1;
+    for (let k = 0; k < 4; k++) v = timesX(v);
     t[i] = v;
   }
   return t;
@@ -81,9 +87,9 @@ const nibbleMultiples = new Uint32Array(16);
  */
 function multmodp(a: number, b: number): number {
   const t = nibbleMultiples;
-  const b1 = b & 1 ? (b >>> 1) ^ POLY : b >>> 1;
-  const b2 = b1 & 1 ? (b1 >>> 1) ^ POLY : b1 >>> 1;
-  const b3 = b2 & 1 ? (b2 >>> 1) ^ POLY : b2 >>> 1;
+  const b1 = timesX(b);
+  const b2 = timesX(b1);
+  const b3 = timesX(b2);
   // In reflected form the top bit of a nibble is x^0: nibble bit 8 is b, 4 is b*x, 2 is b*x^2, 1 is b*x^3.
   t[0] = 0;
   t[8] = b;
@@ -113,7 +119,7 @@ function bytePowers(): Uint32Array {
   let v = 0x80000000; // x^0
   for (let n = 0; n < 65536; n++) {
     t[n] = v;
-    for (let k = 0; k < 8; k++) v = v & 1 ? (v >>> 1) ^ POLY : v >>> 1;
+    for (let k = 0; k < 8; k++) v = timesX(v);
   }
   lowPowers = t;
   return t;
