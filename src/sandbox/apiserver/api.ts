@@ -157,13 +157,13 @@ function parseRv(rv: string | undefined): number {
   return Number(rv);
 }
 
-/** The API semantics over an etcd store. */
 /** A caller's copy of an object as if read from the store (its resourceVersion is the mod revision); none without one. */
 function storedFromHint(r: ResourceType, ns: string | undefined, name: string, hint: KubeObject | undefined): Stored | undefined {
   const rv = hint?.metadata.resourceVersion ? Number(hint.metadata.resourceVersion) : 0;
   return hint && rv > 0 ? { key: etcdKey(r, ns, name), obj: hint, modRevision: rv } : undefined;
 }
 
+/** The API semantics over an etcd store. */
 export class ApiCore {
   private readonly store: EtcdStore;
   private readonly clock: Clock;
