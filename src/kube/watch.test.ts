@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { FakeClock, flushAsync } from '../common/fake-clock.ts';
 import { FakeCluster } from './testing/fake-cluster.ts';
 import { fromStatus, isKubeApiError } from './errors.ts';
-import { listWatch } from './watch.ts';
+import { listWatch, type ListWatchOptions } from './watch.ts';
 import type { Pod, WatchEvent } from './types.ts';
 
 function mkPod(name: string): Pod {
@@ -17,6 +17,7 @@ function mkPod(name: string): Pod {
 function start(
   kube: FakeCluster,
   clock: FakeClock,
+  opts: ListWatchOptions<Pod> = {},
 ): { lists: string[][]; events: string[]; ac: AbortController; done: Promise<void> } {
   const lists: string[][] = [];
   const events: string[] = [];
@@ -32,6 +33,7 @@ function start(
       onEvent: (e: WatchEvent<Pod>) => events.push(`${e.type} ${e.object.metadata.name ?? ''}`),
     },
     { clock, signal: ac.signal },
+    opts,
   );
   return { lists, events, ac, done };
 }
@@ -58,27 +60,13 @@ test('an initial list is used as the first list: no list request, the watch star
   kube.addPod(mkPod('a'));
   const initial = await kube.listPods({});
   kube.addPod(mkPod('b'));
-  const lists: string[][] = [];
-  const events: string[] = [];
-  const ac = new AbortController();
-  const done = listWatch<Pod>(
-    {
-      list: () => kube.listPods({}),
-      watch: (rv, onEvent, signal) => kube.watchPods({ resourceVersion: rv }, onEvent, signal),
-    },
-    {
-      onList: (items) => lists.push(items.map((p) => p.metadata.name ?? '')),
-      onEvent: (e) => events.push(`${e.type} ${e.object.metadata.name ?? ''}`),
-    },
-    { clock, signal: ac.signal },
-    { initial },
-  );
-  assert.deepEqual(lists, [['a']], 'onList at once, before any request');
+  const w = start(kube, clock, { initial });
+  assert.deepEqual(w.lists, [['a']], 'onList at once, before any request');
   await flushAsync();
-  ac.abort();
-  await done;
+  w.ac.abort();
+  await w.done;
   assert.equal(kube.calls('list', 'pods').length, 1, 'only the caller listed');
-  assert.deepEqual(events, ['ADDED b'], 'what changed after the initial list arrives as events');
+  assert.deepEqual(w.events, ['ADDED b'], 'what changed after the initial list arrives as events');
 });
 
 test('a watch the server ends is resumed from the last resourceVersion, without a relist', async () => {
