@@ -1,7 +1,8 @@
 // One kube-apiserver front end: HTTPS on 127.0.0.1 with the node's apiserver.crt, client
 // certificate authentication against ca.crt, REST routing, Table output for kubectl, chunked
-// watches, and the fault injector. Several front ends (one per control plane) share one ApiCore.
-import https from 'node:https';
+// watches, and the fault injector. Like kube-apiserver it offers HTTP/2 by ALPN (client-go and
+// bosun take it) and serves HTTP/1.1 to clients that do not ask for h2. Several front ends (one per control plane) share one ApiCore.
+import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
@@ -210,14 +211,16 @@ function patchType(contentType: string | undefined): PatchType {
   });
 }
 
-/** The user of each TLS connection: its client certificate cannot change while it is open. */
-const connectionUsers = new WeakMap<TLSSocket, { user: string; groups: string[] } | undefined>();
+/** The user of each connection: its client certificate cannot change while it is open. */
+const connectionUsers = new WeakMap<object, { user: string; groups: string[] } | undefined>();
 
 function authenticate(req: IncomingMessage): { user: string; groups: string[] } | undefined {
-  const sock = req.socket as TLSSocket;
-  if (connectionUsers.has(sock)) return connectionUsers.get(sock);
-  const user = certificateUser(sock);
-  connectionUsers.set(sock, user);
+  // An h2 request's socket is a fresh proxy per stream; its session stands for the connection.
+  const h2 = (req as unknown as Partial<http2.Http2ServerRequest>).stream?.session;
+  const conn: object = h2 ?? req.socket;
+  if (connectionUsers.has(conn)) return connectionUsers.get(conn);
+  const user = certificateUser(req.socket as TLSSocket);
+  connectionUsers.set(conn, user);
   return user;
 }
 
@@ -236,7 +239,9 @@ const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz', '/ver
 
 /** A running kube-apiserver front end. */
 export class ApiFrontend {
-  private server: https.Server | undefined;
+  private server: http2.Http2SecureServer | undefined;
+  /** Every TLS connection (HTTP/1.1 or h2), to end them on stop. */
+  private readonly connections = new Set<TLSSocket>();
   private readonly watches = new Set<() => void>();
   private readonly buildDate = '2025-12-09T00:00:00Z';
 
@@ -247,18 +252,27 @@ export class ApiFrontend {
 
   /** Starts listening (reading the certificates from disk now, as a restarted apiserver does). */
   async start(): Promise<void> {
-    const server = https.createServer(
+    const server = http2.createSecureServer(
       {
+        allowHTTP1: true,
+        // k8s.io/apiserver's secure serving: 100 streams per connection unless
+        // --http2-max-streams-per-connection says otherwise.
+        settings: { maxConcurrentStreams: 100 },
         key: readFileSync(this.opts.keyFile),
         cert: readFileSync(this.opts.certFile),
         ca: readFileSync(this.opts.caFile),
         requestCert: true,
         rejectUnauthorized: false,
-        keepAlive: true,
       },
-      (req, res) => void this.handle(req, res),
+      // The compatibility API gives h2 requests the shape of HTTP/1.1's; the handler uses only that.
+      (req, res) => void this.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),
     );
-    server.keepAliveTimeout = 30_000;
+    // For HTTP/1.1 connections (the h2 server reads it like an http.Server).
+    Object.assign(server, { keepAliveTimeout: 30_000 });
+    server.on('secureConnection', (sock: TLSSocket) => {
+      this.connections.add(sock);
+      sock.on('close', () => this.connections.delete(sock));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: this.opts.host, port: this.opts.port, exclusive: true }, () => {
@@ -277,7 +291,7 @@ export class ApiFrontend {
     if (!s) return;
     await new Promise<void>((resolve) => {
       s.close(() => resolve());
-      s.closeAllConnections();
+      for (const sock of this.connections) sock.destroy();
     });
   }
 
@@ -488,7 +502,8 @@ export class ApiFrontend {
     const opts = { ...listOptions(q), sendInitialEvents: boolParam(q.get('sendInitialEvents')) };
     const started = (): void => {
       if (!res.headersSent) {
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+        // h2 has no chunked encoding (and forbids the header): the stream's DATA frames carry it.
+        res.writeHead(200, { 'Content-Type': 'application/json', ...(req.httpVersionMajor === 1 ? { 'Transfer-Encoding': 'chunked' } : {}), 'Cache-Control': 'no-cache, private' });
         res.flushHeaders();
       }
     };
