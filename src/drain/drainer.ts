@@ -90,10 +90,10 @@ export const DEFAULT_DRAIN_OPTIONS: DrainOptions = {
   dryRun: 'none',
   ignorePreflight: new Set(),
   escalation: DEFAULT_POLICY,
-  // Each request in flight holds a connection of its own (HTTP/1.1); at 64 a drain opened 64 TLS
-  // connections at once, when the API server is busiest. A 110-pod drain on the sandbox took
-  // 2.46 s at 64 and 2.17 s at 32 (npm run bench -- drain).
-  concurrency: 32,
+  // The requests share one HTTP/2 connection (kube/http2.ts; kube-apiserver allows 100 streams on
+  // one). A 110-pod drain on the sandbox took 1.88-1.93 s at 32, 1.80-1.90 s at 64, 1.87-2.02 s at
+  // 100. Over HTTP/1.1 each request needs a connection of its own, and more cost more there.
+  concurrency: 64,
   owner: { who: 'bosun', why: 'drain' },
   retryMinMs: 1000,
   retryMaxMs: 5000,

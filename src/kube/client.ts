@@ -28,6 +28,7 @@ import {
 } from '@kubernetes/client-node';
 import { BosunError, UsageError, errorMessage } from '../common/errors.ts';
 import { toKubeError, type RequestTarget } from './errors.ts';
+import { Http2Transport } from './http2.ts';
 
 /** Where to find the kubeconfig and how to talk to the cluster. */
 export interface KubeClientOptions {
@@ -190,7 +191,7 @@ function requestMiddleware(
  * keeps one keep-alive agent per set of TLS options, as client-go keeps one transport per config.
  * Headers (tokens, exec credentials) are still applied per request by the kubeconfig.
  */
-function keepAliveAuth(kc: KubeConfig): { getName(): string; applySecurityAuthentication(c: RequestContext): Promise<void> } {
+function keepAliveAuth(kc: KubeConfig, shareable: WeakSet<https.Agent>): { getName(): string; applySecurityAuthentication(c: RequestContext): Promise<void> } {
   let shared: { key: string; agent: https.Agent } | undefined;
   return {
     getName: () => kc.getName(),
@@ -207,6 +208,7 @@ function keepAliveAuth(kc: KubeConfig): { getName(): string; applySecurityAuthen
         // No maxSockets: a request queued for a busy socket trips node-fetch 2's check for cut-off
         // chunked bodies (node-fetch#1767, a false "Premature close"). Callers bound their concurrency.
         shared = { key, agent: new https.Agent({ ...o, secureContext, keepAlive: true }) };
+        shareable.add(shared.agent);
       }
       c.setAgent(shared.agent);
     },
@@ -218,9 +220,11 @@ export function apiConfiguration(
   loaded: LoadedKubeConfig,
   opts: Pick<KubeClientOptions, 'requestTimeoutMs' | 'signal'> = {},
 ): Configuration {
+  const shareable = new WeakSet<https.Agent>();
   return createConfiguration({
     baseServer: new ServerConfiguration(loaded.server, {}),
-    authMethods: { default: keepAliveAuth(loaded.kc) },
+    httpApi: new Http2Transport(shareable).library(),
+    authMethods: { default: keepAliveAuth(loaded.kc, shareable) },
     promiseMiddleware: [requestMiddleware(opts.requestTimeoutMs ?? 0, opts.signal)],
   });
 }

@@ -7,7 +7,8 @@
 // - `Watch` reports a non-200 answer as a plain Error carrying `statusCode`, and a failure inside
 //   an open watch as an `ERROR` event whose object is a `Status`;
 // - transport failures are node-fetch `FetchError`s (`type: 'system'`, `code: 'ECONNREFUSED'`) or
-//   `AbortError`s (request timeout or cancellation).
+//   `AbortError`s (request timeout or cancellation); over h2 (kube/http2.ts) the socket's own
+//   errors, `ERR_HTTP2_*` stream and session errors, and the same `AbortError`.
 // It never retries, logs or swallows anything: callers decide.
 import { ApiException } from '@kubernetes/client-node';
 import { BosunError, errorMessage } from '../common/errors.ts';
@@ -273,6 +274,8 @@ function transportError(e: Error, target: RequestTarget, how: AbortContext): Kub
     /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|UND_ERR_SOCKET)$/.test(
       errno,
     ) ||
+    // kube/http2.ts: the stream was reset or its connection went away (GOAWAY, session error).
+    /^ERR_HTTP2_(STREAM_ERROR|STREAM_CANCEL|GOAWAY_SESSION|SESSION_ERROR|INVALID_SESSION|ERROR)$/.test(errno) ||
     (e.name === 'FetchError' && str((e as { type?: unknown }).type) === 'system')
   ) {
     return new KubeApiError(

@@ -215,8 +215,8 @@ function addDrainFlags(cmd: Command): Command {
     )
     .option(
       '--eviction-concurrency <n>',
-      'Eviction (or deletion) requests in flight at once (each on its own connection).',
-      '32',
+      'Eviction (or deletion) requests in flight at once.',
+      '64',
     )
     .option('--reason <text>', 'Why the node is taken out of service, recorded on the node with the cordon.');
 }

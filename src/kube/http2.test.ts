@@ -1,0 +1,233 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import http2 from 'node:http2';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { createKubeClients, kubeCall, type KubeClients } from './client.ts';
+import { isKubeApiError, TransportReason } from './errors.ts';
+import { certToPem, generateKeyPair, issueCertificate, privateKeyToPem } from '../certs/x509.ts';
+
+const NODE = JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' } });
+
+interface Served {
+  port: number;
+  kubeconfig: string;
+  /** TLS connections accepted, and the HTTP version of every request. */
+  connections: () => number;
+  versions: string[];
+  /** Stops listening and ends every connection. */
+  close: () => Promise<void>;
+}
+
+/** An h2 server (HTTP/1.1 too) on a free loopback port with a kubeconfig for it; stopped after the test. */
+async function serve(
+  t: { after(fn: () => void): void },
+  handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+): Promise<Served> {
+  const key = await generateKeyPair('ecdsa-p256');
+  const now = Date.now();
+  const cert = certToPem(
+    await issueCertificate({
+      subject: { commonName: 'kube-apiserver', organization: [] },
+      issuer: 'self',
+      subjectKey: key,
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 3_600_000),
+      isCA: false,
+      keyUsage: 'leaf',
+      usages: ['serverAuth'],
+      altNames: { dns: ['localhost'], ips: ['127.0.0.1'] },
+    }),
+  );
+  const versions: string[] = [];
+  let connections = 0;
+  const sockets = new Set<{ destroy(): void }>();
+  const srv = http2.createSecureServer(
+    { cert, key: await privateKeyToPem(key.privateKey), allowHTTP1: true },
+    (req, res) => {
+      versions.push(req.httpVersion);
+      handler(req, res);
+    },
+  );
+  srv.on('secureConnection', (s: { destroy(): void }) => {
+    connections++;
+    sockets.add(s);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const close = (): Promise<void> =>
+    new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      if (!srv.listening) r();
+      else srv.close(() => r());
+    });
+  t.after(close);
+  const port = (srv.address() as { port: number }).port;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bosun-h2-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = path.join(dir, 'config');
+  writeFileSync(
+    kubeconfig,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      `- name: c\n  cluster:\n    server: https://127.0.0.1:${port}\n    certificate-authority-data: ${Buffer.from(cert).toString('base64')}`,
+      'users:',
+      '- name: u\n  user:\n    token: t',
+      'contexts:',
+      '- name: c\n  context:\n    cluster: c\n    user: u',
+      'current-context: c',
+      '',
+    ].join('\n'),
+  );
+  return { port, kubeconfig, connections: () => connections, versions, close };
+}
+
+function clientsFor(s: Served, extra: { requestTimeoutMs?: number; signal?: AbortSignal } = {}): KubeClients {
+  return createKubeClients({ kubeconfig: s.kubeconfig, home: os.tmpdir(), ...extra });
+}
+
+test('a server offering h2 gets every request as a stream of one connection, with the credentials', async (t) => {
+  const auth: string[] = [];
+  const s = await serve(t, (req, res) => {
+    auth.push(String(req.headers.authorization));
+    // Chunked in HTTP/1.1 terms: the body comes in several DATA frames.
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write(NODE.slice(0, 10));
+    setTimeout(() => res.end(NODE.slice(10)), 2);
+  });
+  const clients = clientsFor(s);
+  const names = await Promise.all(
+    Array.from({ length: 40 }, async () => (await clients.core.readNode({ name: 'n' })).metadata?.name),
+  );
+  assert.deepEqual(new Set(names), new Set(['n']));
+  assert.equal(s.connections(), 1);
+  assert.deepEqual(new Set(s.versions), new Set(['2.0']));
+  assert.deepEqual(new Set(auth), new Set(['Bearer t']));
+});
+
+test('over h2 a DELETE carries its DeleteOptions body', async (t) => {
+  const bodies: string[] = [];
+  const s = await serve(t, (req, res) => {
+    let b = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (b += d));
+    req.on('end', () => {
+      bodies.push(`${req.method} ${b}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Success' }));
+    });
+  });
+  const clients = clientsFor(s);
+  await clients.core.deleteNamespacedPod({ namespace: 'ns', name: 'p', body: { preconditions: { uid: 'u1' } } });
+  await clients.core.deleteNamespacedPod({ namespace: 'ns', name: 'p' });
+  assert.equal(bodies.length, 2);
+  assert.match(bodies[0] ?? '', /^DELETE .*"uid":"u1"/);
+  assert.deepEqual(s.versions, ['2.0', '2.0']);
+});
+
+test('over h2 a JSON Status error still becomes the API error, and gzip answers are decoded', async (t) => {
+  const s = await serve(t, (req, res) => {
+    if (req.url.includes('missing')) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'nodes "missing" not found', reason: 'NotFound', code: 404 }));
+      return;
+    }
+    assert.match(String(req.headers['accept-encoding']), /gzip/);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    res.end(gzipSync(NODE));
+  });
+  const clients = clientsFor(s);
+  assert.equal((await clients.core.readNode({ name: 'n' })).metadata?.name, 'n');
+  await assert.rejects(
+    kubeCall(clients, { resource: 'nodes', name: 'missing', verb: 'get' }, () => clients.core.readNode({ name: 'missing' })),
+    (e: unknown) => isKubeApiError(e) && e.status === 404 && e.message === 'nodes "missing" not found',
+  );
+  assert.equal(s.versions[0], '2.0');
+});
+
+test('over h2: Ctrl-C is a cancellation, --request-timeout a timeout, a reset stream an unreachable server', async (t) => {
+  const s = await serve(t, (req, res) => {
+    if (req.url.includes('reset')) res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    // Anything else never answers.
+  });
+  const ac = new AbortController();
+  const cancelled = clientsFor(s, { signal: ac.signal, requestTimeoutMs: 60_000 });
+  const p = kubeCall(cancelled, { resource: 'nodes', verb: 'list' }, () => cancelled.core.listNode({}));
+  setTimeout(() => ac.abort(), 50);
+  await assert.rejects(p, (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.Aborted);
+
+  const impatient = clientsFor(s, { requestTimeoutMs: 200 });
+  await assert.rejects(
+    kubeCall(impatient, { resource: 'nodes', name: 'slow', verb: 'get' }, () => impatient.core.readNode({ name: 'slow' })),
+    (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.RequestTimeout,
+  );
+
+  const plain = clientsFor(s);
+  await assert.rejects(
+    kubeCall(plain, { resource: 'nodes', name: 'reset', verb: 'get' }, () => plain.core.readNode({ name: 'reset' })),
+    (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.Unreachable,
+  );
+  // The connection survives a reset stream: the next request is served on it.
+  s.versions.length = 0;
+  await assert.rejects(
+    kubeCall(plain, { resource: 'nodes', name: 'reset', verb: 'get' }, () => plain.core.readNode({ name: 'reset' })),
+  );
+  assert.deepEqual(s.versions, ['2.0']);
+});
+
+test('a closed h2 connection is replaced by the next request', async (t) => {
+  const sessions = new Set<http2.Http2Session>();
+  const s = await serve(t, (req, res) => {
+    if (req.stream.session) sessions.add(req.stream.session);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(NODE);
+  });
+  const clients = clientsFor(s);
+  await clients.core.readNode({ name: 'n' });
+  for (const x of sessions) x.goaway();
+  await new Promise((r) => setTimeout(r, 50));
+  await clients.core.readNode({ name: 'n' });
+  assert.equal(s.connections(), 2);
+});
+
+test('an idle h2 connection does not keep a process alive', async (t) => {
+  const s = await serve(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(NODE);
+  });
+  const script = [
+    `import { createKubeClients } from ${JSON.stringify(path.join(import.meta.dirname, 'client.ts'))};`,
+    `const c = createKubeClients({ kubeconfig: ${JSON.stringify(s.kubeconfig)}, home: '/' });`,
+    `const n = await c.core.readNode({ name: 'n' });`,
+    `console.log(n.metadata.name);`,
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  t.after(() => clearTimeout(killer));
+  const [code, signal] = (await new Promise((r) => child.on('exit', (c, sig) => r([c, sig])))) as [number | null, string | null];
+  assert.equal(signal, null, `the process had to be killed: it stayed alive after its request\n${out}`);
+  assert.equal(code, 0, out);
+  assert.equal(out.trim(), 'n');
+  assert.deepEqual(s.versions, ['2.0']);
+});
+
+test('over h2 a server that has gone away is unreachable, with the hint', async (t) => {
+  const s = await serve(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(NODE);
+  });
+  const clients = clientsFor(s);
+  await clients.core.readNode({ name: 'n' });
+  await s.close();
+  await assert.rejects(
+    kubeCall(clients, { resource: 'nodes', name: 'n', verb: 'get' }, () => clients.core.readNode({ name: 'n' })),
+    (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.Unreachable && /Is the cluster running/.test(e.hint ?? ''),
+  );
+});

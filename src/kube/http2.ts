@@ -1,0 +1,221 @@
+// HTTP/2 for the typed clients, as client-go speaks it: kube-apiserver offers h2 by ALPN, and one
+// connection then carries every request as its own stream. A drain's evictions share one TLS
+// connection instead of opening one each (each handshake costs both ends CPU at the moment the
+// API server is busiest).
+//
+// It plugs into client-node 1.x's documented transport seam (createConfiguration's httpApi). A
+// request goes over h2 only when it would have used keepAliveAuth's shared agent (a direct TLS
+// connection with the kubeconfig's CA and client certificate); anything else (proxies, plain http)
+// goes to client-node's own fetch library unchanged. A server that does not pick h2 by ALPN is
+// remembered and served by that library too, over HTTP/1.1.
+import http2 from 'node:http2';
+import type https from 'node:https';
+import { isIP } from 'node:net';
+import tls from 'node:tls';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import {
+  IsomorphicFetchHttpLibrary,
+  ResponseContext,
+  wrapHttpLibrary,
+  type HttpLibrary,
+  type RequestContext,
+} from '@kubernetes/client-node';
+
+/** Headers HTTP/2 forbids (RFC 9113 8.2.2); Host becomes :authority. */
+const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']);
+
+const gunzip = promisify(zlib.gunzip);
+const inflate = promisify(zlib.inflate);
+
+/** One origin's connection: an h2 session, or "this server speaks HTTP/1.1 only". */
+type Connection = http2.ClientHttp2Session | 'http/1.1';
+
+/**
+ * The transport for the typed clients: h2 over `h2Agents`' TLS options where the server offers it,
+ * client-node's fetch library otherwise.
+ */
+export class Http2Transport {
+  private readonly fallback = new IsomorphicFetchHttpLibrary();
+  /** Per agent (one TLS identity), per origin. */
+  private readonly connections = new WeakMap<https.Agent, Map<string, Promise<Connection>>>();
+  /** Streams in flight per session: an idle session must not keep the process alive. */
+  private readonly active = new WeakMap<http2.ClientHttp2Session, number>();
+
+  /** @param h2Agents the agents whose requests may go over h2 (keepAliveAuth's shared agents). */
+  constructor(private readonly h2Agents: WeakSet<https.Agent>) {}
+
+  /** The client-node HttpLibrary. */
+  library(): HttpLibrary {
+    return wrapHttpLibrary({ send: (c) => this.send(c) });
+  }
+
+  private async send(c: RequestContext): Promise<ResponseContext> {
+    const agent = c.getAgent() as https.Agent | undefined;
+    const url = new URL(c.getUrl());
+    if (url.protocol !== 'https:' || agent === undefined || !this.h2Agents.has(agent)) return this.fallback.send(c).toPromise();
+    const conn = await this.connection(url, agent);
+    if (conn === 'http/1.1') return this.fallback.send(c).toPromise();
+    return this.request(conn, c, url);
+  }
+
+  private connection(url: URL, agent: https.Agent): Promise<Connection> {
+    let byOrigin = this.connections.get(agent);
+    if (byOrigin === undefined) this.connections.set(agent, (byOrigin = new Map()));
+    const origins = byOrigin;
+    const existing = origins.get(url.origin);
+    if (existing !== undefined) {
+      // A session known to be closing takes no new streams; open another.
+      return existing.then((c) => {
+        if (c === 'http/1.1' || (!c.closed && !c.destroyed)) return c;
+        if (origins.get(url.origin) === existing) origins.delete(url.origin);
+        return this.connection(url, agent);
+      });
+    }
+    const p = connect(url, agent.options).then((conn) => {
+      if (conn !== 'http/1.1') {
+        // A session that ends (GOAWAY, error, close) is replaced by the next request.
+        const forget = (): void => {
+          if (origins.get(url.origin) === p) origins.delete(url.origin);
+        };
+        conn.on('close', forget);
+        conn.on('goaway', forget);
+        conn.on('error', forget);
+        conn.unref();
+      }
+      return conn;
+    });
+    p.catch(() => origins.delete(url.origin));
+    origins.set(url.origin, p);
+    return p;
+  }
+
+  private request(session: http2.ClientHttp2Session, c: RequestContext, url: URL): Promise<ResponseContext> {
+    const headers: http2.OutgoingHttpHeaders = {
+      ':method': c.getHttpMethod(),
+      ':path': `${url.pathname}${url.search}`,
+      'accept-encoding': 'gzip, deflate',
+    };
+    for (const [k, v] of Object.entries(c.getHeaders())) {
+      const name = k.toLowerCase();
+      if (!CONNECTION_HEADERS.has(name)) headers[name] = v;
+    }
+    const signal = c.getSignal() as AbortSignal | undefined;
+    const body = c.getBody();
+    if (body !== undefined && typeof body !== 'string') return this.fallback.send(c).toPromise();
+    return new Promise<ResponseContext>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(abortError());
+        return;
+      }
+      this.hold(session, +1);
+      let done = false;
+      const finish = (): boolean => {
+        if (done) return false;
+        done = true;
+        this.hold(session, -1);
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      // Node ends a DELETE's request side at once unless told otherwise; Kubernetes DELETEs carry
+      // DeleteOptions (preconditions, grace period) in their body.
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = session.request(headers, { endStream: body === undefined || body === '' });
+      } catch (e) {
+        // The session closed between lookup and use (GOAWAY, destroyed).
+        finish();
+        reject(e);
+        return;
+      }
+      const onAbort = (): void => {
+        if (finish()) reject(abortError());
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const chunks: Buffer[] = [];
+      let status = 0;
+      let resHeaders: Record<string, string> = {};
+      stream.on('response', (h) => {
+        status = Number(h[':status']);
+        resHeaders = plainHeaders(h);
+      });
+      stream.on('data', (d: Buffer) => chunks.push(d));
+      stream.on('end', () => {
+        if (status === 0) {
+          // Ended without an answer: the connection went away under the request.
+          if (finish()) reject(Object.assign(new Error('the connection closed before the server answered'), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+          return;
+        }
+        if (!finish()) return;
+        const raw = Buffer.concat(chunks);
+        const encoding = resHeaders['content-encoding'];
+        const decoded = encoding === 'gzip' ? gunzip(raw) : encoding === 'deflate' ? inflate(raw) : Promise.resolve(raw);
+        resolve(
+          new ResponseContext(status, resHeaders, {
+            text: () => decoded.then((b) => b.toString('utf8')),
+            binary: () => decoded,
+          }),
+        );
+      });
+      stream.on('error', (e) => {
+        if (finish()) reject(e);
+      });
+      stream.on('close', () => {
+        // Closed without an end or error event (RST_STREAM with NO_ERROR before the body ended).
+        if (finish()) reject(Object.assign(new Error(`stream closed (code ${stream.rstCode})`), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+      });
+      if (body !== undefined && body !== '') stream.end(body);
+    });
+  }
+
+  /** Keeps the session's socket referenced while it has streams in flight. */
+  private hold(session: http2.ClientHttp2Session, delta: number): void {
+    const n = (this.active.get(session) ?? 0) + delta;
+    this.active.set(session, n);
+    if (session.destroyed) return;
+    if (n > 0 && n - delta === 0) session.ref();
+    else if (n === 0) session.unref();
+  }
+}
+
+/** Opens a TLS connection offering h2 and http/1.1; an h2 session if the server picked h2. */
+function connect(url: URL, o: https.AgentOptions): Promise<Connection> {
+  return new Promise((resolve, reject) => {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const socket = tls.connect({
+      host,
+      port: Number(url.port || 443),
+      ...(o.secureContext ? { secureContext: o.secureContext } : { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase }),
+      servername: o.servername ?? (isIP(host) ? undefined : host),
+      rejectUnauthorized: o.rejectUnauthorized ?? true,
+      ALPNProtocols: ['h2', 'http/1.1'],
+    });
+    socket.once('error', reject);
+    socket.once('secureConnect', () => {
+      socket.off('error', reject);
+      if (socket.alpnProtocol !== 'h2') {
+        socket.destroy();
+        resolve('http/1.1');
+        return;
+      }
+      const session = http2.connect(url.origin, { createConnection: () => socket });
+      session.on('error', () => undefined); // surfaced on each stream
+      resolve(session);
+    });
+  });
+}
+
+function plainHeaders(h: http2.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (k.startsWith(':') || v === undefined) continue;
+    out[k] = Array.isArray(v) ? v.join(', ') : String(v);
+  }
+  return out;
+}
+
+/** What node-fetch rejects with on abort; errors.ts tells cancellation from timeout by context. */
+function abortError(): Error {
+  return Object.assign(new Error('The operation was aborted.'), { name: 'AbortError', code: 'ABORT_ERR' });
+}
