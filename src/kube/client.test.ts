@@ -9,12 +9,19 @@ import {
   createKubeClients,
   kubeCall,
   kubeconfigCandidates,
+  kubeRequest,
+  type KubeClients,
   loadKubeConfig,
   parseRequestTimeout,
 } from './client.ts';
 import { isKubeApiError, isNotFound, toKubeError, TransportReason } from './errors.ts';
 import { UsageError, isBosunError } from '../common/errors.ts';
 import { certToPem, generateKeyPair, issueCertificate, privateKeyToPem } from '../certs/x509.ts';
+
+/** GET /api/v1/nodes/NAME through kubeRequest. */
+function readNode(c: Pick<KubeClients, 'config'>, name: string): Promise<{ metadata?: { name?: string } }> {
+  return kubeRequest(c, { method: 'GET', path: `/api/v1/nodes/${name}` });
+}
 
 function kubeconfig(server: string, contexts: string[], current: string): string {
   return [
@@ -158,14 +165,14 @@ test('a real request: a 404 Status from the server becomes NotFound; the token i
   const impatient = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir, requestTimeoutMs: 500 });
   await assert.rejects(
     kubeCall(clients, { resource: 'nodes', name: 'worker-9' }, () =>
-      clients.core.readNode({ name: 'worker-9' }),
+      readNode(clients, 'worker-9'),
     ),
     (e: unknown) => isNotFound(e) && (e as Error).message === 'nodes "worker-9" not found',
   );
   assert.deepEqual(seen, ['GET /api/v1/nodes/worker-9 Bearer t-one']);
   await assert.rejects(
     kubeCall(impatient, { resource: 'nodes', name: 'slow', verb: 'get' }, () =>
-      impatient.core.readNode({ name: 'slow' }),
+      readNode(impatient, 'slow'),
     ),
     (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.RequestTimeout,
   );
@@ -180,7 +187,7 @@ test('a real request to a closed port is Unreachable with a hint', async (t) => 
   writeFileSync(path.join(dir, 'c'), kubeconfig(`http://127.0.0.1:${port}`, ['one'], 'one'));
   const clients = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir });
   await assert.rejects(
-    clients.core.listNode({}).catch((e: unknown) => {
+    kubeRequest(clients, { method: 'GET', path: '/api/v1/nodes' }).catch((e: unknown) => {
       throw toKubeError(e, { resource: 'nodes', verb: 'list' });
     }),
     (e: unknown) =>
@@ -202,7 +209,7 @@ test("cancelling through the clients' signal is a cancellation, not a timeout", 
     requestTimeoutMs: 60_000,
     signal: ac.signal,
   });
-  const p = kubeCall(clients, { resource: 'nodes', verb: 'list' }, () => clients.core.listNode({}));
+  const p = kubeCall(clients, { resource: 'nodes', verb: 'list' }, () => kubeRequest(clients, { method: 'GET', path: '/api/v1/nodes' }));
   srv.once('request', () => ac.abort());
   await assert.rejects(
     p,
@@ -256,7 +263,7 @@ test('kept-alive connections are reused, and chunked answers on them are read wh
   );
   const clients = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir });
   const read = async (): Promise<void> => {
-    const n = await clients.core.readNode({ name: 'n' });
+    const n = await readNode(clients, 'n');
     assert.equal(n.metadata?.name, 'n');
   };
   for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 20 }, read));

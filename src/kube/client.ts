@@ -1,5 +1,6 @@
-// Loads a kubeconfig the way kubectl does and builds the typed @kubernetes/client-node 1.x API
-// clients every feature's kube port is built on.
+// Loads a kubeconfig the way kubectl does and builds the @kubernetes/client-node 1.x configuration
+// (authentication, transport, request timeout, cancellation) every feature's kube port is built on.
+// kubeRequest sends through it and returns the API's JSON as it came (kube/types.ts's shapes).
 //
 // Precedence (kubectl's clientcmd loading rules): --kubeconfig (one file, must exist), else
 // KUBECONFIG (a list of files joined by ':'; missing ones ignored; merged with the first file to
@@ -14,11 +15,9 @@ import https from 'node:https';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import {
-  AppsV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
+  ApiException,
+  type HttpMethod,
   KubeConfig,
-  PolicyV1Api,
   ServerConfiguration,
   Watch,
   createConfiguration,
@@ -57,12 +56,10 @@ export interface LoadedKubeConfig {
   server: string;
 }
 
-/** The typed clients, built on one kubeconfig, sharing one request timeout and abort signal. */
+/** One kubeconfig's clients, sharing one request timeout and abort signal. */
 export interface KubeClients extends LoadedKubeConfig {
-  core: CoreV1Api;
-  apps: AppsV1Api;
-  policy: PolicyV1Api;
-  coordination: CoordinationV1Api;
+  /** client-node's configuration: server, authentication, transport, middleware. */
+  config: Configuration;
   /** For watches (client-node's Watch; see kube/watch.ts for list+watch with relist). */
   watch: Watch;
   requestTimeoutMs: number;
@@ -229,7 +226,7 @@ export function apiConfiguration(
   });
 }
 
-/** Loads the kubeconfig and builds the typed clients. No request is made. */
+/** Loads the kubeconfig and builds the clients. No request is made. */
 export function createKubeClients(opts: KubeClientOptions): KubeClients {
   const loaded = loadKubeConfig(opts);
   // One listener on the caller's signal; every request listens on ours (a drain has many in flight).
@@ -241,17 +238,51 @@ export function createKubeClients(opts: KubeClientOptions): KubeClients {
     else opts.signal.addEventListener('abort', () => inner.abort(opts.signal?.reason), { once: true });
     signal = inner.signal;
   }
-  const config = apiConfiguration(loaded, { ...opts, signal });
   return {
     ...loaded,
-    core: new CoreV1Api(config),
-    apps: new AppsV1Api(config),
-    policy: new PolicyV1Api(config),
-    coordination: new CoordinationV1Api(config),
+    config: apiConfiguration(loaded, { ...opts, signal }),
     watch: new Watch(loaded.kc),
     requestTimeoutMs: opts.requestTimeoutMs ?? 0,
     signal,
   };
+}
+
+/** A request for kubeRequest. */
+export interface KubeRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** The path under the server, e.g. /api/v1/namespaces/NS/pods/NAME/eviction (already escaped). */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** The body's media type; application/json unless a patch type is named. */
+  contentType?: string;
+}
+
+/**
+ * Sends one request through the clients' configuration (authentication, timeout, cancellation,
+ * transport, as client-node's typed APIs send theirs) and returns the answer's JSON as the API
+ * server wrote it. The typed APIs turn every answer into model classes (Dates, `_continue`) that
+ * bosun's ports would only turn back into JSON (kube/types.ts), at a cost a drain's lists noticed.
+ * A non-2xx answer throws client-node's ApiException with the response text, as the typed APIs
+ * do, for toKubeError to read.
+ */
+export async function kubeRequest<T>(clients: Pick<KubeClients, 'config'>, r: KubeRequest): Promise<T> {
+  const config = clients.config;
+  let ctx = config.baseServer.makeRequestContext(r.path, r.method as HttpMethod);
+  ctx.setHeaderParam('Accept', 'application/json, */*;q=0.8');
+  for (const [k, v] of Object.entries(r.query ?? {})) if (v !== undefined) ctx.setQueryParam(k, String(v));
+  if (r.body !== undefined) {
+    ctx.setHeaderParam('Content-Type', r.contentType ?? 'application/json');
+    ctx.setBody(JSON.stringify(r.body));
+  }
+  await config.authMethods.default?.applySecurityAuthentication(ctx);
+  for (const m of config.middleware) ctx = await m.pre(ctx).toPromise();
+  let res = await config.httpApi.send(ctx).toPromise();
+  for (const m of config.middleware) res = await m.post(res).toPromise();
+  const text = await res.body.text();
+  if (res.httpStatusCode >= 200 && res.httpStatusCode < 300) return (text === '' ? undefined : JSON.parse(text)) as T;
+  throw new ApiException<string>(res.httpStatusCode, `HTTP ${res.httpStatusCode}`, text, res.headers);
 }
 
 /**

@@ -2,8 +2,8 @@
 // way apimachinery's `k8s.io/apimachinery/pkg/api/errors` does (IsNotFound, IsConflict, ...).
 //
 // This is the only module that knows how @kubernetes/client-node 1.x reports failures:
-// - typed API calls throw `ApiException<T>` with `code` (HTTP status) and `body` (the response text,
-//   usually a JSON `Status`; undefined for some 401s);
+// - requests (kube/client.ts's kubeRequest, as client-node's typed APIs) throw `ApiException<T>`
+//   with `code` (HTTP status) and `body` (the response text, usually a JSON `Status`);
 // - `Watch` reports a non-200 answer as a plain Error carrying `statusCode`, and a failure inside
 //   an open watch as an `ERROR` event whose object is a `Status`;
 // - transport failures are node-fetch `FetchError`s (`type: 'system'`, `code: 'ECONNREFUSED'`) or

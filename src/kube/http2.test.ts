@@ -6,11 +6,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { createKubeClients, kubeCall, type KubeClients } from './client.ts';
+import { createKubeClients, kubeCall, kubeRequest, type KubeClients } from './client.ts';
 import { isKubeApiError, TransportReason } from './errors.ts';
 import { certToPem, generateKeyPair, issueCertificate, privateKeyToPem } from '../certs/x509.ts';
 
 const NODE = JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' } });
+
+/** GET /api/v1/nodes/NAME through kubeRequest. */
+function readNode(c: Pick<KubeClients, 'config'>, name: string): Promise<{ metadata?: { name?: string } }> {
+  return kubeRequest(c, { method: 'GET', path: `/api/v1/nodes/${name}` });
+}
 
 interface Served {
   port: number;
@@ -101,7 +106,7 @@ test('a server offering h2 gets every request as a stream of one connection, wit
   });
   const clients = clientsFor(s);
   const names = await Promise.all(
-    Array.from({ length: 40 }, async () => (await clients.core.readNode({ name: 'n' })).metadata?.name),
+    Array.from({ length: 40 }, async () => (await readNode(clients, 'n')).metadata?.name),
   );
   assert.deepEqual(new Set(names), new Set(['n']));
   assert.equal(s.connections(), 1);
@@ -122,8 +127,8 @@ test('over h2 a DELETE carries its DeleteOptions body', async (t) => {
     });
   });
   const clients = clientsFor(s);
-  await clients.core.deleteNamespacedPod({ namespace: 'ns', name: 'p', body: { preconditions: { uid: 'u1' } } });
-  await clients.core.deleteNamespacedPod({ namespace: 'ns', name: 'p' });
+  await kubeRequest(clients, { method: 'DELETE', path: '/api/v1/namespaces/ns/pods/p', body: { preconditions: { uid: 'u1' } } });
+  await kubeRequest(clients, { method: 'DELETE', path: '/api/v1/namespaces/ns/pods/p' });
   assert.equal(bodies.length, 2);
   assert.match(bodies[0] ?? '', /^DELETE .*"uid":"u1"/);
   assert.deepEqual(s.versions, ['2.0', '2.0']);
@@ -141,9 +146,9 @@ test('over h2 a JSON Status error still becomes the API error, and gzip answers 
     res.end(gzipSync(NODE));
   });
   const clients = clientsFor(s);
-  assert.equal((await clients.core.readNode({ name: 'n' })).metadata?.name, 'n');
+  assert.equal((await readNode(clients, 'n')).metadata?.name, 'n');
   await assert.rejects(
-    kubeCall(clients, { resource: 'nodes', name: 'missing', verb: 'get' }, () => clients.core.readNode({ name: 'missing' })),
+    kubeCall(clients, { resource: 'nodes', name: 'missing', verb: 'get' }, () => readNode(clients, 'missing')),
     (e: unknown) => isKubeApiError(e) && e.status === 404 && e.message === 'nodes "missing" not found',
   );
   assert.equal(s.versions[0], '2.0');
@@ -156,25 +161,25 @@ test('over h2: Ctrl-C is a cancellation, --request-timeout a timeout, a reset st
   });
   const ac = new AbortController();
   const cancelled = clientsFor(s, { signal: ac.signal, requestTimeoutMs: 60_000 });
-  const p = kubeCall(cancelled, { resource: 'nodes', verb: 'list' }, () => cancelled.core.listNode({}));
+  const p = kubeCall(cancelled, { resource: 'nodes', verb: 'list' }, () => kubeRequest(cancelled, { method: 'GET', path: '/api/v1/nodes' }));
   setTimeout(() => ac.abort(), 50);
   await assert.rejects(p, (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.Aborted);
 
   const impatient = clientsFor(s, { requestTimeoutMs: 200 });
   await assert.rejects(
-    kubeCall(impatient, { resource: 'nodes', name: 'slow', verb: 'get' }, () => impatient.core.readNode({ name: 'slow' })),
+    kubeCall(impatient, { resource: 'nodes', name: 'slow', verb: 'get' }, () => readNode(impatient, 'slow')),
     (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.RequestTimeout,
   );
 
   const plain = clientsFor(s);
   await assert.rejects(
-    kubeCall(plain, { resource: 'nodes', name: 'reset', verb: 'get' }, () => plain.core.readNode({ name: 'reset' })),
+    kubeCall(plain, { resource: 'nodes', name: 'reset', verb: 'get' }, () => readNode(plain, 'reset')),
     (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.Unreachable,
   );
   // The connection survives a reset stream: the next request is served on it.
   s.versions.length = 0;
   await assert.rejects(
-    kubeCall(plain, { resource: 'nodes', name: 'reset', verb: 'get' }, () => plain.core.readNode({ name: 'reset' })),
+    kubeCall(plain, { resource: 'nodes', name: 'reset', verb: 'get' }, () => readNode(plain, 'reset')),
   );
   assert.deepEqual(s.versions, ['2.0']);
 });
@@ -187,10 +192,10 @@ test('a closed h2 connection is replaced by the next request', async (t) => {
     res.end(NODE);
   });
   const clients = clientsFor(s);
-  await clients.core.readNode({ name: 'n' });
+  await readNode(clients, 'n');
   for (const x of sessions) x.goaway();
   await new Promise((r) => setTimeout(r, 50));
-  await clients.core.readNode({ name: 'n' });
+  await readNode(clients, 'n');
   assert.equal(s.connections(), 2);
 });
 
@@ -200,9 +205,9 @@ test('an idle h2 connection does not keep a process alive', async (t) => {
     res.end(NODE);
   });
   const script = [
-    `import { createKubeClients } from ${JSON.stringify(path.join(import.meta.dirname, 'client.ts'))};`,
+    `import { createKubeClients, kubeRequest } from ${JSON.stringify(path.join(import.meta.dirname, 'client.ts'))};`,
     `const c = createKubeClients({ kubeconfig: ${JSON.stringify(s.kubeconfig)}, home: '/' });`,
-    `const n = await c.core.readNode({ name: 'n' });`,
+    `const n = await kubeRequest(c, { method: 'GET', path: '/api/v1/nodes/n' });`,
     `console.log(n.metadata.name);`,
   ].join('\n');
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -224,10 +229,10 @@ test('over h2 a server that has gone away is unreachable, with the hint', async 
     res.end(NODE);
   });
   const clients = clientsFor(s);
-  await clients.core.readNode({ name: 'n' });
+  await readNode(clients, 'n');
   await s.close();
   await assert.rejects(
-    kubeCall(clients, { resource: 'nodes', name: 'n', verb: 'get' }, () => clients.core.readNode({ name: 'n' })),
+    kubeCall(clients, { resource: 'nodes', name: 'n', verb: 'get' }, () => readNode(clients, 'n')),
     (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.Unreachable && /Is the cluster running/.test(e.hint ?? ''),
   );
 });

@@ -1,9 +1,8 @@
-// The NodePods and NodeHealth ports on @kubernetes/client-node 1.x. Converts client-node's model
-// classes (Dates, `_continue`) back to the API's plain JSON (kube/types.ts) so nothing above kube/
-// sees a library shape, and maps every failure through kube/errors.ts.
-import { PatchStrategy, setHeaderOptions, type V1Eviction } from '@kubernetes/client-node';
-import { kubeCall, type KubeClients } from './client.ts';
-import { fromStatus, isConflict, parseStatus, toKubeError } from './errors.ts';
+// The NodePods and NodeHealth ports on @kubernetes/client-node 1.x's configuration: each call is a
+// kubeRequest (authentication, transport, timeout and cancellation from client-node; the API's JSON
+// as it came, in kube/types.ts's shapes), and every failure is mapped through kube/errors.ts.
+import { kubeCall, kubeRequest, type KubeClients, type KubeRequest } from './client.ts';
+import { fromStatus, isConflict, parseStatus, toKubeError, type RequestTarget } from './errors.ts';
 import type {
   ListOptions,
   NodeHealth,
@@ -23,50 +22,29 @@ import type {
   WatchEvent,
 } from './types.ts';
 
-/** Converts a client-node model instance to the API's JSON: Dates to RFC 3339, `_continue` to `continue`. */
-export function toPlain<T>(v: unknown): T {
-  return plain(v) as T;
-}
-
-function plain(v: unknown): unknown {
-  if (v instanceof Date) return v.toISOString().replace(/\.000Z$/, 'Z');
-  if (Array.isArray(v)) return v.map(plain);
-  if (typeof v === 'object' && v !== null) {
-    const out: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(v)) {
-      if (val === undefined) continue;
-      out[k.startsWith('_') ? k.slice(1) : k] = plain(val);
-    }
-    return out;
-  }
-  return v;
-}
-
 const DRY_RUN_ALL = 'All';
 
 /** Builds both ports on one set of clients. */
 export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
-  const call = <T>(target: Parameters<typeof kubeCall>[1], fn: () => Promise<T>): Promise<T> =>
-    kubeCall(clients, target, fn);
+  const send = <T>(target: RequestTarget, r: KubeRequest): Promise<T> =>
+    kubeCall(clients, target, () => kubeRequest<T>(clients, r));
+  const dryRun = (opts: WriteOptions): string | undefined => (opts.dryRun ? DRY_RUN_ALL : undefined);
 
   async function listPods(opts: ListOptions = {}): Promise<ListResult<Pod>> {
     const items: Pod[] = [];
     let cont: string | undefined;
     let rv = '';
     do {
-      const q = {
-        labelSelector: opts.labelSelector,
-        fieldSelector: opts.fieldSelector,
-        limit: 500,
-        _continue: cont,
-      };
-      const list = await call({ resource: 'pods', namespace: opts.namespace, verb: 'list' }, () =>
-        opts.namespace
-          ? clients.core.listNamespacedPod({ namespace: opts.namespace, ...q })
-          : clients.core.listPodForAllNamespaces(q),
+      const list = await send<KubeList<Pod>>(
+        { resource: 'pods', namespace: opts.namespace, verb: 'list' },
+        {
+          method: 'GET',
+          path: opts.namespace ? `/api/v1/namespaces/${seg(opts.namespace)}/pods` : '/api/v1/pods',
+          query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: 500, continue: cont },
+        },
       );
-      for (const p of list.items) items.push(toPlain<Pod>(p));
-      cont = list.metadata?._continue || undefined;
+      for (const p of list.items ?? []) items.push(p);
+      cont = list.metadata?.continue || undefined;
       rv = list.metadata?.resourceVersion ?? rv;
     } while (cont);
     return { items, resourceVersion: rv };
@@ -124,7 +102,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
     });
   }
 
-  function removalBody(name: string, namespace: string, opts: PodRemovalOptions): V1Eviction {
+  function removalBody(name: string, namespace: string, opts: PodRemovalOptions): Record<string, unknown> {
     return {
       apiVersion: 'policy/v1',
       kind: 'Eviction',
@@ -138,16 +116,18 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
     };
   }
 
+  const podPath = (namespace: string, name: string): string =>
+    `/api/v1/namespaces/${seg(namespace)}/pods/${seg(name)}`;
+
   return {
-    getNode: async (name) =>
-      toPlain<Node>(
-        await call({ resource: 'nodes', name, verb: 'get' }, () => clients.core.readNode({ name })),
-      ),
+    getNode: (name) =>
+      send<Node>({ resource: 'nodes', name, verb: 'get' }, { method: 'GET', path: `/api/v1/nodes/${seg(name)}` }),
     listNodes: async (opts = {}) => {
-      const list = await call({ resource: 'nodes', verb: 'list' }, () =>
-        clients.core.listNode({ labelSelector: opts.labelSelector }),
+      const list = await send<KubeList<Node>>(
+        { resource: 'nodes', verb: 'list' },
+        { method: 'GET', path: '/api/v1/nodes', query: { labelSelector: opts.labelSelector } },
       );
-      return list.items.map((n) => toPlain<Node>(n));
+      return list.items ?? [];
     },
     patchNode: async (name: string, patch: NodePatch, opts: WriteOptions = {}) => {
       // A merge patch without a resourceVersion has no precondition: kube-apiserver retries such a
@@ -156,13 +136,15 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
       const guarded = patch.metadata?.resourceVersion !== undefined;
       for (let attempt = 0; ; attempt++) {
         try {
-          return toPlain<Node>(
-            await call({ resource: 'nodes', name, verb: 'patch' }, () =>
-              clients.core.patchNode(
-                { name, body: patch, dryRun: opts.dryRun ? DRY_RUN_ALL : undefined },
-                setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-              ),
-            ),
+          return await send<Node>(
+            { resource: 'nodes', name, verb: 'patch' },
+            {
+              method: 'PATCH',
+              path: `/api/v1/nodes/${seg(name)}`,
+              query: { dryRun: dryRun(opts) },
+              body: patch,
+              contentType: 'application/merge-patch+json',
+            },
           );
         } catch (e) {
           if (guarded || !isConflict(e) || attempt >= 4) throw e;
@@ -170,71 +152,80 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
       }
     },
     listPods,
-    getPod: async (namespace, name) =>
-      toPlain<Pod>(
-        await call({ resource: 'pods', namespace, name, verb: 'get' }, () =>
-          clients.core.readNamespacedPod({ namespace, name }),
-        ),
-      ),
+    getPod: (namespace, name) =>
+      send<Pod>({ resource: 'pods', namespace, name, verb: 'get' }, { method: 'GET', path: podPath(namespace, name) }),
     evictPod: async (namespace, name, opts = {}) => {
-      await call({ resource: 'pods', namespace, name, verb: 'evict' }, () =>
-        clients.core.createNamespacedPodEviction({
-          namespace,
-          name,
+      await send<unknown>(
+        { resource: 'pods', namespace, name, verb: 'evict' },
+        {
+          method: 'POST',
+          path: `${podPath(namespace, name)}/eviction`,
+          query: { dryRun: dryRun(opts) },
           body: removalBody(name, namespace, opts),
-          dryRun: opts.dryRun ? DRY_RUN_ALL : undefined,
-        }),
+        },
       );
     },
     deletePod: async (namespace, name, opts = {}) => {
-      await call({ resource: 'pods', namespace, name, verb: 'delete' }, () =>
-        clients.core.deleteNamespacedPod({
-          namespace,
-          name,
-          dryRun: opts.dryRun ? DRY_RUN_ALL : undefined,
-          gracePeriodSeconds:
-            opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds >= 0
-              ? opts.gracePeriodSeconds
-              : undefined,
-          body: opts.uid ? { preconditions: { uid: opts.uid } } : undefined,
-        }),
+      await send<unknown>(
+        { resource: 'pods', namespace, name, verb: 'delete' },
+        {
+          method: 'DELETE',
+          path: podPath(namespace, name),
+          query: {
+            dryRun: dryRun(opts),
+            gracePeriodSeconds:
+              opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds >= 0
+                ? opts.gracePeriodSeconds
+                : undefined,
+          },
+          ...(opts.uid ? { body: { preconditions: { uid: opts.uid } } } : {}),
+        },
       );
     },
     watchPods,
     listPdbs: async (opts = {}) => {
-      const target = {
-        resource: 'poddisruptionbudgets',
-        group: 'policy',
-        namespace: opts.namespace,
-        verb: 'list',
-      };
-      const list = await call(target, () =>
-        opts.namespace
-          ? clients.policy.listNamespacedPodDisruptionBudget({ namespace: opts.namespace })
-          : clients.policy.listPodDisruptionBudgetForAllNamespaces({}),
+      const list = await send<KubeList<PodDisruptionBudget>>(
+        { resource: 'poddisruptionbudgets', group: 'policy', namespace: opts.namespace, verb: 'list' },
+        {
+          method: 'GET',
+          path: opts.namespace
+            ? `/apis/policy/v1/namespaces/${seg(opts.namespace)}/poddisruptionbudgets`
+            : '/apis/policy/v1/poddisruptionbudgets',
+        },
       );
-      return list.items.map((p) => toPlain<PodDisruptionBudget>(p));
+      return list.items ?? [];
     },
-    getDaemonSet: async (namespace, name) =>
-      toPlain<DaemonSet>(
-        await call({ resource: 'daemonsets', group: 'apps', namespace, name, verb: 'get' }, () =>
-          clients.apps.readNamespacedDaemonSet({ namespace, name }),
-        ),
+    getDaemonSet: (namespace, name) =>
+      send<DaemonSet>(
+        { resource: 'daemonsets', group: 'apps', namespace, name, verb: 'get' },
+        { method: 'GET', path: `/apis/apps/v1/namespaces/${seg(namespace)}/daemonsets/${seg(name)}` },
       ),
-    getLease: async (namespace, name) =>
-      toPlain<Lease>(
-        await call({ resource: 'leases', group: 'coordination.k8s.io', namespace, name, verb: 'get' }, () =>
-          clients.coordination.readNamespacedLease({ namespace, name }),
-        ),
+    getLease: (namespace, name) =>
+      send<Lease>(
+        { resource: 'leases', group: 'coordination.k8s.io', namespace, name, verb: 'get' },
+        { method: 'GET', path: `/apis/coordination.k8s.io/v1/namespaces/${seg(namespace)}/leases/${seg(name)}` },
       ),
     listEvents: async (opts = {}) => {
-      const q = { fieldSelector: opts.fieldSelector, labelSelector: opts.labelSelector };
-      const list = await call({ resource: 'events', namespace: opts.namespace, verb: 'list' }, () =>
-        opts.namespace
-          ? clients.core.listNamespacedEvent({ namespace: opts.namespace, ...q })
-          : clients.core.listEventForAllNamespaces(q),
+      const list = await send<KubeList<Event>>(
+        { resource: 'events', namespace: opts.namespace, verb: 'list' },
+        {
+          method: 'GET',
+          path: opts.namespace ? `/api/v1/namespaces/${seg(opts.namespace)}/events` : '/api/v1/events',
+          query: { fieldSelector: opts.fieldSelector, labelSelector: opts.labelSelector },
+        },
       );
-      return list.items.map((e) => toPlain<Event>(e));
+      return list.items ?? [];
     },
   };
+}
+
+/** A list as the API returns it. */
+interface KubeList<T> {
+  items?: T[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+/** One path segment, escaped as client-node's typed APIs escape theirs. */
+function seg(s: string): string {
+  return encodeURIComponent(s);
 }

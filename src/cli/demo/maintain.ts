@@ -2,14 +2,15 @@
 // finish (a PodDisruptionBudget that allows no disruption at all) and stops before the node is
 // even cordoned, then a whole maintenance cycle on another worker: cordon, drain, reboot through
 // the node's own shim, wait until it is healthy, uncordon, wait until its workloads are back.
-import type { V1Pod } from '@kubernetes/client-node';
 import { BosunError } from '../../common/errors.ts';
+import { kubeRequest } from '../../kube/client.ts';
+import type { Node, Pod } from '../../kube/types.ts';
 import type { DemoChapter, DemoContext } from './run.ts';
 
-async function workerPods(d: DemoContext): Promise<Map<string, V1Pod[]>> {
-  const pods = await d.kube.core.listPodForAllNamespaces();
-  const by = new Map<string, V1Pod[]>();
-  for (const p of pods.items) {
+async function workerPods(d: DemoContext): Promise<Map<string, Pod[]>> {
+  const pods = await kubeRequest<{ items?: Pod[] }>(d.kube, { method: 'GET', path: '/api/v1/pods' });
+  const by = new Map<string, Pod[]>();
+  for (const p of pods.items ?? []) {
     const n = p.spec?.nodeName;
     if (!n?.startsWith('worker-')) continue;
     by.set(n, [...(by.get(n) ?? []), p]);
@@ -17,11 +18,15 @@ async function workerPods(d: DemoContext): Promise<Map<string, V1Pod[]>> {
   return by;
 }
 
-const guarded = (p: V1Pod): boolean => p.metadata?.namespace === 'data';
-const bare = (p: V1Pod): boolean => (p.metadata?.ownerReferences ?? []).length === 0;
+const guarded = (p: Pod): boolean => p.metadata?.namespace === 'data';
+const bare = (p: Pod): boolean => (p.metadata?.ownerReferences ?? []).length === 0;
+
+function readNode(d: DemoContext, name: string): Promise<Node> {
+  return kubeRequest<Node>(d.kube, { method: 'GET', path: `/api/v1/nodes/${encodeURIComponent(name)}` });
+}
 
 async function bootId(d: DemoContext, node: string): Promise<string> {
-  return (await d.kube.core.readNode({ name: node })).status?.nodeInfo?.bootID ?? '';
+  return (await readNode(d, node)).status?.nodeInfo?.bootID ?? '';
 }
 
 /** The node maintenance chapter. */
@@ -40,7 +45,7 @@ export const maintainChapter: DemoChapter = {
     d.say('');
     d.say('Without --check the drain stops at the same prediction, and the node is not even cordoned:');
     const refused = await d.bosun(['drain', blocked, '--ignore-daemonsets', '--delete-emptydir-data'], { allowFailure: true });
-    const node = await d.kube.core.readNode({ name: blocked });
+    const node = await readNode(d, blocked);
     if (refused.code === 0 || node.spec?.unschedulable) throw new BosunError(`the drain of ${blocked} was expected to stop before the cordon`, 'INTERNAL');
     d.say(`(${blocked} is still schedulable: ${node.spec?.unschedulable ? 'no' : 'yes'})`);
 
@@ -51,7 +56,7 @@ export const maintainChapter: DemoChapter = {
     const before = await bootId(d, target);
     await d.bosun(['maintain', target, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--health-settle', '1s', '--on-node', '--', 'reboot']);
     const after = await bootId(d, target);
-    const n = await d.kube.core.readNode({ name: target });
+    const n = await readNode(d, target);
     const ready = (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
     if (before === after || !ready || n.spec?.unschedulable) throw new BosunError(`${target} did not come back rebooted, Ready and schedulable`, 'INTERNAL');
     d.say(`${target}: boot ID ${before.slice(0, 8)}… -> ${after.slice(0, 8)}…, Ready, schedulable again.`);

@@ -1,9 +1,20 @@
 // The demo's first chapter: the cluster as an admin sees it before maintenance: nodes with role,
 // version, Ready and schedulable; workloads with their readiness and the PodDisruptionBudgets
 // that guard them. Reads any cluster through the Kubernetes API.
-import type { V1Node, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import type { KubeClients } from '../../kube/client.ts';
+import { kubeRequest, type KubeClients } from '../../kube/client.ts';
+import type { Node, ObjectMeta, Pod, PodDisruptionBudget } from '../../kube/types.ts';
 import { formatTable } from '../output.ts';
+
+/** What the overview reads of a Deployment, StatefulSet or DaemonSet. */
+interface Workload {
+  metadata: ObjectMeta;
+  spec?: { replicas?: number; template?: { metadata?: { labels?: Record<string, string> } } };
+  status?: { readyReplicas?: number; numberReady?: number; desiredNumberScheduled?: number };
+}
+
+async function list<T>(k: Pick<KubeClients, 'config'>, path: string): Promise<T[]> {
+  return (await kubeRequest<{ items?: T[] }>(k, { method: 'GET', path })).items ?? [];
+}
 
 /** One node row. */
 export interface NodeRow {
@@ -23,7 +34,7 @@ export interface WorkloadRow {
   pdb: string;
 }
 
-function role(n: V1Node): string {
+function role(n: Node): string {
   const roles = Object.keys(n.metadata?.labels ?? {})
     .filter((k) => k.startsWith('node-role.kubernetes.io/'))
     .map((k) => k.slice('node-role.kubernetes.io/'.length))
@@ -31,28 +42,28 @@ function role(n: V1Node): string {
   return roles.length ? roles.sort().join(',') : 'worker';
 }
 
-function selectorMatches(pdb: V1PodDisruptionBudget, labels: Record<string, string>): boolean {
+function selectorMatches(pdb: PodDisruptionBudget, labels: Record<string, string>): boolean {
   const ml = pdb.spec?.selector?.matchLabels ?? {};
   const keys = Object.keys(ml);
   return keys.length > 0 && keys.every((k) => labels[k] === ml[k]);
 }
 
-function pdbText(p: V1PodDisruptionBudget): string {
+function pdbText(p: PodDisruptionBudget): string {
   const rule = p.spec?.minAvailable !== undefined ? `minAvailable=${String(p.spec.minAvailable)}` : `maxUnavailable=${String(p.spec?.maxUnavailable ?? '')}`;
   return `${p.metadata?.name ?? ''} (${rule}, allows ${p.status?.disruptionsAllowed ?? 0})`;
 }
 
 /** Reads the overview from the cluster. */
-export async function readOverview(k: KubeClients): Promise<{ nodes: NodeRow[]; workloads: WorkloadRow[] }> {
+export async function readOverview(k: Pick<KubeClients, 'config'>): Promise<{ nodes: NodeRow[]; workloads: WorkloadRow[] }> {
   const [nodes, deps, sts, ds, pdbs, pods] = await Promise.all([
-    k.core.listNode(),
-    k.apps.listDeploymentForAllNamespaces(),
-    k.apps.listStatefulSetForAllNamespaces(),
-    k.apps.listDaemonSetForAllNamespaces(),
-    k.policy.listPodDisruptionBudgetForAllNamespaces(),
-    k.core.listPodForAllNamespaces(),
+    list<Node>(k, '/api/v1/nodes'),
+    list<Workload>(k, '/apis/apps/v1/deployments'),
+    list<Workload>(k, '/apis/apps/v1/statefulsets'),
+    list<Workload>(k, '/apis/apps/v1/daemonsets'),
+    list<PodDisruptionBudget>(k, '/apis/policy/v1/poddisruptionbudgets'),
+    list<Pod>(k, '/api/v1/pods'),
   ]);
-  const nodeRows = nodes.items.map((n) => ({
+  const nodeRows = nodes.map((n) => ({
     name: n.metadata?.name ?? '',
     role: role(n),
     version: n.status?.nodeInfo?.kubeletVersion ?? '',
@@ -60,22 +71,22 @@ export async function readOverview(k: KubeClients): Promise<{ nodes: NodeRow[]; 
     schedulable: n.spec?.unschedulable !== true,
   }));
   const guard = (ns: string, labels: Record<string, string>): string =>
-    pdbs.items.filter((p) => p.metadata?.namespace === ns && selectorMatches(p, labels)).map(pdbText).join(', ') || '-';
+    pdbs.filter((p) => p.metadata?.namespace === ns && selectorMatches(p, labels)).map(pdbText).join(', ') || '-';
   const workloads: WorkloadRow[] = [];
-  for (const d of deps.items) {
+  for (const d of deps) {
     const ns = d.metadata?.namespace ?? '';
     workloads.push({ namespace: ns, kind: 'Deployment', name: d.metadata?.name ?? '', ready: `${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0}`, pdb: guard(ns, d.spec?.template?.metadata?.labels ?? {}) });
   }
-  for (const s of sts.items) {
+  for (const s of sts) {
     const ns = s.metadata?.namespace ?? '';
     workloads.push({ namespace: ns, kind: 'StatefulSet', name: s.metadata?.name ?? '', ready: `${s.status?.readyReplicas ?? 0}/${s.spec?.replicas ?? 0}`, pdb: guard(ns, s.spec?.template?.metadata?.labels ?? {}) });
   }
-  for (const d of ds.items) {
+  for (const d of ds) {
     const ns = d.metadata?.namespace ?? '';
     workloads.push({ namespace: ns, kind: 'DaemonSet', name: d.metadata?.name ?? '', ready: `${d.status?.numberReady ?? 0}/${d.status?.desiredNumberScheduled ?? 0}`, pdb: guard(ns, d.spec?.template?.metadata?.labels ?? {}) });
   }
   // What else a drain meets: pods without a controller, and run-to-completion pods (Jobs).
-  for (const p of pods.items) {
+  for (const p of pods) {
     const ns = p.metadata?.namespace ?? '';
     const owner = p.metadata?.ownerReferences?.find((o) => o.controller);
     const mirror = p.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined;
