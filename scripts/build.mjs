@@ -7,6 +7,38 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// What the CLI does not run stays out of what it loads at every start:
+// - @kubernetes/client-node's modules have no side effects on import, but its package.json does not
+//   say so, so esbuild kept all of them: exec/attach/port-forward (ws), cp (tar), and the generated
+//   API and model classes (1.7 MB) that only the demo's typed reads use (kube/typed.ts).
+// - node-fetch 2 imports whatwg-url (with tr46's 260 KB table) only as a fallback for runtimes
+//   without url.URL (lib/index.js: `Url.URL || whatwgUrl.URL`); Node has had url.URL since 10.
+const clientNodeDist = '/node_modules/@kubernetes/client-node/dist/';
+const slim = {
+  name: 'bosun-slim',
+  setup(b) {
+    b.onResolve({ filter: /^whatwg-url$/ }, (args) =>
+      args.importer.includes('/node_modules/node-fetch/') ? { path: 'whatwg-url', namespace: 'bosun-slim' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'bosun-slim' }, () => ({
+      contents: 'export default { URL: globalThis.URL };',
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData?.bosunSlim) return undefined;
+      if (args.path !== '@kubernetes/client-node' && !args.importer.includes(clientNodeDist)) return undefined;
+      const r = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: { bosunSlim: true },
+      });
+      if (r.errors.length > 0) return undefined;
+      return r.path.includes(clientNodeDist) ? { ...r, sideEffects: false } : r;
+    });
+  },
+};
 // --outdir DIR (relative to the repository) builds elsewhere than dist/: the bundle's own test.
 const at = process.argv.indexOf('--outdir');
 const outdir = at > 0 && process.argv[at + 1] ? process.argv[at + 1] : 'dist';
@@ -31,4 +63,5 @@ await build({
   logLevel: 'warning',
   minifyWhitespace: true,
   minifySyntax: true,
+  plugins: [slim],
 });
