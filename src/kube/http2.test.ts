@@ -2,12 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http2 from 'node:http2';
+import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { createKubeClients, kubeCall, kubeRequest, type KubeClients } from './client.ts';
-import { isKubeApiError, TransportReason } from './errors.ts';
+import { isKubeApiError, toKubeError, TransportReason } from './errors.ts';
+import { Http2Transport } from './http2.ts';
+import { HttpMethod, RequestContext } from '@kubernetes/client-node';
 import { certToPem, generateKeyPair, issueCertificate, privateKeyToPem } from '../certs/x509.ts';
 
 const NODE = JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' } });
@@ -25,6 +29,8 @@ interface Served {
   versions: string[];
   /** Stops listening and ends every connection. */
   close: () => Promise<void>;
+  /** The server's certificate (PEM), its own CA. */
+  cert: string;
 }
 
 /** An h2 server (HTTP/1.1 too) on a free loopback port with a kubeconfig for it; stopped after the test. */
@@ -88,7 +94,7 @@ async function serve(
       '',
     ].join('\n'),
   );
-  return { port, kubeconfig, connections: () => connections, versions, close };
+  return { port, kubeconfig, connections: () => connections, versions, close, cert };
 }
 
 function clientsFor(s: Served, extra: { requestTimeoutMs?: number; signal?: AbortSignal } = {}): KubeClients {
@@ -235,4 +241,62 @@ test('over h2 a server that has gone away is unreachable, with the hint', async 
     kubeCall(clients, { resource: 'nodes', name: 'n', verb: 'get' }, () => readNode(clients, 'n')),
     (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.Unreachable && /Is the cluster running/.test(e.hint ?? ''),
   );
+});
+
+/** A TCP pass-through to the server that can be frozen (a dead network path: nothing gets through). */
+async function freezableProxy(t: { after(fn: () => void): void }, port: number): Promise<{ port: number; freeze: () => void }> {
+  let frozen = false;
+  const sockets = new Set<net.Socket>();
+  const proxy = net.createServer((c) => {
+    const u = net.connect(port, '127.0.0.1');
+    for (const [from, to] of [[c, u], [u, c]] as const) {
+      sockets.add(from);
+      from.on('data', (d: Buffer) => {
+        if (!frozen) to.write(d);
+      });
+      from.on('error', () => undefined);
+      from.on('close', () => to.destroy());
+    }
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    for (const x of sockets) x.destroy();
+    proxy.close();
+  });
+  return { port: (proxy.address() as { port: number }).port, freeze: () => (frozen = true) };
+}
+
+function getThrough(transport: Http2Transport, agent: https.Agent, port: number): Promise<number> {
+  const ctx = new RequestContext(`https://127.0.0.1:${port}/api/v1/nodes/n`, HttpMethod.GET);
+  ctx.setAgent(agent);
+  return transport
+    .library()
+    .send(ctx)
+    .toPromise()
+    .then((r) => r.httpStatusCode);
+}
+
+test('a connection that stops answering is pinged, then closed: the request fails as unreachable', { timeout: 20_000 }, async (t) => {
+  const onRequest = { freeze: (): void => undefined };
+  const s = await serve(t, () => onRequest.freeze()); // the request gets in, then nothing more passes
+  const proxy = await freezableProxy(t, s.port);
+  onRequest.freeze = proxy.freeze;
+  const agent = new https.Agent({ ca: s.cert });
+  const transport = new Http2Transport(new WeakSet([agent]), { readIdleMs: 100, pingTimeoutMs: 100 });
+  await assert.rejects(getThrough(transport, agent, proxy.port), (e: unknown) => {
+    const k = toKubeError(e, { resource: 'nodes', name: 'n', verb: 'get' });
+    return isKubeApiError(k) && k.reason === TransportReason.Unreachable && /ping/.test(k.message);
+  });
+});
+
+test('a slow answer on a live connection is waited for: its pings are answered', async (t) => {
+  const s = await serve(t, (_req, res) => {
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(NODE);
+    }, 600);
+  });
+  const agent = new https.Agent({ ca: s.cert });
+  const transport = new Http2Transport(new WeakSet([agent]), { readIdleMs: 100, pingTimeoutMs: 100 });
+  assert.equal(await getThrough(transport, agent, s.port), 200);
 });

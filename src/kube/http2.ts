@@ -32,6 +32,27 @@ const inflate = promisify(zlib.inflate);
 type Connection = http2.ClientHttp2Session | 'http/1.1';
 
 /**
+ * When a connection with requests waiting on it has received nothing for readIdleMs, it is pinged,
+ * and closed if no answer comes within pingTimeoutMs (its requests fail as unreachable instead of
+ * waiting on a dead connection). client-go's values: ReadIdleTimeout 30 s, PingTimeout 15 s
+ * (k8s.io/apimachinery/pkg/util/net's HTTP/2 health check).
+ */
+export interface Http2HealthCheck {
+  readIdleMs: number;
+  pingTimeoutMs: number;
+}
+
+const CLIENT_GO_HEALTH_CHECK: Http2HealthCheck = { readIdleMs: 30_000, pingTimeoutMs: 15_000 };
+
+/** A session's requests in flight and when it last received anything. */
+interface SessionState {
+  active: number;
+  lastRead: number;
+  checker: NodeJS.Timeout | undefined;
+  pinging: boolean;
+}
+
+/**
  * The transport for the typed clients: h2 over `h2Agents`' TLS options where the server offers it,
  * client-node's fetch library otherwise.
  */
@@ -39,11 +60,13 @@ export class Http2Transport {
   private readonly fallback = new IsomorphicFetchHttpLibrary();
   /** Per agent (one TLS identity), per origin. */
   private readonly connections = new WeakMap<https.Agent, Map<string, Promise<Connection>>>();
-  /** Streams in flight per session: an idle session must not keep the process alive. */
-  private readonly active = new WeakMap<http2.ClientHttp2Session, number>();
+  private readonly states = new WeakMap<http2.ClientHttp2Session, SessionState>();
 
   /** @param h2Agents the agents whose requests may go over h2 (keepAliveAuth's shared agents). */
-  constructor(private readonly h2Agents: WeakSet<https.Agent>) {}
+  constructor(
+    private readonly h2Agents: WeakSet<https.Agent>,
+    private readonly health: Http2HealthCheck = CLIENT_GO_HEALTH_CHECK,
+  ) {}
 
   /** The client-node HttpLibrary. */
   library(): HttpLibrary {
@@ -136,11 +159,16 @@ export class Http2Transport {
       const chunks: Buffer[] = [];
       let status = 0;
       let resHeaders: Record<string, string> = {};
+      const st = this.state(session);
       stream.on('response', (h) => {
+        st.lastRead = Date.now();
         status = Number(h[':status']);
         resHeaders = plainHeaders(h);
       });
-      stream.on('data', (d: Buffer) => chunks.push(d));
+      stream.on('data', (d: Buffer) => {
+        st.lastRead = Date.now();
+        chunks.push(d);
+      });
       stream.on('end', () => {
         if (status === 0) {
           // Ended without an answer: the connection went away under the request.
@@ -169,13 +197,48 @@ export class Http2Transport {
     });
   }
 
-  /** Keeps the session's socket referenced while it has streams in flight. */
+  private state(session: http2.ClientHttp2Session): SessionState {
+    let st = this.states.get(session);
+    if (st === undefined) this.states.set(session, (st = { active: 0, lastRead: Date.now(), checker: undefined, pinging: false }));
+    return st;
+  }
+
+  /**
+   * Counts the session's streams in flight: while there are any, its socket is referenced (an idle
+   * session must not keep the process alive) and its health is checked.
+   */
   private hold(session: http2.ClientHttp2Session, delta: number): void {
-    const n = (this.active.get(session) ?? 0) + delta;
-    this.active.set(session, n);
-    if (session.destroyed) return;
-    if (n > 0 && n - delta === 0) session.ref();
-    else if (n === 0) session.unref();
+    const st = this.state(session);
+    st.active += delta;
+    if (session.destroyed) {
+      clearInterval(st.checker);
+      return;
+    }
+    if (st.active > 0 && st.active - delta === 0) {
+      session.ref();
+      st.lastRead = Date.now();
+      st.checker = setInterval(() => this.check(session, st), Math.max(10, this.health.readIdleMs / 3));
+      st.checker.unref();
+    } else if (st.active === 0) {
+      session.unref();
+      clearInterval(st.checker);
+      st.checker = undefined;
+    }
+  }
+
+  private check(session: http2.ClientHttp2Session, st: SessionState): void {
+    if (st.pinging || session.destroyed || Date.now() - st.lastRead < this.health.readIdleMs) return;
+    st.pinging = true;
+    const dead = setTimeout(() => {
+      const e = Object.assign(new Error(`the API server did not answer an HTTP/2 ping within ${this.health.pingTimeoutMs / 1000}s`), { code: 'ETIMEDOUT' });
+      session.destroy(e);
+    }, this.health.pingTimeoutMs);
+    session.ping((err) => {
+      clearTimeout(dead);
+      st.pinging = false;
+      if (err) session.destroy(err);
+      else st.lastRead = Date.now();
+    });
   }
 }
 
