@@ -16,7 +16,7 @@ import {
 } from './client.ts';
 import { isKubeApiError, isNotFound, toKubeError, TransportReason } from './errors.ts';
 import { UsageError, isBosunError } from '../common/errors.ts';
-import { certToPem, generateKeyPair, issueCertificate, privateKeyToPem } from '../certs/x509.ts';
+import { selfSignedServing, tokenKubeconfig } from './testing/tls.ts';
 
 /** GET /api/v1/nodes/NAME through kubeRequest. */
 function readNode(c: Pick<KubeClients, 'config'>, name: string): Promise<{ metadata?: { name?: string } }> {
@@ -218,24 +218,10 @@ test("cancelling through the clients' signal is a cancellation, not a timeout", 
 });
 
 test('kept-alive connections are reused, and chunked answers on them are read whole (no false "Premature close")', async (t) => {
-  const key = await generateKeyPair('ecdsa-p256');
-  const now = Date.now();
-  const cert = certToPem(
-    await issueCertificate({
-      subject: { commonName: 'kube-apiserver', organization: [] },
-      issuer: 'self',
-      subjectKey: key,
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 3_600_000),
-      isCA: false,
-      keyUsage: 'leaf',
-      usages: ['serverAuth'],
-      altNames: { dns: ['localhost'], ips: ['127.0.0.1'] },
-    }),
-  );
+  const { cert, key } = await selfSignedServing();
   // The connections that carried requests (the first one also offered h2, which this server lacks).
   const used = new Set<unknown>();
-  const srv = https.createServer({ cert, key: await privateKeyToPem(key.privateKey) }, (req, res) => {
+  const srv = https.createServer({ cert, key }, (req, res) => {
     used.add(req.socket);
     setTimeout(() => {
       // No content-length: chunked, as kube-apiserver answers large bodies.
@@ -246,21 +232,7 @@ test('kept-alive connections are reused, and chunked answers on them are read wh
   });
   const port = await listen(t, srv);
   const dir = tmpdir(t);
-  writeFileSync(
-    path.join(dir, 'c'),
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      `- name: c\n  cluster:\n    server: https://127.0.0.1:${port}\n    certificate-authority-data: ${Buffer.from(cert).toString('base64')}`,
-      'users:',
-      '- name: u\n  user:\n    token: t',
-      'contexts:',
-      '- name: c\n  context:\n    cluster: c\n    user: u',
-      'current-context: c',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(path.join(dir, 'c'), tokenKubeconfig(port, cert));
   const clients = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir });
   const read = async (): Promise<void> => {
     const n = await readNode(clients, 'n');

@@ -12,7 +12,7 @@ import { createKubeClients, kubeCall, kubeRequest, type KubeClients } from './cl
 import { isKubeApiError, toKubeError, TransportReason } from './errors.ts';
 import { Http2Transport } from './http2.ts';
 import { HttpMethod, RequestContext } from '@kubernetes/client-node';
-import { certToPem, generateKeyPair, issueCertificate, privateKeyToPem } from '../certs/x509.ts';
+import { selfSignedServing, tokenKubeconfig } from './testing/tls.ts';
 
 const NODE = JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' } });
 
@@ -38,26 +38,12 @@ async function serve(
   t: { after(fn: () => void): void },
   handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
 ): Promise<Served> {
-  const key = await generateKeyPair('ecdsa-p256');
-  const now = Date.now();
-  const cert = certToPem(
-    await issueCertificate({
-      subject: { commonName: 'kube-apiserver', organization: [] },
-      issuer: 'self',
-      subjectKey: key,
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 3_600_000),
-      isCA: false,
-      keyUsage: 'leaf',
-      usages: ['serverAuth'],
-      altNames: { dns: ['localhost'], ips: ['127.0.0.1'] },
-    }),
-  );
+  const { cert, key } = await selfSignedServing();
   const versions: string[] = [];
   let connections = 0;
   const sockets = new Set<{ destroy(): void }>();
   const srv = http2.createSecureServer(
-    { cert, key: await privateKeyToPem(key.privateKey), allowHTTP1: true },
+    { cert, key, allowHTTP1: true },
     (req, res) => {
       versions.push(req.httpVersion);
       handler(req, res);
@@ -79,21 +65,7 @@ async function serve(
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bosun-h2-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = path.join(dir, 'config');
-  writeFileSync(
-    kubeconfig,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      `- name: c\n  cluster:\n    server: https://127.0.0.1:${port}\n    certificate-authority-data: ${Buffer.from(cert).toString('base64')}`,
-      'users:',
-      '- name: u\n  user:\n    token: t',
-      'contexts:',
-      '- name: c\n  context:\n    cluster: c\n    user: u',
-      'current-context: c',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(kubeconfig, tokenKubeconfig(port, cert));
   return { port, kubeconfig, connections: () => connections, versions, close, cert };
 }
 
