@@ -272,3 +272,28 @@ test('a slow answer on a live connection is waited for: its pings are answered',
   const transport = new Http2Transport(new WeakSet([agent]), { readIdleMs: 100, pingTimeoutMs: 100 });
   assert.equal(await getThrough(transport, agent, s.port), 200);
 });
+
+test('over h2 the server certificate is verified against the kubeconfig CA, unless insecure-skip-tls-verify says not to', async (t) => {
+  const s = await serve(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(NODE);
+  });
+  const other = await selfSignedServing(); // a CA that did not sign the server's certificate
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bosun-h2-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const wrongCa = path.join(dir, 'wrong-ca');
+  writeFileSync(wrongCa, tokenKubeconfig(s.port, other.cert));
+  const untrusting = createKubeClients({ kubeconfig: wrongCa, home: dir });
+  await assert.rejects(
+    kubeCall(untrusting, { resource: 'nodes', name: 'n', verb: 'get' }, () => readNode(untrusting, 'n')),
+    (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.TLS,
+  );
+  assert.deepEqual(s.versions, [], 'nothing was sent to an unverified server');
+  const insecure = path.join(dir, 'insecure');
+  writeFileSync(
+    insecure,
+    tokenKubeconfig(s.port, other.cert).replace(/certificate-authority-data: \S+/, 'insecure-skip-tls-verify: true'),
+  );
+  assert.equal((await readNode(createKubeClients({ kubeconfig: insecure, home: dir }), 'n')).metadata?.name, 'n');
+  assert.deepEqual(s.versions, ['2.0']);
+});

@@ -251,7 +251,8 @@ function connect(url: URL, o: https.AgentOptions): Promise<Connection> {
       port: Number(url.port || 443),
       ...(o.secureContext ? { secureContext: o.secureContext } : { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase }),
       servername: o.servername ?? (isIP(host) ? undefined : host),
-      rejectUnauthorized: o.rejectUnauthorized ?? true,
+      // Unset unless the kubeconfig says so: then Node's default applies (NODE_TLS_REJECT_UNAUTHORIZED), as for fetch.
+      ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
       ALPNProtocols: ['h2', 'http/1.1'],
     });
     socket.once('error', reject);
