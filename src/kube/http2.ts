@@ -1,4 +1,4 @@
-// HTTP/2 for the typed clients, as client-go speaks it: kube-apiserver offers h2 by ALPN, and one
+// HTTP/2 for bosun's API requests, as client-go speaks it: kube-apiserver offers h2 by ALPN, and one
 // connection then carries every request as its own stream. A drain's evictions share one TLS
 // connection instead of opening one each (each handshake costs both ends CPU at the moment the
 // API server is busiest).
@@ -53,8 +53,8 @@ interface SessionState {
 }
 
 /**
- * The transport for the typed clients: h2 over `h2Agents`' TLS options where the server offers it,
- * client-node's fetch library otherwise.
+ * The transport of kube/client.ts's configuration: h2 over `h2Agents`' TLS options where the server
+ * offers it, client-node's fetch library otherwise.
  */
 export class Http2Transport {
   private readonly fallback = new IsomorphicFetchHttpLibrary();
@@ -76,10 +76,13 @@ export class Http2Transport {
   private async send(c: RequestContext): Promise<ResponseContext> {
     const agent = c.getAgent() as https.Agent | undefined;
     const url = new URL(c.getUrl());
-    if (url.protocol !== 'https:' || agent === undefined || !this.h2Agents.has(agent)) return this.fallback.send(c).toPromise();
+    const body = c.getBody();
+    // Bodies other than text (client-node's FormData) are left to fetch.
+    if (url.protocol !== 'https:' || agent === undefined || !this.h2Agents.has(agent) || (body !== undefined && typeof body !== 'string'))
+      return this.fallback.send(c).toPromise();
     const conn = await this.connection(url, agent);
     if (conn === 'http/1.1') return this.fallback.send(c).toPromise();
-    return this.request(conn, c, url);
+    return this.request(conn, c, url, body);
   }
 
   private connection(url: URL, agent: https.Agent): Promise<Connection> {
@@ -113,7 +116,7 @@ export class Http2Transport {
     return p;
   }
 
-  private request(session: http2.ClientHttp2Session, c: RequestContext, url: URL): Promise<ResponseContext> {
+  private request(session: http2.ClientHttp2Session, c: RequestContext, url: URL, body: string | undefined): Promise<ResponseContext> {
     const headers: http2.OutgoingHttpHeaders = {
       ':method': c.getHttpMethod(),
       ':path': `${url.pathname}${url.search}`,
@@ -124,8 +127,6 @@ export class Http2Transport {
       if (!CONNECTION_HEADERS.has(name)) headers[name] = v;
     }
     const signal = c.getSignal() as AbortSignal | undefined;
-    const body = c.getBody();
-    if (body !== undefined && typeof body !== 'string') return this.fallback.send(c).toPromise();
     return new Promise<ResponseContext>((resolve, reject) => {
       if (signal?.aborted) {
         reject(abortError());
@@ -172,7 +173,7 @@ export class Http2Transport {
       stream.on('end', () => {
         if (status === 0) {
           // Ended without an answer: the connection went away under the request.
-          if (finish()) reject(Object.assign(new Error('the connection closed before the server answered'), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+          if (finish()) reject(streamError('the connection closed before the server answered'));
           return;
         }
         if (!finish()) return;
@@ -191,7 +192,7 @@ export class Http2Transport {
       });
       stream.on('close', () => {
         // Closed without an end or error event (RST_STREAM with NO_ERROR before the body ended).
-        if (finish()) reject(Object.assign(new Error(`stream closed (code ${stream.rstCode})`), { code: 'ERR_HTTP2_STREAM_ERROR' }));
+        if (finish()) reject(streamError(`stream closed (code ${stream.rstCode})`));
       });
       if (body !== undefined && body !== '') stream.end(body);
     });
@@ -282,4 +283,9 @@ function plainHeaders(h: http2.IncomingHttpHeaders): Record<string, string> {
 /** What node-fetch rejects with on abort; errors.ts tells cancellation from timeout by context. */
 function abortError(): Error {
   return Object.assign(new Error('The operation was aborted.'), { name: 'AbortError', code: 'ABORT_ERR' });
+}
+
+/** A stream that ended without its answer; errors.ts maps the code to an unreachable server. */
+function streamError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_HTTP2_STREAM_ERROR' });
 }
