@@ -39,7 +39,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
         { resource: 'pods', namespace: opts.namespace, verb: 'list' },
         {
           method: 'GET',
-          path: opts.namespace ? `/api/v1/namespaces/${seg(opts.namespace)}/pods` : '/api/v1/pods',
+          path: podsPath(opts.namespace),
           query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: 500, continue: cont },
         },
       );
@@ -55,9 +55,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
     onEvent: (e: WatchEvent<Pod>) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const path = opts.namespace
-      ? `/api/v1/namespaces/${encodeURIComponent(opts.namespace)}/pods`
-      : '/api/v1/pods';
+    const path = podsPath(opts.namespace);
     const target = { resource: 'pods', namespace: opts.namespace, verb: 'watch' };
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
@@ -103,21 +101,17 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
   }
 
   function removalBody(name: string, namespace: string, opts: PodRemovalOptions): Record<string, unknown> {
+    const grace = gracePeriod(opts);
     return {
       apiVersion: 'policy/v1',
       kind: 'Eviction',
       metadata: { name, namespace },
       deleteOptions: {
-        ...(opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds >= 0
-          ? { gracePeriodSeconds: opts.gracePeriodSeconds }
-          : {}),
+        ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}),
         ...(opts.dryRun ? { dryRun: [DRY_RUN_ALL] } : {}),
       },
     };
   }
-
-  const podPath = (namespace: string, name: string): string =>
-    `/api/v1/namespaces/${seg(namespace)}/pods/${seg(name)}`;
 
   return {
     getNode: (name) =>
@@ -173,10 +167,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
           path: podPath(namespace, name),
           query: {
             dryRun: dryRun(opts),
-            gracePeriodSeconds:
-              opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds >= 0
-                ? opts.gracePeriodSeconds
-                : undefined,
+            gracePeriodSeconds: gracePeriod(opts),
           },
           ...(opts.uid ? { body: { preconditions: { uid: opts.uid } } } : {}),
         },
@@ -228,4 +219,19 @@ interface KubeList<T> {
 /** One path segment, escaped as client-node's typed APIs escape theirs. */
 function seg(s: string): string {
   return encodeURIComponent(s);
+}
+
+/** `/api/v1/namespaces/NS/pods`, or all namespaces' pods. */
+function podsPath(namespace: string | undefined): string {
+  return namespace ? `/api/v1/namespaces/${seg(namespace)}/pods` : '/api/v1/pods';
+}
+
+/** `/api/v1/namespaces/NS/pods/NAME`. */
+function podPath(namespace: string, name: string): string {
+  return `/api/v1/namespaces/${seg(namespace)}/pods/${seg(name)}`;
+}
+
+/** The grace period to send: none (the pod's own) when unset or negative, as kubectl's -1. */
+function gracePeriod(opts: PodRemovalOptions): number | undefined {
+  return opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds >= 0 ? opts.gracePeriodSeconds : undefined;
 }
