@@ -3,14 +3,15 @@
 // even cordoned, then a whole maintenance cycle on another worker: cordon, drain, reboot through
 // the node's own shim, wait until it is healthy, uncordon, wait until its workloads are back.
 import { BosunError } from '../../common/errors.ts';
-import { kubeRequest } from '../../kube/client.ts';
-import type { Node, Pod } from '../../kube/types.ts';
-import type { DemoChapter, DemoContext } from './run.ts';
+import { createNodePods } from '../../kube/node-pods.ts';
+import type { NodePods } from '../../kube/ports.ts';
+import type { Pod } from '../../kube/types.ts';
+import type { DemoChapter } from './run.ts';
 
-async function workerPods(d: DemoContext): Promise<Map<string, Pod[]>> {
-  const pods = await kubeRequest<{ items?: Pod[] }>(d.kube, { method: 'GET', path: '/api/v1/pods' });
+async function workerPods(kube: NodePods): Promise<Map<string, Pod[]>> {
+  const pods = await kube.listPods();
   const by = new Map<string, Pod[]>();
-  for (const p of pods.items ?? []) {
+  for (const p of pods.items) {
     const n = p.spec?.nodeName;
     if (!n?.startsWith('worker-')) continue;
     by.set(n, [...(by.get(n) ?? []), p]);
@@ -21,19 +22,16 @@ async function workerPods(d: DemoContext): Promise<Map<string, Pod[]>> {
 const guarded = (p: Pod): boolean => p.metadata?.namespace === 'data';
 const bare = (p: Pod): boolean => (p.metadata?.ownerReferences ?? []).length === 0;
 
-function readNode(d: DemoContext, name: string): Promise<Node> {
-  return kubeRequest<Node>(d.kube, { method: 'GET', path: `/api/v1/nodes/${encodeURIComponent(name)}` });
-}
-
-async function bootId(d: DemoContext, node: string): Promise<string> {
-  return (await readNode(d, node)).status?.nodeInfo?.bootID ?? '';
+async function bootId(kube: NodePods, node: string): Promise<string> {
+  return (await kube.getNode(node)).status?.nodeInfo?.bootID ?? '';
 }
 
 /** The node maintenance chapter. */
 export const maintainChapter: DemoChapter = {
   title: 'Node maintenance: cordon, drain, reboot, uncordon',
   async run(d) {
-    const by = await workerPods(d);
+    const kube = createNodePods(d.kube);
+    const by = await workerPods(kube);
     const workers = [...by.keys()].sort();
     const blocked = workers.find((w) => (by.get(w) ?? []).some(guarded));
     const target = workers.find((w) => !(by.get(w) ?? []).some(guarded) && !(by.get(w) ?? []).some(bare)) ?? workers.find((w) => !(by.get(w) ?? []).some(guarded));
@@ -45,7 +43,7 @@ export const maintainChapter: DemoChapter = {
     d.say('');
     d.say('Without --check the drain stops at the same prediction, and the node is not even cordoned:');
     const refused = await d.bosun(['drain', blocked, '--ignore-daemonsets', '--delete-emptydir-data'], { allowFailure: true });
-    const node = await readNode(d, blocked);
+    const node = await kube.getNode(blocked);
     if (refused.code === 0 || node.spec?.unschedulable) throw new BosunError(`the drain of ${blocked} was expected to stop before the cordon`, 'INTERNAL');
     d.say(`(${blocked} is still schedulable: ${node.spec?.unschedulable ? 'no' : 'yes'})`);
 
@@ -53,10 +51,10 @@ export const maintainChapter: DemoChapter = {
     d.say(`${target} is next: a whole maintenance cycle, with the reboot run through the node's own shim (--on-node).`);
     d.say('bosun cordons and drains it, reboots it, waits until it is back with a new boot ID and healthy, uncordons');
     d.say('it, and waits until the workloads it evicted are Ready again, so the next node is never taken too early:');
-    const before = await bootId(d, target);
+    const before = await bootId(kube, target);
     await d.bosun(['maintain', target, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--health-settle', '1s', '--on-node', '--', 'reboot']);
-    const after = await bootId(d, target);
-    const n = await readNode(d, target);
+    const after = await bootId(kube, target);
+    const n = await kube.getNode(target);
     const ready = (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
     if (before === after || !ready || n.spec?.unschedulable) throw new BosunError(`${target} did not come back rebooted, Ready and schedulable`, 'INTERNAL');
     d.say(`${target}: boot ID ${before.slice(0, 8)}… -> ${after.slice(0, 8)}…, Ready, schedulable again.`);
