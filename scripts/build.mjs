@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // What the CLI does not run stays out of what it loads at every start:
 // - @kubernetes/client-node's modules have no side effects on import, but its package.json does not
 //   say so, so esbuild kept all of them: exec/attach/port-forward (ws), cp (tar), and the generated
-//   API and model classes (1.7 MB) that only the demo's typed reads use (kube/typed.ts).
+//   API and model classes (1.7 MB), which bosun does not use (kube/client.ts's kubeRequest).
 // - node-fetch 2 imports whatwg-url (with tr46's 260 KB table) only as a fallback for runtimes
 //   without url.URL (lib/index.js: `Url.URL || whatwgUrl.URL`); Node has had url.URL since 10.
 const clientNodeDist = '/node_modules/@kubernetes/client-node/dist/';

@@ -213,11 +213,7 @@ function addDrainFlags(cmd: Command): Command {
       collect,
       [],
     )
-    .option(
-      '--eviction-concurrency <n>',
-      'Eviction (or deletion) requests in flight at once.',
-      '64',
-    )
+    .option('--eviction-concurrency <n>', 'Eviction (or deletion) requests in flight at once.', '64')
     .option('--reason <text>', 'Why the node is taken out of service, recorded on the node with the cordon.');
 }
 

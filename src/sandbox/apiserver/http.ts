@@ -1,7 +1,8 @@
 // One kube-apiserver front end: HTTPS on 127.0.0.1 with the node's apiserver.crt, client
 // certificate authentication against ca.crt, REST routing, Table output for kubectl, chunked
 // watches, and the fault injector. Like kube-apiserver it offers HTTP/2 by ALPN (client-go and
-// bosun take it) and serves HTTP/1.1 to clients that do not ask for h2. Several front ends (one per control plane) share one ApiCore.
+// bosun take it) and serves HTTP/1.1 to clients that do not ask for h2. Several front ends (one
+// per control plane) share one ApiCore.
 import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
