@@ -509,6 +509,8 @@ const DONE: ReadonlySet<Phase> = new Set<Phase>(['gone', 'skipped-wait', 'failed
  * from a version the API server's watch cache may no longer hold (which would cost a 410 and a relist).
  */
 const FRESH_LIST_MS = 30_000;
+/** The reason a wait's timer is cancelled with. */
+const WOKEN = 'woken';
 
 /** One node's eviction loop. */
 class NodeDrain {
@@ -516,7 +518,7 @@ class NodeDrain {
   private readonly byKey = new Map<string, PodState>();
   private inflight = 0;
   private woken = false;
-  private wakeCtl: AbortController | undefined;
+  private wakeWaiter: (() => void) | undefined;
   private watchError: unknown;
   private listed = false;
   private pdbs: PodDisruptionBudget[] = [];
@@ -553,27 +555,29 @@ class NodeDrain {
 
   private wake(): void {
     this.woken = true;
-    this.wakeCtl?.abort();
+    this.wakeWaiter?.();
   }
 
+  /**
+   * Waits until `at` or the next wake(), whichever comes first. An interruption wakes it too (run()
+   * calls wake() when the signal aborts). A wake is a plain callback: a drain wakes the loop a few
+   * hundred times, and aborting a controller each time cost it an AbortError with its stack.
+   */
   private async waitUntil(at: number): Promise<void> {
     if (this.woken) {
       this.woken = false;
       return;
     }
-    const ctl = new AbortController();
-    this.wakeCtl = ctl;
-    const onAbort = (): void => ctl.abort();
-    this.deps.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = at === Infinity ? undefined : new AbortController();
     try {
-      if (at === Infinity)
-        await new Promise<void>((r) => ctl.signal.addEventListener('abort', () => r(), { once: true }));
-      else await this.deps.clock.sleep(Math.max(0, at - this.now()), ctl.signal);
-    } catch {
-      // woken up or interrupted
+      await new Promise<void>((resolve) => {
+        this.wakeWaiter = resolve;
+        if (timer) this.deps.clock.sleep(Math.max(0, at - this.now()), timer.signal).then(resolve, resolve);
+      });
     } finally {
-      this.deps.signal?.removeEventListener('abort', onAbort);
-      this.wakeCtl = undefined;
+      this.wakeWaiter = undefined;
+      // Cancels the sleep when a wake came first; a reason of our own spares an AbortError.
+      timer?.abort(WOKEN);
       this.woken = false;
     }
   }
