@@ -10,6 +10,7 @@
 // It never reads process.env itself: the composition root passes KUBECONFIG and HOME in. It never
 // prints: errors are BosunErrors with a hint.
 import { setMaxListeners } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
 import { existsSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -60,8 +61,8 @@ export interface LoadedKubeConfig {
 export interface KubeClients extends LoadedKubeConfig {
   /** client-node's configuration: server, authentication, transport, middleware. */
   config: Configuration;
-  /** For watches (client-node's Watch; see kube/watch.ts for list+watch with relist). */
-  watch: Watch;
+  /** Watches (see kube/watch.ts for list+watch with relist). */
+  watch: KubeWatch;
   requestTimeoutMs: number;
   signal: AbortSignal | undefined;
 }
@@ -216,13 +217,111 @@ function keepAliveAuth(kc: KubeConfig, shareable: WeakSet<https.Agent>): { getNa
 export function apiConfiguration(
   loaded: LoadedKubeConfig,
   opts: Pick<KubeClientOptions, 'requestTimeoutMs' | 'signal'> = {},
+  transport?: Http2Transport,
 ): Configuration {
   const shareable = new WeakSet<https.Agent>();
+  const t = transport ?? new Http2Transport(shareable);
   return createConfiguration({
     baseServer: new ServerConfiguration(loaded.server, {}),
-    httpApi: new Http2Transport(shareable).library(),
-    authMethods: { default: keepAliveAuth(loaded.kc, shareable) },
+    httpApi: t.library(),
+    authMethods: { default: keepAliveAuth(loaded.kc, t.h2Agents) },
     promiseMiddleware: [requestMiddleware(opts.requestTimeoutMs ?? 0, opts.signal)],
+  });
+}
+
+/** A watch's request: the path and query of the list it watches. */
+export interface KubeWatchRequest {
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+}
+
+/**
+ * Watches `r` (its GET with watch=true): each event goes to onEvent(type, object) until the server
+ * ends the watch or the signal aborts (both resolve), or it fails (rejects with what kubeRequest
+ * would throw, or with what onEvent threw). Over the h2 connection of the other requests where
+ * they use one, with its health check (a watch on a connection gone dead fails instead of waiting
+ * for events forever), as client-go watches; elsewhere (proxies, plain http, HTTP/1.1-only servers)
+ * through client-node's Watch. --request-timeout does not apply to watches.
+ */
+export type KubeWatch = (
+  r: KubeWatchRequest,
+  onEvent: (type: string, object: unknown) => void,
+  signal: AbortSignal,
+) => Promise<void>;
+
+function kubeWatch(config: Configuration, transport: Http2Transport, fallback: Watch): KubeWatch {
+  return async (r, onEvent, signal) => {
+    if (signal.aborted) return;
+    const query = Object.fromEntries(Object.entries(r.query ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+    const ctx = config.baseServer.makeRequestContext(r.path, 'GET' as HttpMethod);
+    ctx.setHeaderParam('Accept', 'application/json');
+    for (const [k, v] of Object.entries(query)) ctx.setQueryParam(k, v);
+    ctx.setQueryParam('watch', 'true');
+    await config.authMethods.default?.applySecurityAuthentication(ctx);
+    ctx.setSignal(signal);
+    const decoder = new StringDecoder('utf8');
+    let pending = '';
+    let res;
+    try {
+      res = await transport.stream(ctx, (chunk) => {
+        pending += decoder.write(chunk);
+        for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+          const line = pending.slice(0, nl).trim();
+          pending = pending.slice(nl + 1);
+          if (line === '') continue;
+          const ev = JSON.parse(line) as { type: string; object: unknown };
+          onEvent(ev.type, ev.object);
+        }
+      });
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    }
+    if (res === undefined) return fallbackWatch(fallback, r.path, query, onEvent, signal);
+    if (res.httpStatusCode < 200 || res.httpStatusCode >= 300)
+      throw new ApiException<string>(res.httpStatusCode, `HTTP ${res.httpStatusCode}`, await res.body.text(), res.headers);
+  };
+}
+
+/** The same watch through client-node's Watch (which drops what its callback throws: kept here). */
+function fallbackWatch(
+  w: Watch,
+  path: string,
+  query: Record<string, string>,
+  onEvent: (type: string, object: unknown) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    let controller: AbortController | undefined;
+    const finish = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      controller?.abort();
+      if (err === null || err === undefined || signal.aborted) resolve();
+      else reject(err);
+    };
+    const onAbort = (): void => finish(null);
+    signal.addEventListener('abort', onAbort, { once: true });
+    w.watch(
+      path,
+      query,
+      (type: string, obj: unknown) => {
+        if (settled) return;
+        try {
+          onEvent(type, obj);
+        } catch (e) {
+          finish(e);
+        }
+      },
+      (err: unknown) => finish(err),
+    )
+      .then((c) => {
+        controller = c;
+        if (settled) c.abort();
+      })
+      .catch((e: unknown) => finish(e));
   });
 }
 
@@ -238,10 +337,12 @@ export function createKubeClients(opts: KubeClientOptions): KubeClients {
     else opts.signal.addEventListener('abort', () => inner.abort(opts.signal?.reason), { once: true });
     signal = inner.signal;
   }
+  const transport = new Http2Transport(new WeakSet());
+  const config = apiConfiguration(loaded, { ...opts, signal }, transport);
   return {
     ...loaded,
-    config: apiConfiguration(loaded, { ...opts, signal }),
-    watch: new Watch(loaded.kc),
+    config,
+    watch: kubeWatch(config, transport, new Watch(loaded.kc)),
     requestTimeoutMs: opts.requestTimeoutMs ?? 0,
     signal,
   };

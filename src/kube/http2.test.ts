@@ -297,3 +297,135 @@ test('over h2 the server certificate is verified against the kubeconfig CA, unle
   assert.equal((await readNode(createKubeClients({ kubeconfig: insecure, home: dir }), 'n')).metadata?.name, 'n');
   assert.deepEqual(s.versions, ['2.0']);
 });
+
+/** `n` pod events as a watch sends them, one JSON object a line. */
+function watchLines(n: number): string {
+  return Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ type: 'MODIFIED', object: { kind: 'Pod', metadata: { name: `p${i}`, resourceVersion: String(i + 1) } } }),
+  )
+    .map((l) => `${l}\n`)
+    .join('');
+}
+
+test('a watch goes over the h2 connection of the other requests, its events read across DATA frames', async (t) => {
+  const urls: string[] = [];
+  const s = await serve(t, (req, res) => {
+    urls.push(String(req.url));
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (!String(req.url).includes('watch=true')) return void res.end(NODE);
+    // A line cut in two, a frame holding several lines, and a multi-byte character cut in two.
+    const text = watchLines(3).replace('p1', 'p1é');
+    const bytes = Buffer.from(text);
+    const cut = bytes.indexOf(Buffer.from('é')) + 1;
+    res.write(bytes.subarray(0, 20));
+    setTimeout(() => res.write(bytes.subarray(20, cut)), 2);
+    setTimeout(() => res.end(bytes.subarray(cut)), 4);
+  });
+  const clients = clientsFor(s);
+  await readNode(clients, 'n');
+  const seen: string[] = [];
+  await clients.watch(
+    { path: '/api/v1/pods', query: { fieldSelector: 'spec.nodeName=w', labelSelector: undefined, allowWatchBookmarks: true } },
+    (type, obj) => seen.push(`${type} ${(obj as { metadata: { name: string } }).metadata.name}`),
+    new AbortController().signal,
+  );
+  assert.deepEqual(seen, ['MODIFIED p0', 'MODIFIED p1é', 'MODIFIED p2']);
+  assert.equal(s.connections(), 1);
+  assert.deepEqual(s.versions, ['2.0', '2.0']);
+  assert.equal(urls[1], '/api/v1/pods?fieldSelector=spec.nodeName%3Dw&allowWatchBookmarks=true&watch=true');
+});
+
+test('over h2 a watch refused with a Status is the API error; what its handler throws ends it; an abort ends it quietly', async (t) => {
+  const cancelled: string[] = [];
+  const s = await serve(t, (req, res) => {
+    const url = String(req.url);
+    if (url.includes('gone')) {
+      res.writeHead(410, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Expired', code: 410, message: 'too old resource version' }));
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write(watchLines(2)); // and then nothing: the watch stays open
+    req.on('close', () => cancelled.push(url));
+  });
+  const clients = clientsFor(s);
+  const never = new AbortController().signal;
+  await assert.rejects(
+    clients.watch({ path: '/api/v1/gone' }, () => undefined, never).catch((e: unknown) => {
+      throw toKubeError(e, { resource: 'pods', verb: 'watch' });
+    }),
+    (e: unknown) => isKubeApiError(e) && e.status === 410,
+  );
+  const boom = new Error('handler failed');
+  await assert.rejects(
+    clients.watch({ path: '/api/v1/throws' }, () => {
+      throw boom;
+    }, never),
+    (e: unknown) => e === boom,
+  );
+  const ctl = new AbortController();
+  let events = 0;
+  await clients.watch({ path: '/api/v1/aborted' }, () => {
+    if (++events === 2) ctl.abort();
+  }, ctl.signal);
+  assert.equal(events, 2);
+  await waitFor(() => cancelled.length === 2);
+  assert.deepEqual(cancelled.sort(), ['/api/v1/aborted?watch=true', '/api/v1/throws?watch=true']);
+});
+
+test('a watch on a connection that stops answering is pinged, then closed: it fails as unreachable', { timeout: 20_000 }, async (t) => {
+  const onRequest = { freeze: (): void => undefined };
+  const s = await serve(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write(watchLines(1));
+    setTimeout(() => onRequest.freeze(), 20); // one event gets through, then nothing more
+  });
+  const proxy = await freezableProxy(t, s.port);
+  onRequest.freeze = proxy.freeze;
+  const agent = new https.Agent({ ca: s.cert });
+  const transport = new Http2Transport(new WeakSet([agent]), { readIdleMs: 100, pingTimeoutMs: 100 });
+  const ctx = new RequestContext(`https://127.0.0.1:${proxy.port}/api/v1/pods?watch=true`, HttpMethod.GET);
+  ctx.setAgent(agent);
+  let received = '';
+  await assert.rejects(
+    transport.stream(ctx, (c) => (received += c.toString())),
+    (e: unknown) => {
+      const k = toKubeError(e, { resource: 'pods', verb: 'watch' });
+      return isKubeApiError(k) && k.reason === TransportReason.Unreachable && /ping/.test(k.message);
+    },
+  );
+  assert.equal(received, watchLines(1));
+});
+
+test('a server that speaks only HTTP/1.1 is watched through client-node: the same events, the same errors', async (t) => {
+  const { cert, key } = await selfSignedServing();
+  const srv = https.createServer({ cert, key }, (req, res) => {
+    if (String(req.url).includes('gone')) {
+      res.writeHead(410, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 }));
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(watchLines(2));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => srv.close());
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bosun-h1-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = path.join(dir, 'config');
+  writeFileSync(kubeconfig, tokenKubeconfig((srv.address() as { port: number }).port, cert));
+  const clients = createKubeClients({ kubeconfig, home: dir });
+  const seen: string[] = [];
+  await clients.watch({ path: '/api/v1/pods' }, (type) => seen.push(type), new AbortController().signal);
+  assert.deepEqual(seen, ['MODIFIED', 'MODIFIED']);
+  await assert.rejects(
+    clients.watch({ path: '/api/v1/gone' }, () => undefined, new AbortController().signal).catch((e: unknown) => {
+      throw toKubeError(e, { resource: 'pods', verb: 'watch' });
+    }),
+    (e: unknown) => isKubeApiError(e) && e.status === 410,
+  );
+});
+
+/** Polls cond (for what the server sees after the client has moved on), for at most 5 s. */
+async function waitFor(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond());
+}

@@ -1,7 +1,8 @@
-// HTTP/2 for bosun's API requests, as client-go speaks it: kube-apiserver offers h2 by ALPN, and one
-// connection then carries every request as its own stream. A drain's evictions share one TLS
-// connection instead of opening one each (each handshake costs both ends CPU at the moment the
-// API server is busiest).
+// HTTP/2 for bosun's API requests and watches, as client-go speaks it: kube-apiserver offers h2 by
+// ALPN, and one connection then carries every request and watch as its own stream. A drain's
+// evictions and its watch share one TLS connection instead of opening one each (each handshake
+// costs both ends CPU at the moment the API server is busiest), and the connection's health check
+// covers the watch too.
 //
 // It plugs into client-node 1.x's documented transport seam (createConfiguration's httpApi). A
 // request goes over h2 only when it would have used keepAliveAuth's shared agent (a direct TLS
@@ -64,7 +65,7 @@ export class Http2Transport {
 
   /** @param h2Agents the agents whose requests may go over h2 (keepAliveAuth's shared agents). */
   constructor(
-    private readonly h2Agents: WeakSet<https.Agent>,
+    readonly h2Agents: WeakSet<https.Agent>,
     private readonly health: Http2HealthCheck = CLIENT_GO_HEALTH_CHECK,
   ) {}
 
@@ -74,15 +75,33 @@ export class Http2Transport {
   }
 
   private async send(c: RequestContext): Promise<ResponseContext> {
+    const session = await this.sessionFor(c);
+    if (session === undefined) return this.fallback.send(c).toPromise();
+    return this.request(session, c);
+  }
+
+  /**
+   * Sends a request whose answer is a stream (a watch) over h2, and gives the answer's body to
+   * `sink` as it arrives; the returned answer comes when the stream ends (with the body only when
+   * its status is not 2xx). Like a request, it is covered by the connection's health check: a watch
+   * on a connection that went dead fails instead of waiting for events forever. Undefined where
+   * send() would not use h2: the caller watches another way.
+   */
+  async stream(c: RequestContext, sink: (chunk: Buffer) => void): Promise<ResponseContext | undefined> {
+    const session = await this.sessionFor(c);
+    return session === undefined ? undefined : this.request(session, c, sink);
+  }
+
+  /** The h2 session for a request, or undefined when it goes to client-node's fetch library. */
+  private async sessionFor(c: RequestContext): Promise<http2.ClientHttp2Session | undefined> {
     const agent = c.getAgent() as https.Agent | undefined;
     const url = new URL(c.getUrl());
     const body = c.getBody();
     // Bodies other than text (client-node's FormData) are left to fetch.
     if (url.protocol !== 'https:' || agent === undefined || !this.h2Agents.has(agent) || (body !== undefined && typeof body !== 'string'))
-      return this.fallback.send(c).toPromise();
+      return undefined;
     const conn = await this.connection(url, agent);
-    if (conn === 'http/1.1') return this.fallback.send(c).toPromise();
-    return this.request(conn, c, url, body);
+    return conn === 'http/1.1' ? undefined : conn;
   }
 
   private connection(url: URL, agent: https.Agent): Promise<Connection> {
@@ -116,11 +135,14 @@ export class Http2Transport {
     return p;
   }
 
-  private request(session: http2.ClientHttp2Session, c: RequestContext, url: URL, body: string | undefined): Promise<ResponseContext> {
+  private request(session: http2.ClientHttp2Session, c: RequestContext, sink?: (chunk: Buffer) => void): Promise<ResponseContext> {
+    const url = new URL(c.getUrl());
+    const body = c.getBody() as string | undefined;
     const headers: http2.OutgoingHttpHeaders = {
       ':method': c.getHttpMethod(),
       ':path': `${url.pathname}${url.search}`,
-      'accept-encoding': 'gzip, deflate',
+      // A stream is read as it comes (kube-apiserver does not compress watches either).
+      ...(sink ? {} : { 'accept-encoding': 'gzip, deflate' }),
     };
     for (const [k, v] of Object.entries(c.getHeaders())) {
       const name = k.toLowerCase();
@@ -168,7 +190,18 @@ export class Http2Transport {
       });
       stream.on('data', (d: Buffer) => {
         st.lastRead = Date.now();
-        chunks.push(d);
+        if (sink === undefined || status < 200 || status >= 300) {
+          chunks.push(d);
+          return;
+        }
+        if (done) return;
+        try {
+          sink(d);
+        } catch (e) {
+          // What the sink throws ends the stream and is the outcome.
+          if (finish()) reject(e);
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+        }
       });
       stream.on('end', () => {
         if (status === 0) {

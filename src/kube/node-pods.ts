@@ -55,49 +55,31 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
     onEvent: (e: WatchEvent<Pod>) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const path = podsPath(opts.namespace);
     const target = { resource: 'pods', namespace: opts.namespace, verb: 'watch' };
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return resolve();
-      let settled = false;
-      let controller: AbortController | undefined;
-      const finish = (err: unknown): void => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        controller?.abort();
-        if (err === null || err === undefined || signal.aborted) resolve();
-        else reject(toKubeError(err, target, { cancelled: signal.aborted }));
-      };
-      const onAbort = (): void => finish(null);
-      signal.addEventListener('abort', onAbort, { once: true });
-      clients.watch
-        .watch(
-          path,
-          {
+    return clients
+      .watch(
+        {
+          path: podsPath(opts.namespace),
+          query: {
             fieldSelector: opts.fieldSelector,
             labelSelector: opts.labelSelector,
             resourceVersion: opts.resourceVersion,
             allowWatchBookmarks: true,
           },
-          (type: string, obj: unknown) => {
-            if (settled) return;
-            if (type === 'ERROR') {
-              const st = parseStatus(obj);
-              finish(fromStatus(typeof st?.['code'] === 'number' ? st['code'] : 500, st, target));
-              return;
-            }
-            if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' || type === 'BOOKMARK')
-              onEvent({ type, object: obj as Pod });
-          },
-          (err: unknown) => finish(err),
-        )
-        .then((c) => {
-          controller = c;
-          if (settled) c.abort();
-        })
-        .catch((e: unknown) => finish(e));
-    });
+        },
+        (type, obj) => {
+          if (type === 'ERROR') {
+            const st = parseStatus(obj);
+            throw fromStatus(typeof st?.['code'] === 'number' ? st['code'] : 500, st, target);
+          }
+          if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' || type === 'BOOKMARK')
+            onEvent({ type, object: obj as Pod });
+        },
+        signal,
+      )
+      .catch((e: unknown) => {
+        if (!signal.aborted) throw toKubeError(e, target, { cancelled: false });
+      });
   }
 
   function removalBody(name: string, namespace: string, opts: PodRemovalOptions): Record<string, unknown> {
