@@ -50,6 +50,20 @@ test('the same event again bumps the count of one Event', async () => {
   assert.equal([...s.events.values()][0]?.count, 3);
 });
 
+test('events recorded in the same millisecond get names of their own', async () => {
+  // The clock does not move: client-go's names carry nanoseconds, the sandbox's clock milliseconds.
+  // Eight objects named web (a name reused, new UIDs), 25 events each (the spam filter's burst).
+  const s = setup();
+  for (let i = 0; i < 200; i++) {
+    const o = obj('web');
+    o.metadata.uid = `uid-${i % 8}`;
+    s.rec.event(o, 'Normal', `Reason${i}`, 'message');
+  }
+  await flushAsync(40);
+  assert.equal(s.writes.length, 200);
+  assert.equal(new Set(s.writes.map((w) => w.name)).size, 200);
+});
+
 test('past 10 different messages about one object and reason, one combined event is kept up to date', async () => {
   const s = setup();
   for (let i = 1; i <= 15; i++) s.rec.event(obj('web'), 'Normal', 'SuccessfulCreate', `Created pod: web-${i}`);

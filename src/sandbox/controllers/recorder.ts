@@ -104,6 +104,7 @@ export class EventRecorder {
   /** EventSourceObjectSpamFilter: a token bucket per source and object. */
   private readonly spam = new Map<string, TokenBucket>();
   private readonly client: TokenBucket | undefined;
+  private lastNanos = 0n;
 
   constructor(
     private readonly api: Pick<ApiCore, 'create' | 'guaranteedUpdate'>,
@@ -168,7 +169,7 @@ export class EventRecorder {
       ev.count = seen.count + 1;
       ev.firstTimestamp = seen.firstTimestamp;
     } else {
-      ev.metadata.name = `${ev.involvedObject.name || 'unknown'}.${(nowMs * 1_000_000 + Math.floor(Math.random() * 1_000_000)).toString(16)}`;
+      ev.metadata.name = `${ev.involvedObject.name || 'unknown'}.${this.nanos(nowMs).toString(16)}`;
     }
     lruSet(this.written, key, { name: ev.metadata.name ?? '', count: ev.count ?? 1, firstTimestamp: ev.firstTimestamp ?? '' });
     if (this.spammed(ev, nowMs)) return;
@@ -189,6 +190,19 @@ export class EventRecorder {
       if (updated) return;
     }
     await this.api.create(events, ns, ev);
+  }
+
+  /**
+   * The nanosecond stamp in an Event's name, as client-go's `%v.%x` of t.UnixNano(). The clock has
+   * milliseconds: the rest is random, and kept in a BigInt (a double holds only 16 digits, so
+   * milliseconds times a million plus a random part took about 3,900 values in one millisecond,
+   * and events written together got the same name). One recorder never repeats a stamp.
+   */
+  private nanos(nowMs: number): bigint {
+    let n = BigInt(nowMs) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000));
+    if (n <= this.lastNanos) n = this.lastNanos + 1n;
+    this.lastNanos = n;
+    return n;
   }
 
   /** EventAggregate: past 10 different messages for one object and reason, one combined event. */
