@@ -217,14 +217,12 @@ function keepAliveAuth(kc: KubeConfig, shareable: WeakSet<https.Agent>): { getNa
 export function apiConfiguration(
   loaded: LoadedKubeConfig,
   opts: Pick<KubeClientOptions, 'requestTimeoutMs' | 'signal'> = {},
-  transport?: Http2Transport,
+  transport = new Http2Transport(),
 ): Configuration {
-  const shareable = new WeakSet<https.Agent>();
-  const t = transport ?? new Http2Transport(shareable);
   return createConfiguration({
     baseServer: new ServerConfiguration(loaded.server, {}),
-    httpApi: t.library(),
-    authMethods: { default: keepAliveAuth(loaded.kc, t.h2Agents) },
+    httpApi: transport.library(),
+    authMethods: { default: keepAliveAuth(loaded.kc, transport.h2Agents) },
     promiseMiddleware: [requestMiddleware(opts.requestTimeoutMs ?? 0, opts.signal)],
   });
 }
@@ -252,12 +250,7 @@ export type KubeWatch = (
 function kubeWatch(config: Configuration, transport: Http2Transport, fallback: Watch): KubeWatch {
   return async (r, onEvent, signal) => {
     if (signal.aborted) return;
-    const query = Object.fromEntries(Object.entries(r.query ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
-    const ctx = config.baseServer.makeRequestContext(r.path, 'GET' as HttpMethod);
-    ctx.setHeaderParam('Accept', 'application/json');
-    for (const [k, v] of Object.entries(query)) ctx.setQueryParam(k, v);
-    ctx.setQueryParam('watch', 'true');
-    await config.authMethods.default?.applySecurityAuthentication(ctx);
+    const ctx = await requestContext(config, 'GET', r.path, { ...r.query, watch: true }, 'application/json');
     ctx.setSignal(signal);
     const decoder = new StringDecoder('utf8');
     let pending = '';
@@ -277,17 +270,20 @@ function kubeWatch(config: Configuration, transport: Http2Transport, fallback: W
       if (signal.aborted) return;
       throw e;
     }
-    if (res === undefined) return fallbackWatch(fallback, r.path, query, onEvent, signal);
+    if (res === undefined) return fallbackWatch(fallback, r.path, r.query ?? {}, onEvent, signal);
     if (res.httpStatusCode < 200 || res.httpStatusCode >= 300)
       throw new ApiException<string>(res.httpStatusCode, `HTTP ${res.httpStatusCode}`, await res.body.text(), res.headers);
   };
 }
 
-/** The same watch through client-node's Watch (which drops what its callback throws: kept here). */
+/**
+ * The same watch through client-node's Watch (which adds watch=true, leaves out undefined query
+ * values, and drops what its callback throws: kept here).
+ */
 function fallbackWatch(
   w: Watch,
   path: string,
-  query: Record<string, string>,
+  query: NonNullable<KubeWatchRequest['query']>,
   onEvent: (type: string, object: unknown) => void,
   signal: AbortSignal,
 ): Promise<void> {
@@ -337,7 +333,7 @@ export function createKubeClients(opts: KubeClientOptions): KubeClients {
     else opts.signal.addEventListener('abort', () => inner.abort(opts.signal?.reason), { once: true });
     signal = inner.signal;
   }
-  const transport = new Http2Transport(new WeakSet());
+  const transport = new Http2Transport();
   const config = apiConfiguration(loaded, { ...opts, signal }, transport);
   return {
     ...loaded,
@@ -346,6 +342,21 @@ export function createKubeClients(opts: KubeClientOptions): KubeClients {
     requestTimeoutMs: opts.requestTimeoutMs ?? 0,
     signal,
   };
+}
+
+/** A request to `path` with `query` (undefined values left out) and the kubeconfig's credentials. */
+async function requestContext(
+  config: Configuration,
+  method: KubeRequest['method'],
+  path: string,
+  query: KubeRequest['query'],
+  accept: string,
+): Promise<RequestContext> {
+  const ctx = config.baseServer.makeRequestContext(path, method as HttpMethod);
+  ctx.setHeaderParam('Accept', accept);
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) ctx.setQueryParam(k, String(v));
+  await config.authMethods.default?.applySecurityAuthentication(ctx);
+  return ctx;
 }
 
 /** A request for kubeRequest. */
@@ -370,14 +381,11 @@ export interface KubeRequest {
  */
 export async function kubeRequest<T>(clients: Pick<KubeClients, 'config'>, r: KubeRequest): Promise<T> {
   const config = clients.config;
-  let ctx = config.baseServer.makeRequestContext(r.path, r.method as HttpMethod);
-  ctx.setHeaderParam('Accept', 'application/json, */*;q=0.8');
-  for (const [k, v] of Object.entries(r.query ?? {})) if (v !== undefined) ctx.setQueryParam(k, String(v));
+  let ctx = await requestContext(config, r.method, r.path, r.query, 'application/json, */*;q=0.8');
   if (r.body !== undefined) {
     ctx.setHeaderParam('Content-Type', r.contentType ?? 'application/json');
     ctx.setBody(JSON.stringify(r.body));
   }
-  await config.authMethods.default?.applySecurityAuthentication(ctx);
   for (const m of config.middleware) ctx = await m.pre(ctx).toPromise();
   let res = await config.httpApi.send(ctx).toPromise();
   for (const m of config.middleware) res = await m.post(res).toPromise();

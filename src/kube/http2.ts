@@ -65,7 +65,7 @@ export class Http2Transport {
 
   /** @param h2Agents the agents whose requests may go over h2 (keepAliveAuth's shared agents). */
   constructor(
-    readonly h2Agents: WeakSet<https.Agent>,
+    readonly h2Agents = new WeakSet<https.Agent>(),
     private readonly health: Http2HealthCheck = CLIENT_GO_HEALTH_CHECK,
   ) {}
 
@@ -75,9 +75,10 @@ export class Http2Transport {
   }
 
   private async send(c: RequestContext): Promise<ResponseContext> {
-    const session = await this.sessionFor(c);
+    const url = new URL(c.getUrl());
+    const session = await this.sessionFor(c, url);
     if (session === undefined) return this.fallback.send(c).toPromise();
-    return this.request(session, c);
+    return this.request(session, c, url);
   }
 
   /**
@@ -88,14 +89,14 @@ export class Http2Transport {
    * send() would not use h2: the caller watches another way.
    */
   async stream(c: RequestContext, sink: (chunk: Buffer) => void): Promise<ResponseContext | undefined> {
-    const session = await this.sessionFor(c);
-    return session === undefined ? undefined : this.request(session, c, sink);
+    const url = new URL(c.getUrl());
+    const session = await this.sessionFor(c, url);
+    return session === undefined ? undefined : this.request(session, c, url, sink);
   }
 
   /** The h2 session for a request, or undefined when it goes to client-node's fetch library. */
-  private async sessionFor(c: RequestContext): Promise<http2.ClientHttp2Session | undefined> {
+  private async sessionFor(c: RequestContext, url: URL): Promise<http2.ClientHttp2Session | undefined> {
     const agent = c.getAgent() as https.Agent | undefined;
-    const url = new URL(c.getUrl());
     const body = c.getBody();
     // Bodies other than text (client-node's FormData) are left to fetch.
     if (url.protocol !== 'https:' || agent === undefined || !this.h2Agents.has(agent) || (body !== undefined && typeof body !== 'string'))
@@ -135,8 +136,7 @@ export class Http2Transport {
     return p;
   }
 
-  private request(session: http2.ClientHttp2Session, c: RequestContext, sink?: (chunk: Buffer) => void): Promise<ResponseContext> {
-    const url = new URL(c.getUrl());
+  private request(session: http2.ClientHttp2Session, c: RequestContext, url: URL, sink?: (chunk: Buffer) => void): Promise<ResponseContext> {
     const body = c.getBody() as string | undefined;
     const headers: http2.OutgoingHttpHeaders = {
       ':method': c.getHttpMethod(),
