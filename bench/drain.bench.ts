@@ -22,7 +22,7 @@ let REPLICAS = 109;
 const STOP_SECONDS = 1;
 /**
  * Drains per tool. kubectl's take 23 s each and vary little; bosun's take under 2 s but vary by
- * about 0.1 s with the machine, so bosun gets more of them for a steadier median, and so does the
+ * 0.1-0.3 s with the machine, so bosun gets more of them for a steadier median, and so does the
  * floor (bench/drain-floor.mjs), which takes turns with bosun: two drains each, so keep this even.
  */
 const KUBECTL_ROUNDS = 3;
@@ -132,24 +132,24 @@ async function fill(t: TestSandbox): Promise<void> {
   await ok(['uncordon', 'worker-2']);
 }
 
-/** Drains the node holding the pods, waits until they are all Ready on the other one, uncordons. */
+/**
+ * Drains the node holding the pods `count` times, back and forth: after each drain, waits until the
+ * pods are all Ready on the other worker and uncordons. `drain` keeps its own times.
+ */
 async function rounds(
   t: TestSandbox,
   count: number,
-  drain: (node: string, i: number) => Promise<number | void>,
-): Promise<number[]> {
-  const times: number[] = [];
+  drain: (node: string, i: number) => Promise<void>,
+): Promise<void> {
   let from = 'worker-1';
   for (let i = 0; i < count; i++) {
     const to = from === 'worker-1' ? 'worker-2' : 'worker-1';
-    const ms = await drain(from, i);
-    if (ms !== undefined) times.push(ms);
+    await drain(from, i);
     await eventually(`pods back on ${to}`, async () => (await podsOn(t, to)) === REPLICAS, 180_000);
     const r = await t.kubectl(['uncordon', from]);
     if (r.code !== 0) throw new Error(r.stderr);
     from = to;
   }
-  return times;
 }
 
 /** bench/drain-floor.mjs, started and connected to the sandbox with the admin's credentials. */
@@ -195,16 +195,18 @@ if (build.status !== 0)
     'WARNING: the bundle did not build; bosun runs through tsx, its times include TypeScript compilation\n',
   );
 
-let kubectlMs: number[];
+const kubectlMs: number[] = [];
 const bosunMs: number[] = [];
 const floorMs: number[] = [];
 {
   const t = await prepare();
   try {
     const env = { ...process.env, HOME: join(t.dir, 'kubectl-home'), KUBECONFIG: '' };
-    kubectlMs = await rounds(t, KUBECTL_ROUNDS, (node) =>
-      timed(KUBECTL, ['--kubeconfig', t.kubeconfig, 'drain', node, '--ignore-daemonsets'], env),
-    );
+    await rounds(t, KUBECTL_ROUNDS, async (node) => {
+      kubectlMs.push(
+        await timed(KUBECTL, ['--kubeconfig', t.kubeconfig, 'drain', node, '--ignore-daemonsets'], env),
+      );
+    });
   } finally {
     await t.stop();
   }
@@ -217,7 +219,10 @@ const floorMs: number[] = [];
     // bosun and the floor take turns on one sandbox, two drains each (one each way), so that both
     // meet the same cluster, equally warmed up.
     await rounds(t, 2 * BOSUN_ROUNDS, async (node, i) => {
-      if (Math.floor(i / 2) % 2 === 1) return void floorMs.push(await floor.drain(node));
+      if (Math.floor(i / 2) % 2 === 1) {
+        floorMs.push(await floor.drain(node));
+        return;
+      }
       bosunMs.push(
         // The other worker is exactly full afterwards; the pre-flight's placement check (which
         // kubectl does not have) can count a pod still terminating there and call it unschedulable.
@@ -233,7 +238,6 @@ const floorMs: number[] = [];
           env,
         ),
       );
-      return 0;
     });
   } finally {
     floor.stop();
