@@ -6,6 +6,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { bosunOn, getNode, nodeOf, pods, workloadsSettled } from './support/drain.ts';
 import { eventually, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 import type { Pod } from '../src/kube/types.ts';
@@ -511,7 +512,7 @@ describe('bosun drain on the sandbox', () => {
     assert.equal((await getNode(t, 'worker-3')).spec?.unschedulable, undefined);
   });
 
-  test('cordon by --selector, with who and why recorded; -o json', async () => {
+  test('cordon by --selector, with who and why recorded; -o json, -o yaml', async () => {
     const r = await bosunOn(t, [
       'cordon',
       '-l',
@@ -531,7 +532,16 @@ describe('bosun drain on the sandbox', () => {
     );
     const again = await bosunOn(t, ['cordon', 'worker-2']);
     assert.deepEqual(again.out, ['node/worker-2 already cordoned']);
-    assert.equal((await bosunOn(t, ['uncordon', 'worker-2'])).code, 0);
+    const un = await bosunOn(t, ['uncordon', 'worker-2', '-o', 'yaml']);
+    assert.equal(un.code, 0, un.err.join('\n'));
+    const undoc = parseYaml(un.out.join('\n')) as {
+      nodes: { name: string; action: string; ownedByBosun: boolean }[];
+    };
+    assert.deepEqual(
+      undoc.nodes.map((n) => [n.name, n.action, n.ownedByBosun]),
+      [['worker-2', 'uncordoned', true]],
+    );
+    assert.deepEqual(un.err, [], 'with -o yaml the notes stay out of the way too');
   });
 
   test('bad input: an unknown node changes nothing; a selector matching nothing says so', async () => {

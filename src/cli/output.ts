@@ -37,6 +37,19 @@ export function formatJson(value: unknown): string {
   return JSON.stringify(value, null, 2);
 }
 
+/** The formats that print the result as one document: JSON or YAML. */
+export type DocumentFormat = 'json' | 'yaml';
+
+/** Is this -o value one of the document formats? */
+export function isDocumentFormat(format: string): format is DocumentFormat {
+  return format === 'json' || format === 'yaml';
+}
+
+/** One JSON or YAML document, as -o json / -o yaml print it. */
+export async function formatDocument(value: unknown, format: DocumentFormat): Promise<string> {
+  return format === 'json' ? formatJson(value) : formatYaml(value);
+}
+
 /** One YAML document. The yaml library is loaded only here: every command but -o yaml goes without it. */
 export async function formatYaml(value: unknown): Promise<string> {
   // yaml is CommonJS: its functions are on the default export when bundled, and on both otherwise.

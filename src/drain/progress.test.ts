@@ -128,14 +128,14 @@ test('on a terminal the live block is redrawn in place and the results stay abov
   assert.ok(!out.stderr.some((l) => l.startsWith('evicting pod')), 'no per-pod progress lines on a terminal');
 });
 
-test('-o json keeps stdout empty for the final document', async () => {
+test('-o json and -o yaml keep stdout empty for the final document', async () => {
   const out = capture(false, false);
   const clock = new FakeClock(0);
   const kube = new FakeCluster(clock);
   kube.addNode(node('worker-1'));
   kube.addNode(node('worker-2'));
   kube.addPod(pod('web-1', { terminationGracePeriodSeconds: 1 }));
-  const rep = new Reporter(out, { format: 'json', live: false });
+  const rep = new Reporter(out, { format: 'document', live: false });
   await clock.runUntilSettled(
     drainNode('worker-1', DEFAULT_DRAIN_OPTIONS, { kube, clock, observer: rep.drain }),
   );

@@ -2,7 +2,7 @@
 // ("node/worker-1 cordoned", "pod/web-1 evicted", "node/worker-1 drained", with " (dry run)" or
 // " (server dry run)"); progress, warnings and blocked evictions go to stderr. On a terminal the
 // counts and the blocked pods are one live block, redrawn in place; otherwise plain lines, each
-// printed once. With -o json nothing but the final document goes to stdout.
+// printed once. With -o json or -o yaml nothing but the final document goes to stdout.
 import type { Output } from '../common/ports.ts';
 import type { DryRun } from './cordon.ts';
 import type { DrainCounts, DrainEvent, DrainObserver } from './drainer.ts';
@@ -11,8 +11,8 @@ import type { MaintainEvent } from './maintain.ts';
 
 /** How to report. */
 export interface ReporterOptions {
-  /** 'text': kubectl-style result lines on stdout; 'json': stdout is left for the final document. */
-  format: 'text' | 'json';
+  /** 'text': kubectl-style result lines on stdout; 'document': stdout is left for the final JSON or YAML document. */
+  format: 'text' | 'document';
   /** Redraw a live block on stderr (a terminal with raw writes). */
   live: boolean;
 }
@@ -52,7 +52,7 @@ export class Reporter {
 
   /** A result line (stdout), kept above the live block. */
   result(line: string): void {
-    if (this.opts.format === 'json') return;
+    if (this.opts.format === 'document') return;
     if (this.live) this.erase();
     this.out.out(line);
     if (this.live) this.draw();

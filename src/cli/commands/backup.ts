@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../common/errors.ts';
 import { parseDuration } from '../../common/duration.ts';
 import type { CliContext } from '../context.ts';
-import { formatJson, formatTable, formatYaml, parseOutputFormat } from '../output.ts';
+import { formatDocument, formatTable, formatYaml, isDocumentFormat, parseOutputFormat } from '../output.ts';
 
 interface BackupFlags {
   endpoints?: string;
@@ -259,8 +259,7 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
       { etcd: port, fs: etcd.nodeBackupFs, clock: ctx.clock, signal: ctx.signal, progress: (l) => ctx.out.err(l) },
     );
     const doc = { ...r.sidecar, file: r.file, sidecarFile: r.sidecarFile, pruned: r.pruned };
-    if (fmt === 'json') ctx.out.out(formatJson(doc));
-    else if (fmt === 'yaml') ctx.out.out(await formatYaml(doc));
+    if (isDocumentFormat(fmt)) ctx.out.out(await formatDocument(doc, fmt));
     else if (fmt === 'name') ctx.out.out(r.file);
     else {
       ctx.out.out(`backup ${r.file} saved (revision ${r.sidecar.revision}, ${r.sidecar.liveKeys} keys, verified)`);
@@ -299,8 +298,7 @@ async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise
   }
   const ok = report.ok && (trial === null || trial.ok);
   const doc = { ...report, ok, trialRestore: trial };
-  if (fmt === 'json') ctx.out.out(formatJson(doc));
-  else if (fmt === 'yaml') ctx.out.out(await formatYaml(doc));
+  if (isDocumentFormat(fmt)) ctx.out.out(await formatDocument(doc, fmt));
   else if (ok && report.status) {
     const what = [
       'sha256 trailer ok',
@@ -340,8 +338,7 @@ async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Pro
     encrypted: e.parsed.encrypted,
     reason: e.why,
   }));
-  if (fmt === 'json') ctx.out.out(formatJson({ dir, backups: items }));
-  else if (fmt === 'yaml') ctx.out.out(await formatYaml({ dir, backups: items }));
+  if (isDocumentFormat(fmt)) ctx.out.out(await formatDocument({ dir, backups: items }, fmt));
   else if (fmt === 'name') for (const i of items) ctx.out.out(i.path);
   else if (items.length === 0) ctx.out.err(`No backups found in ${dir}.`);
   else {
@@ -375,8 +372,7 @@ async function runRestore(file: string, o: RestoreFlags, ctx: CliContext): Promi
     { exec: ctx.exec, env: ctx.env, tmpDir: etcd.tmpDir(ctx.env), progress: (l) => ctx.out.err(l), signal: ctx.signal },
   );
   const steps = etcd.haRestoreSteps({ file, dataDir: o.dataDir, members: r.members, initialCluster: r.initialCluster, initialClusterToken: r.initialClusterToken });
-  if (fmt === 'json') ctx.out.out(formatJson({ ...r, steps }));
-  else if (fmt === 'yaml') ctx.out.out(await formatYaml({ ...r, steps }));
+  if (isDocumentFormat(fmt)) ctx.out.out(await formatDocument({ ...r, steps }, fmt));
   else {
     ctx.out.out(`member ${r.name} restored into ${r.dataDir} with ${r.tool} (revision ${r.revision}, ${r.liveKeys} keys)`);
     for (const l of steps) ctx.out.out(l);

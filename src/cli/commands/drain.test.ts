@@ -100,8 +100,8 @@ for (const tc of [
     help: 'drain',
   },
   {
-    argv: ['drain', 'w1', '-o', 'yaml'],
-    err: 'error: unable to match a printer suitable for the output format "yaml", allowed formats are: text,json',
+    argv: ['drain', 'w1', '-o', 'wide'],
+    err: 'error: unable to match a printer suitable for the output format "wide", allowed formats are: text,json,yaml',
     help: 'drain',
   },
   { argv: ['maintain', 'w1'], err: /^error: maintain needs a command after --/, help: 'maintain' },

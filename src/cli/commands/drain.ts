@@ -9,11 +9,13 @@ import type { Command } from 'commander';
 import { BosunError, UsageError } from '../../common/errors.ts';
 import { parseDuration } from '../../common/duration.ts';
 import type { CliContext, GlobalOptions } from '../context.ts';
-import { formatJson, formatTable, parseOutputFormat } from '../output.ts';
+import { formatDocument, formatTable, isDocumentFormat, parseOutputFormat } from '../output.ts';
 import type { Node } from '../../kube/types.ts';
 import type { NodeHealth, NodePods } from '../../kube/ports.ts';
 import type { DrainOptions, NodeDrainResult, NodePlan, PreflightCheck } from '../../drain/index.ts';
 
+const OUTPUT_HELP = 'Output format: text, json or yaml.';
+const OUTPUT_FORMATS = ['text', 'json', 'yaml'];
 const DRY_RUN_HELP =
   'Must be "none", "server", or "client". If client strategy, only print the object that would be sent, without sending it. If server strategy, submit server-side request without persisting the resource.';
 const SELECTOR_HELP =
@@ -420,33 +422,36 @@ function failureFor(results: readonly NodeDrainResult[], ctx: CliContext): Bosun
   );
 }
 
-function printPlan(plans: readonly NodePlan[], ctx: CliContext, format: string): boolean {
+async function printPlan(plans: readonly NodePlan[], ctx: CliContext, format: string): Promise<boolean> {
   const ok = plans.every((p) => p.refusals.length === 0 && p.preflight.blockers.length === 0);
-  if (format === 'json') {
+  if (isDocumentFormat(format)) {
     ctx.out.out(
-      formatJson({
-        kind: 'DrainPlan',
-        apiVersion: 'bosun.dev/v1alpha1',
-        nodes: plans.map((p) => ({
-          name: p.node.metadata.name,
-          drainable: p.refusals.length === 0 && p.preflight.blockers.length === 0,
-          longestGraceSeconds: p.preflight.longestGraceSeconds,
-          pods: p.preflight.predictions.map((x) => ({
-            namespace: x.pod.namespace,
-            name: x.pod.name,
-            action: x.action,
-            reason: x.reason,
-            ...(x.budget ? { budget: x.budget } : {}),
-            ...(x.placement ? { placement: x.placement } : {}),
-            blockers: x.blockers.map((b) => ({
-              check: b.check,
-              message: b.message,
-              ignored: p.preflight.ignored.some((i) => i.pod.uid === x.pod.uid && i.blocker === b),
+      await formatDocument(
+        {
+          kind: 'DrainPlan',
+          apiVersion: 'bosun.dev/v1alpha1',
+          nodes: plans.map((p) => ({
+            name: p.node.metadata.name,
+            drainable: p.refusals.length === 0 && p.preflight.blockers.length === 0,
+            longestGraceSeconds: p.preflight.longestGraceSeconds,
+            pods: p.preflight.predictions.map((x) => ({
+              namespace: x.pod.namespace,
+              name: x.pod.name,
+              action: x.action,
+              reason: x.reason,
+              ...(x.budget ? { budget: x.budget } : {}),
+              ...(x.placement ? { placement: x.placement } : {}),
+              blockers: x.blockers.map((b) => ({
+                check: b.check,
+                message: b.message,
+                ignored: p.preflight.ignored.some((i) => i.pod.uid === x.pod.uid && i.blocker === b),
+              })),
+              waits: x.waits,
             })),
-            waits: x.waits,
           })),
-        })),
-      }),
+        },
+        format,
+      ),
     );
     return ok;
   }
@@ -490,7 +495,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
     .option('-l, --selector <selector>', SELECTOR_HELP)
     .option('--dry-run <strategy>', DRY_RUN_HELP, 'none')
     .option('--reason <text>', 'Why the node is cordoned, recorded on the node with who and when.', 'cordon')
-    .option('-o, --output <format>', 'Output format: text or json.')
+    .option('-o, --output <format>', OUTPUT_HELP)
     .addHelpText('after', CORDON_EXAMPLES)
     .action(
       async (
@@ -498,7 +503,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
         f: { selector?: string; dryRun: string; reason: string; output?: string },
         cmd: Command,
       ) => {
-        const format = parseOutputFormat(f.output, ['text', 'json'], 'cordon');
+        const format = parseOutputFormat(f.output, OUTPUT_FORMATS, 'cordon');
         checkTargets(names, f.selector, 'cordon');
         const dryRun = parseDryRun(f.dryRun, 'cordon');
         const { kube } = await kubePort(cmd, ctx);
@@ -520,7 +525,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
           if (format === 'text' && r.action === 'already-cordoned' && !r.ownedByBosun)
             ctx.out.err(`note: node/${r.node} was cordoned outside bosun`);
         }
-        if (format === 'json') ctx.out.out(formatJson(cordonJson(results)));
+        if (isDocumentFormat(format)) ctx.out.out(await formatDocument(cordonJson(results), format));
       },
     );
 
@@ -532,7 +537,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
     .option('-l, --selector <selector>', SELECTOR_HELP)
     .option('--dry-run <strategy>', DRY_RUN_HELP, 'none')
     .option('--force', 'Uncordon even a node that was cordoned outside bosun.')
-    .option('-o, --output <format>', 'Output format: text or json.')
+    .option('-o, --output <format>', OUTPUT_HELP)
     .addHelpText('after', UNCORDON_EXAMPLES)
     .action(
       async (
@@ -540,7 +545,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
         f: { selector?: string; dryRun: string; force?: boolean; output?: string },
         cmd: Command,
       ) => {
-        const format = parseOutputFormat(f.output, ['text', 'json'], 'uncordon');
+        const format = parseOutputFormat(f.output, OUTPUT_FORMATS, 'uncordon');
         checkTargets(names, f.selector, 'uncordon');
         const dryRun = parseDryRun(f.dryRun, 'uncordon');
         const { kube } = await kubePort(cmd, ctx);
@@ -572,7 +577,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
               `note: node/${r.node} had been cordoned outside bosun; uncordoned because of --force`,
             );
         }
-        if (format === 'json') ctx.out.out(formatJson(cordonJson(results)));
+        if (isDocumentFormat(format)) ctx.out.out(await formatDocument(cordonJson(results), format));
         const refused = results.filter((r) => r.action === 'refused');
         const first = refused[0];
         if (first) {
@@ -601,11 +606,11 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
         '--check',
         'Only run the pre-flight: print what would happen to each pod and what would block, change nothing.',
       )
-      .option('-o, --output <format>', 'Output format: text or json.'),
+      .option('-o, --output <format>', OUTPUT_HELP),
   )
     .addHelpText('after', `${DRAIN_LONG}\n${DRAIN_EXAMPLES}`)
     .action(async (names: string[], f: DrainFlags, cmd: Command) => {
-      const format = parseOutputFormat(f.output, ['text', 'json'], 'drain');
+      const format = parseOutputFormat(f.output, OUTPUT_FORMATS, 'drain');
       checkTargets(names, f.selector, 'drain');
       if (f.check && f.dryRun !== 'none')
         throw new UsageError(
@@ -624,7 +629,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
       if (nodes.length === 0) return void ctx.out.err('No resources found');
       if (f.check) {
         const plans = await drain.planDrain(nodes, opts, { kube, clock: ctx.clock, reads });
-        if (!printPlan(plans, ctx, format)) {
+        if (!(await printPlan(plans, ctx, format))) {
           throw new BosunError('the pre-flight found pods that would stop the drain', 'PRECONDITION', {
             hint: 'Nothing was changed. See ACTION refuse/blocked above.',
           });
@@ -632,7 +637,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
         return;
       }
       const reporter = new drain.Reporter(ctx.out, {
-        format: format === 'json' ? 'json' : 'text',
+        format: format === 'text' ? 'text' : 'document',
         live: isLive(ctx),
       });
       const results = await drain.drainNodes(nodes, opts, {
@@ -642,7 +647,8 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
         observer: reporter.drain,
         signal: ctx.signal,
       });
-      if (format === 'json') ctx.out.out(formatJson(drainJson(results, opts.dryRun)));
+      if (isDocumentFormat(format))
+        ctx.out.out(await formatDocument(drainJson(results, opts.dryRun), format));
       const failure = failureFor(results, ctx);
       if (failure) throw failure;
     });
@@ -679,7 +685,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
         '--sandbox-dir <dir>',
         'The sandbox directory for --on-node (default: the directory of the kubeconfig, when it is DIR/admin.conf).',
       )
-      .option('-o, --output <format>', 'Output format: text or json.'),
+      .option('-o, --output <format>', OUTPUT_HELP),
   )
     .addHelpText('after', `${MAINTAIN_LONG}\n${MAINTAIN_EXAMPLES}`)
     .action(
@@ -696,7 +702,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
         },
         cmd: Command,
       ) => {
-        const format = parseOutputFormat(f.output, ['text', 'json'], 'maintain');
+        const format = parseOutputFormat(f.output, OUTPUT_FORMATS, 'maintain');
         if (command.length === 0)
           throw new UsageError(
             'maintain needs a command after --, e.g. bosun maintain worker-2 -- ssh {node} sudo apt-get upgrade -y',
@@ -744,7 +750,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
         }
         await resolveNodes(kube, [name], undefined, 'maintain');
         const reporter = new drain.Reporter(ctx.out, {
-          format: format === 'json' ? 'json' : 'text',
+          format: format === 'text' ? 'text' : 'document',
           live: isLive(ctx),
         });
         const r = await drain.maintainNode(
@@ -769,20 +775,25 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
             signal: ctx.signal,
           },
         );
-        if (format === 'json') {
+        if (isDocumentFormat(format)) {
           ctx.out.out(
-            formatJson({
-              kind: 'MaintainResult',
-              apiVersion: 'bosun.dev/v1alpha1',
-              node: r.node,
-              outcome: r.outcome,
-              resumed: r.resumed,
-              ...(r.message ? { message: r.message } : {}),
-              ...(r.hint ? { hint: r.hint } : {}),
-              ...(r.commandExitCode !== undefined ? { commandExitCode: r.commandExitCode } : {}),
-              ...(r.diagnosis ? { diagnosis: r.diagnosis } : {}),
-              ...(r.drain ? { drain: (drainJson([r.drain], 'none') as { nodes: unknown[] }).nodes[0] } : {}),
-            }),
+            await formatDocument(
+              {
+                kind: 'MaintainResult',
+                apiVersion: 'bosun.dev/v1alpha1',
+                node: r.node,
+                outcome: r.outcome,
+                resumed: r.resumed,
+                ...(r.message ? { message: r.message } : {}),
+                ...(r.hint ? { hint: r.hint } : {}),
+                ...(r.commandExitCode !== undefined ? { commandExitCode: r.commandExitCode } : {}),
+                ...(r.diagnosis ? { diagnosis: r.diagnosis } : {}),
+                ...(r.drain
+                  ? { drain: (drainJson([r.drain], 'none') as { nodes: unknown[] }).nodes[0] }
+                  : {}),
+              },
+              format,
+            ),
           );
         }
         if (r.diagnosis && format === 'text') for (const line of r.diagnosis) ctx.out.err(line);

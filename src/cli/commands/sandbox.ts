@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.ts';
-import { formatJson, formatTable, formatYaml, parseOutputFormat } from '../output.ts';
+import { formatDocument, formatTable, isDocumentFormat, parseOutputFormat } from '../output.ts';
 
 function intArg(name: string): (v: string) => number {
   return (v) => {
@@ -116,8 +116,7 @@ Examples:
       const fmt = parseOutputFormat(flags.output, ['table', 'json', 'yaml'], 'sandbox status');
       const { sandboxStatus } = await import('../../sandbox/index.ts');
       const st = await sandboxStatus(await dirOf(flags.dir));
-      if (fmt === 'json') return ctx.out.out(formatJson(st));
-      if (fmt === 'yaml') return ctx.out.out(await formatYaml(st));
+      if (isDocumentFormat(fmt)) return ctx.out.out(await formatDocument(st, fmt));
       ctx.out.err(`sandbox ${st.dir}: ${st.running ? `running (pid ${st.pid ?? '?'}, ${st.phase})` : 'not running'}${st.server ? `, API ${st.server}` : ''}`);
       if (st.running) ctx.out.err(`export KUBECONFIG=${st.kubeconfig}`);
       const rows = st.nodes.map((n) => [
@@ -167,8 +166,7 @@ Examples:
         flags.encryptionKeyFile ? { keyFile: resolveDir(flags.encryptionKeyFile, ctx.cwd) } : {},
         { exec: ctx.exec, env: ctx.env, clock: ctx.clock, progress: (l) => ctx.out.err(l) },
       );
-      if (fmt === 'json') return ctx.out.out(formatJson(r));
-      if (fmt === 'yaml') return ctx.out.out(await formatYaml(r));
+      if (isDocumentFormat(fmt)) return ctx.out.out(await formatDocument(r, fmt));
       ctx.out.out(
         r.live
           ? `sandbox ${dir} restored to revision ${r.revision} (${r.keys} keys, members ${r.members.join(', ')})`

@@ -1,7 +1,7 @@
 // `bosun version`: the client version, as kubectl version --client prints it.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { formatJson, formatYaml, parseOutputFormat } from '../output.ts';
+import { formatDocument, isDocumentFormat, parseOutputFormat } from '../output.ts';
 
 /** Registers `bosun version`. */
 export function registerVersion(program: Command, ctx: CliContext): void {
@@ -13,8 +13,7 @@ export function registerVersion(program: Command, ctx: CliContext): void {
       const { BOSUN_VERSION } = await import('../program.ts');
       const fmt = parseOutputFormat(opts.output, ['table', 'json', 'yaml'], 'version');
       const doc = { bosunVersion: BOSUN_VERSION, nodeVersion: process.versions.node };
-      if (fmt === 'json') ctx.out.out(formatJson(doc));
-      else if (fmt === 'yaml') ctx.out.out(await formatYaml(doc));
+      if (isDocumentFormat(fmt)) ctx.out.out(await formatDocument(doc, fmt));
       else ctx.out.out(`bosun version: v${BOSUN_VERSION}`);
     });
 }
