@@ -10,7 +10,16 @@ import { bosunOn, getNode, nodeOf, pods } from './support/drain.ts';
 import { startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 import type { Pod } from '../src/kube/types.ts';
 
-const DRAIN_FLAGS = ['--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout', '6s'];
+// --chunk-size 2: both tools list the pods page by page (limit and continue) through the sandbox.
+const DRAIN_FLAGS = [
+  '--ignore-daemonsets',
+  '--delete-emptydir-data',
+  '--force',
+  '--timeout',
+  '6s',
+  '--chunk-size',
+  '2',
+];
 
 function appOf(p: Pod): string {
   const l = p.metadata.labels ?? {};

@@ -70,6 +70,8 @@ export interface DrainOptions {
   escalation: EscalationPolicy;
   /** Eviction/deletion requests in flight at once. */
   concurrency: number;
+  /** --chunk-size: pods listed per response; 0 lists them in one. */
+  chunkSize: number;
   /** Who is draining and why, written on the cordon. */
   owner: CordonOwner;
   /** Backoff between attempts of a refused eviction, in ms: doubling from min to max (kubectl: a flat 5s). */
@@ -94,6 +96,7 @@ export const DEFAULT_DRAIN_OPTIONS: DrainOptions = {
   // one). A 110-pod drain on the sandbox took 1.88-1.93 s at 32, 1.80-1.90 s at 64, 1.87-2.02 s at
   // 100. Over HTTP/1.1 each request needs a connection of its own, and more cost more there.
   concurrency: 64,
+  chunkSize: 500,
   owner: { who: 'bosun', why: 'drain' },
   retryMinMs: 1000,
   retryMaxMs: 5000,
@@ -181,11 +184,11 @@ export type PlanReads =
  */
 export function startPlanReads(
   kube: NodePods,
-  opts: Pick<DrainOptions, 'disableEviction'>,
+  opts: Pick<DrainOptions, 'disableEviction' | 'chunkSize'>,
 ): Promise<PlanReads> {
   return Promise.all([
     kube.listNodes(),
-    kube.listPods(),
+    kube.listPods({ chunkSize: opts.chunkSize }),
     opts.disableEviction ? Promise.resolve<PodDisruptionBudget[]>([]) : kube.listPdbs(),
   ]).then(
     ([nodes, pods, pdbs]): PlanReads => ({ ok: true, nodes, pods, pdbs }),
@@ -622,7 +625,7 @@ class NodeDrain {
     const fieldSelector = `spec.nodeName=${this.name}`;
     return listWatch<Pod>(
       {
-        list: () => this.deps.kube.listPods({ fieldSelector }),
+        list: () => this.deps.kube.listPods({ fieldSelector, chunkSize: this.opts.chunkSize }),
         watch: (rv, onEvent, sig) =>
           this.deps.kube.watchPods({ fieldSelector, resourceVersion: rv }, onEvent, sig),
       },

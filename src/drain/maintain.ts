@@ -251,7 +251,7 @@ export async function maintainNode(
           hint: `Uncordon it first if that cordon is stale, or use bosun drain ${name} (which leaves someone else's cordon alone).`,
         });
       }
-      const pods = (await kube.listPods()).items;
+      const pods = (await kube.listPods({ chunkSize: opts.drain.chunkSize })).items;
       const { workloads, daemonSets } = workloadsOf(name, pods);
       await writeState({
         phase: 'draining',
@@ -362,7 +362,9 @@ export async function maintainNode(
         } catch (e) {
           if (!isNotFound(e)) throw e;
         }
-        const pods = (await kube.listPods({ fieldSelector: `spec.nodeName=${name}` })).items;
+        const pods = (
+          await kube.listPods({ fieldSelector: `spec.nodeName=${name}`, chunkSize: opts.drain.chunkSize })
+        ).items;
         const now = clock.now();
         last = checkNodeHealth({
           node,
@@ -424,7 +426,7 @@ export async function maintainNode(
       let lastKey = '';
       for (;;) {
         if (deps.signal?.aborted) throw new Interrupted();
-        const pods = (await kube.listPods()).items;
+        const pods = (await kube.listPods({ chunkSize: opts.drain.chunkSize })).items;
         const waiting = readyCounts(st().workloads, pods).filter((c) => c.ready < c.workload.readyBefore);
         const key = JSON.stringify(waiting.map((w) => [w.workload.uid, w.ready]));
         if (key !== lastKey) {

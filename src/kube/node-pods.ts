@@ -40,7 +40,12 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
         {
           method: 'GET',
           path: podsPath(opts.namespace),
-          query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: 500, continue: cont },
+          query: {
+            labelSelector: opts.labelSelector,
+            fieldSelector: opts.fieldSelector,
+            limit: opts.chunkSize === 0 ? undefined : (opts.chunkSize ?? 500),
+            continue: cont,
+          },
         },
       );
       for (const p of list.items ?? []) items.push(p);
@@ -97,7 +102,10 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
 
   return {
     getNode: (name) =>
-      send<Node>({ resource: 'nodes', name, verb: 'get' }, { method: 'GET', path: `/api/v1/nodes/${seg(name)}` }),
+      send<Node>(
+        { resource: 'nodes', name, verb: 'get' },
+        { method: 'GET', path: `/api/v1/nodes/${seg(name)}` },
+      ),
     listNodes: async (opts = {}) => {
       const list = await send<KubeList<Node>>(
         { resource: 'nodes', verb: 'list' },
@@ -129,7 +137,10 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
     },
     listPods,
     getPod: (namespace, name) =>
-      send<Pod>({ resource: 'pods', namespace, name, verb: 'get' }, { method: 'GET', path: podPath(namespace, name) }),
+      send<Pod>(
+        { resource: 'pods', namespace, name, verb: 'get' },
+        { method: 'GET', path: podPath(namespace, name) },
+      ),
     evictPod: async (namespace, name, opts = {}) => {
       await send<unknown>(
         { resource: 'pods', namespace, name, verb: 'evict' },
@@ -176,7 +187,10 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
     getLease: (namespace, name) =>
       send<Lease>(
         { resource: 'leases', group: 'coordination.k8s.io', namespace, name, verb: 'get' },
-        { method: 'GET', path: `/apis/coordination.k8s.io/v1/namespaces/${seg(namespace)}/leases/${seg(name)}` },
+        {
+          method: 'GET',
+          path: `/apis/coordination.k8s.io/v1/namespaces/${seg(namespace)}/leases/${seg(name)}`,
+        },
       ),
     listEvents: async (opts = {}) => {
       const list = await send<KubeList<Event>>(
@@ -215,5 +229,7 @@ function podPath(namespace: string, name: string): string {
 
 /** The grace period to send: none (the pod's own) when unset or negative, as kubectl's -1. */
 function gracePeriod(opts: PodRemovalOptions): number | undefined {
-  return opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds >= 0 ? opts.gracePeriodSeconds : undefined;
+  return opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds >= 0
+    ? opts.gracePeriodSeconds
+    : undefined;
 }

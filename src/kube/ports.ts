@@ -29,6 +29,8 @@ export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /** Items per response, following `continue` until the end (kubectl's --chunk-size); 0: one response. Default 500. */
+  chunkSize?: number;
 }
 
 /** Options for writes that can be dry-run on the server. */

@@ -100,6 +100,11 @@ for (const tc of [
     help: 'drain',
   },
   {
+    argv: ['drain', 'w1', '--chunk-size', '-1'],
+    err: 'error: invalid argument "-1" for "--chunk-size": must be an integer of zero or more',
+    help: 'drain',
+  },
+  {
     argv: ['drain', 'w1', '-o', 'wide'],
     err: 'error: unable to match a printer suitable for the output format "wide", allowed formats are: text,json,yaml',
     help: 'drain',
@@ -165,6 +170,7 @@ test("drain -h uses kubectl's flag wording and lists the pre-flight and escalati
     'The length of time to wait before giving up, zero means infinite',
     'Force drain to use delete, even if eviction is supported. This will bypass checking PodDisruptionBudgets, use with caution.',
     'If pod DeletionTimestamp older than N seconds, skip waiting for the pod.  Seconds must be greater than 0 to skip.',
+    'Return large lists in chunks rather than all at once. Pass 0 to disable.',
     'If client strategy, only print the object that would be sent, without sending it. If server strategy, submit server-side request without persisting the resource.',
     '--ignore-preflight-errors',
     '--escalate',

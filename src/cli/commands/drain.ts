@@ -127,6 +127,7 @@ interface DrainFlags {
   ignorePreflightErrors?: string;
   escalate: string[];
   evictionConcurrency: string;
+  chunkSize: string;
   reason?: string;
   output?: string;
   check?: boolean;
@@ -182,6 +183,11 @@ function identity(ctx: CliContext, what: string): string {
 
 function addDrainFlags(cmd: Command): Command {
   return cmd
+    .option(
+      '--chunk-size <n>',
+      'Return large lists in chunks rather than all at once. Pass 0 to disable.',
+      '500',
+    )
     .option('--force', 'Continue even if there are pods that do not declare a controller.')
     .option('--ignore-daemonsets', 'Ignore DaemonSet-managed pods.')
     .option(
@@ -280,6 +286,7 @@ async function drainOptions(
     ignorePreflight: ignore,
     escalation: { rules },
     concurrency: parseInt10(f.evictionConcurrency, '--eviction-concurrency', command, 1),
+    chunkSize: parseInt10(f.chunkSize, '--chunk-size', command, 0),
   };
 }
 
