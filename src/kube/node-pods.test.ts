@@ -6,6 +6,7 @@ import path from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createKubeClients } from './client.ts';
 import { createNodePods } from './node-pods.ts';
+import { plainKubeconfig } from './testing/tls.ts';
 
 /**
  * A server with five pods that pages its lists as kube-apiserver does: `limit` items per
@@ -41,21 +42,7 @@ async function pagingServer(t: { after(fn: () => void): void }): Promise<{ url: 
 function nodePodsFor(t: { after(fn: () => void): void }, server: string): ReturnType<typeof createNodePods> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bosun-node-pods-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(
-    path.join(dir, 'config'),
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      `- name: c\n  cluster:\n    server: ${server}\n    insecure-skip-tls-verify: true`,
-      'users:',
-      '- name: u\n  user:\n    token: t',
-      'contexts:',
-      '- name: c\n  context:\n    cluster: c\n    user: u',
-      'current-context: c',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(path.join(dir, 'config'), plainKubeconfig(server));
   return createNodePods(createKubeClients({ kubeconfig: path.join(dir, 'config'), home: dir }));
 }
 

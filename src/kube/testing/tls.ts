@@ -1,6 +1,6 @@
-// Test support for the kube client's tests against real TLS servers: a self-signed serving
-// certificate for 127.0.0.1 and a kubeconfig that trusts it and sends a bearer token. Test support
-// only: never used by product code.
+// Test support for the kube client's tests against real servers: a self-signed serving certificate
+// for 127.0.0.1, and kubeconfigs that trust it (or speak plain http) and send a bearer token. Test
+// support only: never used by product code.
 import { certToPem, generateKeyPair, issueCertificate, privateKeyToPem } from '../../certs/x509.ts';
 
 /** A self-signed ECDSA serving certificate for localhost and 127.0.0.1 (its own CA), in PEM. */
@@ -25,11 +25,23 @@ export async function selfSignedServing(): Promise<{ cert: string; key: string }
 
 /** A kubeconfig for https://127.0.0.1:PORT trusting caPem, as user "u" with bearer token "t". */
 export function tokenKubeconfig(port: number, caPem: string): string {
+  return kubeconfigFor(
+    `https://127.0.0.1:${port}`,
+    `certificate-authority-data: ${Buffer.from(caPem).toString('base64')}`,
+  );
+}
+
+/** A kubeconfig for a plain-http server (tests only), as user "u" with bearer token "t". */
+export function plainKubeconfig(server: string): string {
+  return kubeconfigFor(server, 'insecure-skip-tls-verify: true');
+}
+
+function kubeconfigFor(server: string, trust: string): string {
   return [
     'apiVersion: v1',
     'kind: Config',
     'clusters:',
-    `- name: c\n  cluster:\n    server: https://127.0.0.1:${port}\n    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}`,
+    `- name: c\n  cluster:\n    server: ${server}\n    ${trust}`,
     'users:',
     '- name: u\n  user:\n    token: t',
     'contexts:',
