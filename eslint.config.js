@@ -7,8 +7,26 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [
-  'node:*', 'fs', 'fs/*', 'path', 'os', 'child_process', 'net', 'tls', 'http', 'https', 'crypto', 'stream',
-  'events', 'util', 'url', 'zlib', 'readline', 'process', 'timers', 'timers/*',
+  'node:*',
+  'fs',
+  'fs/*',
+  'path',
+  'os',
+  'child_process',
+  'net',
+  'tls',
+  'http',
+  'https',
+  'crypto',
+  'stream',
+  'events',
+  'util',
+  'url',
+  'zlib',
+  'readline',
+  'process',
+  'timers',
+  'timers/*',
 ];
 
 /** Modules that only decide: they get data and return verdicts, and never do I/O. */
@@ -53,11 +71,24 @@ export default tseslint.config(
   {
     languageOptions: {
       globals: {
-        process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly',
-        clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly',
-        URL: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', TextEncoder: 'readonly',
-        TextDecoder: 'readonly', performance: 'readonly', structuredClone: 'readonly', fetch: 'readonly',
-        crypto: 'readonly', queueMicrotask: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        URL: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        performance: 'readonly',
+        structuredClone: 'readonly',
+        fetch: 'readonly',
+        crypto: 'readonly',
+        queueMicrotask: 'readonly',
       },
     },
     rules: {
@@ -69,32 +100,56 @@ export default tseslint.config(
   {
     files: ['src/{drain,etcd,certs,upgrade,reboot,lock,journal,kube,host,common}/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['**/sandbox/**', '**/sandbox/index.ts'], message: 'Features never import the sandbox: to them it is just another cluster.' },
-          { group: ['**/cli/**'], message: 'Dependencies point one way: cli -> features.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/sandbox/**', '**/sandbox/index.ts'],
+              message: 'Features never import the sandbox: to them it is just another cluster.',
+            },
+            { group: ['**/cli/**'], message: 'Dependencies point one way: cli -> features.' },
+          ],
+        },
+      ],
     },
   },
   {
     files: pureModules,
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: nodeBuiltins.filter((m) => !m.includes('*')),
-        patterns: [
-          { group: ['node:*'], message: 'Pure decision modules import no Node built-ins.' },
-          // kube/types.ts is plain API JSON shapes (data, not a client), so pure modules may use it.
-          { group: ['**/kube/**', '!**/kube/types.ts', '**/host/**', '**/sandbox/**'], message: 'Pure decision modules take data, not clients.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.filter((m) => !m.includes('*')),
+          patterns: [
+            { group: ['node:*'], message: 'Pure decision modules import no Node built-ins.' },
+            // kube/types.ts is plain API JSON shapes (data, not a client), so pure modules may use it.
+            {
+              group: ['**/kube/**', '!**/kube/types.ts', '**/host/**', '**/sandbox/**'],
+              message: 'Pure decision modules take data, not clients.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/cli/main.ts', 'src/reboot/agent-main.ts', 'src/sandbox/daemon-main.ts', 'src/**/*.test.ts'],
+    ignores: [
+      'src/cli/main.ts',
+      'src/reboot/agent-main.ts',
+      'src/sandbox/daemon-main.ts',
+      'src/**/*.test.ts',
+    ],
     rules: {
-      'no-restricted-properties': ['error',
+      'no-restricted-properties': [
+        'error',
         { object: 'process', property: 'exit', message: 'Only the composition root exits.' },
-        { object: 'process', property: 'env', message: 'Only the composition root reads the environment; pass values in.' },
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Only the composition root reads the environment; pass values in.',
+        },
       ],
       'no-console': 'error',
     },

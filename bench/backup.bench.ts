@@ -15,9 +15,14 @@ const statusRounds = 9;
 
 function run(cmd: string, args: string[]): { ms: number; stdout: string } {
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' }, maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    env: { ...process.env, ETCDCTL_API: '3' },
+    maxBuffer: 64 << 20,
+  });
   const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-500)}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-500)}`);
   return { ms, stdout: r.stdout };
 }
 
@@ -40,9 +45,12 @@ try {
   } catch {
     bundled = false;
     bosunCmd = [process.execPath, '--import', 'tsx', 'src/cli/main.ts'];
-    process.stderr.write('WARNING: the bundle did not build; bosun runs through tsx, its times include TypeScript compilation\n');
+    process.stderr.write(
+      'WARNING: the bundle did not build; bosun runs through tsx, its times include TypeScript compilation\n',
+    );
   }
-  const bosun = (args: string[]): { ms: number; stdout: string } => run(bosunCmd[0] ?? process.execPath, [...bosunCmd.slice(1), ...args]);
+  const bosun = (args: string[]): { ms: number; stdout: string } =>
+    run(bosunCmd[0] ?? process.execPath, [...bosunCmd.slice(1), ...args]);
   process.stderr.write(`filling etcd with ~${targetMb} MB ...\n`);
   const value = Buffer.alloc(9 * 1024, 'x');
   let written = 0;
@@ -51,13 +59,27 @@ try {
     const ops: Promise<unknown>[] = [];
     for (let j = 0; j < 64; j++, i++) {
       const size = 1024 + ((i * 7919) % 8192);
-      ops.push(etcd.client.put(`/registry/pods/ns${i % 50}/pod-${i}`).value(value.subarray(0, size)).exec());
+      ops.push(
+        etcd.client
+          .put(`/registry/pods/ns${i % 50}/pod-${i}`)
+          .value(value.subarray(0, size))
+          .exec(),
+      );
       written += size;
     }
     await Promise.all(ops);
   }
   const pki = etcd.pkiDir ?? '';
-  const tlsCtl = ['--endpoints', etcd.endpoint, '--cacert', join(pki, 'etcd/ca.crt'), '--cert', join(pki, 'etcd/server.crt'), '--key', join(pki, 'etcd/server.key')];
+  const tlsCtl = [
+    '--endpoints',
+    etcd.endpoint,
+    '--cacert',
+    join(pki, 'etcd/ca.crt'),
+    '--cert',
+    join(pki, 'etcd/server.crt'),
+    '--key',
+    join(pki, 'etcd/server.key'),
+  ];
   const save = { etcdctl: [] as number[], bosun: [] as number[] };
   const status = { etcdctl: [] as number[], bosun: [] as number[] };
   let bosunFile = '';
@@ -79,7 +101,8 @@ try {
     const mine = bosun(['backup', 'status', bosunFile, '-o', 'json']);
     if (!peerFirst) status.etcdctl.push(run('etcdctl', ['snapshot', 'status', bosunFile, '-w', 'json']).ms);
     status.bosun.push(mine.ms);
-    if (mine.stdout.trim() !== peer) throw new Error(`status differs: bosun ${mine.stdout.trim()} etcdctl ${peer}`);
+    if (mine.stdout.trim() !== peer)
+      throw new Error(`status differs: bosun ${mine.stdout.trim()} etcdctl ${peer}`);
   }
   const size = JSON.parse(peer) as { totalSize: number; totalKey: number };
   const line = (name: string, m: { etcdctl: number[]; bosun: number[] }, target: number): string => {
@@ -99,15 +122,20 @@ try {
   console.log(line('status', status, 1.5));
   // What starting node costs here, in every bosun run (etcdctl is a Go binary and starts in ~20
   // ms); with NODE_EXTRA_CA_CERTS set, node parses that bundle at every start.
-  const start = (env: NodeJS.ProcessEnv): number => median([0, 1, 2, 3, 4].map(() => {
-    const t0 = performance.now();
-    spawnSync(process.execPath, ['-e', '0'], { env });
-    return performance.now() - t0;
-  }));
+  const start = (env: NodeJS.ProcessEnv): number =>
+    median(
+      [0, 1, 2, 3, 4].map(() => {
+        const t0 = performance.now();
+        spawnSync(process.execPath, ['-e', '0'], { env });
+        return performance.now() - t0;
+      }),
+    );
   const extra = process.env['NODE_EXTRA_CA_CERTS'];
   const plain = { ...process.env };
   delete plain['NODE_EXTRA_CA_CERTS'];
-  console.log(`node -e 0: ${start(process.env).toFixed(0)} ms${extra ? ` (${start(plain).toFixed(0)} ms without NODE_EXTRA_CA_CERTS=${extra})` : ''}`);
+  console.log(
+    `node -e 0: ${start(process.env).toFixed(0)} ms${extra ? ` (${start(plain).toFixed(0)} ms without NODE_EXTRA_CA_CERTS=${extra})` : ''}`,
+  );
 } finally {
   await etcd.stop();
   rmSync(work, { recursive: true, force: true });

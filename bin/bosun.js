@@ -20,7 +20,8 @@ function newestMtime(dir) {
   return newest;
 }
 
-const bundleFresh = existsSync(bundle) && (!existsSync(srcDir) || statSync(bundle).mtimeMs >= newestMtime(srcDir));
+const bundleFresh =
+  existsSync(bundle) && (!existsSync(srcDir) || statSync(bundle).mtimeMs >= newestMtime(srcDir));
 if (bundleFresh) {
   await import(pathToFileURL(bundle).href);
 } else {

@@ -19,7 +19,9 @@ const slim = {
   name: 'bosun-slim',
   setup(b) {
     b.onResolve({ filter: /^whatwg-url$/ }, (args) =>
-      args.importer.includes('/node_modules/node-fetch/') ? { path: 'whatwg-url', namespace: 'bosun-slim' } : undefined,
+      args.importer.includes('/node_modules/node-fetch/')
+        ? { path: 'whatwg-url', namespace: 'bosun-slim' }
+        : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'bosun-slim' }, () => ({
       contents: 'export default { URL: globalThis.URL };',
@@ -27,7 +29,8 @@ const slim = {
     }));
     b.onResolve({ filter: /.*/ }, async (args) => {
       if (args.pluginData?.bosunSlim) return undefined;
-      if (args.path !== '@kubernetes/client-node' && !args.importer.includes(clientNodeDist)) return undefined;
+      if (args.path !== '@kubernetes/client-node' && !args.importer.includes(clientNodeDist))
+        return undefined;
       const r = await b.resolve(args.path, {
         kind: args.kind,
         resolveDir: args.resolveDir,

@@ -20,7 +20,9 @@ if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const sudo = isRoot ? [] : onPath('sudo') ? ['sudo'] : null;
   if (sudo === null || !onPath('apt-get')) {
-    console.error(`error: bosun needs the Debian packages ${missing.join(', ')}; install them (apt-get install ${missing.join(' ')}) and run again`);
+    console.error(
+      `error: bosun needs the Debian packages ${missing.join(', ')}; install them (apt-get install ${missing.join(' ')}) and run again`,
+    );
     process.exit(1);
   }
   console.error(`installing ${missing.join(', ')} with apt-get`);

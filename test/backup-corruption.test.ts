@@ -30,7 +30,9 @@ before(async () => {
     // A few values large enough for overflow pages.
     await fill(etcd.client, '/registry/secrets/ns/s-', 20, 9000);
     const file = join(work, 'snap.db');
-    const r = spawnSync('etcdctl', ['--endpoints', etcd.endpoint, 'snapshot', 'save', file], { env: { ...process.env, ETCDCTL_API: '3' } });
+    const r = spawnSync('etcdctl', ['--endpoints', etcd.endpoint, 'snapshot', 'save', file], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
     assert.equal(r.status, 0, String(r.stderr));
     snapshot = readFileSync(file);
   } finally {
@@ -53,9 +55,13 @@ function prng(seed: number): () => number {
 }
 
 /** A page index of `buf` collected from pieces of random sizes (1 byte to 3 pages), as a stream delivers them. */
-function indexOf(buf: Buffer, rand: () => number, opts: { liveKeys: boolean; maxSpanBytes?: number; maxKeptBytes?: number }): PageIndex {
+function indexOf(
+  buf: Buffer,
+  rand: () => number,
+  opts: { liveKeys: boolean; maxSpanBytes?: number; maxKeptBytes?: number },
+): PageIndex {
   const c = new PageCollector({ crc: fastCrc32c().update, ...opts });
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < buf.length;) {
     const n = rand() < 0.1 ? 1 + Math.floor(rand() * 40) : 1 + Math.floor(rand() * 12288);
     c.push(Buffer.from(buf.subarray(at, at + n)));
     at += n;
@@ -66,7 +72,11 @@ function indexOf(buf: Buffer, rand: () => number, opts: { liveKeys: boolean; max
 function verifyBytes(buf: Buffer, rand?: () => number): ReturnType<typeof verifyOpen> {
   const plain = verifyOpen(bufferSnapshot(buf), 'mem', { key: null, sidecar: null });
   if (rand) {
-    const indexed = verifyOpen(bufferSnapshot(buf), 'mem', { key: null, sidecar: null, index: indexOf(buf, rand, { liveKeys: true }) });
+    const indexed = verifyOpen(bufferSnapshot(buf), 'mem', {
+      key: null,
+      sidecar: null,
+      index: indexOf(buf, rand, { liveKeys: true }),
+    });
     assert.deepEqual(indexed, plain, 'the same findings with a page index');
   }
   return plain;
@@ -83,15 +93,30 @@ test('the pristine snapshot verifies, and the native and pure CRC-32C give the s
 
 test('with a page index, the status is the same whatever the index could not hold (overflow pages too large, no room to keep pages)', () => {
   const rand = prng(2);
-  const want = scanSnapshot(bufferSnapshot(snapshot).source, { crc: fastCrc32c().update, countLiveKeys: true });
-  for (const limits of [{}, { maxSpanBytes: 4096 }, { maxKeptBytes: 0 }, { maxSpanBytes: 8192, maxKeptBytes: 20_000 }]) {
+  const want = scanSnapshot(bufferSnapshot(snapshot).source, {
+    crc: fastCrc32c().update,
+    countLiveKeys: true,
+  });
+  for (const limits of [
+    {},
+    { maxSpanBytes: 4096 },
+    { maxKeptBytes: 0 },
+    { maxSpanBytes: 8192, maxKeptBytes: 20_000 },
+  ]) {
     const index = indexOf(snapshot, rand, { liveKeys: true, ...limits });
-    const got = scanSnapshot(bufferSnapshot(snapshot).source, { crc: fastCrc32c().update, countLiveKeys: true, index });
+    const got = scanSnapshot(bufferSnapshot(snapshot).source, {
+      crc: fastCrc32c().update,
+      countLiveKeys: true,
+      index,
+    });
     assert.deepEqual(got, want, JSON.stringify(limits));
   }
   // An index collected without live keys still gives etcdctl's four numbers.
   const index = indexOf(snapshot, rand, { liveKeys: false });
-  assert.deepEqual(scanSnapshot(bufferSnapshot(snapshot).source, { crc: fastCrc32c().update, index }).status, want.status);
+  assert.deepEqual(
+    scanSnapshot(bufferSnapshot(snapshot).source, { crc: fastCrc32c().update, index }).status,
+    want.status,
+  );
 });
 
 test('a thousand random truncations and byte flips are all caught, each with what and where', () => {
@@ -115,7 +140,10 @@ test('a thousand random truncations and byte flips are all caught, each with wha
     assert.equal(r.ok, false, `${label} was not caught`);
     assert.ok(r.problem !== null && !r.problem.includes('\n'), `${label}: one line`);
     assert.match(r.problem, /(page \d+ \(offset \d+\)|offset \d+): /, `${label}: located (${r.problem})`);
-    const kind = /sha256 trailer mismatch|truncated|checksum|magic|out of order|outside|reached twice|flags|type|overflow|header|not a bucket|unexpected bytes|no sha256 trailer/.exec(r.problem)?.[0] ?? r.problem;
+    const kind =
+      /sha256 trailer mismatch|truncated|checksum|magic|out of order|outside|reached twice|flags|type|overflow|header|not a bucket|unexpected bytes|no sha256 trailer/.exec(
+        r.problem,
+      )?.[0] ?? r.problem;
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   }
   // Not only the trailer: the structural checks name many flips themselves.
@@ -125,11 +153,31 @@ test('a thousand random truncations and byte flips are all caught, each with wha
 test('files that are not snapshots get one precise line', () => {
   const pages = snapshot.subarray(0, snapshot.length - 32);
   for (const tc of [
-    { name: 'empty file', bytes: Buffer.alloc(0), want: /^page 0 \(offset 0\): file ends at byte 0, inside meta page 0: not a bbolt database or truncated$/ },
-    { name: 'text', bytes: Buffer.from('apiVersion: v1\nkind: Secret\n'.repeat(500)), want: /^page 0 \(offset 16\): bad magic 0x[0-9a-f]{8} \(want 0xed0cdaed\): not a bbolt database$/ },
-    { name: 'bbolt file without trailer (a copied data dir db)', bytes: pages, want: /^offset \d+: no sha256 trailer after the \d+-byte database: a bbolt file copied from a data dir, not a snapshot etcd streamed$/ },
-    { name: 'extra bytes', bytes: Buffer.concat([snapshot, Buffer.from('x')]), want: /^offset \d+: 1 unexpected bytes after the database and its sha256 trailer/ },
-    { name: 'flipped trailer', bytes: Buffer.concat([pages, Buffer.alloc(32, 7)]), want: /^offset \d+: sha256 trailer mismatch: bytes 0\.\.\d+ hash to [0-9a-f]{16}…, the trailer says 0707070707070707… \(altered or corrupted\)$/ },
+    {
+      name: 'empty file',
+      bytes: Buffer.alloc(0),
+      want: /^page 0 \(offset 0\): file ends at byte 0, inside meta page 0: not a bbolt database or truncated$/,
+    },
+    {
+      name: 'text',
+      bytes: Buffer.from('apiVersion: v1\nkind: Secret\n'.repeat(500)),
+      want: /^page 0 \(offset 16\): bad magic 0x[0-9a-f]{8} \(want 0xed0cdaed\): not a bbolt database$/,
+    },
+    {
+      name: 'bbolt file without trailer (a copied data dir db)',
+      bytes: pages,
+      want: /^offset \d+: no sha256 trailer after the \d+-byte database: a bbolt file copied from a data dir, not a snapshot etcd streamed$/,
+    },
+    {
+      name: 'extra bytes',
+      bytes: Buffer.concat([snapshot, Buffer.from('x')]),
+      want: /^offset \d+: 1 unexpected bytes after the database and its sha256 trailer/,
+    },
+    {
+      name: 'flipped trailer',
+      bytes: Buffer.concat([pages, Buffer.alloc(32, 7)]),
+      want: /^offset \d+: sha256 trailer mismatch: bytes 0\.\.\d+ hash to [0-9a-f]{16}…, the trailer says 0707070707070707… \(altered or corrupted\)$/,
+    },
   ]) {
     const r = verifyBytes(tc.bytes, prng(3));
     assert.equal(r.ok, false, tc.name);
@@ -144,7 +192,10 @@ test('bosun backup verify exits 1 with one error line for a damaged file, and st
   assert.equal(await runCli(['backup', 'verify', file], c.ctx), 1);
   assert.deepEqual(c.out, []);
   assert.equal(c.err.length, 1);
-  assert.match(c.err[0] ?? '', /^error: snapshot .*cut\.db is invalid: offset \d+: truncated: the database has \d+ pages of 4096 bytes \(\d+ bytes\) but the file ends at byte \d+$/);
+  assert.match(
+    c.err[0] ?? '',
+    /^error: snapshot .*cut\.db is invalid: offset \d+: truncated: the database has \d+ pages of 4096 bytes \(\d+ bytes\) but the file ends at byte \d+$/,
+  );
   const s = captureCtx({ cwd: work });
   assert.equal(await runCli(['backup', 'status', file], s.ctx), 1);
   assert.match(s.err[0] ?? '', /^error: snapshot .*cut\.db is invalid: /);

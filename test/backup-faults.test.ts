@@ -33,7 +33,14 @@ after(async () => {
 });
 
 function deps(over: Partial<BackupDeps> = {}): BackupDeps {
-  return { etcd: port, fs: nodeBackupFs, clock: systemClock, signal: new AbortController().signal, progress: () => undefined, ...over };
+  return {
+    etcd: port,
+    fs: nodeBackupFs,
+    clock: systemClock,
+    signal: new AbortController().signal,
+    progress: () => undefined,
+    ...over,
+  };
 }
 
 function errno(code: string): NodeJS.ErrnoException {
@@ -82,7 +89,10 @@ async function expectFailure(p: Promise<unknown>, want: RegExp): Promise<void> {
 test('a disk that fills up mid-stream (injected ENOSPC) is named, and the partial file is removed', async () => {
   const dir = join(work, 'enospc');
   await expectFailure(
-    takeBackup({ endpoints: [etcd.endpoint], dir, encryptionKey: null, retention: {} }, deps({ fs: failingFs('ENOSPC', 2 << 20) })),
+    takeBackup(
+      { endpoints: [etcd.endpoint], dir, encryptionKey: null, retention: {} },
+      deps({ fs: failingFs('ENOSPC', 2 << 20) }),
+    ),
     /^no space left for the backup in .*enospc \(ENOSPC while writing after \d+(\.\d)? MiB\); the partial file was removed$/,
   );
   assert.deepEqual(leftovers(dir), []);
@@ -120,7 +130,10 @@ test('Ctrl-C (the CLI AbortSignal) mid-stream stops it and removes the temp file
   await expectFailure(
     takeBackup(
       { endpoints: [etcd.endpoint], dir, encryptionKey: null, retention: {} },
-      deps({ signal: ac.signal, onBytes: () => (++chunks === 3 ? ac.abort(new Error('interrupted (SIGINT)')) : undefined) }),
+      deps({
+        signal: ac.signal,
+        onBytes: () => (++chunks === 3 ? ac.abort(new Error('interrupted (SIGINT)')) : undefined),
+      }),
     ),
     /^interrupted: interrupted \(SIGINT\); nothing was saved$/,
   );
@@ -134,7 +147,9 @@ test('etcd killed mid-stream: the broken stream is named and nothing is saved', 
   await expectFailure(
     takeBackup(
       { endpoints: [etcd.endpoint], dir, encryptionKey: null, retention: {} },
-      deps({ onBytes: (n) => void (n > 1 << 20 && killed === null ? (killed = etcd.proc.kill()) : undefined) }),
+      deps({
+        onBytes: (n) => void (n > 1 << 20 && killed === null ? (killed = etcd.proc.kill()) : undefined),
+      }),
     ),
     /^snapshot stream from http:\/\/127\.0\.0\.1:\d+ (broke after \d+ bytes: |ended after \d+ bytes with \d+ bytes still to come)/,
   );

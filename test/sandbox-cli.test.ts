@@ -20,26 +20,53 @@ describe('bosun sandbox up / status / down', () => {
       for (const p of processesMentioning(dir)) process.kill(p.pid, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     });
-    const up = await bosun(['sandbox', 'up', '--dir', dir, '--control-planes', '1', '--workers', '2', '--workload', 'none']);
+    const up = await bosun([
+      'sandbox',
+      'up',
+      '--dir',
+      dir,
+      '--control-planes',
+      '1',
+      '--workers',
+      '2',
+      '--workload',
+      'none',
+    ]);
     assert.equal(up.code, 0, up.stderr);
     assert.equal(up.stdout, `export KUBECONFIG=${dir}/admin.conf\n`);
     assert.match(up.stderr, /kubeadm init/);
     // The cluster answers the real kubectl right away.
-    const nodes = await run(KUBECTL, ['--kubeconfig', join(dir, 'admin.conf'), '--cache-dir', join(dir, 'kc'), 'get', 'nodes', '--no-headers']);
+    const nodes = await run(KUBECTL, [
+      '--kubeconfig',
+      join(dir, 'admin.conf'),
+      '--cache-dir',
+      join(dir, 'kc'),
+      'get',
+      'nodes',
+      '--no-headers',
+    ]);
     assert.equal(nodes.code, 0, nodes.stderr);
     assert.equal(nodes.stdout.trim().split('\n').length, 3);
-    assert.ok(processesMentioning(dir).some((p) => p.cmd.includes('etcd')), 'etcd runs');
+    assert.ok(
+      processesMentioning(dir).some((p) => p.cmd.includes('etcd')),
+      'etcd runs',
+    );
 
     const st = await bosun(['sandbox', 'status', '--dir', dir, '-o', 'json']);
     assert.equal(st.code, 0, st.stderr);
     const status = JSON.parse(st.stdout) as { running: boolean; nodes: { name: string; ready: boolean }[] };
     assert.equal(status.running, true);
-    assert.deepEqual(status.nodes.map((n) => `${n.name}:${n.ready}`), ['cp-1:true', 'worker-1:true', 'worker-2:true']);
+    assert.deepEqual(
+      status.nodes.map((n) => `${n.name}:${n.ready}`),
+      ['cp-1:true', 'worker-1:true', 'worker-2:true'],
+    );
 
     // up on a running DIR says so instead of starting twice.
     const again = await bosun(['sandbox', 'up', '--dir', dir]);
     assert.equal(again.code, 1);
-    assert.deepEqual(errorLines(again.stderr), [`error: a sandbox is already running in ${dir} (pid ${/pid (\d+)/.exec(again.stderr)?.[1] ?? ''})`]);
+    assert.deepEqual(errorLines(again.stderr), [
+      `error: a sandbox is already running in ${dir} (pid ${/pid (\d+)/.exec(again.stderr)?.[1] ?? ''})`,
+    ]);
 
     const down = await bosun(['sandbox', 'down', '--dir', dir]);
     assert.equal(down.code, 0, down.stderr);
@@ -94,7 +121,10 @@ describe('bosun sandbox up / status / down', () => {
   test('bad flags are usage errors (exit 2) that point to the help', async () => {
     const r = await bosun(['sandbox', 'up', '--workers', 'many']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^error: option '--workers <n>' argument 'many' is invalid\. --workers must be a whole number, got "many"$/m);
+    assert.match(
+      r.stderr,
+      /^error: option '--workers <n>' argument 'many' is invalid\. --workers must be a whole number, got "many"$/m,
+    );
     assert.match(r.stderr, /See 'bosun sandbox up -h' for help and examples/);
   });
 });

@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { eventually, run, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 
 interface PodList {
-  items: { metadata: { name: string; namespace: string; ownerReferences?: { kind: string }[] }; spec: { nodeName?: string }; status: { phase: string } }[];
+  items: {
+    metadata: { name: string; namespace: string; ownerReferences?: { kind: string }[] };
+    spec: { nodeName?: string };
+    status: { phase: string };
+  }[];
 }
 
 describe('sandbox with the real kubectl', () => {
@@ -25,14 +29,20 @@ describe('sandbox with the real kubectl', () => {
     const lines = r.stdout.trim().split('\n');
     assert.match(lines[0] ?? '', /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION$/);
     assert.match(r.stdout, /^cp-1\s+Ready\s+control-plane\s+\S+\s+v1\.34\.3$/m);
-    for (const w of ['worker-1', 'worker-2', 'worker-3', 'worker-4']) assert.match(r.stdout, new RegExp(`^${w}\\s+Ready\\s+<none>\\s+\\S+\\s+v1\\.34\\.3$`, 'm'));
+    for (const w of ['worker-1', 'worker-2', 'worker-3', 'worker-4'])
+      assert.match(r.stdout, new RegExp(`^${w}\\s+Ready\\s+<none>\\s+\\S+\\s+v1\\.34\\.3$`, 'm'));
   });
 
   test('kubectl get pods -A shows the control plane mirror pods, the addons and the demo workload running', async () => {
     const r = await s.kubectl(['get', 'pods', '-A']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/m);
-    for (const name of ['etcd-cp-1', 'kube-apiserver-cp-1', 'kube-controller-manager-cp-1', 'kube-scheduler-cp-1']) {
+    for (const name of [
+      'etcd-cp-1',
+      'kube-apiserver-cp-1',
+      'kube-controller-manager-cp-1',
+      'kube-scheduler-cp-1',
+    ]) {
       assert.match(r.stdout, new RegExp(`^kube-system\\s+${name}\\s+1/1\\s+Running`, 'm'));
     }
     assert.match(r.stdout, /^kube-system\s+coredns-\S+\s+1\/1\s+Running/m);
@@ -40,7 +50,10 @@ describe('sandbox with the real kubectl', () => {
     assert.match(r.stdout, /^shop\s+frontend-\S+\s+1\/1\s+Running/m);
     assert.match(r.stdout, /^data\s+postgres-0\s+1\/1\s+Running/m);
     assert.match(r.stdout, /^batch\s+nightly-report-\S+\s+0\/1\s+Completed/m);
-    const mirror = await s.kubectlJson<{ metadata: { annotations: Record<string, string>; labels: Record<string, string> }; spec: { containers: { image: string }[] } }>(['get', 'pod', '-n', 'kube-system', 'kube-apiserver-cp-1']);
+    const mirror = await s.kubectlJson<{
+      metadata: { annotations: Record<string, string>; labels: Record<string, string> };
+      spec: { containers: { image: string }[] };
+    }>(['get', 'pod', '-n', 'kube-system', 'kube-apiserver-cp-1']);
     assert.ok(mirror.metadata.annotations['kubernetes.io/config.mirror']);
     assert.deepEqual(mirror.metadata.labels, { component: 'kube-apiserver', tier: 'control-plane' });
     assert.equal(mirror.spec.containers[0]?.image, 'registry.k8s.io/kube-apiserver:v1.34.3');
@@ -59,7 +72,14 @@ describe('sandbox with the real kubectl', () => {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'applied', namespace: 'default' },
-      spec: { replicas: 1, selector: { matchLabels: { app: 'applied' } }, template: { metadata: { labels: { app: 'applied' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'applied' } },
+        template: {
+          metadata: { labels: { app: 'applied' } },
+          spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
+        },
+      },
     });
     let r = await s.kubectl(['apply', '-f', '-'], { input: manifest });
     assert.equal(r.code, 0, r.stderr);
@@ -94,16 +114,30 @@ describe('sandbox with the real kubectl', () => {
     let target: string | undefined;
     for (const w of workers) if (!(await podsOn(w)).some((p) => p.metadata.namespace === 'data')) target = w;
     assert.ok(target, 'some worker runs no postgres pod');
-    const before = (await podsOn(target)).filter((p) => !p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet') && p.status.phase === 'Running');
-    const r = await s.kubectl(['drain', target, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=90s'], { timeoutMs: 120_000 });
+    const before = (await podsOn(target)).filter(
+      (p) => !p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet') && p.status.phase === 'Running',
+    );
+    const r = await s.kubectl(
+      ['drain', target, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=90s'],
+      { timeoutMs: 120_000 },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`node/${target} drained`));
     for (const p of before) assert.match(r.stdout, new RegExp(`pod/${p.metadata.name} evicted`));
     const left = await podsOn(target);
-    assert.ok(left.every((p) => p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet')), `only DaemonSet pods remain: ${left.map((p) => p.metadata.name).join(',')}`);
+    assert.ok(
+      left.every((p) => p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet')),
+      `only DaemonSet pods remain: ${left.map((p) => p.metadata.name).join(',')}`,
+    );
     // The controllers recreated them on the other nodes and they run.
     await eventually('the evicted workloads to be available again', async () => {
-      const d = await s.kubectlJson<{ items: { metadata: { name: string }; spec: { replicas: number }; status: { availableReplicas?: number } }[] }>(['get', 'deployments', '-n', 'shop']);
+      const d = await s.kubectlJson<{
+        items: {
+          metadata: { name: string };
+          spec: { replicas: number };
+          status: { availableReplicas?: number };
+        }[];
+      }>(['get', 'deployments', '-n', 'shop']);
       return d.items.every((x) => x.status.availableReplicas === x.spec.replicas);
     });
     const r2 = await s.kubectl(['uncordon', target]);
@@ -111,13 +145,21 @@ describe('sandbox with the real kubectl', () => {
   });
 
   test('kubectl drain blocked by the no-disruption PDB reports the budget error and retries until its timeout', async () => {
-    const pg = (await s.kubectlJson<PodList>(['get', 'pods', '-n', 'data'])).items.find((p) => p.spec.nodeName);
+    const pg = (await s.kubectlJson<PodList>(['get', 'pods', '-n', 'data'])).items.find(
+      (p) => p.spec.nodeName,
+    );
     assert.ok(pg?.spec.nodeName);
     const node = pg.spec.nodeName;
-    const r = await s.kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=7s'], { timeoutMs: 60_000 });
+    const r = await s.kubectl(
+      ['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=7s'],
+      { timeoutMs: 60_000 },
+    );
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Cannot evict pod as it would violate the pod's disruption budget\./);
-    assert.match(r.stderr, new RegExp(`error when evicting pods/"${pg.metadata.name}" -n "data" \\(will retry after 5s\\)`));
+    assert.match(
+      r.stderr,
+      new RegExp(`error when evicting pods/"${pg.metadata.name}" -n "data" \\(will retry after 5s\\)`),
+    );
     assert.match(r.stderr, /global timeout reached: 7s/);
     // The postgres pod still runs where it was.
     const still = await podsOn(node);
@@ -136,9 +178,19 @@ describe('etcdctl against the sandbox etcd', () => {
   const etcdctl = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => {
     const cp = s.sb.nodes.find((n) => n.name === 'cp-1');
     const pki = join(s.dir, 'nodes', 'cp-1', 'host', 'etc', 'kubernetes', 'pki', 'etcd');
-    return run('etcdctl', [`--endpoints=https://127.0.0.1:${cp?.etcdClientPort ?? 0}`, `--cacert=${join(pki, 'ca.crt')}`, `--cert=${join(pki, 'healthcheck-client.crt')}`, `--key=${join(pki, 'healthcheck-client.key')}`, ...args], {
-      env: { ...process.env, ETCDCTL_API: '3' },
-    });
+    return run(
+      'etcdctl',
+      [
+        `--endpoints=https://127.0.0.1:${cp?.etcdClientPort ?? 0}`,
+        `--cacert=${join(pki, 'ca.crt')}`,
+        `--cert=${join(pki, 'healthcheck-client.crt')}`,
+        `--key=${join(pki, 'healthcheck-client.key')}`,
+        ...args,
+      ],
+      {
+        env: { ...process.env, ETCDCTL_API: '3' },
+      },
+    );
   };
 
   test('endpoint health answers healthy with the kubeadm etcd certificates', async () => {
@@ -147,11 +199,18 @@ describe('etcdctl against the sandbox etcd', () => {
     assert.match(r.stdout + r.stderr, /is healthy: successfully committed proposal/);
   });
 
-  test('get /registry --prefix --keys-only lists the cluster state under kube-apiserver\'s keys', async () => {
+  test("get /registry --prefix --keys-only lists the cluster state under kube-apiserver's keys", async () => {
     const r = await etcdctl(['get', '/registry', '--prefix', '--keys-only']);
     assert.equal(r.code, 0, r.stderr);
     const keys = r.stdout.split('\n').filter(Boolean);
-    for (const k of ['/registry/minions/cp-1', '/registry/minions/worker-1', '/registry/namespaces/kube-system', '/registry/pods/kube-system/kube-apiserver-cp-1', '/registry/leases/kube-node-lease/worker-1', '/registry/configmaps/kube-system/kubeadm-config']) {
+    for (const k of [
+      '/registry/minions/cp-1',
+      '/registry/minions/worker-1',
+      '/registry/namespaces/kube-system',
+      '/registry/pods/kube-system/kube-apiserver-cp-1',
+      '/registry/leases/kube-node-lease/worker-1',
+      '/registry/configmaps/kube-system/kubeadm-config',
+    ]) {
       assert.ok(keys.includes(k), `${k} in ${keys.length} keys`);
     }
   });

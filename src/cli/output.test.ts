@@ -4,11 +4,16 @@ import { formatTable, parseOutputFormat } from './output.ts';
 import { UsageError } from '../common/errors.ts';
 
 test('formatTable pads every column but the last by three spaces, like kubectl', () => {
-  assert.deepEqual(formatTable(['NAME', 'STATUS'], [['worker-1', 'Ready'], ['cp-1', 'Ready,SchedulingDisabled']]), [
-    'NAME       STATUS',
-    'worker-1   Ready',
-    'cp-1       Ready,SchedulingDisabled',
-  ]);
+  assert.deepEqual(
+    formatTable(
+      ['NAME', 'STATUS'],
+      [
+        ['worker-1', 'Ready'],
+        ['cp-1', 'Ready,SchedulingDisabled'],
+      ],
+    ),
+    ['NAME       STATUS', 'worker-1   Ready', 'cp-1       Ready,SchedulingDisabled'],
+  );
 });
 
 test('formatTable without headers prints rows only', () => {

@@ -6,12 +6,19 @@ import { UsageError } from '../common/errors.ts';
 export type OutputFormat = 'table' | 'json' | 'yaml' | 'name';
 
 /** Validates an -o value against the formats a command supports. */
-export function parseOutputFormat(value: string | undefined, allowed: readonly string[], command: string): string {
+export function parseOutputFormat(
+  value: string | undefined,
+  allowed: readonly string[],
+  command: string,
+): string {
   const v = value ?? allowed[0] ?? 'table';
   if (!allowed.includes(v)) {
-    throw new UsageError(`unable to match a printer suitable for the output format "${v}", allowed formats are: ${allowed.join(',')}`, {
-      hint: `See 'bosun ${command} -h' for help and examples`,
-    });
+    throw new UsageError(
+      `unable to match a printer suitable for the output format "${v}", allowed formats are: ${allowed.join(',')}`,
+      {
+        hint: `See 'bosun ${command} -h' for help and examples`,
+      },
+    );
   }
   return v;
 }
@@ -20,7 +27,10 @@ export function parseOutputFormat(value: string | undefined, allowed: readonly s
  * Lays out rows like kubectl's tabwriter (minwidth 0, padding 3): every column but the last is
  * padded to its widest cell plus three spaces.
  */
-export function formatTable(headers: readonly string[] | null, rows: readonly (readonly string[])[]): string[] {
+export function formatTable(
+  headers: readonly string[] | null,
+  rows: readonly (readonly string[])[],
+): string[] {
   const all = headers === null ? rows : [headers, ...rows];
   const widths: number[] = [];
   for (const row of all) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));

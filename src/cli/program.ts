@@ -16,7 +16,11 @@ export function createProgram(ctx: CliContext): Command {
     .option('--kubeconfig <path>', 'Path to the kubeconfig file to use for CLI requests.')
     .option('--context <name>', 'The name of the kubeconfig context to use')
     .option('-n, --namespace <namespace>', 'If present, the namespace scope for this CLI request')
-    .option('--request-timeout <duration>', "The length of time to wait before giving up on a single server request. A value of zero means don't timeout requests.", '0')
+    .option(
+      '--request-timeout <duration>',
+      "The length of time to wait before giving up on a single server request. A value of zero means don't timeout requests.",
+      '0',
+    )
     .option('-v, --v <level>', 'number for the log level verbosity', '0')
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -58,7 +62,8 @@ function commandPath(program: Command, argv: readonly string[]): string {
 function reportError(e: unknown, program: Command, argv: readonly string[], ctx: CliContext): number {
   if (e instanceof CommanderError) {
     // --help and --version end through exitOverride too.
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+      return 0;
     if (e.code === 'commander.executeSubCommandAsync') return e.exitCode;
     const msg = e.message.replace(/^error: /, '');
     ctx.out.err(`error: ${msg}`);
@@ -68,7 +73,8 @@ function reportError(e: unknown, program: Command, argv: readonly string[], ctx:
   }
   if (isBosunError(e)) {
     printBosunError(e, ctx);
-    if (debugEnabled(argv, ctx) && e.cause !== undefined) ctx.out.err(String((e.cause as Error).stack ?? e.cause));
+    if (debugEnabled(argv, ctx) && e.cause !== undefined)
+      ctx.out.err(String((e.cause as Error).stack ?? e.cause));
     return e.exitCode;
   }
   const err = e instanceof Error ? e : new Error(String(e));

@@ -17,7 +17,8 @@ for (const tc of [
   { in: '1h-', want: undefined },
   { in: '-5s', want: undefined },
 ]) {
-  test(`parseDuration(${JSON.stringify(tc.in)}) is ${tc.want}`, () => assert.equal(parseDuration(tc.in), tc.want));
+  test(`parseDuration(${JSON.stringify(tc.in)}) is ${tc.want}`, () =>
+    assert.equal(parseDuration(tc.in), tc.want));
 }
 
 for (const tc of [
@@ -32,5 +33,6 @@ for (const tc of [
   { ms: -1_500, want: '0s' },
   { ms: -5_000, want: '<invalid>' },
 ]) {
-  test(`humanDuration(${tc.ms}) is ${tc.want} as kubectl prints it`, () => assert.equal(humanDuration(tc.ms), tc.want));
+  test(`humanDuration(${tc.ms}) is ${tc.want} as kubectl prints it`, () =>
+    assert.equal(humanDuration(tc.ms), tc.want));
 }

@@ -27,7 +27,10 @@ export function sanitizeClusterName(name: string): string {
 }
 
 function stamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return d
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 /** `etcd-<cluster>-<YYYYMMDDTHHMMSSZ>-rev<N>[-<seq>].db[.enc]` */
@@ -43,7 +46,13 @@ export function parseBackupFileName(name: string): BackupName | null {
   const iso = `${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9, 11)}:${t.slice(11, 13)}:${t.slice(13, 15)}Z`;
   const time = new Date(iso);
   if (Number.isNaN(time.getTime())) return null;
-  return { cluster: m[1] ?? '', time, revision: Number(m[3]), seq: m[4] ? Number(m[4]) : 0, encrypted: m[5] !== undefined };
+  return {
+    cluster: m[1] ?? '',
+    time,
+    revision: Number(m[3]),
+    seq: m[4] ? Number(m[4]) : 0,
+    encrypted: m[5] !== undefined,
+  };
 }
 
 /** The JSON sidecar beside a backup. */

@@ -62,7 +62,8 @@ export interface SnapshotProblem {
 export function describeProblem(p: SnapshotProblem): string {
   const where: string[] = [];
   if (p.page !== undefined) where.push(`page ${p.page}`);
-  if (p.offset !== undefined) where.push(p.page !== undefined ? `(offset ${p.offset})` : `offset ${p.offset}`);
+  if (p.offset !== undefined)
+    where.push(p.page !== undefined ? `(offset ${p.offset})` : `offset ${p.offset}`);
   return where.length > 0 ? `${where.join(' ')}: ${p.what}` : p.what;
 }
 
@@ -86,7 +87,8 @@ export function fnv64a(data: Uint8Array): bigint {
 }
 
 /** The result of parsing one meta page. */
-export type MetaResult = { meta: BoltMeta; problem?: undefined } | { meta?: undefined; problem: SnapshotProblem };
+export type MetaResult =
+  { meta: BoltMeta; problem?: undefined } | { meta?: undefined; problem: SnapshotProblem };
 
 /**
  * Parses and validates the meta page at `index` (0 or 1) as bbolt's meta.validate does: page
@@ -96,26 +98,55 @@ export function readMeta(src: ByteSource, index: 0 | 1, pageSize = 4096): MetaRe
   const off = index === 0 ? 0 : pageSize;
   const where = { page: index, offset: off };
   if (src.size < off + PAGE_HEADER + META_SIZE) {
-    return { problem: { ...where, what: `file ends at byte ${src.size}, inside meta page ${index}: not a bbolt database or truncated` } };
+    return {
+      problem: {
+        ...where,
+        what: `file ends at byte ${src.size}, inside meta page ${index}: not a bbolt database or truncated`,
+      },
+    };
   }
   const b = src.read(off, PAGE_HEADER + META_SIZE);
   const m = PAGE_HEADER;
   const magic = b.readUInt32LE(m);
   if (magic !== BOLT_MAGIC) {
-    return { problem: { page: index, offset: off + m, what: `bad magic 0x${magic.toString(16).padStart(8, '0')} (want 0xed0cdaed): not a bbolt database` } };
+    return {
+      problem: {
+        page: index,
+        offset: off + m,
+        what: `bad magic 0x${magic.toString(16).padStart(8, '0')} (want 0xed0cdaed): not a bbolt database`,
+      },
+    };
   }
   const version = b.readUInt32LE(m + 4);
   if (version !== BOLT_VERSION) {
-    return { problem: { page: index, offset: off + m + 4, what: `unsupported bbolt version ${version} (want ${BOLT_VERSION})` } };
+    return {
+      problem: {
+        page: index,
+        offset: off + m + 4,
+        what: `unsupported bbolt version ${version} (want ${BOLT_VERSION})`,
+      },
+    };
   }
   const stored = b.readBigUInt64LE(m + 56);
   const sum = fnv64a(b.subarray(m, m + 56));
   if (stored !== sum) {
-    return { problem: { page: index, offset: off + m + 56, what: `meta checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${sum.toString(16)})` } };
+    return {
+      problem: {
+        page: index,
+        offset: off + m + 56,
+        what: `meta checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${sum.toString(16)})`,
+      },
+    };
   }
   const flags = b.readUInt16LE(8);
   if (flags !== META) {
-    return { problem: { page: index, offset: off + 8, what: `meta page has page flags 0x${flags.toString(16)} (want 0x4)` } };
+    return {
+      problem: {
+        page: index,
+        offset: off + 8,
+        what: `meta page has page flags 0x${flags.toString(16)} (want 0x4)`,
+      },
+    };
   }
   const id = u64(b, 0);
   if (id !== index) return { problem: { ...where, what: `meta page says it is page ${id}` } };
@@ -186,7 +217,8 @@ export type LeafVisitor = (s: number) => void;
 export type EntryVisitor = (key: Buffer, value: Buffer, isBucket: boolean, valueOffset: number) => void;
 
 /** A bucket to iterate: either a root page id, or an inline bucket's page held in a value. */
-type BucketRef = { root: number; inline?: undefined; base?: undefined } | { root: 0; inline: Buffer; base: number };
+type BucketRef =
+  { root: number; inline?: undefined; base?: undefined } | { root: 0; inline: Buffer; base: number };
 
 /**
  * Walks a bbolt database page by page, in iteration order, recording structural problems. Stops
@@ -212,7 +244,9 @@ export class BoltWalker {
     private readonly leaves: LeafIndex | null = null,
   ) {
     this.ps = meta.pageSize;
-    this.reachable = new Uint8Array(Math.max(0, Math.min(meta.pgid, Math.floor(src.size / meta.pageSize) + 1)));
+    this.reachable = new Uint8Array(
+      Math.max(0, Math.min(meta.pgid, Math.floor(src.size / meta.pageSize) + 1)),
+    );
     this.reachable[0] = 1;
     if (this.reachable.length > 1) this.reachable[1] = 1;
   }
@@ -228,7 +262,14 @@ export class BoltWalker {
 
   /** Iterates the root bucket (the top-level bucket names). */
   forEachRoot(visit: EntryVisitor): void {
-    this.forEachPage(this.meta.root, -1, 0, { label: 'the root bucket', loc: { page: 0, offset: PAGE_HEADER + 16 } }, { last: null, leaf: -1 }, visit);
+    this.forEachPage(
+      this.meta.root,
+      -1,
+      0,
+      { label: 'the root bucket', loc: { page: 0, offset: PAGE_HEADER + 16 } },
+      { last: null, leaf: -1 },
+      visit,
+    );
   }
 
   /**
@@ -236,16 +277,34 @@ export class BoltWalker {
    * bucket has root 0 and its page right after). `valueOffset` is the value's offset in the file.
    * With `visitLeaf`, a leaf page that has a summary is visited through it instead of per element.
    */
-  forEachInBucket(value: Buffer, valueOffset: number, name: string, visit: EntryVisitor, visitLeaf?: LeafVisitor): void {
+  forEachInBucket(
+    value: Buffer,
+    valueOffset: number,
+    name: string,
+    visit: EntryVisitor,
+    visitLeaf?: LeafVisitor,
+  ): void {
     const ref = this.bucketRef(value, valueOffset, name);
     if (ref === null) return;
     if (ref.inline) this.forEachInline(ref.inline, ref.base, name, visit);
-    else this.forEachPage(ref.root, -1, 0, { label: `bucket ${name}`, loc: { offset: valueOffset } }, { last: null, leaf: -1 }, visit, visitLeaf);
+    else
+      this.forEachPage(
+        ref.root,
+        -1,
+        0,
+        { label: `bucket ${name}`, loc: { offset: valueOffset } },
+        { last: null, leaf: -1 },
+        visit,
+        visitLeaf,
+      );
   }
 
   private bucketRef(value: Buffer, valueOffset: number, name: string): BucketRef | null {
     if (value.length < 16) {
-      this.problem({ offset: valueOffset, what: `bucket ${name}: header is ${value.length} bytes (want 16)` });
+      this.problem({
+        offset: valueOffset,
+        what: `bucket ${name}: header is ${value.length} bytes (want 16)`,
+      });
       return null;
     }
     const root = u64(value, 0);
@@ -255,13 +314,19 @@ export class BoltWalker {
 
   private forEachInline(page: Buffer, base: number, name: string, visit: EntryVisitor): void {
     if (page.length < PAGE_HEADER) {
-      this.problem({ offset: base, what: `inline bucket ${name}: page is ${page.length} bytes (want at least 16)` });
+      this.problem({
+        offset: base,
+        what: `inline bucket ${name}: page is ${page.length} bytes (want at least 16)`,
+      });
       return;
     }
     const flags = page.readUInt16LE(8);
     const count = page.readUInt16LE(10);
     if (flags !== LEAF) {
-      this.problem({ offset: base + 8, what: `inline bucket ${name}: page flags 0x${flags.toString(16)} (want leaf 0x2)` });
+      this.problem({
+        offset: base + 8,
+        what: `inline bucket ${name}: page flags 0x${flags.toString(16)} (want leaf 0x2)`,
+      });
       return;
     }
     this.leafElements(page, count, base, undefined, `inline bucket ${name}`, { last: null, leaf: -1 }, visit);
@@ -284,16 +349,27 @@ export class BoltWalker {
     const ps = this.ps;
     if (!Number.isSafeInteger(pgid) || pgid < 2 || pgid >= this.meta.pgid) {
       const loc = root?.loc ?? { page: parent, offset: parent * ps + PAGE_HEADER + index * ELEMENT + 8 };
-      this.problem({ ...loc, what: `${fromLabel(parent, index, root)} points to page ${pgid}, outside the database (pages 2..${this.meta.pgid - 1})` });
+      this.problem({
+        ...loc,
+        what: `${fromLabel(parent, index, root)} points to page ${pgid}, outside the database (pages 2..${this.meta.pgid - 1})`,
+      });
       return;
     }
     const off = pgid * ps;
     if (off + ps > this.src.size) {
-      this.problem({ page: pgid, offset: off, what: `${fromLabel(parent, index, root)} points here, past the end of the file (${this.src.size} bytes): truncated` });
+      this.problem({
+        page: pgid,
+        offset: off,
+        what: `${fromLabel(parent, index, root)} points here, past the end of the file (${this.src.size} bytes): truncated`,
+      });
       return;
     }
     if (this.reachable[pgid]) {
-      this.problem({ page: pgid, offset: off, what: `reached twice (again from ${fromLabel(parent, index, root)})` });
+      this.problem({
+        page: pgid,
+        offset: off,
+        what: `reached twice (again from ${fromLabel(parent, index, root)})`,
+      });
       return;
     }
     const leaves = visitLeaf ? this.leaves : null;
@@ -305,21 +381,37 @@ export class BoltWalker {
     const count = head ? head.readUInt16LE(10) : (leaves?.count(summary) ?? 0);
     const overflow = head ? head.readUInt32LE(12) : (leaves?.overflow(summary) ?? 0);
     if (id !== pgid) {
-      this.problem({ page: pgid, offset: off, what: `page header says it is page ${id} (${fromLabel(parent, index, root)} points here)` });
+      this.problem({
+        page: pgid,
+        offset: off,
+        what: `page header says it is page ${id} (${fromLabel(parent, index, root)} points here)`,
+      });
       return;
     }
     if (pgid + overflow >= this.meta.pgid) {
-      this.problem({ page: pgid, offset: off + 12, what: `overflow of ${overflow} pages runs past the high-water mark ${this.meta.pgid}` });
+      this.problem({
+        page: pgid,
+        offset: off + 12,
+        what: `overflow of ${overflow} pages runs past the high-water mark ${this.meta.pgid}`,
+      });
       return;
     }
     const span = (1 + overflow) * ps;
     if (off + span > this.src.size) {
-      this.problem({ page: pgid, offset: off + 12, what: `overflow of ${overflow} pages runs past the end of the file: truncated` });
+      this.problem({
+        page: pgid,
+        offset: off + 12,
+        what: `overflow of ${overflow} pages runs past the end of the file: truncated`,
+      });
       return;
     }
     for (let i = 0; i <= overflow; i++) {
       if (this.reachable[pgid + i]) {
-        this.problem({ page: pgid + i, offset: (pgid + i) * ps, what: `reached twice (as overflow of page ${pgid})` });
+        this.problem({
+          page: pgid + i,
+          offset: (pgid + i) * ps,
+          what: `reached twice (as overflow of page ${pgid})`,
+        });
         return;
       }
       this.reachable[pgid + i] = 1;
@@ -335,7 +427,11 @@ export class BoltWalker {
         return;
       }
       if (PAGE_HEADER + count * ELEMENT > span) {
-        this.problem({ page: pgid, offset: off + 10, what: `branch page claims ${count} elements, more than fit in it` });
+        this.problem({
+          page: pgid,
+          offset: off + 10,
+          what: `branch page claims ${count} elements, more than fit in it`,
+        });
         return;
       }
       let prev: Buffer | null = null;
@@ -345,7 +441,11 @@ export class BoltWalker {
         const ksize = buf.readUInt32LE(e + 4);
         const k0 = e + pos;
         if (k0 + ksize > span) {
-          this.problem({ page: pgid, offset: off + e, what: `branch element ${i}: key (${ksize} bytes at +${pos}) lies outside the page` });
+          this.problem({
+            page: pgid,
+            offset: off + e,
+            what: `branch element ${i}: key (${ksize} bytes at +${pos}) lies outside the page`,
+          });
           return;
         }
         const key = buf.subarray(k0, k0 + ksize);
@@ -357,27 +457,49 @@ export class BoltWalker {
       }
       // The children's page ids, copied: reading them may reuse the buffer this page is in.
       const elements = Buffer.from(buf.subarray(PAGE_HEADER, PAGE_HEADER + count * ELEMENT));
-      for (let i = 0; i < count; i++) this.forEachPage(u64(elements, i * ELEMENT + 8), pgid, i, null, order, visit, visitLeaf);
+      for (let i = 0; i < count; i++)
+        this.forEachPage(u64(elements, i * ELEMENT + 8), pgid, i, null, order, visit, visitLeaf);
       return;
     }
     if (flags === LEAF) {
       if (PAGE_HEADER + count * ELEMENT > span) {
-        this.problem({ page: pgid, offset: off + 10, what: `leaf page claims ${count} elements, more than fit in it` });
+        this.problem({
+          page: pgid,
+          offset: off + 10,
+          what: `leaf page claims ${count} elements, more than fit in it`,
+        });
         return;
       }
       this.leafElements(buf, count, off, pgid, `leaf page ${pgid}`, order, visit);
       return;
     }
-    this.problem({ page: pgid, offset: off + 8, what: `${fromLabel(parent, index, root)} points to a page of type ${pageType(flags)} (want branch or leaf)` });
+    this.problem({
+      page: pgid,
+      offset: off + 8,
+      what: `${fromLabel(parent, index, root)} points to a page of type ${pageType(flags)} (want branch or leaf)`,
+    });
   }
 
   /** A summarized leaf: the same checks and visits as leafElementsOf, from what was learned ahead. */
-  private summarizedLeaf(leaves: LeafIndex, s: number, pgid: number, order: KeyOrder, visitLeaf: LeafVisitor): void {
+  private summarizedLeaf(
+    leaves: LeafIndex,
+    s: number,
+    pgid: number,
+    order: KeyOrder,
+    visitLeaf: LeafVisitor,
+  ): void {
     try {
       if (leaves.end(s) > 0) {
-        const after = order.leaf >= 0 ? leaves.firstKeyAfterLeaf(s, order.leaf) : order.last === null || leaves.firstKeyAfter(s, order.last);
+        const after =
+          order.leaf >= 0
+            ? leaves.firstKeyAfterLeaf(s, order.leaf)
+            : order.last === null || leaves.firstKeyAfter(s, order.last);
         if (!after) {
-          this.problem({ page: pgid, offset: leaves.firstKeyOffset(s), what: `leaf page ${pgid} element 0: keys out of order` });
+          this.problem({
+            page: pgid,
+            offset: leaves.firstKeyOffset(s),
+            what: `leaf page ${pgid} element 0: keys out of order`,
+          });
           return;
         }
         visitLeaf(s);
@@ -423,7 +545,8 @@ export class BoltWalker {
       order.leaf = -1;
     }
     const len = buf.length;
-    const where = (rel: number): SnapshotProblem => (pgid === undefined ? { offset: base + rel, what: '' } : { page: pgid, offset: base + rel, what: '' });
+    const where = (rel: number): SnapshotProblem =>
+      pgid === undefined ? { offset: base + rel, what: '' } : { page: pgid, offset: base + rel, what: '' };
     if (PAGE_HEADER + count * ELEMENT > len) {
       this.problem({ ...where(10), what: `${label}: claims ${count} elements, more than fit in it` });
       return;
@@ -443,11 +566,17 @@ export class BoltWalker {
       const vsize = buf.readUInt32LE(e + 12);
       const k0 = e + pos;
       if (k0 + ksize + vsize > len) {
-        this.problem({ ...where(e), what: `${label} element ${i}: key and value (${ksize}+${vsize} bytes at +${pos}) lie outside the page` });
+        this.problem({
+          ...where(e),
+          what: `${label} element ${i}: key and value (${ksize}+${vsize} bytes at +${pos}) lie outside the page`,
+        });
         return;
       }
       if ((flags & ~BUCKET_LEAF) !== 0) {
-        this.problem({ ...where(e), what: `${label} element ${i}: unknown element flags 0x${flags.toString(16)}` });
+        this.problem({
+          ...where(e),
+          what: `${label} element ${i}: unknown element flags 0x${flags.toString(16)}`,
+        });
         return;
       }
       const key = buf.subarray(k0, k0 + ksize);
@@ -456,7 +585,12 @@ export class BoltWalker {
         return;
       }
       order.last = key;
-      visit(key, buf.subarray(k0 + ksize, k0 + ksize + vsize), (flags & BUCKET_LEAF) !== 0, base + k0 + ksize);
+      visit(
+        key,
+        buf.subarray(k0 + ksize, k0 + ksize + vsize),
+        (flags & BUCKET_LEAF) !== 0,
+        base + k0 + ksize,
+      );
       if (this.full) return;
     }
     // The last key is compared with the next page's first: keep it past the next read.
@@ -473,23 +607,39 @@ export class BoltWalker {
     if (freelist === null) return; // etcd's NoFreelistSync: bbolt rebuilds it from unreachable pages
     const ps = this.ps;
     if (!Number.isSafeInteger(freelist) || freelist < 2 || freelist >= pgid) {
-      this.problem({ page: 0, offset: PAGE_HEADER + 32, what: `meta points to freelist page ${freelist}, outside the database` });
+      this.problem({
+        page: 0,
+        offset: PAGE_HEADER + 32,
+        what: `meta points to freelist page ${freelist}, outside the database`,
+      });
       return;
     }
     const off = freelist * ps;
     if (off + ps > this.src.size) {
-      this.problem({ page: freelist, offset: off, what: 'freelist page lies past the end of the file: truncated' });
+      this.problem({
+        page: freelist,
+        offset: off,
+        what: 'freelist page lies past the end of the file: truncated',
+      });
       return;
     }
     const head = this.src.read(off, PAGE_HEADER);
     const flags = head.readUInt16LE(8);
     const overflow = head.readUInt32LE(12);
     if (u64(head, 0) !== freelist || flags !== FREELIST) {
-      this.problem({ page: freelist, offset: off, what: `meta points to a freelist here but the page is ${pageType(flags)} page ${u64(head, 0)}` });
+      this.problem({
+        page: freelist,
+        offset: off,
+        what: `meta points to a freelist here but the page is ${pageType(flags)} page ${u64(head, 0)}`,
+      });
       return;
     }
     if (freelist + overflow >= pgid || off + (1 + overflow) * ps > this.src.size) {
-      this.problem({ page: freelist, offset: off + 12, what: `freelist overflow of ${overflow} pages runs past the end` });
+      this.problem({
+        page: freelist,
+        offset: off + 12,
+        what: `freelist overflow of ${overflow} pages runs past the end`,
+      });
       return;
     }
     const buf = this.src.read(off, (1 + overflow) * ps);
@@ -500,12 +650,20 @@ export class BoltWalker {
       idx += 8;
     }
     if (idx + count * 8 > buf.length) {
-      this.problem({ page: freelist, offset: off + 10, what: `freelist claims ${count} ids, more than fit in it` });
+      this.problem({
+        page: freelist,
+        offset: off + 10,
+        what: `freelist claims ${count} ids, more than fit in it`,
+      });
       return;
     }
     for (let i = 0; i <= overflow; i++) {
       if (this.reachable[freelist + i]) {
-        this.problem({ page: freelist + i, offset: (freelist + i) * ps, what: 'freelist page is also used by the tree' });
+        this.problem({
+          page: freelist + i,
+          offset: (freelist + i) * ps,
+          what: 'freelist page is also used by the tree',
+        });
         return;
       }
       this.reachable[freelist + i] = 1;
@@ -516,11 +674,19 @@ export class BoltWalker {
       const id = u64(buf, idx + i * 8);
       const at = off + idx + i * 8;
       if (!Number.isSafeInteger(id) || id < 2 || id >= pgid) {
-        this.problem({ page: freelist, offset: at, what: `freelist entry ${i} is page ${id}, outside the database` });
+        this.problem({
+          page: freelist,
+          offset: at,
+          what: `freelist entry ${i} is page ${id}, outside the database`,
+        });
         return;
       }
       if (id <= prev) {
-        this.problem({ page: freelist, offset: at, what: `freelist entry ${i} (page ${id}) is out of order or freed twice` });
+        this.problem({
+          page: freelist,
+          offset: at,
+          what: `freelist entry ${i} (page ${id}) is out of order or freed twice`,
+        });
         return;
       }
       prev = id;
@@ -532,7 +698,11 @@ export class BoltWalker {
     }
     for (let id = 2; id < pgid; id++) {
       if (!this.reachable[id] && !free[id]) {
-        this.problem({ page: id, offset: id * ps, what: 'page is neither reachable nor on the freelist (unreachable unfreed)' });
+        this.problem({
+          page: id,
+          offset: id * ps,
+          what: 'page is neither reachable nor on the freelist (unreachable unfreed)',
+        });
         return;
       }
     }

@@ -43,6 +43,9 @@ for (const [lengthA, lengthB] of [
   test(`crc(A || B) combines from crc(A), crc(B) and |B| (${lengthA} + ${lengthB} bytes)`, () => {
     const a = randomBytes(lengthA!);
     const b = randomBytes(lengthB!);
-    assert.equal(crc32cCombine(crc32cUpdate(0, a), crc32cUpdate(0, b), b.length), crc32cUpdate(crc32cUpdate(0, a), b));
+    assert.equal(
+      crc32cCombine(crc32cUpdate(0, a), crc32cUpdate(0, b), b.length),
+      crc32cUpdate(crc32cUpdate(0, a), b),
+    );
   });
 }

@@ -76,7 +76,9 @@ export function parseKeyFile(content: Buffer, file: string): EncryptionKey {
 
 /** True when the bytes start like an encrypted backup. */
 export function isEncrypted(head: Buffer): boolean {
-  return head.length >= ENCRYPTED_MAGIC.length && head.subarray(0, ENCRYPTED_MAGIC.length).equals(ENCRYPTED_MAGIC);
+  return (
+    head.length >= ENCRYPTED_MAGIC.length && head.subarray(0, ENCRYPTED_MAGIC.length).equals(ENCRYPTED_MAGIC)
+  );
 }
 
 /**
@@ -117,7 +119,8 @@ export class ChunkEncryptor {
     this.pendingBytes += data.length;
     // Keep at least one byte back: only finish() knows which chunk is the last.
     while (this.pendingBytes > this.chunkSize) {
-      const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+      const all =
+        this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
       out.push(this.seal(all.subarray(0, this.chunkSize), false));
       const rest = all.subarray(this.chunkSize);
       this.pending = [rest];
@@ -182,16 +185,21 @@ export class DecryptingSource implements ByteSource {
     }
     this.head = Buffer.from(readCipher(0, HEADER_SIZE));
     if (!isEncrypted(this.head)) throw corrupt(file, 'no BOSUNENC header: not an encrypted backup');
-    if (this.head[8] !== FORMAT_VERSION) throw corrupt(file, `unsupported format version ${this.head[8]} at offset 8`);
-    if (this.head[9] !== CIPHER_AES_256_GCM) throw corrupt(file, `unknown cipher ${this.head[9]} at offset 9`);
+    if (this.head[8] !== FORMAT_VERSION)
+      throw corrupt(file, `unsupported format version ${this.head[8]} at offset 8`);
+    if (this.head[9] !== CIPHER_AES_256_GCM)
+      throw corrupt(file, `unknown cipher ${this.head[9]} at offset 9`);
     this.chunkSize = this.head.readUInt32BE(12);
-    if (this.chunkSize === 0 || this.chunkSize > MAX_CHUNK_SIZE) throw corrupt(file, `invalid chunk size ${this.chunkSize} at offset 12`);
+    if (this.chunkSize === 0 || this.chunkSize > MAX_CHUNK_SIZE)
+      throw corrupt(file, `invalid chunk size ${this.chunkSize} at offset 12`);
     const fileKeyId = this.head.subarray(16, 24).toString('hex');
     if (fileKeyId !== key.id) {
       throw new BosunError(
         `wrong encryption key: ${file} was encrypted with key id ${fileKeyId}, the key in ${key.file} has id ${key.id}`,
         'SNAPSHOT_INVALID',
-        { hint: 'Pass the key file used when the backup was taken; a key file that was altered is corrupted.' },
+        {
+          hint: 'Pass the key file used when the backup was taken; a key file that was altered is corrupted.',
+        },
       );
     }
     const body = fileSize - HEADER_SIZE;
@@ -246,7 +254,8 @@ export class DecryptingSource implements ByteSource {
   }
 
   private decrypt(i: number): Buffer {
-    if (i < 0 || i >= this.chunks) throw corrupt(this.file, `read past the end (chunk ${i} of ${this.chunks})`);
+    if (i < 0 || i >= this.chunks)
+      throw corrupt(this.file, `read past the end (chunk ${i} of ${this.chunks})`);
     const record = this.chunkSize + TAG_SIZE;
     const off = HEADER_SIZE + i * record;
     const len = Math.min(record, this.fileSize - off);

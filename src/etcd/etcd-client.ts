@@ -78,7 +78,11 @@ export function etcdGrpcPort(opts: EtcdPortOptions): EtcdPort {
           errors: st.errors,
         };
       } catch (e) {
-        return { endpoint, ok: false, error: `etcd at ${endpoint} did not answer Maintenance.Status: ${errorMessage(e)}` };
+        return {
+          endpoint,
+          ok: false,
+          error: `etcd at ${endpoint} did not answer Maintenance.Status: ${errorMessage(e)}`,
+        };
       }
     },
 
@@ -113,14 +117,24 @@ export function etcdGrpcPort(opts: EtcdPortOptions): EtcdPort {
       } catch (e) {
         if (signal.aborted) throw interrupted(signal);
         if (e instanceof BosunError) throw e;
-        if (!started) throw new BosunError(`cannot open a snapshot stream from ${endpoint}: ${errorMessage(e)}`, 'ETCD', { cause: e });
-        throw new BosunError(`snapshot stream from ${endpoint} broke after ${received} bytes: ${errorMessage(e)}`, 'ETCD', {
-          cause: e,
-          hint: 'Is the etcd member still running? Try again, or pick another member with --endpoints.',
-        });
+        if (!started)
+          throw new BosunError(`cannot open a snapshot stream from ${endpoint}: ${errorMessage(e)}`, 'ETCD', {
+            cause: e,
+          });
+        throw new BosunError(
+          `snapshot stream from ${endpoint} broke after ${received} bytes: ${errorMessage(e)}`,
+          'ETCD',
+          {
+            cause: e,
+            hint: 'Is the etcd member still running? Try again, or pick another member with --endpoints.',
+          },
+        );
       }
       if (remaining !== 0 || !decoder.atMessageBoundary) {
-        throw new BosunError(`snapshot stream from ${endpoint} ended after ${received} bytes with ${Math.max(remaining, 0)} bytes still to come`, 'ETCD');
+        throw new BosunError(
+          `snapshot stream from ${endpoint} ended after ${received} bytes with ${Math.max(remaining, 0)} bytes still to come`,
+          'ETCD',
+        );
       }
     },
 
@@ -132,5 +146,7 @@ export function etcdGrpcPort(opts: EtcdPortOptions): EtcdPort {
 }
 
 function interrupted(signal: AbortSignal): BosunError {
-  return new BosunError(`interrupted: ${errorMessage(signal.reason ?? 'aborted')}`, 'INTERRUPTED', { exitCode: 1 });
+  return new BosunError(`interrupted: ${errorMessage(signal.reason ?? 'aborted')}`, 'INTERRUPTED', {
+    exitCode: 1,
+  });
 }

@@ -126,7 +126,11 @@ export function grpcChannel(endpoint: string, tls: TlsMaterial | null): GrpcChan
   };
 
   /** Follows one call to its end: headers checked, body to `onData`, status from the trailers. */
-  const follow = (req: http2.ClientHttp2Stream, onData: (chunk: Buffer) => void, done: (e: Error | null) => void): void => {
+  const follow = (
+    req: http2.ClientHttp2Stream,
+    onData: (chunk: Buffer) => void,
+    done: (e: Error | null) => void,
+  ): void => {
     let outcome: GrpcError | 'ok' | null = null;
     let settled = false;
     const finish = (e: Error | null): void => {
@@ -157,7 +161,9 @@ export function grpcChannel(endpoint: string, tls: TlsMaterial | null): GrpcChan
     req.on('close', () => {
       // After 'end' this is the normal close: build no error (with its stack) for nothing.
       if (settled) return;
-      const why = sessionError ?? new GrpcError(`the connection closed mid-call (HTTP/2 code ${req.rstCode ?? '?'})`, null);
+      const why =
+        sessionError ??
+        new GrpcError(`the connection closed mid-call (HTTP/2 code ${req.rstCode ?? '?'})`, null);
       finish(transportError(why));
     });
   };

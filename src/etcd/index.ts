@@ -25,7 +25,13 @@ export type { BackupDeps, BackupOptions, BackupResult } from './save.ts';
 export { parseSidecar, type Sidecar } from './sidecar.ts';
 export { humanizeBytes, readKeyFile, snapshotStatus } from './status.ts';
 export type { SnapshotStatus } from './snapshot-scan.ts';
-export { KUBEADM_ETCD_ENDPOINT, KUBEADM_PKI_DIR, kubeadmTlsPaths, loadTls, type TlsPaths } from './tls-files.ts';
+export {
+  KUBEADM_ETCD_ENDPOINT,
+  KUBEADM_PKI_DIR,
+  kubeadmTlsPaths,
+  loadTls,
+  type TlsPaths,
+} from './tls-files.ts';
 export type { TrialResult } from './trial-restore.ts';
 export { verifySnapshotFile, type VerifyReport } from './verify.ts';
 

@@ -98,7 +98,8 @@ export class EtcdKvClient {
   }
 
   async memberList(): Promise<Member[]> {
-    return decodeMemberListResponse(await this.unary('etcdserverpb.Cluster/MemberList', new Uint8Array(0))).members;
+    return decodeMemberListResponse(await this.unary('etcdserverpb.Cluster/MemberList', new Uint8Array(0)))
+      .members;
   }
 
   async memberAdd(peerUrls: readonly string[]): Promise<void> {

@@ -106,8 +106,14 @@ const TARGET_MOD = 2;
 function requestOp(op: RequestOp): Uint8Array {
   const w = new Writer();
   if ('range' in op) w.bytes(1, encodeRangeRequest(op.range), true);
-  else if ('put' in op) w.bytes(2, new Writer().bytes(1, bytesOf(op.put.key), true).bytes(2, op.put.value).finish(), true);
-  else w.bytes(3, new Writer().bytes(1, bytesOf(op.deleteRange.key), true).bool(3, op.deleteRange.prevKv).finish(), true);
+  else if ('put' in op)
+    w.bytes(2, new Writer().bytes(1, bytesOf(op.put.key), true).bytes(2, op.put.value).finish(), true);
+  else
+    w.bytes(
+      3,
+      new Writer().bytes(1, bytesOf(op.deleteRange.key), true).bool(3, op.deleteRange.prevKv).finish(),
+      true,
+    );
   return w.finish();
 }
 
@@ -139,7 +145,12 @@ export interface WatchCreate {
 
 /** A WatchRequest carrying a create_request. */
 export function encodeWatchCreate(c: WatchCreate): Uint8Array {
-  const inner = new Writer().bytes(1, bytesOf(c.key), true).bytes(2, c.rangeEnd).uint(3, c.startRevision).bool(6, c.prevKv).finish();
+  const inner = new Writer()
+    .bytes(1, bytesOf(c.key), true)
+    .bytes(2, c.rangeEnd)
+    .uint(3, c.startRevision)
+    .bool(6, c.prevKv)
+    .finish();
   return new Writer().bytes(1, inner, true).finish();
 }
 
@@ -294,7 +305,15 @@ function decodeEvent(b: Uint8Array): WatchEvent {
 }
 
 export function decodeWatchResponse(b: Uint8Array): WatchResponse {
-  const res: WatchResponse = { revision: 0, watchId: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', events: [] };
+  const res: WatchResponse = {
+    revision: 0,
+    watchId: 0,
+    created: false,
+    canceled: false,
+    compactRevision: 0,
+    cancelReason: '',
+    events: [],
+  };
   const r = new FieldReader(b);
   while (r.next()) {
     if (r.field === 1 && r.wire === 2) res.revision = headerRevision(r.bytes());

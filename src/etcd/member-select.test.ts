@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseMember, type MemberProbe } from './member-select.ts';
 
-const up = (endpoint: string, applied: number, extra: Partial<Extract<MemberProbe, { ok: true }>> = {}): MemberProbe => ({
+const up = (
+  endpoint: string,
+  applied: number,
+  extra: Partial<Extract<MemberProbe, { ok: true }>> = {},
+): MemberProbe => ({
   endpoint,
   ok: true,
   memberId: endpoint.slice(-1),
@@ -17,16 +21,32 @@ const up = (endpoint: string, applied: number, extra: Partial<Extract<MemberProb
   errors: [],
   ...extra,
 });
-const down = (endpoint: string): MemberProbe => ({ endpoint, ok: false, error: `etcd endpoint ${endpoint} is unreachable (ECONNREFUSED)` });
+const down = (endpoint: string): MemberProbe => ({
+  endpoint,
+  ok: false,
+  error: `etcd endpoint ${endpoint} is unreachable (ECONNREFUSED)`,
+});
 
 for (const tc of [
-  { name: 'the first healthy endpoint in the given order', probes: [up('e1', 100), up('e2', 100)], want: 'e1' },
+  {
+    name: 'the first healthy endpoint in the given order',
+    probes: [up('e1', 100), up('e2', 100)],
+    want: 'e1',
+  },
   { name: 'an unreachable member is skipped', probes: [down('e1'), up('e2', 100)], want: 'e2' },
   { name: 'a lagging member is skipped', probes: [up('e1', 100), up('e2', 5000)], want: 'e2' },
   { name: 'a small lag is tolerated', probes: [up('e1', 4950), up('e2', 5000)], want: 'e1' },
-  { name: 'a member with an alarm is skipped', probes: [up('e1', 100, { errors: ['NOSPACE'] }), up('e2', 100)], want: 'e2' },
+  {
+    name: 'a member with an alarm is skipped',
+    probes: [up('e1', 100, { errors: ['NOSPACE'] }), up('e2', 100)],
+    want: 'e2',
+  },
   { name: 'a learner is skipped', probes: [up('e1', 100, { isLearner: true }), up('e2', 100)], want: 'e2' },
-  { name: 'nothing usable chooses none', probes: [down('e1'), up('e2', 1, { errors: ['CORRUPT'] })], want: null },
+  {
+    name: 'nothing usable chooses none',
+    probes: [down('e1'), up('e2', 1, { errors: ['CORRUPT'] })],
+    want: null,
+  },
 ]) {
   test(`chooseMember: ${tc.name}`, () => {
     const c = chooseMember(tc.probes, 100);
@@ -38,5 +58,8 @@ for (const tc of [
 
 test('chooseMember says why a lagging member was skipped', () => {
   const c = chooseMember([up('e1', 100), up('e2', 5000)], 100);
-  assert.equal(c.verdicts[0]?.why, 'member cp-1 is lagging: applied raft index 100, 4900 entries behind 5000');
+  assert.equal(
+    c.verdicts[0]?.why,
+    'member cp-1 is lagging: applied raft index 100, 4900 entries behind 5000',
+  );
 });

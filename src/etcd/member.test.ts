@@ -12,7 +12,11 @@ test('startEtcd runs a member that answers /health, and stop() ends it', async (
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const [clientPort, peerPort] = await freePorts(2);
   const spec = { name: 'm1', dataDir: join(dir, 'data'), clientPort: clientPort!, peerPort: peerPort! };
-  const etcd = await startEtcd({ args: etcdArgs(spec), clientUrl: `http://127.0.0.1:${clientPort}`, logFile: join(dir, 'etcd.log') });
+  const etcd = await startEtcd({
+    args: etcdArgs(spec),
+    clientUrl: `http://127.0.0.1:${clientPort}`,
+    logFile: join(dir, 'etcd.log'),
+  });
   t.after(() => etcd.kill());
   assert.equal(await etcdHealthy(etcd.clientUrl, undefined, 1000), true);
   await etcd.stop();
@@ -23,8 +27,16 @@ test('startEtcd names a missing binary as not installed', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bosun-etcd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   await assert.rejects(
-    startEtcd({ binary: join(dir, 'no-etcd'), args: [], clientUrl: 'http://127.0.0.1:1', logFile: join(dir, 'log') }),
-    (e: unknown) => isBosunError(e) && /etcd is not installed/.test(e.message) && e.hint === 'Install it: apt-get install etcd-server',
+    startEtcd({
+      binary: join(dir, 'no-etcd'),
+      args: [],
+      clientUrl: 'http://127.0.0.1:1',
+      logFile: join(dir, 'log'),
+    }),
+    (e: unknown) =>
+      isBosunError(e) &&
+      /etcd is not installed/.test(e.message) &&
+      e.hint === 'Install it: apt-get install etcd-server',
   );
 });
 
@@ -33,6 +45,7 @@ test('startEtcd reports an etcd that exits during start with its log tail, leavi
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   await assert.rejects(
     startEtcd({ args: ['--no-such-flag'], clientUrl: 'http://127.0.0.1:1', logFile: join(dir, 'log') }),
-    (e: unknown) => isBosunError(e) && /etcd exited during start/.test(e.message) && /no-such-flag/.test(e.message),
+    (e: unknown) =>
+      isBosunError(e) && /etcd exited during start/.test(e.message) && /no-such-flag/.test(e.message),
   );
 });

@@ -120,7 +120,9 @@ function failureReason(file: string, lines = 6): string {
     return '';
   }
   const all = text.trimEnd().split('\n');
-  const why = all.filter((l) => /"level":"(fatal|error|panic)"|flag provided but not defined|invalid value|error:/i.test(l));
+  const why = all.filter((l) =>
+    /"level":"(fatal|error|panic)"|flag provided but not defined|invalid value|error:/i.test(l),
+  );
   return (why.length > 0 ? why.slice(-2) : all.slice(-lines)).join('\n');
 }
 
@@ -147,9 +149,14 @@ export async function startEtcd(opts: StartEtcdOptions): Promise<EtcdProcess> {
   if (spawnError || child.pid === undefined) {
     const notFound = (spawnError as NodeJS.ErrnoException | null)?.code === 'ENOENT';
     throw new BosunError(
-      notFound ? `etcd is not installed (no ${binary} on PATH)` : `cannot start etcd: ${spawnError?.message ?? 'no pid'}`,
+      notFound
+        ? `etcd is not installed (no ${binary} on PATH)`
+        : `cannot start etcd: ${spawnError?.message ?? 'no pid'}`,
       'ETCD',
-      { hint: notFound ? 'Install it: apt-get install etcd-server' : undefined, cause: spawnError ?? undefined },
+      {
+        hint: notFound ? 'Install it: apt-get install etcd-server' : undefined,
+        cause: spawnError ?? undefined,
+      },
     );
   }
   const pid = child.pid;
@@ -178,19 +185,29 @@ export async function startEtcd(opts: StartEtcdOptions): Promise<EtcdProcess> {
   while (true) {
     if (gone) {
       const code = await exited;
-      throw new BosunError(`etcd exited during start (${String(code)}):\n${failureReason(opts.logFile)}`, 'ETCD');
+      throw new BosunError(
+        `etcd exited during start (${String(code)}):\n${failureReason(opts.logFile)}`,
+        'ETCD',
+      );
     }
     if (await etcdHealthy(opts.clientUrl, opts.clientTls, 1000)) return proc;
     if (Date.now() > deadline) {
       await proc.kill();
-      throw new BosunError(`etcd did not become healthy within ${timeoutMs} ms:\n${failureReason(opts.logFile)}`, 'ETCD');
+      throw new BosunError(
+        `etcd did not become healthy within ${timeoutMs} ms:\n${failureReason(opts.logFile)}`,
+        'ETCD',
+      );
     }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 /** GET /health on an etcd client URL; true when etcd answers {"health":"true"}. */
-export function etcdHealthy(clientUrl: string, tls: EtcdClientTls | undefined, timeoutMs: number): Promise<boolean> {
+export function etcdHealthy(
+  clientUrl: string,
+  tls: EtcdClientTls | undefined,
+  timeoutMs: number,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const url = new URL('/health', clientUrl);
     const onRes = (res: http.IncomingMessage): void => {
@@ -202,13 +219,17 @@ export function etcdHealthy(clientUrl: string, tls: EtcdClientTls | undefined, t
     };
     const req =
       url.protocol === 'https:'
-        ? https.get(url, {
-            ca: tls ? readFileSync(tls.caFile) : undefined,
-            cert: tls ? readFileSync(tls.certFile) : undefined,
-            key: tls ? readFileSync(tls.keyFile) : undefined,
-            timeout: timeoutMs,
-            agent: false,
-          }, onRes)
+        ? https.get(
+            url,
+            {
+              ca: tls ? readFileSync(tls.caFile) : undefined,
+              cert: tls ? readFileSync(tls.certFile) : undefined,
+              key: tls ? readFileSync(tls.keyFile) : undefined,
+              timeout: timeoutMs,
+              agent: false,
+            },
+            onRes,
+          )
         : http.get(url, { timeout: timeoutMs, agent: false }, onRes);
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));

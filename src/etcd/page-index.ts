@@ -9,7 +9,18 @@
 // nothing, which is cheaper than knowing. A page too large to keep or summarize is simply not in
 // the index, and the walk reads it from the file as it always could.
 // Pure: bytes come in through push(), nothing is read or written here.
-import { BRANCH, BUCKET_LEAF, ELEMENT, FREELIST, LEAF, PAGE_HEADER, readMeta, type ByteSource, type LeafIndex, type SnapshotProblem } from './bbolt.ts';
+import {
+  BRANCH,
+  BUCKET_LEAF,
+  ELEMENT,
+  FREELIST,
+  LEAF,
+  PAGE_HEADER,
+  readMeta,
+  type ByteSource,
+  type LeafIndex,
+  type SnapshotProblem,
+} from './bbolt.ts';
 import type { Crc32cUpdate } from './crc32c.ts';
 import { findKvKey } from './proto-wire.ts';
 
@@ -28,7 +39,14 @@ const NO_SHORT_KEYS: readonly ShortKey[] = [];
  * bbolt orders keys. A loop: for keys of a few dozen bytes it costs less than Buffer.compare's
  * argument checks and native call.
  */
-function sortsAfter(a: Uint8Array, aStart: number, aLen: number, b: Uint8Array, bStart: number, bLen: number): boolean {
+function sortsAfter(
+  a: Uint8Array,
+  aStart: number,
+  aLen: number,
+  b: Uint8Array,
+  bStart: number,
+  bLen: number,
+): boolean {
   const n = Math.min(aLen, bLen);
   for (let i = 0; i < n; i++) {
     const x = a[aStart + i]!;
@@ -343,7 +361,15 @@ export class PageCollector {
     }
     this.win = Buffer.allocUnsafe(0);
     this.winLen = 0;
-    return new PageIndex(this.pageSize, this.leaves, this.slotLeaf, this.kept, this.keyArena, this.elemIds, this.keys);
+    return new PageIndex(
+      this.pageSize,
+      this.leaves,
+      this.slotLeaf,
+      this.kept,
+      this.keyArena,
+      this.elemIds,
+      this.keys,
+    );
   }
 
   private feed(c: Buffer): void {
@@ -415,7 +441,11 @@ export class PageCollector {
   private spanAt(b: Buffer, at: number, pgid: number): number {
     const ps = this.pageSize;
     if (pgid < 2) return ps;
-    if (b.readUInt32LE(at) !== pgid % 0x1_0000_0000 || b.readUInt32LE(at + 4) !== Math.floor(pgid / 0x1_0000_0000)) return 0;
+    if (
+      b.readUInt32LE(at) !== pgid % 0x1_0000_0000 ||
+      b.readUInt32LE(at + 4) !== Math.floor(pgid / 0x1_0000_0000)
+    )
+      return 0;
     const flags = b.readUInt16LE(at + 8);
     if (flags !== LEAF && flags !== BRANCH && flags !== FREELIST) return 0;
     const span = (1 + b.readUInt32LE(at + 12)) * ps;
@@ -482,7 +512,8 @@ export class PageCollector {
       const k0 = e + pos;
       let problem: string | null = null;
       let where = e;
-      if (k0 + ksize + vsize > limit) problem = `${label} element ${i}: key and value (${ksize}+${vsize} bytes at +${pos}) lie outside the page`;
+      if (k0 + ksize + vsize > limit)
+        problem = `${label} element ${i}: key and value (${ksize}+${vsize} bytes at +${pos}) lie outside the page`;
       else if (flags !== 0) problem = `${label} element ${i}: unknown element flags 0x${flags.toString(16)}`;
       else if (i > 0 && !sortsAfter(b, k0, ksize, b, prevK0, prevKs)) {
         problem = `${label} element ${i}: keys out of order`;
@@ -506,7 +537,9 @@ export class PageCollector {
         if (live) {
           const alive = !(ksize === 18 && b[k0 + 17] === 0x74); // 't': tombstone
           const found = findKvKey(b, k0 + ksize, v1, this.userKey);
-          this.elemIds.push(found ? this.keys.id(b, this.userKey.start, this.userKey.end) * 2 + (alive ? 1 : 0) : -2);
+          this.elemIds.push(
+            found ? this.keys.id(b, this.userKey.start, this.userKey.end) * 2 + (alive ? 1 : 0) : -2,
+          );
         }
       }
       if (i === 0) {
@@ -536,5 +569,4 @@ export class PageCollector {
     }
     this.slotLeaf[pgid] = s;
   }
-
 }

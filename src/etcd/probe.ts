@@ -15,7 +15,8 @@ export interface TlsMaterial {
 }
 
 /** Why an endpoint could not be used. */
-export type ProbeFailureKind = 'unreachable' | 'timeout' | 'tls-server-untrusted' | 'tls-client-rejected' | 'tls' | 'unhealthy' | 'http';
+export type ProbeFailureKind =
+  'unreachable' | 'timeout' | 'tls-server-untrusted' | 'tls-client-rejected' | 'tls' | 'unhealthy' | 'http';
 
 /** The outcome of probing one endpoint. */
 export type ProbeResult =
@@ -52,10 +53,18 @@ const SERVER_UNTRUSTED = new Set([
 ]);
 
 /** Turns a Node socket/TLS error into a kind and a one-line message naming the endpoint. */
-export function classifyConnectError(endpoint: string, e: NodeJS.ErrnoException): { kind: ProbeFailureKind; message: string } {
+export function classifyConnectError(
+  endpoint: string,
+  e: NodeJS.ErrnoException,
+): { kind: ProbeFailureKind; message: string } {
   const code = e.code ?? '';
   const msg = e.message;
-  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EPIPE'].includes(code) && !/alert/i.test(msg)) {
+  if (
+    ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EPIPE'].includes(
+      code,
+    ) &&
+    !/alert/i.test(msg)
+  ) {
     return { kind: 'unreachable', message: `etcd endpoint ${endpoint} is unreachable (${code})` };
   }
   if (SERVER_UNTRUSTED.has(code)) {
@@ -75,7 +84,10 @@ export function classifyConnectError(endpoint: string, e: NodeJS.ErrnoException)
         : /certificate.required|certificate_required/i.test(msg + code)
           ? 'etcd requires a client certificate'
           : 'etcd rejected our client certificate';
-    return { kind: 'tls-client-rejected', message: `TLS error talking to ${endpoint}: ${why} (${code || msg})` };
+    return {
+      kind: 'tls-client-rejected',
+      message: `TLS error talking to ${endpoint}: ${why} (${code || msg})`,
+    };
   }
   if (/SSL|TLS|certificate|wrong version number/i.test(code + msg)) {
     return { kind: 'tls', message: `TLS error talking to ${endpoint}: ${msg}` };
@@ -105,13 +117,21 @@ export function tlsServerName(endpoint: string, dnsNames: readonly string[] | un
 }
 
 /** GET /health on an endpoint with the given TLS material; classifies any failure. */
-export function probeHealth(endpoint: string, tls: TlsMaterial | null, timeoutMs: number): Promise<ProbeResult> {
+export function probeHealth(
+  endpoint: string,
+  tls: TlsMaterial | null,
+  timeoutMs: number,
+): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let url: URL;
     try {
       url = new URL('/health', endpoint);
     } catch {
-      resolve({ ok: false, kind: 'unreachable', message: `invalid etcd endpoint ${JSON.stringify(endpoint)}` });
+      resolve({
+        ok: false,
+        kind: 'unreachable',
+        message: `invalid etcd endpoint ${JSON.stringify(endpoint)}`,
+      });
       return;
     }
     let settled = false;
@@ -130,26 +150,48 @@ export function probeHealth(endpoint: string, tls: TlsMaterial | null, timeoutMs
       res.on('data', (d: string) => (body += d));
       res.on('error', (e) => done({ ok: false, ...classifyConnectError(endpoint, e) }));
       res.on('end', () => {
-        if (res.statusCode === 200 && /"health"\s*:\s*"true"/.test(body)) done(names ? { ok: true, serverDnsNames: names } : { ok: true });
+        if (res.statusCode === 200 && /"health"\s*:\s*"true"/.test(body))
+          done(names ? { ok: true, serverDnsNames: names } : { ok: true });
         else if (res.statusCode === 200 || res.statusCode === 503) {
           const reason = /"reason"\s*:\s*"([^"]*)"/.exec(body)?.[1];
-          done({ ok: false, kind: 'unhealthy', message: `etcd at ${endpoint} reports it is unhealthy${reason ? ` (${reason})` : ''}` });
-        } else done({ ok: false, kind: 'http', message: `etcd at ${endpoint} answered /health with HTTP ${res.statusCode ?? '?'}` });
+          done({
+            ok: false,
+            kind: 'unhealthy',
+            message: `etcd at ${endpoint} reports it is unhealthy${reason ? ` (${reason})` : ''}`,
+          });
+        } else
+          done({
+            ok: false,
+            kind: 'http',
+            message: `etcd at ${endpoint} answered /health with HTTP ${res.statusCode ?? '?'}`,
+          });
       });
     };
     const opts = { timeout: timeoutMs, agent: false as const };
     const req =
       url.protocol === 'https:'
-        ? https.get(url, { ...opts, ca: tls?.ca, cert: tls?.cert, key: tls?.key, rejectUnauthorized: true }, onRes)
+        ? https.get(
+            url,
+            { ...opts, ca: tls?.ca, cert: tls?.cert, key: tls?.key, rejectUnauthorized: true },
+            onRes,
+          )
         : url.protocol === 'http:'
           ? http.get(url, opts, onRes)
           : null;
     if (req === null) {
-      done({ ok: false, kind: 'unreachable', message: `etcd endpoint ${endpoint} must start with https:// or http://` });
+      done({
+        ok: false,
+        kind: 'unreachable',
+        message: `etcd endpoint ${endpoint} must start with https:// or http://`,
+      });
       return;
     }
     req.on('timeout', () => {
-      done({ ok: false, kind: 'timeout', message: `etcd endpoint ${endpoint} did not answer within ${timeoutMs} ms` });
+      done({
+        ok: false,
+        kind: 'timeout',
+        message: `etcd endpoint ${endpoint} did not answer within ${timeoutMs} ms`,
+      });
       req.destroy();
     });
     req.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, ...classifyConnectError(endpoint, e) }));

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMemberListResponse, decodeStatusResponse, findKvKey, GrpcMessageReader, grpcFrame, SnapshotStreamDecoder, unaryMessage } from './proto-wire.ts';
+import {
+  decodeMemberListResponse,
+  decodeStatusResponse,
+  findKvKey,
+  GrpcMessageReader,
+  grpcFrame,
+  SnapshotStreamDecoder,
+  unaryMessage,
+} from './proto-wire.ts';
 
 function kvKey(b: Buffer, start = 0, end = b.length): string | null {
   const key = { start: 0, end: 0 };
@@ -25,7 +33,12 @@ const bytes = (field: number, b: Uint8Array | number[] | string): number[] => {
   return [...varint(field * 8 + 2), ...varint(arr.length), ...arr];
 };
 
-const header = bytes(1, [...num(1, 0xcdef0123456789abn), ...num(2, 0x8e9e05c52164694dn), ...num(3, 102465), ...num(4, 2)]);
+const header = bytes(1, [
+  ...num(1, 0xcdef0123456789abn),
+  ...num(2, 0x8e9e05c52164694dn),
+  ...num(3, 102465),
+  ...num(4, 2),
+]);
 
 test('StatusResponse: ids in hex as etcdctl prints them, indexes, alarms, learner flag', () => {
   const msg = Uint8Array.from([
@@ -55,17 +68,31 @@ test('StatusResponse: ids in hex as etcdctl prints them, indexes, alarms, learne
 });
 
 test('MemberListResponse: every member with its names and URLs', () => {
-  const m1 = bytes(2, [...num(1, 0x8e9e05c52164694dn), ...bytes(2, 'cp-1'), ...bytes(3, 'https://10.0.0.1:2380'), ...bytes(4, 'https://10.0.0.1:2379')]);
+  const m1 = bytes(2, [
+    ...num(1, 0x8e9e05c52164694dn),
+    ...bytes(2, 'cp-1'),
+    ...bytes(3, 'https://10.0.0.1:2380'),
+    ...bytes(4, 'https://10.0.0.1:2379'),
+  ]);
   const m2 = bytes(2, [...num(1, 1), ...bytes(3, 'https://10.0.0.2:2380'), ...num(5, 1)]);
   const r = decodeMemberListResponse(Uint8Array.from([...header, ...m1, ...m2]));
   assert.deepEqual(r.members, [
-    { id: '8e9e05c52164694d', name: 'cp-1', peerURLs: ['https://10.0.0.1:2380'], clientURLs: ['https://10.0.0.1:2379'], isLearner: false },
+    {
+      id: '8e9e05c52164694d',
+      name: 'cp-1',
+      peerURLs: ['https://10.0.0.1:2380'],
+      clientURLs: ['https://10.0.0.1:2379'],
+      isLearner: false,
+    },
     { id: '1', name: '', peerURLs: ['https://10.0.0.2:2380'], clientURLs: [], isLearner: true },
   ]);
 });
 
 test('a malformed message is an error, not a wrong answer', () => {
-  assert.throws(() => decodeStatusResponse(Uint8Array.from([...bytes(2, 'abc')].slice(0, 4))), /runs past the message/);
+  assert.throws(
+    () => decodeStatusResponse(Uint8Array.from([...bytes(2, 'abc')].slice(0, 4))),
+    /runs past the message/,
+  );
   assert.throws(() => decodeStatusResponse(Uint8Array.from([0x0b])), /wire type 3/);
 });
 
@@ -83,7 +110,10 @@ function snapshotStream(data: Buffer, trailer: Buffer, order: 'go' | 'blob-first
   for (let at = 0; at < data.length; at += 32768) {
     const blob = data.subarray(at, at + 32768);
     const remaining = data.length - at - blob.length;
-    const fields = order === 'go' ? [...header, ...num(2, remaining), ...bytes(3, blob)] : [...bytes(3, blob), ...num(2, remaining), ...header];
+    const fields =
+      order === 'go'
+        ? [...header, ...num(2, remaining), ...bytes(3, blob)]
+        : [...bytes(3, blob), ...num(2, remaining), ...header];
     frames.push([...grpcFrame(Uint8Array.from(fields))]);
   }
   frames.push([...grpcFrame(Uint8Array.from([...header, ...bytes(3, trailer)]))]);
@@ -110,7 +140,8 @@ test('the snapshot stream decoder passes the blobs on in order whatever the piec
       assert.equal(d.messages, 5);
       assert.deepEqual(Buffer.concat(got), Buffer.concat([data, trailer]), `${order}/${pieceSize}`);
       // What remains never grows, and is 0 from the last data byte on.
-      for (let i = 1; i < remaining.length; i++) assert.ok(remaining[i]! <= remaining[i - 1]! || remaining[i - 1] === 0, `${order}/${pieceSize}`);
+      for (let i = 1; i < remaining.length; i++)
+        assert.ok(remaining[i]! <= remaining[i - 1]! || remaining[i - 1] === 0, `${order}/${pieceSize}`);
       assert.equal(remaining.at(-1), 0);
       let seen = 0;
       for (let i = 0; i < got.length && seen < data.length; i++) {
@@ -123,11 +154,20 @@ test('the snapshot stream decoder passes the blobs on in order whatever the piec
   const d = new SnapshotStreamDecoder({ piece: () => undefined });
   d.push(cut.subarray(0, cut.length - 10));
   assert.equal(d.atMessageBoundary, false, 'a stream cut mid-message is noticed');
-  assert.throws(() => new SnapshotStreamDecoder({ piece: () => undefined }).push(Uint8Array.from([1, 0, 0, 0, 1, 0])), /compressed/);
+  assert.throws(
+    () => new SnapshotStreamDecoder({ piece: () => undefined }).push(Uint8Array.from([1, 0, 0, 0, 1, 0])),
+    /compressed/,
+  );
 });
 
 test('findKvKey finds the user key of an mvccpb.KeyValue wherever the field is', () => {
-  const kv = Buffer.from([...bytes(1, '/registry/pods/ns/p'), ...num(2, 5), ...num(3, 7), ...num(4, 1), ...bytes(5, '{"x":1}')]);
+  const kv = Buffer.from([
+    ...bytes(1, '/registry/pods/ns/p'),
+    ...num(2, 5),
+    ...num(3, 7),
+    ...num(4, 1),
+    ...bytes(5, '{"x":1}'),
+  ]);
   assert.equal(kvKey(kv), '/registry/pods/ns/p');
   const later = Buffer.from([...num(2, 5), ...bytes(5, 'v'), ...bytes(1, 'k')]);
   assert.equal(kvKey(later), 'k');

@@ -169,7 +169,10 @@ function decodeMember(msg: Uint8Array): Member {
 }
 
 /** etcdserverpb.MemberListResponse: the members. */
-export function decodeMemberListResponse(msg: Uint8Array): { header: ResponseHeader | null; members: Member[] } {
+export function decodeMemberListResponse(msg: Uint8Array): {
+  header: ResponseHeader | null;
+  members: Member[];
+} {
   let header: ResponseHeader | null = null;
   const members: Member[] = [];
   const r = new FieldReader(msg);
@@ -197,7 +200,8 @@ export function unaryMessage(body: Uint8Array): Uint8Array {
   if (body.length < 5) throw new Error(`gRPC answer of ${body.length} bytes has no message`);
   if (body[0] !== 0) throw new Error('gRPC answer is compressed, which was not asked for');
   const len = new DataView(body.buffer, body.byteOffset, body.length).getUint32(1);
-  if (5 + len !== body.length) throw new Error(`gRPC answer has ${body.length - 5} bytes after its prefix, the prefix says ${len}`);
+  if (5 + len !== body.length)
+    throw new Error(`gRPC answer has ${body.length - 5} bytes after its prefix, the prefix says ${len}`);
   return body.subarray(5);
 }
 
@@ -419,7 +423,12 @@ export class SnapshotStreamDecoder {
  * `key.start`/`key.end` to its bytes; false if malformed or absent. etcd writes the key first,
  * which is the fast path. (The caller's `key` is reused, so the hot loop allocates nothing.)
  */
-export function findKvKey(b: Uint8Array, start: number, end: number, key: { start: number; end: number }): boolean {
+export function findKvKey(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  key: { start: number; end: number },
+): boolean {
   let i = start;
   while (i < end) {
     const tag = readVarint(b, i);

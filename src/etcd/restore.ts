@@ -3,7 +3,16 @@
 // first (an encrypted one is decrypted into a private temp dir and removed after), refuses a data
 // dir that is not empty, and never leaves a half-restored data dir behind. Exported for the
 // sandbox's restore and for `backup verify --trial-restore`, which pass paths and ports.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { BosunError, ExecError, UsageError, errorMessage } from '../common/errors.ts';
 import type { Exec } from '../common/ports.ts';
@@ -52,7 +61,10 @@ export interface RestoreResult {
 }
 
 /** The restore tool on PATH: etcdutl when present, else etcdctl. */
-export async function findRestoreTool(exec: Exec, env: Readonly<Record<string, string | undefined>>): Promise<'etcdutl' | 'etcdctl'> {
+export async function findRestoreTool(
+  exec: Exec,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<'etcdutl' | 'etcdctl'> {
   try {
     const r = await exec.run('etcdutl', ['version'], { timeoutMs: 10_000, env: { ...env } });
     if (r.exitCode === 0) return 'etcdutl';
@@ -60,18 +72,24 @@ export async function findRestoreTool(exec: Exec, env: Readonly<Record<string, s
     // not installed
   }
   try {
-    const r = await exec.run('etcdctl', ['version'], { timeoutMs: 10_000, env: { ...env, ETCDCTL_API: '3' } });
+    const r = await exec.run('etcdctl', ['version'], {
+      timeoutMs: 10_000,
+      env: { ...env, ETCDCTL_API: '3' },
+    });
     if (r.exitCode === 0) return 'etcdctl';
   } catch {
     // not installed
   }
-  throw new BosunError('neither etcdutl nor etcdctl is installed', 'EXEC', { hint: 'Install it: apt-get install etcd-client' });
+  throw new BosunError('neither etcdutl nor etcdctl is installed', 'EXEC', {
+    hint: 'Install it: apt-get install etcd-client',
+  });
 }
 
 function checkDataDir(dataDir: string): void {
   let entries: string[];
   try {
-    if (!statSync(dataDir).isDirectory()) throw new BosunError(`data dir ${dataDir} exists and is not a directory`, 'PRECONDITION');
+    if (!statSync(dataDir).isDirectory())
+      throw new BosunError(`data dir ${dataDir} exists and is not a directory`, 'PRECONDITION');
     entries = readdirSync(dataDir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
@@ -79,9 +97,13 @@ function checkDataDir(dataDir: string): void {
     throw new BosunError(`cannot inspect data dir ${dataDir}: ${errorMessage(e)}`, 'IO', { cause: e });
   }
   if (entries.length > 0) {
-    throw new BosunError(`data dir ${dataDir} is not empty (${entries.length} entries): refusing to overwrite it`, 'PRECONDITION', {
-      hint: 'Restore into a new directory (e.g. /var/lib/etcd-restore) and point etcd at it, or move the old one away first.',
-    });
+    throw new BosunError(
+      `data dir ${dataDir} is not empty (${entries.length} entries): refusing to overwrite it`,
+      'PRECONDITION',
+      {
+        hint: 'Restore into a new directory (e.g. /var/lib/etcd-restore) and point etcd at it, or move the old one away first.',
+      },
+    );
   }
 }
 
@@ -89,28 +111,49 @@ function checkDataDir(dataDir: string): void {
 export async function restoreSnapshot(opts: RestoreOptions, deps: RestoreDeps): Promise<RestoreResult> {
   const name = opts.name ?? 'default';
   const peerUrls = opts.initialAdvertisePeerUrls ?? 'http://localhost:2380';
-  const initialCluster = opts.initialCluster ?? peerUrls.split(',').map((u) => `${name}=${u}`).join(',');
+  const initialCluster =
+    opts.initialCluster ??
+    peerUrls
+      .split(',')
+      .map((u) => `${name}=${u}`)
+      .join(',');
   const token = opts.initialClusterToken ?? 'etcd-cluster';
   const members = parseInitialCluster(initialCluster);
   if (members === null) {
-    throw new UsageError(`--initial-cluster ${JSON.stringify(initialCluster)} is not name=peerURL[,name=peerURL...]`, { hint: "See 'bosun restore -h' for help and examples" });
+    throw new UsageError(
+      `--initial-cluster ${JSON.stringify(initialCluster)} is not name=peerURL[,name=peerURL...]`,
+      { hint: "See 'bosun restore -h' for help and examples" },
+    );
   }
   const me = members.find((m) => m.name === name);
-  if (!me) throw new UsageError(`--initial-cluster has no member named ${JSON.stringify(name)} (--name)`, { hint: "See 'bosun restore -h' for help and examples" });
-  const wanted = peerUrls.split(',').map((u) => u.trim()).sort();
-  if (me.peerUrls.slice().sort().join(',') !== wanted.join(',')) {
-    throw new UsageError(`--initial-cluster gives ${name} the peer URLs ${me.peerUrls.join(',')}, but --initial-advertise-peer-urls is ${peerUrls}`, {
+  if (!me)
+    throw new UsageError(`--initial-cluster has no member named ${JSON.stringify(name)} (--name)`, {
       hint: "See 'bosun restore -h' for help and examples",
     });
+  const wanted = peerUrls
+    .split(',')
+    .map((u) => u.trim())
+    .sort();
+  if (me.peerUrls.slice().sort().join(',') !== wanted.join(',')) {
+    throw new UsageError(
+      `--initial-cluster gives ${name} the peer URLs ${me.peerUrls.join(',')}, but --initial-advertise-peer-urls is ${peerUrls}`,
+      {
+        hint: "See 'bosun restore -h' for help and examples",
+      },
+    );
   }
   checkDataDir(opts.dataDir);
 
   deps.progress(`Verifying ${opts.file}`);
   const report = verifySnapshotFile(opts.file, { key: opts.key });
   if (!report.ok || report.status === null || report.liveKeys === null) {
-    throw new BosunError(`snapshot ${opts.file} is invalid: ${report.problem ?? 'unknown problem'}`, 'SNAPSHOT_INVALID', {
-      hint: 'Nothing was restored. Use another backup (bosun backup list).',
-    });
+    throw new BosunError(
+      `snapshot ${opts.file} is invalid: ${report.problem ?? 'unknown problem'}`,
+      'SNAPSHOT_INVALID',
+      {
+        hint: 'Nothing was restored. Use another backup (bosun backup list).',
+      },
+    );
   }
   const tool = await findRestoreTool(deps.exec, deps.env);
   let plainFile = opts.file;
@@ -139,7 +182,11 @@ export async function restoreSnapshot(opts: RestoreOptions, deps: RestoreDeps): 
       `--initial-advertise-peer-urls=${peerUrls}`,
     ];
     deps.progress(`Restoring with ${tool} into ${opts.dataDir}`);
-    const r = await deps.exec.run(tool, args, { env: { ...deps.env, ETCDCTL_API: '3' }, timeoutMs: 30 * 60_000, signal: deps.signal });
+    const r = await deps.exec.run(tool, args, {
+      env: { ...deps.env, ETCDCTL_API: '3' },
+      timeoutMs: 30 * 60_000,
+      signal: deps.signal,
+    });
     if (r.exitCode !== 0) {
       rmSync(opts.dataDir, { recursive: true, force: true });
       const tail = r.stderr.trim().split('\n').slice(-3).join(' | ');
@@ -154,7 +201,16 @@ export async function restoreSnapshot(opts: RestoreOptions, deps: RestoreDeps): 
   } finally {
     if (scratch !== null) rmSync(scratch, { recursive: true, force: true });
   }
-  return { dataDir: opts.dataDir, tool, name, members, initialCluster, initialClusterToken: token, revision: report.status.revision, liveKeys: report.liveKeys };
+  return {
+    dataDir: opts.dataDir,
+    tool,
+    name,
+    members,
+    initialCluster,
+    initialClusterToken: token,
+    revision: report.status.revision,
+    liveKeys: report.liveKeys,
+  };
 }
 
 /** Writes the plaintext of an encrypted backup to `out` (mode 0600). */

@@ -29,7 +29,12 @@ export interface RetentionPlan {
  * Decides per cluster, newest first: a backup is kept when either rule keeps it (like restic's
  * --keep-last with --keep-within). Files in `protect` and unverified files are always kept.
  */
-export function planRetention(entries: readonly RetentionEntry[], policy: RetentionPolicy, now: Date, protect: readonly string[] = []): RetentionPlan {
+export function planRetention(
+  entries: readonly RetentionEntry[],
+  policy: RetentionPolicy,
+  now: Date,
+  protect: readonly string[] = [],
+): RetentionPlan {
   const keep: RetentionEntry[] = [];
   const prune: RetentionEntry[] = [];
   if (policy.keep === undefined && policy.keepWithinMs === undefined) return { keep: [...entries], prune };
@@ -45,11 +50,14 @@ export function planRetention(entries: readonly RetentionEntry[], policy: Retent
   }
   for (const [cluster, list] of byCluster) {
     // The protected (just taken) backups count towards --keep too.
-    const protectedCount = entries.filter((e) => e.cluster === cluster && e.verified && protect.includes(e.file)).length;
+    const protectedCount = entries.filter(
+      (e) => e.cluster === cluster && e.verified && protect.includes(e.file),
+    ).length;
     list.sort((a, b) => b.time.getTime() - a.time.getTime() || (a.file < b.file ? 1 : -1));
     list.forEach((e, i) => {
       const byCount = policy.keep !== undefined && i + protectedCount < policy.keep;
-      const byAge = policy.keepWithinMs !== undefined && now.getTime() - e.time.getTime() <= policy.keepWithinMs;
+      const byAge =
+        policy.keepWithinMs !== undefined && now.getTime() - e.time.getTime() <= policy.keepWithinMs;
       (byCount || byAge ? keep : prune).push(e);
     });
   }

@@ -77,12 +77,18 @@ export function fsError(e: unknown, dir: string, doing: string): BosunError {
     });
   }
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new BosunError(`no space left for the backup in ${dir} (${code} while ${doing}); the partial file was removed`, 'IO', {
-      cause: e,
-      hint: 'Free space there, prune old backups (--keep N), or pick another --dir.',
-    });
+    return new BosunError(
+      `no space left for the backup in ${dir} (${code} while ${doing}); the partial file was removed`,
+      'IO',
+      {
+        cause: e,
+        hint: 'Free space there, prune old backups (--keep N), or pick another --dir.',
+      },
+    );
   }
-  return new BosunError(`cannot write the backup in ${dir} while ${doing}: ${errorMessage(e)}`, 'IO', { cause: e });
+  return new BosunError(`cannot write the backup in ${dir} while ${doing}: ${errorMessage(e)}`, 'IO', {
+    cause: e,
+  });
 }
 
 function humanBytes(n: number): string {
@@ -110,12 +116,19 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
   if (chosen === null) {
     const reasons = choice.verdicts.map((v) => v.why);
     throw new BosunError(
-      opts.endpoints.length === 1 ? (reasons[0] ?? 'etcd is not usable') : `no usable etcd member: ${reasons.join('; ')}`,
+      opts.endpoints.length === 1
+        ? (reasons[0] ?? 'etcd is not usable')
+        : `no usable etcd member: ${reasons.join('; ')}`,
       reasons.some((r) => /TLS/.test(r)) ? 'TLS' : 'ETCD',
-      { hint: reasons.some((r) => /TLS/.test(r)) ? 'Check --cacert, --cert and --key.' : 'Check --endpoints and that etcd is running.' },
+      {
+        hint: reasons.some((r) => /TLS/.test(r))
+          ? 'Check --cacert, --cert and --key.'
+          : 'Check --endpoints and that etcd is running.',
+      },
     );
   }
-  if (opts.endpoints.length > 1) for (const v of choice.verdicts) progress(`${v.chosen ? 'using' : 'skipping'} ${v.endpoint}: ${v.why}`);
+  if (opts.endpoints.length > 1)
+    for (const v of choice.verdicts) progress(`${v.chosen ? 'using' : 'skipping'} ${v.endpoint}: ${v.why}`);
 
   // 2. Stream into a temp file in the directory.
   try {
@@ -138,19 +151,24 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
     }
     const started = clock.now();
     const who = chosen.name ? `member ${chosen.name} (${chosen.endpoint})` : chosen.endpoint;
-    progress(`Taking a snapshot from ${who}${opts.encryptionKey ? `, encrypting with key ${opts.encryptionKey.id}` : ''}`);
+    progress(
+      `Taking a snapshot from ${who}${opts.encryptionKey ? `, encrypting with key ${opts.encryptionKey.id}` : ''}`,
+    );
 
     // The sha256 values and the page index are computed from the plaintext as it arrives, so that
     // verifying after the fsync reads nothing again (see page-index.ts). An encrypted backup is
     // read back and decrypted instead: that proves the file on disk decrypts.
-    const collector = opts.encryptionKey ? null : new PageCollector({ crc: fastCrc32c().update, liveKeys: true });
+    const collector = opts.encryptionKey
+      ? null
+      : new PageCollector({ crc: fastCrc32c().update, liveKeys: true });
     const encryptor = opts.encryptionKey ? new ChunkEncryptor(opts.encryptionKey, undefined, random) : null;
     const writer = new StagedWriter(file, collector, encryptor);
     drain = () => writer.drain();
     let received = 0;
     let total = 0;
     let lastReport = started.getTime();
-    const writeFailed = (): BosunError => fsError(writer.writeError, opts.dir, `writing after ${humanBytes(received)}`);
+    const writeFailed = (): BosunError =>
+      fsError(writer.writeError, opts.dir, `writing after ${humanBytes(received)}`);
 
     const streamed = deps.etcd.snapshot(
       chosen.endpoint,
@@ -166,7 +184,9 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
           const now = clock.now().getTime();
           if (now - lastReport >= 2000) {
             lastReport = now;
-            progress(`  ${humanBytes(received)} of ${humanBytes(total)} (${Math.floor((received / total) * 100)}%)`);
+            progress(
+              `  ${humanBytes(received)} of ${humanBytes(total)} (${Math.floor((received / total) * 100)}%)`,
+            );
           }
         }
         return pause;
@@ -205,7 +225,10 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
       snap.close();
     }
     if (!report.ok || report.status === null || report.liveKeys === null || report.sha256 === null) {
-      throw new BosunError(`the snapshot from ${chosen.endpoint} fails verification: ${report.problem ?? 'no status'}; nothing was saved`, 'SNAPSHOT_INVALID');
+      throw new BosunError(
+        `the snapshot from ${chosen.endpoint} fails verification: ${report.problem ?? 'no status'}; nothing was saved`,
+        'SNAPSHOT_INVALID',
+      );
     }
     if (signal.aborted) throw interrupted(signal);
 
@@ -214,7 +237,13 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
     const time = new Date(Math.floor(started.getTime() / 1000) * 1000);
     let name = '';
     for (let seq = 0; ; seq++) {
-      name = backupFileName({ cluster, time, revision: report.status.revision, encrypted: opts.encryptionKey !== null, seq });
+      name = backupFileName({
+        cluster,
+        time,
+        revision: report.status.revision,
+        encrypted: opts.encryptionKey !== null,
+        seq,
+      });
       if ((await fs.stat(join(opts.dir, name))) === null) break;
     }
     const finalPath = join(opts.dir, name);
@@ -260,14 +289,21 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
       throw fsError(e, opts.dir, 'naming the backup');
     }
     committed = true;
-    progress(`Saved ${finalPath} (revision ${sidecar.revision}, ${sidecar.liveKeys} keys, ${humanBytes(sidecar.size)}, verified)`);
+    progress(
+      `Saved ${finalPath} (revision ${sidecar.revision}, ${sidecar.liveKeys} keys, ${humanBytes(sidecar.size)}, verified)`,
+    );
 
     // 5. Retention, over verified backups bosun named only.
     const pruned: string[] = [];
     if (opts.retention.keep !== undefined || opts.retention.keepWithinMs !== undefined) {
       const entries = await listBackups(opts.dir, fs);
       const plan = planRetention(
-        entries.map((e) => ({ file: e.name, cluster: e.parsed.cluster, time: e.parsed.time, verified: e.verified })),
+        entries.map((e) => ({
+          file: e.name,
+          cluster: e.parsed.cluster,
+          time: e.parsed.time,
+          verified: e.verified,
+        })),
         opts.retention,
         clock.now(),
         [name],
@@ -296,5 +332,8 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
 }
 
 function interrupted(signal: AbortSignal): BosunError {
-  return new BosunError(`interrupted: ${errorMessage(signal.reason ?? 'aborted')}; nothing was saved`, 'INTERRUPTED');
+  return new BosunError(
+    `interrupted: ${errorMessage(signal.reason ?? 'aborted')}; nothing was saved`,
+    'INTERRUPTED',
+  );
 }

@@ -22,14 +22,16 @@ const good: Sidecar = {
   verified: true,
 };
 
-test('a sidecar survives formatSidecar and parseSidecar unchanged', () => assert.deepEqual(parseSidecar(formatSidecar(good)), good));
+test('a sidecar survives formatSidecar and parseSidecar unchanged', () =>
+  assert.deepEqual(parseSidecar(formatSidecar(good)), good));
 
 test('an encrypted backup sidecar parses with its key id', () => {
   const enc = { ...good, encryption: { algorithm: 'AES-256-GCM' as const, keyId: '0123456789abcdef' } };
   assert.deepEqual(parseSidecar(JSON.stringify(enc)), enc);
 });
 
-test('unknown extra fields are dropped, not kept', () => assert.deepEqual(parseSidecar(JSON.stringify({ ...good, extra: 1 })), good));
+test('unknown extra fields are dropped, not kept', () =>
+  assert.deepEqual(parseSidecar(JSON.stringify({ ...good, extra: 1 })), good));
 
 for (const tc of [
   { name: 'text that is not JSON', text: '{"kind":' },
@@ -42,10 +44,19 @@ for (const tc of [
   { name: 'a revision as a string', text: JSON.stringify({ ...good, revision: '12' }) },
   { name: 'a short sha256', text: JSON.stringify({ ...good, sha256: 'abc' }) },
   { name: 'an upper-case sha256', text: JSON.stringify({ ...good, sha256: 'A'.repeat(64) }) },
-  { name: 'another cipher', text: JSON.stringify({ ...good, encryption: { algorithm: 'AES-128-GCM', keyId: '0123456789abcdef' } }) },
-  { name: 'a bad key id', text: JSON.stringify({ ...good, encryption: { algorithm: 'AES-256-GCM', keyId: 'xyz' } }) },
+  {
+    name: 'another cipher',
+    text: JSON.stringify({ ...good, encryption: { algorithm: 'AES-128-GCM', keyId: '0123456789abcdef' } }),
+  },
+  {
+    name: 'a bad key id',
+    text: JSON.stringify({ ...good, encryption: { algorithm: 'AES-256-GCM', keyId: 'xyz' } }),
+  },
   { name: 'verified as a string', text: JSON.stringify({ ...good, verified: 'yes' }) },
-  { name: 'member missing (null is fine, absent is not)', text: JSON.stringify({ ...good, member: undefined }) },
+  {
+    name: 'member missing (null is fine, absent is not)',
+    text: JSON.stringify({ ...good, member: undefined }),
+  },
 ]) {
   test(`parseSidecar refuses ${tc.name}`, () => assert.equal(parseSidecar(tc.text), null));
 }

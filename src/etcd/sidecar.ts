@@ -35,7 +35,8 @@ type Check = (v: unknown) => boolean;
 const str: Check = (v) => typeof v === 'string';
 const count: Check = (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const nullableStr: Check = (v) => v === null || typeof v === 'string';
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Every field of a version 1 sidecar and what it must be (unknown extra fields are ignored). */
 const FIELDS: Record<keyof Sidecar, Check> = {
@@ -54,7 +55,12 @@ const FIELDS: Record<keyof Sidecar, Check> = {
   liveKeys: count,
   size: count,
   sha256: (v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v),
-  encryption: (v) => v === null || (isObject(v) && v['algorithm'] === 'AES-256-GCM' && typeof v['keyId'] === 'string' && /^[0-9a-f]{16}$/.test(v['keyId'])),
+  encryption: (v) =>
+    v === null ||
+    (isObject(v) &&
+      v['algorithm'] === 'AES-256-GCM' &&
+      typeof v['keyId'] === 'string' &&
+      /^[0-9a-f]{16}$/.test(v['keyId'])),
   verified: (v) => typeof v === 'boolean',
 };
 

@@ -56,7 +56,14 @@ export interface OpenSnapshot {
 }
 
 /** Reads `length` bytes at `offset` of a file descriptor, failing on a short read. */
-function preadExact(fd: number, buf: Buffer, bufOffset: number, length: number, position: number, file: string): void {
+function preadExact(
+  fd: number,
+  buf: Buffer,
+  bufOffset: number,
+  length: number,
+  position: number,
+  file: string,
+): void {
   let done = 0;
   while (done < length) {
     const n = readSync(fd, buf, bufOffset + done, length - done, position + done);
@@ -151,7 +158,9 @@ export function openSnapshot(file: string, key: EncryptionKey | null): OpenSnaps
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new BosunError(
-      code === 'ENOENT' ? `snapshot ${file} does not exist` : `cannot open snapshot ${file}: ${errorMessage(e)}`,
+      code === 'ENOENT'
+        ? `snapshot ${file} does not exist`
+        : `cannot open snapshot ${file}: ${errorMessage(e)}`,
       code === 'ENOENT' ? 'NOT_FOUND' : 'IO',
       { cause: e },
     );
@@ -174,7 +183,13 @@ export function openSnapshot(file: string, key: EncryptionKey | null): OpenSnaps
     const source = new DecryptingSource((o, l) => Buffer.from(cipher.read(o, l)), size, key, file);
     const idBuf = Buffer.alloc(8);
     preadExact(fd, idBuf, 0, 8, 16, file);
-    return { source, fileSize: size, encryptedWithKeyId: idBuf.toString('hex'), fd: null, close: () => closeSync(fd) };
+    return {
+      source,
+      fileSize: size,
+      encryptedWithKeyId: idBuf.toString('hex'),
+      fd: null,
+      close: () => closeSync(fd),
+    };
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -268,7 +283,7 @@ export function readPass(snap: OpenSnapshot, file: string, opts: PassOptions): S
   if (fd === null) throw new Error('readPass needs a plain file on disk');
   const pass = new Pass(opts);
   const buf = Buffer.allocUnsafeSlow(Math.min(PASS_PIECE, Math.max(snap.fileSize, 1)));
-  for (let pos = 0; pos < snap.fileSize; ) {
+  for (let pos = 0; pos < snap.fileSize;) {
     const n = Math.min(buf.length, snap.fileSize - pos);
     preadExact(fd, buf, 0, n, pos, file);
     pass.consume(buf.subarray(0, n));

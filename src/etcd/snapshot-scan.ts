@@ -64,7 +64,11 @@ export function scanSnapshot(file: ByteSource, opts: ScanOptions): ScanResult {
   if (metas.length === 0) return { status: null, meta: null, problems, liveKeys: null, dataSize: null };
   const meta = metas.reduce((a, b) => (b.txid > a.txid ? b : a));
   if (m0.meta && m1.meta && m0.meta.pageSize !== m1.meta.pageSize) {
-    problems.push({ page: 1, offset: m0.meta.pageSize, what: `meta pages disagree on the page size (${m0.meta.pageSize} and ${m1.meta.pageSize})` });
+    problems.push({
+      page: 1,
+      offset: m0.meta.pageSize,
+      what: `meta pages disagree on the page size (${m0.meta.pageSize} and ${m1.meta.pageSize})`,
+    });
   }
   const dataSize = meta.pgid * meta.pageSize;
   if (meta.pgid < 3 || !Number.isSafeInteger(dataSize)) {
@@ -90,7 +94,8 @@ export function scanSnapshot(file: ByteSource, opts: ScanOptions): ScanResult {
   let runStart = 0;
   let runEnd = 0;
   const flush = (): void => {
-    if (runBuf !== null && runEnd > runStart) hash = crc(hash, Buffer.from(runBuf, runStart, runEnd - runStart));
+    if (runBuf !== null && runEnd > runStart)
+      hash = crc(hash, Buffer.from(runBuf, runStart, runEnd - runStart));
     runBuf = null;
     runStart = runEnd = 0;
   };
@@ -145,31 +150,45 @@ export function scanSnapshot(file: ByteSource, opts: ScanOptions): ScanResult {
       hash = crc32cCombine(hash, leaves.crc(s), leaves.hashedBytes(s));
       totalKey += leaves.end(s);
       if (!isKey) return;
-      for (const sk of leaves.shortKeys(s)) walker.problem({ offset: sk.offset, what: `key bucket: key of ${sk.length} bytes is not a revision` });
+      for (const sk of leaves.shortKeys(s))
+        walker.problem({
+          offset: sk.offset,
+          what: `key bucket: key of ${sk.length} bytes is not a revision`,
+        });
       const rev = leaves.lastRevision(s);
       if (!Number.isNaN(rev)) revision = rev;
       if (live) leaves.forEachKey(s, setLive);
     };
-    walker.forEachInBucket(value, valueOffset, bucket, (k, v, childIsBucket, off) => {
-      add(k);
-      // bbolt's ForEach gives a nil value for a nested bucket, and writing nil hashes nothing.
-      if (!childIsBucket) add(v);
-      else {
-        flush();
-        walkNested(v, off, `${bucket}/${printable(k)}`);
-      }
-      totalKey++;
-      if (isKey) {
-        if (k.length < 8) {
-          walker.problem({ offset: off - k.length, what: `key bucket: key of ${k.length} bytes is not a revision` });
-          return;
+    walker.forEachInBucket(
+      value,
+      valueOffset,
+      bucket,
+      (k, v, childIsBucket, off) => {
+        add(k);
+        // bbolt's ForEach gives a nil value for a nested bucket, and writing nil hashes nothing.
+        if (!childIsBucket) add(v);
+        else {
+          flush();
+          walkNested(v, off, `${bucket}/${printable(k)}`);
         }
-        revision = k.readUInt32BE(0) * 0x1_0000_0000 + k.readUInt32BE(4);
-        if (live) {
-          if (findKvKey(v, 0, v.length, userKey)) setLive(keys.id(v, userKey.start, userKey.end), !(k.length === 18 && k[17] === 0x74)); // 't': tombstone
+        totalKey++;
+        if (isKey) {
+          if (k.length < 8) {
+            walker.problem({
+              offset: off - k.length,
+              what: `key bucket: key of ${k.length} bytes is not a revision`,
+            });
+            return;
+          }
+          revision = k.readUInt32BE(0) * 0x1_0000_0000 + k.readUInt32BE(4);
+          if (live) {
+            if (findKvKey(v, 0, v.length, userKey))
+              setLive(keys.id(v, userKey.start, userKey.end), !(k.length === 18 && k[17] === 0x74)); // 't': tombstone
+          }
         }
-      }
-    }, visitLeaf);
+      },
+      visitLeaf,
+    );
   });
   flush();
   walker.checkFreelist();

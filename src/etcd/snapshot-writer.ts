@@ -64,7 +64,7 @@ export class StagedWriter {
    * caller should pause until it settles because too much is waiting to be written.
    */
   push(blob: Buffer): Promise<void> | undefined {
-    for (let at = 0; at < blob.length; ) {
+    for (let at = 0; at < blob.length;) {
       const n = Math.min(this.stageBytes - this.staged, blob.length - at);
       blob.copy(this.stage, this.staged, at, at + n);
       this.staged += n;
@@ -84,7 +84,11 @@ export class StagedWriter {
     if (this.encryptor) this.queue(this.encryptor.finish());
     await this.flush();
     const plain = this.plainHash.digest();
-    return { bodySha256: plain.bodySha256, plainFileSha256: plain.fileSha256, fileSha256: this.cipherHash ? this.cipherHash.digest('hex') : plain.fileSha256 };
+    return {
+      bodySha256: plain.bodySha256,
+      plainFileSha256: plain.fileSha256,
+      fileSha256: this.cipherHash ? this.cipherHash.digest('hex') : plain.fileSha256,
+    };
   }
 
   /** Resolves when no write is running any more (to close and remove the file after a failure). */

@@ -16,13 +16,18 @@ export function snapshotStatus(file: string, key: EncryptionKey | null): Snapsho
   const snap = openSnapshot(file, key);
   try {
     const crc = fastCrc32c().update;
-    const index = snap.fd !== null ? readPass(snap, file, { crc, liveKeys: false, sha256: false }).index : null;
+    const index =
+      snap.fd !== null ? readPass(snap, file, { crc, liveKeys: false, sha256: false }).index : null;
     const scan = scanSnapshot(snap.source, { crc, index });
     const first = scan.problems[0];
     if (first !== undefined || scan.status === null) {
-      throw new BosunError(`snapshot ${file} is invalid: ${first ? describeProblem(first) : 'no status'}`, 'SNAPSHOT_INVALID', {
-        hint: `Run 'bosun backup verify ${file}' for the full check.`,
-      });
+      throw new BosunError(
+        `snapshot ${file} is invalid: ${first ? describeProblem(first) : 'no status'}`,
+        'SNAPSHOT_INVALID',
+        {
+          hint: `Run 'bosun backup verify ${file}' for the full check.`,
+        },
+      );
     }
     return scan.status;
   } finally {
@@ -49,7 +54,10 @@ export function readKeyFile(file: string): EncryptionKey {
   try {
     content = readFileSync(file);
   } catch (e) {
-    throw new BosunError(`cannot read encryption key file ${file}: ${errorMessage(e)}`, 'USAGE', { exitCode: 2, cause: e });
+    throw new BosunError(`cannot read encryption key file ${file}: ${errorMessage(e)}`, 'USAGE', {
+      exitCode: 2,
+      cause: e,
+    });
   }
   return parseKeyFile(content, file);
 }

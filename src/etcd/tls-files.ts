@@ -21,7 +21,11 @@ export interface TlsPaths {
 
 /** kubeadm's paths under a pki directory (etcd/ca.crt, etcd/server.crt, etcd/server.key). */
 export function kubeadmTlsPaths(pkiDir = KUBEADM_PKI_DIR): TlsPaths {
-  return { cacert: join(pkiDir, 'etcd', 'ca.crt'), cert: join(pkiDir, 'etcd', 'server.crt'), key: join(pkiDir, 'etcd', 'server.key') };
+  return {
+    cacert: join(pkiDir, 'etcd', 'ca.crt'),
+    cert: join(pkiDir, 'etcd', 'server.crt'),
+    key: join(pkiDir, 'etcd', 'server.key'),
+  };
 }
 
 function readPem(path: string, flag: string): Buffer {
@@ -31,9 +35,14 @@ function readPem(path: string, flag: string): Buffer {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new BosunError(
-      code === 'ENOENT' ? `${flag} file ${path} does not exist` : `cannot read ${flag} file ${path}: ${errorMessage(e)}`,
+      code === 'ENOENT'
+        ? `${flag} file ${path} does not exist`
+        : `cannot read ${flag} file ${path}: ${errorMessage(e)}`,
       'TLS',
-      { cause: e, hint: `On a kubeadm control-plane node run as root; elsewhere pass ${flag} (see 'bosun backup -h').` },
+      {
+        cause: e,
+        hint: `On a kubeadm control-plane node run as root; elsewhere pass ${flag} (see 'bosun backup -h').`,
+      },
     );
   }
   if (!data.toString('latin1').includes('-----BEGIN ')) {
@@ -54,19 +63,26 @@ export function loadTls(paths: TlsPaths, now: Date): TlsMaterial {
   try {
     x = new X509Certificate(cert);
   } catch (e) {
-    throw new BosunError(`--cert file ${paths.cert} is not a valid certificate: ${errorMessage(e)}`, 'TLS', { exitCode: 2, cause: e });
+    throw new BosunError(`--cert file ${paths.cert} is not a valid certificate: ${errorMessage(e)}`, 'TLS', {
+      exitCode: 2,
+      cause: e,
+    });
   }
   const notAfter = new Date(x.validTo);
   const notBefore = new Date(x.validFrom);
   if (now.getTime() > notAfter.getTime()) {
     throw new BosunError(`TLS client certificate ${paths.cert} expired on ${notAfter.toISOString()}`, 'TLS', {
-      hint: "Renew it (bosun certs renew, or kubeadm certs renew etcd-server) or pass another with --cert/--key.",
+      hint: 'Renew it (bosun certs renew, or kubeadm certs renew etcd-server) or pass another with --cert/--key.',
     });
   }
   if (now.getTime() < notBefore.getTime()) {
-    throw new BosunError(`TLS client certificate ${paths.cert} is not valid before ${notBefore.toISOString()}`, 'TLS', {
-      hint: "Check this machine's clock.",
-    });
+    throw new BosunError(
+      `TLS client certificate ${paths.cert} is not valid before ${notBefore.toISOString()}`,
+      'TLS',
+      {
+        hint: "Check this machine's clock.",
+      },
+    );
   }
   return { ca, cert, key };
 }

@@ -30,11 +30,19 @@ export async function trialRestore(
   const dir = mkdtempSync(join(deps.tmpDir, 'bosun-trial-'));
   try {
     const [clientPort, peerPort] = await freePorts(2);
-    if (clientPort === undefined || peerPort === undefined) throw new BosunError('no free loopback ports', 'INTERNAL');
+    if (clientPort === undefined || peerPort === undefined)
+      throw new BosunError('no free loopback ports', 'INTERNAL');
     const peer = `http://127.0.0.1:${peerPort}`;
     const dataDir = join(dir, 'data');
     const restored = await restoreSnapshot(
-      { file, dataDir, name: 'trial', initialCluster: `trial=${peer}`, initialAdvertisePeerUrls: peer, key: opts.key },
+      {
+        file,
+        dataDir,
+        name: 'trial',
+        initialCluster: `trial=${peer}`,
+        initialAdvertisePeerUrls: peer,
+        key: opts.key,
+      },
       deps,
     );
     const expected = opts.expected ?? { revision: restored.revision, keys: restored.liveKeys };
@@ -47,12 +55,18 @@ export async function trialRestore(
     });
     const client = new Etcd3({ hosts: [etcd.clientUrl], dialTimeout: 10_000 });
     try {
-      const r = await client.kv.range({ key: Buffer.from([0]), range_end: Buffer.from([0]), count_only: true });
+      const r = await client.kv.range({
+        key: Buffer.from([0]),
+        range_end: Buffer.from([0]),
+        count_only: true,
+      });
       const revision = Number(r.header.revision);
       const keys = Number(r.count);
       let problem: string | null = null;
-      if (revision !== expected.revision) problem = `the restored etcd is at revision ${revision}, expected ${expected.revision}`;
-      else if (keys !== expected.keys) problem = `the restored etcd holds ${keys} keys, expected ${expected.keys}`;
+      if (revision !== expected.revision)
+        problem = `the restored etcd is at revision ${revision}, expected ${expected.revision}`;
+      else if (keys !== expected.keys)
+        problem = `the restored etcd holds ${keys} keys, expected ${expected.keys}`;
       return { revision, keys, expected, ok: problem === null, problem };
     } catch (e) {
       throw new BosunError(`the restored etcd did not answer: ${errorMessage(e)}`, 'ETCD', { cause: e });

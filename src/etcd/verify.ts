@@ -50,12 +50,19 @@ export interface VerifyOptions {
 }
 
 /** Checks the sha256 trailer of a plaintext snapshot whose bbolt part is `dataSize` bytes. */
-export function checkTrailer(src: ByteSource, dataSize: number, bodySha256: Buffer | null): { problem: SnapshotProblem | null; bodySha256: Buffer; fileSha256: string | null } {
+export function checkTrailer(
+  src: ByteSource,
+  dataSize: number,
+  bodySha256: Buffer | null,
+): { problem: SnapshotProblem | null; bodySha256: Buffer; fileSha256: string | null } {
   const size = src.size;
   const empty = Buffer.alloc(0);
   if (size === dataSize) {
     return {
-      problem: { offset: size, what: `no sha256 trailer after the ${dataSize}-byte database: a bbolt file copied from a data dir, not a snapshot etcd streamed` },
+      problem: {
+        offset: size,
+        what: `no sha256 trailer after the ${dataSize}-byte database: a bbolt file copied from a data dir, not a snapshot etcd streamed`,
+      },
       bodySha256: empty,
       fileSha256: null,
     };
@@ -102,7 +109,11 @@ export function verifyOpen(snap: OpenSnapshot, file: string, opts: VerifyOptions
   let liveKeys: number | null = null;
   let fileSha: string | null = opts.known?.fileSha256 ?? null;
   try {
-    const scan = scanSnapshot(snap.source, { crc: opts.crc ?? fastCrc32c().update, countLiveKeys: true, index: opts.index ?? null });
+    const scan = scanSnapshot(snap.source, {
+      crc: opts.crc ?? fastCrc32c().update,
+      countLiveKeys: true,
+      index: opts.index ?? null,
+    });
     problems.push(...scan.problems);
     status = scan.status;
     liveKeys = scan.liveKeys;
@@ -131,17 +142,30 @@ export function verifyOpen(snap: OpenSnapshot, file: string, opts: VerifyOptions
 }
 
 /** Compares a verified file with its sidecar; returns the first disagreement, or null. */
-export function sidecarDisagreement(report: VerifyReport, fileSize: number, sidecar: Sidecar, keyIdInFile: string | null): string | null {
+export function sidecarDisagreement(
+  report: VerifyReport,
+  fileSize: number,
+  sidecar: Sidecar,
+  keyIdInFile: string | null,
+): string | null {
   if (sidecar.size !== fileSize) return `the sidecar says ${sidecar.size} bytes, the file has ${fileSize}`;
-  if (report.sha256 !== null && sidecar.sha256 !== report.sha256) return `the sidecar's sha256 ${sidecar.sha256.slice(0, 16)}… differs from the file's ${report.sha256.slice(0, 16)}…`;
-  if (sidecar.encryption?.keyId !== undefined && keyIdInFile !== null && sidecar.encryption.keyId !== keyIdInFile) {
+  if (report.sha256 !== null && sidecar.sha256 !== report.sha256)
+    return `the sidecar's sha256 ${sidecar.sha256.slice(0, 16)}… differs from the file's ${report.sha256.slice(0, 16)}…`;
+  if (
+    sidecar.encryption?.keyId !== undefined &&
+    keyIdInFile !== null &&
+    sidecar.encryption.keyId !== keyIdInFile
+  ) {
     return `the sidecar records key id ${sidecar.encryption.keyId}, the file's header says ${keyIdInFile}`;
   }
   const s = report.status;
   if (s) {
-    if (s.revision !== sidecar.revision) return `the sidecar says revision ${sidecar.revision}, the file has ${s.revision}`;
-    if (s.hash !== sidecar.hash) return `the sidecar says hash ${sidecar.hash.toString(16)}, the file has ${s.hash.toString(16)}`;
-    if (s.totalKey !== sidecar.totalKey) return `the sidecar says ${sidecar.totalKey} keys, the file has ${s.totalKey}`;
+    if (s.revision !== sidecar.revision)
+      return `the sidecar says revision ${sidecar.revision}, the file has ${s.revision}`;
+    if (s.hash !== sidecar.hash)
+      return `the sidecar says hash ${sidecar.hash.toString(16)}, the file has ${s.hash.toString(16)}`;
+    if (s.totalKey !== sidecar.totalKey)
+      return `the sidecar says ${sidecar.totalKey} keys, the file has ${s.totalKey}`;
   }
   return null;
 }
@@ -157,7 +181,13 @@ export function verifySnapshotFile(file: string, opts: VerifyOptions): VerifyRep
     if (snap.fd !== null && opts.known === undefined && opts.index === undefined) {
       const crc = opts.crc ?? fastCrc32c().update;
       const pass = readPass(snap, file, { crc, liveKeys: true, sha256: true });
-      if (pass.bodySha256 !== null && pass.fileSha256 !== null) o = { ...opts, crc, index: pass.index, known: { bodySha256: pass.bodySha256, fileSha256: pass.fileSha256 } };
+      if (pass.bodySha256 !== null && pass.fileSha256 !== null)
+        o = {
+          ...opts,
+          crc,
+          index: pass.index,
+          known: { bodySha256: pass.bodySha256, fileSha256: pass.fileSha256 },
+        };
     }
     const report = verifyOpen(snap, file, o);
     let sidecar = opts.sidecar;

@@ -164,16 +164,12 @@ test('a real request: a 404 Status from the server becomes NotFound; the token i
   const clients = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir });
   const impatient = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir, requestTimeoutMs: 500 });
   await assert.rejects(
-    kubeCall(clients, { resource: 'nodes', name: 'worker-9' }, () =>
-      readNode(clients, 'worker-9'),
-    ),
+    kubeCall(clients, { resource: 'nodes', name: 'worker-9' }, () => readNode(clients, 'worker-9')),
     (e: unknown) => isNotFound(e) && (e as Error).message === 'nodes "worker-9" not found',
   );
   assert.deepEqual(seen, ['GET /api/v1/nodes/worker-9 Bearer t-one']);
   await assert.rejects(
-    kubeCall(impatient, { resource: 'nodes', name: 'slow', verb: 'get' }, () =>
-      readNode(impatient, 'slow'),
-    ),
+    kubeCall(impatient, { resource: 'nodes', name: 'slow', verb: 'get' }, () => readNode(impatient, 'slow')),
     (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.RequestTimeout,
   );
 });
@@ -209,7 +205,9 @@ test("cancelling through the clients' signal is a cancellation, not a timeout", 
     requestTimeoutMs: 60_000,
     signal: ac.signal,
   });
-  const p = kubeCall(clients, { resource: 'nodes', verb: 'list' }, () => kubeRequest(clients, { method: 'GET', path: '/api/v1/nodes' }));
+  const p = kubeCall(clients, { resource: 'nodes', verb: 'list' }, () =>
+    kubeRequest(clients, { method: 'GET', path: '/api/v1/nodes' }),
+  );
   srv.once('request', () => ac.abort());
   await assert.rejects(
     p,

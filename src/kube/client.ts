@@ -189,7 +189,10 @@ function requestMiddleware(
  * keeps one keep-alive agent per set of TLS options, as client-go keeps one transport per config.
  * Headers (tokens, exec credentials) are still applied per request by the kubeconfig.
  */
-function keepAliveAuth(kc: KubeConfig, shareable: WeakSet<https.Agent>): { getName(): string; applySecurityAuthentication(c: RequestContext): Promise<void> } {
+function keepAliveAuth(
+  kc: KubeConfig,
+  shareable: WeakSet<https.Agent>,
+): { getName(): string; applySecurityAuthentication(c: RequestContext): Promise<void> } {
   let shared: { key: string; agent: https.Agent } | undefined;
   return {
     getName: () => kc.getName(),
@@ -199,10 +202,20 @@ function keepAliveAuth(kc: KubeConfig, shareable: WeakSet<https.Agent>): { getNa
       // Proxy agents and plain http are left as client-node makes them.
       if (!(fresh instanceof https.Agent) || fresh.constructor !== https.Agent) return;
       const o = fresh.options;
-      const key = JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
+      const key = JSON.stringify(
+        [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((v) =>
+          Buffer.isBuffer(v) ? v.toString('base64') : v,
+        ),
+      );
       if (shared?.key !== key) {
         // One TLS context for every connection (the agent would parse the key again for each).
-        const secureContext = createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
+        const secureContext = createSecureContext({
+          ca: o.ca,
+          cert: o.cert,
+          key: o.key,
+          pfx: o.pfx,
+          passphrase: o.passphrase,
+        });
         // No maxSockets: a request queued for a busy socket trips node-fetch 2's check for cut-off
         // chunked bodies (node-fetch#1767, a false "Premature close"). Callers bound their concurrency.
         shared = { key, agent: new https.Agent({ ...o, secureContext, keepAlive: true }) };
@@ -272,7 +285,12 @@ function kubeWatch(config: Configuration, transport: Http2Transport, fallback: W
     }
     if (res === undefined) return fallbackWatch(fallback, r.path, r.query ?? {}, onEvent, signal);
     if (res.httpStatusCode < 200 || res.httpStatusCode >= 300)
-      throw new ApiException<string>(res.httpStatusCode, `HTTP ${res.httpStatusCode}`, await res.body.text(), res.headers);
+      throw new ApiException<string>(
+        res.httpStatusCode,
+        `HTTP ${res.httpStatusCode}`,
+        await res.body.text(),
+        res.headers,
+      );
   };
 }
 
@@ -390,7 +408,8 @@ export async function kubeRequest<T>(clients: Pick<KubeClients, 'config'>, r: Ku
   let res = await config.httpApi.send(ctx).toPromise();
   for (const m of config.middleware) res = await m.post(res).toPromise();
   const text = await res.body.text();
-  if (res.httpStatusCode >= 200 && res.httpStatusCode < 300) return (text === '' ? undefined : JSON.parse(text)) as T;
+  if (res.httpStatusCode >= 200 && res.httpStatusCode < 300)
+    return (text === '' ? undefined : JSON.parse(text)) as T;
   throw new ApiException<string>(res.httpStatusCode, `HTTP ${res.httpStatusCode}`, text, res.headers);
 }
 

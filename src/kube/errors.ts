@@ -275,7 +275,9 @@ function transportError(e: Error, target: RequestTarget, how: AbortContext): Kub
       errno,
     ) ||
     // kube/http2.ts: the stream was reset or its connection went away (GOAWAY, session error).
-    /^ERR_HTTP2_(STREAM_ERROR|STREAM_CANCEL|GOAWAY_SESSION|SESSION_ERROR|INVALID_SESSION|ERROR)$/.test(errno) ||
+    /^ERR_HTTP2_(STREAM_ERROR|STREAM_CANCEL|GOAWAY_SESSION|SESSION_ERROR|INVALID_SESSION|ERROR)$/.test(
+      errno,
+    ) ||
     (e.name === 'FetchError' && str((e as { type?: unknown }).type) === 'system')
   ) {
     return new KubeApiError(

@@ -42,13 +42,10 @@ async function serve(
   const versions: string[] = [];
   let connections = 0;
   const sockets = new Set<{ destroy(): void }>();
-  const srv = http2.createSecureServer(
-    { cert, key, allowHTTP1: true },
-    (req, res) => {
-      versions.push(req.httpVersion);
-      handler(req, res);
-    },
-  );
+  const srv = http2.createSecureServer({ cert, key, allowHTTP1: true }, (req, res) => {
+    versions.push(req.httpVersion);
+    handler(req, res);
+  });
   srv.on('secureConnection', (s: { destroy(): void }) => {
     connections++;
     sockets.add(s);
@@ -105,7 +102,11 @@ test('over h2 a DELETE carries its DeleteOptions body', async (t) => {
     });
   });
   const clients = clientsFor(s);
-  await kubeRequest(clients, { method: 'DELETE', path: '/api/v1/namespaces/ns/pods/p', body: { preconditions: { uid: 'u1' } } });
+  await kubeRequest(clients, {
+    method: 'DELETE',
+    path: '/api/v1/namespaces/ns/pods/p',
+    body: { preconditions: { uid: 'u1' } },
+  });
   await kubeRequest(clients, { method: 'DELETE', path: '/api/v1/namespaces/ns/pods/p' });
   assert.equal(bodies.length, 2);
   assert.match(bodies[0] ?? '', /^DELETE .*"uid":"u1"/);
@@ -116,7 +117,16 @@ test('over h2 a JSON Status error still becomes the API error, and gzip answers 
   const s = await serve(t, (req, res) => {
     if (req.url.includes('missing')) {
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'nodes "missing" not found', reason: 'NotFound', code: 404 }));
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          message: 'nodes "missing" not found',
+          reason: 'NotFound',
+          code: 404,
+        }),
+      );
       return;
     }
     assert.match(String(req.headers['accept-encoding']), /gzip/);
@@ -126,7 +136,9 @@ test('over h2 a JSON Status error still becomes the API error, and gzip answers 
   const clients = clientsFor(s);
   assert.equal((await readNode(clients, 'n')).metadata?.name, 'n');
   await assert.rejects(
-    kubeCall(clients, { resource: 'nodes', name: 'missing', verb: 'get' }, () => readNode(clients, 'missing')),
+    kubeCall(clients, { resource: 'nodes', name: 'missing', verb: 'get' }, () =>
+      readNode(clients, 'missing'),
+    ),
     (e: unknown) => isKubeApiError(e) && e.status === 404 && e.message === 'nodes "missing" not found',
   );
   assert.equal(s.versions[0], '2.0');
@@ -139,7 +151,9 @@ test('over h2: Ctrl-C is a cancellation, --request-timeout a timeout, a reset st
   });
   const ac = new AbortController();
   const cancelled = clientsFor(s, { signal: ac.signal, requestTimeoutMs: 60_000 });
-  const p = kubeCall(cancelled, { resource: 'nodes', verb: 'list' }, () => kubeRequest(cancelled, { method: 'GET', path: '/api/v1/nodes' }));
+  const p = kubeCall(cancelled, { resource: 'nodes', verb: 'list' }, () =>
+    kubeRequest(cancelled, { method: 'GET', path: '/api/v1/nodes' }),
+  );
   setTimeout(() => ac.abort(), 50);
   await assert.rejects(p, (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.Aborted);
 
@@ -188,13 +202,18 @@ test('an idle h2 connection does not keep a process alive', async (t) => {
     `const n = await kubeRequest(c, { method: 'GET', path: '/api/v1/nodes/n' });`,
     `console.log(n.metadata.name);`,
   ].join('\n');
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   t.after(() => clearTimeout(killer));
-  const [code, signal] = (await new Promise((r) => child.on('exit', (c, sig) => r([c, sig])))) as [number | null, string | null];
+  const [code, signal] = (await new Promise((r) => child.on('exit', (c, sig) => r([c, sig])))) as [
+    number | null,
+    string | null,
+  ];
   assert.equal(signal, null, `the process had to be killed: it stayed alive after its request\n${out}`);
   assert.equal(code, 0, out);
   assert.equal(out.trim(), 'n');
@@ -211,17 +230,26 @@ test('over h2 a server that has gone away is unreachable, with the hint', async 
   await s.close();
   await assert.rejects(
     kubeCall(clients, { resource: 'nodes', name: 'n', verb: 'get' }, () => readNode(clients, 'n')),
-    (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.Unreachable && /Is the cluster running/.test(e.hint ?? ''),
+    (e: unknown) =>
+      isKubeApiError(e) &&
+      e.reason === TransportReason.Unreachable &&
+      /Is the cluster running/.test(e.hint ?? ''),
   );
 });
 
 /** A TCP pass-through to the server that can be frozen (a dead network path: nothing gets through). */
-async function freezableProxy(t: { after(fn: () => void): void }, port: number): Promise<{ port: number; freeze: () => void }> {
+async function freezableProxy(
+  t: { after(fn: () => void): void },
+  port: number,
+): Promise<{ port: number; freeze: () => void }> {
   let frozen = false;
   const sockets = new Set<net.Socket>();
   const proxy = net.createServer((c) => {
     const u = net.connect(port, '127.0.0.1');
-    for (const [from, to] of [[c, u], [u, c]] as const) {
+    for (const [from, to] of [
+      [c, u],
+      [u, c],
+    ] as const) {
       sockets.add(from);
       from.on('data', (d: Buffer) => {
         if (!frozen) to.write(d);
@@ -248,18 +276,22 @@ function getThrough(transport: Http2Transport, agent: https.Agent, port: number)
     .then((r) => r.httpStatusCode);
 }
 
-test('a connection that stops answering is pinged, then closed: the request fails as unreachable', { timeout: 20_000 }, async (t) => {
-  const onRequest = { freeze: (): void => undefined };
-  const s = await serve(t, () => onRequest.freeze()); // the request gets in, then nothing more passes
-  const proxy = await freezableProxy(t, s.port);
-  onRequest.freeze = proxy.freeze;
-  const agent = new https.Agent({ ca: s.cert });
-  const transport = new Http2Transport(new WeakSet([agent]), { readIdleMs: 100, pingTimeoutMs: 100 });
-  await assert.rejects(getThrough(transport, agent, proxy.port), (e: unknown) => {
-    const k = toKubeError(e, { resource: 'nodes', name: 'n', verb: 'get' });
-    return isKubeApiError(k) && k.reason === TransportReason.Unreachable && /ping/.test(k.message);
-  });
-});
+test(
+  'a connection that stops answering is pinged, then closed: the request fails as unreachable',
+  { timeout: 20_000 },
+  async (t) => {
+    const onRequest = { freeze: (): void => undefined };
+    const s = await serve(t, () => onRequest.freeze()); // the request gets in, then nothing more passes
+    const proxy = await freezableProxy(t, s.port);
+    onRequest.freeze = proxy.freeze;
+    const agent = new https.Agent({ ca: s.cert });
+    const transport = new Http2Transport(new WeakSet([agent]), { readIdleMs: 100, pingTimeoutMs: 100 });
+    await assert.rejects(getThrough(transport, agent, proxy.port), (e: unknown) => {
+      const k = toKubeError(e, { resource: 'nodes', name: 'n', verb: 'get' });
+      return isKubeApiError(k) && k.reason === TransportReason.Unreachable && /ping/.test(k.message);
+    });
+  },
+);
 
 test('a slow answer on a live connection is waited for: its pings are answered', async (t) => {
   const s = await serve(t, (_req, res) => {
@@ -292,16 +324,25 @@ test('over h2 the server certificate is verified against the kubeconfig CA, unle
   const insecure = path.join(dir, 'insecure');
   writeFileSync(
     insecure,
-    tokenKubeconfig(s.port, other.cert).replace(/certificate-authority-data: \S+/, 'insecure-skip-tls-verify: true'),
+    tokenKubeconfig(s.port, other.cert).replace(
+      /certificate-authority-data: \S+/,
+      'insecure-skip-tls-verify: true',
+    ),
   );
-  assert.equal((await readNode(createKubeClients({ kubeconfig: insecure, home: dir }), 'n')).metadata?.name, 'n');
+  assert.equal(
+    (await readNode(createKubeClients({ kubeconfig: insecure, home: dir }), 'n')).metadata?.name,
+    'n',
+  );
   assert.deepEqual(s.versions, ['2.0']);
 });
 
 /** `n` pod events as a watch sends them, one JSON object a line. */
 function watchLines(n: number): string {
   return Array.from({ length: n }, (_, i) =>
-    JSON.stringify({ type: 'MODIFIED', object: { kind: 'Pod', metadata: { name: `p${i}`, resourceVersion: String(i + 1) } } }),
+    JSON.stringify({
+      type: 'MODIFIED',
+      object: { kind: 'Pod', metadata: { name: `p${i}`, resourceVersion: String(i + 1) } },
+    }),
   )
     .map((l) => `${l}\n`)
     .join('');
@@ -325,7 +366,10 @@ test('a watch goes over the h2 connection of the other requests, its events read
   await readNode(clients, 'n');
   const seen: string[] = [];
   await clients.watch(
-    { path: '/api/v1/pods', query: { fieldSelector: 'spec.nodeName=w', labelSelector: undefined, allowWatchBookmarks: true } },
+    {
+      path: '/api/v1/pods',
+      query: { fieldSelector: 'spec.nodeName=w', labelSelector: undefined, allowWatchBookmarks: true },
+    },
     (type, obj) => seen.push(`${type} ${(obj as { metadata: { name: string } }).metadata.name}`),
     new AbortController().signal,
   );
@@ -341,7 +385,15 @@ test('over h2 a watch refused with a Status is the API error; what its handler t
     const url = String(req.url);
     if (url.includes('gone')) {
       res.writeHead(410, { 'content-type': 'application/json' });
-      return void res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Expired', code: 410, message: 'too old resource version' }));
+      return void res.end(
+        JSON.stringify({
+          kind: 'Status',
+          status: 'Failure',
+          reason: 'Expired',
+          code: 410,
+          message: 'too old resource version',
+        }),
+      );
     }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.write(watchLines(2)); // and then nothing: the watch stays open
@@ -350,58 +402,74 @@ test('over h2 a watch refused with a Status is the API error; what its handler t
   const clients = clientsFor(s);
   const never = new AbortController().signal;
   await assert.rejects(
-    clients.watch({ path: '/api/v1/gone' }, () => undefined, never).catch((e: unknown) => {
-      throw toKubeError(e, { resource: 'pods', verb: 'watch' });
-    }),
+    clients
+      .watch({ path: '/api/v1/gone' }, () => undefined, never)
+      .catch((e: unknown) => {
+        throw toKubeError(e, { resource: 'pods', verb: 'watch' });
+      }),
     (e: unknown) => isKubeApiError(e) && e.status === 410,
   );
   const boom = new Error('handler failed');
   await assert.rejects(
-    clients.watch({ path: '/api/v1/throws' }, () => {
-      throw boom;
-    }, never),
+    clients.watch(
+      { path: '/api/v1/throws' },
+      () => {
+        throw boom;
+      },
+      never,
+    ),
     (e: unknown) => e === boom,
   );
   const ctl = new AbortController();
   let events = 0;
-  await clients.watch({ path: '/api/v1/aborted' }, () => {
-    if (++events === 2) ctl.abort();
-  }, ctl.signal);
+  await clients.watch(
+    { path: '/api/v1/aborted' },
+    () => {
+      if (++events === 2) ctl.abort();
+    },
+    ctl.signal,
+  );
   assert.equal(events, 2);
   await waitFor(() => cancelled.length === 2);
   assert.deepEqual(cancelled.sort(), ['/api/v1/aborted?watch=true', '/api/v1/throws?watch=true']);
 });
 
-test('a watch on a connection that stops answering is pinged, then closed: it fails as unreachable', { timeout: 20_000 }, async (t) => {
-  const onRequest = { freeze: (): void => undefined };
-  const s = await serve(t, (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.write(watchLines(1));
-    setTimeout(() => onRequest.freeze(), 20); // one event gets through, then nothing more
-  });
-  const proxy = await freezableProxy(t, s.port);
-  onRequest.freeze = proxy.freeze;
-  const agent = new https.Agent({ ca: s.cert });
-  const transport = new Http2Transport(new WeakSet([agent]), { readIdleMs: 100, pingTimeoutMs: 100 });
-  const ctx = new RequestContext(`https://127.0.0.1:${proxy.port}/api/v1/pods?watch=true`, HttpMethod.GET);
-  ctx.setAgent(agent);
-  let received = '';
-  await assert.rejects(
-    transport.stream(ctx, (c) => (received += c.toString())),
-    (e: unknown) => {
-      const k = toKubeError(e, { resource: 'pods', verb: 'watch' });
-      return isKubeApiError(k) && k.reason === TransportReason.Unreachable && /ping/.test(k.message);
-    },
-  );
-  assert.equal(received, watchLines(1));
-});
+test(
+  'a watch on a connection that stops answering is pinged, then closed: it fails as unreachable',
+  { timeout: 20_000 },
+  async (t) => {
+    const onRequest = { freeze: (): void => undefined };
+    const s = await serve(t, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(watchLines(1));
+      setTimeout(() => onRequest.freeze(), 20); // one event gets through, then nothing more
+    });
+    const proxy = await freezableProxy(t, s.port);
+    onRequest.freeze = proxy.freeze;
+    const agent = new https.Agent({ ca: s.cert });
+    const transport = new Http2Transport(new WeakSet([agent]), { readIdleMs: 100, pingTimeoutMs: 100 });
+    const ctx = new RequestContext(`https://127.0.0.1:${proxy.port}/api/v1/pods?watch=true`, HttpMethod.GET);
+    ctx.setAgent(agent);
+    let received = '';
+    await assert.rejects(
+      transport.stream(ctx, (c) => (received += c.toString())),
+      (e: unknown) => {
+        const k = toKubeError(e, { resource: 'pods', verb: 'watch' });
+        return isKubeApiError(k) && k.reason === TransportReason.Unreachable && /ping/.test(k.message);
+      },
+    );
+    assert.equal(received, watchLines(1));
+  },
+);
 
 test('a server that speaks only HTTP/1.1 is watched through client-node: the same events, the same errors', async (t) => {
   const { cert, key } = await selfSignedServing();
   const srv = https.createServer({ cert, key }, (req, res) => {
     if (String(req.url).includes('gone')) {
       res.writeHead(410, { 'content-type': 'application/json' });
-      return void res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 }));
+      return void res.end(
+        JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 }),
+      );
     }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(watchLines(2));
@@ -417,9 +485,11 @@ test('a server that speaks only HTTP/1.1 is watched through client-node: the sam
   await clients.watch({ path: '/api/v1/pods' }, (type) => seen.push(type), new AbortController().signal);
   assert.deepEqual(seen, ['MODIFIED', 'MODIFIED']);
   await assert.rejects(
-    clients.watch({ path: '/api/v1/gone' }, () => undefined, new AbortController().signal).catch((e: unknown) => {
-      throw toKubeError(e, { resource: 'pods', verb: 'watch' });
-    }),
+    clients
+      .watch({ path: '/api/v1/gone' }, () => undefined, new AbortController().signal)
+      .catch((e: unknown) => {
+        throw toKubeError(e, { resource: 'pods', verb: 'watch' });
+      }),
     (e: unknown) => isKubeApiError(e) && e.status === 410,
   );
 });

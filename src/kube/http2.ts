@@ -24,7 +24,14 @@ import {
 } from '@kubernetes/client-node';
 
 /** Headers HTTP/2 forbids (RFC 9113 8.2.2); Host becomes :authority. */
-const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']);
+const CONNECTION_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
@@ -99,7 +106,12 @@ export class Http2Transport {
     const agent = c.getAgent() as https.Agent | undefined;
     const body = c.getBody();
     // Bodies other than text (client-node's FormData) are left to fetch.
-    if (url.protocol !== 'https:' || agent === undefined || !this.h2Agents.has(agent) || (body !== undefined && typeof body !== 'string'))
+    if (
+      url.protocol !== 'https:' ||
+      agent === undefined ||
+      !this.h2Agents.has(agent) ||
+      (body !== undefined && typeof body !== 'string')
+    )
       return undefined;
     const conn = await this.connection(url, agent);
     return conn === 'http/1.1' ? undefined : conn;
@@ -136,7 +148,12 @@ export class Http2Transport {
     return p;
   }
 
-  private request(session: http2.ClientHttp2Session, c: RequestContext, url: URL, sink?: (chunk: Buffer) => void): Promise<ResponseContext> {
+  private request(
+    session: http2.ClientHttp2Session,
+    c: RequestContext,
+    url: URL,
+    sink?: (chunk: Buffer) => void,
+  ): Promise<ResponseContext> {
     const body = c.getBody() as string | undefined;
     const headers: http2.OutgoingHttpHeaders = {
       ':method': c.getHttpMethod(),
@@ -212,7 +229,8 @@ export class Http2Transport {
         if (!finish()) return;
         const raw = Buffer.concat(chunks);
         const encoding = resHeaders['content-encoding'];
-        const decoded = encoding === 'gzip' ? gunzip(raw) : encoding === 'deflate' ? inflate(raw) : Promise.resolve(raw);
+        const decoded =
+          encoding === 'gzip' ? gunzip(raw) : encoding === 'deflate' ? inflate(raw) : Promise.resolve(raw);
         resolve(
           new ResponseContext(status, resHeaders, {
             text: () => decoded.then((b) => b.toString('utf8')),
@@ -233,7 +251,11 @@ export class Http2Transport {
 
   private state(session: http2.ClientHttp2Session): SessionState {
     let st = this.states.get(session);
-    if (st === undefined) this.states.set(session, (st = { active: 0, lastRead: Date.now(), checker: undefined, pinging: false }));
+    if (st === undefined)
+      this.states.set(
+        session,
+        (st = { active: 0, lastRead: Date.now(), checker: undefined, pinging: false }),
+      );
     return st;
   }
 
@@ -264,7 +286,10 @@ export class Http2Transport {
     if (st.pinging || session.destroyed || Date.now() - st.lastRead < this.health.readIdleMs) return;
     st.pinging = true;
     const dead = setTimeout(() => {
-      const e = Object.assign(new Error(`the API server did not answer an HTTP/2 ping within ${this.health.pingTimeoutMs / 1000}s`), { code: 'ETIMEDOUT' });
+      const e = Object.assign(
+        new Error(`the API server did not answer an HTTP/2 ping within ${this.health.pingTimeoutMs / 1000}s`),
+        { code: 'ETIMEDOUT' },
+      );
       session.destroy(e);
     }, this.health.pingTimeoutMs);
     session.ping((err) => {
@@ -283,7 +308,9 @@ function connect(url: URL, o: https.AgentOptions): Promise<Connection> {
     const socket = tls.connect({
       host,
       port: Number(url.port || 443),
-      ...(o.secureContext ? { secureContext: o.secureContext } : { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase }),
+      ...(o.secureContext
+        ? { secureContext: o.secureContext }
+        : { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase }),
       servername: o.servername ?? (isIP(host) ? undefined : host),
       // Unset unless the kubeconfig says so: then Node's default applies (NODE_TLS_REJECT_UNAUTHORIZED), as for fetch.
       ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),

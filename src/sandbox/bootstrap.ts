@@ -47,7 +47,17 @@ function kubeProxy(version: string): KubeObject {
       template: {
         metadata: { labels: { 'k8s-app': 'kube-proxy' } },
         spec: {
-          containers: [{ name: 'kube-proxy', image: `registry.k8s.io/kube-proxy:${version}`, command: ['/usr/local/bin/kube-proxy', '--config=/var/lib/kube-proxy/config.conf', '--hostname-override=$(NODE_NAME)'] }],
+          containers: [
+            {
+              name: 'kube-proxy',
+              image: `registry.k8s.io/kube-proxy:${version}`,
+              command: [
+                '/usr/local/bin/kube-proxy',
+                '--config=/var/lib/kube-proxy/config.conf',
+                '--hostname-override=$(NODE_NAME)',
+              ],
+            },
+          ],
           hostNetwork: true,
           nodeSelector: { 'kubernetes.io/os': 'linux' },
           priorityClassName: 'system-node-critical',
@@ -93,20 +103,78 @@ function coredns(version: string): KubeObject {
 }
 
 /** Creates what kubeadm init creates. Safe to run again. */
-export async function kubeadmInit(api: ApiCore, version: string, controlPlaneEndpoint: string): Promise<void> {
-  for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) await ensure(api, 'namespaces', undefined, { metadata: { name: ns } });
-  await ensure(api, 'configmaps', 'kube-system', { metadata: { name: 'kubeadm-config' }, data: { ClusterConfiguration: clusterConfiguration(version, controlPlaneEndpoint) } });
+export async function kubeadmInit(
+  api: ApiCore,
+  version: string,
+  controlPlaneEndpoint: string,
+): Promise<void> {
+  for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease'])
+    await ensure(api, 'namespaces', undefined, { metadata: { name: ns } });
+  await ensure(api, 'configmaps', 'kube-system', {
+    metadata: { name: 'kubeadm-config' },
+    data: { ClusterConfiguration: clusterConfiguration(version, controlPlaneEndpoint) },
+  });
   await ensure(api, 'configmaps', 'kube-system', {
     metadata: { name: 'kubelet-config' },
-    data: { kubelet: stringify({ apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd', clusterDNS: ['10.96.0.10'], clusterDomain: 'cluster.local', rotateCertificates: true, staticPodPath: '/etc/kubernetes/manifests' }) },
+    data: {
+      kubelet: stringify({
+        apiVersion: 'kubelet.config.k8s.io/v1beta1',
+        kind: 'KubeletConfiguration',
+        cgroupDriver: 'systemd',
+        clusterDNS: ['10.96.0.10'],
+        clusterDomain: 'cluster.local',
+        rotateCertificates: true,
+        staticPodPath: '/etc/kubernetes/manifests',
+      }),
+    },
   });
-  await ensure(api, 'configmaps', 'kube-system', { metadata: { name: 'kube-proxy', labels: { app: 'kube-proxy' } }, data: { 'config.conf': stringify({ apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', clusterCIDR: '10.244.0.0/16', mode: '' }) } });
-  await ensure(api, 'configmaps', 'kube-public', { metadata: { name: 'cluster-info' }, data: { kubeconfig: stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: '', cluster: { server: `https://${controlPlaneEndpoint}` } }] }) } });
-  for (const [ns, name] of [['kube-system', 'kube-proxy'], ['kube-system', 'coredns'], ['default', 'default'], ['kube-system', 'default']] as const) {
+  await ensure(api, 'configmaps', 'kube-system', {
+    metadata: { name: 'kube-proxy', labels: { app: 'kube-proxy' } },
+    data: {
+      'config.conf': stringify({
+        apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+        kind: 'KubeProxyConfiguration',
+        clusterCIDR: '10.244.0.0/16',
+        mode: '',
+      }),
+    },
+  });
+  await ensure(api, 'configmaps', 'kube-public', {
+    metadata: { name: 'cluster-info' },
+    data: {
+      kubeconfig: stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: '', cluster: { server: `https://${controlPlaneEndpoint}` } }],
+      }),
+    },
+  });
+  for (const [ns, name] of [
+    ['kube-system', 'kube-proxy'],
+    ['kube-system', 'coredns'],
+    ['default', 'default'],
+    ['kube-system', 'default'],
+  ] as const) {
     await ensure(api, 'serviceaccounts', ns, { metadata: { name } });
   }
-  await ensure(api, 'services', 'default', { metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } }, spec: { clusterIP: '10.96.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] } });
-  await ensure(api, 'services', 'kube-system', { metadata: { name: 'kube-dns', labels: { 'k8s-app': 'kube-dns' } }, spec: { clusterIP: '10.96.0.10', selector: { 'k8s-app': 'kube-dns' }, ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }] } });
+  await ensure(api, 'services', 'default', {
+    metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } },
+    spec: {
+      clusterIP: '10.96.0.1',
+      ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }],
+    },
+  });
+  await ensure(api, 'services', 'kube-system', {
+    metadata: { name: 'kube-dns', labels: { 'k8s-app': 'kube-dns' } },
+    spec: {
+      clusterIP: '10.96.0.10',
+      selector: { 'k8s-app': 'kube-dns' },
+      ports: [
+        { name: 'dns', port: 53, protocol: 'UDP' },
+        { name: 'dns-tcp', port: 53, protocol: 'TCP' },
+      ],
+    },
+  });
   await ensure(api, 'daemonsets', 'kube-system', kubeProxy(version));
   await ensure(api, 'deployments', 'kube-system', coredns(version));
 }
@@ -115,15 +183,28 @@ export async function kubeadmInit(api: ApiCore, version: string, controlPlaneEnd
 export async function kubeadmUpgradeConfig(api: ApiCore, version: string): Promise<void> {
   await api.guaranteedUpdate(resource('configmaps'), 'kube-system', 'kubeadm-config', (cur) => {
     const data = (cur['data'] ?? {}) as Record<string, string>;
-    data['ClusterConfiguration'] = (data['ClusterConfiguration'] ?? '').replace(/kubernetesVersion: .*/, `kubernetesVersion: ${version}`);
+    data['ClusterConfiguration'] = (data['ClusterConfiguration'] ?? '').replace(
+      /kubernetesVersion: .*/,
+      `kubernetesVersion: ${version}`,
+    );
     cur['data'] = data;
     return cur;
   });
   await api.patch(resource('daemonsets'), 'kube-system', 'kube-proxy', 'strategic', {
-    spec: { template: { spec: { containers: [{ name: 'kube-proxy', image: `registry.k8s.io/kube-proxy:${version}` }] } } },
+    spec: {
+      template: {
+        spec: { containers: [{ name: 'kube-proxy', image: `registry.k8s.io/kube-proxy:${version}` }] },
+      },
+    },
   });
   await api.patch(resource('deployments'), 'kube-system', 'coredns', 'strategic', {
-    spec: { template: { spec: { containers: [{ name: 'coredns', image: `registry.k8s.io/coredns/coredns:${corednsTag(version)}` }] } } },
+    spec: {
+      template: {
+        spec: {
+          containers: [{ name: 'coredns', image: `registry.k8s.io/coredns/coredns:${corednsTag(version)}` }],
+        },
+      },
+    },
   });
 }
 

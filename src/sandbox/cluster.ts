@@ -12,7 +12,12 @@ import { freePorts } from '../common/net.ts';
 import type { Clock, Exec } from '../common/ports.ts';
 import { etcdHealthy } from '../etcd/member.ts';
 import { readKeyFile, tmpDir as defaultTmpDir, type EncryptionKey } from '../etcd/index.ts';
-import { generateClusterCas, writeControlPlanePki, writeWorkerPki, type KeyAlgorithm } from '../certs/index.ts';
+import {
+  generateClusterCas,
+  writeControlPlanePki,
+  writeWorkerPki,
+  type KeyAlgorithm,
+} from '../certs/index.ts';
 import { ApiCore } from './apiserver/api.ts';
 import { FaultInjector, type FaultRule } from './apiserver/faults.ts';
 import { resource } from './apiserver/resources.ts';
@@ -246,7 +251,14 @@ export class Sandbox implements SandboxControl {
     const take = (): number => ports[i++] as number;
     const nodes: NodeSpec[] = names.map((n, index) =>
       n.role === 'control-plane'
-        ? { ...n, index, kubeletPort: take(), apiserverPort: take(), etcdClientPort: take(), etcdPeerPort: take() }
+        ? {
+            ...n,
+            index,
+            kubeletPort: take(),
+            apiserverPort: take(),
+            etcdClientPort: take(),
+            etcdPeerPort: take(),
+          }
         : { ...n, index, kubeletPort: take() },
     );
     const lbPort = cpCount > 1 ? take() : undefined;
@@ -254,7 +266,8 @@ export class Sandbox implements SandboxControl {
     return {
       version: opts.version.startsWith('v') ? opts.version : `v${opts.version}`,
       workload: opts.workload,
-      timing: opts.timing === TIMINGS.fast ? 'fast' : opts.timing === TIMINGS.realistic ? 'realistic' : opts.timing,
+      timing:
+        opts.timing === TIMINGS.fast ? 'fast' : opts.timing === TIMINGS.realistic ? 'realistic' : opts.timing,
       keyAlgorithm: opts.keyAlgorithm,
       controlPlaneEndpoint: `127.0.0.1:${endpointPort}`,
       ...(lbPort !== undefined ? { lbPort } : {}),
@@ -288,8 +301,18 @@ export class Sandbox implements SandboxControl {
       config.nodes.map(async (n) => {
         const host = layout.host(n.name);
         initHost(host, release);
-        const pkiOpts = { nodeName: n.name, advertiseAddress: '127.0.0.1', controlPlaneEndpoint: config.controlPlaneEndpoint, now, keyAlgorithm: config.keyAlgorithm, ...(this.opts.pkiNotAfterOverrides ? { notAfterOverrides: { ...this.opts.pkiNotAfterOverrides } } : {}) };
-        if (n.role === 'control-plane') await writeControlPlanePki(host.etcKubernetes, host.kubeletPki, cas, pkiOpts);
+        const pkiOpts = {
+          nodeName: n.name,
+          advertiseAddress: '127.0.0.1',
+          controlPlaneEndpoint: config.controlPlaneEndpoint,
+          now,
+          keyAlgorithm: config.keyAlgorithm,
+          ...(this.opts.pkiNotAfterOverrides
+            ? { notAfterOverrides: { ...this.opts.pkiNotAfterOverrides } }
+            : {}),
+        };
+        if (n.role === 'control-plane')
+          await writeControlPlanePki(host.etcKubernetes, host.kubeletPki, cas, pkiOpts);
         else await writeWorkerPki(host.etcKubernetes, host.kubeletPki, cas, pkiOpts);
         writeKubeletConfig(host, n.kubeletPort);
       }),
@@ -303,7 +326,11 @@ export class Sandbox implements SandboxControl {
       nodeName: n.name,
       address: '127.0.0.1',
       version: this.config.version,
-      ports: { apiserver: n.apiserverPort ?? 0, etcdClient: n.etcdClientPort ?? 0, etcdPeer: n.etcdPeerPort ?? 0 },
+      ports: {
+        apiserver: n.apiserverPort ?? 0,
+        etcdClient: n.etcdClientPort ?? 0,
+        etcdPeer: n.etcdPeerPort ?? 0,
+      },
       initialCluster: members.map((m) => `${m.name}=https://127.0.0.1:${m.etcdPeerPort ?? 0}`).join(','),
       initialClusterState: state,
     });
@@ -313,26 +340,59 @@ export class Sandbox implements SandboxControl {
 
   private etcdClientTls(node: string): { caFile: string; certFile: string; keyFile: string } {
     const pki = this.layout.host(node).pki;
-    return { caFile: join(pki, 'etcd/ca.crt'), certFile: join(pki, 'etcd/healthcheck-client.crt'), keyFile: join(pki, 'etcd/healthcheck-client.key') };
+    return {
+      caFile: join(pki, 'etcd/ca.crt'),
+      certFile: join(pki, 'etcd/healthcheck-client.crt'),
+      keyFile: join(pki, 'etcd/healthcheck-client.key'),
+    };
   }
 
-  private async waitFor(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
+  private async waitFor(
+    what: string,
+    timeoutMs: number,
+    check: () => Promise<boolean> | boolean,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!(await check())) {
       if (this.stopped) throw new BosunError(`sandbox stopped while waiting for ${what}`, 'SANDBOX');
-      if (Date.now() > deadline) throw new BosunError(`timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}`, 'SANDBOX', { hint: `See ${this.layout.logFile}` });
+      if (Date.now() > deadline)
+        throw new BosunError(
+          `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}`,
+          'SANDBOX',
+          { hint: `See ${this.layout.logFile}` },
+        );
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 
   private async waitEtcdHealthy(n: NodeSpec): Promise<void> {
-    await this.waitFor(`etcd on ${n.name}`, 30_000, () => etcdHealthy(`https://127.0.0.1:${n.etcdClientPort ?? 0}`, this.etcdClientTls(n.name), 1000));
+    await this.waitFor(`etcd on ${n.name}`, 30_000, () =>
+      etcdHealthy(`https://127.0.0.1:${n.etcdClientPort ?? 0}`, this.etcdClientTls(n.name), 1000),
+    );
   }
 
   private newKubelet(n: NodeSpec, ctx: ControllerContext, runtime: ComponentRuntime): SimKubelet {
     const k = new SimKubelet(
-      { nodeName: n.name, role: n.role, address: '127.0.0.1', index: n.index + 1, capacity: n.role === 'control-plane' ? { cpu: '2', memory: '4025360Ki', pods: '110' } : { cpu: '4', memory: '8148424Ki', pods: '110' } },
-      { api: ctx.api, informers: ctx.informers, clock: this.opts.clock, timing: this.opts.timing, host: this.layout.host(n.name), runtime, recorder: ctx.recorder('kubelet', n.name), log: this.opts.log },
+      {
+        nodeName: n.name,
+        role: n.role,
+        address: '127.0.0.1',
+        index: n.index + 1,
+        capacity:
+          n.role === 'control-plane'
+            ? { cpu: '2', memory: '4025360Ki', pods: '110' }
+            : { cpu: '4', memory: '8148424Ki', pods: '110' },
+      },
+      {
+        api: ctx.api,
+        informers: ctx.informers,
+        clock: this.opts.clock,
+        timing: this.opts.timing,
+        host: this.layout.host(n.name),
+        runtime,
+        recorder: ctx.recorder('kubelet', n.name),
+        log: this.opts.log,
+      },
     );
     this.kubelets.set(n.name, k);
     return k;
@@ -341,14 +401,22 @@ export class Sandbox implements SandboxControl {
   private async run(fresh: boolean): Promise<void> {
     const { opts, layout, config } = this;
     if (fresh) await this.writeNodeFiles();
-    writeShims(layout, config.nodes.map((n) => n.name), opts.nodeBinary);
+    writeShims(
+      layout,
+      config.nodes.map((n) => n.name),
+      opts.nodeBinary,
+    );
     const cps = this.controlPlanes();
     const first = cps[0];
     if (!first) throw new BosunError('a sandbox needs at least one control plane', 'USAGE', { exitCode: 2 });
     const firstPki = layout.host(first.name).pki;
     this.store = new EtcdStore({
       endpoints: cps.map((n) => `https://127.0.0.1:${n.etcdClientPort ?? 0}`),
-      tls: { caFile: join(firstPki, 'etcd/ca.crt'), certFile: join(firstPki, 'apiserver-etcd-client.crt'), keyFile: join(firstPki, 'apiserver-etcd-client.key') },
+      tls: {
+        caFile: join(firstPki, 'etcd/ca.crt'),
+        certFile: join(firstPki, 'apiserver-etcd-client.crt'),
+        keyFile: join(firstPki, 'apiserver-etcd-client.key'),
+      },
     });
     const api = new ApiCore({ store: this.store, clock: opts.clock });
     this.api = api;
@@ -370,7 +438,11 @@ export class Sandbox implements SandboxControl {
 
     for (const n of config.nodes) this.newKubelet(n, ctx, runtime);
     const boot = (n: NodeSpec): Promise<void> => (this.kubelets.get(n.name) as SimKubelet).boot();
-    const apiUp = (): Promise<boolean> => api.list(resource('namespaces'), undefined, { limit: 1 }).then(() => true, () => false);
+    const apiUp = (): Promise<boolean> =>
+      api.list(resource('namespaces'), undefined, { limit: 1 }).then(
+        () => true,
+        () => false,
+      );
 
     if (fresh) {
       // kubeadm init on cp-1, then kubeadm join --control-plane for the others, one at a time.
@@ -402,12 +474,15 @@ export class Sandbox implements SandboxControl {
       await this.lb.start();
     }
     const workers = config.nodes.filter((n) => n.role === 'worker');
-    if (workers.length) this.progress(`kubeadm join: ${workers.length} worker${workers.length > 1 ? 's' : ''}`);
+    if (workers.length)
+      this.progress(`kubeadm join: ${workers.length} worker${workers.length > 1 ? 's' : ''}`);
     await Promise.all(workers.map((n) => boot(n)));
     if (fresh && config.workload === 'demo') {
       // As an admin would: the workload goes on once every node is Ready (otherwise the first
       // worker to be Ready gets every pod).
-      await this.waitFor('every node to be Ready', opts.readyTimeoutMs ?? 90_000, () => this.notReady().every((x) => !x.startsWith('node/')));
+      await this.waitFor('every node to be Ready', opts.readyTimeoutMs ?? 90_000, () =>
+        this.notReady().every((x) => !x.startsWith('node/')),
+      );
       this.progress('applying the demo workload');
       await applyDemoWorkload(api);
     }
@@ -443,7 +518,13 @@ export class Sandbox implements SandboxControl {
       clock: opts.clock,
       timing: opts.timing,
       recorder: (component, host) =>
-        new EventRecorder(api, opts.clock, host ? { component, host } : { component }, opts.log, EVENT_CLIENT_LIMITS[component]),
+        new EventRecorder(
+          api,
+          opts.clock,
+          host ? { component, host } : { component },
+          opts.log,
+          EVENT_CLIENT_LIMITS[component],
+        ),
       log: opts.log,
     };
   }
@@ -490,25 +571,39 @@ export class Sandbox implements SandboxControl {
       if (!ready) out.push(`node/${n.name}`);
     }
     for (const d of inf.deployments.list() as Deployment[]) {
-      if ((d.status?.availableReplicas ?? 0) < (d.spec.replicas ?? 1) || d.status?.observedGeneration !== d.metadata.generation) out.push(`deployment/${d.metadata.namespace ?? ''}/${d.metadata.name ?? ''}`);
+      if (
+        (d.status?.availableReplicas ?? 0) < (d.spec.replicas ?? 1) ||
+        d.status?.observedGeneration !== d.metadata.generation
+      )
+        out.push(`deployment/${d.metadata.namespace ?? ''}/${d.metadata.name ?? ''}`);
     }
     for (const d of inf.daemonsets.list() as DaemonSet[]) {
       const s = d.status;
-      if (!s || s.desiredNumberScheduled === 0 || s.numberReady < s.desiredNumberScheduled || s.observedGeneration !== d.metadata.generation) out.push(`daemonset/${d.metadata.namespace ?? ''}/${d.metadata.name ?? ''}`);
+      if (
+        !s ||
+        s.desiredNumberScheduled === 0 ||
+        s.numberReady < s.desiredNumberScheduled ||
+        s.observedGeneration !== d.metadata.generation
+      )
+        out.push(`daemonset/${d.metadata.namespace ?? ''}/${d.metadata.name ?? ''}`);
     }
     for (const s of inf.statefulsets.list() as StatefulSet[]) {
-      if ((s.status?.readyReplicas ?? 0) < (s.spec.replicas ?? 1)) out.push(`statefulset/${s.metadata.namespace ?? ''}/${s.metadata.name ?? ''}`);
+      if ((s.status?.readyReplicas ?? 0) < (s.spec.replicas ?? 1))
+        out.push(`statefulset/${s.metadata.namespace ?? ''}/${s.metadata.name ?? ''}`);
     }
     for (const j of inf.jobs.list() as Job[]) {
-      if (!(j.status?.conditions ?? []).some((c) => c.type === 'Complete' && c.status === 'True')) out.push(`job/${j.metadata.namespace ?? ''}/${j.metadata.name ?? ''}`);
+      if (!(j.status?.conditions ?? []).some((c) => c.type === 'Complete' && c.status === 'True'))
+        out.push(`job/${j.metadata.namespace ?? ''}/${j.metadata.name ?? ''}`);
     }
     for (const p of inf.pods.list() as Pod[]) {
       if (p.metadata.deletionTimestamp) continue;
       const phase = p.status?.phase;
       if (phase === 'Succeeded' || phase === 'Failed') continue;
       if (p.metadata.annotations?.['sandbox.bosun.dev/ready'] === 'false') continue;
-      if (!isPodReady(p) && !isMirrorPod(p)) out.push(`pod/${p.metadata.namespace ?? ''}/${p.metadata.name ?? ''}`);
-      if (isMirrorPod(p) && phase !== 'Running') out.push(`pod/${p.metadata.namespace ?? ''}/${p.metadata.name ?? ''}`);
+      if (!isPodReady(p) && !isMirrorPod(p))
+        out.push(`pod/${p.metadata.namespace ?? ''}/${p.metadata.name ?? ''}`);
+      if (isMirrorPod(p) && phase !== 'Running')
+        out.push(`pod/${p.metadata.namespace ?? ''}/${p.metadata.name ?? ''}`);
     }
     return out;
   }
@@ -521,7 +616,11 @@ export class Sandbox implements SandboxControl {
       if (missing.length === 0) return;
       if (this.stopped) throw new BosunError('sandbox stopped while starting', 'SANDBOX');
       if (Date.now() > deadline) {
-        throw new BosunError(`the sandbox did not become ready within ${Math.round(timeoutMs / 1000)}s; not ready: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`, 'SANDBOX', { hint: `See ${this.layout.logFile}` });
+        throw new BosunError(
+          `the sandbox did not become ready within ${Math.round(timeoutMs / 1000)}s; not ready: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`,
+          'SANDBOX',
+          { hint: `See ${this.layout.logFile}` },
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -576,7 +675,13 @@ export class Sandbox implements SandboxControl {
       },
       reboot: () => {
         // The command returns before the machine goes down, as a real reboot does.
-        setTimeout(() => void this.rebootNode(spec.name).catch((e: unknown) => this.opts.log(`reboot ${spec.name}: ${errorMessage(e)}`)), 20);
+        setTimeout(
+          () =>
+            void this.rebootNode(spec.name).catch((e: unknown) =>
+              this.opts.log(`reboot ${spec.name}: ${errorMessage(e)}`),
+            ),
+          20,
+        );
       },
       restartKubelet: async () => {
         await k.stop();
@@ -592,15 +697,26 @@ export class Sandbox implements SandboxControl {
         const deadline = Date.now() + timeoutMs;
         while (Date.now() < deadline && !this.stopped) {
           const hash = existsSync(file) ? manifestHash(readFileSync(file, 'utf8')) : '';
-          const mirror = (await api.tryGet(resource('pods'), 'kube-system', `${component}-${spec.name}`).catch(() => undefined)) as Pod | undefined;
-          if (mirror && mirror.metadata.annotations?.['kubernetes.io/config.mirror'] === hash && isPodReady(mirror)) return true;
+          const mirror = (await api
+            .tryGet(resource('pods'), 'kube-system', `${component}-${spec.name}`)
+            .catch(() => undefined)) as Pod | undefined;
+          if (
+            mirror &&
+            mirror.metadata.annotations?.['kubernetes.io/config.mirror'] === hash &&
+            isPodReady(mirror)
+          )
+            return true;
           await new Promise((r) => setTimeout(r, 50));
         }
         return false;
       },
       notReadyControlPlanes: async () => {
-        const l = await api.list(resource('nodes'), undefined, { labelSelector: 'node-role.kubernetes.io/control-plane' });
-        return (l.items as Node[]).filter((n) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True').map((n) => n.metadata.name ?? '');
+        const l = await api.list(resource('nodes'), undefined, {
+          labelSelector: 'node-role.kubernetes.io/control-plane',
+        });
+        return (l.items as Node[])
+          .filter((n) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True')
+          .map((n) => n.metadata.name ?? '');
       },
     };
   }
@@ -637,7 +753,10 @@ export class Sandbox implements SandboxControl {
           bootID: node?.status?.nodeInfo?.bootID ?? '',
           kubeletRunning: this.kubelets.get(n.name)?.isRunning ?? false,
           ...(n.role === 'control-plane'
-            ? { etcdRunning: this.runtime?.isRunning(n.name, 'etcd') ?? false, apiserverRunning: this.runtime?.isRunning(n.name, 'kube-apiserver') ?? false }
+            ? {
+                etcdRunning: this.runtime?.isRunning(n.name, 'etcd') ?? false,
+                apiserverRunning: this.runtime?.isRunning(n.name, 'kube-apiserver') ?? false,
+              }
             : {}),
         };
       }),
@@ -661,13 +780,15 @@ export class Sandbox implements SandboxControl {
 
   /** Fault: stops a control plane's etcd member and keeps it down. */
   async stopEtcd(node: string): Promise<void> {
-    if (!this.config.nodes.some((n) => n.name === node && n.role === 'control-plane')) throw new BosunError(`no control plane "${node}"`, 'NOT_FOUND');
+    if (!this.config.nodes.some((n) => n.name === node && n.role === 'control-plane'))
+      throw new BosunError(`no control plane "${node}"`, 'NOT_FOUND');
     await this.runtime?.holdEtcd(node);
   }
 
   /** Ends the etcd fault: the member starts again. */
   async startEtcd(node: string): Promise<void> {
-    if (!this.config.nodes.some((n) => n.name === node && n.role === 'control-plane')) throw new BosunError(`no control plane "${node}"`, 'NOT_FOUND');
+    if (!this.config.nodes.some((n) => n.name === node && n.role === 'control-plane'))
+      throw new BosunError(`no control plane "${node}"`, 'NOT_FOUND');
     await this.runtime?.releaseEtcd(node);
   }
 
@@ -693,10 +814,15 @@ export class Sandbox implements SandboxControl {
   async restore(req: SandboxRestoreRequest): Promise<SandboxRestoreResult> {
     const exec = req.exec ?? this.opts.exec;
     const env = req.env ?? this.opts.env;
-    if (!exec || !env) throw new BosunError('this sandbox was started without an exec port and environment, so it cannot run etcdctl', 'SANDBOX');
+    if (!exec || !env)
+      throw new BosunError(
+        'this sandbox was started without an exec port and environment, so it cannot run etcdctl',
+        'SANDBOX',
+      );
     if (!this.api || !this.runtime) throw new BosunError('the sandbox is not running', 'SANDBOX');
     if (this.restoring) throw new BosunError('a restore of this sandbox is already running', 'SANDBOX');
-    if (this.state.phase !== 'ready') throw new BosunError(`the sandbox is ${this.state.phase}, not ready`, 'SANDBOX');
+    if (this.state.phase !== 'ready')
+      throw new BosunError(`the sandbox is ${this.state.phase}, not ready`, 'SANDBOX');
     this.restoring = true;
     const progress = (line: string): void => {
       req.progress?.(line);
@@ -710,30 +836,43 @@ export class Sandbox implements SandboxControl {
       let result: SandboxRestoreResult | undefined;
       let failure: unknown;
       try {
-        result = await restoreSandboxEtcd(this.layout, cps.map((n) => n.name), {
-          file: req.file,
-          key: req.key ?? null,
-          exec,
-          env,
-          tmpDir: defaultTmpDir(env),
-          progress,
-          now: this.opts.clock.now(),
-          // Once the snapshot is known to be good: the controllers must not act on the rewind.
-          beforeStop: async () => {
-            progress('Stopping the controllers and the scheduler');
-            loopsStopped = true;
-            await this.stopControlLoops();
-          },
-          running: {
-            isRunning: (node, component) => runtime.isRunning(node, component),
-            waitFor: (what, ms, check) => this.waitFor(what, ms, check),
-            etcdHealthy: (node) => {
-              const n = cps.find((c) => c.name === node);
-              return etcdHealthy(`https://127.0.0.1:${n?.etcdClientPort ?? 0}`, this.etcdClientTls(node), 1000);
+        result = await restoreSandboxEtcd(
+          this.layout,
+          cps.map((n) => n.name),
+          {
+            file: req.file,
+            key: req.key ?? null,
+            exec,
+            env,
+            tmpDir: defaultTmpDir(env),
+            progress,
+            now: this.opts.clock.now(),
+            // Once the snapshot is known to be good: the controllers must not act on the rewind.
+            beforeStop: async () => {
+              progress('Stopping the controllers and the scheduler');
+              loopsStopped = true;
+              await this.stopControlLoops();
             },
-            apiserverUp: async (node) => runtime.isRunning(node, 'kube-apiserver') && (await api.list(resource('namespaces'), undefined, { limit: 1 }).then(() => true, () => false)),
+            running: {
+              isRunning: (node, component) => runtime.isRunning(node, component),
+              waitFor: (what, ms, check) => this.waitFor(what, ms, check),
+              etcdHealthy: (node) => {
+                const n = cps.find((c) => c.name === node);
+                return etcdHealthy(
+                  `https://127.0.0.1:${n?.etcdClientPort ?? 0}`,
+                  this.etcdClientTls(node),
+                  1000,
+                );
+              },
+              apiserverUp: async (node) =>
+                runtime.isRunning(node, 'kube-apiserver') &&
+                (await api.list(resource('namespaces'), undefined, { limit: 1 }).then(
+                  () => true,
+                  () => false,
+                )),
+            },
           },
-        });
+        );
       } catch (e) {
         failure = e;
       }
@@ -756,7 +895,11 @@ export class Sandbox implements SandboxControl {
   }
 
   /** Restore through the control endpoint: the key comes as a file the sandbox process reads. */
-  async restoreFromControl(file: string, keyFile: string | undefined, progress: (line: string) => void): Promise<unknown> {
+  async restoreFromControl(
+    file: string,
+    keyFile: string | undefined,
+    progress: (line: string) => void,
+  ): Promise<unknown> {
     return this.restore({ file, key: keyFile ? readKeyFile(keyFile) : null, progress });
   }
 
@@ -788,6 +931,7 @@ export class Sandbox implements SandboxControl {
     await this.stopControl?.();
     if (phase === 'stopped') this.state.phase = 'stopped';
     this.state.etcdPids = {};
-    if (existsSync(this.opts.dir)) writeFileSync(this.layout.stateFile, JSON.stringify(this.state, null, 2) + '\n', { mode: 0o600 });
+    if (existsSync(this.opts.dir))
+      writeFileSync(this.layout.stateFile, JSON.stringify(this.state, null, 2) + '\n', { mode: 0o600 });
   }
 }

@@ -19,7 +19,11 @@ export interface SandboxControl {
   setNeverReturn(node: string, enabled: boolean): void;
   compact(): Promise<number>;
   /** Restores etcd from a snapshot file (keyFile for an encrypted one); resolves with the result. */
-  restoreFromControl(file: string, keyFile: string | undefined, progress: (line: string) => void): Promise<unknown>;
+  restoreFromControl(
+    file: string,
+    keyFile: string | undefined,
+    progress: (line: string) => void,
+  ): Promise<unknown>;
   shutdown(): void;
 }
 
@@ -46,7 +50,11 @@ function send(res: http.ServerResponse, code: number, body: unknown): void {
 }
 
 /** Starts the control endpoint; resolves with a function that stops it. */
-export async function startControlServer(port: number, token: string, ctl: SandboxControl): Promise<() => Promise<void>> {
+export async function startControlServer(
+  port: number,
+  token: string,
+  ctl: SandboxControl,
+): Promise<() => Promise<void>> {
   const want = Buffer.from(`Bearer ${token}`);
   const server = http.createServer((req, res) => {
     const auth = Buffer.from(req.headers.authorization ?? '');
@@ -108,11 +116,21 @@ export async function startControlServer(port: number, token: string, ctl: Sandb
       res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
       try {
         if (!body.file) throw new Error('no snapshot file given');
-        const result = await ctl.restoreFromControl(body.file, body.keyFile, (line) => void res.write(JSON.stringify({ progress: line }) + '\n'));
+        const result = await ctl.restoreFromControl(
+          body.file,
+          body.keyFile,
+          (line) => void res.write(JSON.stringify({ progress: line }) + '\n'),
+        );
         res.end(JSON.stringify({ result }) + '\n');
       } catch (e) {
         const err = e as { message?: string; hint?: string; exitCode?: number };
-        res.end(JSON.stringify({ error: err.message ?? String(e), ...(err.hint ? { hint: err.hint } : {}), exitCode: err.exitCode ?? 1 }) + '\n');
+        res.end(
+          JSON.stringify({
+            error: err.message ?? String(e),
+            ...(err.hint ? { hint: err.hint } : {}),
+            exitCode: err.exitCode ?? 1,
+          }) + '\n',
+        );
       }
       return;
     }

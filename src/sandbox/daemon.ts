@@ -4,7 +4,19 @@
 // /proc/PID/cmdline so a reused pid is never killed); `status` reads state.json and asks the
 // running sandbox for its nodes.
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import { isAbsolute, join, resolve } from 'node:path';
 import { BosunError, errorMessage, UsageError } from '../common/errors.ts';
@@ -78,9 +90,13 @@ export async function checkEtcdInstalled(exec: Exec): Promise<void> {
     throw new Error(r.stderr.trim() || `exit ${String(r.exitCode)}`);
   } catch (e) {
     const notFound = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new BosunError(notFound ? 'etcd is not installed (no etcd on PATH)' : `etcd does not run: ${errorMessage(e)}`, 'SANDBOX', {
-      hint: 'Install it: apt-get install etcd-server (npm run demo and npm test install it for you)',
-    });
+    throw new BosunError(
+      notFound ? 'etcd is not installed (no etcd on PATH)' : `etcd does not run: ${errorMessage(e)}`,
+      'SANDBOX',
+      {
+        hint: 'Install it: apt-get install etcd-server (npm run demo and npm test install it for you)',
+      },
+    );
   }
 }
 
@@ -92,7 +108,10 @@ function prepareDir(layout: SandboxLayout): void {
     try {
       st = statSync(dir);
     } catch (e) {
-      throw new BosunError(`cannot use ${dir}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`, 'IO');
+      throw new BosunError(
+        `cannot use ${dir}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`,
+        'IO',
+      );
     }
     if (!st.isDirectory()) throw new BosunError(`cannot use ${dir}: it is not a directory`, 'IO');
     const state = readState(layout);
@@ -102,7 +121,9 @@ function prepareDir(layout: SandboxLayout): void {
       });
     }
     if (!readConfig(layout) && readdirSync(dir).length > 0) {
-      throw new BosunError(`${dir} is not empty and holds no sandbox`, 'SANDBOX', { hint: 'Choose an empty or new directory with --dir.' });
+      throw new BosunError(`${dir} is not empty and holds no sandbox`, 'SANDBOX', {
+        hint: 'Choose an empty or new directory with --dir.',
+      });
     }
   }
   try {
@@ -113,20 +134,36 @@ function prepareDir(layout: SandboxLayout): void {
     rmSync(probe);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : code === 'ENOTDIR' ? 'a parent is not a directory' : code === 'ENOSPC' ? 'no space left on device' : errorMessage(e);
+    const why =
+      code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EROFS'
+          ? 'read-only file system'
+          : code === 'ENOTDIR'
+            ? 'a parent is not a directory'
+            : code === 'ENOSPC'
+              ? 'no space left on device'
+              : errorMessage(e);
     throw new BosunError(`cannot write to ${dir}: ${why}`, 'IO');
   }
 }
 
 function flags(o: UpOptions): string[] {
   return [
-    '--dir', o.dir,
-    '--control-planes', String(o.controlPlanes),
-    '--workers', String(o.workers),
-    '--version', o.version,
-    '--workload', o.workload,
-    '--timing', o.timing,
-    '--key-algorithm', o.keyAlgorithm,
+    '--dir',
+    o.dir,
+    '--control-planes',
+    String(o.controlPlanes),
+    '--workers',
+    String(o.workers),
+    '--version',
+    o.version,
+    '--workload',
+    o.workload,
+    '--timing',
+    o.timing,
+    '--key-algorithm',
+    o.keyAlgorithm,
   ];
 }
 
@@ -134,9 +171,18 @@ function flags(o: UpOptions): string[] {
  * `bosun sandbox up`: starts the sandbox in the background and resolves when it is ready, with
  * the kubeconfig path. A failure leaves no process behind.
  */
-export async function sandboxUp(o: UpOptions, deps: DaemonDeps): Promise<{ kubeconfig: string; reused: boolean }> {
-  if (o.controlPlanes < 1) throw new UsageError(`--control-planes must be at least 1, got ${o.controlPlanes}`, { hint: "See 'bosun sandbox up -h' for help and examples" });
-  if (o.workers < 0) throw new UsageError(`--workers must not be negative, got ${o.workers}`, { hint: "See 'bosun sandbox up -h' for help and examples" });
+export async function sandboxUp(
+  o: UpOptions,
+  deps: DaemonDeps,
+): Promise<{ kubeconfig: string; reused: boolean }> {
+  if (o.controlPlanes < 1)
+    throw new UsageError(`--control-planes must be at least 1, got ${o.controlPlanes}`, {
+      hint: "See 'bosun sandbox up -h' for help and examples",
+    });
+  if (o.workers < 0)
+    throw new UsageError(`--workers must not be negative, got ${o.workers}`, {
+      hint: "See 'bosun sandbox up -h' for help and examples",
+    });
   await checkEtcdInstalled(deps.exec);
   const layout = new SandboxLayout(o.dir);
   prepareDir(layout);
@@ -145,7 +191,10 @@ export async function sandboxUp(o: UpOptions, deps: DaemonDeps): Promise<{ kubec
   const logFd = openSync(layout.logFile, 'a', 0o600);
   let child;
   try {
-    child = spawn(deps.self.execPath, [...deps.self.args, 'sandbox', 'run', ...flags(o)], { detached: true, stdio: ['ignore', logFd, logFd] });
+    child = spawn(deps.self.execPath, [...deps.self.args, 'sandbox', 'run', ...flags(o)], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+    });
   } finally {
     closeSync(logFd);
   }
@@ -180,11 +229,15 @@ export async function sandboxUp(o: UpOptions, deps: DaemonDeps): Promise<{ kubec
       if (st && st.pid === pid && st.phase === 'ready') return { kubeconfig: layout.adminConf, reused };
       if (st && st.pid === pid && st.phase === 'failed') {
         await waitGone(pid, 30_000);
-        throw new BosunError(`the sandbox did not start: ${st.error ?? 'unknown error'}`, 'SANDBOX', { hint: `See ${layout.logFile}` });
+        throw new BosunError(`the sandbox did not start: ${st.error ?? 'unknown error'}`, 'SANDBOX', {
+          hint: `See ${layout.logFile}`,
+        });
       }
       if (exited || (pid && !alive(pid))) {
         await stopStrays(layout, readState(layout));
-        throw new BosunError('the sandbox process exited while starting', 'SANDBOX', { hint: `See ${layout.logFile}` });
+        throw new BosunError('the sandbox process exited while starting', 'SANDBOX', {
+          hint: `See ${layout.logFile}`,
+        });
       }
       if (deps.signal.aborted) {
         await waitGone(pid, 30_000);
@@ -222,11 +275,15 @@ export async function sandboxDown(dir: string): Promise<string> {
   const layout = new SandboxLayout(dir);
   const st = readState(layout);
   if (!st && !readConfig(layout)) {
-    throw new BosunError(`no sandbox in ${dir}`, 'NOT_FOUND', { hint: `Start one with: bosun sandbox up --dir ${dir}` });
+    throw new BosunError(`no sandbox in ${dir}`, 'NOT_FOUND', {
+      hint: `Start one with: bosun sandbox up --dir ${dir}`,
+    });
   }
   if (!st || !ownedBy(st.pid, dir)) {
     const strays = await stopStrays(layout, st);
-    return strays > 0 ? `sandbox ${dir} was not running; stopped ${strays} leftover etcd process(es)` : `sandbox ${dir} is not running`;
+    return strays > 0
+      ? `sandbox ${dir} was not running; stopped ${strays} leftover etcd process(es)`
+      : `sandbox ${dir} is not running`;
   }
   process.kill(st.pid, 'SIGTERM');
   if (!(await waitGone(st.pid, 60_000))) {
@@ -246,25 +303,37 @@ export interface SandboxStatus {
   kubeconfig: string;
   server?: string;
   version?: string;
-  nodes: { name: string; role: string; ready: boolean; schedulable: boolean; kubeletVersion: string; kubeletRunning?: boolean; etcdRunning?: boolean; apiserverRunning?: boolean }[];
+  nodes: {
+    name: string;
+    role: string;
+    ready: boolean;
+    schedulable: boolean;
+    kubeletVersion: string;
+    kubeletRunning?: boolean;
+    etcdRunning?: boolean;
+    apiserverRunning?: boolean;
+  }[];
   pods?: number;
   notReady?: string[];
 }
 
 function controlGet(port: number, token: string, path: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers: { authorization: `Bearer ${token}` }, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body) as unknown);
-        } catch (e) {
-          reject(e);
-        }
-      });
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port, path, headers: { authorization: `Bearer ${token}` }, timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(body) as unknown);
+          } catch (e) {
+            reject(e);
+          }
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
@@ -275,11 +344,17 @@ export async function sandboxStatus(dir: string): Promise<SandboxStatus> {
   const layout = new SandboxLayout(dir);
   const st = readState(layout);
   const cfg = readConfig(layout);
-  if (!st && !cfg) throw new BosunError(`no sandbox in ${dir}`, 'NOT_FOUND', { hint: `Start one with: bosun sandbox up --dir ${dir}` });
+  if (!st && !cfg)
+    throw new BosunError(`no sandbox in ${dir}`, 'NOT_FOUND', {
+      hint: `Start one with: bosun sandbox up --dir ${dir}`,
+    });
   const running = st !== undefined && ownedBy(st.pid, dir);
   if (running && st) {
     try {
-      const live = (await controlGet(st.controlPort, st.token, '/v1/status')) as Omit<SandboxStatus, 'dir' | 'running'>;
+      const live = (await controlGet(st.controlPort, st.token, '/v1/status')) as Omit<
+        SandboxStatus,
+        'dir' | 'running'
+      >;
       return { ...live, dir, running: true, pid: st.pid, kubeconfig: layout.adminConf };
     } catch {
       // fall through to what the files say
@@ -292,12 +367,21 @@ export async function sandboxStatus(dir: string): Promise<SandboxStatus> {
     ...(running && st ? { pid: st.pid } : {}),
     kubeconfig: layout.adminConf,
     ...(cfg ? { version: cfg.version, server: `https://${cfg.controlPlaneEndpoint}` } : {}),
-    nodes: (cfg?.nodes ?? []).map((n) => ({ name: n.name, role: n.role, ready: false, schedulable: false, kubeletVersion: '' })),
+    nodes: (cfg?.nodes ?? []).map((n) => ({
+      name: n.name,
+      role: n.role,
+      ready: false,
+      schedulable: false,
+      kubeletVersion: '',
+    })),
   };
 }
 
 /** `bosun sandbox run`: runs the sandbox in this process until the signal aborts or `down` asks. */
-export async function sandboxRun(opts: Omit<SandboxOptions, 'progress'>, deps: { signal: AbortSignal; progress: (line: string) => void }): Promise<void> {
+export async function sandboxRun(
+  opts: Omit<SandboxOptions, 'progress'>,
+  deps: { signal: AbortSignal; progress: (line: string) => void },
+): Promise<void> {
   const sb = await Sandbox.start({ ...opts, progress: (l) => deps.progress(l) });
   deps.progress(`ready: export KUBECONFIG=${sb.kubeconfig}`);
   await new Promise<void>((resolveWait) => {
@@ -316,17 +400,38 @@ export interface SandboxRestoreOutcome extends SandboxRestoreResult {
 }
 
 /** POST /v1/restore on a running sandbox, relaying its progress lines. */
-function controlRestore(port: number, token: string, body: { file: string; keyFile?: string }, progress: (line: string) => void): Promise<SandboxRestoreResult> {
+function controlRestore(
+  port: number,
+  token: string,
+  body: { file: string; keyFile?: string },
+  progress: (line: string) => void,
+): Promise<SandboxRestoreResult> {
   return new Promise((resolve, reject) => {
     const payload = JSON.stringify(body);
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/v1/restore', method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/v1/restore',
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
+      },
       (res) => {
         let buf = '';
         let done = false;
         const line = (text: string): void => {
           if (text.trim() === '') return;
-          let rec: { progress?: string; result?: SandboxRestoreResult; error?: string; hint?: string; exitCode?: number };
+          let rec: {
+            progress?: string;
+            result?: SandboxRestoreResult;
+            error?: string;
+            hint?: string;
+            exitCode?: number;
+          };
           try {
             rec = JSON.parse(text) as typeof rec;
           } catch {
@@ -338,7 +443,12 @@ function controlRestore(port: number, token: string, body: { file: string; keyFi
             resolve(rec.result);
           } else if (rec.error !== undefined) {
             done = true;
-            reject(new BosunError(rec.error, 'SANDBOX', { ...(rec.hint ? { hint: rec.hint } : {}), exitCode: rec.exitCode === 2 ? 2 : 1 }));
+            reject(
+              new BosunError(rec.error, 'SANDBOX', {
+                ...(rec.hint ? { hint: rec.hint } : {}),
+                exitCode: rec.exitCode === 2 ? 2 : 1,
+              }),
+            );
           }
         };
         res.setEncoding('utf8');
@@ -352,7 +462,15 @@ function controlRestore(port: number, token: string, body: { file: string; keyFi
         });
         res.on('end', () => {
           line(buf);
-          if (!done) reject(new BosunError(res.statusCode === 200 ? 'the sandbox ended the restore without a result' : `the sandbox refused the restore (HTTP ${res.statusCode ?? '?'})`, 'SANDBOX'));
+          if (!done)
+            reject(
+              new BosunError(
+                res.statusCode === 200
+                  ? 'the sandbox ended the restore without a result'
+                  : `the sandbox refused the restore (HTTP ${res.statusCode ?? '?'})`,
+                'SANDBOX',
+              ),
+            );
         });
         res.on('error', reject);
       },
@@ -371,32 +489,64 @@ export async function sandboxRestore(
   dir: string,
   file: string,
   opts: { keyFile?: string },
-  deps: { exec: Exec; env: Readonly<Record<string, string | undefined>>; clock: Clock; progress: (line: string) => void },
+  deps: {
+    exec: Exec;
+    env: Readonly<Record<string, string | undefined>>;
+    clock: Clock;
+    progress: (line: string) => void;
+  },
 ): Promise<SandboxRestoreOutcome> {
   const layout = new SandboxLayout(dir);
   const cfg = readConfig(layout);
-  if (!cfg) throw new BosunError(`no sandbox in ${dir}`, 'NOT_FOUND', { hint: `Start one with: bosun sandbox up --dir ${dir}` });
+  if (!cfg)
+    throw new BosunError(`no sandbox in ${dir}`, 'NOT_FOUND', {
+      hint: `Start one with: bosun sandbox up --dir ${dir}`,
+    });
   const key = opts.keyFile ? readKeyFile(opts.keyFile) : null;
   const st = readState(layout);
   if (st && st.phase !== 'stopped' && st.phase !== 'failed' && alive(st.pid)) {
-    if (st.phase !== 'ready') throw new BosunError(`the sandbox in ${dir} is ${st.phase}`, 'SANDBOX', { hint: 'Wait until it is ready, then restore.' });
+    if (st.phase !== 'ready')
+      throw new BosunError(`the sandbox in ${dir} is ${st.phase}`, 'SANDBOX', {
+        hint: 'Wait until it is ready, then restore.',
+      });
     try {
-      const r = await controlRestore(st.controlPort, st.token, { file, ...(opts.keyFile ? { keyFile: opts.keyFile } : {}) }, deps.progress);
+      const r = await controlRestore(
+        st.controlPort,
+        st.token,
+        { file, ...(opts.keyFile ? { keyFile: opts.keyFile } : {}) },
+        deps.progress,
+      );
       return { ...r, live: true };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
-        throw new BosunError(`the sandbox in ${dir} (pid ${st.pid}) does not answer on its control endpoint`, 'SANDBOX', {
-          hint: `Stop it (bosun sandbox down --dir ${dir}), then restore: a stopped sandbox's etcd data is restored in place.`,
-        });
+        throw new BosunError(
+          `the sandbox in ${dir} (pid ${st.pid}) does not answer on its control endpoint`,
+          'SANDBOX',
+          {
+            hint: `Stop it (bosun sandbox down --dir ${dir}), then restore: a stopped sandbox's etcd data is restored in place.`,
+          },
+        );
       }
       throw e;
     }
   }
   const strays = Object.values(st?.etcdPids ?? {}).filter((pid) => ownedBy(pid, dir));
   if (strays.length > 0) {
-    throw new BosunError(`etcd processes of the sandbox in ${dir} still run (pid ${strays.join(', ')})`, 'SANDBOX', { hint: `Stop them first: bosun sandbox down --dir ${dir}` });
+    throw new BosunError(
+      `etcd processes of the sandbox in ${dir} still run (pid ${strays.join(', ')})`,
+      'SANDBOX',
+      { hint: `Stop them first: bosun sandbox down --dir ${dir}` },
+    );
   }
   const cps = cfg.nodes.filter((n) => n.role === 'control-plane').map((n) => n.name);
-  const r = await restoreSandboxEtcd(layout, cps, { file, key, exec: deps.exec, env: deps.env, tmpDir: tmpDir(deps.env), progress: deps.progress, now: deps.clock.now() });
+  const r = await restoreSandboxEtcd(layout, cps, {
+    file,
+    key,
+    exec: deps.exec,
+    env: deps.env,
+    tmpDir: tmpDir(deps.env),
+    progress: deps.progress,
+    now: deps.clock.now(),
+  });
   return { ...r, live: false };
 }

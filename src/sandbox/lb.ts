@@ -72,10 +72,13 @@ export class ApiLoadBalancer {
 
 function readyz(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = https.get({ host: '127.0.0.1', port, path: '/readyz', rejectUnauthorized: false, timeout: 1000, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
+    const req = https.get(
+      { host: '127.0.0.1', port, path: '/readyz', rejectUnauthorized: false, timeout: 1000, agent: false },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
   });

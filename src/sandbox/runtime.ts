@@ -101,7 +101,17 @@ export class ComponentRuntime implements StaticPodRuntime {
           caFile: need('client-ca-file'),
           version: imageTag(pod.spec.containers[0]?.image ?? ''),
         },
-        { api, faults: this.deps.faults, clock: this.deps.clock, log: this.deps.log, ready: () => store.currentRevision().then(() => true, () => false) },
+        {
+          api,
+          faults: this.deps.faults,
+          clock: this.deps.clock,
+          log: this.deps.log,
+          ready: () =>
+            store.currentRevision().then(
+              () => true,
+              () => false,
+            ),
+        },
       );
       try {
         await frontend.start();
@@ -120,7 +130,12 @@ export class ComponentRuntime implements StaticPodRuntime {
     if (!spec || this.etcd.has(node) || this.closed) return;
     const logDir = this.deps.layout.nodeLogDir(node);
     mkdirSync(logDir, { recursive: true });
-    const proc = await startEtcd({ args: spec.args, clientUrl: spec.clientUrl, logFile: join(logDir, 'etcd.log'), readyTimeoutMs: 0 });
+    const proc = await startEtcd({
+      args: spec.args,
+      clientUrl: spec.clientUrl,
+      logFile: join(logDir, 'etcd.log'),
+      readyTimeoutMs: 0,
+    });
     this.etcd.set(node, proc);
     this.deps.onEtcdPid(node, proc.pid);
     void proc.exited.then((code) => {

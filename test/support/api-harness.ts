@@ -26,7 +26,9 @@ export interface ApiHarness {
 }
 
 /** Starts etcd and an ApiCore with namespaces default and kube-system. */
-export async function startApiHarness(opts: { timing?: Partial<Timing>; namespaces?: string[] } = {}): Promise<ApiHarness> {
+export async function startApiHarness(
+  opts: { timing?: Partial<Timing>; namespaces?: string[] } = {},
+): Promise<ApiHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'bosun-api-'));
   const [clientPort, peerPort] = await freePorts(2);
   const etcd = await startEtcd({
@@ -48,7 +50,8 @@ export async function startApiHarness(opts: { timing?: Partial<Timing>; namespac
     informers,
     clock: systemClock,
     timing,
-    recorder: (component, host) => new EventRecorder(api, systemClock, host ? { component, host } : { component }, log),
+    recorder: (component, host) =>
+      new EventRecorder(api, systemClock, host ? { component, host } : { component }, log),
     log,
   };
   return {

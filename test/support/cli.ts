@@ -7,8 +7,16 @@ import { run, type RunResult } from './sandbox.ts';
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
 /** Runs `bosun ARGS` and returns exit code, stdout and stderr. */
-export function bosun(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string } = {}): Promise<RunResult> {
-  return run(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, BOSUN_DEBUG: '', ...(opts.env ?? {}) }, timeoutMs: opts.timeoutMs ?? 180_000, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+export function bosun(
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string } = {},
+): Promise<RunResult> {
+  return run(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    env: { ...process.env, BOSUN_DEBUG: '', ...(opts.env ?? {}) },
+    timeoutMs: opts.timeoutMs ?? 180_000,
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
 }
 
 /** Pids of processes whose command line contains text (other than this one). */

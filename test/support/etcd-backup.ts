@@ -44,7 +44,13 @@ export async function startTestEtcd(opts: { tls: boolean; quotaBytes?: number })
       // CAs from ten days ago, so a leaf can have expired yesterday and still postdate its CA.
       const caTime = new Date(now.getTime() - 10 * DAY);
       const cas = await generateClusterCas({ now: caTime, keyAlgorithm: 'ecdsa-p256' });
-      const node = { nodeName: 'cp-1', advertiseAddress: '127.0.0.1', controlPlaneEndpoint: '127.0.0.1:6443', now, keyAlgorithm: 'ecdsa-p256' as const };
+      const node = {
+        nodeName: 'cp-1',
+        advertiseAddress: '127.0.0.1',
+        controlPlaneEndpoint: '127.0.0.1:6443',
+        now,
+        keyAlgorithm: 'ecdsa-p256' as const,
+      };
       const etcK = join(dir, 'etc-kubernetes');
       await writeControlPlanePki(etcK, join(dir, 'kubelet-pki'), cas, node);
       pkiDir = join(etcK, 'pki');
@@ -53,7 +59,10 @@ export async function startTestEtcd(opts: { tls: boolean; quotaBytes?: number })
         ...node,
         notAfterOverrides: { 'etcd-healthcheck-client': new Date(now.getTime() - DAY) },
       });
-      expired = { cert: join(expiredDir, 'pki/etcd/healthcheck-client.crt'), key: join(expiredDir, 'pki/etcd/healthcheck-client.key') };
+      expired = {
+        cert: join(expiredDir, 'pki/etcd/healthcheck-client.crt'),
+        key: join(expiredDir, 'pki/etcd/healthcheck-client.key'),
+      };
       const other = await generateClusterCas({ now: caTime, keyAlgorithm: 'ecdsa-p256' });
       const otherDir = join(dir, 'other');
       await writeControlPlanePki(otherDir, join(dir, 'kubelet-pki-3'), other, node);
@@ -65,23 +74,52 @@ export async function startTestEtcd(opts: { tls: boolean; quotaBytes?: number })
     }
     const e = (f: string): string => join(pkiDir ?? '', 'etcd', f);
     const tls = pkiDir
-      ? { certFile: e('server.crt'), keyFile: e('server.key'), trustedCaFile: e('ca.crt'), peerCertFile: e('peer.crt'), peerKeyFile: e('peer.key'), peerTrustedCaFile: e('ca.crt') }
+      ? {
+          certFile: e('server.crt'),
+          keyFile: e('server.key'),
+          trustedCaFile: e('ca.crt'),
+          peerCertFile: e('peer.crt'),
+          peerKeyFile: e('peer.key'),
+          peerTrustedCaFile: e('ca.crt'),
+        }
       : undefined;
-    const spec = { name: 'cp-1', dataDir: join(dir, 'data'), clientPort, peerPort, tls, quotaBackendBytes: opts.quotaBytes };
+    const spec = {
+      name: 'cp-1',
+      dataDir: join(dir, 'data'),
+      clientPort,
+      peerPort,
+      tls,
+      quotaBackendBytes: opts.quotaBytes,
+    };
     const scheme = tls ? 'https' : 'http';
     const endpoint = `${scheme}://127.0.0.1:${clientPort}`;
     const proc = await startEtcd({
       args: etcdArgs(spec),
       clientUrl: endpoint,
-      clientTls: pkiDir ? { caFile: e('ca.crt'), certFile: e('healthcheck-client.crt'), keyFile: e('healthcheck-client.key') } : undefined,
+      clientTls: pkiDir
+        ? { caFile: e('ca.crt'), certFile: e('healthcheck-client.crt'), keyFile: e('healthcheck-client.key') }
+        : undefined,
       logFile: join(dir, 'etcd.log'),
     });
     const { readFileSync } = await import('node:fs');
     const client = new Etcd3({
       hosts: [endpoint],
-      credentials: pkiDir ? { rootCertificate: readFileSync(e('ca.crt')), certChain: readFileSync(e('server.crt')), privateKey: readFileSync(e('server.key')) } : undefined,
+      credentials: pkiDir
+        ? {
+            rootCertificate: readFileSync(e('ca.crt')),
+            certChain: readFileSync(e('server.crt')),
+            privateKey: readFileSync(e('server.key')),
+          }
+        : undefined,
       // The server certificate names localhost: no IP as TLS server name (Node's DEP0123).
-      ...(pkiDir ? { grpcOptions: { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' } } : {}),
+      ...(pkiDir
+        ? {
+            grpcOptions: {
+              'grpc.ssl_target_name_override': 'localhost',
+              'grpc.default_authority': 'localhost',
+            },
+          }
+        : {}),
     });
     return {
       endpoint,
@@ -108,10 +146,20 @@ export async function fill(client: Etcd3, prefix: string, count: number, valueBy
   const value = Buffer.alloc(valueBytes, 'v');
   for (let i = 0; i < count; i += 64) {
     const ops: Promise<unknown>[] = [];
-    for (let j = i; j < Math.min(count, i + 64); j++) ops.push(client.put(`${prefix}${String(j).padStart(6, '0')}`).value(value).exec());
+    for (let j = i; j < Math.min(count, i + 64); j++)
+      ops.push(
+        client
+          .put(`${prefix}${String(j).padStart(6, '0')}`)
+          .value(value)
+          .exec(),
+      );
     await Promise.all(ops);
   }
-  for (let i = 0; i < count; i += 10) await client.delete().key(`${prefix}${String(i).padStart(6, '0')}`).exec();
+  for (let i = 0; i < count; i += 10)
+    await client
+      .delete()
+      .key(`${prefix}${String(i).padStart(6, '0')}`)
+      .exec();
 }
 
 /** A clock that says what the test sets; sleep resolves at once. */
@@ -129,7 +177,11 @@ export class FakeClock implements Clock {
 }
 
 /** A CliContext for runCli that records every line written. */
-export function captureCtx(opts: { cwd: string; clock?: Clock; signal?: AbortSignal }): { ctx: CliContext; out: string[]; err: string[] } {
+export function captureCtx(opts: { cwd: string; clock?: Clock; signal?: AbortSignal }): {
+  ctx: CliContext;
+  out: string[];
+  err: string[];
+} {
   const out: string[] = [];
   const err: string[] = [];
   const home = join(opts.cwd, 'home');

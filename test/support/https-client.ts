@@ -18,9 +18,18 @@ export interface RawResponse {
 
 export interface RawClient {
   server: string;
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<RawResponse>;
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<RawResponse>;
   /** Opens a watch and collects events until `until` returns true or the timeout passes; then closes it. */
-  watch(path: string, until: (events: { type: string; object: Record<string, unknown> }[]) => boolean, timeoutMs?: number): Promise<{ type: string; object: Record<string, unknown> }[]>;
+  watch(
+    path: string,
+    until: (events: { type: string; object: Record<string, unknown> }[]) => boolean,
+    timeoutMs?: number,
+  ): Promise<{ type: string; object: Record<string, unknown> }[]>;
 }
 
 /** A client authenticated as the kubeconfig's user (or anonymous). */
@@ -33,21 +42,45 @@ export function rawClient(kubeconfigPath: string, opts: { anonymous?: boolean } 
   const ca = Buffer.from(cluster['certificate-authority-data'], 'base64');
   const tls = opts.anonymous
     ? { ca }
-    : { ca, cert: Buffer.from(user?.['client-certificate-data'] ?? '', 'base64'), key: Buffer.from(user?.['client-key-data'] ?? '', 'base64') };
+    : {
+        ca,
+        cert: Buffer.from(user?.['client-certificate-data'] ?? '', 'base64'),
+        key: Buffer.from(user?.['client-key-data'] ?? '', 'base64'),
+      };
   const url = (path: string): URL => new URL(path, server);
   return {
     server,
     request(method, path, body, headers = {}) {
       return new Promise((resolve, reject) => {
         const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-        const req = https.request(url(path), { method, ...tls, agent: false, headers: { accept: 'application/json', ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}), ...headers } }, (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (text += d));
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: <T>() => JSON.parse(text) as T }),
-          );
-        });
+        const req = https.request(
+          url(path),
+          {
+            method,
+            ...tls,
+            agent: false,
+            headers: {
+              accept: 'application/json',
+              ...(data
+                ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }
+                : {}),
+              ...headers,
+            },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (text += d));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body: text,
+                json: <T>() => JSON.parse(text) as T,
+              }),
+            );
+          },
+        );
         req.on('error', reject);
         req.end(data);
       });
@@ -64,7 +97,8 @@ export function rawClient(kubeconfigPath: string, opts: { anonymous?: boolean } 
             while ((i = buf.indexOf('\n')) >= 0) {
               const line = buf.slice(0, i);
               buf = buf.slice(i + 1);
-              if (line.trim()) events.push(JSON.parse(line) as { type: string; object: Record<string, unknown> });
+              if (line.trim())
+                events.push(JSON.parse(line) as { type: string; object: Record<string, unknown> });
             }
             if (until(events)) {
               clearTimeout(timer);
@@ -79,7 +113,11 @@ export function rawClient(kubeconfigPath: string, opts: { anonymous?: boolean } 
         });
         const timer = setTimeout(() => {
           req.destroy();
-          reject(new Error(`watch ${path} timed out with ${events.length} events: ${events.map((e) => e.type).join(',')}`));
+          reject(
+            new Error(
+              `watch ${path} timed out with ${events.length} events: ${events.map((e) => e.type).join(',')}`,
+            ),
+          );
         }, timeoutMs);
         req.on('error', (e) => {
           if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e);

@@ -17,9 +17,17 @@ export interface RunResult {
 }
 
 /** Runs a program and collects its output (never throws for a non-zero exit). */
-export function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd });
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: opts.cwd,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -56,7 +64,16 @@ export function scratchDir(prefix: string): string {
 }
 
 /** Starts a sandbox; the caller stops it in t.after / after(). */
-export async function startTestSandbox(opts: { controlPlanes?: number; workers?: number; workload?: 'demo' | 'none'; version?: string; timing?: Partial<Timing>; pkiNotAfterOverrides?: Readonly<Record<string, Date>> } = {}): Promise<TestSandbox> {
+export async function startTestSandbox(
+  opts: {
+    controlPlanes?: number;
+    workers?: number;
+    workload?: 'demo' | 'none';
+    version?: string;
+    timing?: Partial<Timing>;
+    pkiNotAfterOverrides?: Readonly<Record<string, Date>>;
+  } = {},
+): Promise<TestSandbox> {
   const dir = scratchDir('bosun-sb-');
   const logs: string[] = [];
   let sb: Sandbox;
@@ -81,8 +98,14 @@ export async function startTestSandbox(opts: { controlPlanes?: number; workers?:
     throw e;
   }
   const home = join(dir, 'kubectl-home');
-  const kubectl = (args: readonly string[], o: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> =>
-    run(KUBECTL, ['--kubeconfig', sb.kubeconfig, '--cache-dir', join(home, 'cache'), ...args], { env: { ...process.env, HOME: home, KUBECONFIG: '' }, ...o });
+  const kubectl = (
+    args: readonly string[],
+    o: { timeoutMs?: number; input?: string } = {},
+  ): Promise<RunResult> =>
+    run(KUBECTL, ['--kubeconfig', sb.kubeconfig, '--cache-dir', join(home, 'cache'), ...args], {
+      env: { ...process.env, HOME: home, KUBECONFIG: '' },
+      ...o,
+    });
   return {
     sb,
     dir,
@@ -102,7 +125,11 @@ export async function startTestSandbox(opts: { controlPlanes?: number; workers?:
 }
 
 /** Polls fn until it returns a truthy value or the deadline passes (no fixed sleeps). */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -77,13 +77,19 @@ export function registerBackupCommands(program: Command, ctx: CliContext): void 
     .option('--cacert <file>', 'Verify etcd with this CA bundle (default <pki-dir>/etcd/ca.crt)')
     .option('--cert <file>', 'Client certificate (default <pki-dir>/etcd/server.crt)')
     .option('--key <file>', 'Client private key (default <pki-dir>/etcd/server.key)')
-    .option('--pki-dir <dir>', "kubeadm's PKI directory the defaults are taken from (default /etc/kubernetes/pki)")
+    .option(
+      '--pki-dir <dir>',
+      "kubeadm's PKI directory the defaults are taken from (default /etc/kubernetes/pki)",
+    )
     .option('--dir <dir>', `Backup directory (default ${defaultDir})`)
     .option('--cluster-name <name>', 'Label in the backup name (default: the etcd cluster ID)')
     .option('--keep <n>', 'Keep the newest N verified backups of this cluster; prune older ones')
     .option('--keep-within <duration>', 'Keep every verified backup younger than this (e.g. 24h, 7d)')
     .option('--encryption-key-file <file>', 'Encrypt with the 32-byte key in this file (raw, hex or base64)')
-    .option('--max-lag <entries>', 'Skip members whose applied raft index trails the best by more than this (default 100)')
+    .option(
+      '--max-lag <entries>',
+      'Skip members whose applied raft index trails the best by more than this (default 100)',
+    )
     .option('--dial-timeout <duration>', 'Timeout for reaching each endpoint (default 5s)')
     .option('-o, --output <format>', 'Output format. One of: table|json|yaml|name')
     .addHelpText('after', BACKUP_EXAMPLES)
@@ -103,13 +109,16 @@ Exit codes: 0 printed, 1 the file is not a readable snapshot, 2 usage error.`,
     )
     .option('-o, --output <format>', 'Output format. One of: table|json|yaml')
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   # Status of a backup, as a table
   bosun backup status ~/.bosun/backups/etcd-kubernetes-20250101T020000Z-rev1234.db
 
   # The same numbers as etcdctl snapshot status -w json
-  bosun backup status snapshot.db -o json`)
+  bosun backup status snapshot.db -o json`,
+    )
     .action(async (file: string, _o: BackupFlags, cmd: Command) => {
       await runStatus(file, cmd.optsWithGlobals<BackupFlags>(), ctx);
     });
@@ -129,13 +138,16 @@ Exit codes: 0 the snapshot is good, 1 a problem was found (printed on one line),
     .option('--trial-restore', 'Also restore into a temporary etcd and compare revision and key count')
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
     .option('-o, --output <format>', 'Output format. One of: table|json|yaml')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   # Verify a backup
   bosun backup verify ~/.bosun/backups/etcd-kubernetes-20250101T020000Z-rev1234.db
 
   # Verify it, then prove it restores
-  bosun backup verify snapshot.db --trial-restore`)
+  bosun backup verify snapshot.db --trial-restore`,
+    )
     .action(async (file: string, _o: BackupFlags, cmd: Command) => {
       await runVerify(file, cmd.optsWithGlobals<BackupFlags>(), ctx);
     });
@@ -143,19 +155,24 @@ Examples:
   backup
     .command('list')
     .summary("List bosun's backups with age, revision, size and whether they are verified")
-    .description(`List the backups bosun wrote in a directory, newest first.
+    .description(
+      `List the backups bosun wrote in a directory, newest first.
 
-Exit codes: 0 listed, 1 the directory cannot be read, 2 usage error.`)
+Exit codes: 0 listed, 1 the directory cannot be read, 2 usage error.`,
+    )
     .option('--dir <dir>', `Backup directory (default ${defaultDir})`)
     .option('-o, --output <format>', 'Output format. One of: table|json|yaml|name')
     .option('--no-headers', "When using the default output format, don't print headers")
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   # List the backups in the default directory
   bosun backup list
 
   # List them as JSON
-  bosun backup list --dir /var/backups/etcd -o json`)
+  bosun backup list --dir /var/backups/etcd -o json`,
+    )
     .action(async (_o: BackupFlags, cmd: Command) => {
       await runList(cmd.optsWithGlobals<BackupFlags>(), ctx, defaultDir);
     });
@@ -174,12 +191,17 @@ Exit codes: 0 restored, 1 failed (nothing restored), 2 usage error.`,
     )
     .requiredOption('--data-dir <dir>', 'New data directory (must not exist or be empty)')
     .option('--name <name>', 'Human-readable name for this member (default "default")')
-    .option('--initial-cluster <list>', 'Initial cluster configuration: name=peerURL,... (default: this member alone)')
+    .option(
+      '--initial-cluster <list>',
+      'Initial cluster configuration: name=peerURL,... (default: this member alone)',
+    )
     .option('--initial-advertise-peer-urls <urls>', "This member's peer URLs (default http://localhost:2380)")
     .option('--initial-cluster-token <token>', 'Initial cluster token (default "etcd-cluster")')
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
     .option('-o, --output <format>', 'Output format. One of: table|json|yaml')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   # Restore a single-member etcd (kubeadm's default name is the node name)
   bosun restore backup.db --data-dir /var/lib/etcd-restore --name cp-1 \\
@@ -188,7 +210,8 @@ Examples:
   # Print the steps for all three control planes, restoring this one
   bosun restore backup.db --data-dir /var/lib/etcd-restore --name cp-1 \\
     --initial-cluster cp-1=https://10.0.0.1:2380,cp-2=https://10.0.0.2:2380,cp-3=https://10.0.0.3:2380 \\
-    --initial-advertise-peer-urls https://10.0.0.1:2380`)
+    --initial-advertise-peer-urls https://10.0.0.1:2380`,
+    )
     .action(async (file: string, opts: RestoreFlags) => {
       await runRestore(file, opts, ctx);
     });
@@ -202,7 +225,10 @@ function resolvePath(ctx: CliContext, p: string): string {
   return p.startsWith('/') ? p : `${ctx.cwd}/${p}`;
 }
 
-async function loadKey(ctx: CliContext, file: string | undefined): Promise<import('../../etcd/encryption.ts').EncryptionKey | null> {
+async function loadKey(
+  ctx: CliContext,
+  file: string | undefined,
+): Promise<import('../../etcd/encryption.ts').EncryptionKey | null> {
   if (file === undefined) return null;
   const { readKeyFile } = await import('../../etcd/index.ts');
   return readKeyFile(resolvePath(ctx, file));
@@ -210,14 +236,16 @@ async function loadKey(ctx: CliContext, file: string | undefined): Promise<impor
 
 function positiveInt(v: string | undefined, flag: string, cmd: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw usage(`invalid value ${JSON.stringify(v)} for ${flag}: want a whole number`, cmd);
+  if (!/^\d+$/.test(v))
+    throw usage(`invalid value ${JSON.stringify(v)} for ${flag}: want a whole number`, cmd);
   return Number(v);
 }
 
 function durationMs(v: string | undefined, flag: string, cmd: string): number | undefined {
   if (v === undefined) return undefined;
   const ms = parseDuration(v);
-  if (ms === undefined) throw usage(`invalid duration ${JSON.stringify(v)} for ${flag}: use e.g. 90s, 30m, 24h, 7d`, cmd);
+  if (ms === undefined)
+    throw usage(`invalid duration ${JSON.stringify(v)} for ${flag}: use e.g. 90s, 30m, 24h, 7d`, cmd);
   return ms;
 }
 
@@ -228,10 +256,15 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
   const keepWithinMs = durationMs(o.keepWithin, '--keep-within', 'backup');
   const maxLag = positiveInt(o.maxLag, '--max-lag', 'backup') ?? 100;
   const dialMs = durationMs(o.dialTimeout, '--dial-timeout', 'backup') ?? 5000;
-  const endpoints = (o.endpoints ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const endpoints = (o.endpoints ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const etcd = await import('../../etcd/index.ts');
   if (endpoints.length === 0) endpoints.push(etcd.KUBEADM_ETCD_ENDPOINT);
-  for (const e of endpoints) if (!/^https?:\/\/[^/]+/.test(e)) throw usage(`invalid endpoint ${JSON.stringify(e)}: want https://host:port`, 'backup');
+  for (const e of endpoints)
+    if (!/^https?:\/\/[^/]+/.test(e))
+      throw usage(`invalid endpoint ${JSON.stringify(e)}: want https://host:port`, 'backup');
   const needTls = endpoints.some((e) => e.startsWith('https://'));
   const defaults = etcd.kubeadmTlsPaths(o.pkiDir ? resolvePath(ctx, o.pkiDir) : undefined);
   const tls = needTls
@@ -256,13 +289,21 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
         retention: { keep, keepWithinMs },
         maxLagEntries: maxLag,
       },
-      { etcd: port, fs: etcd.nodeBackupFs, clock: ctx.clock, signal: ctx.signal, progress: (l) => ctx.out.err(l) },
+      {
+        etcd: port,
+        fs: etcd.nodeBackupFs,
+        clock: ctx.clock,
+        signal: ctx.signal,
+        progress: (l) => ctx.out.err(l),
+      },
     );
     const doc = { ...r.sidecar, file: r.file, sidecarFile: r.sidecarFile, pruned: r.pruned };
     if (isDocumentFormat(fmt)) ctx.out.out(await formatDocument(doc, fmt));
     else if (fmt === 'name') ctx.out.out(r.file);
     else {
-      ctx.out.out(`backup ${r.file} saved (revision ${r.sidecar.revision}, ${r.sidecar.liveKeys} keys, verified)`);
+      ctx.out.out(
+        `backup ${r.file} saved (revision ${r.sidecar.revision}, ${r.sidecar.liveKeys} keys, verified)`,
+      );
       for (const p of r.pruned) ctx.out.out(`backup ${p} pruned`);
     }
   } finally {
@@ -278,7 +319,10 @@ async function runStatus(file: string, o: BackupFlags, ctx: CliContext): Promise
   if (fmt === 'json') ctx.out.out(JSON.stringify(s));
   else if (fmt === 'yaml') ctx.out.out(await formatYaml(s));
   else {
-    for (const line of formatTable(['HASH', 'REVISION', 'TOTAL KEYS', 'TOTAL SIZE'], [[s.hash.toString(16), String(s.revision), String(s.totalKey), etcd.humanizeBytes(s.totalSize)]])) {
+    for (const line of formatTable(
+      ['HASH', 'REVISION', 'TOTAL KEYS', 'TOTAL SIZE'],
+      [[s.hash.toString(16), String(s.revision), String(s.totalKey), etcd.humanizeBytes(s.totalSize)]],
+    )) {
       ctx.out.out(line);
     }
   }
@@ -293,8 +337,21 @@ async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise
   let trial: Awaited<ReturnType<typeof etcd.trialRestore>> | null = null;
   if (report.ok && o.trialRestore) {
     ctx.out.err('Trial restore: restoring into a temporary data dir');
-    const expected = report.status && report.liveKeys !== null ? { revision: report.status.revision, keys: report.liveKeys } : undefined;
-    trial = await etcd.trialRestore(path, { key, expected }, { exec: ctx.exec, env: ctx.env, tmpDir: etcd.tmpDir(ctx.env), progress: (l) => ctx.out.err(l), signal: ctx.signal });
+    const expected =
+      report.status && report.liveKeys !== null
+        ? { revision: report.status.revision, keys: report.liveKeys }
+        : undefined;
+    trial = await etcd.trialRestore(
+      path,
+      { key, expected },
+      {
+        exec: ctx.exec,
+        env: ctx.env,
+        tmpDir: etcd.tmpDir(ctx.env),
+        progress: (l) => ctx.out.err(l),
+        signal: ctx.signal,
+      },
+    );
   }
   const ok = report.ok && (trial === null || trial.ok);
   const doc = { ...report, ok, trialRestore: trial };
@@ -312,11 +369,17 @@ async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise
   }
   if (!report.ok) {
     const { BosunError } = await import('../../common/errors.ts');
-    throw new BosunError(`snapshot ${file} is invalid: ${report.problem ?? 'unknown problem'}`, 'SNAPSHOT_INVALID');
+    throw new BosunError(
+      `snapshot ${file} is invalid: ${report.problem ?? 'unknown problem'}`,
+      'SNAPSHOT_INVALID',
+    );
   }
   if (trial && !trial.ok) {
     const { BosunError } = await import('../../common/errors.ts');
-    throw new BosunError(`trial restore of ${file} does not match: ${trial.problem ?? ''}`, 'SNAPSHOT_INVALID');
+    throw new BosunError(
+      `trial restore of ${file} does not match: ${trial.problem ?? ''}`,
+      'SNAPSHOT_INVALID',
+    );
   }
 }
 
@@ -350,7 +413,11 @@ async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Pro
       e.verified ? 'yes' : `no (${e.why ?? ''})`,
       e.parsed.encrypted ? 'yes' : 'no',
     ]);
-    for (const line of formatTable(o.headers === false ? null : ['NAME', 'AGE', 'REVISION', 'SIZE', 'VERIFIED', 'ENCRYPTED'], rows)) ctx.out.out(line);
+    for (const line of formatTable(
+      o.headers === false ? null : ['NAME', 'AGE', 'REVISION', 'SIZE', 'VERIFIED', 'ENCRYPTED'],
+      rows,
+    ))
+      ctx.out.out(line);
   }
 }
 
@@ -369,12 +436,26 @@ async function runRestore(file: string, o: RestoreFlags, ctx: CliContext): Promi
       initialClusterToken: o.initialClusterToken,
       key,
     },
-    { exec: ctx.exec, env: ctx.env, tmpDir: etcd.tmpDir(ctx.env), progress: (l) => ctx.out.err(l), signal: ctx.signal },
+    {
+      exec: ctx.exec,
+      env: ctx.env,
+      tmpDir: etcd.tmpDir(ctx.env),
+      progress: (l) => ctx.out.err(l),
+      signal: ctx.signal,
+    },
   );
-  const steps = etcd.haRestoreSteps({ file, dataDir: o.dataDir, members: r.members, initialCluster: r.initialCluster, initialClusterToken: r.initialClusterToken });
+  const steps = etcd.haRestoreSteps({
+    file,
+    dataDir: o.dataDir,
+    members: r.members,
+    initialCluster: r.initialCluster,
+    initialClusterToken: r.initialClusterToken,
+  });
   if (isDocumentFormat(fmt)) ctx.out.out(await formatDocument({ ...r, steps }, fmt));
   else {
-    ctx.out.out(`member ${r.name} restored into ${r.dataDir} with ${r.tool} (revision ${r.revision}, ${r.liveKeys} keys)`);
+    ctx.out.out(
+      `member ${r.name} restored into ${r.dataDir} with ${r.tool} (revision ${r.revision}, ${r.liveKeys} keys)`,
+    );
     for (const l of steps) ctx.out.out(l);
   }
 }

@@ -24,19 +24,39 @@ interface UpFlags {
 function addUpFlags(cmd: Command): Command {
   return cmd
     .option('--dir <dir>', 'Directory that holds the sandbox (default: ~/.bosun/sandbox)')
-    .option('--control-planes <n>', 'Number of control-plane nodes (cp-1..cp-N), each with etcd and kube-apiserver', intArg('--control-planes'), 3)
+    .option(
+      '--control-planes <n>',
+      'Number of control-plane nodes (cp-1..cp-N), each with etcd and kube-apiserver',
+      intArg('--control-planes'),
+      3,
+    )
     .option('--workers <n>', 'Number of worker nodes (worker-1..worker-M)', intArg('--workers'), 5)
     .option('--version <version>', 'Kubernetes version of the nodes and control plane', 'v1.34.3')
-    .addOption(new Option('--workload <workload>', 'Workload to deploy').choices(['demo', 'none']).default('demo'))
-    .addOption(new Option('--timing <profile>', 'How fast simulated pods start and stop, nodes reboot and heartbeat').choices(['fast', 'realistic']).default('fast'))
-    .addOption(new Option('--key-algorithm <alg>', "Key type of the cluster's certificates (kubeadm's encryptionAlgorithm)").choices(['ecdsa-p256', 'rsa-2048']).default('ecdsa-p256'));
+    .addOption(
+      new Option('--workload <workload>', 'Workload to deploy').choices(['demo', 'none']).default('demo'),
+    )
+    .addOption(
+      new Option('--timing <profile>', 'How fast simulated pods start and stop, nodes reboot and heartbeat')
+        .choices(['fast', 'realistic'])
+        .default('fast'),
+    )
+    .addOption(
+      new Option(
+        '--key-algorithm <alg>',
+        "Key type of the cluster's certificates (kubeadm's encryptionAlgorithm)",
+      )
+        .choices(['ecdsa-p256', 'rsa-2048'])
+        .default('ecdsa-p256'),
+    );
 }
 
 /** Registers `bosun sandbox`. */
 export function registerSandboxCommands(program: Command, ctx: CliContext): void {
   const sandbox = program
     .command('sandbox')
-    .description('Run an embedded Kubernetes cluster on this machine (real etcd, simulated nodes) to try bosun on')
+    .description(
+      'Run an embedded Kubernetes cluster on this machine (real etcd, simulated nodes) to try bosun on',
+    )
     .addHelpText(
       'after',
       `
@@ -60,51 +80,74 @@ Examples:
   addUpFlags(
     sandbox
       .command('up')
-      .description('Start a sandbox in the background; returns once every node is Ready and the workload runs')
-      .addHelpText('after', `
+      .description(
+        'Start a sandbox in the background; returns once every node is Ready and the workload runs',
+      )
+      .addHelpText(
+        'after',
+        `
 Each node has a host directory DIR/nodes/NAME/host/ with what a kubeadm node holds (etc/kubernetes
 with pki/, manifests/ and kubeconfigs; var/lib/kubelet/pki; var/run) and bin/ with kubeadm, apt-get,
 apt-mark, dnf, systemctl and reboot shims that change the simulated node as the real commands would.
 
 Examples:
   # Start the default sandbox and point kubectl at it
-  eval "$(bosun sandbox up)"`),
+  eval "$(bosun sandbox up)"`,
+      ),
   ).action(async (flags: UpFlags) => {
     const { sandboxUp } = await import('../../sandbox/index.ts');
     const dir = await dirOf(flags.dir);
     const t0 = ctx.clock.now().getTime();
     const r = await sandboxUp(
-      { dir, controlPlanes: flags.controlPlanes, workers: flags.workers, version: flags.version, workload: flags.workload, timing: flags.timing, keyAlgorithm: flags.keyAlgorithm },
-      { exec: ctx.exec, clock: ctx.clock, self: ctx.self, progress: (l) => ctx.out.err(l), signal: ctx.signal },
+      {
+        dir,
+        controlPlanes: flags.controlPlanes,
+        workers: flags.workers,
+        version: flags.version,
+        workload: flags.workload,
+        timing: flags.timing,
+        keyAlgorithm: flags.keyAlgorithm,
+      },
+      {
+        exec: ctx.exec,
+        clock: ctx.clock,
+        self: ctx.self,
+        progress: (l) => ctx.out.err(l),
+        signal: ctx.signal,
+      },
     );
-    ctx.out.err(`sandbox ${r.reused ? 'restarted' : 'up'} in ${((ctx.clock.now().getTime() - t0) / 1000).toFixed(1)}s (stop it with: bosun sandbox down --dir ${dir})`);
+    ctx.out.err(
+      `sandbox ${r.reused ? 'restarted' : 'up'} in ${((ctx.clock.now().getTime() - t0) / 1000).toFixed(1)}s (stop it with: bosun sandbox down --dir ${dir})`,
+    );
     ctx.out.out(`export KUBECONFIG=${r.kubeconfig}`);
   });
 
-  addUpFlags(sandbox.command('run').description('Run a sandbox in the foreground until interrupted (what `up` starts in the background)')).action(
-    async (flags: UpFlags) => {
-      const { sandboxRun, checkEtcdInstalled, TIMINGS } = await import('../../sandbox/index.ts');
-      await checkEtcdInstalled(ctx.exec);
-      const dir = await dirOf(flags.dir);
-      await sandboxRun(
-        {
-          dir,
-          controlPlanes: flags.controlPlanes,
-          workers: flags.workers,
-          version: flags.version,
-          workload: flags.workload,
-          timing: TIMINGS[flags.timing],
-          keyAlgorithm: flags.keyAlgorithm,
-          nodeBinary: ctx.self.execPath,
-          clock: ctx.clock,
-          exec: ctx.exec,
-          env: ctx.env,
-          log: (l) => ctx.out.err(`${ctx.clock.now().toISOString()} ${l}`),
-        },
-        { signal: ctx.signal, progress: (l) => ctx.out.err(`progress: ${l}`) },
-      );
-    },
-  );
+  addUpFlags(
+    sandbox
+      .command('run')
+      .description('Run a sandbox in the foreground until interrupted (what `up` starts in the background)'),
+  ).action(async (flags: UpFlags) => {
+    const { sandboxRun, checkEtcdInstalled, TIMINGS } = await import('../../sandbox/index.ts');
+    await checkEtcdInstalled(ctx.exec);
+    const dir = await dirOf(flags.dir);
+    await sandboxRun(
+      {
+        dir,
+        controlPlanes: flags.controlPlanes,
+        workers: flags.workers,
+        version: flags.version,
+        workload: flags.workload,
+        timing: TIMINGS[flags.timing],
+        keyAlgorithm: flags.keyAlgorithm,
+        nodeBinary: ctx.self.execPath,
+        clock: ctx.clock,
+        exec: ctx.exec,
+        env: ctx.env,
+        log: (l) => ctx.out.err(`${ctx.clock.now().toISOString()} ${l}`),
+      },
+      { signal: ctx.signal, progress: (l) => ctx.out.err(`progress: ${l}`) },
+    );
+  });
 
   sandbox
     .command('status')
@@ -117,22 +160,30 @@ Examples:
       const { sandboxStatus } = await import('../../sandbox/index.ts');
       const st = await sandboxStatus(await dirOf(flags.dir));
       if (isDocumentFormat(fmt)) return ctx.out.out(await formatDocument(st, fmt));
-      ctx.out.err(`sandbox ${st.dir}: ${st.running ? `running (pid ${st.pid ?? '?'}, ${st.phase})` : 'not running'}${st.server ? `, API ${st.server}` : ''}`);
+      ctx.out.err(
+        `sandbox ${st.dir}: ${st.running ? `running (pid ${st.pid ?? '?'}, ${st.phase})` : 'not running'}${st.server ? `, API ${st.server}` : ''}`,
+      );
       if (st.running) ctx.out.err(`export KUBECONFIG=${st.kubeconfig}`);
       const rows = st.nodes.map((n) => [
         n.name,
         n.role,
         st.running ? (n.ready ? 'Ready' : 'NotReady') + (n.schedulable ? '' : ',SchedulingDisabled') : '-',
         n.kubeletVersion || '-',
-        n.role === 'control-plane' && st.running ? `etcd:${n.etcdRunning ? 'up' : 'down'} apiserver:${n.apiserverRunning ? 'up' : 'down'}` : '',
+        n.role === 'control-plane' && st.running
+          ? `etcd:${n.etcdRunning ? 'up' : 'down'} apiserver:${n.apiserverRunning ? 'up' : 'down'}`
+          : '',
       ]);
-      for (const line of formatTable(flags.headers ? ['NODE', 'ROLE', 'STATUS', 'KUBELET', 'CONTROL PLANE'] : null, rows)) ctx.out.out(line);
+      for (const line of formatTable(
+        flags.headers ? ['NODE', 'ROLE', 'STATUS', 'KUBELET', 'CONTROL PLANE'] : null,
+        rows,
+      ))
+        ctx.out.out(line);
     });
 
   sandbox
     .command('restore')
     .argument('<file>', 'etcd snapshot (a bosun backup or an etcdctl snapshot)')
-    .summary("Bring the sandbox back to an etcd snapshot, as an admin restores a kubeadm cluster")
+    .summary('Bring the sandbox back to an etcd snapshot, as an admin restores a kubeadm cluster')
     .description(
       `Bring the sandbox back to an etcd snapshot the way an admin restores a kubeadm control plane: the
 kube-apiserver and etcd static pods stop (their manifests move out of /etc/kubernetes/manifests),
@@ -149,13 +200,16 @@ Exit codes: 0 restored, 1 failed (an invalid snapshot changes nothing), 2 usage 
     .option('--dir <dir>', 'Directory that holds the sandbox (default: ~/.bosun/sandbox)')
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
     .option('-o, --output <format>', 'Output format: table|json|yaml')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   # Back the sandbox up (cp-1's etcd, with cp-1's kubeadm PKI), break something, bring it back
   ETCD=$(grep -o 'advertise-client-urls=[^ ]*' /tmp/sb/nodes/cp-1/host/etc/kubernetes/manifests/etcd.yaml | cut -d= -f2)
   bosun backup --endpoints "$ETCD" --pki-dir /tmp/sb/nodes/cp-1/host/etc/kubernetes/pki --dir /tmp/sb/backups
   kubectl delete namespace shop
-  bosun sandbox restore --dir /tmp/sb /tmp/sb/backups/etcd-*.db`)
+  bosun sandbox restore --dir /tmp/sb /tmp/sb/backups/etcd-*.db`,
+    )
     .action(async (file: string, flags: { dir?: string; encryptionKeyFile?: string; output?: string }) => {
       const fmt = parseOutputFormat(flags.output, ['table', 'json', 'yaml'], 'sandbox restore');
       const { sandboxRestore, resolveDir } = await import('../../sandbox/index.ts');

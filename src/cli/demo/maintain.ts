@@ -34,29 +34,59 @@ export const maintainChapter: DemoChapter = {
     const by = await workerPods(kube);
     const workers = [...by.keys()].sort();
     const blocked = workers.find((w) => (by.get(w) ?? []).some(guarded));
-    const target = workers.find((w) => !(by.get(w) ?? []).some(guarded) && !(by.get(w) ?? []).some(bare)) ?? workers.find((w) => !(by.get(w) ?? []).some(guarded));
-    if (!blocked || !target) throw new BosunError('the demo workload is not spread as the chapter needs', 'INTERNAL');
+    const target =
+      workers.find((w) => !(by.get(w) ?? []).some(guarded) && !(by.get(w) ?? []).some(bare)) ??
+      workers.find((w) => !(by.get(w) ?? []).some(guarded));
+    if (!blocked || !target)
+      throw new BosunError('the demo workload is not spread as the chapter needs', 'INTERNAL');
 
-    d.say(`${blocked} runs a postgres replica whose PodDisruptionBudget allows no disruption at all. kubectl drain`);
-    d.say('would cordon the node and retry that eviction until its timeout. bosun predicts it before it touches anything:');
-    await d.bosun(['drain', blocked, '--ignore-daemonsets', '--delete-emptydir-data', '--check'], { allowFailure: true });
+    d.say(
+      `${blocked} runs a postgres replica whose PodDisruptionBudget allows no disruption at all. kubectl drain`,
+    );
+    d.say(
+      'would cordon the node and retry that eviction until its timeout. bosun predicts it before it touches anything:',
+    );
+    await d.bosun(['drain', blocked, '--ignore-daemonsets', '--delete-emptydir-data', '--check'], {
+      allowFailure: true,
+    });
     d.say('');
     d.say('Without --check the drain stops at the same prediction, and the node is not even cordoned:');
-    const refused = await d.bosun(['drain', blocked, '--ignore-daemonsets', '--delete-emptydir-data'], { allowFailure: true });
+    const refused = await d.bosun(['drain', blocked, '--ignore-daemonsets', '--delete-emptydir-data'], {
+      allowFailure: true,
+    });
     const node = await kube.getNode(blocked);
-    if (refused.code === 0 || node.spec?.unschedulable) throw new BosunError(`the drain of ${blocked} was expected to stop before the cordon`, 'INTERNAL');
+    if (refused.code === 0 || node.spec?.unschedulable)
+      throw new BosunError(`the drain of ${blocked} was expected to stop before the cordon`, 'INTERNAL');
     d.say(`(${blocked} is still schedulable: ${node.spec?.unschedulable ? 'no' : 'yes'})`);
 
     d.say('');
-    d.say(`${target} is next: a whole maintenance cycle, with the reboot run through the node's own shim (--on-node).`);
-    d.say('bosun cordons and drains it, reboots it, waits until it is back with a new boot ID and healthy, uncordons');
-    d.say('it, and waits until the workloads it evicted are Ready again, so the next node is never taken too early:');
+    d.say(
+      `${target} is next: a whole maintenance cycle, with the reboot run through the node's own shim (--on-node).`,
+    );
+    d.say(
+      'bosun cordons and drains it, reboots it, waits until it is back with a new boot ID and healthy, uncordons',
+    );
+    d.say(
+      'it, and waits until the workloads it evicted are Ready again, so the next node is never taken too early:',
+    );
     const before = await bootId(kube, target);
-    await d.bosun(['maintain', target, '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--health-settle', '1s', '--on-node', '--', 'reboot']);
+    await d.bosun([
+      'maintain',
+      target,
+      '--ignore-daemonsets',
+      '--delete-emptydir-data',
+      '--force',
+      '--health-settle',
+      '1s',
+      '--on-node',
+      '--',
+      'reboot',
+    ]);
     const after = await bootId(kube, target);
     const n = await kube.getNode(target);
     const ready = (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-    if (before === after || !ready || n.spec?.unschedulable) throw new BosunError(`${target} did not come back rebooted, Ready and schedulable`, 'INTERNAL');
+    if (before === after || !ready || n.spec?.unschedulable)
+      throw new BosunError(`${target} did not come back rebooted, Ready and schedulable`, 'INTERNAL');
     d.say(`${target}: boot ID ${before.slice(0, 8)}… -> ${after.slice(0, 8)}…, Ready, schedulable again.`);
   },
 };

@@ -49,12 +49,17 @@ function selectorMatches(pdb: PodDisruptionBudget, labels: Record<string, string
 }
 
 function pdbText(p: PodDisruptionBudget): string {
-  const rule = p.spec?.minAvailable !== undefined ? `minAvailable=${String(p.spec.minAvailable)}` : `maxUnavailable=${String(p.spec?.maxUnavailable ?? '')}`;
+  const rule =
+    p.spec?.minAvailable !== undefined
+      ? `minAvailable=${String(p.spec.minAvailable)}`
+      : `maxUnavailable=${String(p.spec?.maxUnavailable ?? '')}`;
   return `${p.metadata?.name ?? ''} (${rule}, allows ${p.status?.disruptionsAllowed ?? 0})`;
 }
 
 /** Reads the overview from the cluster. */
-export async function readOverview(k: Pick<KubeClients, 'config'>): Promise<{ nodes: NodeRow[]; workloads: WorkloadRow[] }> {
+export async function readOverview(
+  k: Pick<KubeClients, 'config'>,
+): Promise<{ nodes: NodeRow[]; workloads: WorkloadRow[] }> {
   const [nodes, deps, sts, ds, pdbs, pods] = await Promise.all([
     list<Node>(k, '/api/v1/nodes'),
     list<Workload>(k, '/apis/apps/v1/deployments'),
@@ -71,19 +76,40 @@ export async function readOverview(k: Pick<KubeClients, 'config'>): Promise<{ no
     schedulable: n.spec?.unschedulable !== true,
   }));
   const guard = (ns: string, labels: Record<string, string>): string =>
-    pdbs.filter((p) => p.metadata?.namespace === ns && selectorMatches(p, labels)).map(pdbText).join(', ') || '-';
+    pdbs
+      .filter((p) => p.metadata?.namespace === ns && selectorMatches(p, labels))
+      .map(pdbText)
+      .join(', ') || '-';
   const workloads: WorkloadRow[] = [];
   for (const d of deps) {
     const ns = d.metadata?.namespace ?? '';
-    workloads.push({ namespace: ns, kind: 'Deployment', name: d.metadata?.name ?? '', ready: `${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0}`, pdb: guard(ns, d.spec?.template?.metadata?.labels ?? {}) });
+    workloads.push({
+      namespace: ns,
+      kind: 'Deployment',
+      name: d.metadata?.name ?? '',
+      ready: `${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0}`,
+      pdb: guard(ns, d.spec?.template?.metadata?.labels ?? {}),
+    });
   }
   for (const s of sts) {
     const ns = s.metadata?.namespace ?? '';
-    workloads.push({ namespace: ns, kind: 'StatefulSet', name: s.metadata?.name ?? '', ready: `${s.status?.readyReplicas ?? 0}/${s.spec?.replicas ?? 0}`, pdb: guard(ns, s.spec?.template?.metadata?.labels ?? {}) });
+    workloads.push({
+      namespace: ns,
+      kind: 'StatefulSet',
+      name: s.metadata?.name ?? '',
+      ready: `${s.status?.readyReplicas ?? 0}/${s.spec?.replicas ?? 0}`,
+      pdb: guard(ns, s.spec?.template?.metadata?.labels ?? {}),
+    });
   }
   for (const d of ds) {
     const ns = d.metadata?.namespace ?? '';
-    workloads.push({ namespace: ns, kind: 'DaemonSet', name: d.metadata?.name ?? '', ready: `${d.status?.numberReady ?? 0}/${d.status?.desiredNumberScheduled ?? 0}`, pdb: guard(ns, d.spec?.template?.metadata?.labels ?? {}) });
+    workloads.push({
+      namespace: ns,
+      kind: 'DaemonSet',
+      name: d.metadata?.name ?? '',
+      ready: `${d.status?.numberReady ?? 0}/${d.status?.desiredNumberScheduled ?? 0}`,
+      pdb: guard(ns, d.spec?.template?.metadata?.labels ?? {}),
+    });
   }
   // What else a drain meets: pods without a controller, and run-to-completion pods (Jobs).
   for (const p of pods) {
@@ -93,18 +119,38 @@ export async function readOverview(k: Pick<KubeClients, 'config'>): Promise<{ no
     if (mirror || (owner && owner.kind !== 'Job')) continue;
     const phase = p.status?.phase ?? '';
     const kind = owner ? 'Job pod' : 'Pod (no controller)';
-    const ready = phase === 'Succeeded' ? 'Completed' : (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True') ? '1/1' : phase;
-    workloads.push({ namespace: ns, kind, name: p.metadata?.name ?? '', ready, pdb: guard(ns, p.metadata?.labels ?? {}) });
+    const ready =
+      phase === 'Succeeded'
+        ? 'Completed'
+        : (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+          ? '1/1'
+          : phase;
+    workloads.push({
+      namespace: ns,
+      kind,
+      name: p.metadata?.name ?? '',
+      ready,
+      pdb: guard(ns, p.metadata?.labels ?? {}),
+    });
   }
-  workloads.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+  workloads.sort(
+    (a, b) =>
+      a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name),
+  );
   return { nodes: nodeRows, workloads };
 }
 
 /** The overview as table lines. */
 export function overviewLines(o: { nodes: NodeRow[]; workloads: WorkloadRow[] }): string[] {
   return [
-    ...formatTable(['NODE', 'ROLE', 'VERSION', 'READY', 'SCHEDULABLE'], o.nodes.map((n) => [n.name, n.role, n.version, n.ready ? 'yes' : 'no', n.schedulable ? 'yes' : 'no'])),
+    ...formatTable(
+      ['NODE', 'ROLE', 'VERSION', 'READY', 'SCHEDULABLE'],
+      o.nodes.map((n) => [n.name, n.role, n.version, n.ready ? 'yes' : 'no', n.schedulable ? 'yes' : 'no']),
+    ),
     '',
-    ...formatTable(['NAMESPACE', 'KIND', 'NAME', 'READY', 'DISRUPTION BUDGET'], o.workloads.map((w) => [w.namespace, w.kind, w.name, w.ready, w.pdb])),
+    ...formatTable(
+      ['NAMESPACE', 'KIND', 'NAME', 'READY', 'DISRUPTION BUDGET'],
+      o.workloads.map((w) => [w.namespace, w.kind, w.name, w.ready, w.pdb]),
+    ),
   ];
 }

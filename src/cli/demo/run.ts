@@ -54,7 +54,9 @@ export interface DemoOptions {
 const overview: DemoChapter = {
   title: 'The cluster',
   async run(d) {
-    d.say('A kubeadm-style cluster: real etcd members, kube-apiservers, simulated kubelets. Nodes and the workloads that');
+    d.say(
+      'A kubeadm-style cluster: real etcd members, kube-apiservers, simulated kubelets. Nodes and the workloads that',
+    );
     d.say('maintenance must not break, with the PodDisruptionBudgets that guard them:');
     for (const line of overviewLines(await readOverview(d.kube))) d.show(line);
   },
@@ -64,7 +66,13 @@ const overview: DemoChapter = {
  * A chapter's context on a sandbox: kube clients for its kubeconfig, and a `bosun` runner that
  * shows each command and its output (stderr and stdout in the order they came) through show().
  */
-export function createDemoContext(o: { cli: CliContext; sandbox: Sandbox; heading: (t: string) => void; say: (l: string) => void; show: (l: string) => void }): DemoContext {
+export function createDemoContext(o: {
+  cli: CliContext;
+  sandbox: Sandbox;
+  heading: (t: string) => void;
+  say: (l: string) => void;
+  show: (l: string) => void;
+}): DemoContext {
   const { cli, sandbox } = o;
   const kube = createKubeClients({ kubeconfig: sandbox.kubeconfig, home: cli.home, signal: cli.signal });
   return {
@@ -96,10 +104,16 @@ export function createDemoContext(o: { cli: CliContext; sandbox: Sandbox; headin
       o.show(`$ bosun ${args.join(' ')}`);
       r.code = await runCli(args, sub);
       if (r.code !== 0 && !opts.allowFailure) {
-        const why = r.err.filter((l) => l.startsWith('error: ')).map((l) => l.slice(7)).join('; ');
+        const why = r.err
+          .filter((l) => l.startsWith('error: '))
+          .map((l) => l.slice(7))
+          .join('; ');
         const firstFlag = args.findIndex((a) => a.startsWith('-'));
         const words = args.slice(0, Math.max(1, firstFlag < 0 ? args.length : firstFlag));
-        throw new BosunError(`bosun ${words.join(' ')} exited with ${r.code}${why ? `: ${why}` : ''}`, 'INTERNAL');
+        throw new BosunError(
+          `bosun ${words.join(' ')} exited with ${r.code}${why ? `: ${why}` : ''}`,
+          'INTERNAL',
+        );
       }
       return r;
     },
@@ -119,7 +133,9 @@ export async function runDemo(o: DemoOptions, ctx: CliContext): Promise<void> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'bosun-demo-'));
   const out = ctx.out;
   const t0 = ctx.clock.now().getTime();
-  out.err(`Starting a sandbox cluster (${o.controlPlanes} control plane${o.controlPlanes > 1 ? 's' : ''}, ${o.workers} workers) in ${dir}`);
+  out.err(
+    `Starting a sandbox cluster (${o.controlPlanes} control plane${o.controlPlanes > 1 ? 's' : ''}, ${o.workers} workers) in ${dir}`,
+  );
   let sb: Sandbox | undefined;
   try {
     sb = await Sandbox.start({
@@ -135,7 +151,9 @@ export async function runDemo(o: DemoOptions, ctx: CliContext): Promise<void> {
       log: () => undefined,
       progress: (l) => out.err(`  ${l}`),
     });
-    out.err(`Sandbox ready in ${((ctx.clock.now().getTime() - t0) / 1000).toFixed(1)}s (KUBECONFIG=${sb.kubeconfig})`);
+    out.err(
+      `Sandbox ready in ${((ctx.clock.now().getTime() - t0) / 1000).toFixed(1)}s (KUBECONFIG=${sb.kubeconfig})`,
+    );
     const d = createDemoContext({
       cli: ctx,
       sandbox: sb,
@@ -153,7 +171,9 @@ export async function runDemo(o: DemoOptions, ctx: CliContext): Promise<void> {
       try {
         await ch.run(d);
       } catch (e) {
-        throw new BosunError(`demo chapter "${ch.title}" failed: ${errorMessage(e)}`, 'INTERNAL', { cause: e });
+        throw new BosunError(`demo chapter "${ch.title}" failed: ${errorMessage(e)}`, 'INTERNAL', {
+          cause: e,
+        });
       }
     }
   } finally {

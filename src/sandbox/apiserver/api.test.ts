@@ -12,7 +12,10 @@ const cms = resource('configmaps');
 const pdbs = resource('poddisruptionbudgets');
 
 function pod(name: string, labels: Record<string, string> = {}, nodeName?: string): Pod {
-  return { metadata: { name, labels }, spec: { ...(nodeName ? { nodeName } : {}), containers: [{ name: 'c', image: 'nginx:1.27' }] } };
+  return {
+    metadata: { name, labels },
+    spec: { ...(nodeName ? { nodeName } : {}), containers: [{ name: 'c', image: 'nginx:1.27' }] },
+  };
 }
 
 async function apiError(p: Promise<unknown>): Promise<ApiError> {
@@ -53,7 +56,7 @@ describe('ApiCore', () => {
     assert.match(e.message, /the object has been modified/);
   });
 
-  test('get of a missing object is 404 NotFound with kube\'s message', async () => {
+  test("get of a missing object is 404 NotFound with kube's message", async () => {
     const e = await apiError(h.api.get(pods, 'default', 'nope'));
     assert.equal(e.code, 404);
     assert.equal(e.message, 'pods "nope" not found');
@@ -65,10 +68,15 @@ describe('ApiCore', () => {
   });
 
   test('invalid objects are 422 Invalid with field causes', async () => {
-    const e = await apiError(h.api.create(pods, 'default', { metadata: { name: 'Bad_Name' }, spec: { containers: [] } }));
+    const e = await apiError(
+      h.api.create(pods, 'default', { metadata: { name: 'Bad_Name' }, spec: { containers: [] } }),
+    );
     assert.equal(e.code, 422);
     assert.equal(e.reason, 'Invalid');
-    assert.deepEqual(e.status.details?.causes?.map((c) => c.field), ['metadata.name', 'spec.containers']);
+    assert.deepEqual(
+      e.status.details?.causes?.map((c) => c.field),
+      ['metadata.name', 'spec.containers'],
+    );
   });
 
   test('label and field selectors filter lists; an unsupported field is 400', async () => {
@@ -107,10 +115,16 @@ describe('ApiCore', () => {
     const events: WatchEvent[] = [];
     let done!: () => void;
     const got = new Promise<void>((r) => (done = r));
-    const cancel = await h.api.watch(cms, 'default', { resourceVersion: start.resourceVersion, labelSelector: 'w=1' }, (ev) => {
-      events.push(ev);
-      if (events.length === 4) done();
-    }, () => undefined);
+    const cancel = await h.api.watch(
+      cms,
+      'default',
+      { resourceVersion: start.resourceVersion, labelSelector: 'w=1' },
+      (ev) => {
+        events.push(ev);
+        if (events.length === 4) done();
+      },
+      () => undefined,
+    );
     const c = await h.api.create(cms, 'default', { metadata: { name: 'w', labels: { w: '1' } } });
     const c2 = await h.api.update(cms, 'default', 'w', { ...c, data: { x: 'y' } });
     // Leaving the selector is a DELETED for this watch; deleting it afterwards is not seen.
@@ -118,17 +132,29 @@ describe('ApiCore', () => {
     await h.api.create(cms, 'default', { metadata: { name: 'w2', labels: { w: '1' } } });
     await got;
     cancel();
-    assert.deepEqual(events.map((e) => `${e.type} ${(e.object as KubeObject).metadata.name}`), ['ADDED w', 'MODIFIED w', 'DELETED w', 'ADDED w2']);
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${(e.object as KubeObject).metadata.name}`),
+      ['ADDED w', 'MODIFIED w', 'DELETED w', 'ADDED w2'],
+    );
     const rvs = events.map((e) => Number((e.object as KubeObject).metadata.resourceVersion));
-    assert.deepEqual([...rvs].sort((a, b) => a - b), rvs);
+    assert.deepEqual(
+      [...rvs].sort((a, b) => a - b),
+      rvs,
+    );
     // Resume after the second event: exactly the last two come again.
     const resumed: string[] = [];
     let done2!: () => void;
     const got2 = new Promise<void>((r) => (done2 = r));
-    const cancel2 = await h.api.watch(cms, 'default', { resourceVersion: String(rvs[1]), labelSelector: 'w=1' }, (ev) => {
-      resumed.push(`${ev.type} ${(ev.object as KubeObject).metadata.name}`);
-      if (resumed.length === 2) done2();
-    }, () => undefined);
+    const cancel2 = await h.api.watch(
+      cms,
+      'default',
+      { resourceVersion: String(rvs[1]), labelSelector: 'w=1' },
+      (ev) => {
+        resumed.push(`${ev.type} ${(ev.object as KubeObject).metadata.name}`);
+        if (resumed.length === 2) done2();
+      },
+      () => undefined,
+    );
     await got2;
     cancel2();
     assert.deepEqual(resumed, ['DELETED w', 'ADDED w2']);
@@ -138,10 +164,23 @@ describe('ApiCore', () => {
     const a = await h.api.create(cms, 'default', { metadata: { name: 'old' } });
     await h.api.create(cms, 'default', { metadata: { name: 'newer' } });
     await h.store.compact(await h.store.currentRevision());
-    const e = await apiError(h.api.watch(cms, 'default', { resourceVersion: a.metadata.resourceVersion ?? '' }, () => undefined, () => undefined));
+    const e = await apiError(
+      h.api.watch(
+        cms,
+        'default',
+        { resourceVersion: a.metadata.resourceVersion ?? '' },
+        () => undefined,
+        () => undefined,
+      ),
+    );
     assert.equal(e.code, 410);
     assert.equal(e.reason, 'Expired');
-    const e2 = await apiError(h.api.list(cms, 'default', { resourceVersion: a.metadata.resourceVersion ?? '', resourceVersionMatch: 'Exact' }));
+    const e2 = await apiError(
+      h.api.list(cms, 'default', {
+        resourceVersion: a.metadata.resourceVersion ?? '',
+        resourceVersionMatch: 'Exact',
+      }),
+    );
     assert.equal(e2.code, 410);
   });
 
@@ -170,25 +209,61 @@ describe('ApiCore', () => {
   });
 
   test('eviction: 201 without a PDB, 429 with the budget cause when none is allowed, 500 with two PDBs', async () => {
-    const running = (p: Pod): Pod => ({ ...p, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
+    const running = (p: Pod): Pod => ({
+      ...p,
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    });
     for (const n of ['e1', 'e2', 'e3']) {
-      const created = await h.api.create(pods, 'web', pod(n, { app: n === 'e1' ? 'free' : 'guarded' }, 'node-a'));
+      const created = await h.api.create(
+        pods,
+        'web',
+        pod(n, { app: n === 'e1' ? 'free' : 'guarded' }, 'node-a'),
+      );
       await h.api.update(pods, 'web', n, running(created as Pod), { subresource: 'status' });
     }
     const ok = await h.api.evict('web', 'e1', { metadata: { name: 'e1' } });
     assert.equal(ok.code, 201);
     assert.ok((await h.api.get(pods, 'web', 'e1')).metadata.deletionTimestamp);
-    const pdb = (await h.api.create(pdbs, 'web', { metadata: { name: 'guard' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'guarded' } } } })) as PodDisruptionBudget;
-    await h.api.update(pdbs, 'web', 'guard', { ...pdb, status: { observedGeneration: 1, disruptionsAllowed: 0, currentHealthy: 2, desiredHealthy: 2, expectedPods: 2 } }, { subresource: 'status' });
+    const pdb = (await h.api.create(pdbs, 'web', {
+      metadata: { name: 'guard' },
+      spec: { minAvailable: 2, selector: { matchLabels: { app: 'guarded' } } },
+    })) as PodDisruptionBudget;
+    await h.api.update(
+      pdbs,
+      'web',
+      'guard',
+      {
+        ...pdb,
+        status: {
+          observedGeneration: 1,
+          disruptionsAllowed: 0,
+          currentHealthy: 2,
+          desiredHealthy: 2,
+          expectedPods: 2,
+        },
+      },
+      { subresource: 'status' },
+    );
     const e = await apiError(h.api.evict('web', 'e2', { metadata: { name: 'e2' } }));
     assert.equal(e.code, 429);
     assert.equal(e.reason, 'TooManyRequests');
     assert.equal(e.message, "Cannot evict pod as it would violate the pod's disruption budget.");
-    assert.deepEqual(e.status.details?.causes, [{ reason: 'DisruptionBudget', message: 'The disruption budget guard needs 2 healthy pods and has 2 currently' }]);
-    await h.api.create(pdbs, 'web', { metadata: { name: 'guard2' }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'guarded' } } } });
+    assert.deepEqual(e.status.details?.causes, [
+      {
+        reason: 'DisruptionBudget',
+        message: 'The disruption budget guard needs 2 healthy pods and has 2 currently',
+      },
+    ]);
+    await h.api.create(pdbs, 'web', {
+      metadata: { name: 'guard2' },
+      spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'guarded' } } },
+    });
     const e2 = await apiError(h.api.evict('web', 'e2', { metadata: { name: 'e2' } }));
     assert.equal(e2.code, 500);
-    assert.equal(e2.message, 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
+    assert.equal(
+      e2.message,
+      'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.',
+    );
   });
 
   test('eviction in a terminating namespace is 403 with the NamespaceTerminating cause', async () => {
@@ -206,17 +281,29 @@ describe('ApiCore', () => {
     assert.deepEqual(r.obj.metadata.finalizers, ['orphan']);
     const cur = await h.api.get(cms, 'default', 'fin');
     await h.api.update(cms, 'default', 'fin', { ...cur, metadata: { ...cur.metadata, finalizers: [] } });
-    await assert.rejects(h.api.get(cms, 'default', 'fin'), (e: unknown) => e instanceof ApiError && e.code === 404);
+    await assert.rejects(
+      h.api.get(cms, 'default', 'fin'),
+      (e: unknown) => e instanceof ApiError && e.code === 404,
+    );
   });
 
   test('a patch without a resourceVersion is retried on a conflict; one with a stale resourceVersion is 409', async () => {
     const nodes = resource('nodes');
     const n = await h.api.create(nodes, undefined, { metadata: { name: 'racy' }, spec: {} });
     // Writers race: every patch lands, none fails.
-    await Promise.all(Array.from({ length: 8 }, (_, i) => h.api.patch(nodes, undefined, 'racy', 'merge', { metadata: { labels: { [`l${i}`]: 'x' } } })));
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        h.api.patch(nodes, undefined, 'racy', 'merge', { metadata: { labels: { [`l${i}`]: 'x' } } }),
+      ),
+    );
     const got = await h.api.get(nodes, undefined, 'racy');
     assert.equal(Object.keys(got.metadata.labels ?? {}).length, 8);
-    const e = await apiError(h.api.patch(nodes, undefined, 'racy', 'merge', { metadata: { resourceVersion: n.metadata.resourceVersion }, spec: { unschedulable: true } }));
+    const e = await apiError(
+      h.api.patch(nodes, undefined, 'racy', 'merge', {
+        metadata: { resourceVersion: n.metadata.resourceVersion },
+        spec: { unschedulable: true },
+      }),
+    );
     assert.equal(e.code, 409);
   });
 

@@ -7,7 +7,13 @@ import type { Clock } from '../../common/ports.ts';
 import { applyCreateDefaults, isMirrorPod } from './defaults.ts';
 import { clone, isDeleting, newUid, randomSuffix, timestamp } from './meta.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
-import { etcdKey, etcdListPrefix, groupVersion, resource as resourceByName, type ResourceType } from './resources.ts';
+import {
+  etcdKey,
+  etcdListPrefix,
+  groupVersion,
+  resource as resourceByName,
+  type ResourceType,
+} from './resources.ts';
 import {
   fromLabelSelector,
   isEmptySelector,
@@ -36,7 +42,14 @@ import {
   tooManyRequests,
   type StatusBody,
 } from './status.ts';
-import { CompactedError, FutureRevisionError, StorageUnavailableError, type EtcdStore, type Stored, type StoreEvent } from './store.ts';
+import {
+  CompactedError,
+  FutureRevisionError,
+  StorageUnavailableError,
+  type EtcdStore,
+  type Stored,
+  type StoreEvent,
+} from './store.ts';
 import type { KubeObject, Namespace, Pod, PodDisruptionBudget } from './types.ts';
 import { isRecord } from './types.ts';
 import { validateCreate, validateUpdate } from './validation.ts';
@@ -109,7 +122,10 @@ function storageError(e: unknown): never {
 }
 
 /** Parses the selectors of a list or watch request; a bad one is a 400. */
-export function parseSelectors(r: ResourceType, opts: { labelSelector?: string; fieldSelector?: string }): { labels: Selector; fields: FieldTerm[] } {
+export function parseSelectors(
+  r: ResourceType,
+  opts: { labelSelector?: string; fieldSelector?: string },
+): { labels: Selector; fields: FieldTerm[] } {
   try {
     const labels = parseLabelSelector(opts.labelSelector ?? '');
     const fields = parseFieldSelector(opts.fieldSelector ?? '');
@@ -120,7 +136,13 @@ export function parseSelectors(r: ResourceType, opts: { labelSelector?: string; 
     }
     return { labels, fields };
   } catch (e) {
-    if (e instanceof SelectorError) throw badRequest(`unable to parse requirement: ${e.message}`.replace('unable to parse requirement: field label', 'field label'));
+    if (e instanceof SelectorError)
+      throw badRequest(
+        `unable to parse requirement: ${e.message}`.replace(
+          'unable to parse requirement: field label',
+          'field label',
+        ),
+      );
     throw e;
   }
 }
@@ -128,7 +150,11 @@ export function parseSelectors(r: ResourceType, opts: { labelSelector?: string; 
 function objectMatches(r: ResourceType, o: KubeObject, labels: Selector, fields: FieldTerm[]): boolean {
   if (!matchesLabels(labels, o.metadata.labels)) return false;
   if (fields.length === 0) return true;
-  return matchesFields(fields, { 'metadata.name': o.metadata.name ?? '', 'metadata.namespace': o.metadata.namespace ?? '', ...r.fields(o) });
+  return matchesFields(fields, {
+    'metadata.name': o.metadata.name ?? '',
+    'metadata.namespace': o.metadata.namespace ?? '',
+    ...r.fields(o),
+  });
 }
 
 interface ContinueToken {
@@ -138,16 +164,21 @@ interface ContinueToken {
 }
 
 function encodeContinue(rv: number, start: string): string {
-  return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start } satisfies ContinueToken)).toString('base64url');
+  return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start } satisfies ContinueToken)).toString(
+    'base64url',
+  );
 }
 
 function decodeContinue(token: string): ContinueToken {
   try {
     const t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as ContinueToken;
-    if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string') throw new Error('bad');
+    if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string')
+      throw new Error('bad');
     return t;
   } catch {
-    throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+    throw badRequest(
+      'continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)',
+    );
   }
 }
 
@@ -158,7 +189,12 @@ function parseRv(rv: string | undefined): number {
 }
 
 /** A caller's copy of an object as if read from the store (its resourceVersion is the mod revision); none without one. */
-function storedFromHint(r: ResourceType, ns: string | undefined, name: string, hint: KubeObject | undefined): Stored | undefined {
+function storedFromHint(
+  r: ResourceType,
+  ns: string | undefined,
+  name: string,
+  hint: KubeObject | undefined,
+): Stored | undefined {
   const rv = hint?.metadata.resourceVersion ? Number(hint.metadata.resourceVersion) : 0;
   return hint && rv > 0 ? { key: etcdKey(r, ns, name), obj: hint, modRevision: rv } : undefined;
 }
@@ -219,7 +255,11 @@ export class ApiCore {
     let readAt = revision;
     try {
       while (true) {
-        const page = await this.store.list(prefix, { revision: readAt, limit: limit === 0 ? 0 : Math.max(limit - items.length, 1) + 1, startKey });
+        const page = await this.store.list(prefix, {
+          revision: readAt,
+          limit: limit === 0 ? 0 : Math.max(limit - items.length, 1) + 1,
+          startKey,
+        });
         if (readAt === 0) readAt = page.revision;
         let lastKey: string | undefined;
         let i = 0;
@@ -231,7 +271,9 @@ export class ApiCore {
               items,
               resourceVersion: String(readAt),
               continue: encodeContinue(readAt, s.key.slice(prefix.length)),
-              ...(isEmptySelector(labels) && fields.length === 0 ? { remainingItemCount: page.remaining + (page.items.length - i + 1) } : {}),
+              ...(isEmptySelector(labels) && fields.length === 0
+                ? { remainingItemCount: page.remaining + (page.items.length - i + 1) }
+                : {}),
             };
           }
           lastKey = s.key;
@@ -282,29 +324,55 @@ export class ApiCore {
     }
     if (!nsObj) throw notFound(resourceByName('namespaces'), ns);
     if (nsObj.status?.phase === 'Terminating' || isDeleting(nsObj)) {
-      throw forbidden(r, name, `unable to create new content in namespace ${ns} because it is being terminated`, [
-        { reason: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' },
-      ]);
+      throw forbidden(
+        r,
+        name,
+        `unable to create new content in namespace ${ns} because it is being terminated`,
+        [
+          {
+            reason: 'NamespaceTerminating',
+            message: `namespace ${ns} is being terminated`,
+            field: 'metadata.namespace',
+          },
+        ],
+      );
     }
   }
 
   /** Creates an object (POST on a collection). */
-  async create(r: ResourceType, ns: string | undefined, body: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
-    if (!isRecord(body) || !isRecord(body.metadata)) throw badRequest('Object \'metadata\' is missing in \'{}\'');
+  async create(
+    r: ResourceType,
+    ns: string | undefined,
+    body: KubeObject,
+    opts: WriteOptions = {},
+  ): Promise<KubeObject> {
+    if (!isRecord(body) || !isRecord(body.metadata)) throw badRequest("Object 'metadata' is missing in '{}'");
     const obj = clone(body);
     const gv = groupVersion(r);
-    if (obj.kind !== undefined && obj.kind !== r.kind) throw badRequest(`the API version in the data (${obj.apiVersion ?? ''}) does not match the expected API version (${gv})`);
+    if (obj.kind !== undefined && obj.kind !== r.kind)
+      throw badRequest(
+        `the API version in the data (${obj.apiVersion ?? ''}) does not match the expected API version (${gv})`,
+      );
     obj.apiVersion = gv;
     obj.kind = r.kind;
     if (r.namespaced) {
       if (obj.metadata.namespace && ns && obj.metadata.namespace !== ns) {
-        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+        throw badRequest(
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
       }
       obj.metadata.namespace = ns ?? obj.metadata.namespace;
     } else delete obj.metadata.namespace;
     if (!obj.metadata.name) {
       if (obj.metadata.generateName) obj.metadata.name = obj.metadata.generateName + randomSuffix(5);
-      else throw invalid(r.kind, r.group, '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
+      else
+        throw invalid(r.kind, r.group, '', [
+          {
+            reason: 'FieldValueRequired',
+            field: 'metadata.name',
+            message: 'Required value: name or generateName is required',
+          },
+        ]);
     }
     const name = obj.metadata.name;
     await this.checkNamespace(r, obj.metadata.namespace, name);
@@ -323,7 +391,10 @@ export class ApiCore {
     if (r.resource === 'pods' && (obj as Pod).spec.nodeName) {
       // A pod created already bound (static/mirror pods, DaemonSet pods of old) is scheduled.
       const p = obj as Pod;
-      p.status = { ...(p.status ?? {}), conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now }] };
+      p.status = {
+        ...(p.status ?? {}),
+        conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now }],
+      };
     }
     const causes = validateCreate(r.resource, obj);
     if (causes.length > 0) throw invalid(r.kind, r.group, name, causes);
@@ -347,10 +418,18 @@ export class ApiCore {
    * Replaces an object (PUT). An empty resourceVersion in the body is an unconditional update;
    * otherwise a stale one is a 409 Conflict.
    */
-  async update(r: ResourceType, ns: string | undefined, name: string, body: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
-    if (!isRecord(body) || !isRecord(body.metadata)) throw badRequest('Object \'metadata\' is missing');
+  async update(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+    body: KubeObject,
+    opts: WriteOptions = {},
+  ): Promise<KubeObject> {
+    if (!isRecord(body) || !isRecord(body.metadata)) throw badRequest("Object 'metadata' is missing");
     if (body.metadata.name !== undefined && body.metadata.name !== name) {
-      throw badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
+      throw badRequest(
+        `the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`,
+      );
     }
     const wantRv = body.metadata.resourceVersion ? parseRv(body.metadata.resourceVersion) : 0;
     let cur = await this.getStored(r, ns, name);
@@ -367,7 +446,14 @@ export class ApiCore {
   }
 
   /** Applies a patch (PATCH), retrying on conflicts as kube's GuaranteedUpdate does. */
-  async patch(r: ResourceType, ns: string | undefined, name: string, type: PatchType, patch: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+  async patch(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+    type: PatchType,
+    patch: unknown,
+    opts: WriteOptions = {},
+  ): Promise<KubeObject> {
     let cur = await this.getStored(r, ns, name);
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
       if (!cur) throw notFound(r, name);
@@ -377,13 +463,21 @@ export class ApiCore {
         else if (type === 'merge') patched = mergePatch(cur.obj, patch);
         else patched = strategicMergePatch(cur.obj, patch);
       } catch (e) {
-        if (e instanceof PatchError) throw e.message.includes('test failed') ? invalid(r.kind, r.group, name, [{ message: e.message }]) : badRequest(e.message);
+        if (e instanceof PatchError)
+          throw e.message.includes('test failed')
+            ? invalid(r.kind, r.group, name, [{ message: e.message }])
+            : badRequest(e.message);
         throw e;
       }
-      if (!isRecord(patched) || !isRecord(patched['metadata'])) throw badRequest('the patch removed the object\'s metadata');
+      if (!isRecord(patched) || !isRecord(patched['metadata']))
+        throw badRequest("the patch removed the object's metadata");
       const body = patched as KubeObject;
-      if (body.metadata.resourceVersion && body.metadata.resourceVersion !== String(cur.modRevision)) throw conflict(r, name, MODIFIED_MESSAGE);
-      if (body.metadata.name !== name) throw badRequest(`the name of the object (${body.metadata.name ?? ''}) does not match the name on the URL (${name})`);
+      if (body.metadata.resourceVersion && body.metadata.resourceVersion !== String(cur.modRevision))
+        throw conflict(r, name, MODIFIED_MESSAGE);
+      if (body.metadata.name !== name)
+        throw badRequest(
+          `the name of the object (${body.metadata.name ?? ''}) does not match the name on the URL (${name})`,
+        );
       const next = this.prepareUpdate(r, cur.obj, body, opts);
       const done = await this.writeUpdate(r, ns, name, cur.obj, next, cur.modRevision, opts);
       if (!(done instanceof Conflict)) return done;
@@ -432,7 +526,11 @@ export class ApiCore {
     throw conflict(r, name, MODIFIED_MESSAGE);
   }
 
-  private async getStored(r: ResourceType, ns: string | undefined, name: string): Promise<Stored | undefined> {
+  private async getStored(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+  ): Promise<Stored | undefined> {
     try {
       return await this.store.get(etcdKey(r, ns, name));
     } catch (e) {
@@ -459,7 +557,10 @@ export class ApiCore {
     if (opts.subresource === 'finalize') {
       // namespaces/NAME/finalize changes spec.finalizers and nothing else.
       const out = clone(old);
-      out['spec'] = { ...(isRecord(old['spec']) ? old['spec'] : {}), finalizers: (isRecord(next['spec']) ? next['spec']['finalizers'] : undefined) ?? [] };
+      out['spec'] = {
+        ...(isRecord(old['spec']) ? old['spec'] : {}),
+        finalizers: (isRecord(next['spec']) ? next['spec']['finalizers'] : undefined) ?? [],
+      };
       return out;
     }
     if (opts.subresource === 'status') {
@@ -498,8 +599,14 @@ export class ApiCore {
     const key = etcdKey(r, ns, name);
     // An object being deleted whose last finalizer was just removed goes away now
     // (generic registry Store.Update: shouldDeleteDuringUpdate).
-    const finalizersDone = isDeleting(next) && (next.metadata.finalizers ?? []).length === 0 && (next.metadata.deletionGracePeriodSeconds ?? 0) === 0;
-    const nsDone = r.resource === 'namespaces' && isDeleting(next) && ((next['spec'] as Namespace['spec'])?.finalizers ?? []).length === 0;
+    const finalizersDone =
+      isDeleting(next) &&
+      (next.metadata.finalizers ?? []).length === 0 &&
+      (next.metadata.deletionGracePeriodSeconds ?? 0) === 0;
+    const nsDone =
+      r.resource === 'namespaces' &&
+      isDeleting(next) &&
+      ((next['spec'] as Namespace['spec'])?.finalizers ?? []).length === 0;
     if (finalizersDone && (r.resource !== 'namespaces' || nsDone)) {
       if (opts.dryRun) return next;
       let res;
@@ -534,8 +641,15 @@ export class ApiCore {
    * conditionalDelete does with a cached object: the write is still conditional on its mod
    * revision, and a stale hint costs one retry.
    */
-  async delete(r: ResourceType, ns: string | undefined, name: string, opts: DeleteOptions = {}, hint?: KubeObject): Promise<{ obj: KubeObject; deleted: boolean }> {
-    if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds < 0) opts = { ...opts, gracePeriodSeconds: 1 };
+  async delete(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+    opts: DeleteOptions = {},
+    hint?: KubeObject,
+  ): Promise<{ obj: KubeObject; deleted: boolean }> {
+    if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds < 0)
+      opts = { ...opts, gracePeriodSeconds: 1 };
     let cur = storedFromHint(r, ns, name, hint);
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
       const fromHint = cur !== undefined && cur.obj === hint;
@@ -566,7 +680,9 @@ export class ApiCore {
           next.metadata.deletionGracePeriodSeconds = 0;
         }
         next['status'] = { ...(isRecord(next['status']) ? next['status'] : {}), phase: 'Terminating' };
-        keep = ((next['spec'] as Namespace['spec'])?.finalizers ?? []).length > 0 || (next.metadata.finalizers ?? []).length > 0;
+        keep =
+          ((next['spec'] as Namespace['spec'])?.finalizers ?? []).length > 0 ||
+          (next.metadata.finalizers ?? []).length > 0;
       } else {
         const g = this.gracefulDelete(r, next, opts);
         if (g === 'pending') return { obj, deleted: false };
@@ -627,7 +743,11 @@ export class ApiCore {
    * future deletionTimestamp, 'pending' when a graceful deletion is already under way and not
    * shortened, 'now' when the object goes at once.
    */
-  private gracefulDelete(r: ResourceType, next: KubeObject, opts: DeleteOptions): 'graceful' | 'pending' | 'now' {
+  private gracefulDelete(
+    r: ResourceType,
+    next: KubeObject,
+    opts: DeleteOptions,
+  ): 'graceful' | 'pending' | 'now' {
     if (r.resource !== 'pods') return 'now';
     const m = next.metadata;
     if (m.deletionTimestamp) {
@@ -664,7 +784,12 @@ export class ApiCore {
   }
 
   /** Deletes every object a list selects (DELETE on a collection). */
-  async deleteCollection(r: ResourceType, ns: string | undefined, list: ListOptions, opts: DeleteOptions): Promise<KubeObject[]> {
+  async deleteCollection(
+    r: ResourceType,
+    ns: string | undefined,
+    list: ListOptions,
+    opts: DeleteOptions,
+  ): Promise<KubeObject[]> {
     const { items } = await this.list(r, ns, list);
     const out: KubeObject[] = [];
     for (const o of items) {
@@ -680,28 +805,45 @@ export class ApiCore {
   /** Removes spec.finalizers of a namespace (POST namespaces/NAME/finalize, done by the namespace controller). */
   async finalizeNamespace(name: string, finalizers: string[]): Promise<KubeObject | undefined> {
     const r = resourceByName('namespaces');
-    return this.guaranteedUpdate(r, undefined, name, (cur) => {
-      cur['spec'] = { ...(isRecord(cur['spec']) ? cur['spec'] : {}), finalizers };
-      return cur;
-    }, { subresource: 'finalize' }).catch((e: unknown) => {
+    return this.guaranteedUpdate(
+      r,
+      undefined,
+      name,
+      (cur) => {
+        cur['spec'] = { ...(isRecord(cur['spec']) ? cur['spec'] : {}), finalizers };
+        return cur;
+      },
+      { subresource: 'finalize' },
+    ).catch((e: unknown) => {
       if (e instanceof ApiError && e.code === 404) return undefined;
       throw e;
     });
   }
 
   /** POST pods/NAME/binding: assigns a pod to a node, once. */
-  async bind(ns: string, name: string, body: unknown, opts: WriteOptions = {}, hint?: KubeObject): Promise<StatusBody> {
+  async bind(
+    ns: string,
+    name: string,
+    body: unknown,
+    opts: WriteOptions = {},
+    hint?: KubeObject,
+  ): Promise<StatusBody> {
     const r = resourceByName('pods');
     const target = isRecord(body) && isRecord(body['target']) ? body['target'] : undefined;
     const node = typeof target?.['name'] === 'string' ? target['name'] : '';
-    if (!node) throw invalid('Binding', '', name, [{ reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
+    if (!node)
+      throw invalid('Binding', '', name, [
+        { reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' },
+      ]);
     const now = this.now();
     let cur = storedFromHint(r, ns, name, hint) ?? (await this.getStored(r, ns, name));
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
       if (!cur) throw notFound(r, name);
       const pod = clone(cur.obj) as Pod;
-      if (isDeleting(pod)) throw conflict(r, name, `pod ${name} is being deleted, cannot be assigned to a host`);
-      if (pod.spec.nodeName) throw conflict(r, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+      if (isDeleting(pod))
+        throw conflict(r, name, `pod ${name} is being deleted, cannot be assigned to a host`);
+      if (pod.spec.nodeName)
+        throw conflict(r, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
       pod.spec.nodeName = node;
       const conds = (pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
       conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now });
@@ -735,16 +877,23 @@ export class ApiCore {
     const meta = isRecord(body['metadata']) ? body['metadata'] : {};
     if (meta['name'] !== name) throw badRequest('name in URL does not match name in Eviction object');
     const delOptsRaw = isRecord(body['deleteOptions']) ? body['deleteOptions'] : {};
-    const dryRun = opts.dryRun === true || (Array.isArray(delOptsRaw['dryRun']) && delOptsRaw['dryRun'].includes('All'));
+    const dryRun =
+      opts.dryRun === true || (Array.isArray(delOptsRaw['dryRun']) && delOptsRaw['dryRun'].includes('All'));
     const delOpts: DeleteOptions = { dryRun };
-    if (typeof delOptsRaw['gracePeriodSeconds'] === 'number') delOpts.gracePeriodSeconds = delOptsRaw['gracePeriodSeconds'];
+    if (typeof delOptsRaw['gracePeriodSeconds'] === 'number')
+      delOpts.gracePeriodSeconds = delOptsRaw['gracePeriodSeconds'];
     if (isRecord(delOptsRaw['preconditions'])) {
       const p = delOptsRaw['preconditions'];
       delOpts.preconditions = {};
       if (typeof p['uid'] === 'string') delOpts.preconditions.uid = p['uid'];
-      if (typeof p['resourceVersion'] === 'string') delOpts.preconditions.resourceVersion = p['resourceVersion'];
+      if (typeof p['resourceVersion'] === 'string')
+        delOpts.preconditions.resourceVersion = p['resourceVersion'];
     }
-    if (delOptsRaw['propagationPolicy'] === 'Orphan' || delOptsRaw['propagationPolicy'] === 'Background' || delOptsRaw['propagationPolicy'] === 'Foreground') {
+    if (
+      delOptsRaw['propagationPolicy'] === 'Orphan' ||
+      delOptsRaw['propagationPolicy'] === 'Background' ||
+      delOptsRaw['propagationPolicy'] === 'Foreground'
+    ) {
       delOpts.propagationPolicy = delOptsRaw['propagationPolicy'];
     }
     // The eviction is a create of a subresource: NamespaceLifecycle refuses it in a terminating namespace.
@@ -763,40 +912,61 @@ export class ApiCore {
     if (phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending' || isDeleting(pod)) {
       const enforce = !(phase === 'Succeeded' || phase === 'Failed' || isDeleting(pod));
       const o = { ...delOpts };
-      if (enforce && !o.preconditions?.resourceVersion) o.preconditions = { ...(o.preconditions ?? {}), resourceVersion: pod.metadata.resourceVersion ?? '' };
+      if (enforce && !o.preconditions?.resourceVersion)
+        o.preconditions = { ...(o.preconditions ?? {}), resourceVersion: pod.metadata.resourceVersion ?? '' };
       await this.delete(pods, ns, name, o, pod);
       return { ...success(), code: 201 };
     }
-    const pdbs = read.items.map((i) => i.obj as PodDisruptionBudget).filter((p) => {
-      try {
-        const sel = fromLabelSelector(p.spec.selector);
-        // "If a PDB with a nil or empty selector creeps in, it should match nothing, not everything."
-        return !isEmptySelector(sel) && matchesLabels(sel, pod.metadata.labels);
-      } catch {
-        return false;
-      }
-    });
+    const pdbs = read.items
+      .map((i) => i.obj as PodDisruptionBudget)
+      .filter((p) => {
+        try {
+          const sel = fromLabelSelector(p.spec.selector);
+          // "If a PDB with a nil or empty selector creeps in, it should match nothing, not everything."
+          return !isEmptySelector(sel) && matchesLabels(sel, pod.metadata.labels);
+        } catch {
+          return false;
+        }
+      });
     if (pdbs.length > 1) {
-      throw internalError('This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
+      throw internalError(
+        'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.',
+      );
     }
     let enforceRv = false;
     const pdb = pdbs[0];
     if (pdb) {
-      const st = pdb.status ?? { disruptionsAllowed: 0, currentHealthy: 0, desiredHealthy: 0, expectedPods: 0 };
+      const st = pdb.status ?? {
+        disruptionsAllowed: 0,
+        currentHealthy: 0,
+        desiredHealthy: 0,
+        expectedPods: 0,
+      };
       const unhealthySkip =
         !isPodReady(pod) &&
-        (pdb.spec.unhealthyPodEvictionPolicy === 'AlwaysAllow' || (st.currentHealthy >= st.desiredHealthy && st.desiredHealthy > 0));
+        (pdb.spec.unhealthyPodEvictionPolicy === 'AlwaysAllow' ||
+          (st.currentHealthy >= st.desiredHealthy && st.desiredHealthy > 0));
       if (unhealthySkip) enforceRv = true;
       else await this.checkAndDecrement(pdb, name, dryRun);
     }
     const o = { ...delOpts };
-    if (enforceRv && !o.preconditions?.resourceVersion) o.preconditions = { ...(o.preconditions ?? {}), resourceVersion: pod.metadata.resourceVersion ?? '' };
+    if (enforceRv && !o.preconditions?.resourceVersion)
+      o.preconditions = { ...(o.preconditions ?? {}), resourceVersion: pod.metadata.resourceVersion ?? '' };
     try {
       await this.delete(pods, ns, name, o, pod);
     } catch (e) {
-      if (e instanceof ApiError && e.code === 409 && enforceRv && !delOpts.preconditions?.resourceVersion && pdb) {
+      if (
+        e instanceof ApiError &&
+        e.code === 409 &&
+        enforceRv &&
+        !delOpts.preconditions?.resourceVersion &&
+        pdb
+      ) {
         throw tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 10, [
-          { reason: 'DisruptionBudget', message: `The disruption budget ${pdb.metadata.name ?? ''} is still being processed by the server.` },
+          {
+            reason: 'DisruptionBudget',
+            message: `The disruption budget ${pdb.metadata.name ?? ''} is still being processed by the server.`,
+          },
         ]);
       }
       throw e;
@@ -804,17 +974,29 @@ export class ApiCore {
     return { ...success(), code: 201 };
   }
 
-  private async checkAndDecrement(pdb0: PodDisruptionBudget, podName: string, dryRun: boolean): Promise<void> {
+  private async checkAndDecrement(
+    pdb0: PodDisruptionBudget,
+    podName: string,
+    dryRun: boolean,
+  ): Promise<void> {
     const r = resourceByName('poddisruptionbudgets');
     let pdb = pdb0;
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
       const verdict = computePdbStatusForEviction(pdb, podName, this.now());
       if (verdict.kind === 'processing') {
         throw tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 10, [
-          { reason: 'DisruptionBudget', message: `The disruption budget ${pdb.metadata.name ?? ''} is still being processed by the server.` },
+          {
+            reason: 'DisruptionBudget',
+            message: `The disruption budget ${pdb.metadata.name ?? ''} is still being processed by the server.`,
+          },
         ]);
       }
-      if (verdict.kind === 'forbidden') throw forbidden({ group: 'policy', resource: 'poddisruptionbudget' }, pdb.metadata.name ?? '', verdict.message);
+      if (verdict.kind === 'forbidden')
+        throw forbidden(
+          { group: 'policy', resource: 'poddisruptionbudget' },
+          pdb.metadata.name ?? '',
+          verdict.message,
+        );
       if (verdict.kind === 'blocked') {
         throw tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 0, [
           { reason: 'DisruptionBudget', message: verdict.message },
@@ -823,7 +1005,11 @@ export class ApiCore {
       if (dryRun) return;
       let res;
       try {
-        res = await this.store.update(etcdKey(r, pdb.metadata.namespace, pdb.metadata.name ?? ''), verdict.next, Number(pdb.metadata.resourceVersion));
+        res = await this.store.update(
+          etcdKey(r, pdb.metadata.namespace, pdb.metadata.name ?? ''),
+          verdict.next,
+          Number(pdb.metadata.resourceVersion),
+        );
       } catch (e) {
         storageError(e);
       }
@@ -867,7 +1053,11 @@ export class ApiCore {
       if (opts.sendInitialEvents) {
         onEvent({
           type: 'BOOKMARK',
-          object: { kind: r.kind, apiVersion: groupVersion(r), metadata: { resourceVersion: String(from), annotations: { 'k8s.io/initial-events-end': 'true' } } },
+          object: {
+            kind: r.kind,
+            apiVersion: groupVersion(r),
+            metadata: { resourceVersion: String(from), annotations: { 'k8s.io/initial-events-end': 'true' } },
+          },
         });
       }
     }

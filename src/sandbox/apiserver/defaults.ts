@@ -36,9 +36,15 @@ const UNREACHABLE = 'node.kubernetes.io/unreachable';
 function addDefaultTolerations(spec: PodSpec): void {
   const tols: Toleration[] = spec.tolerations ?? [];
   const has = (key: string): boolean =>
-    tols.some((t) => (t.key === key || (t.key === undefined && t.operator === 'Exists')) && (t.effect === 'NoExecute' || !t.effect));
-  if (!has(NOT_READY)) tols.push({ key: NOT_READY, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
-  if (!has(UNREACHABLE)) tols.push({ key: UNREACHABLE, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
+    tols.some(
+      (t) =>
+        (t.key === key || (t.key === undefined && t.operator === 'Exists')) &&
+        (t.effect === 'NoExecute' || !t.effect),
+    );
+  if (!has(NOT_READY))
+    tols.push({ key: NOT_READY, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
+  if (!has(UNREACHABLE))
+    tols.push({ key: UNREACHABLE, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
   spec.tolerations = tols;
 }
 
@@ -87,7 +93,10 @@ export function applyCreateDefaults(resource: string, obj: KubeObject): void {
       break;
     }
     case 'namespaces': {
-      obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'kubernetes.io/metadata.name': obj.metadata.name ?? '' };
+      obj.metadata.labels = {
+        ...(obj.metadata.labels ?? {}),
+        'kubernetes.io/metadata.name': obj.metadata.name ?? '',
+      };
       obj['spec'] = { finalizers: ['kubernetes'] };
       obj['status'] = { phase: 'Active' };
       break;
@@ -95,7 +104,10 @@ export function applyCreateDefaults(resource: string, obj: KubeObject): void {
     case 'deployments':
       if (spec) {
         spec['replicas'] ??= 1;
-        spec['strategy'] ??= { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } };
+        spec['strategy'] ??= {
+          type: 'RollingUpdate',
+          rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' },
+        };
         spec['revisionHistoryLimit'] ??= 10;
         spec['progressDeadlineSeconds'] ??= 600;
       }
@@ -116,10 +128,18 @@ export function applyCreateDefaults(resource: string, obj: KubeObject): void {
       break;
     case 'daemonsets':
       if (spec) {
-        spec['updateStrategy'] ??= { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } };
+        spec['updateStrategy'] ??= {
+          type: 'RollingUpdate',
+          rollingUpdate: { maxUnavailable: 1, maxSurge: 0 },
+        };
         spec['revisionHistoryLimit'] ??= 10;
       }
-      obj['status'] = { currentNumberScheduled: 0, numberMisscheduled: 0, desiredNumberScheduled: 0, numberReady: 0 };
+      obj['status'] = {
+        currentNumberScheduled: 0,
+        numberMisscheduled: 0,
+        desiredNumberScheduled: 0,
+        numberReady: 0,
+      };
       break;
     case 'jobs':
       if (spec) {

@@ -19,24 +19,63 @@ function resourceEntries(r: ResourceType): Record<string, unknown>[] {
     },
   ];
   for (const sub of r.subresources) {
-    if (sub === 'status') out.push({ name: `${r.resource}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] });
-    if (sub === 'eviction') out.push({ name: `${r.resource}/eviction`, singularName: '', namespaced: r.namespaced, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
-    if (sub === 'binding') out.push({ name: `${r.resource}/binding`, singularName: '', namespaced: r.namespaced, kind: 'Binding', verbs: ['create'] });
+    if (sub === 'status')
+      out.push({
+        name: `${r.resource}/status`,
+        singularName: '',
+        namespaced: r.namespaced,
+        kind: r.kind,
+        verbs: ['get', 'patch', 'update'],
+      });
+    if (sub === 'eviction')
+      out.push({
+        name: `${r.resource}/eviction`,
+        singularName: '',
+        namespaced: r.namespaced,
+        group: 'policy',
+        version: 'v1',
+        kind: 'Eviction',
+        verbs: ['create'],
+      });
+    if (sub === 'binding')
+      out.push({
+        name: `${r.resource}/binding`,
+        singularName: '',
+        namespaced: r.namespaced,
+        kind: 'Binding',
+        verbs: ['create'],
+      });
   }
-  if (r.resource === 'namespaces') out.push({ name: 'namespaces/finalize', singularName: '', namespaced: false, kind: 'Namespace', verbs: ['update'] });
+  if (r.resource === 'namespaces')
+    out.push({
+      name: 'namespaces/finalize',
+      singularName: '',
+      namespaced: false,
+      kind: 'Namespace',
+      verbs: ['update'],
+    });
   return out;
 }
 
 /** GET /api */
 export function apiVersions(serverAddress: string): Record<string, unknown> {
-  return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
+  return {
+    kind: 'APIVersions',
+    versions: ['v1'],
+    serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }],
+  };
 }
 
 /** GET /api/v1 or /apis/GROUP/VERSION; undefined for an unknown group/version. */
 export function resourceList(group: string, version: string): Record<string, unknown> | undefined {
   const rs = RESOURCES.filter((r) => r.group === group && r.version === version);
   if (rs.length === 0) return undefined;
-  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: groupVersion({ group, version }), resources: rs.flatMap(resourceEntries) };
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: groupVersion({ group, version }),
+    resources: rs.flatMap(resourceEntries),
+  };
 }
 
 function groupDoc(name: string, version: string): Record<string, unknown> {
@@ -46,7 +85,11 @@ function groupDoc(name: string, version: string): Record<string, unknown> {
 
 /** GET /apis */
 export function apiGroupList(): Record<string, unknown> {
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: apiGroups().map((g) => groupDoc(g.name, g.version)) };
+  return {
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
+    groups: apiGroups().map((g) => groupDoc(g.name, g.version)),
+  };
 }
 
 /** GET /apis/GROUP */
@@ -92,7 +135,11 @@ export function openApiV3Index(): Record<string, unknown> {
   return { paths };
 }
 
-const WRITE_PARAMS = ['dryRun', 'fieldManager', 'fieldValidation'].map((name) => ({ name, in: 'query', schema: { type: 'string', uniqueItems: true } }));
+const WRITE_PARAMS = ['dryRun', 'fieldManager', 'fieldValidation'].map((name) => ({
+  name,
+  in: 'query',
+  schema: { type: 'string', uniqueItems: true },
+}));
 
 /** GET /openapi/v3/api/v1, /openapi/v3/apis/GROUP/VERSION; undefined for an unknown one. */
 export function openApiV3Doc(gvPath: string, version: string): Record<string, unknown> | undefined {
@@ -111,7 +158,12 @@ export function openApiV3Doc(gvPath: string, version: string): Record<string, un
       ...gvk,
     });
     paths[base] = { get: op('list'), post: op('post', WRITE_PARAMS), delete: op('deletecollection') };
-    paths[`${base}/{name}`] = { get: op('get'), put: op('put', WRITE_PARAMS), patch: op('patch', [...WRITE_PARAMS, { name: 'force', in: 'query', schema: { type: 'boolean' } }]), delete: op('delete') };
+    paths[`${base}/{name}`] = {
+      get: op('get'),
+      put: op('put', WRITE_PARAMS),
+      patch: op('patch', [...WRITE_PARAMS, { name: 'force', in: 'query', schema: { type: 'boolean' } }]),
+      delete: op('delete'),
+    };
   }
   return { openapi: '3.0.0', info: { title: 'Kubernetes', version }, paths, components: { schemas: {} } };
 }

@@ -16,7 +16,12 @@ export interface FaultMatch {
 export interface FaultRule {
   match: FaultMatch;
   /** Answer with this HTTP status and a Status body instead of serving the request. */
-  error?: { code: number; reason?: string; message?: string; causes?: { reason?: string; message?: string; field?: string }[] };
+  error?: {
+    code: number;
+    reason?: string;
+    message?: string;
+    causes?: { reason?: string; message?: string; field?: string }[];
+  };
   /**
    * Answer as an admission webhook that denies the request (code 400 unless given), with
    * kube's message `admission webhook "NAME" denied the request: MESSAGE`.

@@ -9,7 +9,15 @@ import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import type { Clock } from '../../common/ports.ts';
 import { ApiCore, type DeleteOptions, type ListOptions, type PatchType, type WatchEvent } from './api.ts';
-import { apiGroup, apiGroupList, apiVersions, openApiV3Doc, openApiV3Index, resourceList, versionInfo } from './discovery.ts';
+import {
+  apiGroup,
+  apiGroupList,
+  apiVersions,
+  openApiV3Doc,
+  openApiV3Index,
+  resourceList,
+  versionInfo,
+} from './discovery.ts';
 import type { FaultInjector, RequestInfo } from './faults.ts';
 import { findResource, groupVersion, RESOURCES, type ResourceType } from './resources.ts';
 import { ApiError, badRequest, methodNotSupported, pathNotFound, type StatusBody } from './status.ts';
@@ -54,7 +62,21 @@ type Parsed = Route | { kind: 'doc'; body: Record<string, unknown> } | { kind: '
 function parsePath(path: string, serverAddress: string, version: string, buildDate: string): Parsed {
   const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (seg.length === 0) {
-    return { kind: 'doc', body: { paths: ['/api', '/api/v1', '/apis', ...RESOURCES.filter((r) => r.group).map((r) => `/apis/${groupVersion(r)}`), '/healthz', '/livez', '/readyz', '/version'] } };
+    return {
+      kind: 'doc',
+      body: {
+        paths: [
+          '/api',
+          '/api/v1',
+          '/apis',
+          ...RESOURCES.filter((r) => r.group).map((r) => `/apis/${groupVersion(r)}`),
+          '/healthz',
+          '/livez',
+          '/readyz',
+          '/version',
+        ],
+      },
+    };
   }
   if (seg[0] === 'version' && seg.length === 1) return { kind: 'doc', body: versionInfo(version, buildDate) };
   if (seg[0] === 'openapi' && seg[1] === 'v3') {
@@ -117,7 +139,12 @@ function parseJson(buf: Buffer, contentType?: string): unknown {
   const ct = (contentType ?? 'application/json').split(';')[0]?.trim() ?? '';
   if (ct !== '' && ct !== 'application/json' && !ct.endsWith('+json') && ct !== '*/*') {
     throw new ApiError({
-      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 415, reason: 'UnsupportedMediaType',
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      code: 415,
+      reason: 'UnsupportedMediaType',
       message: `the body of the request was in an unknown format - accepted media types include: application/json (the bosun sandbox reads JSON bodies only; kubectl create <kind> sends protobuf: use kubectl create -f or kubectl apply -f with a manifest)`,
     });
   }
@@ -130,7 +157,11 @@ function parseJson(buf: Buffer, contentType?: string): unknown {
 
 function send(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+  res.writeHead(code, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-cache, private',
+  });
   res.end(text);
 }
 
@@ -142,11 +173,20 @@ function wantsTable(accept: string | undefined): boolean {
   return /as=Table/.test(accept ?? '');
 }
 
-function listKind(r: ResourceType, items: KubeObject[], rv: string, extra: { continue?: string; remainingItemCount?: number }): Record<string, unknown> {
+function listKind(
+  r: ResourceType,
+  items: KubeObject[],
+  rv: string,
+  extra: { continue?: string; remainingItemCount?: number },
+): Record<string, unknown> {
   return {
     kind: r.listKind,
     apiVersion: groupVersion(r),
-    metadata: { resourceVersion: rv, ...(extra.continue ? { continue: extra.continue } : {}), ...(extra.remainingItemCount !== undefined ? { remainingItemCount: extra.remainingItemCount } : {}) },
+    metadata: {
+      resourceVersion: rv,
+      ...(extra.continue ? { continue: extra.continue } : {}),
+      ...(extra.remainingItemCount !== undefined ? { remainingItemCount: extra.remainingItemCount } : {}),
+    },
     // Items in a list carry no kind/apiVersion on the wire.
     items: items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest),
   };
@@ -183,13 +223,21 @@ function listOptions(q: URLSearchParams): ListOptions {
 function deleteOptions(q: URLSearchParams, body: unknown): DeleteOptions {
   const o: DeleteOptions = {};
   const b = isRecord(body) ? body : {};
-  const grace = numParam(q, 'gracePeriodSeconds') ?? (typeof b['gracePeriodSeconds'] === 'number' ? b['gracePeriodSeconds'] : undefined);
+  const grace =
+    numParam(q, 'gracePeriodSeconds') ??
+    (typeof b['gracePeriodSeconds'] === 'number' ? b['gracePeriodSeconds'] : undefined);
   if (grace !== undefined) o.gracePeriodSeconds = grace;
-  const policy = q.get('propagationPolicy') ?? (typeof b['propagationPolicy'] === 'string' ? b['propagationPolicy'] : undefined);
+  const policy =
+    q.get('propagationPolicy') ??
+    (typeof b['propagationPolicy'] === 'string' ? b['propagationPolicy'] : undefined);
   if (policy !== undefined) {
-    if (policy !== 'Orphan' && policy !== 'Background' && policy !== 'Foreground') throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`);
+    if (policy !== 'Orphan' && policy !== 'Background' && policy !== 'Foreground')
+      throw badRequest(
+        `propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`,
+      );
     o.propagationPolicy = policy;
-  } else if (q.get('orphanDependents') === 'true' || b['orphanDependents'] === true) o.propagationPolicy = 'Orphan';
+  } else if (q.get('orphanDependents') === 'true' || b['orphanDependents'] === true)
+    o.propagationPolicy = 'Orphan';
   if (isRecord(b['preconditions'])) {
     const p = b['preconditions'];
     o.preconditions = {};
@@ -207,7 +255,12 @@ function patchType(contentType: string | undefined): PatchType {
   if (ct === 'application/merge-patch+json') return 'merge';
   if (ct === 'application/strategic-merge-patch+json') return 'strategic';
   throw new ApiError({
-    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 415, reason: 'UnsupportedMediaType',
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    code: 415,
+    reason: 'UnsupportedMediaType',
     message: `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`,
   });
 }
@@ -307,7 +360,10 @@ export class ApiFrontend {
     try {
       if (path === '/healthz' || path === '/livez' || path === '/readyz') {
         const ok = path !== '/readyz' || this.deps.ready === undefined || (await this.deps.ready());
-        res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+        res.writeHead(ok ? 200 : 500, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          'X-Content-Type-Options': 'nosniff',
+        });
         res.end(ok ? 'ok' : '[-]etcd failed: reason withheld\nreadyz check failed');
         return;
       }
@@ -315,15 +371,35 @@ export class ApiFrontend {
       if (!user && !PUBLIC_PATHS.has(path)) {
         const verb = (req.method ?? 'GET').toLowerCase();
         sendStatus(res, {
-          kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 403, reason: 'Forbidden',
-          message: `forbidden: User "system:anonymous" cannot ${verb} path "${path}"`, details: {},
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          code: 403,
+          reason: 'Forbidden',
+          message: `forbidden: User "system:anonymous" cannot ${verb} path "${path}"`,
+          details: {},
         });
         return;
       }
-      const parsed = parsePath(path, `${this.opts.host}:${this.opts.port}`, this.opts.version, this.buildDate);
+      const parsed = parsePath(
+        path,
+        `${this.opts.host}:${this.opts.port}`,
+        this.opts.version,
+        this.buildDate,
+      );
       if (parsed.kind === 'notfound') throw pathNotFound();
       if (parsed.kind === 'doc') {
-        if (req.method !== 'GET') throw new ApiError({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 405, reason: 'MethodNotAllowed', message: 'the server does not allow this method on the requested resource' });
+        if (req.method !== 'GET')
+          throw new ApiError({
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            code: 405,
+            reason: 'MethodNotAllowed',
+            message: 'the server does not allow this method on the requested resource',
+          });
         send(res, 200, parsed.body);
         return;
       }
@@ -336,7 +412,16 @@ export class ApiFrontend {
       }
       const msg = e instanceof Error ? e.message : String(e);
       this.deps.log?.(`${this.opts.nodeName} ${req.method ?? ''} ${path}: ${msg}`);
-      if (!res.headersSent) sendStatus(res, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 500, reason: 'InternalError', message: `Internal error occurred: ${msg}` });
+      if (!res.headersSent)
+        sendStatus(res, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          code: 500,
+          reason: 'InternalError',
+          message: `Internal error occurred: ${msg}`,
+        });
       else res.end();
     }
   }
@@ -358,18 +443,38 @@ export class ApiFrontend {
     }
   }
 
-  private async serveResource(route: Route, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
+  private async serveResource(
+    route: Route,
+    req: IncomingMessage,
+    res: ServerResponse,
+    q: URLSearchParams,
+  ): Promise<void> {
     const { r, namespace: ns } = route;
     const method = req.method ?? 'GET';
     const verb = this.verbOf(route, method, q);
     const sub = route.subresource ?? '';
-    if (sub && !(r.subresources as string[]).includes(sub) && !(r.resource === 'namespaces' && sub === 'finalize')) throw pathNotFound();
-    const info: RequestInfo = { verb, resource: r.resource, subresource: sub, namespace: ns ?? '', name: route.name ?? '' };
+    if (
+      sub &&
+      !(r.subresources as string[]).includes(sub) &&
+      !(r.resource === 'namespaces' && sub === 'finalize')
+    )
+      throw pathNotFound();
+    const info: RequestInfo = {
+      verb,
+      resource: r.resource,
+      subresource: sub,
+      namespace: ns ?? '',
+      name: route.name ?? '',
+    };
     const fault = this.deps.faults.match(info);
     if (fault?.delayMs) await this.deps.clock.sleep(fault.delayMs);
     if (fault?.error) {
       sendStatus(res, {
-        kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: fault.error.code,
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        code: fault.error.code,
         ...(fault.error.reason ? { reason: fault.error.reason } : {}),
         message: fault.error.message ?? `injected fault for ${verb} ${r.resource}`,
         ...(fault.error.causes ? { details: { causes: fault.error.causes } } : {}),
@@ -378,7 +483,14 @@ export class ApiFrontend {
     }
     if (fault?.webhookDeny) {
       const w = fault.webhookDeny;
-      sendStatus(res, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: w.code ?? 400, message: `admission webhook "${w.webhook}" denied the request: ${w.message}` });
+      sendStatus(res, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        code: w.code ?? 400,
+        message: `admission webhook "${w.webhook}" denied the request: ${w.message}`,
+      });
       return;
     }
     const api = this.deps.api;
@@ -396,8 +508,17 @@ export class ApiFrontend {
       }
       case 'list': {
         const l = await api.list(r, ns, listOptions(q));
-        const extra = { ...(l.continue ? { continue: l.continue } : {}), ...(l.remainingItemCount !== undefined ? { remainingItemCount: l.remainingItemCount } : {}) };
-        send(res, 200, table ? toTable(r, l.items, l.resourceVersion, include, now, extra) : listKind(r, l.items, l.resourceVersion, extra));
+        const extra = {
+          ...(l.continue ? { continue: l.continue } : {}),
+          ...(l.remainingItemCount !== undefined ? { remainingItemCount: l.remainingItemCount } : {}),
+        };
+        send(
+          res,
+          200,
+          table
+            ? toTable(r, l.items, l.resourceVersion, include, now, extra)
+            : listKind(r, l.items, l.resourceVersion, extra),
+        );
         return;
       }
       case 'watch':
@@ -422,7 +543,10 @@ export class ApiFrontend {
         if (!name) throw methodNotSupported(r, 'update');
         const body = parseJson(await readBody(req), req.headers['content-type']) as KubeObject;
         if (sub === 'finalize' && r.resource === 'namespaces') {
-          const fin = isRecord(body) && isRecord(body['spec']) && Array.isArray(body['spec']['finalizers']) ? (body['spec']['finalizers'] as string[]) : [];
+          const fin =
+            isRecord(body) && isRecord(body['spec']) && Array.isArray(body['spec']['finalizers'])
+              ? (body['spec']['finalizers'] as string[])
+              : [];
           const out = await api.finalizeNamespace(name, fin);
           send(res, 200, out ?? body);
           return;
@@ -445,8 +569,17 @@ export class ApiFrontend {
         const { obj, deleted } = await api.delete(r, ns, name, deleteOptions(q, body));
         if (deleted && r.resource !== 'pods') {
           sendStatus(res, {
-            kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200,
-            details: { name, ...(r.group ? { group: r.group } : {}), kind: r.resource, uid: obj.metadata.uid ?? '' },
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Success',
+            code: 200,
+            details: {
+              name,
+              ...(r.group ? { group: r.group } : {}),
+              kind: r.resource,
+              uid: obj.metadata.uid ?? '',
+            },
           });
         } else send(res, 200, obj);
         return;
@@ -496,7 +629,8 @@ export class ApiFrontend {
       cancel?.();
       res.end();
     };
-    const timer = timeoutSeconds && timeoutSeconds > 0 ? setTimeout(finish, timeoutSeconds * 1000) : undefined;
+    const timer =
+      timeoutSeconds && timeoutSeconds > 0 ? setTimeout(finish, timeoutSeconds * 1000) : undefined;
     req.on('close', finish);
     res.on('close', finish);
     this.watches.add(finish);
@@ -504,7 +638,11 @@ export class ApiFrontend {
     const started = (): void => {
       if (!res.headersSent) {
         // h2 has no chunked encoding (and forbids the header): the stream's DATA frames carry it.
-        res.writeHead(200, { 'Content-Type': 'application/json', ...(req.httpVersionMajor === 1 ? { 'Transfer-Encoding': 'chunked' } : {}), 'Cache-Control': 'no-cache, private' });
+        res.writeHead(200, {
+          'Content-Type': 'application/json',
+          ...(req.httpVersionMajor === 1 ? { 'Transfer-Encoding': 'chunked' } : {}),
+          'Cache-Control': 'no-cache, private',
+        });
         res.flushHeaders();
       }
     };

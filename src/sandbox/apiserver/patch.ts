@@ -67,7 +67,10 @@ function smpList(field: string, path: string[], target: Json, patch: Json[]): Js
     return patch.filter((e) => !(isRecord(e) && e['$patch'] === 'replace'));
   }
   for (const item of patch) {
-    if (!isRecord(item)) throw new PatchError(`unable to find api field in struct for the list "${field}": element is not an object`);
+    if (!isRecord(item))
+      throw new PatchError(
+        `unable to find api field in struct for the list "${field}": element is not an object`,
+      );
     const id = item[key];
     const idx = cur.findIndex((e) => isRecord(e) && e[key] === id);
     if (item['$patch'] === 'delete') {
@@ -117,15 +120,21 @@ function pointer(path: string): string[] {
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-function parentOf(doc: Json, parts: string[], op: string): { parent: Record<string, Json> | Json[]; last: string } {
+function parentOf(
+  doc: Json,
+  parts: string[],
+  op: string,
+): { parent: Record<string, Json> | Json[]; last: string } {
   let cur: Json = doc;
   for (const p of parts.slice(0, -1)) {
     if (Array.isArray(cur)) cur = cur[Number(p)];
     else if (isRecord(cur)) cur = cur[p];
     else cur = undefined;
-    if (cur === undefined) throw new PatchError(`${op} operation does not apply: doc is missing path: /${parts.join('/')}`);
+    if (cur === undefined)
+      throw new PatchError(`${op} operation does not apply: doc is missing path: /${parts.join('/')}`);
   }
-  if (!Array.isArray(cur) && !isRecord(cur)) throw new PatchError(`${op} operation does not apply: doc is missing path: /${parts.join('/')}`);
+  if (!Array.isArray(cur) && !isRecord(cur))
+    throw new PatchError(`${op} operation does not apply: doc is missing path: /${parts.join('/')}`);
   return { parent: cur, last: parts[parts.length - 1] ?? '' };
 }
 
@@ -141,7 +150,8 @@ function getAt(doc: Json, parts: string[]): Json {
 
 /** RFC 6902 JSON patch. */
 export function jsonPatch(doc: Json, ops: Json): Json {
-  if (!Array.isArray(ops)) throw new PatchError('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
+  if (!Array.isArray(ops))
+    throw new PatchError('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
   let out: Json = structuredClone(doc);
   for (const raw of ops) {
     if (!isRecord(raw) || typeof raw['op'] !== 'string' || typeof raw['path'] !== 'string') {
@@ -151,13 +161,17 @@ export function jsonPatch(doc: Json, ops: Json): Json {
     const parts = pointer(raw['path']);
     const value = structuredClone(raw['value']);
     if (op === 'test') {
-      if (JSON.stringify(getAt(out, parts)) !== JSON.stringify(value)) throw new PatchError(`testing value /${parts.join('/')} failed: test failed`);
+      if (JSON.stringify(getAt(out, parts)) !== JSON.stringify(value))
+        throw new PatchError(`testing value /${parts.join('/')} failed: test failed`);
       continue;
     }
     if (op === 'move' || op === 'copy') {
       const from = pointer(String(raw['from'] ?? ''));
       const v = structuredClone(getAt(out, from));
-      if (v === undefined) throw new PatchError(`${op} operation does not apply: doc is missing from path: ${String(raw['from'])}`);
+      if (v === undefined)
+        throw new PatchError(
+          `${op} operation does not apply: doc is missing from path: ${String(raw['from'])}`,
+        );
       if (op === 'move') out = jsonPatch(out, [{ op: 'remove', path: raw['from'] }]);
       out = jsonPatch(out, [{ op: 'add', path: raw['path'], value: v }]);
       continue;
@@ -170,19 +184,23 @@ export function jsonPatch(doc: Json, ops: Json): Json {
     const { parent, last } = parentOf(out, parts, op);
     if (Array.isArray(parent)) {
       const idx = last === '-' ? parent.length : Number(last);
-      if (!Number.isInteger(idx) || idx < 0 || idx > parent.length) throw new PatchError(`${op} operation does not apply: index out of range: ${last}`);
+      if (!Number.isInteger(idx) || idx < 0 || idx > parent.length)
+        throw new PatchError(`${op} operation does not apply: index out of range: ${last}`);
       if (op === 'add') parent.splice(idx, 0, value);
       else if (op === 'remove') {
-        if (idx >= parent.length) throw new PatchError(`remove operation does not apply: doc is missing path: /${parts.join('/')}`);
+        if (idx >= parent.length)
+          throw new PatchError(`remove operation does not apply: doc is missing path: /${parts.join('/')}`);
         parent.splice(idx, 1);
       } else if (op === 'replace') {
-        if (idx >= parent.length) throw new PatchError(`replace operation does not apply: doc is missing key: /${parts.join('/')}`);
+        if (idx >= parent.length)
+          throw new PatchError(`replace operation does not apply: doc is missing key: /${parts.join('/')}`);
         parent[idx] = value;
       } else throw new PatchError(`Unexpected kind: ${op}`);
     } else {
       if (op === 'add') parent[last] = value;
       else if (op === 'remove' || op === 'replace') {
-        if (!(last in parent)) throw new PatchError(`${op} operation does not apply: doc is missing path: /${parts.join('/')}`);
+        if (!(last in parent))
+          throw new PatchError(`${op} operation does not apply: doc is missing path: /${parts.join('/')}`);
         if (op === 'remove') delete parent[last];
         else parent[last] = value;
       } else throw new PatchError(`Unexpected kind: ${op}`);

@@ -53,12 +53,19 @@ export type EvictionVerdict =
   | { kind: 'ok'; next: PodDisruptionBudget };
 
 /** checkAndDecrement: may this eviction proceed, and the PDB as it must be written if so. */
-export function computePdbStatusForEviction(pdb: PodDisruptionBudget, podName: string, now: string): EvictionVerdict {
+export function computePdbStatusForEviction(
+  pdb: PodDisruptionBudget,
+  podName: string,
+  now: string,
+): EvictionVerdict {
   const st = pdb.status ?? { disruptionsAllowed: 0, currentHealthy: 0, desiredHealthy: 0, expectedPods: 0 };
   if ((st.observedGeneration ?? 0) < (pdb.metadata.generation ?? 0)) return { kind: 'processing' };
   if (st.disruptionsAllowed < 0) return { kind: 'forbidden', message: 'pdb disruptions allowed is negative' };
   if (Object.keys(st.disruptedPods ?? {}).length > 2000) {
-    return { kind: 'forbidden', message: 'DisruptedPods map too big - too many evictions not confirmed by PDB controller' };
+    return {
+      kind: 'forbidden',
+      message: 'DisruptedPods map too big - too many evictions not confirmed by PDB controller',
+    };
   }
   if (st.disruptionsAllowed === 0) {
     return {
@@ -66,7 +73,11 @@ export function computePdbStatusForEviction(pdb: PodDisruptionBudget, podName: s
       message: `The disruption budget ${pdb.metadata.name ?? ''} needs ${st.desiredHealthy} healthy pods and has ${st.currentHealthy} currently`,
     };
   }
-  const status = { ...st, disruptionsAllowed: st.disruptionsAllowed - 1, disruptedPods: { ...(st.disruptedPods ?? {}), [podName]: now } };
+  const status = {
+    ...st,
+    disruptionsAllowed: st.disruptionsAllowed - 1,
+    disruptedPods: { ...(st.disruptedPods ?? {}), [podName]: now },
+  };
   if (status.disruptionsAllowed === 0) status.conditions = withDisruptionAllowedCondition(status, now);
   return { kind: 'ok', next: { ...pdb, status } };
 }

@@ -18,7 +18,8 @@ export const NOTHING: Selector = [{ key: '', op: 'in', values: [] }];
 /** Thrown for a selector that does not parse; the API answers 400 with the message. */
 export class SelectorError extends Error {}
 
-const KEY_RE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const KEY_RE =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 function checkKey(key: string): void {
@@ -54,7 +55,8 @@ export function parseLabelSelector(text: string): Selector {
       i++;
     }
     const key = readIdent();
-    if (key === '') throw new SelectorError(`unable to parse requirement: found '${s[i] ?? ''}', expected: identifier`);
+    if (key === '')
+      throw new SelectorError(`unable to parse requirement: found '${s[i] ?? ''}', expected: identifier`);
     checkKey(key);
     skipWs();
     if (negate) {
@@ -71,13 +73,18 @@ export function parseLabelSelector(text: string): Selector {
       const op = s[i] === '>' ? 'gt' : 'lt';
       i++;
       const value = readIdent();
-      if (!/^-?\d+$/.test(value)) throw new SelectorError(`for 'Gt', 'Lt' operators, the value must be an integer`);
+      if (!/^-?\d+$/.test(value))
+        throw new SelectorError(`for 'Gt', 'Lt' operators, the value must be an integer`);
       reqs.push({ key, op, values: [value] });
     } else {
       const word = readIdent();
-      if (word !== 'in' && word !== 'notin') throw new SelectorError(`unable to parse requirement: found '${word}', expected: in, notin, =, ==, !=, gt, lt`);
+      if (word !== 'in' && word !== 'notin')
+        throw new SelectorError(
+          `unable to parse requirement: found '${word}', expected: in, notin, =, ==, !=, gt, lt`,
+        );
       skipWs();
-      if (s[i] !== '(') throw new SelectorError(`unable to parse requirement: found '${s[i] ?? ''}', expected: '('`);
+      if (s[i] !== '(')
+        throw new SelectorError(`unable to parse requirement: found '${s[i] ?? ''}', expected: '('`);
       i++;
       const values: string[] = [];
       while (true) {
@@ -99,7 +106,8 @@ export function parseLabelSelector(text: string): Selector {
     }
     skipWs();
     if (i < s.length) {
-      if (s[i] !== ',') throw new SelectorError(`unable to parse requirement: found '${s[i] ?? ''}', expected: ','`);
+      if (s[i] !== ',')
+        throw new SelectorError(`unable to parse requirement: found '${s[i] ?? ''}', expected: ','`);
       i++;
     }
   }
@@ -192,7 +200,11 @@ export function parseFieldSelector(text: string): FieldTerm[] {
     const m = /^(.*?)(==|!=|=)(.*)$/s.exec(p);
     if (!m) throw new SelectorError(`invalid selector: '${p}'; can't understand '${p}'`);
     const unescape = (x: string): string => x.replace(/\\(.)/g, '$1');
-    return { field: unescape(m[1] ?? '').trim(), op: m[2] === '!=' ? '!=' : '=', value: unescape(m[3] ?? '') };
+    return {
+      field: unescape(m[1] ?? '').trim(),
+      op: m[2] === '!=' ? '!=' : '=',
+      value: unescape(m[3] ?? ''),
+    };
   });
 }
 

@@ -16,7 +16,14 @@ export interface StatusBody {
   status: 'Failure' | 'Success';
   message?: string;
   reason?: string;
-  details?: { name?: string; group?: string; kind?: string; uid?: string; causes?: StatusCause[]; retryAfterSeconds?: number };
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    uid?: string;
+    causes?: StatusCause[];
+    retryAfterSeconds?: number;
+  };
   code: number;
 }
 
@@ -45,8 +52,20 @@ function qualified(r: QualifiedResource): string {
   return r.group === '' ? r.resource : `${r.resource}.${r.group}`;
 }
 
-function failure(code: number, reason: string | undefined, message: string, details?: StatusBody['details']): ApiError {
-  const body: StatusBody = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, code };
+function failure(
+  code: number,
+  reason: string | undefined,
+  message: string,
+  details?: StatusBody['details'],
+): ApiError {
+  const body: StatusBody = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    code,
+  };
   if (reason !== undefined) body.reason = reason;
   if (details !== undefined) body.details = details;
   return new ApiError(body);
@@ -75,11 +94,17 @@ export function alreadyExists(r: QualifiedResource, name: string): ApiError {
 
 /** 409 optimistic-concurrency failure. */
 export function conflict(r: QualifiedResource, name: string, why: string): ApiError {
-  return failure(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(r)} "${name}": ${why}`, resourceDetails(r, name));
+  return failure(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${qualified(r)} "${name}": ${why}`,
+    resourceDetails(r, name),
+  );
 }
 
 /** The message kube-apiserver gives for a stale resourceVersion. */
-export const MODIFIED_MESSAGE = 'the object has been modified; please apply your changes to the latest version and try again';
+export const MODIFIED_MESSAGE =
+  'the object has been modified; please apply your changes to the latest version and try again';
 
 /** 422 `Pod "x" is invalid: spec.containers: Required value`. */
 export function invalid(kind: string, group: string, name: string, causes: StatusCause[]): ApiError {
@@ -87,7 +112,12 @@ export function invalid(kind: string, group: string, name: string, causes: Statu
   const summary = list.length === 1 ? list[0] : `[${list.join(', ')}]`;
   const details: NonNullable<StatusBody['details']> = { name, kind, causes };
   if (group !== '') details.group = group;
-  return failure(422, 'Invalid', `${kind}${group ? '.' + group : ''} "${name}" is invalid: ${summary}`, details);
+  return failure(
+    422,
+    'Invalid',
+    `${kind}${group ? '.' + group : ''} "${name}" is invalid: ${summary}`,
+    details,
+  );
 }
 
 /** 400 with a message. */
@@ -97,7 +127,10 @@ export function badRequest(message: string): ApiError {
 
 /** 405 for a verb the resource does not support. */
 export function methodNotSupported(r: QualifiedResource, verb: string): ApiError {
-  return failure(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${qualified(r)}"`, { kind: r.resource, ...(r.group ? { group: r.group } : {}) });
+  return failure(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${qualified(r)}"`, {
+    kind: r.resource,
+    ...(r.group ? { group: r.group } : {}),
+  });
 }
 
 /** 403 `pods "x" is forbidden: why`. */
@@ -153,7 +186,11 @@ export function tooLargeResourceVersion(requested: number, current: number): Api
 
 /** Is this the answer to a resourceVersion from the future (see tooLargeResourceVersion)? */
 export function isTooLargeResourceVersion(e: unknown): boolean {
-  return e instanceof ApiError && e.code === 504 && (e.status.details?.causes ?? []).some((c) => c.reason === 'ResourceVersionTooLarge');
+  return (
+    e instanceof ApiError &&
+    e.code === 504 &&
+    (e.status.details?.causes ?? []).some((c) => c.reason === 'ResourceVersionTooLarge')
+  );
 }
 
 /** A success Status (eviction's 201 answer, delete of a collection). */

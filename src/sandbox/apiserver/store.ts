@@ -58,7 +58,9 @@ export class FutureRevisionError extends Error {
 export class StorageUnavailableError extends Error {}
 
 function decode(kv: KeyValue): Stored {
-  const obj = JSON.parse(Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.byteLength).toString('utf8')) as KubeObject;
+  const obj = JSON.parse(
+    Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.byteLength).toString('utf8'),
+  ) as KubeObject;
   obj.metadata.resourceVersion = String(kv.modRevision);
   return { key: kv.key, obj, modRevision: kv.modRevision };
 }
@@ -98,7 +100,13 @@ export class EtcdStore {
   constructor(conn: EtcdConnection) {
     this.client = new EtcdKvClient(
       conn.endpoints,
-      conn.tls ? { ca: readFileSync(conn.tls.caFile), cert: readFileSync(conn.tls.certFile), key: readFileSync(conn.tls.keyFile) } : null,
+      conn.tls
+        ? {
+            ca: readFileSync(conn.tls.caFile),
+            cert: readFileSync(conn.tls.certFile),
+            key: readFileSync(conn.tls.keyFile),
+          }
+        : null,
     );
   }
 
@@ -149,8 +157,10 @@ export class EtcdStore {
       const items = res.kvs.map(decode);
       return { items, revision: res.revision, more: res.more, remaining: res.count - items.length };
     } catch (e) {
-      if (compactedRevision(e) !== undefined) throw new CompactedError(opts.revision ?? 0, await this.compactedAt());
-      if (isFutureRevision(e)) throw new FutureRevisionError(opts.revision ?? 0, await this.currentRevision());
+      if (compactedRevision(e) !== undefined)
+        throw new CompactedError(opts.revision ?? 0, await this.compactedAt());
+      if (isFutureRevision(e))
+        throw new FutureRevisionError(opts.revision ?? 0, await this.currentRevision());
       return wrap(e);
     }
   }
@@ -218,7 +228,9 @@ export class EtcdStore {
   /** The current revision of the store. */
   async currentRevision(): Promise<number> {
     try {
-      return (await this.client.range({ key: '/registry/', rangeEnd: prefixEnd('/registry/'), countOnly: true })).revision;
+      return (
+        await this.client.range({ key: '/registry/', rangeEnd: prefixEnd('/registry/'), countOnly: true })
+      ).revision;
     } catch (e) {
       return wrap(e);
     }
@@ -247,9 +259,15 @@ export class EtcdStore {
     // etcd answers a watch on a compacted revision by cancelling it; check first so that the
     // caller gets a precise 410 instead of a generic cancellation.
     try {
-      await this.client.range({ key: prefix, rangeEnd: prefixEnd(prefix), revision: fromRevision, countOnly: true });
+      await this.client.range({
+        key: prefix,
+        rangeEnd: prefixEnd(prefix),
+        revision: fromRevision,
+        countOnly: true,
+      });
     } catch (e) {
-      if (compactedRevision(e) !== undefined) throw new CompactedError(fromRevision, await this.compactedAt());
+      if (compactedRevision(e) !== undefined)
+        throw new CompactedError(fromRevision, await this.compactedAt());
       // A watch from a revision etcd has not reached would silently wait for it.
       if (isFutureRevision(e)) throw new FutureRevisionError(fromRevision, await this.currentRevision());
       wrap(e);
@@ -284,7 +302,11 @@ export class EtcdStore {
       if (stopped) return;
       if (res.canceled) {
         const reason = res.cancelReason || 'the watch was cancelled by etcd';
-        fail(res.compactRevision > 0 || /compacted/.test(reason) ? new CompactedError(fromRevision, Math.max(this.lastCompacted, res.compactRevision)) : new Error(reason));
+        fail(
+          res.compactRevision > 0 || /compacted/.test(reason)
+            ? new CompactedError(fromRevision, Math.max(this.lastCompacted, res.compactRevision))
+            : new Error(reason),
+        );
         return;
       }
       for (const ev of res.events) {
@@ -300,7 +322,14 @@ export class EtcdStore {
         } else {
           const cur = decode(kv).obj;
           const prev = ev.prevKv ? decode(ev.prevKv).obj : undefined;
-          onEvent({ type: 'put', key: kv.key, obj: cur, prev, created: kv.createRevision === kv.modRevision, revision });
+          onEvent({
+            type: 'put',
+            key: kv.key,
+            obj: cur,
+            prev,
+            created: kv.createRevision === kv.modRevision,
+            revision,
+          });
         }
       }
     };
@@ -308,11 +337,15 @@ export class EtcdStore {
       retry = undefined;
       if (stopped || this.closed) return;
       try {
-        stream = this.client.watch({ key: prefix, rangeEnd: prefixEnd(prefix), startRevision: last + 1, prevKv: true }, onResponse, (e) => {
-          if (stopped || this.closed) return;
-          if (isTransportError(e)) retry = setTimeout(open, WATCH_RETRY_MS);
-          else fail(e);
-        });
+        stream = this.client.watch(
+          { key: prefix, rangeEnd: prefixEnd(prefix), startRevision: last + 1, prevKv: true },
+          onResponse,
+          (e) => {
+            if (stopped || this.closed) return;
+            if (isTransportError(e)) retry = setTimeout(open, WATCH_RETRY_MS);
+            else fail(e);
+          },
+        );
       } catch (e) {
         fail(e instanceof Error ? e : new Error(String(e)));
       }

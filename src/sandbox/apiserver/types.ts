@@ -140,7 +140,13 @@ export interface ContainerStatus {
   state: {
     waiting?: { reason?: string; message?: string };
     running?: { startedAt?: string };
-    terminated?: { exitCode: number; reason?: string; startedAt?: string; finishedAt?: string; signal?: number };
+    terminated?: {
+      exitCode: number;
+      reason?: string;
+      startedAt?: string;
+      finishedAt?: string;
+      signal?: number;
+    };
   };
   lastState?: ContainerStatus['state'];
 }
@@ -198,7 +204,13 @@ export interface NodeStatus {
 }
 
 export interface Node extends KubeObject {
-  spec?: { unschedulable?: boolean; taints?: Taint[]; podCIDR?: string; providerID?: string; [key: string]: unknown };
+  spec?: {
+    unschedulable?: boolean;
+    taints?: Taint[];
+    podCIDR?: string;
+    providerID?: string;
+    [key: string]: unknown;
+  };
   status?: NodeStatus;
 }
 
@@ -212,7 +224,10 @@ export interface Deployment extends KubeObject {
     replicas?: number;
     selector: LabelSelector;
     template: PodTemplateSpec;
-    strategy?: { type?: 'RollingUpdate' | 'Recreate'; rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string } };
+    strategy?: {
+      type?: 'RollingUpdate' | 'Recreate';
+      rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string };
+    };
     minReadySeconds?: number;
     revisionHistoryLimit?: number;
     paused?: boolean;
@@ -225,7 +240,14 @@ export interface Deployment extends KubeObject {
     readyReplicas?: number;
     availableReplicas?: number;
     unavailableReplicas?: number;
-    conditions?: { type: string; status: string; reason?: string; message?: string; lastUpdateTime?: string; lastTransitionTime?: string }[];
+    conditions?: {
+      type: string;
+      status: string;
+      reason?: string;
+      message?: string;
+      lastUpdateTime?: string;
+      lastTransitionTime?: string;
+    }[];
     [key: string]: unknown;
   };
 }
@@ -242,7 +264,12 @@ export interface ReplicaSet extends KubeObject {
 }
 
 export interface DaemonSet extends KubeObject {
-  spec: { selector: LabelSelector; template: PodTemplateSpec; updateStrategy?: unknown; minReadySeconds?: number };
+  spec: {
+    selector: LabelSelector;
+    template: PodTemplateSpec;
+    updateStrategy?: unknown;
+    minReadySeconds?: number;
+  };
   status?: {
     currentNumberScheduled: number;
     numberMisscheduled: number;
@@ -292,7 +319,14 @@ export interface Job extends KubeObject {
     ready?: number;
     startTime?: string;
     completionTime?: string;
-    conditions?: { type: string; status: string; reason?: string; message?: string; lastProbeTime?: string; lastTransitionTime?: string }[];
+    conditions?: {
+      type: string;
+      status: string;
+      reason?: string;
+      message?: string;
+      lastProbeTime?: string;
+      lastTransitionTime?: string;
+    }[];
     [key: string]: unknown;
   };
 }
@@ -311,7 +345,14 @@ export interface PodDisruptionBudget extends KubeObject {
     currentHealthy: number;
     desiredHealthy: number;
     expectedPods: number;
-    conditions?: { type: string; status: string; reason?: string; message?: string; observedGeneration?: number; lastTransitionTime?: string }[];
+    conditions?: {
+      type: string;
+      status: string;
+      reason?: string;
+      message?: string;
+      observedGeneration?: number;
+      lastTransitionTime?: string;
+    }[];
   };
 }
 
@@ -332,7 +373,15 @@ export interface Namespace extends KubeObject {
 }
 
 export interface KubeEvent extends KubeObject {
-  involvedObject: { kind?: string; namespace?: string; name?: string; uid?: string; apiVersion?: string; resourceVersion?: string; fieldPath?: string };
+  involvedObject: {
+    kind?: string;
+    namespace?: string;
+    name?: string;
+    uid?: string;
+    apiVersion?: string;
+    resourceVersion?: string;
+    fieldPath?: string;
+  };
   reason?: string;
   message?: string;
   source?: { component?: string; host?: string };

@@ -9,7 +9,11 @@ import { isTooLargeResourceVersion, type ApiError } from '../apiserver/status.ts
 import type { KubeObject } from '../apiserver/types.ts';
 
 /** A change delivered to informer handlers. `old` is the cached state before the change. */
-export type InformerHandler<T extends KubeObject> = (type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T, old: T | undefined) => void;
+export type InformerHandler<T extends KubeObject> = (
+  type: 'ADDED' | 'MODIFIED' | 'DELETED',
+  obj: T,
+  old: T | undefined,
+) => void;
 
 /** A cached, watched view of one resource. */
 export class Informer<T extends KubeObject = KubeObject> {
@@ -49,7 +53,9 @@ export class Informer<T extends KubeObject = KubeObject> {
       try {
         h(type, obj, old);
       } catch (e) {
-        this.log(`informer ${this.resource.resource}: handler failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        this.log(
+          `informer ${this.resource.resource}: handler failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+        );
       }
     }
   }
@@ -65,7 +71,11 @@ export class Informer<T extends KubeObject = KubeObject> {
           const old = this.cache.get(k);
           this.cache.set(k, o);
           if (!old) this.emit('ADDED', o, undefined);
-          else if (old.metadata.resourceVersion !== o.metadata.resourceVersion || old.metadata.uid !== o.metadata.uid) this.emit('MODIFIED', o, old);
+          else if (
+            old.metadata.resourceVersion !== o.metadata.resourceVersion ||
+            old.metadata.uid !== o.metadata.uid
+          )
+            this.emit('MODIFIED', o, old);
         }
         for (const [k, old] of [...this.cache]) {
           if (!seen.has(k)) {
@@ -81,7 +91,9 @@ export class Informer<T extends KubeObject = KubeObject> {
         await this.startWatch();
         return;
       } catch (e) {
-        this.log(`informer ${this.resource.resource}: list failed: ${e instanceof Error ? e.message : String(e)}`);
+        this.log(
+          `informer ${this.resource.resource}: list failed: ${e instanceof Error ? e.message : String(e)}`,
+        );
         await new Promise((r) => setTimeout(r, this.retryMs));
       }
     }
@@ -106,11 +118,21 @@ export class Informer<T extends KubeObject = KubeObject> {
     const onClose = (err?: ApiError): void => {
       this.cancel = undefined;
       if (this.stopped) return;
-      if (err && err.code !== 410) this.log(`informer ${this.resource.resource}: watch ended: ${err.message}`);
+      if (err && err.code !== 410)
+        this.log(`informer ${this.resource.resource}: watch ended: ${err.message}`);
       // 410: relist; anything else: resume from the last revision seen, after a pause.
-      setTimeout(() => void (err?.code === 410 ? this.relist() : this.resume()), err?.code === 410 ? 0 : this.retryMs);
+      setTimeout(
+        () => void (err?.code === 410 ? this.relist() : this.resume()),
+        err?.code === 410 ? 0 : this.retryMs,
+      );
     };
-    this.cancel = await this.api.watch(this.resource, undefined, { resourceVersion: this.lastRv }, onEvent, onClose);
+    this.cancel = await this.api.watch(
+      this.resource,
+      undefined,
+      { resourceVersion: this.lastRv },
+      onEvent,
+      onClose,
+    );
     if (this.stopped) this.cancel();
   }
 
@@ -152,8 +174,13 @@ export class Informer<T extends KubeObject = KubeObject> {
 }
 
 /** Creates (without starting) the shared informers the controllers and kubelets use. */
-export function createInformers(api: ApiCore, retryMs: number, log: (line: string) => void): import('./context.ts').Informers {
-  const mk = <T extends KubeObject>(name: string): Informer<T> => new Informer<T>(api, resourceByName(name), retryMs, log);
+export function createInformers(
+  api: ApiCore,
+  retryMs: number,
+  log: (line: string) => void,
+): import('./context.ts').Informers {
+  const mk = <T extends KubeObject>(name: string): Informer<T> =>
+    new Informer<T>(api, resourceByName(name), retryMs, log);
   return {
     pods: mk('pods'),
     nodes: mk('nodes'),

@@ -37,10 +37,18 @@ const T0 = Date.UTC(2025, 0, 1);
 function setup(limit?: RateLimit): ReturnType<typeof eventsApi> & { clock: FakeClock; rec: EventRecorder } {
   const clock = new FakeClock(T0);
   const e = eventsApi(clock);
-  return { ...e, clock, rec: new EventRecorder(e.api, clock, { component: 'replicaset-controller' }, () => undefined, limit) };
+  return {
+    ...e,
+    clock,
+    rec: new EventRecorder(e.api, clock, { component: 'replicaset-controller' }, () => undefined, limit),
+  };
 }
 
-const obj = (name: string): KubeObject => ({ kind: 'ReplicaSet', apiVersion: 'apps/v1', metadata: { name, namespace: 'shop', uid: `uid-${name}` } });
+const obj = (name: string): KubeObject => ({
+  kind: 'ReplicaSet',
+  apiVersion: 'apps/v1',
+  metadata: { name, namespace: 'shop', uid: `uid-${name}` },
+});
 
 test('the same event again bumps the count of one Event', async () => {
   const s = setup();
@@ -66,7 +74,8 @@ test('events recorded in the same millisecond get names of their own', async () 
 
 test('past 10 different messages about one object and reason, one combined event is kept up to date', async () => {
   const s = setup();
-  for (let i = 1; i <= 15; i++) s.rec.event(obj('web'), 'Normal', 'SuccessfulCreate', `Created pod: web-${i}`);
+  for (let i = 1; i <= 15; i++)
+    s.rec.event(obj('web'), 'Normal', 'SuccessfulCreate', `Created pod: web-${i}`);
   await flushAsync(20);
   const all = [...s.events.values()];
   assert.equal(all.length, 10, '9 events as they are, then one combined event');

@@ -133,7 +133,9 @@ export class EventRecorder {
       },
       reason,
       message,
-      source: this.source.host ? { component: this.source.component, host: this.source.host } : { component: this.source.component },
+      source: this.source.host
+        ? { component: this.source.component, host: this.source.host }
+        : { component: this.source.component },
       firstTimestamp: now,
       lastTimestamp: now,
       count: 1,
@@ -151,7 +153,8 @@ export class EventRecorder {
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
         const ev = next;
         await this.record(ev).catch((e: unknown) => {
-          if (!(e instanceof ApiError && (e.code === 404 || e.code === 403))) this.log(`event ${ev.reason ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
+          if (!(e instanceof ApiError && (e.code === 404 || e.code === 403)))
+            this.log(`event ${ev.reason ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
         });
       }
     } finally {
@@ -171,7 +174,11 @@ export class EventRecorder {
     } else {
       ev.metadata.name = `${ev.involvedObject.name || 'unknown'}.${this.nanos(nowMs).toString(16)}`;
     }
-    lruSet(this.written, key, { name: ev.metadata.name ?? '', count: ev.count ?? 1, firstTimestamp: ev.firstTimestamp ?? '' });
+    lruSet(this.written, key, {
+      name: ev.metadata.name ?? '',
+      count: ev.count ?? 1,
+      firstTimestamp: ev.firstTimestamp ?? '',
+    });
     if (this.spammed(ev, nowMs)) return;
     if (this.client) {
       const wait = this.client.reserve(nowMs);
@@ -209,8 +216,32 @@ export class EventRecorder {
   private aggregate(ev: KubeEvent, nowMs: number): { event: KubeEvent; key: string } {
     const o = ev.involvedObject;
     const s = ev.source ?? {};
-    const aggregateKey = [s.component, s.host, o.kind, o.namespace, o.name, o.uid, o.apiVersion, ev.type, ev.reason, ev.reportingComponent, ev.reportingInstance].join('\u0000');
-    const eventKey = [s.component, s.host, o.kind, o.namespace, o.name, o.fieldPath, o.uid, o.apiVersion, ev.type, ev.reason, ev.message].join('\u0000');
+    const aggregateKey = [
+      s.component,
+      s.host,
+      o.kind,
+      o.namespace,
+      o.name,
+      o.uid,
+      o.apiVersion,
+      ev.type,
+      ev.reason,
+      ev.reportingComponent,
+      ev.reportingInstance,
+    ].join('\u0000');
+    const eventKey = [
+      s.component,
+      s.host,
+      o.kind,
+      o.namespace,
+      o.name,
+      o.fieldPath,
+      o.uid,
+      o.apiVersion,
+      ev.type,
+      ev.reason,
+      ev.message,
+    ].join('\u0000');
     let rec = lruGet(this.similar, aggregateKey);
     if (!rec || nowMs - rec.last > AGGREGATE_INTERVAL_MS) rec = { messages: new Set(), last: nowMs };
     rec.messages.add(ev.message ?? '');
@@ -219,7 +250,10 @@ export class EventRecorder {
     if (rec.messages.size < AGGREGATE_MAX_EVENTS) return { event: ev, key: eventKey };
     // Keep the set at its maximum (PopAny), and write the combined event under the aggregate key.
     rec.messages.delete(rec.messages.values().next().value as string);
-    return { event: { ...ev, message: `(combined from similar events): ${ev.message ?? ''}` }, key: aggregateKey };
+    return {
+      event: { ...ev, message: `(combined from similar events): ${ev.message ?? ''}` },
+      key: aggregateKey,
+    };
   }
 
   /** EventSourceObjectSpamFilter.Filter: true when this source has used up its events for the object. */

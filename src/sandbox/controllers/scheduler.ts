@@ -301,12 +301,18 @@ export class Scheduler implements Controller {
     const ns = pod.metadata.namespace ?? '';
     const name = pod.metadata.name ?? '';
     try {
-      await this.ctx.api.bind(ns, name, {
-        apiVersion: 'v1',
-        kind: 'Binding',
-        metadata: { name, namespace: ns, uid: pod.metadata.uid },
-        target: { apiVersion: 'v1', kind: 'Node', name: node },
-      }, {}, pod);
+      await this.ctx.api.bind(
+        ns,
+        name,
+        {
+          apiVersion: 'v1',
+          kind: 'Binding',
+          metadata: { name, namespace: ns, uid: pod.metadata.uid },
+          target: { apiVersion: 'v1', kind: 'Node', name: node },
+        },
+        {},
+        pod,
+      );
       this.recorder.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${node}`);
     } catch (e) {
       // ForgetPod: the assumption goes; the informer tells us what really happened.

@@ -9,7 +9,15 @@ import { parse, stringify } from 'yaml';
 import type { HostLayout } from '../layout.ts';
 import { debVersion, resolveRelease, rpmVersion } from './repo.ts';
 import { readPackages, writeAtomic, writePackages, type Packages } from './host.ts';
-import { apiserverManifest, controllerManagerManifest, etcdManifest, flagValue, imageTag, schedulerManifest, type ControlPlaneManifestInput } from './manifests.ts';
+import {
+  apiserverManifest,
+  controllerManagerManifest,
+  etcdManifest,
+  flagValue,
+  imageTag,
+  schedulerManifest,
+  type ControlPlaneManifestInput,
+} from './manifests.ts';
 import type { Pod } from '../apiserver/types.ts';
 
 /** What a shim may do to its node and the cluster (implemented by the sandbox). */
@@ -44,7 +52,12 @@ export interface ShimIO {
 const K8S_PACKAGES = new Set(['kubelet', 'kubeadm', 'kubectl', 'kubernetes-cni', 'cri-tools']);
 
 /** Runs one shim command; resolves with its exit code. */
-export async function runNodeCommand(ops: NodeOps, command: string, args: string[], io: ShimIO): Promise<number> {
+export async function runNodeCommand(
+  ops: NodeOps,
+  command: string,
+  args: string[],
+  io: ShimIO,
+): Promise<number> {
   switch (command) {
     case 'apt-get':
       return aptGet(ops, args, io);
@@ -90,7 +103,15 @@ function setReboot(ops: NodeOps, pkgs: string[]): void {
   writeAtomic(ops.host.path('/var/run/reboot-required.pkgs'), pkgs.join('\n') + '\n');
 }
 
-function install(ops: NodeOps, pkgs: Packages, targets: { name: string; version: string | undefined }[], io: ShimIO, fmt: (r: string) => string, allowHeld: boolean, manager: 'apt' | 'dnf'): number {
+function install(
+  ops: NodeOps,
+  pkgs: Packages,
+  targets: { name: string; version: string | undefined }[],
+  io: ShimIO,
+  fmt: (r: string) => string,
+  allowHeld: boolean,
+  manager: 'apt' | 'dnf',
+): number {
   const releases = ops.releases();
   const changes: { name: string; from: string | undefined; to: string }[] = [];
   for (const t of targets) {
@@ -103,7 +124,11 @@ function install(ops: NodeOps, pkgs: Packages, targets: { name: string; version:
       changes.push({ name: t.name, from: pkgs[t.name]?.version, to: t.version ?? 'latest' });
       continue;
     }
-    const wanted = t.version ?? releases.filter((r) => r.startsWith((pkgs[t.name]?.version ?? '').split('.').slice(0, 2).join('.'))).at(-1);
+    const wanted =
+      t.version ??
+      releases
+        .filter((r) => r.startsWith((pkgs[t.name]?.version ?? '').split('.').slice(0, 2).join('.')))
+        .at(-1);
     const rel = wanted === undefined ? undefined : resolveRelease(wanted, releases);
     if (rel === undefined) {
       if (manager === 'apt') io.err(`E: Version '${t.version ?? ''}' for '${t.name}' was not found\n`);
@@ -123,10 +148,15 @@ function install(ops: NodeOps, pkgs: Packages, targets: { name: string; version:
   }
   for (const c of changes) {
     if (c.from === c.to) {
-      io.out(manager === 'apt' ? `${c.name} is already the newest version (${fmt(c.to)}).\n` : `Package ${c.name}-${fmt(c.to)}.x86_64 is already installed.\n`);
+      io.out(
+        manager === 'apt'
+          ? `${c.name} is already the newest version (${fmt(c.to)}).\n`
+          : `Package ${c.name}-${fmt(c.to)}.x86_64 is already installed.\n`,
+      );
       continue;
     }
-    const downgrade = c.from !== undefined && semver.valid(c.from) && semver.valid(c.to) && semver.lt(c.to, c.from);
+    const downgrade =
+      c.from !== undefined && semver.valid(c.from) && semver.valid(c.to) && semver.lt(c.to, c.from);
     io.out(
       manager === 'apt'
         ? `${downgrade ? 'Downgrading' : 'Unpacking'} ${c.name} (${fmt(c.to)})${c.from ? ` over (${fmt(c.from)})` : ''} ...\nSetting up ${c.name} (${fmt(c.to)}) ...\n`
@@ -136,7 +166,11 @@ function install(ops: NodeOps, pkgs: Packages, targets: { name: string; version:
   }
   writePackages(ops.host, pkgs);
   const kernel = changes.filter((c) => c.name.startsWith('linux-image'));
-  if (kernel.length > 0) setReboot(ops, kernel.map((k) => k.name));
+  if (kernel.length > 0)
+    setReboot(
+      ops,
+      kernel.map((k) => k.name),
+    );
   if (manager === 'dnf') io.out('Complete!\n');
   return 0;
 }
@@ -161,7 +195,15 @@ function aptGet(ops: NodeOps, args: string[], io: ShimIO): number {
         io.out('0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n');
         return 0;
       }
-      return install(ops, pkgs, targets, io, debVersion, flags.includes('--allow-change-held-packages'), 'apt');
+      return install(
+        ops,
+        pkgs,
+        targets,
+        io,
+        debVersion,
+        flags.includes('--allow-change-held-packages'),
+        'apt',
+      );
     }
     case 'upgrade':
     case 'dist-upgrade':
@@ -171,7 +213,9 @@ function aptGet(ops: NodeOps, args: string[], io: ShimIO): number {
         return 1;
       }
       // An OS patch round: held Kubernetes packages stay, the kernel moves, a reboot is required.
-      const kept = Object.entries(pkgs).filter(([, p]) => p.held).map(([n]) => n);
+      const kept = Object.entries(pkgs)
+        .filter(([, p]) => p.held)
+        .map(([n]) => n);
       if (kept.length) io.out(`The following packages have been kept back:\n  ${kept.join(' ')}\n`);
       pkgs['linux-image-amd64'] = { version: '6.1.0-29', held: false };
       writePackages(ops.host, pkgs);
@@ -203,7 +247,11 @@ function aptMark(ops: NodeOps, args: string[], io: ShimIO): number {
       return 100;
     }
     const want = sub === 'hold';
-    io.out(p.held === want ? `${n} was already ${want ? 'set on hold' : 'not on hold'}.\n` : `${n} ${want ? 'set on hold' : 'canceled hold'}.\n`);
+    io.out(
+      p.held === want
+        ? `${n} was already ${want ? 'set on hold' : 'not on hold'}.\n`
+        : `${n} ${want ? 'set on hold' : 'canceled hold'}.\n`,
+    );
     p.held = want;
   }
   writePackages(ops.host, pkgs);
@@ -332,7 +380,9 @@ async function upgradeStaticPods(ops: NodeOps, version: string, io: ShimIO): Pro
     ['kube-controller-manager', 'kube-controller-manager.yaml', controllerManagerManifest(input)],
     ['kube-scheduler', 'kube-scheduler.yaml', schedulerManifest(input)],
   ];
-  io.out(`[upgrade/staticpods] Writing new Static Pod manifests to "/etc/kubernetes/tmp/kubeadm-upgraded-manifests"\n`);
+  io.out(
+    `[upgrade/staticpods] Writing new Static Pod manifests to "/etc/kubernetes/tmp/kubeadm-upgraded-manifests"\n`,
+  );
   for (const [component, file, manifest] of parts) {
     const path = join(ops.host.manifests, file);
     const text = stringify(manifest);
@@ -344,17 +394,23 @@ async function upgradeStaticPods(ops: NodeOps, version: string, io: ShimIO): Pro
     io.out(`[upgrade/staticpods] Preparing for "${component}" upgrade\n`);
     if (old) {
       writeAtomic(join(backupDir, file), old, 0o600);
-      io.out(`[upgrade/staticpods] Moving new manifest to "/etc/kubernetes/manifests/${file}" and backing up old manifest to "/etc/kubernetes/tmp/kubeadm-backup-manifests-${stamp}/${file}"\n`);
+      io.out(
+        `[upgrade/staticpods] Moving new manifest to "/etc/kubernetes/manifests/${file}" and backing up old manifest to "/etc/kubernetes/tmp/kubeadm-backup-manifests-${stamp}/${file}"\n`,
+      );
     }
     const tmp = `${path}.kubeadm-new`;
     writeAtomic(tmp, text, 0o600);
     renameSync(tmp, path);
     io.out(`[upgrade/staticpods] Waiting for the kubelet to restart the component\n`);
     if (!(await ops.waitStaticPod(component, 5 * 60_000))) {
-      io.err(`[upgrade/staticpods] FATAL: couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state. Errors faced: timed out waiting for the condition\n`);
+      io.err(
+        `[upgrade/staticpods] FATAL: couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state. Errors faced: timed out waiting for the condition\n`,
+      );
       return false;
     }
-    io.out(`[apiclient] Found 1 Pods for label selector component=${component}\n[upgrade/staticpods] Component "${component}" upgraded successfully!\n`);
+    io.out(
+      `[apiclient] Found 1 Pods for label selector component=${component}\n[upgrade/staticpods] Component "${component}" upgraded successfully!\n`,
+    );
   }
   return true;
 }
@@ -369,18 +425,30 @@ async function kubeadm(ops: NodeOps, args: string[], io: ShimIO): Promise<number
   if (words[0] === 'version') {
     if (args.includes('-o') && args.includes('short')) io.out(`${own}\n`);
     else if (args.some((a) => a === '-o=short' || a === '--output=short')) io.out(`${own}\n`);
-    else io.out(`kubeadm version: &version.Info{Major:"${semver.major(own)}", Minor:"${semver.minor(own)}", GitVersion:"${own}", GitTreeState:"clean", GoVersion:"go1.24.9", Compiler:"gc", Platform:"linux/amd64"}\n`);
+    else
+      io.out(
+        `kubeadm version: &version.Info{Major:"${semver.major(own)}", Minor:"${semver.minor(own)}", GitVersion:"${own}", GitTreeState:"clean", GoVersion:"go1.24.9", Compiler:"gc", Platform:"linux/amd64"}\n`,
+      );
     return 0;
   }
   if (words[0] !== 'upgrade') {
-    io.err(`error: the sandbox's kubeadm shim implements "version" and "upgrade apply|node|plan", not "${words.join(' ')}"\n`);
+    io.err(
+      `error: the sandbox's kubeadm shim implements "version" and "upgrade apply|node|plan", not "${words.join(' ')}"\n`,
+    );
     return 1;
   }
   const current = await ops.clusterVersion();
   if (words[1] === 'plan') {
     io.out(`[upgrade/versions] Cluster version: ${current}\n[upgrade/versions] kubeadm version: ${own}\n`);
-    const next = ops.releases().filter((r) => semver.gt(r, current.slice(1)) && semver.minor(r) <= semver.minor(current) + 1).at(-1);
-    io.out(next ? `\nYou can now apply the upgrade by executing the following command:\n\n\tkubeadm upgrade apply v${next}\n` : '\nAwesome, you\'re up-to-date! Enjoy!\n');
+    const next = ops
+      .releases()
+      .filter((r) => semver.gt(r, current.slice(1)) && semver.minor(r) <= semver.minor(current) + 1)
+      .at(-1);
+    io.out(
+      next
+        ? `\nYou can now apply the upgrade by executing the following command:\n\n\tkubeadm upgrade apply v${next}\n`
+        : "\nAwesome, you're up-to-date! Enjoy!\n",
+    );
     return 0;
   }
   if (words[1] === 'apply') {
@@ -390,56 +458,89 @@ async function kubeadm(ops: NodeOps, args: string[], io: ShimIO): Promise<number
       return 1;
     }
     if (ops.role !== 'control-plane') {
-      io.err('[upgrade] FATAL: this node is not a control plane: /etc/kubernetes/manifests/kube-apiserver.yaml is missing\n');
+      io.err(
+        '[upgrade] FATAL: this node is not a control plane: /etc/kubernetes/manifests/kube-apiserver.yaml is missing\n',
+      );
       return 1;
     }
-    if (!args.includes('-y') && !args.includes('--yes') && !args.includes('-f') && !args.includes('--force')) {
+    if (
+      !args.includes('-y') &&
+      !args.includes('--yes') &&
+      !args.includes('-f') &&
+      !args.includes('--force')
+    ) {
       io.err('[upgrade] FATAL: the sandbox cannot answer prompts; use -y\n');
       return 1;
     }
-    io.out(`[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n[preflight] Running pre-flight checks.\n[upgrade] Running cluster health checks\n`);
+    io.out(
+      `[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n[preflight] Running pre-flight checks.\n[upgrade] Running cluster health checks\n`,
+    );
     const notReady = await ops.notReadyControlPlanes();
     if (notReady.length > 0) {
-      io.err(`[upgrade/health] FATAL: [preflight] Some fatal errors occurred:\n\t[ERROR ControlPlaneNodesReady]: there are NotReady control-planes in the cluster: [${notReady.join(' ')}]\n`);
+      io.err(
+        `[upgrade/health] FATAL: [preflight] Some fatal errors occurred:\n\t[ERROR ControlPlaneNodesReady]: there are NotReady control-planes in the cluster: [${notReady.join(' ')}]\n`,
+      );
       return 1;
     }
     const t = semver.coerce(target)?.version ?? target;
     const cur = current.replace(/^v/, '');
     if (semver.gt(t, own.slice(1))) {
-      io.err(`[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is higher than the kubeadm version "${own}". Upgrade kubeadm first using the tool you used to install kubeadm\n`);
+      io.err(
+        `[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is higher than the kubeadm version "${own}". Upgrade kubeadm first using the tool you used to install kubeadm\n`,
+      );
       return 1;
     }
     if (semver.minor(t) > semver.minor(cur) + 1 || semver.major(t) !== semver.major(cur)) {
-      io.err(`[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is too high; kubeadm can upgrade only 1 minor version at a time\n`);
+      io.err(
+        `[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is too high; kubeadm can upgrade only 1 minor version at a time\n`,
+      );
       return 1;
     }
     if (semver.minor(t) < semver.minor(cur)) {
-      io.err(`[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is lower than the cluster version "${current}". Downgrades are not supported yet\n`);
+      io.err(
+        `[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is lower than the cluster version "${current}". Downgrades are not supported yet\n`,
+      );
       return 1;
     }
     if (!ops.releases().includes(t)) {
-      io.err(`[upgrade/version] FATAL: unable to fetch file. URL: "https://dl.k8s.io/release/${target}/..." status: 404 Not Found\n`);
+      io.err(
+        `[upgrade/version] FATAL: unable to fetch file. URL: "https://dl.k8s.io/release/${target}/..." status: 404 Not Found\n`,
+      );
       return 1;
     }
-    io.out(`[upgrade/version] You have chosen to change the cluster version to "${target}"\n[upgrade/versions] Cluster version: ${current}\n[upgrade/versions] kubeadm version: ${own}\n`);
+    io.out(
+      `[upgrade/version] You have chosen to change the cluster version to "${target}"\n[upgrade/versions] Cluster version: ${current}\n[upgrade/versions] kubeadm version: ${own}\n`,
+    );
     if (!(await upgradeStaticPods(ops, `v${t}`, io))) return 1;
     await ops.upgradeClusterConfig(`v${t}`);
-    io.out(`[upgrade/addons] Applied essential addon: CoreDNS\n[upgrade/addons] Applied essential addon: kube-proxy\n\n[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "${target}".\n`);
+    io.out(
+      `[upgrade/addons] Applied essential addon: CoreDNS\n[upgrade/addons] Applied essential addon: kube-proxy\n\n[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "${target}".\n`,
+    );
     return 0;
   }
   if (words[1] === 'node') {
     if (ops.role === 'control-plane') {
-      io.out('[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n[upgrade] Upgrading your Static Pod-hosted control plane instance to version "' + current + '"...\n');
+      io.out(
+        '[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n[upgrade] Upgrading your Static Pod-hosted control plane instance to version "' +
+          current +
+          '"...\n',
+      );
       if (semver.gt(current.slice(1), own.slice(1))) {
-        io.err(`[upgrade] FATAL: the cluster version ${current} is higher than the kubeadm version ${own}; upgrade kubeadm first\n`);
+        io.err(
+          `[upgrade] FATAL: the cluster version ${current} is higher than the kubeadm version ${own}; upgrade kubeadm first\n`,
+        );
         return 1;
       }
       if (!(await upgradeStaticPods(ops, current, io))) return 1;
       io.out('[upgrade] The control plane instance for this node was successfully upgraded!\n');
     } else {
-      io.out('[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n[upgrade] Skipping phase. Not a control plane node.\n');
+      io.out(
+        '[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n[upgrade] Skipping phase. Not a control plane node.\n',
+      );
     }
-    io.out('[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!\n[upgrade] Now you should go ahead and upgrade the kubelet package using your package manager.\n');
+    io.out(
+      '[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!\n[upgrade] Now you should go ahead and upgrade the kubelet package using your package manager.\n',
+    );
     return 0;
   }
   io.err(`error: unknown command "${words[1] ?? ''}" for "kubeadm upgrade"\n`);

@@ -64,7 +64,11 @@ export function writeKubeletConfig(host: HostLayout, port: number): void {
   const doc = {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: '/etc/kubernetes/pki/ca.crt' } },
+    authentication: {
+      anonymous: { enabled: false },
+      webhook: { enabled: true },
+      x509: { clientCAFile: '/etc/kubernetes/pki/ca.crt' },
+    },
     authorization: { mode: 'Webhook' },
     cgroupDriver: 'systemd',
     clusterDNS: ['10.96.0.10'],
@@ -85,7 +89,15 @@ export function readKubeletConfig(host: HostLayout): KubeletFileConfig {
 
 /** Lays out an empty host directory: the directories a kubeadm node has, os-release, packages. */
 export function initHost(host: HostLayout, release: string): void {
-  for (const d of [host.pki, host.manifests, host.kubeletPki, host.varRun, host.path('/var/lib/sandbox'), host.bin, host.path('/etc/apt/sources.list.d')]) {
+  for (const d of [
+    host.pki,
+    host.manifests,
+    host.kubeletPki,
+    host.varRun,
+    host.path('/var/lib/sandbox'),
+    host.bin,
+    host.path('/etc/apt/sources.list.d'),
+  ]) {
     mkdirSync(d, { recursive: true });
   }
   if (!existsSync(host.packagesFile)) {
@@ -97,6 +109,12 @@ export function initHost(host: HostLayout, release: string): void {
     });
   }
   const minor = release.split('.').slice(0, 2).join('.');
-  writeAtomic(host.path('/etc/apt/sources.list.d/kubernetes.list'), `deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v${minor}/deb/ /\n`);
-  writeAtomic(host.path('/etc/os-release'), 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n');
+  writeAtomic(
+    host.path('/etc/apt/sources.list.d/kubernetes.list'),
+    `deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v${minor}/deb/ /\n`,
+  );
+  writeAtomic(
+    host.path('/etc/os-release'),
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n',
+  );
 }

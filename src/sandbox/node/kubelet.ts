@@ -14,7 +14,16 @@ import { isMirrorPod, MIRROR_ANNOTATION } from '../apiserver/defaults.ts';
 import { clone, isDeleting, keyOf, microTimestamp, timestamp } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
 import { ApiError } from '../apiserver/status.ts';
-import type { ContainerStatus, KubeObject, Lease, Node, NodeCondition, Pod, PodCondition, Taint } from '../apiserver/types.ts';
+import type {
+  ContainerStatus,
+  KubeObject,
+  Lease,
+  Node,
+  NodeCondition,
+  Pod,
+  PodCondition,
+  Taint,
+} from '../apiserver/types.ts';
 import type { Informers } from '../controllers/context.ts';
 import type { EventRecorder } from '../controllers/recorder.ts';
 import type { HostLayout } from '../layout.ts';
@@ -116,7 +125,8 @@ export class SimKubelet {
   private subscribe(informers: Informers): void {
     informers.pods.on((type, pod) => {
       // Only the informers of the current kubelet process count (see useInformers).
-      if (this.unsubscribed || this.deps.informers !== informers || pod.spec.nodeName !== this.cfg.nodeName) return;
+      if (this.unsubscribed || this.deps.informers !== informers || pod.spec.nodeName !== this.cfg.nodeName)
+        return;
       if (type === 'DELETED') this.forget(pod);
       else this.syncPod(pod);
     });
@@ -183,7 +193,9 @@ export class SimKubelet {
       }
     }
     if (!this.running) return;
-    await this.renewLease().catch((e: unknown) => this.deps.log(`kubelet ${this.name}: lease: ${e instanceof Error ? e.message : String(e)}`));
+    await this.renewLease().catch((e: unknown) =>
+      this.deps.log(`kubelet ${this.name}: lease: ${e instanceof Error ? e.message : String(e)}`),
+    );
     this.scheduleHeartbeat();
     this.queueStaticSync();
     // The runtime comes up: the node turns Ready and the pods bound to it are (re)started.
@@ -192,10 +204,20 @@ export class SimKubelet {
       if (!this.running) return;
       this.ready = true;
       void this.updateNodeStatus()
-        .then(() => this.deps.recorder.event(this.nodeRef(), 'Normal', 'NodeReady', `Node ${this.name} status is now: NodeReady`))
-        .catch((e: unknown) => this.deps.log(`kubelet ${this.name}: status: ${e instanceof Error ? e.message : String(e)}`));
+        .then(() =>
+          this.deps.recorder.event(
+            this.nodeRef(),
+            'Normal',
+            'NodeReady',
+            `Node ${this.name} status is now: NodeReady`,
+          ),
+        )
+        .catch((e: unknown) =>
+          this.deps.log(`kubelet ${this.name}: status: ${e instanceof Error ? e.message : String(e)}`),
+        );
     }, this.deps.timing.kubeletRestartMs);
-    for (const p of this.deps.informers.pods.list()) if (p.spec.nodeName === this.name && !isMirrorPod(p)) this.syncPod(p);
+    for (const p of this.deps.informers.pods.list())
+      if (p.spec.nodeName === this.name && !isMirrorPod(p)) this.syncPod(p);
   }
 
   /** Stops the kubelet process (containers keep running, as with systemctl stop kubelet). */
@@ -212,10 +234,11 @@ export class SimKubelet {
     await this.syncingStatic;
     const s = this.server;
     this.server = undefined;
-    if (s) await new Promise<void>((r) => {
-      s.close(() => r());
-      s.closeAllConnections();
-    });
+    if (s)
+      await new Promise<void>((r) => {
+        s.close(() => r());
+        s.closeAllConnections();
+      });
   }
 
   /** Shuts the machine down: kubelet and every static pod stop. */
@@ -239,7 +262,10 @@ export class SimKubelet {
   private nodeInfo(): NonNullable<Node['status']>['nodeInfo'] {
     return {
       machineID: fnvHash(`machine-${this.name}`),
-      systemUUID: fnvHash(`uuid-${this.name}`).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/, '$1-$2-$3-$4-$5'),
+      systemUUID: fnvHash(`uuid-${this.name}`).replace(
+        /^(.{8})(.{4})(.{4})(.{4})(.{12}).*/,
+        '$1-$2-$3-$4-$5',
+      ),
       bootID: this.bootId,
       kernelVersion: '6.1.0-28-amd64',
       osImage: 'Debian GNU/Linux 12 (bookworm)',
@@ -254,16 +280,45 @@ export class SimKubelet {
   private conditions(prev: NodeCondition[] | undefined): NodeCondition[] {
     const now = this.now();
     const want: Omit<NodeCondition, 'lastHeartbeatTime' | 'lastTransitionTime'>[] = [
-      { type: 'MemoryPressure', status: 'False', reason: 'KubeletHasSufficientMemory', message: 'kubelet has sufficient memory available' },
-      { type: 'DiskPressure', status: 'False', reason: 'KubeletHasNoDiskPressure', message: 'kubelet has no disk pressure' },
-      { type: 'PIDPressure', status: 'False', reason: 'KubeletHasSufficientPID', message: 'kubelet has sufficient PID available' },
+      {
+        type: 'MemoryPressure',
+        status: 'False',
+        reason: 'KubeletHasSufficientMemory',
+        message: 'kubelet has sufficient memory available',
+      },
+      {
+        type: 'DiskPressure',
+        status: 'False',
+        reason: 'KubeletHasNoDiskPressure',
+        message: 'kubelet has no disk pressure',
+      },
+      {
+        type: 'PIDPressure',
+        status: 'False',
+        reason: 'KubeletHasSufficientPID',
+        message: 'kubelet has sufficient PID available',
+      },
       this.ready
-        ? { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }
-        : { type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'container runtime status check may not have completed yet' },
+        ? {
+            type: 'Ready',
+            status: 'True',
+            reason: 'KubeletReady',
+            message: 'kubelet is posting ready status',
+          }
+        : {
+            type: 'Ready',
+            status: 'False',
+            reason: 'KubeletNotReady',
+            message: 'container runtime status check may not have completed yet',
+          },
     ];
     return want.map((c) => {
       const old = prev?.find((p) => p.type === c.type);
-      return { ...c, lastHeartbeatTime: now, lastTransitionTime: old && old.status === c.status ? (old.lastTransitionTime ?? now) : now };
+      return {
+        ...c,
+        lastHeartbeatTime: now,
+        lastTransitionTime: old && old.status === c.status ? (old.lastTransitionTime ?? now) : now,
+      };
     });
   }
 
@@ -275,8 +330,20 @@ export class SimKubelet {
     const cap = this.cfg.capacity;
     return {
       ...(prev ?? {}),
-      capacity: { cpu: cap.cpu, memory: cap.memory, pods: cap.pods, 'ephemeral-storage': '61255492Ki', 'hugepages-2Mi': '0' },
-      allocatable: { cpu: cap.cpu, memory: cap.memory, pods: cap.pods, 'ephemeral-storage': '56453061334', 'hugepages-2Mi': '0' },
+      capacity: {
+        cpu: cap.cpu,
+        memory: cap.memory,
+        pods: cap.pods,
+        'ephemeral-storage': '61255492Ki',
+        'hugepages-2Mi': '0',
+      },
+      allocatable: {
+        cpu: cap.cpu,
+        memory: cap.memory,
+        pods: cap.pods,
+        'ephemeral-storage': '56453061334',
+        'hugepages-2Mi': '0',
+      },
       conditions: this.conditions(prev?.conditions),
       addresses: [
         { type: 'InternalIP', address: this.cfg.address },
@@ -296,9 +363,16 @@ export class SimKubelet {
       'kubernetes.io/arch': 'amd64',
       'kubernetes.io/hostname': this.name,
       'kubernetes.io/os': 'linux',
-      ...(cp ? { 'node-role.kubernetes.io/control-plane': '', 'node.kubernetes.io/exclude-from-external-load-balancers': '' } : {}),
+      ...(cp
+        ? {
+            'node-role.kubernetes.io/control-plane': '',
+            'node.kubernetes.io/exclude-from-external-load-balancers': '',
+          }
+        : {}),
     };
-    const taints: Taint[] = cp ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] : [];
+    const taints: Taint[] = cp
+      ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }]
+      : [];
     const node: Node = {
       metadata: {
         name: this.name,
@@ -309,13 +383,22 @@ export class SimKubelet {
           'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
         },
       },
-      spec: { podCIDR: `10.244.${this.cfg.index}.0/24`, podCIDRs: [`10.244.${this.cfg.index}.0/24`], ...(taints.length ? { taints } : {}) },
+      spec: {
+        podCIDR: `10.244.${this.cfg.index}.0/24`,
+        podCIDRs: [`10.244.${this.cfg.index}.0/24`],
+        ...(taints.length ? { taints } : {}),
+      },
       status: this.nodeStatus(undefined),
     };
     try {
       await this.deps.api.create(nodes, undefined, node);
       this.deps.recorder.event(this.nodeRef(), 'Normal', 'Starting', 'Starting kubelet.');
-      this.deps.recorder.event(this.nodeRef(), 'Normal', 'RegisteredNode', `Node ${this.name} event: Registered Node ${this.name} in Controller`);
+      this.deps.recorder.event(
+        this.nodeRef(),
+        'Normal',
+        'RegisteredNode',
+        `Node ${this.name} event: Registered Node ${this.name} in Controller`,
+      );
     } catch (e) {
       if (!(e instanceof ApiError && e.code === 409)) throw e;
       await this.updateNodeStatus();
@@ -345,9 +428,14 @@ export class SimKubelet {
       this.leaseTimer = undefined;
       if (!this.running) return;
       this.heartbeats++;
-      const work = this.heartbeats % 10 === 0 ? Promise.all([this.renewLease(), this.updateNodeStatus()]) : this.renewLease();
+      const work =
+        this.heartbeats % 10 === 0
+          ? Promise.all([this.renewLease(), this.updateNodeStatus()])
+          : this.renewLease();
       void work
-        .catch((e: unknown) => this.deps.log(`kubelet ${this.name}: heartbeat: ${e instanceof Error ? e.message : String(e)}`))
+        .catch((e: unknown) =>
+          this.deps.log(`kubelet ${this.name}: heartbeat: ${e instanceof Error ? e.message : String(e)}`),
+        )
         .finally(() => {
           if (this.running) this.scheduleHeartbeat();
         });
@@ -357,18 +445,27 @@ export class SimKubelet {
   /** Renews (or creates) kube-node-lease/<node>. */
   private async renewLease(): Promise<void> {
     const renewTime = microTimestamp(this.deps.clock.now());
-    const updated = await this.deps.api.guaranteedUpdate(leases, 'kube-node-lease', this.name, (cur) => {
-      const l = cur as Lease;
-      l.spec = { ...l.spec, holderIdentity: this.name, leaseDurationSeconds: 40, renewTime };
-      return l;
-    }, {}, this.deps.informers.leases.get(`kube-node-lease/${this.name}`));
+    const updated = await this.deps.api.guaranteedUpdate(
+      leases,
+      'kube-node-lease',
+      this.name,
+      (cur) => {
+        const l = cur as Lease;
+        l.spec = { ...l.spec, holderIdentity: this.name, leaseDurationSeconds: 40, renewTime };
+        return l;
+      },
+      {},
+      this.deps.informers.leases.get(`kube-node-lease/${this.name}`),
+    );
     if (updated) return;
     const node = await this.deps.api.tryGet(nodes, undefined, this.name);
     const lease: Lease = {
       metadata: {
         name: this.name,
         namespace: 'kube-node-lease',
-        ownerReferences: node ? [{ apiVersion: 'v1', kind: 'Node', name: this.name, uid: node.metadata.uid ?? '' }] : [],
+        ownerReferences: node
+          ? [{ apiVersion: 'v1', kind: 'Node', name: this.name, uid: node.metadata.uid ?? '' }]
+          : [],
       },
       spec: { holderIdentity: this.name, leaseDurationSeconds: 40, renewTime },
     };
@@ -385,22 +482,25 @@ export class SimKubelet {
     const certFile = join(pki, 'kubelet.crt');
     const keyFile = join(pki, 'kubelet.key');
     if (!existsSync(certFile)) return;
-    const server = https.createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => {
-      if (req.url === '/healthz') {
-        res.writeHead(200, { 'Content-Type': 'text/plain' });
-        res.end('ok');
-        return;
-      }
-      if (req.url === '/pods' || req.url === '/pods/') {
-        const items = this.deps.informers.pods.list().filter((p) => p.spec.nodeName === this.name);
-        const body = JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end(body);
-        return;
-      }
-      res.writeHead(404, { 'Content-Type': 'text/plain' });
-      res.end('404 page not found');
-    });
+    const server = https.createServer(
+      { cert: readFileSync(certFile), key: readFileSync(keyFile) },
+      (req, res) => {
+        if (req.url === '/healthz') {
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          res.end('ok');
+          return;
+        }
+        if (req.url === '/pods' || req.url === '/pods/') {
+          const items = this.deps.informers.pods.list().filter((p) => p.spec.nodeName === this.name);
+          const body = JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(body);
+          return;
+        }
+        res.writeHead(404, { 'Content-Type': 'text/plain' });
+        res.end('404 page not found');
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: this.cfg.address, port: this.kubeletPort() }, () => resolve());
@@ -456,9 +556,18 @@ export class SimKubelet {
       this.work.set(key, w);
       const grace = (pod.metadata.deletionGracePeriodSeconds ?? 0) * 1000;
       const wants = seconds(pod.metadata.annotations?.[SIM_ANNOTATIONS.stopSeconds]);
-      const stopMs = phase === 'Running' ? (wants === 'full' ? grace : wants !== undefined ? wants * 1000 : this.deps.timing.podStopMs) : 0;
+      const stopMs =
+        phase === 'Running'
+          ? wants === 'full'
+            ? grace
+            : wants !== undefined
+              ? wants * 1000
+              : this.deps.timing.podStopMs
+          : 0;
       // As kuberuntime's killContainer: the event when the stop begins, not when it is over.
-      if (phase === 'Running') for (const c of pod.spec.containers) this.deps.recorder.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
+      if (phase === 'Running')
+        for (const c of pod.spec.containers)
+          this.deps.recorder.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
       this.setTimer(key, w, Math.min(grace, stopMs), () => this.finishTermination(key, uid));
       return;
     }
@@ -477,14 +586,19 @@ export class SimKubelet {
         const want = pod.metadata.annotations?.[SIM_ANNOTATIONS.ready] !== 'false';
         const has = (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
         if (want !== has) {
-          void this.updatePodStatus(key, uid, (p) => this.setConditions(p, want, 'ContainersNotReady')).catch((e: unknown) => {
-            if (!(e instanceof ApiError && e.code === 404)) this.deps.log(`kubelet ${this.name}: ${key}: ${e instanceof Error ? e.message : String(e)}`);
-          });
+          void this.updatePodStatus(key, uid, (p) => this.setConditions(p, want, 'ContainersNotReady')).catch(
+            (e: unknown) => {
+              if (!(e instanceof ApiError && e.code === 404))
+                this.deps.log(`kubelet ${this.name}: ${key}: ${e instanceof Error ? e.message : String(e)}`);
+            },
+          );
         }
       }
       return;
     }
-    const started = phase === 'Running' && (pod.status?.containerStatuses ?? []).every((c) => c.state.running !== undefined);
+    const started =
+      phase === 'Running' &&
+      (pod.status?.containerStatuses ?? []).every((c) => c.state.running !== undefined);
     const fromThisBoot = this.containers.get(uid) === this.bootId;
     if (started && fromThisBoot) {
       w = { uid, timer: undefined, stage: 'running' };
@@ -541,7 +655,13 @@ export class SimKubelet {
     return gone ? undefined : (out as Pod | undefined);
   }
 
-  private containerStatuses(pod: Pod, state: 'running' | 'waiting' | 'terminated', ready: boolean, restart: boolean, exitCode = 0): ContainerStatus[] {
+  private containerStatuses(
+    pod: Pod,
+    state: 'running' | 'waiting' | 'terminated',
+    ready: boolean,
+    restart: boolean,
+    exitCode = 0,
+  ): ContainerStatus[] {
     const now = this.now();
     const prev = pod.status?.containerStatuses ?? [];
     return pod.spec.containers.map((c, i) => {
@@ -550,7 +670,10 @@ export class SimKubelet {
       const s: ContainerStatus = {
         name: c.name,
         image: c.image ?? '',
-        imageID: `${c.image ?? ''}@sha256:${fnvHash(c.image ?? '')}${fnvHash(c.image ?? '')}`.slice(0, (c.image ?? '').length + 72),
+        imageID: `${c.image ?? ''}@sha256:${fnvHash(c.image ?? '')}${fnvHash(c.image ?? '')}`.slice(
+          0,
+          (c.image ?? '').length + 72,
+        ),
         containerID: `containerd://${fnvHash(`${pod.metadata.uid ?? ''}-${i}-${restartCount}`)}${fnvHash(this.bootId)}`,
         ready,
         started: state === 'running',
@@ -560,10 +683,24 @@ export class SimKubelet {
             ? { running: { startedAt: now } }
             : state === 'waiting'
               ? { waiting: { reason: 'ContainerCreating' } }
-              : { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: old?.state.running?.startedAt ?? now, finishedAt: now } },
+              : {
+                  terminated: {
+                    exitCode,
+                    reason: exitCode === 0 ? 'Completed' : 'Error',
+                    startedAt: old?.state.running?.startedAt ?? now,
+                    finishedAt: now,
+                  },
+                },
       };
       if (restart && state === 'running' && old?.state.running) {
-        s.lastState = { terminated: { exitCode: 255, reason: 'Unknown', startedAt: old.state.running.startedAt ?? now, finishedAt: now } };
+        s.lastState = {
+          terminated: {
+            exitCode: 255,
+            reason: 'Unknown',
+            startedAt: old.state.running.startedAt ?? now,
+            finishedAt: now,
+          },
+        };
       }
       return s;
     });
@@ -575,7 +712,13 @@ export class SimKubelet {
     const cond = (type: string, status: boolean, why?: string): PodCondition => {
       const old = prev.find((c) => c.type === type);
       const s = status ? 'True' : 'False';
-      return { type, status: s, lastProbeTime: null, lastTransitionTime: old && old.status === s ? (old.lastTransitionTime ?? now) : now, ...(why && !status ? { reason: why } : {}) };
+      return {
+        type,
+        status: s,
+        lastProbeTime: null,
+        lastTransitionTime: old && old.status === s ? (old.lastTransitionTime ?? now) : now,
+        ...(why && !status ? { reason: why } : {}),
+      };
     };
     const scheduled = prev.find((c) => c.type === 'PodScheduled') ?? cond('PodScheduled', true);
     pod.status = {
@@ -593,7 +736,10 @@ export class SimKubelet {
   private async markRestarting(key: string, uid: string): Promise<void> {
     await this.updatePodStatus(key, uid, (p) => {
       this.setConditions(p, false, 'ContainersNotReady');
-      p.status = { ...(p.status ?? {}), containerStatuses: this.containerStatuses(p, 'waiting', false, false) };
+      p.status = {
+        ...(p.status ?? {}),
+        containerStatuses: this.containerStatuses(p, 'waiting', false, false),
+      };
     });
   }
 
@@ -617,7 +763,12 @@ export class SimKubelet {
     this.containers.set(uid, this.bootId);
     if (!restart) {
       for (const c of pod.spec.containers) {
-        this.deps.recorder.event(pod, 'Normal', 'Pulled', `Container image "${c.image ?? ''}" already present on machine`);
+        this.deps.recorder.event(
+          pod,
+          'Normal',
+          'Pulled',
+          `Container image "${c.image ?? ''}" already present on machine`,
+        );
         this.deps.recorder.event(pod, 'Normal', 'Started', `Started container ${c.name}`);
       }
     }
@@ -626,7 +777,11 @@ export class SimKubelet {
   private async markSucceeded(key: string, uid: string): Promise<void> {
     await this.updatePodStatus(key, uid, (p) => {
       this.setConditions(p, false, 'PodCompleted');
-      p.status = { ...(p.status ?? {}), phase: 'Succeeded', containerStatuses: this.containerStatuses(p, 'terminated', false, false, 0) };
+      p.status = {
+        ...(p.status ?? {}),
+        phase: 'Succeeded',
+        containerStatuses: this.containerStatuses(p, 'terminated', false, false, 0),
+      };
     });
   }
 
@@ -637,13 +792,23 @@ export class SimKubelet {
     if (pod && pod.metadata.uid === uid && pod.status?.phase === 'Running') {
       pod = await this.updatePodStatus(key, uid, (p) => {
         this.setConditions(p, false, 'PodCompleted');
-        p.status = { ...(p.status ?? {}), phase: 'Succeeded', containerStatuses: this.containerStatuses(p, 'terminated', false, false, 0) };
+        p.status = {
+          ...(p.status ?? {}),
+          phase: 'Succeeded',
+          containerStatuses: this.containerStatuses(p, 'terminated', false, false, 0),
+        };
       });
     }
     const w = this.work.get(key);
     if (w) w.stage = 'done';
     try {
-      await this.deps.api.delete(pods, ns, name, { gracePeriodSeconds: 0, preconditions: { uid } }, pod?.metadata.uid === uid ? pod : undefined);
+      await this.deps.api.delete(
+        pods,
+        ns,
+        name,
+        { gracePeriodSeconds: 0, preconditions: { uid } },
+        pod?.metadata.uid === uid ? pod : undefined,
+      );
     } catch (e) {
       if (e instanceof ApiError && (e.code === 404 || e.code === 409)) return;
       throw e;
@@ -662,19 +827,24 @@ export class SimKubelet {
     }
     // fsnotify can miss renames across directories; the kubelet's file source also polls.
     const poll = (): void => {
-      this.manifestTimer = setTimeout(() => {
-        if (!this.running) return;
-        this.queueStaticSync();
-        poll();
-      }, Math.max(this.deps.timing.heartbeatMs, 250));
+      this.manifestTimer = setTimeout(
+        () => {
+          if (!this.running) return;
+          this.queueStaticSync();
+          poll();
+        },
+        Math.max(this.deps.timing.heartbeatMs, 250),
+      );
     };
     poll();
   }
 
   private queueStaticSync(): void {
-    this.syncingStatic = this.syncingStatic.then(() => this.syncStaticPods()).catch((e: unknown) => {
-      this.deps.log(`kubelet ${this.name}: static pods: ${e instanceof Error ? e.message : String(e)}`);
-    });
+    this.syncingStatic = this.syncingStatic
+      .then(() => this.syncStaticPods())
+      .catch((e: unknown) => {
+        this.deps.log(`kubelet ${this.name}: static pods: ${e instanceof Error ? e.message : String(e)}`);
+      });
   }
 
   private readManifests(): Map<string, { pod: Pod; hash: string }> {
@@ -725,7 +895,9 @@ export class SimKubelet {
       try {
         await this.deps.runtime.start(this.name, m.pod);
       } catch (e) {
-        this.deps.log(`kubelet ${this.name}: static pod ${name} failed to start: ${e instanceof Error ? e.message : String(e)}`);
+        this.deps.log(
+          `kubelet ${this.name}: static pod ${name} failed to start: ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
     }
   }
@@ -776,7 +948,9 @@ export class SimKubelet {
         (existing.status.containerStatuses ?? []).every((c) => c.ready) &&
         (existing.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
       if (isRunning === running) return;
-      await this.updatePodStatus(keyOf(existing), existing.metadata.uid ?? '', (p) => this.setStaticStatus(p, running));
+      await this.updatePodStatus(keyOf(existing), existing.metadata.uid ?? '', (p) =>
+        this.setStaticStatus(p, running),
+      );
       return;
     }
     const node = await this.deps.api.tryGet(nodes, undefined, this.name);
@@ -792,13 +966,29 @@ export class SimKubelet {
         'kubernetes.io/config.seen': new Date(this.deps.clock.now()).toISOString().replace('Z', '000000Z'),
         'kubernetes.io/config.source': 'file',
       },
-      ownerReferences: node ? [{ apiVersion: 'v1', kind: 'Node', name: this.name, uid: node.metadata.uid ?? '', controller: true }] : [],
+      ownerReferences: node
+        ? [
+            {
+              apiVersion: 'v1',
+              kind: 'Node',
+              name: this.name,
+              uid: node.metadata.uid ?? '',
+              controller: true,
+            },
+          ]
+        : [],
     };
-    pod.spec = { ...pod.spec, nodeName: this.name, tolerations: [{ operator: 'Exists', effect: 'NoExecute' }] };
+    pod.spec = {
+      ...pod.spec,
+      nodeName: this.name,
+      tolerations: [{ operator: 'Exists', effect: 'NoExecute' }],
+    };
     delete pod['status'];
     try {
       const created = (await this.deps.api.create(pods, 'kube-system', pod)) as Pod;
-      await this.updatePodStatus(keyOf(created), created.metadata.uid ?? '', (p) => this.setStaticStatus(p, running));
+      await this.updatePodStatus(keyOf(created), created.metadata.uid ?? '', (p) =>
+        this.setStaticStatus(p, running),
+      );
     } catch (e) {
       if (!(e instanceof ApiError && e.code === 409)) throw e;
     }
@@ -824,6 +1014,10 @@ export class SimKubelet {
     const m = this.staticPods.get(component);
     const hash = this.staticHashes.get(component);
     if (!m || !hash || !this.running) return;
-    void this.ensureMirror(component, m, hash).catch((e: unknown) => this.deps.log(`kubelet ${this.name}: mirror ${component}: ${e instanceof Error ? e.message : String(e)}`));
+    void this.ensureMirror(component, m, hash).catch((e: unknown) =>
+      this.deps.log(
+        `kubelet ${this.name}: mirror ${component}: ${e instanceof Error ? e.message : String(e)}`,
+      ),
+    );
   }
 }

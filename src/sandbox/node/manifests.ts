@@ -29,11 +29,22 @@ function hostPathVolume(name: string, path: string, type = 'DirectoryOrCreate'):
   return { name, hostPath: { path, type } };
 }
 
-function pod(component: string, image: string, command: string[], volumes: Record<string, unknown>[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+function pod(
+  component: string,
+  image: string,
+  command: string[],
+  volumes: Record<string, unknown>[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { ...(extra['annotations'] ? { annotations: extra['annotations'] } : {}), labels: { component, tier: 'control-plane' }, name: component, namespace: 'kube-system' },
+    metadata: {
+      ...(extra['annotations'] ? { annotations: extra['annotations'] } : {}),
+      labels: { component, tier: 'control-plane' },
+      name: component,
+      namespace: 'kube-system',
+    },
     spec: {
       containers: [
         {
@@ -41,8 +52,17 @@ function pod(component: string, image: string, command: string[], volumes: Recor
           image,
           imagePullPolicy: 'IfNotPresent',
           name: component,
-          resources: { requests: { cpu: extra['cpu'] ?? '100m', ...(extra['memory'] ? { memory: extra['memory'] } : {}) } },
-          volumeMounts: volumes.map((v) => ({ mountPath: (v['hostPath'] as { path: string }).path, name: v['name'], ...(v['name'] === 'k8s-certs' || v['name'] === 'ca-certs' ? { readOnly: true } : {}) })),
+          resources: {
+            requests: {
+              cpu: extra['cpu'] ?? '100m',
+              ...(extra['memory'] ? { memory: extra['memory'] } : {}),
+            },
+          },
+          volumeMounts: volumes.map((v) => ({
+            mountPath: (v['hostPath'] as { path: string }).path,
+            name: v['name'],
+            ...(v['name'] === 'k8s-certs' || v['name'] === 'ca-certs' ? { readOnly: true } : {}),
+          })),
         },
       ],
       hostNetwork: true,
@@ -82,7 +102,12 @@ export function etcdManifest(m: ControlPlaneManifestInput): Record<string, unkno
       '--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
     ],
     [hostPathVolume('etcd-certs', '/etc/kubernetes/pki/etcd'), hostPathVolume('etcd-data', '/var/lib/etcd')],
-    { annotations: { 'kubeadm.kubernetes.io/etcd.advertise-client-urls': `https://${a}:${m.ports.etcdClient}` }, memory: '100Mi' },
+    {
+      annotations: {
+        'kubeadm.kubernetes.io/etcd.advertise-client-urls': `https://${a}:${m.ports.etcdClient}`,
+      },
+      memory: '100Mi',
+    },
   );
 }
 
@@ -123,7 +148,12 @@ export function apiserverManifest(m: ControlPlaneManifestInput): Record<string, 
       '--tls-private-key-file=/etc/kubernetes/pki/apiserver.key',
     ],
     [hostPathVolume('ca-certs', '/etc/ssl/certs'), hostPathVolume('k8s-certs', '/etc/kubernetes/pki')],
-    { annotations: { 'kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint': `${a}:${m.ports.apiserver}` }, cpu: '250m' },
+    {
+      annotations: {
+        'kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint': `${a}:${m.ports.apiserver}`,
+      },
+      cpu: '250m',
+    },
   );
 }
 
@@ -149,7 +179,11 @@ export function controllerManagerManifest(m: ControlPlaneManifestInput): Record<
       '--service-account-private-key-file=/etc/kubernetes/pki/sa.key',
       '--use-service-account-credentials=true',
     ],
-    [hostPathVolume('ca-certs', '/etc/ssl/certs'), hostPathVolume('k8s-certs', '/etc/kubernetes/pki'), hostPathVolume('kubeconfig', '/etc/kubernetes/controller-manager.conf', 'FileOrCreate')],
+    [
+      hostPathVolume('ca-certs', '/etc/ssl/certs'),
+      hostPathVolume('k8s-certs', '/etc/kubernetes/pki'),
+      hostPathVolume('kubeconfig', '/etc/kubernetes/controller-manager.conf', 'FileOrCreate'),
+    ],
     { cpu: '200m' },
   );
 }

@@ -3,12 +3,20 @@
 import semver from 'semver';
 
 /** Patch releases per minor the repository offers (v1.30.0 .. v1.35.2). */
-const LATEST_PATCH: Record<string, number> = { '1.30': 14, '1.31': 13, '1.32': 9, '1.33': 5, '1.34': 3, '1.35': 2 };
+const LATEST_PATCH: Record<string, number> = {
+  '1.30': 14,
+  '1.31': 13,
+  '1.32': 9,
+  '1.33': 5,
+  '1.34': 3,
+  '1.35': 2,
+};
 
 /** Every release in the default repository, oldest first ("1.34.3"). */
 export function defaultReleases(): string[] {
   const out: string[] = [];
-  for (const [minor, last] of Object.entries(LATEST_PATCH)) for (let p = 0; p <= last; p++) out.push(`${minor}.${p}`);
+  for (const [minor, last] of Object.entries(LATEST_PATCH))
+    for (let p = 0; p <= last; p++) out.push(`${minor}.${p}`);
   return out;
 }
 
@@ -42,12 +50,30 @@ export function resolveRelease(spec: string, releases: readonly string[]): strin
 /** The etcd image kubeadm pins for a Kubernetes minor (cmd/kubeadm/app/constants SupportedEtcdVersion). */
 export function etcdImageTag(release: string): string {
   const minor = release.replace(/^v/, '').split('.').slice(0, 2).join('.');
-  const table: Record<string, string> = { '1.30': '3.5.15-0', '1.31': '3.5.15-0', '1.32': '3.5.16-0', '1.33': '3.5.21-0', '1.34': '3.6.4-0', '1.35': '3.6.5-0' };
+  const table: Record<string, string> = {
+    '1.30': '3.5.15-0',
+    '1.31': '3.5.15-0',
+    '1.32': '3.5.16-0',
+    '1.33': '3.5.21-0',
+    '1.34': '3.6.4-0',
+    '1.35': '3.6.5-0',
+  };
   return table[minor] ?? '3.6.5-0';
 }
 
 /** The CoreDNS image kubeadm deploys for a Kubernetes minor. */
 export function corednsTag(release: string): string {
   const minor = release.replace(/^v/, '').split('.').slice(0, 2).join('.');
-  return ({ '1.30': 'v1.11.1', '1.31': 'v1.11.3', '1.32': 'v1.11.3', '1.33': 'v1.12.0', '1.34': 'v1.12.1', '1.35': 'v1.13.1' } as Record<string, string>)[minor] ?? 'v1.12.1';
+  return (
+    (
+      {
+        '1.30': 'v1.11.1',
+        '1.31': 'v1.11.3',
+        '1.32': 'v1.11.3',
+        '1.33': 'v1.12.0',
+        '1.34': 'v1.12.1',
+        '1.35': 'v1.13.1',
+      } as Record<string, string>
+    )[minor] ?? 'v1.12.1'
+  );
 }

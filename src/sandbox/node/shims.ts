@@ -7,7 +7,16 @@ import { join } from 'node:path';
 import type { SandboxLayout } from '../layout.ts';
 
 /** The commands every node has a shim for. */
-export const SHIM_COMMANDS = ['kubeadm', 'apt-get', 'apt-mark', 'dnf', 'yum', 'systemctl', 'reboot', 'shutdown'] as const;
+export const SHIM_COMMANDS = [
+  'kubeadm',
+  'apt-get',
+  'apt-mark',
+  'dnf',
+  'yum',
+  'systemctl',
+  'reboot',
+  'shutdown',
+] as const;
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -63,7 +72,10 @@ export function writeShims(layout: SandboxLayout, nodes: readonly string[], node
     mkdirSync(bin, { recursive: true });
     for (const cmd of SHIM_COMMANDS) {
       const p = join(bin, cmd);
-      writeFileSync(p, `#!/bin/sh\n# bosun sandbox shim: ${cmd} on node ${node}\nexec ${shellQuote(nodeBinary)} ${shellQuote(layout.shimClient)} ${shellQuote(node)} ${shellQuote(cmd)} "$@"\n`);
+      writeFileSync(
+        p,
+        `#!/bin/sh\n# bosun sandbox shim: ${cmd} on node ${node}\nexec ${shellQuote(nodeBinary)} ${shellQuote(layout.shimClient)} ${shellQuote(node)} ${shellQuote(cmd)} "$@"\n`,
+      );
       chmodSync(p, 0o755);
     }
   }
