@@ -554,6 +554,36 @@ describe('bosun drain on the sandbox', () => {
     assert.deepEqual(s.err, ['No resources found']);
   });
 
+  test('throttled (429 with Retry-After, as API priority and fairness answers): bosun and kubectl both wait and carry on', async () => {
+    const throttle = (): number =>
+      t.sb.addFault({
+        match: { verb: 'patch', resource: 'nodes', name: 'worker-2' },
+        error: {
+          code: 429,
+          reason: 'TooManyRequests',
+          message: 'Too many requests, please try again later.',
+          retryAfterSeconds: 1,
+        },
+        times: 2,
+      });
+    let id = throttle();
+    try {
+      const b = await bosunOn(t, ['cordon', 'worker-2']);
+      assert.equal(b.code, 0, b.err.join('\n'));
+      assert.deepEqual(b.out, ['node/worker-2 cordoned']);
+      assert.equal(t.sb.listFaults().find((f) => f.id === id)?.fired, 2);
+      assert.equal((await bosunOn(t, ['uncordon', 'worker-2'])).code, 0);
+      t.sb.clearFaults(id);
+      id = throttle();
+      const k = await t.kubectl(['cordon', 'worker-2']);
+      assert.equal(k.code, 0, k.stderr);
+      assert.equal(t.sb.listFaults().find((f) => f.id === id)?.fired, 2);
+    } finally {
+      t.sb.clearFaults(id);
+    }
+    assert.equal((await t.kubectl(['uncordon', 'worker-2'])).code, 0);
+  });
+
   test('faults: API errors during eviction are retried; an admission webhook denial is explained', async () => {
     const node = await nodeOf(t, 'frontend', 'shop');
     const id = t.sb.addFault({

@@ -434,21 +434,61 @@ export function parseRequestTimeout(text: string | undefined): number {
   );
 }
 
+/** How often client-go sends a request again on a Retry-After answer (rest.Request's maxRetries). */
+export const RETRY_AFTER_RETRIES = 10;
+
 /**
  * Runs one typed-client call and maps what it throws to a KubeApiError (see kube/errors.ts),
  * telling a --request-timeout apart from a cancellation.
+ *
+ * An answer that says when to come back, a 429 (API priority and fairness, an API server shutting
+ * down) or any 5xx with a Retry-After header of whole seconds, is sent again after that long, up to
+ * 10 times, as client-go does for every request kubectl makes (rest/with_retry.go, checkWait).
+ * `retryAfter: false` leaves that to the caller: the drain retries refused evictions itself, and
+ * shows why.
  */
 export async function kubeCall<T>(
   clients: Pick<KubeClients, 'signal' | 'requestTimeoutMs'>,
   target: RequestTarget,
   fn: () => Promise<T>,
+  opts: { retryAfter?: boolean } = {},
 ): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw toKubeError(e, target, {
-      cancelled: clients.signal?.aborted === true,
-      timeoutMs: clients.requestTimeoutMs,
-    });
+  for (let retries = 0; ; retries++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const how = { cancelled: clients.signal?.aborted === true, timeoutMs: clients.requestTimeoutMs };
+      const wait =
+        opts.retryAfter === false || retries >= RETRY_AFTER_RETRIES || how.cancelled
+          ? undefined
+          : retryAfterSeconds(e);
+      if (wait === undefined) throw toKubeError(e, target, how);
+      if (!(await pause(wait * 1000, clients.signal)))
+        throw toKubeError(new DOMException('The operation was aborted', 'AbortError'), target, {
+          cancelled: true,
+        });
+    }
   }
+}
+
+/** client-go's checkWait: the Retry-After seconds of a 429 or 5xx answer, if it has the header. */
+function retryAfterSeconds(e: unknown): number | undefined {
+  if (!(e instanceof ApiException) || (e.code !== 429 && e.code < 500)) return undefined;
+  const h = (e.headers as Record<string, string> | undefined)?.['retry-after']?.trim();
+  return h !== undefined && /^\d+$/.test(h) ? Number(h) : undefined;
+}
+
+/** Resolves true after ms, or false as soon as the signal aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(ok);
+    };
+    const onAbort = (): void => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createKubeClients } from './client.ts';
+import { createKubeClients, RETRY_AFTER_RETRIES } from './client.ts';
+import { isKubeApiError } from './errors.ts';
 import { createNodePods } from './node-pods.ts';
-import { plainKubeconfig } from './testing/tls.ts';
+import { plainKubeconfig, selfSignedServing, tokenKubeconfig } from './testing/tls.ts';
 
 /**
  * A server with five pods that pages its lists as kube-apiserver does: `limit` items per
@@ -66,4 +68,117 @@ test("listPods follows `continue` in chunks of --chunk-size (kubectl's default 5
 
   assert.deepEqual(names(await kube.listPods()), ['a', 'b', 'c', 'd', 'e']);
   assert.deepEqual(srv.queries.splice(0), ['?limit=500']);
+});
+
+/** A Status answer, as kube-apiserver writes it. */
+function status(code: number, reason: string, message: string): string {
+  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message });
+}
+
+/**
+ * An HTTPS server offering HTTP/2 (as kube-apiserver does) whose answers come from `answer`, called
+ * with the request's method and path and how often that path was asked before. Returns the
+ * NodePods port on it and every request seen.
+ */
+async function h2Server(
+  t: { after(fn: () => void): void },
+  answer: (method: string, path: string, seen: number) => { code: number; body: string; retryAfter?: string },
+  opts: { signal?: AbortSignal } = {},
+): Promise<{ kube: ReturnType<typeof createNodePods>; requests: string[] }> {
+  const { cert, key } = await selfSignedServing();
+  const requests: string[] = [];
+  const srv = http2.createSecureServer({ cert, key, allowHTTP1: true }, (req, res) => {
+    const line = `${req.method} ${req.url}`;
+    const a = answer(req.method, req.url, requests.filter((r) => r === line).length);
+    requests.push(line);
+    res.writeHead(a.code, {
+      'content-type': 'application/json',
+      ...(a.retryAfter !== undefined ? { 'retry-after': a.retryAfter } : {}),
+    });
+    res.end(a.body);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const sessions = new Set<http2.ServerHttp2Session>();
+  srv.on('session', (s: http2.ServerHttp2Session) => sessions.add(s));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bosun-node-pods-'));
+  t.after(() => {
+    for (const s of sessions) s.destroy();
+    srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeFileSync(path.join(dir, 'config'), tokenKubeconfig((srv.address() as { port: number }).port, cert));
+  const clients = createKubeClients({
+    kubeconfig: path.join(dir, 'config'),
+    home: dir,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  return { kube: createNodePods(clients), requests };
+}
+
+const NODE = JSON.stringify({ kind: 'Node', apiVersion: 'v1', metadata: { name: 'n' } });
+const THROTTLED = status(429, 'TooManyRequests', 'Too many requests, please try again later.');
+
+test('an answer with Retry-After is sent again, as client-go does: a 429 or a 5xx, up to 10 times', async (t) => {
+  const { kube, requests } = await h2Server(t, (method, path, seen) => {
+    if (path === '/api/v1/nodes/busy')
+      return seen < 2 ? { code: 429, body: THROTTLED, retryAfter: '0' } : { code: 200, body: NODE };
+    if (path === '/api/v1/nodes/restarting')
+      return seen < 1
+        ? { code: 503, body: status(503, 'ServiceUnavailable', 'shutting down'), retryAfter: '0' }
+        : { code: 200, body: NODE };
+    if (path === '/api/v1/nodes/broken')
+      return { code: 500, body: status(500, 'InternalError', 'etcdserver: request timed out') };
+    if (path.endsWith('/eviction')) return { code: 429, body: THROTTLED, retryAfter: '0' };
+    return { code: 429, body: THROTTLED, retryAfter: '0' }; // /api/v1/nodes/never
+  });
+
+  assert.equal((await kube.getNode('busy')).metadata.name, 'n');
+  assert.equal((await kube.getNode('restarting')).metadata.name, 'n');
+  assert.deepEqual(requests.splice(0), [
+    'GET /api/v1/nodes/busy',
+    'GET /api/v1/nodes/busy',
+    'GET /api/v1/nodes/busy',
+    'GET /api/v1/nodes/restarting',
+    'GET /api/v1/nodes/restarting',
+  ]);
+
+  // Without Retry-After a server error is the caller's, at once.
+  await assert.rejects(kube.getNode('broken'), (e: unknown) => isKubeApiError(e) && e.status === 500);
+  assert.deepEqual(requests.splice(0), ['GET /api/v1/nodes/broken']);
+
+  // The first answer and 10 retries, then the error.
+  await assert.rejects(
+    kube.getNode('never'),
+    (e: unknown) => isKubeApiError(e) && e.reason === 'TooManyRequests',
+  );
+  assert.equal(requests.splice(0).length, 1 + RETRY_AFTER_RETRIES);
+
+  // Evictions are left to the drain, which retries and explains them.
+  await assert.rejects(
+    kube.evictPod('demo', 'web'),
+    (e: unknown) => isKubeApiError(e) && e.status === 429 && e.retryAfterSeconds === 0,
+  );
+  assert.deepEqual(requests.splice(0), ['POST /api/v1/namespaces/demo/pods/web/eviction']);
+});
+
+test('the retry waits as long as the server asked, and a cancellation ends the wait', async (t) => {
+  const { kube } = await h2Server(t, (_method, _path, seen) =>
+    seen < 1 ? { code: 429, body: THROTTLED, retryAfter: '1' } : { code: 200, body: NODE },
+  );
+  const started = Date.now();
+  await kube.getNode('busy');
+  assert.ok(Date.now() - started >= 900, `sent again after ${Date.now() - started} ms`);
+
+  const ctl = new AbortController();
+  const patient = await h2Server(t, () => ({ code: 429, body: THROTTLED, retryAfter: '3600' }), {
+    signal: ctl.signal,
+  });
+  const pending = patient.kube.getNode('busy');
+  await new Promise<void>((r) => {
+    const check = (): void => void (patient.requests.length > 0 ? r() : setTimeout(check, 5));
+    check();
+  });
+  ctl.abort();
+  await assert.rejects(pending, (e: unknown) => isKubeApiError(e) && e.reason === 'Aborted');
+  assert.equal(patient.requests.length, 1);
 });

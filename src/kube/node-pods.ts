@@ -26,8 +26,10 @@ const DRY_RUN_ALL = 'All';
 
 /** Builds both ports on one set of clients. */
 export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
-  const send = <T>(target: RequestTarget, r: KubeRequest): Promise<T> =>
-    kubeCall(clients, target, () => kubeRequest<T>(clients, r));
+  const send = <T>(target: RequestTarget, r: KubeRequest, opts: { retryAfter?: boolean } = {}): Promise<T> =>
+    kubeCall(clients, target, () => kubeRequest<T>(clients, r), opts);
+  // The drain retries refused evictions and deletions itself, classifying each refusal.
+  const removal = { retryAfter: false };
   const dryRun = (opts: WriteOptions): string | undefined => (opts.dryRun ? DRY_RUN_ALL : undefined);
 
   async function listPods(opts: ListOptions = {}): Promise<ListResult<Pod>> {
@@ -150,6 +152,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
           query: { dryRun: dryRun(opts) },
           body: removalBody(name, namespace, opts),
         },
+        removal,
       );
     },
     deletePod: async (namespace, name, opts = {}) => {
@@ -164,6 +167,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
           },
           ...(opts.uid ? { body: { preconditions: { uid: opts.uid } } } : {}),
         },
+        removal,
       );
     },
     watchPods,

@@ -774,7 +774,7 @@ export class Sandbox implements SandboxControl {
     this.faults.clear(id);
   }
 
-  listFaults(): unknown {
+  listFaults(): ReturnType<FaultInjector['list']> {
     return this.faults.list();
   }
 

@@ -21,6 +21,8 @@ export interface FaultRule {
     reason?: string;
     message?: string;
     causes?: { reason?: string; message?: string; field?: string }[];
+    /** Seconds to come back after, in the Status and its Retry-After header (API priority and fairness's 429). */
+    retryAfterSeconds?: number;
   };
   /**
    * Answer as an admission webhook that denies the request (code 400 unless given), with

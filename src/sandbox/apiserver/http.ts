@@ -155,18 +155,21 @@ function parseJson(buf: Buffer, contentType?: string): unknown {
   }
 }
 
-function send(res: ServerResponse, code: number, body: unknown): void {
+function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(code, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': 'no-cache, private',
+    ...headers,
   });
   res.end(text);
 }
 
+/** A Status; one that says when to retry also says it in a Retry-After header (apiserver's ErrorNegotiated). */
 function sendStatus(res: ServerResponse, s: StatusBody): void {
-  send(res, s.code, s);
+  const after = s.details?.retryAfterSeconds;
+  send(res, s.code, s, after !== undefined && after > 0 ? { 'Retry-After': String(after) } : {});
 }
 
 function wantsTable(accept: string | undefined): boolean {
@@ -477,7 +480,16 @@ export class ApiFrontend {
         code: fault.error.code,
         ...(fault.error.reason ? { reason: fault.error.reason } : {}),
         message: fault.error.message ?? `injected fault for ${verb} ${r.resource}`,
-        ...(fault.error.causes ? { details: { causes: fault.error.causes } } : {}),
+        ...(fault.error.causes || fault.error.retryAfterSeconds
+          ? {
+              details: {
+                ...(fault.error.causes ? { causes: fault.error.causes } : {}),
+                ...(fault.error.retryAfterSeconds
+                  ? { retryAfterSeconds: fault.error.retryAfterSeconds }
+                  : {}),
+              },
+            }
+          : {}),
       });
       return;
     }
