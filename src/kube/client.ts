@@ -27,7 +27,7 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { BosunError, UsageError, errorMessage } from '../common/errors.ts';
-import { toKubeError, type RequestTarget } from './errors.ts';
+import { isConnectionLost, toKubeError, type RequestTarget } from './errors.ts';
 import { Http2Transport } from './http2.ts';
 
 /** Where to find the kubeconfig and how to talk to the cluster. */
@@ -434,24 +434,28 @@ export function parseRequestTimeout(text: string | undefined): number {
   );
 }
 
-/** How often client-go sends a request again on a Retry-After answer (rest.Request's maxRetries). */
-export const RETRY_AFTER_RETRIES = 10;
+/** How often client-go sends a request again (rest.Request's maxRetries). */
+export const MAX_RETRIES = 10;
 
 /**
  * Runs one typed-client call and maps what it throws to a KubeApiError (see kube/errors.ts),
  * telling a --request-timeout apart from a cancellation.
  *
- * An answer that says when to come back, a 429 (API priority and fairness, an API server shutting
- * down) or any 5xx with a Retry-After header of whole seconds, is sent again after that long, up to
- * 10 times, as client-go does for every request kubectl makes (rest/with_retry.go, checkWait).
- * `retryAfter: false` leaves that to the caller: the drain retries refused evictions itself, and
- * shows why.
+ * As client-go does for every request kubectl makes (rest/with_retry.go), a request is sent again,
+ * up to 10 times in all:
+ * - when the answer says when to come back: a 429 (API priority and fairness, an API server
+ *   shutting down) or any 5xx with a Retry-After header of whole seconds, after that long;
+ *   `retryAfter: false` leaves that to the caller (the drain retries refused evictions itself, and
+ *   shows why);
+ * - when it is a GET (`method`) and the connection went away under it (an API server restarting
+ *   behind a load balancer), after a second. Other verbs are not sent twice: they may have been
+ *   applied.
  */
 export async function kubeCall<T>(
   clients: Pick<KubeClients, 'signal' | 'requestTimeoutMs'>,
   target: RequestTarget,
   fn: () => Promise<T>,
-  opts: { retryAfter?: boolean } = {},
+  opts: { retryAfter?: boolean; method?: string } = {},
 ): Promise<T> {
   for (let retries = 0; ; retries++) {
     try {
@@ -459,9 +463,13 @@ export async function kubeCall<T>(
     } catch (e) {
       const how = { cancelled: clients.signal?.aborted === true, timeoutMs: clients.requestTimeoutMs };
       const wait =
-        opts.retryAfter === false || retries >= RETRY_AFTER_RETRIES || how.cancelled
+        retries >= MAX_RETRIES || how.cancelled
           ? undefined
-          : retryAfterSeconds(e);
+          : opts.method === 'GET' && isConnectionLost(e)
+            ? 1
+            : opts.retryAfter === false
+              ? undefined
+              : retryAfterSeconds(e);
       if (wait === undefined) throw toKubeError(e, target, how);
       if (!(await pause(wait * 1000, clients.signal)))
         throw toKubeError(new DOMException('The operation was aborted', 'AbortError'), target, {

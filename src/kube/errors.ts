@@ -348,6 +348,25 @@ function reasonOf(e: unknown): string {
   return isKubeApiError(e) ? e.reason : '';
 }
 
+/**
+ * Did the connection go away under the request (reset, GOAWAY, a failed health-check ping), as
+ * opposed to a refused connection or a stream the server reset? client-go sends a GET again then
+ * (net.IsConnectionReset, IsProbableEOF, IsHTTP2ConnectionLost). Reads the raw error, or its cause.
+ */
+export function isConnectionLost(e: unknown): boolean {
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 3; x = x.cause, depth++) {
+    if ((x as { connectionLost?: unknown }).connectionLost === true) return true;
+    const code = str((x as { code?: unknown }).code);
+    if (
+      /^(ECONNRESET|EPIPE|ERR_HTTP2_GOAWAY_SESSION|ERR_HTTP2_INVALID_SESSION|ERR_HTTP2_SESSION_ERROR)$/.test(
+        code,
+      )
+    )
+      return true;
+  }
+  return false;
+}
+
 /** 404, or reason NotFound. */
 export function isNotFound(e: unknown): boolean {
   return statusOf(e) === 404 || reasonOf(e) === 'NotFound';

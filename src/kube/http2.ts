@@ -222,8 +222,16 @@ export class Http2Transport {
       });
       stream.on('end', () => {
         if (status === 0) {
-          // Ended without an answer: the connection went away under the request.
-          if (finish()) reject(streamError('the connection closed before the server answered'));
+          // Ended without an answer: the connection went away under the request, or the server
+          // cancelled the stream.
+          if (finish())
+            reject(
+              session.destroyed || session.closed
+                ? Object.assign(streamError('the connection closed before the server answered'), {
+                    connectionLost: true,
+                  })
+                : streamError('the server closed the stream without answering'),
+            );
           return;
         }
         if (!finish()) return;
@@ -288,7 +296,7 @@ export class Http2Transport {
     const dead = setTimeout(() => {
       const e = Object.assign(
         new Error(`the API server did not answer an HTTP/2 ping within ${this.health.pingTimeoutMs / 1000}s`),
-        { code: 'ETIMEDOUT' },
+        { code: 'ETIMEDOUT', connectionLost: true },
       );
       session.destroy(e);
     }, this.health.pingTimeoutMs);

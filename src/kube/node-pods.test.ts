@@ -5,8 +5,8 @@ import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createKubeClients, RETRY_AFTER_RETRIES } from './client.ts';
-import { isKubeApiError } from './errors.ts';
+import { createKubeClients, MAX_RETRIES } from './client.ts';
+import { isKubeApiError, TransportReason } from './errors.ts';
 import { createNodePods } from './node-pods.ts';
 import { plainKubeconfig, selfSignedServing, tokenKubeconfig } from './testing/tls.ts';
 
@@ -77,12 +77,17 @@ function status(code: number, reason: string, message: string): string {
 
 /**
  * An HTTPS server offering HTTP/2 (as kube-apiserver does) whose answers come from `answer`, called
- * with the request's method and path and how often that path was asked before. Returns the
+ * with the request's method and path and how often that path was asked before (or that closes the
+ * connection under the request). Returns the
  * NodePods port on it and every request seen.
  */
 async function h2Server(
   t: { after(fn: () => void): void },
-  answer: (method: string, path: string, seen: number) => { code: number; body: string; retryAfter?: string },
+  answer: (
+    method: string,
+    path: string,
+    seen: number,
+  ) => { code: number; body: string; retryAfter?: string } | 'drop the connection',
   opts: { signal?: AbortSignal } = {},
 ): Promise<{ kube: ReturnType<typeof createNodePods>; requests: string[] }> {
   const { cert, key } = await selfSignedServing();
@@ -91,6 +96,7 @@ async function h2Server(
     const line = `${req.method} ${req.url}`;
     const a = answer(req.method, req.url, requests.filter((r) => r === line).length);
     requests.push(line);
+    if (a === 'drop the connection') return void req.stream.session?.destroy();
     res.writeHead(a.code, {
       'content-type': 'application/json',
       ...(a.retryAfter !== undefined ? { 'retry-after': a.retryAfter } : {}),
@@ -151,7 +157,7 @@ test('an answer with Retry-After is sent again, as client-go does: a 429 or a 5x
     kube.getNode('never'),
     (e: unknown) => isKubeApiError(e) && e.reason === 'TooManyRequests',
   );
-  assert.equal(requests.splice(0).length, 1 + RETRY_AFTER_RETRIES);
+  assert.equal(requests.splice(0).length, 1 + MAX_RETRIES);
 
   // Evictions are left to the drain, which retries and explains them.
   await assert.rejects(
@@ -181,4 +187,20 @@ test('the retry waits as long as the server asked, and a cancellation ends the w
   ctl.abort();
   await assert.rejects(pending, (e: unknown) => isKubeApiError(e) && e.reason === 'Aborted');
   assert.equal(patient.requests.length, 1);
+});
+
+test('a GET whose connection goes away under it is sent again after a second; a PATCH is not', async (t) => {
+  const { kube, requests } = await h2Server(t, (method, _path, seen) =>
+    method === 'GET' && seen > 0 ? { code: 200, body: NODE } : 'drop the connection',
+  );
+  const started = Date.now();
+  assert.equal((await kube.getNode('n')).metadata.name, 'n');
+  assert.ok(Date.now() - started >= 900, `sent again after ${Date.now() - started} ms`);
+  assert.deepEqual(requests.splice(0), ['GET /api/v1/nodes/n', 'GET /api/v1/nodes/n']);
+
+  await assert.rejects(
+    kube.patchNode('n', { spec: { unschedulable: true } }),
+    (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.Unreachable,
+  );
+  assert.deepEqual(requests.splice(0), ['PATCH /api/v1/nodes/n']);
 });

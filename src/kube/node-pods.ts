@@ -27,7 +27,7 @@ const DRY_RUN_ALL = 'All';
 /** Builds both ports on one set of clients. */
 export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
   const send = <T>(target: RequestTarget, r: KubeRequest, opts: { retryAfter?: boolean } = {}): Promise<T> =>
-    kubeCall(clients, target, () => kubeRequest<T>(clients, r), opts);
+    kubeCall(clients, target, () => kubeRequest<T>(clients, r), { ...opts, method: r.method });
   // The drain retries refused evictions and deletions itself, classifying each refusal.
   const removal = { retryAfter: false };
   const dryRun = (opts: WriteOptions): string | undefined => (opts.dryRun ? DRY_RUN_ALL : undefined);
