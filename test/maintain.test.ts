@@ -1,6 +1,7 @@
 // bosun maintain end to end on the sandbox: a full cycle with the node's own reboot shim, a node
 // that never comes back (stays cordoned, diagnosis, exit 1, and the same command resumes once it is
-// back), a failing command, a node cordoned by someone else, and bad input.
+// back), a failing command, a node cordoned by someone else, bad input, and the reboot of the only
+// control plane, which takes the API server with it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bosunOn, getNode, pods, workloadsSettled } from './support/drain.ts';
@@ -189,5 +190,32 @@ describe('bosun maintain on the sandbox', () => {
     const zero = await bosunOn(t, ['maintain', 'worker-2', '--health-timeout', '0s', '--', 'true']);
     assert.equal(zero.code, 2);
     assert.equal((await getNode(t, 'worker-2')).spec?.unschedulable, undefined);
+  });
+
+  test('the only control plane rebooted: the API server goes with it, and maintain waits for it, then for the node', async () => {
+    const bootBefore = (await getNode(t, 'cp-1')).status?.nodeInfo?.bootID;
+    const r = await bosunOn(t, [
+      'maintain',
+      'cp-1',
+      '--ignore-daemonsets',
+      '--health-settle',
+      '1s',
+      '--on-node',
+      '--',
+      'reboot',
+    ]);
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual(
+      r.out.filter((l) => !l.startsWith('pod/')),
+      ['node/cp-1 cordoned', 'node/cp-1 drained', 'node/cp-1 uncordoned', 'node/cp-1 maintained'],
+    );
+    assert.ok(
+      r.err.some((l) => l.startsWith('node/cp-1 not healthy yet: the API server is not answering: ')),
+      r.err.join('\n'),
+    );
+    const n = await getNode(t, 'cp-1');
+    assert.notEqual(n.status?.nodeInfo?.bootID, bootBefore);
+    assert.equal(n.spec?.unschedulable, undefined);
+    assert.equal(n.metadata.annotations?.[MAINTENANCE], undefined);
   });
 });

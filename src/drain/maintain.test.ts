@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../common/fake-clock.ts';
 import type { Exec, ExecOptions, ExecResult } from '../common/ports.ts';
+import { KubeApiError, TransportReason } from '../kube/errors.ts';
 import { FakeCluster } from '../kube/testing/fake-cluster.ts';
 import { MAINTENANCE_STATE, CORDONED_BY } from './annotations.ts';
 import { DEFAULT_DRAIN_OPTIONS } from './drainer.ts';
@@ -292,6 +293,69 @@ test('an interrupted wait resumes without running the command again', async () =
   );
   assert.equal(second.outcome, 'done', second.message);
   assert.equal(exec.calls.length, 1, 'the reboot is not repeated');
+});
+
+/** What a client sees while the only API server is down: the connection is refused. */
+function refused(): KubeApiError {
+  return new KubeApiError(
+    'unable to reach the API server: connect ECONNREFUSED 10.0.0.1:6443',
+    { status: 0, reason: TransportReason.Unreachable },
+    {},
+  );
+}
+
+test('a reboot that takes the API server along (the only control plane): maintain waits for it, records the command once, and finishes', async () => {
+  const w = world();
+  const rebooted = reboot(w);
+  const exec = new FakeExec(() => {
+    w.kube.failUntil(w.clock.now().getTime() + 20_000, refused);
+    return rebooted();
+  });
+  const r = await w.clock.runUntilSettled(
+    maintainNode('worker-2', opts({ command: ['reboot'], expectReboot: true }), {
+      kube: w.kube,
+      clock: w.clock,
+      exec,
+      observer: (e) => w.events.push(e),
+    }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  assert.equal(exec.calls.length, 1);
+  assert.ok(
+    w.events.some(
+      (e) =>
+        e.type === 'health' &&
+        e.verdict.problems.some((p) =>
+          /^the API server is not answering: unable to reach the API server: connect ECONNREFUSED/.test(p),
+        ),
+    ),
+  );
+  assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, undefined);
+});
+
+test('an API server that does not come back within --health-timeout: the node stays cordoned, and the message says the command finished', async () => {
+  const w = world();
+  const rebooted = reboot(w);
+  const exec = new FakeExec(() => {
+    w.kube.failUntil(Infinity, refused);
+    return rebooted();
+  });
+  const r = await w.clock.runUntilSettled(
+    maintainNode('worker-2', opts({ command: ['reboot'], expectReboot: true, healthTimeoutMs: 60_000 }), {
+      kube: w.kube,
+      clock: w.clock,
+      exec,
+    }),
+  );
+  assert.equal(r.outcome, 'unhealthy');
+  assert.match(
+    r.message ?? '',
+    /^reboot finished, but the API server did not answer for 60s: unable to reach/,
+  );
+  assert.match(r.hint ?? '', /stays cordoned.*runs it again/);
+  w.kube.failUntil(0, refused);
+  assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, true);
+  assert.equal(maintenanceState(w.kube.nodes.get('worker-2')!)?.phase, 'working');
 });
 
 test('a node someone else cordoned is refused and left untouched', async () => {

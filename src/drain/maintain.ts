@@ -8,7 +8,7 @@
 // else made: such a node is refused.
 import type { Clock, Exec } from '../common/ports.ts';
 import { BosunError, errorMessage } from '../common/errors.ts';
-import { isNotFound } from '../kube/errors.ts';
+import { isNotFound, isRetryable } from '../kube/errors.ts';
 import type { NodeHealth, NodePods } from '../kube/ports.ts';
 import type { Lease, Node, Pod } from '../kube/types.ts';
 import { MAINTENANCE_STATE, cordonInfo, rfc3339 } from './annotations.ts';
@@ -239,6 +239,33 @@ export async function maintainNode(
       throw new Interrupted();
     }
   };
+  // After the command the API server may be gone for a while: a reboot of the only control plane
+  // takes it along. Until the health deadline that is one more reason the node is not healthy yet.
+  const apiDown = (e: unknown): HealthVerdict => ({
+    healthy: false,
+    problems: [`the API server is not answering: ${errorMessage(e)}`],
+  });
+  let lastHealthKey = '';
+  const reportHealth = (v: HealthVerdict): void => {
+    const key = JSON.stringify(v);
+    if (key === lastHealthKey) return;
+    lastHealthKey = key;
+    emit({ type: 'health', node: name, verdict: v });
+  };
+  /** Runs fn again, every poll interval, while the API server is down or busy, until deadline. */
+  const whileApiDown = async <T>(fn: () => Promise<T>, deadline: number): Promise<T> => {
+    for (;;) {
+      if (deps.signal?.aborted) throw new Interrupted();
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isRetryable(e) || clock.now().getTime() >= deadline) throw e;
+        reportHealth(apiDown(e));
+      }
+      await sleep(opts.pollMs);
+    }
+  };
+  let healthDeadline: number | undefined;
 
   try {
     // ---- 1. cordon + drain ----
@@ -340,7 +367,21 @@ export async function maintainNode(
           commandExitCode: res.exitCode,
         });
       }
-      await writeState({ ...st(), phase: 'worked', commandFinishedAt: rfc3339(clock.now()) });
+      const finished = rfc3339(clock.now());
+      healthDeadline = clock.now().getTime() + opts.healthTimeoutMs;
+      try {
+        await whileApiDown(
+          () => writeState({ ...st(), phase: 'worked', commandFinishedAt: finished }),
+          healthDeadline,
+        );
+      } catch (e) {
+        if (!isRetryable(e)) throw e;
+        return result({
+          outcome: 'unhealthy',
+          message: `${argv.join(' ')} finished, but the API server did not answer for ${Math.round(opts.healthTimeoutMs / 1000)}s: ${errorMessage(e)}`,
+          hint: `node/${name} stays cordoned. When the API server is back, run bosun maintain again (bosun could not record that the command finished, so it runs it again), or give up with: bosun uncordon ${name}`,
+        });
+      }
     } else if (resumed) {
       emit({ type: 'phase', node: name, phase: 'command', resumed: true, detail: 'already done' });
     }
@@ -348,39 +389,40 @@ export async function maintainNode(
     // ---- 3. healthy? ----
     if (st().phase === 'worked') {
       emit({ type: 'phase', node: name, phase: 'health', resumed });
-      const deadline = clock.now().getTime() + opts.healthTimeoutMs;
+      const deadline = healthDeadline ?? clock.now().getTime() + opts.healthTimeoutMs;
       const since = st().commandFinishedAt ? new Date(st().commandFinishedAt ?? '') : undefined;
       let healthySince: number | undefined;
       let last: HealthVerdict = { healthy: false, problems: ['not checked yet'] };
-      let lastKey = '';
       for (;;) {
         if (deps.signal?.aborted) throw new Interrupted();
-        node = await kube.getNode(name);
-        let lease: Lease | undefined;
         try {
-          lease = await kube.getLease(NODE_LEASE_NAMESPACE, name);
+          const seen = await kube.getNode(name);
+          let lease: Lease | undefined;
+          try {
+            lease = await kube.getLease(NODE_LEASE_NAMESPACE, name);
+          } catch (e) {
+            if (!isNotFound(e)) throw e;
+          }
+          const pods = (
+            await kube.listPods({ fieldSelector: `spec.nodeName=${name}`, chunkSize: opts.drain.chunkSize })
+          ).items;
+          node = seen;
+          last = checkNodeHealth({
+            node,
+            lease,
+            pods,
+            now: clock.now(),
+            since,
+            bootIdBefore: st().bootIdBefore,
+            expectReboot: opts.expectReboot,
+            daemonSets: st().daemonSets,
+          });
         } catch (e) {
-          if (!isNotFound(e)) throw e;
+          if (!isRetryable(e)) throw e;
+          last = apiDown(e);
         }
-        const pods = (
-          await kube.listPods({ fieldSelector: `spec.nodeName=${name}`, chunkSize: opts.drain.chunkSize })
-        ).items;
         const now = clock.now();
-        last = checkNodeHealth({
-          node,
-          lease,
-          pods,
-          now,
-          since,
-          bootIdBefore: st().bootIdBefore,
-          expectReboot: opts.expectReboot,
-          daemonSets: st().daemonSets,
-        });
-        const key = JSON.stringify(last);
-        if (key !== lastKey) {
-          lastKey = key;
-          emit({ type: 'health', node: name, verdict: last });
-        }
+        reportHealth(last);
         if (last.healthy) {
           healthySince ??= now.getTime();
           if (now.getTime() - healthySince >= opts.healthSettleMs) break;
@@ -426,7 +468,8 @@ export async function maintainNode(
       let lastKey = '';
       for (;;) {
         if (deps.signal?.aborted) throw new Interrupted();
-        const pods = (await kube.listPods({ chunkSize: opts.drain.chunkSize })).items;
+        const pods = (await whileApiDown(() => kube.listPods({ chunkSize: opts.drain.chunkSize }), deadline))
+          .items;
         const waiting = readyCounts(st().workloads, pods).filter((c) => c.ready < c.workload.readyBefore);
         const key = JSON.stringify(waiting.map((w) => [w.workload.uid, w.ready]));
         if (key !== lastKey) {

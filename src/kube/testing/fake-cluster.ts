@@ -256,7 +256,15 @@ export class FakeCluster implements NodePods, NodeHealth {
     this.actions.push({ ...a, at: this.clock.now().getTime() });
   }
 
+  /** Makes every call fail with error() until the clock reaches `until` (an API server that is down). */
+  failUntil(until: number, error: () => KubeApiError): void {
+    this.down = { until, error };
+  }
+
+  private down: { until: number; error: () => KubeApiError } | undefined;
+
   private fault(verb: string, resource: string, name?: string): void {
+    if (this.down && this.clock.now().getTime() < this.down.until) throw this.down.error();
     const f = this.faults.find(
       (x) =>
         x.verb === verb &&
