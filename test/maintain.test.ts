@@ -12,6 +12,36 @@ const MAINTENANCE = 'bosun.dev/maintenance';
 describe('bosun maintain on the sandbox', () => {
   let t: TestSandbox;
   const settle = (): Promise<boolean> => eventually('workloads settled', () => workloadsSettled(t), 60_000);
+  /** `maintain NODE --on-node -- reboot`, settling for 1 s, with more flags before the `--`. */
+  const rebootArgs = (node: string, ...flags: string[]): string[] => [
+    'maintain',
+    node,
+    '--ignore-daemonsets',
+    '--health-settle',
+    '1s',
+    ...flags,
+    '--on-node',
+    '--',
+    'reboot',
+  ];
+  /**
+   * `bosun maintain NODE --on-node -- reboot` through a whole cycle: exit 0, kubectl's result lines,
+   * a new boot ID, the node schedulable and without maintenance state. Returns stderr's lines.
+   */
+  const maintainReboot = async (node: string): Promise<string[]> => {
+    const bootBefore = (await getNode(t, node)).status?.nodeInfo?.bootID;
+    const r = await bosunOn(t, rebootArgs(node));
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual(
+      r.out.filter((l) => !l.startsWith('pod/')),
+      [`node/${node} cordoned`, `node/${node} drained`, `node/${node} uncordoned`, `node/${node} maintained`],
+    );
+    const n = await getNode(t, node);
+    assert.notEqual(n.status?.nodeInfo?.bootID, bootBefore);
+    assert.equal(n.spec?.unschedulable, undefined);
+    assert.equal(n.metadata.annotations?.[MAINTENANCE], undefined);
+    return r.err;
+  };
 
   before(async () => {
     // The node-monitor grace period is raised from the fast profile's 1.5 s (which a loaded machine
@@ -44,52 +74,17 @@ describe('bosun maintain on the sandbox', () => {
   });
 
   test('--on-node reboot: cordon, drain, reboot, wait for a new boot ID and a healthy node, uncordon, workloads Ready again', async () => {
-    const bootBefore = (await getNode(t, 'worker-2')).status?.nodeInfo?.bootID;
-    const r = await bosunOn(t, [
-      'maintain',
-      'worker-2',
-      '--ignore-daemonsets',
-      '--health-settle',
-      '1s',
-      '--on-node',
-      '--',
-      'reboot',
-    ]);
-    assert.equal(r.code, 0, r.err.join('\n'));
-    assert.deepEqual(
-      r.out.filter((l) => !l.startsWith('pod/')),
-      [
-        'node/worker-2 cordoned',
-        'node/worker-2 drained',
-        'node/worker-2 uncordoned',
-        'node/worker-2 maintained',
-      ],
-    );
+    const err = await maintainReboot('worker-2');
     assert.ok(
-      r.err.some((l) => l.startsWith('node/worker-2 not healthy yet:') && l.includes('not rebooted yet')),
-      r.err.join('\n'),
+      err.some((l) => l.startsWith('node/worker-2 not healthy yet:') && l.includes('not rebooted yet')),
+      err.join('\n'),
     );
-    const n = await getNode(t, 'worker-2');
-    assert.notEqual(n.status?.nodeInfo?.bootID, bootBefore);
-    assert.equal(n.spec?.unschedulable, undefined);
-    assert.equal(n.metadata.annotations?.[MAINTENANCE], undefined);
     assert.equal(await workloadsSettled(t), true, 'the web pods are all Ready again when maintain returns');
   });
 
   test('a node that never comes back stays cordoned with a diagnosis; once back, the same command finishes without rebooting again', async () => {
     t.sb.setNeverReturn('worker-1', true);
-    const r = await bosunOn(t, [
-      'maintain',
-      'worker-1',
-      '--ignore-daemonsets',
-      '--health-timeout',
-      '8s',
-      '--health-settle',
-      '1s',
-      '--on-node',
-      '--',
-      'reboot',
-    ]);
+    const r = await bosunOn(t, rebootArgs('worker-1', '--health-timeout', '8s'));
     assert.equal(r.code, 1);
     const errLine = r.err.find((l) => l.startsWith('error: '));
     assert.match(errLine ?? '', /^error: node\/worker-1 is not healthy after 8s: /);
@@ -109,16 +104,7 @@ describe('bosun maintain on the sandbox', () => {
     assert.match(n.metadata.annotations?.[MAINTENANCE] ?? '', /"phase":"worked"/);
 
     t.sb.setNeverReturn('worker-1', false); // it boots now
-    const again = await bosunOn(t, [
-      'maintain',
-      'worker-1',
-      '--ignore-daemonsets',
-      '--health-settle',
-      '1s',
-      '--on-node',
-      '--',
-      'reboot',
-    ]);
+    const again = await bosunOn(t, rebootArgs('worker-1'));
     assert.equal(again.code, 0, again.err.join('\n'));
     assert.ok(again.err.includes('maintain node/worker-1: the command already ran'), again.err.join('\n'));
     assert.equal((await getNode(t, 'worker-1')).spec?.unschedulable, undefined);
@@ -193,29 +179,10 @@ describe('bosun maintain on the sandbox', () => {
   });
 
   test('the only control plane rebooted: the API server goes with it, and maintain waits for it, then for the node', async () => {
-    const bootBefore = (await getNode(t, 'cp-1')).status?.nodeInfo?.bootID;
-    const r = await bosunOn(t, [
-      'maintain',
-      'cp-1',
-      '--ignore-daemonsets',
-      '--health-settle',
-      '1s',
-      '--on-node',
-      '--',
-      'reboot',
-    ]);
-    assert.equal(r.code, 0, r.err.join('\n'));
-    assert.deepEqual(
-      r.out.filter((l) => !l.startsWith('pod/')),
-      ['node/cp-1 cordoned', 'node/cp-1 drained', 'node/cp-1 uncordoned', 'node/cp-1 maintained'],
-    );
+    const err = await maintainReboot('cp-1');
     assert.ok(
-      r.err.some((l) => l.startsWith('node/cp-1 not healthy yet: the API server is not answering: ')),
-      r.err.join('\n'),
+      err.some((l) => l.startsWith('node/cp-1 not healthy yet: the API server is not answering: ')),
+      err.join('\n'),
     );
-    const n = await getNode(t, 'cp-1');
-    assert.notEqual(n.status?.nodeInfo?.bootID, bootBefore);
-    assert.equal(n.spec?.unschedulable, undefined);
-    assert.equal(n.metadata.annotations?.[MAINTENANCE], undefined);
   });
 });
