@@ -81,6 +81,10 @@ async function drain(node) {
       }
     });
     w.on('error', reject);
+    // A watch the server ends early would otherwise leave this drain waiting for ever.
+    w.on('end', () => {
+      if (left.size > 0) reject(new Error(`the watch ended with ${left.size} pod(s) still there`));
+    });
   });
   let next = 0;
   const worker = async () => {
