@@ -450,6 +450,8 @@ export const MAX_RETRIES = 10;
  * - when it is a GET (`method`) and the connection went away under it (an API server restarting
  *   behind a load balancer), after a second. Other verbs are not sent twice: they may have been
  *   applied.
+ * A --request-timeout bounds the retries too, as client-go's does: none is made whose wait would
+ * reach past it, counted from the first attempt.
  */
 export async function kubeCall<T>(
   clients: Pick<KubeClients, 'signal' | 'requestTimeoutMs'>,
@@ -457,6 +459,8 @@ export async function kubeCall<T>(
   fn: () => Promise<T>,
   opts: { retryAfter?: boolean; method?: string } = {},
 ): Promise<T> {
+  const started = Date.now();
+  const limit = clients.requestTimeoutMs > 0 ? clients.requestTimeoutMs : Infinity;
   for (let retries = 0; ; retries++) {
     try {
       return await fn();
@@ -470,7 +474,8 @@ export async function kubeCall<T>(
             : opts.retryAfter === false
               ? undefined
               : retryAfterSeconds(e);
-      if (wait === undefined) throw toKubeError(e, target, how);
+      if (wait === undefined || Date.now() - started + wait * 1000 >= limit)
+        throw toKubeError(e, target, how);
       if (!(await pause(wait * 1000, clients.signal)))
         throw toKubeError(new DOMException('The operation was aborted', 'AbortError'), target, {
           cancelled: true,

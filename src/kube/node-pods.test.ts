@@ -88,7 +88,7 @@ async function h2Server(
     path: string,
     seen: number,
   ) => { code: number; body: string; retryAfter?: string } | 'drop the connection',
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; requestTimeoutMs?: number } = {},
 ): Promise<{ kube: ReturnType<typeof createNodePods>; requests: string[] }> {
   const { cert, key } = await selfSignedServing();
   const requests: string[] = [];
@@ -117,6 +117,7 @@ async function h2Server(
     kubeconfig: path.join(dir, 'config'),
     home: dir,
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
   });
   return { kube: createNodePods(clients), requests };
 }
@@ -167,7 +168,7 @@ test('an answer with Retry-After is sent again, as client-go does: a 429 or a 5x
   assert.deepEqual(requests.splice(0), ['POST /api/v1/namespaces/demo/pods/web/eviction']);
 });
 
-test('the retry waits as long as the server asked, and a cancellation ends the wait', async (t) => {
+test('the retry waits as long as the server asked, a cancellation ends the wait, and --request-timeout bounds it', async (t) => {
   const { kube } = await h2Server(t, (_method, _path, seen) =>
     seen < 1 ? { code: 429, body: THROTTLED, retryAfter: '1' } : { code: 200, body: NODE },
   );
@@ -187,6 +188,16 @@ test('the retry waits as long as the server asked, and a cancellation ends the w
   ctl.abort();
   await assert.rejects(pending, (e: unknown) => isKubeApiError(e) && e.reason === 'Aborted');
   assert.equal(patient.requests.length, 1);
+
+  // --request-timeout 1.5s: one retry after a second fits, a second one would not.
+  const bounded = await h2Server(t, () => ({ code: 429, body: THROTTLED, retryAfter: '1' }), {
+    requestTimeoutMs: 1500,
+  });
+  await assert.rejects(
+    bounded.kube.getNode('busy'),
+    (e: unknown) => isKubeApiError(e) && e.reason === 'TooManyRequests',
+  );
+  assert.equal(bounded.requests.length, 2);
 });
 
 test('a GET whose connection goes away under it is sent again after a second; a PATCH is not', async (t) => {
