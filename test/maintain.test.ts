@@ -1,7 +1,7 @@
 // bosun maintain end to end on the sandbox: a full cycle with the node's own reboot shim, a node
 // that never comes back (stays cordoned, diagnosis, exit 1, and the same command resumes once it is
-// back), a failing command, a node cordoned by someone else, bad input, and the reboot of the only
-// control plane, which takes the API server with it.
+// back), a reboot that cuts its command off, a failing command, a node cordoned by someone else, bad
+// input, and the reboot of the only control plane, which takes the API server with it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bosunOn, getNode, pods, workloadsSettled } from './support/drain.ts';
@@ -80,6 +80,33 @@ describe('bosun maintain on the sandbox', () => {
       err.join('\n'),
     );
     assert.equal(await workloadsSettled(t), true, 'the web pods are all Ready again when maintain returns');
+  });
+
+  test('a reboot that cuts its command off (exit 255, as ssh does): the new boot ID tells, and maintain goes on', async () => {
+    const bootBefore = (await getNode(t, 'worker-1')).status?.nodeInfo?.bootID;
+    const r = await bosunOn(t, [
+      'maintain',
+      'worker-1',
+      '--ignore-daemonsets',
+      '--health-settle',
+      '1s',
+      '--expect-reboot',
+      '--on-node',
+      '--',
+      'sh',
+      '-c',
+      'reboot; exit 255',
+    ]);
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.ok(
+      r.err.includes(
+        'maintain node/worker-1: sh -c reboot; exit 255 exited with 255, as a reboot that cuts it off does; waiting for a new boot ID to tell',
+      ),
+      r.err.join('\n'),
+    );
+    assert.equal(r.out.at(-1), 'node/worker-1 maintained');
+    assert.notEqual((await getNode(t, 'worker-1')).status?.nodeInfo?.bootID, bootBefore);
+    await settle();
   });
 
   test('a node that never comes back stays cordoned with a diagnosis; once back, the same command finishes without rebooting again', async () => {

@@ -14,6 +14,7 @@ import {
   substituteNode,
   type MaintainEvent,
   type MaintainOptions,
+  type MaintainResult,
 } from './maintain.ts';
 import { node, pod } from './testing/fixtures.ts';
 import type { Pod } from '../kube/types.ts';
@@ -295,6 +296,82 @@ test('an interrupted wait resumes without running the command again', async () =
   assert.equal(exec.calls.length, 1, 'the reboot is not repeated');
 });
 
+/** Runs maintain on worker-2 of the world with this exec and these options, recording its events. */
+function maintainWorker2(w: World, exec: Exec, o: Partial<MaintainOptions>): Promise<MaintainResult> {
+  return w.clock.runUntilSettled(
+    maintainNode('worker-2', opts(o), {
+      kube: w.kube,
+      clock: w.clock,
+      exec,
+      observer: (e) => w.events.push(e),
+    }),
+  );
+}
+
+const SSH_REBOOT: Partial<MaintainOptions> = {
+  command: ['ssh', '{node}', 'sudo', 'reboot'],
+  expectReboot: true,
+};
+
+/** `ssh NODE sudo reboot` as it often ends: the node closes the connection, and ssh exits 255. */
+const sshCutOff: ExecResult = {
+  exitCode: 255,
+  stdout: '',
+  stderr: 'Connection to worker-2 closed by remote host.\n',
+  timedOut: false,
+};
+
+test('ssh cut off by the reboot (exit 255): the new boot ID says it rebooted, and maintain goes on', async () => {
+  const w = world();
+  const rebooted = reboot(w);
+  const exec = new FakeExec(() => {
+    rebooted();
+    return sshCutOff;
+  });
+  const r = await maintainWorker2(w, exec, SSH_REBOOT);
+  assert.equal(r.outcome, 'done', r.message);
+  assert.equal(exec.calls.length, 1);
+  assert.ok(
+    w.events.some(
+      (e) =>
+        e.type === 'phase' &&
+        e.phase === 'health' &&
+        e.detail ===
+          'ssh worker-2 sudo reboot exited with 255, as a reboot that cuts it off does; waiting for a new boot ID to tell',
+    ),
+  );
+  assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, undefined);
+});
+
+test('exit 255 without a reboot: a failed command once the health timeout has passed, to be run again', async () => {
+  const w = world();
+  const exec = new FakeExec(() => sshCutOff);
+  const r = await maintainWorker2(w, exec, { ...SSH_REBOOT, healthTimeoutMs: 60_000 });
+  assert.equal(r.outcome, 'command-failed');
+  assert.equal(r.commandExitCode, 255);
+  assert.match(
+    r.message ?? '',
+    /^ssh worker-2 sudo reboot exited with 255, as a reboot that cuts it off does, but node\/worker-2 did not come back with a new boot ID within 60s: not rebooted yet/,
+  );
+  assert.match(r.hint ?? '', /run the command again/);
+  assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, true);
+  assert.equal(maintenanceState(w.kube.nodes.get('worker-2')!)?.phase, 'working');
+});
+
+test('a reboot command that fails otherwise (exit 1) fails at once', async () => {
+  const w = world();
+  const exec = new FakeExec(() => ({
+    exitCode: 1,
+    stdout: '',
+    stderr: 'sudo: a password is required\n',
+    timedOut: false,
+  }));
+  const r = await maintainWorker2(w, exec, SSH_REBOOT);
+  assert.equal(r.outcome, 'command-failed');
+  assert.equal(r.message, 'ssh worker-2 sudo reboot exited with 1');
+  assert.equal(w.clock.now().getTime() - T0 < 60_000, true, 'no wait for a reboot that was never started');
+});
+
 /** What a client sees while the only API server is down: the connection is refused. */
 function refused(): KubeApiError {
   return new KubeApiError(
@@ -311,14 +388,7 @@ test('a reboot that takes the API server along (the only control plane): maintai
     w.kube.failUntil(w.clock.now().getTime() + 20_000, refused);
     return rebooted();
   });
-  const r = await w.clock.runUntilSettled(
-    maintainNode('worker-2', opts({ command: ['reboot'], expectReboot: true }), {
-      kube: w.kube,
-      clock: w.clock,
-      exec,
-      observer: (e) => w.events.push(e),
-    }),
-  );
+  const r = await maintainWorker2(w, exec, { command: ['reboot'], expectReboot: true });
   assert.equal(r.outcome, 'done', r.message);
   assert.equal(exec.calls.length, 1);
   assert.ok(
@@ -340,13 +410,11 @@ test('an API server that does not come back within --health-timeout: the node st
     w.kube.failUntil(Infinity, refused);
     return rebooted();
   });
-  const r = await w.clock.runUntilSettled(
-    maintainNode('worker-2', opts({ command: ['reboot'], expectReboot: true, healthTimeoutMs: 60_000 }), {
-      kube: w.kube,
-      clock: w.clock,
-      exec,
-    }),
-  );
+  const r = await maintainWorker2(w, exec, {
+    command: ['reboot'],
+    expectReboot: true,
+    healthTimeoutMs: 60_000,
+  });
   assert.equal(r.outcome, 'unhealthy');
   assert.match(
     r.message ?? '',

@@ -266,6 +266,9 @@ export async function maintainNode(
     }
   };
   let healthDeadline: number | undefined;
+  // A reboot command that did not exit 0 but may have been cut off by the reboot: it counts as
+  // done (the 'worked' state) only once the node shows a new boot ID.
+  let unconfirmed: { finished: string; why: string; exitCode: number | null } | undefined;
 
   try {
     // ---- 1. cordon + drain ----
@@ -358,8 +361,17 @@ export async function maintainNode(
         emit({ type: 'command-output', node: name, stream: 'stdout', text: line });
       for (const line of res.stderr.split('\n').filter((l) => l !== ''))
         emit({ type: 'command-output', node: name, stream: 'stderr', text: line });
-      if (res.exitCode !== 0) {
-        if (deps.signal?.aborted) throw new Interrupted();
+      if (deps.signal?.aborted && res.exitCode !== 0) throw new Interrupted();
+      // A reboot often cuts its own command off: `ssh NODE sudo reboot` exits with 255 when the
+      // node closes the connection, and a local command may die of the shutdown's signal. Whether
+      // the node rebooted is then told by its boot ID, not by the exit code.
+      const cutOff =
+        res.exitCode !== 0 &&
+        opts.expectReboot &&
+        st().bootIdBefore !== undefined &&
+        !res.timedOut &&
+        (res.exitCode === 255 || res.exitCode === null);
+      if (res.exitCode !== 0 && !cutOff) {
         return result({
           outcome: 'command-failed',
           message: `${argv.join(' ')} ${res.timedOut ? 'timed out' : `exited with ${res.exitCode ?? 'a signal'}`}`,
@@ -369,28 +381,43 @@ export async function maintainNode(
       }
       const finished = rfc3339(clock.now());
       healthDeadline = clock.now().getTime() + opts.healthTimeoutMs;
-      try {
-        await whileApiDown(
-          () => writeState({ ...st(), phase: 'worked', commandFinishedAt: finished }),
-          healthDeadline,
-        );
-      } catch (e) {
-        if (!isRetryable(e)) throw e;
-        return result({
-          outcome: 'unhealthy',
-          message: `${argv.join(' ')} finished, but the API server did not answer for ${Math.round(opts.healthTimeoutMs / 1000)}s: ${errorMessage(e)}`,
-          hint: `node/${name} stays cordoned. When the API server is back, run bosun maintain again (bosun could not record that the command finished, so it runs it again), or give up with: bosun uncordon ${name}`,
-        });
+      if (cutOff) {
+        unconfirmed = {
+          finished,
+          why: `${argv.join(' ')} exited with ${res.exitCode ?? 'a signal'}, as a reboot that cuts it off does`,
+          exitCode: res.exitCode,
+        };
+      } else {
+        try {
+          await whileApiDown(
+            () => writeState({ ...st(), phase: 'worked', commandFinishedAt: finished }),
+            healthDeadline,
+          );
+        } catch (e) {
+          if (!isRetryable(e)) throw e;
+          return result({
+            outcome: 'unhealthy',
+            message: `${argv.join(' ')} finished, but the API server did not answer for ${Math.round(opts.healthTimeoutMs / 1000)}s: ${errorMessage(e)}`,
+            hint: `node/${name} stays cordoned. When the API server is back, run bosun maintain again (bosun could not record that the command finished, so it runs it again), or give up with: bosun uncordon ${name}`,
+          });
+        }
       }
     } else if (resumed) {
       emit({ type: 'phase', node: name, phase: 'command', resumed: true, detail: 'already done' });
     }
 
     // ---- 3. healthy? ----
-    if (st().phase === 'worked') {
-      emit({ type: 'phase', node: name, phase: 'health', resumed });
+    if (st().phase === 'worked' || unconfirmed) {
+      emit({
+        type: 'phase',
+        node: name,
+        phase: 'health',
+        resumed,
+        ...(unconfirmed ? { detail: `${unconfirmed.why}; waiting for a new boot ID to tell` } : {}),
+      });
       const deadline = healthDeadline ?? clock.now().getTime() + opts.healthTimeoutMs;
-      const since = st().commandFinishedAt ? new Date(st().commandFinishedAt ?? '') : undefined;
+      const finishedAt = unconfirmed?.finished ?? st().commandFinishedAt;
+      const since = finishedAt ? new Date(finishedAt) : undefined;
       let healthySince: number | undefined;
       let last: HealthVerdict = { healthy: false, problems: ['not checked yet'] };
       for (;;) {
@@ -407,6 +434,12 @@ export async function maintainNode(
             await kube.listPods({ fieldSelector: `spec.nodeName=${name}`, chunkSize: opts.drain.chunkSize })
           ).items;
           node = seen;
+          const boot = seen.status?.nodeInfo?.bootID;
+          if (unconfirmed && boot !== undefined && boot !== st().bootIdBefore) {
+            const done = unconfirmed.finished;
+            await writeState({ ...st(), phase: 'worked', commandFinishedAt: done });
+            unconfirmed = undefined;
+          }
           last = checkNodeHealth({
             node,
             lease,
@@ -427,6 +460,14 @@ export async function maintainNode(
           healthySince ??= now.getTime();
           if (now.getTime() - healthySince >= opts.healthSettleMs) break;
         } else healthySince = undefined;
+        if (now.getTime() >= deadline && unconfirmed) {
+          return result({
+            outcome: 'command-failed',
+            message: `${unconfirmed.why}, but node/${name} did not come back with a new boot ID within ${Math.round(opts.healthTimeoutMs / 1000)}s: ${last.problems.join('; ')}`,
+            hint: `node/${name} stays cordoned. Run bosun maintain again to run the command again, or give up with: bosun uncordon ${name}`,
+            commandExitCode: unconfirmed.exitCode,
+          });
+        }
         if (now.getTime() >= deadline) {
           const events = await kube
             .listEvents({ fieldSelector: `involvedObject.kind=Node,involvedObject.name=${name}` })

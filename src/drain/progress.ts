@@ -160,7 +160,7 @@ export class Reporter {
             `maintain node/${e.node}: ${e.detail === 'already done' ? 'the command already ran' : `running ${e.detail ?? ''}`}`,
           );
         else if (e.phase === 'health')
-          this.note(`maintain node/${e.node}: waiting until the node is healthy`);
+          this.note(`maintain node/${e.node}: ${e.detail ?? 'waiting until the node is healthy'}`);
         else if (e.phase === 'uncordon') this.note(`maintain node/${e.node}: healthy; uncordoning`);
         else if (e.phase === 'restore')
           this.note(`maintain node/${e.node}: waiting until the evicted workloads are Ready again`);

@@ -95,12 +95,14 @@ kube-node-lease, no not-ready or unreachable taint, its DaemonSet pods Running a
 boot ID when a reboot is expected), uncordon it, and wait until the workloads it evicted have as
 many Ready pods as before, so that the next node is never taken while this one's pods are starting.
 
-An API server that stops answering after the command (the reboot of the only control plane takes
-it along) is waited for, within the same --health-timeout. A node that is not healthy within
---health-timeout stays cordoned: bosun prints a diagnosis (conditions, taints, recent events) and
-exits 1. The workflow's state is kept on the node, so running the same command again continues
-where it stopped (a command that finished is not run again). A node cordoned outside bosun is
-refused.
+A reboot often cuts its own command off (ssh exits with 255 when the node closes the connection):
+then whether it rebooted is told by a new boot ID within --health-timeout, and without one the
+command counts as failed. An API server that stops answering after the command (the reboot of the
+only control plane takes it along) is waited for, within the same --health-timeout. A node that is
+not healthy within --health-timeout stays cordoned: bosun prints a diagnosis (conditions, taints,
+recent events) and exits 1. The workflow's state is kept on the node, so running the same command
+again continues where it stopped (a command that finished is not run again). A node cordoned
+outside bosun is refused.
 
 --on-node runs COMMAND with a sandbox node's host shims first on PATH (DIR/nodes/NODE/host/bin,
 DIR from --sandbox-dir or from a kubeconfig at DIR/admin.conf), so reboot or apt-get act on that
