@@ -403,6 +403,34 @@ test('a reboot that takes the API server along (the only control plane): maintai
   assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, undefined);
 });
 
+test('an API server that goes away while the workloads come back is waited for, and said so', async () => {
+  const w = world();
+  const exec = new FakeExec(() => ok);
+  // Down from the start of the restore wait until 5 s later: only its reads meet it.
+  const events: MaintainEvent[] = [];
+  const r = await w.clock.runUntilSettled(
+    maintainNode('worker-2', opts(), {
+      kube: w.kube,
+      clock: w.clock,
+      exec,
+      observer: (e) => {
+        events.push(e);
+        if (e.type === 'phase' && e.phase === 'restore')
+          w.kube.failUntil(w.clock.now().getTime() + 5_000, refused);
+      },
+    }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  assert.deepEqual(
+    events.filter((e) => e.type === 'api-down').map((e) => e.type === 'api-down' && e.message),
+    ['unable to reach the API server: connect ECONNREFUSED 10.0.0.1:6443'],
+  );
+  assert.ok(
+    !events.some((e) => e.type === 'health' && e.verdict.problems.some((p) => p.includes('API server'))),
+    'the node is not called unhealthy for it',
+  );
+});
+
 test('an API server that does not come back within --health-timeout: the node stays cordoned, and the message says the command finished', async () => {
   const w = world();
   const rebooted = reboot(w);

@@ -73,7 +73,9 @@ export type MaintainEvent =
     }
   | { type: 'command-output'; node: string; stream: 'stdout' | 'stderr'; text: string }
   | { type: 'health'; node: string; verdict: HealthVerdict }
-  | { type: 'restore'; node: string; waiting: { workload: WorkloadRecord; ready: number }[] };
+  | { type: 'restore'; node: string; waiting: { workload: WorkloadRecord; ready: number }[] }
+  /** The API server did not answer a request that is being retried (the node was healthy already). */
+  | { type: 'api-down'; node: string; message: string };
 
 /** What maintain needs. */
 export interface MaintainDeps {
@@ -252,15 +254,27 @@ export async function maintainNode(
     lastHealthKey = key;
     emit({ type: 'health', node: name, verdict: v });
   };
-  /** Runs fn again, every poll interval, while the API server is down or busy, until deadline. */
-  const whileApiDown = async <T>(fn: () => Promise<T>, deadline: number): Promise<T> => {
+  let lastApiDown = '';
+  /**
+   * Runs fn again, every poll interval, while the API server is down or busy, until deadline. Each
+   * wait is reported as a reason the node is not healthy yet, or (once it was) as a wait of its own.
+   */
+  const whileApiDown = async <T>(
+    fn: () => Promise<T>,
+    deadline: number,
+    as: 'health' | 'wait' = 'health',
+  ): Promise<T> => {
     for (;;) {
       if (deps.signal?.aborted) throw new Interrupted();
       try {
         return await fn();
       } catch (e) {
         if (!isRetryable(e) || clock.now().getTime() >= deadline) throw e;
-        reportHealth(apiDown(e));
+        if (as === 'health') reportHealth(apiDown(e));
+        else if (errorMessage(e) !== lastApiDown) {
+          lastApiDown = errorMessage(e);
+          emit({ type: 'api-down', node: name, message: lastApiDown });
+        }
       }
       await sleep(opts.pollMs);
     }
@@ -509,8 +523,9 @@ export async function maintainNode(
       let lastKey = '';
       for (;;) {
         if (deps.signal?.aborted) throw new Interrupted();
-        const pods = (await whileApiDown(() => kube.listPods({ chunkSize: opts.drain.chunkSize }), deadline))
-          .items;
+        const pods = (
+          await whileApiDown(() => kube.listPods({ chunkSize: opts.drain.chunkSize }), deadline, 'wait')
+        ).items;
         const waiting = readyCounts(st().workloads, pods).filter((c) => c.ready < c.workload.readyBefore);
         const key = JSON.stringify(waiting.map((w) => [w.workload.uid, w.ready]));
         if (key !== lastKey) {

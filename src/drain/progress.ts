@@ -176,6 +176,9 @@ export class Reporter {
           this.setBlock([`node/${e.node} not healthy yet:`, ...e.verdict.problems.map((p) => `  - ${p}`)]);
         else this.note(`node/${e.node} not healthy yet: ${e.verdict.problems.join('; ')}`);
         return;
+      case 'api-down':
+        this.note(`maintain node/${e.node}: waiting for the API server: ${e.message}`);
+        return;
       case 'restore':
         if (e.waiting.length === 0) this.note('evicted workloads are Ready again');
         else {
