@@ -256,22 +256,17 @@ export async function maintainNode(
   };
   let lastApiDown = '';
   /**
-   * Runs fn again, every poll interval, while the API server is down or busy, until deadline. Each
-   * wait is reported as a reason the node is not healthy yet, or (once it was) as a wait of its own.
+   * Runs fn again, every poll interval, while the API server is down or busy, until deadline (once
+   * the node was healthy: each wait is reported as a wait of its own).
    */
-  const whileApiDown = async <T>(
-    fn: () => Promise<T>,
-    deadline: number,
-    as: 'health' | 'wait' = 'health',
-  ): Promise<T> => {
+  const whileApiDown = async <T>(fn: () => Promise<T>, deadline: number): Promise<T> => {
     for (;;) {
       if (deps.signal?.aborted) throw new Interrupted();
       try {
         return await fn();
       } catch (e) {
         if (!isRetryable(e) || clock.now().getTime() >= deadline) throw e;
-        if (as === 'health') reportHealth(apiDown(e));
-        else if (errorMessage(e) !== lastApiDown) {
+        if (errorMessage(e) !== lastApiDown) {
           lastApiDown = errorMessage(e);
           emit({ type: 'api-down', node: name, message: lastApiDown });
         }
@@ -280,9 +275,11 @@ export async function maintainNode(
     }
   };
   let healthDeadline: number | undefined;
-  // A reboot command that did not exit 0 but may have been cut off by the reboot: it counts as
-  // done (the 'worked' state) only once the node shows a new boot ID.
-  let unconfirmed: { finished: string; why: string; exitCode: number | null } | undefined;
+  // The command's end in this run, until the 'worked' state records it: after an exit 0 as soon as
+  // the API server takes the write; after an exit a reboot may have caused (`cutOff`) only once the
+  // node shows a new boot ID.
+  let finishing:
+    { at: string; command: string; cutOff?: { exitCode: number | null; why: string } } | undefined;
 
   try {
     // ---- 1. cordon + drain ----
@@ -393,50 +390,48 @@ export async function maintainNode(
           commandExitCode: res.exitCode,
         });
       }
-      const finished = rfc3339(clock.now());
+      const command = argv.join(' ');
+      finishing = {
+        at: rfc3339(clock.now()),
+        command,
+        ...(cutOff
+          ? {
+              cutOff: {
+                exitCode: res.exitCode,
+                why: `${command} exited with ${res.exitCode ?? 'a signal'}, as a reboot that cuts it off does`,
+              },
+            }
+          : {}),
+      };
       healthDeadline = clock.now().getTime() + opts.healthTimeoutMs;
-      if (cutOff) {
-        unconfirmed = {
-          finished,
-          why: `${argv.join(' ')} exited with ${res.exitCode ?? 'a signal'}, as a reboot that cuts it off does`,
-          exitCode: res.exitCode,
-        };
-      } else {
-        try {
-          await whileApiDown(
-            () => writeState({ ...st(), phase: 'worked', commandFinishedAt: finished }),
-            healthDeadline,
-          );
-        } catch (e) {
-          if (!isRetryable(e)) throw e;
-          return result({
-            outcome: 'unhealthy',
-            message: `${argv.join(' ')} finished, but the API server did not answer for ${Math.round(opts.healthTimeoutMs / 1000)}s: ${errorMessage(e)}`,
-            hint: `node/${name} stays cordoned. When the API server is back, run bosun maintain again (bosun could not record that the command finished, so it runs it again), or give up with: bosun uncordon ${name}`,
-          });
-        }
-      }
     } else if (resumed) {
       emit({ type: 'phase', node: name, phase: 'command', resumed: true, detail: 'already done' });
     }
 
     // ---- 3. healthy? ----
-    if (st().phase === 'worked' || unconfirmed) {
+    if (st().phase === 'worked' || finishing) {
       emit({
         type: 'phase',
         node: name,
         phase: 'health',
         resumed,
-        ...(unconfirmed ? { detail: `${unconfirmed.why}; waiting for a new boot ID to tell` } : {}),
+        ...(finishing?.cutOff
+          ? { detail: `${finishing.cutOff.why}; waiting for a new boot ID to tell` }
+          : {}),
       });
       const deadline = healthDeadline ?? clock.now().getTime() + opts.healthTimeoutMs;
-      const finishedAt = unconfirmed?.finished ?? st().commandFinishedAt;
+      const finishedAt = finishing?.at ?? st().commandFinishedAt;
       const since = finishedAt ? new Date(finishedAt) : undefined;
       let healthySince: number | undefined;
       let last: HealthVerdict = { healthy: false, problems: ['not checked yet'] };
+      let apiError = '';
       for (;;) {
         if (deps.signal?.aborted) throw new Interrupted();
         try {
+          if (finishing && !finishing.cutOff) {
+            await writeState({ ...st(), phase: 'worked', commandFinishedAt: finishing.at });
+            finishing = undefined;
+          }
           const seen = await kube.getNode(name);
           let lease: Lease | undefined;
           try {
@@ -449,10 +444,9 @@ export async function maintainNode(
           ).items;
           node = seen;
           const boot = seen.status?.nodeInfo?.bootID;
-          if (unconfirmed && boot !== undefined && boot !== st().bootIdBefore) {
-            const done = unconfirmed.finished;
-            await writeState({ ...st(), phase: 'worked', commandFinishedAt: done });
-            unconfirmed = undefined;
+          if (finishing && boot !== undefined && boot !== st().bootIdBefore) {
+            await writeState({ ...st(), phase: 'worked', commandFinishedAt: finishing.at });
+            finishing = undefined;
           }
           last = checkNodeHealth({
             node,
@@ -467,6 +461,7 @@ export async function maintainNode(
         } catch (e) {
           if (!isRetryable(e)) throw e;
           last = apiDown(e);
+          apiError = errorMessage(e);
         }
         const now = clock.now();
         reportHealth(last);
@@ -474,13 +469,20 @@ export async function maintainNode(
           healthySince ??= now.getTime();
           if (now.getTime() - healthySince >= opts.healthSettleMs) break;
         } else healthySince = undefined;
-        if (now.getTime() >= deadline && unconfirmed) {
-          return result({
-            outcome: 'command-failed',
-            message: `${unconfirmed.why}, but node/${name} did not come back with a new boot ID within ${Math.round(opts.healthTimeoutMs / 1000)}s: ${last.problems.join('; ')}`,
-            hint: `node/${name} stays cordoned. Run bosun maintain again to run the command again, or give up with: bosun uncordon ${name}`,
-            commandExitCode: unconfirmed.exitCode,
-          });
+        if (now.getTime() >= deadline && finishing) {
+          const after = `${Math.round(opts.healthTimeoutMs / 1000)}s`;
+          return finishing.cutOff
+            ? result({
+                outcome: 'command-failed',
+                message: `${finishing.cutOff.why}, but node/${name} did not come back with a new boot ID within ${after}: ${last.problems.join('; ')}`,
+                hint: `node/${name} stays cordoned. Run bosun maintain again to run the command again, or give up with: bosun uncordon ${name}`,
+                commandExitCode: finishing.cutOff.exitCode,
+              })
+            : result({
+                outcome: 'unhealthy',
+                message: `${finishing.command} finished, but the API server did not answer for ${after}: ${apiError}`,
+                hint: `node/${name} stays cordoned. When the API server is back, run bosun maintain again (bosun could not record that the command finished, so it runs it again), or give up with: bosun uncordon ${name}`,
+              });
         }
         if (now.getTime() >= deadline) {
           const events = await kube
@@ -523,9 +525,8 @@ export async function maintainNode(
       let lastKey = '';
       for (;;) {
         if (deps.signal?.aborted) throw new Interrupted();
-        const pods = (
-          await whileApiDown(() => kube.listPods({ chunkSize: opts.drain.chunkSize }), deadline, 'wait')
-        ).items;
+        const pods = (await whileApiDown(() => kube.listPods({ chunkSize: opts.drain.chunkSize }), deadline))
+          .items;
         const waiting = readyCounts(st().workloads, pods).filter((c) => c.ready < c.workload.readyBefore);
         const key = JSON.stringify(waiting.map((w) => [w.workload.uid, w.ready]));
         if (key !== lastKey) {
