@@ -1,4 +1,5 @@
-// The real implementations of the ports, built by the composition roots only.
+// The real implementations of the ports, built by the composition roots only (the kube adapter, which
+// does real I/O of its own, also waits on systemClock between its retries).
 import { spawn } from 'node:child_process';
 import type { Clock, Exec, ExecOptions, ExecResult, Output } from './ports.ts';
 

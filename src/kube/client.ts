@@ -27,6 +27,7 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { BosunError, UsageError, errorMessage } from '../common/errors.ts';
+import { systemClock } from '../common/real.ts';
 import { isConnectionLost, toKubeError, type RequestTarget } from './errors.ts';
 import { Http2Transport } from './http2.ts';
 
@@ -476,10 +477,13 @@ export async function kubeCall<T>(
               : retryAfterSeconds(e);
       if (wait === undefined || Date.now() - started + wait * 1000 >= limit)
         throw toKubeError(e, target, how);
-      if (!(await pause(wait * 1000, clients.signal)))
+      try {
+        await systemClock.sleep(wait * 1000, clients.signal);
+      } catch {
         throw toKubeError(new DOMException('The operation was aborted', 'AbortError'), target, {
           cancelled: true,
         });
+      }
     }
   }
 }
@@ -489,19 +493,4 @@ function retryAfterSeconds(e: unknown): number | undefined {
   if (!(e instanceof ApiException) || (e.code !== 429 && e.code < 500)) return undefined;
   const h = (e.headers as Record<string, string> | undefined)?.['retry-after']?.trim();
   return h !== undefined && /^\d+$/.test(h) ? Number(h) : undefined;
-}
-
-/** Resolves true after ms, or false as soon as the signal aborts. */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      resolve(ok);
-    };
-    const onAbort = (): void => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
