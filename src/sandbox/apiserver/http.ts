@@ -20,7 +20,14 @@ import {
 } from './discovery.ts';
 import type { FaultInjector, RequestInfo } from './faults.ts';
 import { findResource, groupVersion, RESOURCES, type ResourceType } from './resources.ts';
-import { ApiError, badRequest, methodNotSupported, pathNotFound, type StatusBody } from './status.ts';
+import {
+  ApiError,
+  badRequest,
+  methodNotSupported,
+  pathNotFound,
+  unsupportedMediaType,
+  type StatusBody,
+} from './status.ts';
 import { toTable, type IncludeObject } from './tables.ts';
 import type { KubeObject } from './types.ts';
 import { isRecord } from './types.ts';
@@ -138,15 +145,9 @@ function parseJson(buf: Buffer, contentType?: string): unknown {
   if (buf.length === 0) return undefined;
   const ct = (contentType ?? 'application/json').split(';')[0]?.trim() ?? '';
   if (ct !== '' && ct !== 'application/json' && !ct.endsWith('+json') && ct !== '*/*') {
-    throw new ApiError({
-      kind: 'Status',
-      apiVersion: 'v1',
-      metadata: {},
-      status: 'Failure',
-      code: 415,
-      reason: 'UnsupportedMediaType',
-      message: `the body of the request was in an unknown format - accepted media types include: application/json (the bosun sandbox reads JSON bodies only; kubectl create <kind> sends protobuf: use kubectl create -f or kubectl apply -f with a manifest)`,
-    });
+    throw unsupportedMediaType(
+      'application/json (the bosun sandbox reads JSON bodies only; kubectl create <kind> sends protobuf: use kubectl create -f or kubectl apply -f with a manifest)',
+    );
   }
   try {
     return JSON.parse(buf.toString('utf8')) as unknown;
@@ -257,15 +258,9 @@ function patchType(contentType: string | undefined): PatchType {
   if (ct === 'application/json-patch+json') return 'json';
   if (ct === 'application/merge-patch+json') return 'merge';
   if (ct === 'application/strategic-merge-patch+json') return 'strategic';
-  throw new ApiError({
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    code: 415,
-    reason: 'UnsupportedMediaType',
-    message: `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`,
-  });
+  throw unsupportedMediaType(
+    'application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json',
+  );
 }
 
 /** The user of each connection: its client certificate cannot change while it is open. */

@@ -125,6 +125,15 @@ export function badRequest(message: string): ApiError {
   return failure(400, 'BadRequest', message);
 }
 
+/** 415 for a request body in a media type the server does not read. */
+export function unsupportedMediaType(accepted: string): ApiError {
+  return failure(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: ${accepted}`,
+  );
+}
+
 /** 405 for a verb the resource does not support. */
 export function methodNotSupported(r: QualifiedResource, verb: string): ApiError {
   return failure(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${qualified(r)}"`, {
