@@ -8,8 +8,11 @@
 // or its name taken by a new pod), and prints one JSON line: { ms }, timed from the line's arrival.
 // No pre-flight, no budget handling, no retries, no output per pod: a floor, not a tool.
 //
+// Given a NODE argument instead, it is the floor started as a command, as bosun is: it connects,
+// drains NODE once and exits, paying Node's start and the TLS handshake like any command would.
+//
 // Input: FLOOR_CLUSTER, JSON { server, ca, cert, key } (PEM texts). Prints "ready" once connected.
-// Usage (from bench/drain.bench.ts): node bench/drain-floor.mjs
+// Usage (from bench/drain.bench.ts): node bench/drain-floor.mjs [NODE]
 import http2 from 'node:http2';
 import { createInterface } from 'node:readline';
 
@@ -101,18 +104,26 @@ async function drain(node) {
   await gone;
 }
 
-session.once('connect', async () => {
-  await call('GET', '/version');
-  process.stdout.write('ready\n');
-  for await (const line of createInterface({ input: process.stdin })) {
-    const [verb, node] = line.split(' ');
-    if (verb !== 'go' || !node) continue;
-    const t0 = performance.now();
-    await drain(node).catch((e) => {
-      process.stderr.write(`drain-floor: ${e.message}\n`);
-      process.exit(1);
-    });
-    process.stdout.write(`${JSON.stringify({ ms: performance.now() - t0 })}\n`);
-  }
+const once = process.argv[2];
+if (once) {
+  await drain(once).catch((e) => {
+    process.stderr.write(`drain-floor: ${e.message}\n`);
+    process.exit(1);
+  });
   session.close();
-});
+} else
+  session.once('connect', async () => {
+    await call('GET', '/version');
+    process.stdout.write('ready\n');
+    for await (const line of createInterface({ input: process.stdin })) {
+      const [verb, node] = line.split(' ');
+      if (verb !== 'go' || !node) continue;
+      const t0 = performance.now();
+      await drain(node).catch((e) => {
+        process.stderr.write(`drain-floor: ${e.message}\n`);
+        process.exit(1);
+      });
+      process.stdout.write(`${JSON.stringify({ ms: performance.now() - t0 })}\n`);
+    }
+    session.close();
+  });
