@@ -1,7 +1,8 @@
 // Lint rules that keep DESIGN.md's layering honest:
 // - no `any` anywhere;
 // - features never import the sandbox (to them it is just another cluster);
-// - pure decision modules import no Node built-ins and nothing from kube/ or host/;
+// - pure decision modules import no Node built-ins, nothing from host/, and from kube/ only the
+//   API's data and its pure semantics (types, label selectors, quantities, placement filters);
 // - only the composition roots touch ambient state (process.exit, process.env, console).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -35,7 +36,9 @@ const pureModules = [
   'src/drain/preflight.ts',
   'src/drain/classify.ts',
   'src/drain/escalation.ts',
-  'src/drain/labels.ts',
+  'src/kube/labels.ts',
+  'src/kube/quantity.ts',
+  'src/kube/scheduling.ts',
   'src/drain/quantity.ts',
   'src/drain/annotations.ts',
   'src/drain/health.ts',
@@ -123,9 +126,18 @@ export default tseslint.config(
           paths: nodeBuiltins.filter((m) => !m.includes('*')),
           patterns: [
             { group: ['node:*'], message: 'Pure decision modules import no Node built-ins.' },
-            // kube/types.ts is plain API JSON shapes (data, not a client), so pure modules may use it.
+            // kube/types.ts is plain API JSON shapes; labels.ts, quantity.ts and scheduling.ts are their
+            // label selectors, quantities and placement filters (data and pure functions, not a client), so pure modules may use them.
             {
-              group: ['**/kube/**', '!**/kube/types.ts', '**/host/**', '**/sandbox/**'],
+              group: [
+                '**/kube/**',
+                '!**/kube/types.ts',
+                '!**/kube/labels.ts',
+                '!**/kube/quantity.ts',
+                '!**/kube/scheduling.ts',
+                '**/host/**',
+                '**/sandbox/**',
+              ],
               message: 'Pure decision modules take data, not clients.',
             },
           ],

@@ -108,6 +108,12 @@ describe('sandbox API semantics over HTTPS', () => {
     assert.ok(nodes.items.length >= 4 && nodes.items.every((p) => p.spec.nodeName === 'cp-1'));
     const bad = await c.request('GET', '/api/v1/pods?fieldSelector=spec.color%3Dred');
     assert.equal(bad.status, 400);
+    const badLabels = await c.request(
+      'GET',
+      `/api/v1/pods?labelSelector=${encodeURIComponent('tier in (fe')}`,
+    );
+    assert.equal(badLabels.status, 400);
+    assert.match(badLabels.json<{ message: string }>().message, /^unable to parse requirement: /);
   });
 
   test('watch from a resourceVersion delivers events in order; resuming from one of them repeats exactly the later ones', async () => {

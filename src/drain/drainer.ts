@@ -42,7 +42,7 @@ import {
   type PodRef,
   type PodVerdict,
 } from './filters.ts';
-import { matches, parseSelector, type Selector } from './labels.ts';
+import { matches, parseSelector, type Selector } from '../kube/labels.ts';
 import { preflight, type PreflightCheck, type PreflightResult } from './preflight.ts';
 
 /** Everything a drain can be told. Defaults are kubectl's. */

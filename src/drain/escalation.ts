@@ -10,7 +10,7 @@
 // contain commas. Pure.
 import type { Pod } from '../kube/types.ts';
 import { parseDuration } from '../common/duration.ts';
-import { matches, parseSelector, type Selector } from './labels.ts';
+import { matches, parseSelector, type Selector } from '../kube/labels.ts';
 
 /** What to do about a blocked pod. */
 export type EscalationAction = 'wait' | 'give-up' | 'delete';

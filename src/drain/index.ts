@@ -40,7 +40,7 @@ export {
 } from './escalation.ts';
 export { KUBECTL_MESSAGES, podKey, refusalLine, warningText } from './filters.ts';
 export { checkNodeHealth, diagnose } from './health.ts';
-export { parseSelector } from './labels.ts';
+export { parseSelector } from '../kube/labels.ts';
 export {
   looksLikeReboot,
   maintainNode,

@@ -12,18 +12,11 @@
 // Not predicted (documented limits): inter-pod affinity, topology spread constraints, volume
 // topology, host ports, and other pods' anti-affinity against the moved pod.
 // Pure: it is given every object it reads.
-import type {
-  Node,
-  NodeSelectorRequirement,
-  NodeSelectorTerm,
-  Pod,
-  PodDisruptionBudget,
-  Taint,
-  Toleration,
-} from '../kube/types.ts';
+import type { Node, Pod, PodDisruptionBudget } from '../kube/types.ts';
 import { evictionOptOut } from './annotations.ts';
 import { controllerOf, isFinished, podKey, podRef, type PodRef, type PodVerdict } from './filters.ts';
-import { fromLabelSelector, matches } from './labels.ts';
+import { fromLabelSelector, matches } from '../kube/labels.ts';
+import { findUntoleratedTaint, nodeReadyStatus, podMatchesNodeAffinity } from '../kube/scheduling.ts';
 import { formatResource, parseResources, podRequests, type Resources } from './quantity.ts';
 
 /** The checks a pre-flight can fail; names for --ignore-preflight-errors. */
@@ -191,70 +184,6 @@ function ignoresBudget(pod: Pod): boolean {
   return isFinished(pod) || pod.status?.phase === 'Pending' || pod.metadata.deletionTimestamp !== undefined;
 }
 
-// ---- scheduling predicates (a subset of kube-scheduler's filters) ----
-
-function tolerates(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.operator === 'Exists') return t.key === undefined || t.key === '' || t.key === taint.key;
-  return (t.key ?? '') === taint.key && (t.value ?? '') === (taint.value ?? '');
-}
-
-/** The first NoSchedule/NoExecute taint the pod does not tolerate (TaintToleration filter). */
-export function untoleratedTaint(pod: Pod, node: Node): Taint | undefined {
-  const tolerations = pod.spec?.tolerations ?? [];
-  return (node.spec?.taints ?? []).find(
-    (taint) =>
-      (taint.effect === 'NoSchedule' || taint.effect === 'NoExecute') &&
-      !tolerations.some((t) => tolerates(t, taint)),
-  );
-}
-
-function matchRequirement(r: NodeSelectorRequirement, value: string | undefined): boolean {
-  switch (r.operator) {
-    case 'In':
-      return value !== undefined && (r.values ?? []).includes(value);
-    case 'NotIn':
-      return value === undefined || !(r.values ?? []).includes(value);
-    case 'Exists':
-      return value !== undefined;
-    case 'DoesNotExist':
-      return value === undefined;
-    case 'Gt':
-    case 'Lt': {
-      if (value === undefined || !/^-?\d+$/.test(value)) return false;
-      const want = Number((r.values ?? [])[0]);
-      return r.operator === 'Gt' ? Number(value) > want : Number(value) < want;
-    }
-    default:
-      return false;
-  }
-}
-
-function matchTerm(term: NodeSelectorTerm, node: Node): boolean {
-  const exprs = term.matchExpressions ?? [];
-  const fields = term.matchFields ?? [];
-  if (exprs.length === 0 && fields.length === 0) return false;
-  const labels = node.metadata.labels ?? {};
-  return (
-    exprs.every((r) => matchRequirement(r, labels[r.key])) &&
-    fields.every((r) => r.key === 'metadata.name' && matchRequirement(r, node.metadata.name))
-  );
-}
-
-/** nodeSelector and required node affinity (NodeAffinity filter). */
-export function matchesNodeAffinity(pod: Pod, node: Node): boolean {
-  const labels = node.metadata.labels ?? {};
-  for (const [k, v] of Object.entries(pod.spec?.nodeSelector ?? {})) if (labels[k] !== v) return false;
-  const terms =
-    pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-  if (terms === undefined) return true;
-  return terms.some((t) => matchTerm(t, node));
-}
-
-function isNodeReady(node: Node): boolean {
-  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
 interface Candidate {
   node: Node;
   free: Resources;
@@ -353,11 +282,15 @@ export function predictPlacement(
     let best: Candidate | undefined;
     for (const c of candidates) {
       let why: Refusal | undefined;
-      const taint = untoleratedTaint(pod, c.node);
+      const taint = findUntoleratedTaint(
+        c.node.spec?.taints,
+        pod.spec?.tolerations,
+        (t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute',
+      );
       if (c.node.spec?.unschedulable) why = 'unschedulable';
-      else if (!isNodeReady(c.node)) why = 'not-ready';
+      else if (nodeReadyStatus(c.node) !== 'True') why = 'not-ready';
       else if (taint) why = `{${taint.key}: ${taint.value ?? ''}}` as Refusal;
-      else if (!matchesNodeAffinity(pod, c.node)) why = 'affinity';
+      else if (!podMatchesNodeAffinity(pod, c.node)) why = 'affinity';
       else if (antiAffinityConflict(pod, c.node, byNode, input.nodes)) why = 'anti-affinity';
       else {
         const short = Object.entries(req).find(

@@ -1,22 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatResource, parseQuantity, podRequests } from './quantity.ts';
+import { formatResource, podRequests } from './quantity.ts';
 import { pod } from './testing/fixtures.ts';
-
-for (const tc of [
-  { in: '100m', want: 0.1 },
-  { in: '2', want: 2 },
-  { in: '1.5', want: 1.5 },
-  { in: '128Mi', want: 128 * 2 ** 20 },
-  { in: '1Gi', want: 2 ** 30 },
-  { in: '1G', want: 1e9 },
-  { in: '1e3', want: 1000 },
-  { in: '500k', want: 500_000 },
-  { in: 'abc', want: undefined },
-  { in: '1Xi', want: undefined },
-]) {
-  test(`quantity ${tc.in} is ${tc.want}`, () => assert.equal(parseQuantity(tc.in), tc.want));
-}
 
 test('pod requests: sum of containers vs largest init container, plus overhead, plus one pod', () => {
   const p = pod('web-1', { requests: { cpu: '250m', memory: '64Mi' } });

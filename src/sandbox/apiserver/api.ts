@@ -14,17 +14,8 @@ import {
   resource as resourceByName,
   type ResourceType,
 } from './resources.ts';
-import {
-  fromLabelSelector,
-  isEmptySelector,
-  matchesFields,
-  matchesLabels,
-  parseFieldSelector,
-  parseLabelSelector,
-  SelectorError,
-  type FieldTerm,
-  type Selector,
-} from './selectors.ts';
+import { fromLabelSelector, isEverything, matches, parseSelector, type Selector } from '../../kube/labels.ts';
+import { matchesFields, parseFieldSelector, SelectorError, type FieldTerm } from './selectors.ts';
 import {
   alreadyExists,
   ApiError,
@@ -126,15 +117,16 @@ export function parseSelectors(
   r: ResourceType,
   opts: { labelSelector?: string; fieldSelector?: string },
 ): { labels: Selector; fields: FieldTerm[] } {
+  const labels = parseSelector(opts.labelSelector ?? '');
+  if (!labels.ok) throw badRequest(labels.error);
   try {
-    const labels = parseLabelSelector(opts.labelSelector ?? '');
     const fields = parseFieldSelector(opts.fieldSelector ?? '');
     for (const f of fields) {
       if (f.field === 'metadata.name' || f.field === 'metadata.namespace') continue;
       const sample = r.fields({ metadata: {} });
       if (!(f.field in sample)) throw new SelectorError(`field label not supported: ${f.field}`);
     }
-    return { labels, fields };
+    return { labels: labels.selector, fields };
   } catch (e) {
     if (e instanceof SelectorError)
       throw badRequest(
@@ -148,7 +140,7 @@ export function parseSelectors(
 }
 
 function objectMatches(r: ResourceType, o: KubeObject, labels: Selector, fields: FieldTerm[]): boolean {
-  if (!matchesLabels(labels, o.metadata.labels)) return false;
+  if (!matches(labels, o.metadata.labels)) return false;
   if (fields.length === 0) return true;
   return matchesFields(fields, {
     'metadata.name': o.metadata.name ?? '',
@@ -271,7 +263,7 @@ export class ApiCore {
               items,
               resourceVersion: String(readAt),
               continue: encodeContinue(readAt, s.key.slice(prefix.length)),
-              ...(isEmptySelector(labels) && fields.length === 0
+              ...(isEverything(labels) && fields.length === 0
                 ? { remainingItemCount: page.remaining + (page.items.length - i + 1) }
                 : {}),
             };
@@ -920,13 +912,9 @@ export class ApiCore {
     const pdbs = read.items
       .map((i) => i.obj as PodDisruptionBudget)
       .filter((p) => {
-        try {
-          const sel = fromLabelSelector(p.spec.selector);
-          // "If a PDB with a nil or empty selector creeps in, it should match nothing, not everything."
-          return !isEmptySelector(sel) && matchesLabels(sel, pod.metadata.labels);
-        } catch {
-          return false;
-        }
+        const sel = fromLabelSelector(p.spec.selector);
+        // "If a PDB with a nil or empty selector creeps in, it should match nothing, not everything."
+        return !isEverything(sel) && matches(sel, pod.metadata.labels);
       });
     if (pdbs.length > 1) {
       throw internalError(

@@ -1,6 +1,6 @@
 // The validation kube-apiserver applies that clients of the sandbox can observe: names, required
 // fields, selector/template agreement, immutable fields. Answers 422 Invalid with field causes.
-import { fromLabelSelector, matchesLabels, SelectorError } from './selectors.ts';
+import { isEverything, labelSelectorAsSelector, matches } from '../../kube/labels.ts';
 import type { StatusCause } from './status.ts';
 import type { KubeObject, LabelSelector, PodSpec } from './types.ts';
 import { isRecord } from './types.ts';
@@ -74,29 +74,23 @@ function selectorTemplateCauses(spec: Record<string, unknown>): StatusCause[] {
     isRecord(tmpl) && isRecord(tmpl['metadata'])
       ? (tmpl['metadata']['labels'] as Record<string, string> | undefined)
       : undefined;
-  try {
-    const s = fromLabelSelector(sel);
-    if (s.length === 0) {
-      causes.push({
-        reason: 'FieldValueInvalid',
-        field: 'spec.selector',
-        message: `Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment`,
-      });
-    } else if (!matchesLabels(s, labels)) {
-      const shown = Object.entries(labels ?? {})
-        .map(([k, v]) => `"${k}":"${v}"`)
-        .join(', ');
-      causes.push({
-        reason: 'FieldValueInvalid',
-        field: 'spec.template.metadata.labels',
-        message: `Invalid value: map[string]string{${shown}}: \`selector\` does not match template \`labels\``,
-      });
-    }
-  } catch (e) {
+  const converted = labelSelectorAsSelector(sel);
+  if (!converted.ok) {
+    causes.push({ reason: 'FieldValueInvalid', field: 'spec.selector', message: converted.error });
+  } else if (isEverything(converted.selector)) {
     causes.push({
       reason: 'FieldValueInvalid',
       field: 'spec.selector',
-      message: e instanceof SelectorError ? e.message : String(e),
+      message: `Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment`,
+    });
+  } else if (!matches(converted.selector, labels)) {
+    const shown = Object.entries(labels ?? {})
+      .map(([k, v]) => `"${k}":"${v}"`)
+      .join(', ');
+    causes.push({
+      reason: 'FieldValueInvalid',
+      field: 'spec.template.metadata.labels',
+      message: `Invalid value: map[string]string{${shown}}: \`selector\` does not match template \`labels\``,
     });
   }
   if (isRecord(tmpl)) causes.push(...podSpecCauses(tmpl['spec'], 'spec.template.spec'));

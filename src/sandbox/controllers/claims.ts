@@ -5,7 +5,7 @@
 // the write that removes some owner references.
 import { clone, controllerRef, isDeleting } from '../apiserver/meta.ts';
 import type { ResourceType } from '../apiserver/resources.ts';
-import { matchesLabels, type Selector } from '../apiserver/selectors.ts';
+import { matches, type Selector } from '../../kube/labels.ts';
 import type { KubeObject, OwnerReference, Pod, PodTemplateSpec } from '../apiserver/types.ts';
 import { isApiError } from './base.ts';
 import type { ControllerContext } from './context.ts';
@@ -34,7 +34,7 @@ export async function claim<T extends KubeObject>(
   const out: T[] = [];
   const deleting = isDeleting(owner);
   for (const o of controlled) {
-    if (matchesLabels(selector, o.metadata.labels) || deleting) {
+    if (matches(selector, o.metadata.labels) || deleting) {
       out.push(o);
       continue;
     }
@@ -43,7 +43,7 @@ export async function claim<T extends KubeObject>(
   }
   if (deleting) return out;
   for (const o of orphans) {
-    if (isDeleting(o) || !matchesLabels(selector, o.metadata.labels)) continue;
+    if (isDeleting(o) || !matches(selector, o.metadata.labels)) continue;
     if (o.metadata.namespace !== owner.metadata.namespace) continue;
     const adopted = await adopt(ctx, r, o, controllerRef(owner, kind.apiVersion, kind.kind));
     if (adopted) out.push(adopted as T);

@@ -9,7 +9,7 @@
 // maxUnavailable. Revisions live in ControllerRevisions; status as kube counts it.
 import { clone, isDeleting, keyOf } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
-import { fromLabelSelector, isEmptySelector, matchesLabels, type Selector } from '../apiserver/selectors.ts';
+import { fromLabelSelector, isEverything, labelSelectorAsSelector, matches } from '../../kube/labels.ts';
 import { scaledValue } from '../apiserver/pdb.ts';
 import type { Affinity, DaemonSet, Node, Pod, PodSpec, Toleration } from '../apiserver/types.ts';
 import {
@@ -28,7 +28,8 @@ import { podIndex, type PodIndex } from './pod-index.ts';
 import type { EventRecorder } from './recorder.ts';
 import { BURST_REPLICAS, slowStartBatch } from './replicaset.ts';
 import { ensureRevision, REVISION_HASH_LABEL, trimRevisions } from './revisions.ts';
-import { findUntoleratedTaint, podMatchesNodeAffinity, TAINTS } from './scheduling.ts';
+import { findUntoleratedTaint, podMatchesNodeAffinity } from '../../kube/scheduling.ts';
+import { TAINTS } from './scheduling.ts';
 
 const pods = resource('pods');
 const daemonsets = resource('daemonsets');
@@ -165,12 +166,7 @@ export class DaemonSetController extends QueueController {
     }
     if (type !== 'DELETED' && !controllerRefOf(pod)) {
       for (const ds of this.ctx.informers.daemonsets.list(pod.metadata.namespace)) {
-        try {
-          if (matchesLabels(fromLabelSelector(ds.spec.selector), pod.metadata.labels))
-            this.enqueue(keyOf(ds));
-        } catch {
-          // an invalid selector matches nothing
-        }
+        if (matches(fromLabelSelector(ds.spec.selector), pod.metadata.labels)) this.enqueue(keyOf(ds));
       }
     }
   }
@@ -182,14 +178,13 @@ export class DaemonSetController extends QueueController {
       return;
     }
     const ds = clone(cached);
-    let selector: Selector;
-    try {
-      selector = fromLabelSelector(ds.spec.selector);
-    } catch (e) {
-      this.ctx.log(`daemonset ${key}: invalid selector: ${errorText(e)}`);
+    const converted = labelSelectorAsSelector(ds.spec.selector);
+    if (!converted.ok) {
+      this.ctx.log(`daemonset ${key}: invalid selector: ${converted.error}`);
       return;
     }
-    if (isEmptySelector(selector)) {
+    const selector = converted.selector;
+    if (isEverything(selector)) {
       this.recorder.event(
         ds,
         'Warning',

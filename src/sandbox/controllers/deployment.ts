@@ -7,16 +7,9 @@
 // scale during a rollout converges through the rollout itself.
 import { clone, controllerRef, isDeleting, keyOf, timestamp } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
-import { fromLabelSelector, isEmptySelector, matchesLabels, type Selector } from '../apiserver/selectors.ts';
+import { fromLabelSelector, isEverything, labelSelectorAsSelector, matches } from '../../kube/labels.ts';
 import type { Deployment, ReplicaSet } from '../apiserver/types.ts';
-import {
-  QueueController,
-  controllerRefOf,
-  errorText,
-  isApiError,
-  isNamespaceTerminating,
-  keyFor,
-} from './base.ts';
+import { QueueController, controllerRefOf, isApiError, isNamespaceTerminating, keyFor } from './base.ts';
 import { claim } from './claims.ts';
 import type { ControllerContext } from './context.ts';
 import {
@@ -97,11 +90,7 @@ export class DeploymentController extends QueueController {
 
   private enqueueMatching(rs: ReplicaSet): void {
     for (const d of this.ctx.informers.deployments.list(rs.metadata.namespace)) {
-      try {
-        if (matchesLabels(fromLabelSelector(d.spec.selector), rs.metadata.labels)) this.enqueue(keyOf(d));
-      } catch {
-        // an invalid selector matches nothing
-      }
+      if (matches(fromLabelSelector(d.spec.selector), rs.metadata.labels)) this.enqueue(keyOf(d));
     }
   }
 
@@ -109,14 +98,13 @@ export class DeploymentController extends QueueController {
     const cached = this.ctx.informers.deployments.get(key);
     if (!cached) return;
     const d = clone(cached);
-    let selector: Selector;
-    try {
-      selector = fromLabelSelector(d.spec.selector);
-    } catch (e) {
-      this.ctx.log(`deployment ${key}: invalid selector: ${errorText(e)}`);
+    const converted = labelSelectorAsSelector(d.spec.selector);
+    if (!converted.ok) {
+      this.ctx.log(`deployment ${key}: invalid selector: ${converted.error}`);
       return;
     }
-    if (isEmptySelector(selector)) {
+    const selector = converted.selector;
+    if (isEverything(selector)) {
       this.recorder.event(
         d,
         'Warning',

@@ -8,7 +8,7 @@
 // was computed from, so an eviction's decrement in between is never overwritten.
 import { keyOf, timestamp } from '../apiserver/meta.ts';
 import { resource, resourceForKind } from '../apiserver/resources.ts';
-import { fromLabelSelector, matchesLabels, NOTHING, type Selector } from '../apiserver/selectors.ts';
+import { fromLabelSelector, matches, type Selector } from '../../kube/labels.ts';
 import type {
   Deployment,
   OwnerReference,
@@ -77,16 +77,11 @@ export class DisruptionController extends QueueController {
       JSON.stringify(old.spec.selector) !== JSON.stringify(pdb.spec.selector) ||
       !this.selectors.has(key)
     ) {
-      let sel: Selector;
-      try {
-        sel = pdb.spec.selector ? fromLabelSelector(pdb.spec.selector) : NOTHING;
-      } catch {
-        sel = NOTHING;
-      }
+      const sel = fromLabelSelector(pdb.spec.selector);
       this.selectors.set(key, sel);
       const m = new Map<string, Pod>();
       for (const p of this.ctx.informers.pods.list(ns))
-        if (matchesLabels(sel, p.metadata.labels)) m.set(keyOf(p), p);
+        if (matches(sel, p.metadata.labels)) m.set(keyOf(p), p);
       this.members.set(key, m);
       let set = this.byNamespace.get(ns);
       if (!set) this.byNamespace.set(ns, (set = new Set()));
@@ -105,7 +100,7 @@ export class DisruptionController extends QueueController {
       const sel = this.selectors.get(k);
       if (!m || !sel) continue;
       const was = m.has(podKey);
-      const is = type !== 'DELETED' && matchesLabels(sel, pod.metadata.labels);
+      const is = type !== 'DELETED' && matches(sel, pod.metadata.labels);
       if (is) {
         m.set(podKey, pod);
         matched.push(k);

@@ -7,7 +7,7 @@
 // ReplicaFailure condition. Events: SuccessfulCreate, SuccessfulDelete, FailedCreate.
 import { isDeleting, keyOf, timestamp } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
-import { fromLabelSelector, matchesLabels, type Selector } from '../apiserver/selectors.ts';
+import { fromLabelSelector, labelSelectorAsSelector, matches } from '../../kube/labels.ts';
 import type { Pod, ReplicaSet } from '../apiserver/types.ts';
 import {
   QueueController,
@@ -86,11 +86,7 @@ export class ReplicaSetController extends QueueController {
 
   private enqueueMatching(pod: Pod): void {
     for (const rs of this.ctx.informers.replicasets.list(pod.metadata.namespace)) {
-      try {
-        if (matchesLabels(fromLabelSelector(rs.spec.selector), pod.metadata.labels)) this.enqueue(keyOf(rs));
-      } catch {
-        // an invalid selector matches nothing
-      }
+      if (matches(fromLabelSelector(rs.spec.selector), pod.metadata.labels)) this.enqueue(keyOf(rs));
     }
   }
 
@@ -138,13 +134,12 @@ export class ReplicaSetController extends QueueController {
       return;
     }
     const needsSync = this.expectations.satisfied(key);
-    let selector: Selector;
-    try {
-      selector = fromLabelSelector(rs.spec.selector);
-    } catch (e) {
-      this.ctx.log(`replicaset ${key}: invalid selector: ${errorText(e)}`);
+    const converted = labelSelectorAsSelector(rs.spec.selector);
+    if (!converted.ok) {
+      this.ctx.log(`replicaset ${key}: invalid selector: ${converted.error}`);
       return;
     }
+    const selector = converted.selector;
     const uid = rs.metadata.uid ?? '';
     const owned = await claim(
       this.ctx,
@@ -240,18 +235,13 @@ export class ReplicaSetController extends QueueController {
   ): Promise<number | undefined> {
     const now = this.ctx.clock.now();
     const minReady = rs.spec.minReadySeconds ?? 0;
-    let templateSel: Selector;
-    try {
-      templateSel = fromLabelSelector({ matchLabels: rs.spec.template.metadata?.labels ?? {} });
-    } catch {
-      templateSel = [];
-    }
+    const templateSel = fromLabelSelector({ matchLabels: rs.spec.template.metadata?.labels ?? {} });
     let ready = 0;
     let available = 0;
     let labeled = 0;
     let wait: number | undefined;
     for (const p of active) {
-      if (matchesLabels(templateSel, p.metadata.labels)) labeled++;
+      if (matches(templateSel, p.metadata.labels)) labeled++;
       if (!isPodReady(p)) continue;
       ready++;
       const a = podAvailability(p, minReady, now);

@@ -12,12 +12,12 @@ import { controllerRefOf, errorText, isApiError } from './base.ts';
 import type { Controller, ControllerContext } from './context.ts';
 import type { EventRecorder } from './recorder.ts';
 import { isPodDeleting, isPodTerminal, withPodCondition } from './pod-util.ts';
+import { nodeReadyStatus } from '../../kube/scheduling.ts';
 import { podIndex, type PodIndex } from './pod-index.ts';
 import {
   emptyUsage,
   filterNode,
   fitErrorMessage,
-  nodeReadyStatus,
   podRequests,
   scoreNodes,
   type FilterVerdict,

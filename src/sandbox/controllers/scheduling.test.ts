@@ -6,13 +6,9 @@ import {
   filterNode,
   fitErrorMessage,
   milliCpu,
-  nodeMatchesTerm,
-  parseQuantity,
-  podMatchesNodeAffinity,
   podRequests,
   quantityValue,
   scoreNodes,
-  toleratesTaint,
   type FilterVerdict,
   type NodeUsage,
 } from './scheduling.ts';
@@ -82,7 +78,6 @@ describe('quantities', () => {
       assert.equal(quantityValue(tc.q), tc.value);
     });
   }
-  test('a malformed quantity does not parse', () => assert.equal(parseQuantity('12Qi'), undefined));
 });
 
 describe('podRequests', () => {
@@ -103,119 +98,6 @@ describe('podRequests', () => {
   }
   test('nonZero counts a container without requests as 100m and 200Mi', () =>
     assert.deepEqual(podRequests(pod(), true), { milliCpu: 100, memory: 200 * 2 ** 20 }));
-});
-
-describe('tolerations', () => {
-  const taint: Taint = { key: 'k', value: 'v', effect: 'NoSchedule' };
-  for (const tc of [
-    {
-      name: 'Equal with the same value tolerates',
-      t: { key: 'k', operator: 'Equal', value: 'v', effect: 'NoSchedule' } as Toleration,
-      want: true,
-    },
-    {
-      name: 'Equal with another value does not',
-      t: { key: 'k', operator: 'Equal', value: 'w', effect: 'NoSchedule' } as Toleration,
-      want: false,
-    },
-    { name: 'an empty operator means Equal', t: { key: 'k', value: 'v' } as Toleration, want: true },
-    { name: 'Exists ignores the value', t: { key: 'k', operator: 'Exists' } as Toleration, want: true },
-    {
-      name: 'an empty key with Exists tolerates everything',
-      t: { operator: 'Exists' } as Toleration,
-      want: true,
-    },
-    {
-      name: 'another effect does not tolerate',
-      t: { key: 'k', operator: 'Exists', effect: 'NoExecute' } as Toleration,
-      want: false,
-    },
-  ]) {
-    test(tc.name, () => assert.equal(toleratesTaint(tc.t, taint), tc.want));
-  }
-});
-
-describe('node affinity', () => {
-  const n = node('worker-1', { labels: { zone: 'a', rack: '7' } });
-  for (const tc of [
-    { name: 'nodeSelector matching', pod: pod({ nodeSelector: { zone: 'a' } }), want: true },
-    { name: 'nodeSelector not matching', pod: pod({ nodeSelector: { zone: 'b' } }), want: false },
-    {
-      name: 'matchFields metadata.name In [node] (DaemonSet pods)',
-      pod: pod({
-        affinity: {
-          nodeAffinity: {
-            requiredDuringSchedulingIgnoredDuringExecution: {
-              nodeSelectorTerms: [
-                { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['worker-1'] }] },
-              ],
-            },
-          },
-        },
-      }),
-      want: true,
-    },
-    {
-      name: 'matchFields naming another node',
-      pod: pod({
-        affinity: {
-          nodeAffinity: {
-            requiredDuringSchedulingIgnoredDuringExecution: {
-              nodeSelectorTerms: [
-                { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['worker-2'] }] },
-              ],
-            },
-          },
-        },
-      }),
-      want: false,
-    },
-    {
-      name: 'terms are ORed',
-      pod: pod({
-        affinity: {
-          nodeAffinity: {
-            requiredDuringSchedulingIgnoredDuringExecution: {
-              nodeSelectorTerms: [
-                { matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] },
-                { matchExpressions: [{ key: 'rack', operator: 'Gt', values: ['5'] }] },
-              ],
-            },
-          },
-        },
-      }),
-      want: true,
-    },
-    {
-      name: 'NotIn on a missing key matches',
-      pod: pod({
-        affinity: {
-          nodeAffinity: {
-            requiredDuringSchedulingIgnoredDuringExecution: {
-              nodeSelectorTerms: [{ matchExpressions: [{ key: 'gpu', operator: 'NotIn', values: ['yes'] }] }],
-            },
-          },
-        },
-      }),
-      want: true,
-    },
-    {
-      name: 'DoesNotExist on a present key fails',
-      pod: pod({
-        affinity: {
-          nodeAffinity: {
-            requiredDuringSchedulingIgnoredDuringExecution: {
-              nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'DoesNotExist' }] }],
-            },
-          },
-        },
-      }),
-      want: false,
-    },
-  ]) {
-    test(tc.name, () => assert.equal(podMatchesNodeAffinity(tc.pod, n), tc.want));
-  }
-  test('an empty term matches nothing', () => assert.equal(nodeMatchesTerm(n, {}), false));
 });
 
 describe('filterNode runs the plugins in order and stops at the first failure', () => {

@@ -1,55 +1,16 @@
-// The default scheduler's verdicts as pure functions: resource quantities, a pod's effective
-// requests, taints and tolerations, node affinity, the Filter plugins of the default profile in
-// their order (NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit), the
+// The default scheduler's verdicts as pure functions: a pod's effective requests, the Filter
+// plugins of the default profile in their order (NodeUnschedulable, TaintToleration, NodeAffinity,
+// NodeResourcesFit; taints and node affinity are kube/scheduling.ts, shared with bosun), the
 // FailedScheduling message kube-scheduler writes, and the scores used to pick a node
 // (NodeResourcesFit LeastAllocated, BalancedAllocation, spreading of a controller's pods,
 // PreferNoSchedule taints). Pure: no I/O, no clock, no API; callers pass the cluster state in.
-import type {
-  Node,
-  NodeSelectorRequirement,
-  NodeSelectorTerm,
-  Pod,
-  Taint,
-  Toleration,
-} from '../apiserver/types.ts';
-
-const BINARY: Record<string, number> = {
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-const DECIMAL: Record<string, number> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-};
-
-/**
- * A resource.Quantity ("100m", "128Mi", "1G", "2", "1e3") as a number in the base unit (cores,
- * bytes, pods). undefined when the text is not a quantity.
- */
-export function parseQuantity(q: string | number | undefined): number | undefined {
-  if (typeof q === 'number') return Number.isFinite(q) ? q : undefined;
-  if (q === undefined) return undefined;
-  const m = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$/.exec(
-    q.trim(),
-  );
-  if (!m) return undefined;
-  const base = Number(m[1]);
-  if (m[2] !== undefined) return base * 10 ** Number(m[2].slice(1));
-  const suffix = m[3] ?? '';
-  return base * (BINARY[suffix] ?? DECIMAL[suffix] ?? 1);
-}
+import type { Node, Pod, Taint } from '../apiserver/types.ts';
+import { parseQuantity } from '../../kube/quantity.ts';
+import {
+  findUntoleratedTaint,
+  podMatchesNodeAffinity,
+  tolerationsTolerateTaint,
+} from '../../kube/scheduling.ts';
 
 /** A cpu quantity in millicores, rounded up as Quantity.MilliValue does (0 when absent or malformed). */
 export function milliCpu(q: string | number | undefined): number {
@@ -133,93 +94,6 @@ export interface NodeUsage extends Resources {
 /** An empty usage. */
 export function emptyUsage(): NodeUsage {
   return { milliCpu: 0, memory: 0, pods: 0, nonZeroMilliCpu: 0, nonZeroMemory: 0 };
-}
-
-/** v1.Toleration.ToleratesTaint: an empty key with Exists matches every taint; an empty effect every effect. */
-export function toleratesTaint(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  const op = t.operator ?? 'Equal';
-  if (op === 'Exists') return true;
-  if (op === 'Equal') return (t.value ?? '') === (taint.value ?? '');
-  return false;
-}
-
-/** v1helper.TolerationsTolerateTaint. */
-export function tolerationsTolerateTaint(
-  tolerations: readonly Toleration[] | undefined,
-  taint: Taint,
-): boolean {
-  return (tolerations ?? []).some((t) => toleratesTaint(t, taint));
-}
-
-/** v1helper.FindMatchingUntoleratedTaint: the first taint (in node order) that passes filter and is not tolerated. */
-export function findUntoleratedTaint(
-  taints: readonly Taint[] | undefined,
-  tolerations: readonly Toleration[] | undefined,
-  filter: (t: Taint) => boolean,
-): Taint | undefined {
-  return (taints ?? []).find((t) => filter(t) && !tolerationsTolerateTaint(tolerations, t));
-}
-
-function requirementMatches(req: NodeSelectorRequirement, value: string | undefined): boolean {
-  const has = value !== undefined;
-  const values = req.values ?? [];
-  switch (req.operator) {
-    case 'In':
-      return has && values.includes(value);
-    case 'NotIn':
-      return !has || !values.includes(value);
-    case 'Exists':
-      return has;
-    case 'DoesNotExist':
-      return !has;
-    case 'Gt':
-    case 'Lt': {
-      if (!has || values.length !== 1 || !/^-?\d+$/.test(value) || !/^-?\d+$/.test(values[0] ?? ''))
-        return false;
-      const v = Number(value);
-      const bound = Number(values[0]);
-      return req.operator === 'Gt' ? v > bound : v < bound;
-    }
-    default:
-      return false;
-  }
-}
-
-/** One NodeSelectorTerm: all expressions (labels) and fields (only metadata.name) must match; an empty term matches nothing. */
-export function nodeMatchesTerm(node: Node, term: NodeSelectorTerm): boolean {
-  const exprs = term.matchExpressions ?? [];
-  const fields = term.matchFields ?? [];
-  if (exprs.length === 0 && fields.length === 0) return false;
-  const labels = node.metadata.labels ?? {};
-  for (const e of exprs)
-    if (
-      !requirementMatches(e, Object.prototype.hasOwnProperty.call(labels, e.key) ? labels[e.key] : undefined)
-    )
-      return false;
-  for (const f of fields) {
-    if (f.key !== 'metadata.name' || (f.operator !== 'In' && f.operator !== 'NotIn')) return false;
-    if (!requirementMatches(f, node.metadata.name ?? '')) return false;
-  }
-  return true;
-}
-
-/**
- * The NodeAffinity filter (nodeaffinity.GetRequiredNodeAffinity): spec.nodeSelector labels all
- * equal, and at least one required node selector term matches.
- */
-export function podMatchesNodeAffinity(pod: Pod, node: Node): boolean {
-  const labels = node.metadata.labels ?? {};
-  for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) if (labels[k] !== v) return false;
-  const required = pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
-  if (!required) return true;
-  return (required.nodeSelectorTerms ?? []).some((t) => nodeMatchesTerm(node, t));
-}
-
-/** The node's Ready condition status ('Unknown' when absent). */
-export function nodeReadyStatus(node: Node): 'True' | 'False' | 'Unknown' {
-  return node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
 }
 
 /** Well-known taint keys (k8s.io/api/core/v1 well_known_taints.go). */

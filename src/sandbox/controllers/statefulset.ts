@@ -9,7 +9,7 @@
 // storage API).
 import { clone, controllerRef, isDeleting, keyOf } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
-import { fromLabelSelector, isEmptySelector, matchesLabels, type Selector } from '../apiserver/selectors.ts';
+import { fromLabelSelector, isEverything, labelSelectorAsSelector, matches } from '../../kube/labels.ts';
 import type { Pod, PodTemplateSpec, StatefulSet } from '../apiserver/types.ts';
 import {
   QueueController,
@@ -68,12 +68,7 @@ export class StatefulSetController extends QueueController {
       if (oldKey && oldKey !== key) this.enqueue(oldKey);
       if (!key && type !== 'DELETED' && !controllerRefOf(pod)) {
         for (const set of this.ctx.informers.statefulsets.list(pod.metadata.namespace)) {
-          try {
-            if (matchesLabels(fromLabelSelector(set.spec.selector), pod.metadata.labels))
-              this.enqueue(keyOf(set));
-          } catch {
-            // an invalid selector matches nothing
-          }
+          if (matches(fromLabelSelector(set.spec.selector), pod.metadata.labels)) this.enqueue(keyOf(set));
         }
       }
     });
@@ -90,14 +85,13 @@ export class StatefulSetController extends QueueController {
     const cached = this.ctx.informers.statefulsets.get(key);
     if (!cached) return;
     const set = clone(cached);
-    let selector: Selector;
-    try {
-      selector = fromLabelSelector(set.spec.selector);
-    } catch (e) {
-      this.ctx.log(`statefulset ${key}: invalid selector: ${errorText(e)}`);
+    const converted = labelSelectorAsSelector(set.spec.selector);
+    if (!converted.ok) {
+      this.ctx.log(`statefulset ${key}: invalid selector: ${converted.error}`);
       return;
     }
-    if (isEmptySelector(selector) || isDeleting(set)) return;
+    const selector = converted.selector;
+    if (isEverything(selector) || isDeleting(set)) return;
     const name = set.metadata.name ?? '';
     const owned = await claim(
       this.ctx,

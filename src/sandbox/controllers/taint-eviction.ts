@@ -12,7 +12,7 @@ import type { ControllerContext } from './context.ts';
 import { isPodDeleting, isPodTerminal, withPodCondition } from './pod-util.ts';
 import { podIndex, type PodIndex } from './pod-index.ts';
 import type { EventRecorder } from './recorder.ts';
-import { toleratesTaint } from './scheduling.ts';
+import { toleratesTaint } from '../../kube/scheduling.ts';
 
 const pods = resource('pods');
 

@@ -1,7 +1,8 @@
 // Label selectors, as apimachinery's labels.Parse and metav1.LabelSelectorAsSelector define them:
 // the string form users type (`-l app=web,tier in (a,b),!legacy`) and the object form PDBs and
-// DaemonSets carry ({matchLabels, matchExpressions}). Pure: parses and matches, nothing else.
-import type { LabelSelector } from '../kube/types.ts';
+// DaemonSets carry ({matchLabels, matchExpressions}). One implementation for bosun's features and
+// for the sandbox's API server and controllers. Pure: parses and matches, nothing else.
+import type { LabelSelector } from './types.ts';
 
 /** One requirement of a selector. */
 export interface Requirement {
@@ -170,11 +171,12 @@ export function parseSelector(text: string): ParseResult {
 }
 
 /**
- * The object form (metav1.LabelSelectorAsSelector): undefined matches nothing, {} matches
- * everything, matchLabels and matchExpressions are ANDed.
+ * The object form, as metav1.LabelSelectorAsSelector converts it: undefined matches nothing, {}
+ * matches everything, matchLabels and matchExpressions are ANDed; an unknown operator is an error.
  */
-export function fromLabelSelector(ls: LabelSelector | undefined | null): Selector {
-  if (ls === undefined || ls === null) return { requirements: [], matchNothing: true };
+export function labelSelectorAsSelector(ls: LabelSelector | undefined | null): ParseResult {
+  if (ls === undefined || ls === null)
+    return { ok: true, selector: { requirements: [], matchNothing: true } };
   const reqs: Requirement[] = [];
   for (const [k, v] of Object.entries(ls.matchLabels ?? {}))
     reqs.push({ key: k, operator: '=', values: [v] });
@@ -184,9 +186,15 @@ export function fromLabelSelector(ls: LabelSelector | undefined | null): Selecto
     else if (op === 'NotIn') reqs.push({ key: e.key, operator: 'notin', values: e.values ?? [] });
     else if (op === 'Exists') reqs.push({ key: e.key, operator: 'exists', values: [] });
     else if (op === 'DoesNotExist') reqs.push({ key: e.key, operator: '!', values: [] });
-    else return { requirements: [], matchNothing: true };
+    else return { ok: false, error: `"${op}" is not a valid label selector operator` };
   }
-  return { requirements: reqs };
+  return { ok: true, selector: { requirements: reqs } };
+}
+
+/** The object form for matching only: a selector that does not convert matches nothing. */
+export function fromLabelSelector(ls: LabelSelector | undefined | null): Selector {
+  const r = labelSelectorAsSelector(ls);
+  return r.ok ? r.selector : { requirements: [], matchNothing: true };
 }
 
 /** Whether labels satisfy one requirement. */
