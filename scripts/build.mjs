@@ -3,6 +3,7 @@
 // (V8 parses a third less at every start); names are kept, so stack traces still read.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,19 +13,50 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // - @kubernetes/client-node's modules have no side effects on import, but its package.json does not
 //   say so, so esbuild kept all of them: exec/attach/port-forward (ws), cp (tar), and the generated
 //   API and model classes (1.7 MB), which bosun does not use (kube/client.ts's kubeRequest).
-// - node-fetch 2 imports whatwg-url (with tr46's 260 KB table) only as a fallback for runtimes
-//   without url.URL (lib/index.js: `Url.URL || whatwgUrl.URL`); Node has had url.URL since 10.
+// - client-node's config.js imports, at its own load, what only some kubeconfigs or APIs use: the
+//   proxy agents for a cluster's proxy-url (socks-proxy-agent, hpagent), node-fetch's Headers for
+//   its fetch-based API, and jsonpath-plus for the GCP and Azure auth providers' token paths. With
+//   the Node built-ins they pull in (http, https, zlib, dns), that was a fifth of a drain's start.
+//   Each is replaced by a stand-in that requires the real package the first time it is used,
+//   resolved from client-node's own place, as its import would have been.
 const clientNodeDist = '/node_modules/@kubernetes/client-node/dist/';
+const LAZY = {
+  'socks-proxy-agent': { classes: ['SocksProxyAgent'] },
+  hpagent: { classes: ['HttpProxyAgent', 'HttpsProxyAgent'] },
+  'node-fetch': { classes: ['Headers', 'AbortError', 'FetchError'], defaultFunction: true },
+  'jsonpath-plus': { functions: ['JSONPath'] },
+};
+// A stand-in must name what the real package exports, whichever version is installed: checked here.
+{
+  const fromClientNode = createRequire(createRequire(import.meta.url).resolve('@kubernetes/client-node'));
+  for (const [pkg, { classes = [], functions = [], defaultFunction = false }] of Object.entries(LAZY)) {
+    const real = fromClientNode(pkg);
+    for (const name of [...classes, ...functions, ...(defaultFunction ? ['default'] : [])])
+      if (typeof real[name] !== 'function')
+        throw new Error(`${pkg} exports no function ${name}: update LAZY in scripts/build.mjs`);
+  }
+}
+function lazyModule(pkg) {
+  const { classes = [], functions = [], defaultFunction = false } = LAZY[pkg];
+  return [
+    "import { createRequire } from 'node:module';",
+    'let real;',
+    // From client-node's own directory, so a copy nested under it is found as its import finds it.
+    `const load = () => (real ??= createRequire(createRequire(import.meta.url).resolve('@kubernetes/client-node'))(${JSON.stringify(pkg)}));`,
+    // A constructor that returns an object makes \`new\` yield that object: the real class's instance.
+    ...classes.map((c) => `export function ${c}(...a) { return new (load().${c})(...a); }`),
+    ...functions.map((f) => `export function ${f}(...a) { return load().${f}(...a); }`),
+    ...(defaultFunction ? ['export default function (...a) { return load().default(...a); }'] : []),
+  ].join('\n');
+}
 const slim = {
   name: 'bosun-slim',
   setup(b) {
-    b.onResolve({ filter: /^whatwg-url$/ }, (args) =>
-      args.importer.includes('/node_modules/node-fetch/')
-        ? { path: 'whatwg-url', namespace: 'bosun-slim' }
-        : undefined,
+    b.onResolve({ filter: /^(socks-proxy-agent|hpagent|node-fetch|jsonpath-plus)$/ }, (args) =>
+      args.importer.includes(clientNodeDist) ? { path: args.path, namespace: 'bosun-lazy' } : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'bosun-slim' }, () => ({
-      contents: 'export default { URL: globalThis.URL };',
+    b.onLoad({ filter: /.*/, namespace: 'bosun-lazy' }, (args) => ({
+      contents: lazyModule(args.path),
       loader: 'js',
     }));
     b.onResolve({ filter: /.*/ }, async (args) => {
