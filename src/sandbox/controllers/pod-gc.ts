@@ -3,15 +3,13 @@
 // after a quarantine, so that pods of a deleted node do not stay Terminating forever (nothing
 // would ever finish their graceful deletion). kube's quarantine is 40 s; the sandbox uses the
 // timing profile's nodeMonitorGraceMs (50 s realistic). The terminated-pod threshold is not done.
-import { keyOf, timestamp } from '../apiserver/meta.ts';
+import { keyOf } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
-import type { Pod } from '../apiserver/types.ts';
-import { QueueController, isApiError, splitKey } from './base.ts';
+import { QueueController } from './base.ts';
 import type { ControllerContext } from './context.ts';
-import { isPodTerminal, withPodCondition } from './pod-util.ts';
+import { addConditionAndDeletePod } from './disruption-target.ts';
 import { podIndex, type PodIndex } from './pod-index.ts';
 
-const pods = resource('pods');
 const nodes = resource('nodes');
 
 /** The pod garbage collector for orphaned pods. */
@@ -45,42 +43,10 @@ export class PodGCController extends QueueController {
     const node = pod?.spec.nodeName;
     if (!pod || !node || this.ctx.informers.nodes.get(node)) return;
     if (await this.ctx.api.tryGet(nodes, undefined, node)) return;
-    const { namespace, name } = splitKey(key);
-    const now = timestamp(this.ctx.clock.now());
-    try {
-      await this.ctx.api.guaranteedUpdate(
-        pods,
-        namespace,
-        name,
-        (cur) => {
-          const p = cur as Pod;
-          if (p.metadata.uid !== pod.metadata.uid) return undefined;
-          const r = withPodCondition(
-            p.status?.conditions,
-            {
-              type: 'DisruptionTarget',
-              status: 'True',
-              reason: 'DeletionByPodGC',
-              message: 'PodGC: node no longer exists',
-            },
-            now,
-          );
-          if (!r.changed && isPodTerminal(p)) return undefined;
-          p.status = {
-            ...(p.status ?? {}),
-            conditions: r.conditions,
-            ...(isPodTerminal(p) ? {} : { phase: 'Failed' as const }),
-          };
-          return p;
-        },
-        { subresource: 'status' },
-      );
-      await this.ctx.api.delete(pods, namespace, name, {
-        gracePeriodSeconds: 0,
-        preconditions: { uid: pod.metadata.uid ?? '' },
-      });
-    } catch (e) {
-      if (!isApiError(e, 404) && !isApiError(e, 409)) throw e;
-    }
+    await addConditionAndDeletePod(this.ctx, pod, {
+      reason: 'DeletionByPodGC',
+      message: 'PodGC: node no longer exists',
+      fail: true,
+    });
   }
 }

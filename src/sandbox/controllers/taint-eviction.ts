@@ -4,17 +4,15 @@
 // saw it so, unless the taints go first; a toleration without tolerationSeconds keeps it forever.
 // Before deleting it marks the pod with DisruptionTarget=True (DeletionByTaintManager) and records
 // TaintManagerEviction, as kube does.
-import { keyOf, timestamp } from '../apiserver/meta.ts';
-import { resource } from '../apiserver/resources.ts';
+import { keyOf } from '../apiserver/meta.ts';
 import type { Node, Pod, Taint, Toleration } from '../apiserver/types.ts';
-import { QueueController, isApiError, keyFor, splitKey } from './base.ts';
+import { QueueController } from './base.ts';
 import type { ControllerContext } from './context.ts';
-import { isPodDeleting, isPodTerminal, withPodCondition } from './pod-util.ts';
+import { addConditionAndDeletePod } from './disruption-target.ts';
+import { isPodDeleting, isPodTerminal } from './pod-util.ts';
 import { podIndex, type PodIndex } from './pod-index.ts';
 import type { EventRecorder } from './recorder.ts';
 import { toleratesTaint } from '../../kube/scheduling.ts';
-
-const pods = resource('pods');
 
 /**
  * GetMatchingTolerations + getMinTolerationTime: 'now' when some NoExecute taint is not
@@ -136,36 +134,11 @@ export class TaintEvictionController extends QueueController {
   /** addConditionAndDeletePod. */
   private async evict(pod: Pod): Promise<void> {
     if (this.stopped) return;
-    const { namespace, name } = splitKey(keyFor(pod.metadata.namespace, pod.metadata.name ?? ''));
     this.recorder.event(pod, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${keyOf(pod)}`);
-    const now = timestamp(this.ctx.clock.now());
-    try {
-      await this.ctx.api.guaranteedUpdate(
-        pods,
-        namespace,
-        name,
-        (cur) => {
-          const p = cur as Pod;
-          if (p.metadata.uid !== pod.metadata.uid) return undefined;
-          const r = withPodCondition(
-            p.status?.conditions,
-            {
-              type: 'DisruptionTarget',
-              status: 'True',
-              reason: 'DeletionByTaintManager',
-              message: 'Taint manager: deleting due to NoExecute taint',
-            },
-            now,
-          );
-          if (!r.changed) return undefined;
-          p.status = { ...(p.status ?? {}), conditions: r.conditions };
-          return p;
-        },
-        { subresource: 'status' },
-      );
-      await this.ctx.api.delete(pods, namespace, name, { preconditions: { uid: pod.metadata.uid ?? '' } });
-    } catch (e) {
-      if (!isApiError(e, 404) && !isApiError(e, 409)) throw e;
-    }
+    await addConditionAndDeletePod(this.ctx, pod, {
+      reason: 'DeletionByTaintManager',
+      message: 'Taint manager: deleting due to NoExecute taint',
+      fail: false,
+    });
   }
 }
