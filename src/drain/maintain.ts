@@ -308,6 +308,11 @@ export async function maintainNode(
       if (state === undefined) throw new Error('maintenance state missing');
       return state;
     };
+    /** Records that the command finished (the 'worked' phase), which `finishing` held until now. */
+    const recordFinished = async (at: string): Promise<void> => {
+      await writeState({ ...st(), phase: 'worked', commandFinishedAt: at });
+      finishing = undefined;
+    };
 
     if (st().phase === 'draining') {
       emit({ type: 'phase', node: name, phase: 'drain', resumed });
@@ -428,10 +433,7 @@ export async function maintainNode(
       for (;;) {
         if (deps.signal?.aborted) throw new Interrupted();
         try {
-          if (finishing && !finishing.cutOff) {
-            await writeState({ ...st(), phase: 'worked', commandFinishedAt: finishing.at });
-            finishing = undefined;
-          }
+          if (finishing && !finishing.cutOff) await recordFinished(finishing.at);
           const seen = await kube.getNode(name);
           let lease: Lease | undefined;
           try {
@@ -444,10 +446,8 @@ export async function maintainNode(
           ).items;
           node = seen;
           const boot = seen.status?.nodeInfo?.bootID;
-          if (finishing && boot !== undefined && boot !== st().bootIdBefore) {
-            await writeState({ ...st(), phase: 'worked', commandFinishedAt: finishing.at });
-            finishing = undefined;
-          }
+          if (finishing && boot !== undefined && boot !== st().bootIdBefore)
+            await recordFinished(finishing.at);
           last = checkNodeHealth({
             node,
             lease,
