@@ -52,8 +52,10 @@ function lazyModule(pkg) {
 const slim = {
   name: 'bosun-slim',
   setup(b) {
-    b.onResolve({ filter: /^(socks-proxy-agent|hpagent|node-fetch|jsonpath-plus)$/ }, (args) =>
-      args.importer.includes(clientNodeDist) ? { path: args.path, namespace: 'bosun-lazy' } : undefined,
+    b.onResolve({ filter: /.*/ }, (args) =>
+      Object.hasOwn(LAZY, args.path) && args.importer.includes(clientNodeDist)
+        ? { path: args.path, namespace: 'bosun-lazy' }
+        : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'bosun-lazy' }, (args) => ({
       contents: lazyModule(args.path),
