@@ -123,7 +123,7 @@ export function parseRecipe(text: string, file: string): Recipe {
   try {
     doc = parseYaml(text);
   } catch (e) {
-    const first = (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+    const first = ((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '').replace(/:\s*$/, '');
     throw bad(file, `not valid YAML: ${first}`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
