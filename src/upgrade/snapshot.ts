@@ -83,9 +83,8 @@ function notFound(resource: string, namespace: string | undefined, name: string)
 
 /** The NodePods reads, answered from the snapshot; writes and watches are refused. */
 export function snapshotKube(s: ClusterSnapshot): NodePods {
-  const refuse = (what: string) => (): never => {
-    throw new InternalError(`the upgrade plan only reads: ${what} was called on its snapshot`);
-  };
+  const refuse = (what: string) => (): Promise<never> =>
+    Promise.reject(new InternalError(`the upgrade plan only reads: ${what} was called on its snapshot`));
   return {
     getNode: (name) => {
       const n = s.nodes.find((x) => x.metadata.name === name);
