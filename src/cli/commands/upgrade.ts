@@ -219,6 +219,7 @@ export function registerUpgradeCommands(program: Command, ctx: CliContext): void
 
   upgrade
     .command('plan')
+    .usage('[--to vX.Y.Z] [--max-unavailable N|P%] [-o table|json|yaml] [flags]')
     .description('Show the upgrade: what is available, or the hops and steps to --to, with a pre-flight')
     .addHelpText('after', PLAN_LONG)
     .option('--to <version>', 'The Kubernetes version to upgrade to (vMAJOR.MINOR.PATCH)')
