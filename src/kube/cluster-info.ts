@@ -124,7 +124,8 @@ export function createClusterInfo(clients: KubeClients): ClusterInfo {
   }
 
   return {
-    getVersion: () => send<VersionInfo>({ resource: 'version', verb: 'get' }, { method: 'GET', path: '/version' }),
+    getVersion: () =>
+      send<VersionInfo>({ resource: 'version', verb: 'get' }, { method: 'GET', path: '/version' }),
     getConfigMap: (namespace, name) =>
       getOrUndefined<ConfigMap>(
         { resource: 'configmaps', namespace, name, verb: 'get' },
