@@ -44,3 +44,5 @@ export {
 } from './live.ts';
 export { checkServed, type ReadyzProbe, type ServedRow, type ServedKube, type TlsProbe } from './served.ts';
 export type { StaticPodsKube } from './restart.ts';
+export { certsKube } from './kube-adapter.ts';
+export { etcdRestartAllowed } from './quorum.ts';

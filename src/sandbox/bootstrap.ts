@@ -179,8 +179,8 @@ export async function kubeadmInit(
   await ensure(api, 'deployments', 'kube-system', coredns(version));
 }
 
-/** What `kubeadm upgrade apply` changes in the API: the recorded version and the addons' images. */
-export async function kubeadmUpgradeConfig(api: ApiCore, version: string): Promise<void> {
+/** kubeadm's upload-config phase of `upgrade apply`: the cluster version recorded in kubeadm-config. */
+export async function kubeadmRecordVersion(api: ApiCore, version: string): Promise<void> {
   await api.guaranteedUpdate(resource('configmaps'), 'kube-system', 'kubeadm-config', (cur) => {
     const data = (cur['data'] ?? {}) as Record<string, string>;
     data['ClusterConfiguration'] = (data['ClusterConfiguration'] ?? '').replace(
@@ -190,6 +190,10 @@ export async function kubeadmUpgradeConfig(api: ApiCore, version: string): Promi
     cur['data'] = data;
     return cur;
   });
+}
+
+/** kubeadm's addon phase: the kube-proxy DaemonSet's and the CoreDNS Deployment's images. */
+export async function kubeadmUpgradeAddons(api: ApiCore, version: string): Promise<void> {
   await api.patch(resource('daemonsets'), 'kube-system', 'kube-proxy', 'strategic', {
     spec: {
       template: {

@@ -23,7 +23,7 @@ import { FaultInjector, type FaultRule } from './apiserver/faults.ts';
 import { resource } from './apiserver/resources.ts';
 import { EtcdStore } from './apiserver/store.ts';
 import type { DaemonSet, Deployment, Job, Node, Pod, StatefulSet } from './apiserver/types.ts';
-import { kubeadmInit, kubeadmUpgradeConfig, recordedVersion } from './bootstrap.ts';
+import { kubeadmInit, kubeadmRecordVersion, kubeadmUpgradeAddons, recordedVersion } from './bootstrap.ts';
 import type { Controller, ControllerContext, Informers } from './controllers/context.ts';
 import { createInformers, startInformers, stopInformers } from './controllers/informer.ts';
 import { EVENT_CLIENT_LIMITS, EventRecorder } from './controllers/recorder.ts';
@@ -691,7 +691,8 @@ export class Sandbox implements SandboxControl {
       startKubelet: () => k.start(),
       kubeletActive: () => k.isRunning,
       clusterVersion: async () => (await recordedVersion(api)) ?? this.config.version,
-      upgradeClusterConfig: (v) => kubeadmUpgradeConfig(api, v),
+      recordClusterVersion: (v) => kubeadmRecordVersion(api, v),
+      upgradeAddons: (v) => kubeadmUpgradeAddons(api, v),
       waitStaticPod: async (component, timeoutMs) => {
         const file = join(this.layout.host(spec.name).manifests, `${component}.yaml`);
         const deadline = Date.now() + timeoutMs;
@@ -710,13 +711,23 @@ export class Sandbox implements SandboxControl {
         }
         return false;
       },
-      notReadyControlPlanes: async () => {
-        const l = await api.list(resource('nodes'), undefined, {
-          labelSelector: 'node-role.kubernetes.io/control-plane',
-        });
-        return (l.items as Node[])
-          .filter((n) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True')
-          .map((n) => n.metadata.name ?? '');
+      nodes: async () => {
+        const l = await api.list(resource('nodes'), undefined, {});
+        return (l.items as Node[]).map((n) => ({
+          name: n.metadata.name ?? '',
+          controlPlane: n.metadata.labels?.['node-role.kubernetes.io/control-plane'] !== undefined,
+          ready: n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
+          kubeletVersion: n.status?.nodeInfo?.kubeletVersion ?? '',
+        }));
+      },
+      controlPlanePods: async () => {
+        const l = await api.list(resource('pods'), 'kube-system', { labelSelector: 'tier=control-plane' });
+        return (l.items as Pod[]).map((p) => ({
+          node: p.spec.nodeName ?? '',
+          component: p.metadata.labels?.['component'] ?? '',
+          image: p.spec.containers[0]?.image ?? '',
+          ready: isPodReady(p),
+        }));
       },
     };
   }

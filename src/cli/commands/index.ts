@@ -7,6 +7,7 @@ import { registerCertsCommands } from './certs.ts';
 import { registerDemoCommands } from './demo.ts';
 import { registerDrainCommands } from './drain.ts';
 import { registerSandboxCommands } from './sandbox.ts';
+import { registerUpgradeCommands } from './upgrade.ts';
 import { registerVersion } from './version.ts';
 
 /** Adds all commands to the program. */
@@ -14,6 +15,7 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerDrainCommands(program, ctx);
   registerBackupCommands(program, ctx);
   registerCertsCommands(program, ctx);
+  registerUpgradeCommands(program, ctx);
   registerSandboxCommands(program, ctx);
   registerDemoCommands(program, ctx);
   registerVersion(program, ctx);

@@ -3,11 +3,22 @@
 // same exit codes and the messages people grep for. The same recipe text therefore runs against
 // the sandbox and against a real node.
 import semver from 'semver';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { HostLayout } from '../layout.ts';
-import { debVersion, resolveRelease, rpmVersion } from './repo.ts';
+import {
+  aptListsMinor,
+  aptListsName,
+  aptSourceMinors,
+  debVersion,
+  dnfRepoMinor,
+  etcdImageTag,
+  minorOf,
+  resolveRelease,
+  rpmVersion,
+} from './repo.ts';
+import { runSed } from './sed.ts';
 import { readPackages, writeAtomic, writePackages, type Packages } from './host.ts';
 import {
   apiserverManifest,
@@ -35,12 +46,34 @@ export interface NodeOps {
   kubeletActive(): boolean;
   /** The cluster's version from kube-system/kubeadm-config ("v1.34.3"). */
   clusterVersion(): Promise<string>;
-  /** After `kubeadm upgrade apply`: record the new version and upgrade the addons (kube-proxy, CoreDNS). */
-  upgradeClusterConfig(version: string): Promise<void>;
+  /** kubeadm's upload-config phase: records the cluster version in kubeadm-config. */
+  recordClusterVersion(version: string): Promise<void>;
+  /** kubeadm's addon phase: the kube-proxy DaemonSet and the CoreDNS Deployment at this version. */
+  upgradeAddons(version: string): Promise<void>;
   /** Waits until this node's static pod `component` runs the current manifest (mirror pod Ready). */
   waitStaticPod(component: string, timeoutMs: number): Promise<boolean>;
-  /** Names of control-plane nodes that are not Ready. */
-  notReadyControlPlanes(): Promise<string[]>;
+  /** Every node, as kubeadm's checks read them. */
+  nodes(): Promise<ClusterNode[]>;
+  /** The control plane's mirror pods in kube-system (labels component, tier=control-plane). */
+  controlPlanePods(): Promise<ControlPlanePod[]>;
+}
+
+/** A node as kubeadm's checks read it. */
+export interface ClusterNode {
+  name: string;
+  controlPlane: boolean;
+  ready: boolean;
+  /** status.nodeInfo.kubeletVersion ("v1.34.3"). */
+  kubeletVersion: string;
+}
+
+/** A control plane mirror pod as kubeadm reads it. */
+export interface ControlPlanePod {
+  node: string;
+  /** kube-apiserver, kube-controller-manager, kube-scheduler, etcd. */
+  component: string;
+  image: string;
+  ready: boolean;
 }
 
 /** Output of a shim: written as it comes, then an exit code. */
@@ -81,6 +114,8 @@ export async function runNodeCommand(
       return 1;
     case 'kubeadm':
       return kubeadm(ops, args, io);
+    case 'sed':
+      return runSed(ops.host, args, io);
     default:
       io.err(`${command}: command not found\n`);
       return 127;
@@ -103,6 +138,57 @@ function setReboot(ops: NodeOps, pkgs: string[]): void {
   writeAtomic(ops.host.path('/var/run/reboot-required.pkgs'), pkgs.join('\n') + '\n');
 }
 
+/** The Kubernetes minor this node's packages came from: its kubeadm's (or kubelet's). */
+function installedMinor(pkgs: Packages): string | undefined {
+  const v = pkgs['kubeadm']?.version ?? pkgs['kubelet']?.version;
+  return v === undefined ? undefined : minorOf(v);
+}
+
+const APT_SOURCES_DIR = '/etc/apt/sources.list.d';
+const APT_LISTS_DIR = '/var/lib/apt/lists';
+
+/** The pkgs.k8s.io minors the node's apt sources name. */
+function aptConfiguredMinors(ops: NodeOps): string[] {
+  const dir = ops.host.path(APT_SOURCES_DIR);
+  const minors: string[] = [];
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.list')) : [];
+  for (const f of files.sort())
+    for (const m of aptSourceMinors(readFileSync(join(dir, f), 'utf8')))
+      if (!minors.includes(m)) minors.push(m);
+  return minors;
+}
+
+/**
+ * The minors whose package index apt has (apt-get update fetched it and the source still names it).
+ * A node whose lists were never written by the shim has the index it was installed from: the
+ * repository of its kubeadm package.
+ */
+function aptIndexedMinors(ops: NodeOps, pkgs: Packages): string[] {
+  const dir = ops.host.path(APT_LISTS_DIR);
+  const fetched = existsSync(dir)
+    ? readdirSync(dir)
+        .map(aptListsMinor)
+        .filter((m): m is string => m !== undefined)
+    : [];
+  const known = fetched.length > 0 ? fetched : [installedMinor(pkgs)].filter((m): m is string => !!m);
+  return aptConfiguredMinors(ops).filter((m) => known.includes(m));
+}
+
+/** The releases of the repository that belong to these minors, oldest first. */
+function releasesOf(ops: NodeOps, minors: readonly string[]): string[] {
+  return ops
+    .releases()
+    .filter((r) => minors.includes(minorOf(r)))
+    .sort(semver.compare);
+}
+
+/** The minor the node's dnf repository names (/etc/yum.repos.d/kubernetes.repo), else its packages'. */
+function dnfRepo(ops: NodeOps, pkgs: Packages): string | undefined {
+  const file = ops.host.path('/etc/yum.repos.d/kubernetes.repo');
+  if (existsSync(file)) return dnfRepoMinor(readFileSync(file, 'utf8'));
+  return installedMinor(pkgs);
+}
+
 function install(
   ops: NodeOps,
   pkgs: Packages,
@@ -111,8 +197,9 @@ function install(
   fmt: (r: string) => string,
   allowHeld: boolean,
   manager: 'apt' | 'dnf',
+  /** The Kubernetes releases the package manager sees (its configured pkgs.k8s.io minor). */
+  releases: readonly string[],
 ): number {
-  const releases = ops.releases();
   const changes: { name: string; from: string | undefined; to: string }[] = [];
   for (const t of targets) {
     if (!K8S_PACKAGES.has(t.name) && t.name !== 'containerd' && !t.name.startsWith('linux-image')) {
@@ -124,12 +211,18 @@ function install(
       changes.push({ name: t.name, from: pkgs[t.name]?.version, to: t.version ?? 'latest' });
       continue;
     }
-    const wanted =
-      t.version ??
-      releases
-        .filter((r) => r.startsWith((pkgs[t.name]?.version ?? '').split('.').slice(0, 2).join('.')))
-        .at(-1);
-    const rel = wanted === undefined ? undefined : resolveRelease(wanted, releases);
+    const installed = pkgs[t.name]?.version;
+    // An installed package is known to the package manager even when no repository offers it.
+    if (releases.length === 0 && installed === undefined) {
+      if (manager === 'apt') io.err(`E: Unable to locate package ${t.name}\n`);
+      else io.err(`Error: Unable to find a match: ${t.name}\n`);
+      return 100;
+    }
+    const wanted = t.version ?? releases.at(-1) ?? installed;
+    const rel =
+      wanted === undefined
+        ? undefined
+        : resolveRelease(wanted, t.version === undefined && installed ? [...releases, installed] : releases);
     if (rel === undefined) {
       if (manager === 'apt') io.err(`E: Version '${t.version ?? ''}' for '${t.name}' was not found\n`);
       else io.err(`Error: Unable to find a match: ${t.name}-${t.version ?? ''}\n`);
@@ -183,8 +276,7 @@ function aptGet(ops: NodeOps, args: string[], io: ShimIO): number {
   const assumeYes = flags.some((f) => f === '-y' || f === '--yes' || f === '--assume-yes' || f === '-qy');
   switch (sub) {
     case 'update':
-      io.out('Hit:1 https://pkgs.k8s.io/core:/stable:/v1/deb  InRelease\nReading package lists... Done\n');
-      return 0;
+      return aptUpdate(ops, pkgs, io);
     case 'install': {
       if (!assumeYes) {
         io.err('E: The sandbox cannot answer prompts; use -y\n');
@@ -203,6 +295,7 @@ function aptGet(ops: NodeOps, args: string[], io: ShimIO): number {
         debVersion,
         flags.includes('--allow-change-held-packages'),
         'apt',
+        releasesOf(ops, aptIndexedMinors(ops, pkgs)),
       );
     }
     case 'upgrade':
@@ -227,6 +320,41 @@ function aptGet(ops: NodeOps, args: string[], io: ShimIO): number {
       io.err(`E: Invalid operation ${sub ?? ''}\n`);
       return 100;
   }
+}
+
+/**
+ * apt-get update: fetches the index of every pkgs.k8s.io minor the sources name, and drops the
+ * lists of sources no longer named (as apt does). A minor the repository does not have answers 403,
+ * as pkgs.k8s.io does, and the command fails.
+ */
+function aptUpdate(ops: NodeOps, pkgs: Packages, io: ShimIO): number {
+  const configured = aptConfiguredMinors(ops);
+  const had = aptIndexedMinors(ops, pkgs);
+  const dir = ops.host.path(APT_LISTS_DIR);
+  const failed: string[] = [];
+  configured.forEach((m, i) => {
+    const url = `https://pkgs.k8s.io/core:/stable:/v${m}/deb`;
+    if (releasesOf(ops, [m]).length === 0) {
+      io.out(`Err:${i + 1} ${url}  InRelease\n  403  Forbidden [IP: 127.0.0.1 443]\n`);
+      failed.push(url);
+      return;
+    }
+    io.out(`${had.includes(m) ? 'Hit' : 'Get'}:${i + 1} ${url}  InRelease\n`);
+    writeAtomic(join(dir, aptListsName(m)), releasesOf(ops, [m]).join('\n') + '\n');
+  });
+  if (existsSync(dir))
+    for (const f of readdirSync(dir)) {
+      const m = aptListsMinor(f);
+      if (m !== undefined && (!configured.includes(m) || failed.some((u) => u.includes(`/v${m}/`))))
+        rmSync(join(dir, f), { force: true });
+    }
+  io.out('Reading package lists... Done\n');
+  if (failed.length > 0) {
+    for (const u of failed) io.err(`E: Failed to fetch ${u}/InRelease  403  Forbidden [IP: 127.0.0.1 443]\n`);
+    io.err('E: Some index files failed to download. They have been ignored, or old ones used instead.\n');
+    return 100;
+  }
+  return 0;
 }
 
 function aptMark(ops: NodeOps, args: string[], io: ShimIO): number {
@@ -283,7 +411,29 @@ function dnf(ops: NodeOps, command: string, args: string[], io: ShimIO): number 
         return 1;
       }
     }
-    return install(ops, pkgs, targets, io, rpmVersion, true, 'dnf') === 0 ? 0 : 1;
+    const minor = dnfRepo(ops, pkgs);
+    if (
+      minor !== undefined &&
+      targets.some((t) => K8S_PACKAGES.has(t.name)) &&
+      releasesOf(ops, [minor]).length === 0
+    ) {
+      io.err(
+        `Error: Failed to download metadata for repo 'kubernetes': Cannot download repomd.xml: Status code: 403 for https://pkgs.k8s.io/core:/stable:/v${minor}/rpm/repodata/repomd.xml\n`,
+      );
+      return 1;
+    }
+    return install(
+      ops,
+      pkgs,
+      targets,
+      io,
+      rpmVersion,
+      true,
+      'dnf',
+      minor === undefined ? [] : releasesOf(ops, [minor]),
+    ) === 0
+      ? 0
+      : 1;
   }
   io.err(`${command}: No such command: ${sub ?? ''}.\n`);
   return 1;
@@ -362,6 +512,32 @@ function manifestInput(ops: NodeOps, version: string): ControlPlaneManifestInput
   };
 }
 
+/** The tag of an image as a version kubeadm compares ("3.5.21-0" -> "3.5.21"). */
+function tagVersion(image: string): string | undefined {
+  return semver.coerce(imageTag(image))?.version;
+}
+
+/**
+ * kubeadm's etcd step (phases/upgrade/staticpods.go performEtcdStaticPodUpgrade): the etcd cluster
+ * must be healthy first; an etcd already newer than the one kubeadm pins for this Kubernetes
+ * version is kept ("Won't downgrade etcd"). Returns 'upgrade', 'skip' or an error line.
+ */
+async function etcdStep(ops: NodeOps, version: string, io: ShimIO): Promise<'upgrade' | 'skip' | string> {
+  const members = (await ops.controlPlanePods()).filter((p) => p.component === 'etcd');
+  const sick = members.filter((p) => !p.ready).map((p) => p.node);
+  if (sick.length > 0) return `etcd cluster is not healthy: etcd members not ready: [${sick.join(' ')}]`;
+  const current = tagVersion(readManifest(ops, 'etcd.yaml')?.spec.containers[0]?.image ?? '');
+  const desiredTag = etcdImageTag(version);
+  const desired = semver.coerce(desiredTag)?.version;
+  if (current && desired && semver.lt(desired, current)) {
+    io.out(
+      `[upgrade/etcd] Non fatal issue encountered during upgrade: the desired etcd version "${desiredTag}" for Kubernetes version "${version}" is lower than the current etcd version "${current}". Won't downgrade etcd, instead just continue\n`,
+    );
+    return 'skip';
+  }
+  return 'upgrade';
+}
+
 /**
  * kubeadm's static pod upgrade (phases/upgrade/staticpods.go): for each component, back the old
  * manifest up, write the new one, wait until the kubelet runs it. etcd first, as kubeadm does.
@@ -372,10 +548,19 @@ async function upgradeStaticPods(ops: NodeOps, version: string, io: ShimIO): Pro
     io.err(`[upgrade] FATAL: no static pod manifests found in /etc/kubernetes/manifests\n`);
     return false;
   }
+  const etcd = await etcdStep(ops, version, io);
+  if (etcd !== 'upgrade' && etcd !== 'skip') {
+    io.err(
+      `[upgrade/staticpods] FATAL: couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state. Errors faced: ${etcd}\n`,
+    );
+    return false;
+  }
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const backupDir = ops.host.path(`/etc/kubernetes/tmp/kubeadm-backup-manifests-${stamp}`);
   const parts: [string, string, Record<string, unknown>][] = [
-    ['etcd', 'etcd.yaml', etcdManifest(input)],
+    ...(etcd === 'upgrade'
+      ? [['etcd', 'etcd.yaml', etcdManifest(input)] as [string, string, Record<string, unknown>]]
+      : []),
     ['kube-apiserver', 'kube-apiserver.yaml', apiserverManifest(input)],
     ['kube-controller-manager', 'kube-controller-manager.yaml', controllerManagerManifest(input)],
     ['kube-scheduler', 'kube-scheduler.yaml', schedulerManifest(input)],
@@ -415,6 +600,80 @@ async function upgradeStaticPods(ops: NodeOps, version: string, io: ShimIO): Pro
   return true;
 }
 
+/**
+ * kubeadm's addon phase since v1.28 (phases/upgrade/postupgrade.go PerformAddonsUpgrade): kube-proxy
+ * and CoreDNS move only when every control plane runs this node's kube-apiserver image, so that
+ * kube-proxy is never newer than a kube-apiserver; the last `upgrade node` does it.
+ */
+async function upgradeAddons(ops: NodeOps, version: string, io: ShimIO): Promise<void> {
+  const apiservers = (await ops.controlPlanePods()).filter((p) => p.component === 'kube-apiserver');
+  const mine = apiservers.find((p) => p.node === ops.nodeName)?.image;
+  const behind = apiservers.filter((p) => p.image !== mine).map((p) => p.node);
+  if (behind.length > 0) {
+    io.out(
+      `[upgrade/addons] skip upgrade addons because control plane instances [${behind.join(' ')}] have not been upgraded\n`,
+    );
+    return;
+  }
+  await ops.upgradeAddons(version);
+  io.out(
+    '[upgrade/addons] Applied essential addon: CoreDNS\n[upgrade/addons] Applied essential addon: kube-proxy\n',
+  );
+}
+
+/** kubeadm's version policy for `upgrade apply` (phases/upgrade/policy.go EnforceVersionPolicies). */
+async function versionPolicy(
+  ops: NodeOps,
+  target: string,
+  current: string,
+  own: string,
+): Promise<{ mandatory: string[]; skippable: string[] }> {
+  const t = semver.coerce(target)?.version ?? target;
+  const cur = current.replace(/^v/, '');
+  const k = own.replace(/^v/, '');
+  const mandatory: string[] = [];
+  const skippable: string[] = [];
+  if (semver.major(t) !== semver.major(cur) || semver.minor(t) > semver.minor(cur) + 1)
+    mandatory.push(
+      `Specified version to upgrade to "${target}" is too high; kubeadm can upgrade only 1 minor version at a time`,
+    );
+  if (semver.minor(t) < semver.minor(cur))
+    mandatory.push(
+      `Specified version to upgrade to "${target}" is lower than the cluster version "${current}". Downgrades are not supported yet`,
+    );
+  if (semver.gt(t, k)) {
+    if (semver.minor(t) > semver.minor(k))
+      mandatory.push(
+        `Specified version to upgrade to "${target}" is at least one minor release higher than the kubeadm minor release (${semver.minor(t)} > ${semver.minor(k)}). Such an upgrade is not supported`,
+      );
+    else
+      skippable.push(
+        `Specified version to upgrade to "${target}" is higher than the kubeadm version "${own}". Upgrade kubeadm first using the tool you used to install kubeadm`,
+      );
+  }
+  if (semver.minor(k) > semver.minor(t))
+    skippable.push(
+      `Kubeadm version ${own} can only be used to upgrade to Kubernetes version ${semver.major(k)}.${semver.minor(k)}`,
+    );
+  // MaximumAllowedMinorVersionKubeletSkew: 1 before kubeadm v1.29, 3 since (kubernetes#120825).
+  const kubeletSkew = semver.minor(k) >= 29 ? 3 : 1;
+  const tooOld = [
+    ...new Set(
+      (await ops.nodes())
+        .map((n) => n.kubeletVersion)
+        .filter((v) => {
+          const kv = semver.coerce(v);
+          return kv !== null && semver.minor(t) > kv.minor + kubeletSkew;
+        }),
+    ),
+  ];
+  if (tooOld.length > 0)
+    skippable.push(
+      `There are kubelets in this cluster that are too old that have these versions [${tooOld.join(' ')}]`,
+    );
+  return { mandatory, skippable };
+}
+
 async function kubeadm(ops: NodeOps, args: string[], io: ShimIO): Promise<number> {
   const words = args.filter((a) => !a.startsWith('-'));
   const own = kubeadmVersion(ops);
@@ -443,6 +702,7 @@ async function kubeadm(ops: NodeOps, args: string[], io: ShimIO): Promise<number
     const next = ops
       .releases()
       .filter((r) => semver.gt(r, current.slice(1)) && semver.minor(r) <= semver.minor(current) + 1)
+      .sort(semver.compare)
       .at(-1);
     io.out(
       next
@@ -463,19 +723,15 @@ async function kubeadm(ops: NodeOps, args: string[], io: ShimIO): Promise<number
       );
       return 1;
     }
-    if (
-      !args.includes('-y') &&
-      !args.includes('--yes') &&
-      !args.includes('-f') &&
-      !args.includes('--force')
-    ) {
+    const force = args.includes('-f') || args.includes('--force');
+    if (!args.includes('-y') && !args.includes('--yes') && !force) {
       io.err('[upgrade] FATAL: the sandbox cannot answer prompts; use -y\n');
       return 1;
     }
     io.out(
       `[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n[preflight] Running pre-flight checks.\n[upgrade] Running cluster health checks\n`,
     );
-    const notReady = await ops.notReadyControlPlanes();
+    const notReady = (await ops.nodes()).filter((n) => n.controlPlane && !n.ready).map((n) => n.name);
     if (notReady.length > 0) {
       io.err(
         `[upgrade/health] FATAL: [preflight] Some fatal errors occurred:\n\t[ERROR ControlPlaneNodesReady]: there are NotReady control-planes in the cluster: [${notReady.join(' ')}]\n`,
@@ -483,22 +739,11 @@ async function kubeadm(ops: NodeOps, args: string[], io: ShimIO): Promise<number
       return 1;
     }
     const t = semver.coerce(target)?.version ?? target;
-    const cur = current.replace(/^v/, '');
-    if (semver.gt(t, own.slice(1))) {
+    const policy = await versionPolicy(ops, target, current, own);
+    if (policy.mandatory.length > 0 || (policy.skippable.length > 0 && !force)) {
+      const errs = [...policy.mandatory, ...policy.skippable].map((e) => `\t- ${e}\n`).join('');
       io.err(
-        `[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is higher than the kubeadm version "${own}". Upgrade kubeadm first using the tool you used to install kubeadm\n`,
-      );
-      return 1;
-    }
-    if (semver.minor(t) > semver.minor(cur) + 1 || semver.major(t) !== semver.major(cur)) {
-      io.err(
-        `[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is too high; kubeadm can upgrade only 1 minor version at a time\n`,
-      );
-      return 1;
-    }
-    if (semver.minor(t) < semver.minor(cur)) {
-      io.err(
-        `[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified version to upgrade to "${target}" is lower than the cluster version "${current}". Downgrades are not supported yet\n`,
+        `[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n${errs}${policy.mandatory.length === 0 ? '\nCan be bypassed if you pass the --force flag\n' : ''}`,
       );
       return 1;
     }
@@ -512,10 +757,12 @@ async function kubeadm(ops: NodeOps, args: string[], io: ShimIO): Promise<number
       `[upgrade/version] You have chosen to change the cluster version to "${target}"\n[upgrade/versions] Cluster version: ${current}\n[upgrade/versions] kubeadm version: ${own}\n`,
     );
     if (!(await upgradeStaticPods(ops, `v${t}`, io))) return 1;
-    await ops.upgradeClusterConfig(`v${t}`);
+    await ops.recordClusterVersion(`v${t}`);
     io.out(
-      `[upgrade/addons] Applied essential addon: CoreDNS\n[upgrade/addons] Applied essential addon: kube-proxy\n\n[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "${target}".\n`,
+      '[upload-config] Storing the configuration used in ConfigMap "kubeadm-config" in the "kube-system" Namespace\n',
     );
+    await upgradeAddons(ops, `v${t}`, io);
+    io.out(`\n[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "${target}".\n`);
     return 0;
   }
   if (words[1] === 'node') {
@@ -532,6 +779,7 @@ async function kubeadm(ops: NodeOps, args: string[], io: ShimIO): Promise<number
         return 1;
       }
       if (!(await upgradeStaticPods(ops, current, io))) return 1;
+      await upgradeAddons(ops, current, io);
       io.out('[upgrade] The control plane instance for this node was successfully upgraded!\n');
     } else {
       io.out(

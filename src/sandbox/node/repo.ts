@@ -77,3 +77,42 @@ export function corednsTag(release: string): string {
     )[minor] ?? 'v1.12.1'
   );
 }
+
+/** The minor of a release ("1.34.3" or "v1.34.3" -> "1.34"). */
+export function minorOf(release: string): string {
+  return release.replace(/^v/, '').split('.').slice(0, 2).join('.');
+}
+
+/**
+ * pkgs.k8s.io has one repository per minor (core:/stable:/v1.34/deb/ and .../rpm/): a node whose
+ * source names v1.33 sees only 1.33.x packages until the line is changed (kubeadm's upgrade guide:
+ * "Changing the package repository"). The minors named by apt source lines (a .list file's text).
+ */
+export function aptSourceMinors(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim().startsWith('#')) continue;
+    const m = /^\s*deb\s.*https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v(\d+\.\d+)\/deb\/?\s/.exec(`${line} `);
+    if (m?.[1] && !out.includes(m[1])) out.push(m[1]);
+  }
+  return out;
+}
+
+/** The file apt keeps a minor's package index in, under /var/lib/apt/lists (as apt names it). */
+export function aptListsName(minor: string): string {
+  return `pkgs.k8s.io_core:_stable:_v${minor}_deb_Packages`;
+}
+
+/** The minor of an apt lists file name, if it is pkgs.k8s.io's. */
+export function aptListsMinor(file: string): string | undefined {
+  return /^pkgs\.k8s\.io_core:_stable:_v(\d+\.\d+)_deb_Packages$/.exec(file)?.[1];
+}
+
+/** The minor a dnf/yum .repo file's enabled baseurl names (pkgs.k8s.io/core:/stable:/v1.34/rpm/). */
+export function dnfRepoMinor(text: string): string | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^\s*baseurl\s*=\s*https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v(\d+\.\d+)\/rpm\/?/.exec(line);
+    if (m?.[1]) return m[1];
+  }
+  return undefined;
+}

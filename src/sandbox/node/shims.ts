@@ -1,7 +1,7 @@
 // The host shims of a sandbox node: tiny scripts in DIR/nodes/NAME/host/bin named after the real
-// commands (kubeadm, apt-get, apt-mark, dnf, yum, systemctl, reboot, shutdown). Each forwards its
-// argv to the running sandbox's control endpoint through DIR/shim.mjs and prints what comes back,
-// with the command's exit code. Put that bin/ first on PATH and recipes run against the sandbox.
+// commands (kubeadm, apt-get, apt-mark, dnf, yum, systemctl, reboot, shutdown, and sed for the
+// node's own files). Each forwards its argv to the running sandbox's control endpoint through
+// DIR/shim.mjs and prints what comes back, with the command's exit code. Put that bin/ first on PATH and recipes run against the sandbox.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SandboxLayout } from '../layout.ts';
@@ -16,6 +16,7 @@ export const SHIM_COMMANDS = [
   'systemctl',
   'reboot',
   'shutdown',
+  'sed',
 ] as const;
 
 function shellQuote(s: string): string {

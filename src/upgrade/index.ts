@@ -1,0 +1,70 @@
+// The upgrade feature's public face: the only module other folders (cli, demo) import.
+// `upgrade plan` today; `apply` walks the same UpgradePlan (steps with stable ids, their node,
+// commands and proofs) once the node-work engine and the cluster lock exist.
+export {
+  SKEW_POLICY,
+  SKEW_RULES,
+  checkSkew,
+  checkStep,
+  parseVersion,
+  rulesFor,
+  type Component,
+  type ComponentVersion,
+  type ReleaseSkew,
+  type SkewRule,
+  type SkewViolation,
+  type StepVerdict,
+  type Version,
+} from './skew.ts';
+export {
+  clusterVersions,
+  skewComponents,
+  type ClusterVersions,
+  type ControlPlaneVersions,
+  type NodeVersions,
+} from './versions.ts';
+export { REMOVED_APIS, findRemovedApiUse, readRemovedApiUse, type RemovedApiUse } from './removed-apis.ts';
+export {
+  APT_RECIPE,
+  DNF_RECIPE,
+  PLACEHOLDERS,
+  RECIPE_ROLES,
+  defaultRecipeFor,
+  parseRecipe,
+  renderLines,
+  type Recipe,
+  type RecipeRole,
+  type RecipeSource,
+} from './recipes.ts';
+export {
+  availableUpgrades,
+  batchSizeOf,
+  parseMaxUnavailable,
+  planUpgrade,
+  proofsHold,
+  validateTarget,
+  type AvailableUpgrade,
+  type StepAction,
+  type StepKind,
+  type StepProof,
+  type UpgradeHop,
+  type UpgradePlan,
+  type UpgradeStep,
+} from './plan.ts';
+export {
+  UPGRADE_PREFLIGHT_CHECKS,
+  assessPreflight,
+  type PreflightFinding,
+  type UpgradePreflight,
+} from './preflight.ts';
+export { dlReleaseIndex, listReleaseIndex, type FetchText, type ReleaseIndex } from './releases.ts';
+export { readSnapshot, snapshotKube, type ClusterSnapshot } from './snapshot.ts';
+export {
+  componentRows,
+  makeUpgradePlan,
+  upgradeDrainOptions,
+  type ComponentRow,
+  type PlanDeps,
+  type PlanOptions,
+  type UpgradePlanReport,
+} from './planner.ts';
