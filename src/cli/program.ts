@@ -6,8 +6,7 @@ import { isBosunError, type BosunError } from '../common/errors.ts';
 import type { CliContext } from './context.ts';
 import { registerCommands } from './commands/index.ts';
 
-/** bosun's version, printed by `bosun version` and --version. */
-export const BOSUN_VERSION = '0.1.0';
+export { BOSUN_VERSION } from './commands/version.ts';
 
 /** Builds the whole command tree for one invocation. */
 export function createProgram(ctx: CliContext): Command {
@@ -30,7 +29,7 @@ export function createProgram(ctx: CliContext): Command {
       // Errors are printed once, by runCli, with our hint line.
       outputError: () => undefined,
     });
-  registerCommands(program, ctx);
+  registerCommands(program, ctx, { runCli });
   return program;
 }
 

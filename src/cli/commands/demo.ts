@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { CliContext } from '../context.ts';
+import type { RunCli } from '../demo/context.ts';
 
 function intArg(name: string, min: number): (v: string) => number {
   return (v) => {
@@ -11,8 +12,8 @@ function intArg(name: string, min: number): (v: string) => number {
   };
 }
 
-/** Registers `bosun demo`. */
-export function registerDemoCommands(program: Command, ctx: CliContext): void {
+/** Registers `bosun demo`; its chapters run bosun commands through runCli (program.ts's). */
+export function registerDemoCommands(program: Command, ctx: CliContext, runCli: RunCli): void {
   program
     .command('demo')
     .description(
@@ -40,6 +41,7 @@ Examples:
           workers: flags.workers,
         },
         ctx,
+        runCli,
       );
     });
 }

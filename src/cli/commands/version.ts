@@ -3,6 +3,9 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { formatDocument, isDocumentFormat, parseOutputFormat } from '../output.ts';
 
+/** bosun's version, printed by `bosun version`. */
+export const BOSUN_VERSION = '0.1.0';
+
 /** Registers `bosun version`. */
 export function registerVersion(program: Command, ctx: CliContext): void {
   program
@@ -10,7 +13,6 @@ export function registerVersion(program: Command, ctx: CliContext): void {
     .description('Print the bosun version')
     .option('-o, --output <format>', 'One of: table|json|yaml')
     .action(async (opts: { output?: string }) => {
-      const { BOSUN_VERSION } = await import('../program.ts');
       const fmt = parseOutputFormat(opts.output, ['table', 'json', 'yaml'], 'version');
       const doc = { bosunVersion: BOSUN_VERSION, nodeVersion: process.versions.node };
       if (isDocumentFormat(fmt)) ctx.out.out(await formatDocument(doc, fmt));

@@ -6,7 +6,7 @@ import { BosunError } from '../../common/errors.ts';
 import { createNodePods } from '../../kube/node-pods.ts';
 import type { NodePods } from '../../kube/ports.ts';
 import type { Pod } from '../../kube/types.ts';
-import type { DemoChapter } from './run.ts';
+import type { DemoChapter } from './context.ts';
 
 async function workerPods(kube: NodePods): Promise<Map<string, Pod[]>> {
   const pods = await kube.listPods();
