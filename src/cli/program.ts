@@ -1,10 +1,12 @@
 // The commander program factory and the single place that turns errors into a message, a hint and
 // an exit code. A fresh program per run (commander's advice, tj/commander.js#1565), so tests can
-// call runCli() many times in one process.
+// call runCli() many times in one process. Every line any command prints passes through
+// safeOutput: text from the cluster never reaches the terminal as control characters.
 import { Command, CommanderError } from 'commander';
 import { isBosunError, type BosunError } from '../common/errors.ts';
 import type { CliContext } from './context.ts';
 import { registerCommands } from './commands/index.ts';
+import { safeOutput } from './print/terminal.ts';
 
 export { BOSUN_VERSION } from './commands/version.ts';
 
@@ -34,7 +36,8 @@ export function createProgram(ctx: CliContext): Command {
 }
 
 /** Runs bosun with argv (without node and script) and returns the process exit code. */
-export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
+export async function runCli(argv: readonly string[], given: CliContext): Promise<number> {
+  const ctx: CliContext = { ...given, out: safeOutput(given.out) };
   const program = createProgram(ctx);
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -1,16 +1,8 @@
 // `bosun demo`: the whole maintenance story on a fresh sandbox, then the sandbox goes away.
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import type { CliContext } from '../context.ts';
+import { wholeNumberArg } from '../flags.ts';
 import type { RunCli } from '../demo/context.ts';
-
-function intArg(name: string, min: number): (v: string) => number {
-  return (v) => {
-    if (!/^\d+$/.test(v) || Number(v) < min)
-      throw new InvalidArgumentError(`${name} must be a whole number of at least ${min}, got "${v}"`);
-    return Number(v);
-  };
-}
 
 /** Registers `bosun demo`; its chapters run bosun commands through runCli (program.ts's). */
 export function registerDemoCommands(program: Command, ctx: CliContext, runCli: RunCli): void {
@@ -21,8 +13,8 @@ export function registerDemoCommands(program: Command, ctx: CliContext, runCli: 
     )
     .option('--dir <dir>', 'Build the sandbox in this directory (kept afterwards) instead of a temporary one')
     .option('--keep', 'Keep the temporary sandbox directory afterwards', false)
-    .option('--control-planes <n>', 'Control-plane nodes', intArg('--control-planes', 1), 3)
-    .option('--workers <n>', 'Worker nodes', intArg('--workers', 2), 5)
+    .option('--control-planes <n>', 'Control-plane nodes', wholeNumberArg('--control-planes', { min: 1 }), 3)
+    .option('--workers <n>', 'Worker nodes', wholeNumberArg('--workers', { min: 2 }), 5)
     .addHelpText(
       'after',
       `

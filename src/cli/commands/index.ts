@@ -6,8 +6,10 @@ import type { CliContext } from '../context.ts';
 import type { RunCli } from '../demo/context.ts';
 import { registerBackupCommands } from './backup.ts';
 import { registerCertsCommands } from './certs.ts';
+import { registerCordonCommands } from './cordon.ts';
 import { registerDemoCommands } from './demo.ts';
-import { registerDrainCommands } from './drain.ts';
+import { registerDrainCommand } from './drain.ts';
+import { registerMaintainCommand } from './maintain.ts';
 import { registerSandboxCommands } from './sandbox.ts';
 import { registerVersion } from './version.ts';
 
@@ -19,7 +21,9 @@ export interface ProgramHooks {
 
 /** Adds all commands to the program. */
 export function registerCommands(program: Command, ctx: CliContext, hooks: ProgramHooks): void {
-  registerDrainCommands(program, ctx);
+  registerCordonCommands(program, ctx);
+  registerDrainCommand(program, ctx);
+  registerMaintainCommand(program, ctx);
   registerBackupCommands(program, ctx);
   registerCertsCommands(program, ctx);
   registerSandboxCommands(program, ctx);

@@ -1,7 +1,8 @@
 // `bosun version`: the client version, as kubectl version --client prints it.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { formatDocument, isDocumentFormat, parseOutputFormat } from '../output.ts';
+import { outputHelp, parseOutputFormat } from '../flags.ts';
+import { formatDocument, isDocumentFormat } from '../output.ts';
 
 /** bosun's version, printed by `bosun version`. */
 export const BOSUN_VERSION = '0.1.0';
@@ -11,7 +12,7 @@ export function registerVersion(program: Command, ctx: CliContext): void {
   program
     .command('version')
     .description('Print the bosun version')
-    .option('-o, --output <format>', 'One of: table|json|yaml')
+    .option('-o, --output <format>', outputHelp(['table', 'json', 'yaml']))
     .action(async (opts: { output?: string }) => {
       const fmt = parseOutputFormat(opts.output, ['table', 'json', 'yaml'], 'version');
       const doc = { bosunVersion: BOSUN_VERSION, nodeVersion: process.versions.node };

@@ -1,0 +1,65 @@
+// What cordon, uncordon, drain and maintain share before they call the drain feature: the kube
+// port built from the global flags, and the nodes a command acts on (NODE... or --selector, as
+// kubectl validates them), all read before anything is changed.
+import type { Command } from 'commander';
+import { BosunError } from '../common/errors.ts';
+import type { NodeHealth, NodePods } from '../kube/ports.ts';
+import type { Node } from '../kube/types.ts';
+import type { CliContext, GlobalOptions } from './context.ts';
+import { usageError } from './flags.ts';
+
+/** The NodePods (and NodeHealth) port for the cluster the global flags name, and the kubeconfig files read. */
+export async function nodePodsPort(
+  cmd: Command,
+  ctx: CliContext,
+): Promise<{ kube: NodePods & NodeHealth; files: string[] }> {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const { createKubeClients, parseRequestTimeout } = await import('../kube/client.ts');
+  const { createNodePods } = await import('../kube/node-pods.ts');
+  const clients = createKubeClients({
+    kubeconfig: g.kubeconfig,
+    envKubeconfig: ctx.env['KUBECONFIG'],
+    home: ctx.home,
+    context: g.context,
+    requestTimeoutMs: parseRequestTimeout(g.requestTimeout),
+    signal: ctx.signal,
+  });
+  return { kube: createNodePods(clients), files: clients.files };
+}
+
+/** Validates NODE... vs --selector as kubectl does: one of them, not both. */
+export function checkTargets(names: readonly string[], selector: string | undefined, command: string): void {
+  if (names.length === 0 && selector === undefined)
+    throw usageError(`USAGE: ${command} NODE [flags]`, command);
+  if (names.length > 0 && selector !== undefined)
+    throw usageError('cannot specify both a node name and a --selector option', command);
+}
+
+/** Reads the named nodes (all must exist: nothing is done otherwise) or those matching --selector. */
+export async function resolveNodes(
+  kube: NodePods,
+  names: readonly string[],
+  selector: string | undefined,
+  command: string,
+): Promise<Node[]> {
+  if (selector !== undefined) {
+    const { parseSelector } = await import('../kube/labels.ts');
+    const p = parseSelector(selector);
+    if (!p.ok) throw usageError(`invalid --selector "${selector}": ${p.error}`, command);
+    return kube.listNodes({ labelSelector: selector });
+  }
+  const unique = [...new Set(names)];
+  const { isNotFound } = await import('../kube/errors.ts');
+  return Promise.all(
+    unique.map((n) =>
+      kube.getNode(n).catch((e: unknown) => {
+        if (isNotFound(e))
+          throw new BosunError(`nodes "${n}" not found`, 'NOT_FOUND', {
+            cause: e,
+            hint: `Nothing was changed. List the nodes with: kubectl get nodes`,
+          });
+        throw e;
+      }),
+    ),
+  );
+}
