@@ -1,5 +1,5 @@
 // The flags several commands share, parsed in one place: -o/--output and --no-headers, --dry-run,
-// -l/--selector, integers, durations, repeatable flags, and who bosun says did a change.
+// -l/--selector, integers, durations, repeatable flags, -v, and who bosun says did a change.
 // Every parser turns a bad value into a UsageError (exit 2) that names the flag and ends with
 // kubectl's "See 'bosun CMD -h' for help and examples"; none of them prints.
 import os from 'node:os';
@@ -131,6 +131,15 @@ export function parseDurationFlag(
 /** Commander's accumulator for a repeatable flag (--escalate A --escalate B). */
 export function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
+}
+
+// ---- global flags ----
+
+/** A commander argument parser for -v/--v: a log level is a whole number (kubectl's klog -v). */
+export function parseVerbosity(v: string): string {
+  if (parseWholeNumber(v) === undefined)
+    throw new InvalidArgumentError(`the log level must be a whole number such as 0 or 4, got "${v}"`);
+  return v;
 }
 
 // ---- who did it ----

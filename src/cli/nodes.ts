@@ -27,12 +27,18 @@ export async function nodePodsPort(
   return { kube: createNodePods(clients), files: clients.files };
 }
 
-/** Validates NODE... vs --selector as kubectl does: one of them, not both. */
+/** Refuses an empty node name: the API would be asked for "node/", which names no node. */
+export function checkNodeNames(names: readonly string[], command: string): void {
+  if (names.some((n) => n.trim() === '')) throw usageError('a node name must not be empty', command);
+}
+
+/** Validates NODE... vs --selector as kubectl does: one of them, not both, and no empty name. */
 export function checkTargets(names: readonly string[], selector: string | undefined, command: string): void {
   if (names.length === 0 && selector === undefined)
     throw usageError(`USAGE: ${command} NODE [flags]`, command);
   if (names.length > 0 && selector !== undefined)
     throw usageError('cannot specify both a node name and a --selector option', command);
+  checkNodeNames(names, command);
 }
 
 /** Reads the named nodes (all must exist: nothing is done otherwise) or those matching --selector. */

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { isBosunError, type BosunError } from '../common/errors.ts';
 import type { CliContext } from './context.ts';
 import { registerCommands } from './commands/index.ts';
+import { parseVerbosity } from './flags.ts';
 import { safeOutput } from './print/terminal.ts';
 
 export { BOSUN_VERSION } from './commands/version.ts';
@@ -22,7 +23,7 @@ export function createProgram(ctx: CliContext): Command {
       "The length of time to wait before giving up on a single server request. A value of zero means don't timeout requests.",
       '0',
     )
-    .option('-v, --v <level>', 'number for the log level verbosity', '0')
+    .option('-v, --v <level>', 'number for the log level verbosity', parseVerbosity, '0')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { BosunError } from '../../common/errors.ts';
 import type { CliContext } from '../context.ts';
 import { identity, outputHelp, parseDurationFlag, parseOutputFormat, seeHelp, usageError } from '../flags.ts';
-import { nodePodsPort, resolveNodes } from '../nodes.ts';
+import { checkNodeNames, nodePodsPort, resolveNodes } from '../nodes.ts';
 import { formatDocument, isDocumentFormat } from '../output.ts';
 import { maintainDocument } from '../print/drain.ts';
 import { isLive } from '../print/terminal.ts';
@@ -98,6 +98,7 @@ export function registerMaintainCommand(program: Command, ctx: CliContext): void
         cmd: Command,
       ) => {
         const format = parseOutputFormat(f.output, OUTPUT_FORMATS, 'maintain');
+        checkNodeNames([name], 'maintain');
         if (command.length === 0)
           throw usageError(
             'maintain needs a command after --, e.g. bosun maintain worker-2 -- ssh {node} sudo apt-get upgrade -y',
