@@ -29,6 +29,12 @@ export type OutputFormat = 'table' | 'json' | 'yaml' | 'name';
  */
 const FORMAT_ALIASES: Readonly<Record<string, OutputFormat>> = { text: 'table' };
 
+/** The formats of a command whose result is a table (the default) or one JSON or YAML document. */
+export const TABLE_FORMATS = ['table', 'json', 'yaml'] as const;
+
+/** As TABLE_FORMATS, and `name`: one resource or file name per line. */
+export const TABLE_AND_NAME_FORMATS = ['table', 'json', 'yaml', 'name'] as const;
+
 /** The help of -o/--output for a command that prints these formats. */
 export function outputHelp(formats: readonly string[]): string {
   return `Output format. One of: ${formats.join('|')}`;

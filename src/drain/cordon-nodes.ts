@@ -11,42 +11,44 @@ import { cordonNode, uncordonNode, type CordonDeps, type CordonResult, type DryR
 export type CordonResultObserver = (r: CordonResult) => void;
 
 /** Cordons each node (as just read) for owner; one result per node, in order. */
-export async function cordonNodes(
+export function cordonNodes(
   nodes: readonly Node[],
   opts: { owner: CordonOwner; dryRun: DryRun; onResult?: CordonResultObserver },
   deps: CordonDeps,
 ): Promise<CordonResult[]> {
-  const results: CordonResult[] = [];
-  for (const n of nodes) {
-    const r = await cordonNode(
-      n.metadata.name ?? '',
-      { owner: opts.owner, dryRun: opts.dryRun, node: n },
-      deps,
-    );
-    results.push(r);
-    opts.onResult?.(r);
-  }
-  return results;
+  return inTurn(
+    nodes,
+    (n) => cordonNode(n.metadata.name ?? '', { owner: opts.owner, dryRun: opts.dryRun, node: n }, deps),
+    opts.onResult,
+  );
 }
 
 /**
  * Uncordons each node (as just read) that bosun cordoned, or every one with force; a node cordoned
  * outside bosun is a `refused` result, not an error, and the others go on.
  */
-export async function uncordonNodes(
+export function uncordonNodes(
   nodes: readonly Node[],
   opts: { force: boolean; dryRun: DryRun; onResult?: CordonResultObserver },
   deps: CordonDeps,
 ): Promise<CordonResult[]> {
+  return inTurn(
+    nodes,
+    (n) => uncordonNode(n.metadata.name ?? '', { force: opts.force, dryRun: opts.dryRun, node: n }, deps),
+    opts.onResult,
+  );
+}
+
+async function inTurn(
+  nodes: readonly Node[],
+  one: (n: Node) => Promise<CordonResult>,
+  onResult: CordonResultObserver | undefined,
+): Promise<CordonResult[]> {
   const results: CordonResult[] = [];
   for (const n of nodes) {
-    const r = await uncordonNode(
-      n.metadata.name ?? '',
-      { force: opts.force, dryRun: opts.dryRun, node: n },
-      deps,
-    );
+    const r = await one(n);
     results.push(r);
-    opts.onResult?.(r);
+    onResult?.(r);
   }
   return results;
 }

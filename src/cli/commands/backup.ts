@@ -7,7 +7,15 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../common/duration.ts';
 import type { CliContext } from '../context.ts';
-import { NO_HEADERS_HELP, outputHelp, parseOutputFormat, parseWholeNumber, usageError } from '../flags.ts';
+import {
+  NO_HEADERS_HELP,
+  TABLE_AND_NAME_FORMATS,
+  TABLE_FORMATS,
+  outputHelp,
+  parseOutputFormat,
+  parseWholeNumber,
+  usageError,
+} from '../flags.ts';
 import { formatDocument, formatTable, formatYaml, isDocumentFormat } from '../output.ts';
 
 interface BackupFlags {
@@ -91,7 +99,7 @@ export function registerBackupCommands(program: Command, ctx: CliContext): void 
       'Skip members whose applied raft index trails the best by more than this (default 100)',
     )
     .option('--dial-timeout <duration>', 'Timeout for reaching each endpoint (default 5s)')
-    .option('-o, --output <format>', outputHelp(['table', 'json', 'yaml', 'name']))
+    .option('-o, --output <format>', outputHelp(TABLE_AND_NAME_FORMATS))
     .addHelpText('after', BACKUP_EXAMPLES)
     .action(async (_opts: BackupFlags, cmd: Command) => {
       await runBackup(cmd.optsWithGlobals<BackupFlags>(), ctx, defaultDir);
@@ -107,7 +115,7 @@ prints, computed by reading the bbolt file (no etcdctl needed). JSON uses etcdct
 
 Exit codes: 0 printed, 1 the file is not a readable snapshot, 2 usage error.`,
     )
-    .option('-o, --output <format>', outputHelp(['table', 'json', 'yaml']))
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
     .option('--no-headers', NO_HEADERS_HELP)
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
     .addHelpText(
@@ -138,7 +146,7 @@ Exit codes: 0 the snapshot is good, 1 a problem was found (printed on one line),
     )
     .option('--trial-restore', 'Also restore into a temporary etcd and compare revision and key count')
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
-    .option('-o, --output <format>', outputHelp(['table', 'json', 'yaml']))
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
     .addHelpText(
       'after',
       `
@@ -162,7 +170,7 @@ Examples:
 Exit codes: 0 listed, 1 the directory cannot be read, 2 usage error.`,
     )
     .option('--dir <dir>', `Backup directory (default ${defaultDir})`)
-    .option('-o, --output <format>', outputHelp(['table', 'json', 'yaml', 'name']))
+    .option('-o, --output <format>', outputHelp(TABLE_AND_NAME_FORMATS))
     .option('--no-headers', NO_HEADERS_HELP)
     .addHelpText(
       'after',
@@ -199,7 +207,7 @@ Exit codes: 0 restored, 1 failed (nothing restored), 2 usage error.`,
     .option('--initial-advertise-peer-urls <urls>', "This member's peer URLs (default http://localhost:2380)")
     .option('--initial-cluster-token <token>', 'Initial cluster token (default "etcd-cluster")')
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
-    .option('-o, --output <format>', outputHelp(['table', 'json', 'yaml']))
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
     .addHelpText(
       'after',
       `
@@ -250,7 +258,7 @@ function durationMs(v: string | undefined, flag: string, cmd: string): number | 
 }
 
 async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): Promise<void> {
-  const fmt = parseOutputFormat(o.output, ['table', 'json', 'yaml', 'name'], 'backup');
+  const fmt = parseOutputFormat(o.output, TABLE_AND_NAME_FORMATS, 'backup');
   const keep = wholeNumber(o.keep, '--keep', 'backup');
   if (keep === 0)
     throw usageError('--keep must be at least 1 (the backup just taken is always kept)', 'backup');
@@ -313,7 +321,7 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
 }
 
 async function runStatus(file: string, o: BackupFlags, ctx: CliContext): Promise<void> {
-  const fmt = parseOutputFormat(o.output, ['table', 'json', 'yaml'], 'backup status');
+  const fmt = parseOutputFormat(o.output, TABLE_FORMATS, 'backup status');
   const etcd = await import('../../etcd/index.ts');
   const key = await loadKey(ctx, o.encryptionKeyFile);
   const s = etcd.snapshotStatus(resolvePath(ctx, file), key);
@@ -330,7 +338,7 @@ async function runStatus(file: string, o: BackupFlags, ctx: CliContext): Promise
 }
 
 async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise<void> {
-  const fmt = parseOutputFormat(o.output, ['table', 'json', 'yaml'], 'backup verify');
+  const fmt = parseOutputFormat(o.output, TABLE_FORMATS, 'backup verify');
   const etcd = await import('../../etcd/index.ts');
   const key = await loadKey(ctx, o.encryptionKeyFile);
   const path = resolvePath(ctx, file);
@@ -385,7 +393,7 @@ async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise
 }
 
 async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Promise<void> {
-  const fmt = parseOutputFormat(o.output, ['table', 'json', 'yaml', 'name'], 'backup list');
+  const fmt = parseOutputFormat(o.output, TABLE_AND_NAME_FORMATS, 'backup list');
   const etcd = await import('../../etcd/index.ts');
   const { humanDuration } = await import('../../common/duration.ts');
   const dir = resolvePath(ctx, o.dir ?? defaultDir);
@@ -423,7 +431,7 @@ async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Pro
 }
 
 async function runRestore(file: string, o: RestoreFlags, ctx: CliContext): Promise<void> {
-  const fmt = parseOutputFormat(o.output, ['table', 'json', 'yaml'], 'restore');
+  const fmt = parseOutputFormat(o.output, TABLE_FORMATS, 'restore');
   if (!o.dataDir) throw usageError('--data-dir is required', 'restore');
   const etcd = await import('../../etcd/index.ts');
   const key = await loadKey(ctx, o.encryptionKeyFile);

@@ -5,10 +5,14 @@
 // cordoned outside bosun was left cordoned (uncordon), or the API failed, 2 usage errors.
 import type { Command } from 'commander';
 import { BosunError } from '../../common/errors.ts';
+import type { NodePods } from '../../kube/ports.ts';
+import type { Node } from '../../kube/types.ts';
 import type { CliContext } from '../context.ts';
 import {
   DRY_RUN_HELP,
+  type DryRunStrategy,
   SELECTOR_HELP,
+  TABLE_FORMATS,
   identity,
   outputHelp,
   parseDryRun,
@@ -17,8 +21,6 @@ import {
 import { checkTargets, nodePodsPort, resolveNodes } from '../nodes.ts';
 import { formatDocument, isDocumentFormat } from '../output.ts';
 import { cordonDocument, printCordonResult, printUncordonResult } from '../print/cordon.ts';
-
-const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
 
 const CORDON_EXAMPLES = `
 Examples:
@@ -39,6 +41,30 @@ Examples:
   # Mark node "foo" as schedulable even though someone else cordoned it
   bosun uncordon foo --force`;
 
+/**
+ * What cordon and uncordon start from, validated and read before anything changes: the output
+ * format, the dry-run strategy, the kube port and the nodes (NODE... or --selector).
+ */
+async function readTargets(
+  command: string,
+  names: readonly string[],
+  f: { selector?: string; dryRun: string; output?: string },
+  cmd: Command,
+  ctx: CliContext,
+): Promise<{
+  format: (typeof TABLE_FORMATS)[number];
+  dryRun: DryRunStrategy;
+  kube: NodePods;
+  nodes: Node[];
+}> {
+  const format = parseOutputFormat(f.output, TABLE_FORMATS, command);
+  checkTargets(names, f.selector, command);
+  const dryRun = parseDryRun(f.dryRun, command);
+  const { kube } = await nodePodsPort(cmd, ctx);
+  const nodes = await resolveNodes(kube, names, f.selector, command);
+  return { format, dryRun, kube, nodes };
+}
+
 /** Registers `bosun cordon` and `bosun uncordon`. */
 export function registerCordonCommands(program: Command, ctx: CliContext): void {
   program
@@ -49,7 +75,7 @@ export function registerCordonCommands(program: Command, ctx: CliContext): void 
     .option('-l, --selector <selector>', SELECTOR_HELP)
     .option('--dry-run <strategy>', DRY_RUN_HELP, 'none')
     .option('--reason <text>', 'Why the node is cordoned, recorded on the node with who and when.', 'cordon')
-    .option('-o, --output <format>', outputHelp(OUTPUT_FORMATS))
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
     .addHelpText('after', CORDON_EXAMPLES)
     .action(
       async (
@@ -57,11 +83,7 @@ export function registerCordonCommands(program: Command, ctx: CliContext): void 
         f: { selector?: string; dryRun: string; reason: string; output?: string },
         cmd: Command,
       ) => {
-        const format = parseOutputFormat(f.output, OUTPUT_FORMATS, 'cordon');
-        checkTargets(names, f.selector, 'cordon');
-        const dryRun = parseDryRun(f.dryRun, 'cordon');
-        const { kube } = await nodePodsPort(cmd, ctx);
-        const nodes = await resolveNodes(kube, names, f.selector, 'cordon');
+        const { format, dryRun, kube, nodes } = await readTargets('cordon', names, f, cmd, ctx);
         if (nodes.length === 0) return void ctx.out.err('No resources found');
         const { cordonNodes } = await import('../../drain/index.ts');
         const results = await cordonNodes(
@@ -85,7 +107,7 @@ export function registerCordonCommands(program: Command, ctx: CliContext): void 
     .option('-l, --selector <selector>', SELECTOR_HELP)
     .option('--dry-run <strategy>', DRY_RUN_HELP, 'none')
     .option('--force', 'Uncordon even a node that was cordoned outside bosun.')
-    .option('-o, --output <format>', outputHelp(OUTPUT_FORMATS))
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
     .addHelpText('after', UNCORDON_EXAMPLES)
     .action(
       async (
@@ -93,11 +115,7 @@ export function registerCordonCommands(program: Command, ctx: CliContext): void 
         f: { selector?: string; dryRun: string; force?: boolean; output?: string },
         cmd: Command,
       ) => {
-        const format = parseOutputFormat(f.output, OUTPUT_FORMATS, 'uncordon');
-        checkTargets(names, f.selector, 'uncordon');
-        const dryRun = parseDryRun(f.dryRun, 'uncordon');
-        const { kube } = await nodePodsPort(cmd, ctx);
-        const nodes = await resolveNodes(kube, names, f.selector, 'uncordon');
+        const { format, dryRun, kube, nodes } = await readTargets('uncordon', names, f, cmd, ctx);
         if (nodes.length === 0) return void ctx.out.err('No resources found');
         const { uncordonNodes } = await import('../../drain/index.ts');
         const many = nodes.length > 1;

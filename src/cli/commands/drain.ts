@@ -12,6 +12,7 @@ import {
   DRY_RUN_HELP,
   NO_HEADERS_HELP,
   SELECTOR_HELP,
+  TABLE_FORMATS,
   identity,
   outputHelp,
   parseOutputFormat,
@@ -22,8 +23,6 @@ import { formatDocument, isDocumentFormat } from '../output.ts';
 import { drainDocument, isPlanDrainable, planDocument, planLines } from '../print/drain.ts';
 import { isLive } from '../print/terminal.ts';
 import { addDrainFlags, drainOptions, type DrainFlags } from './drain-flags.ts';
-
-const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
 
 const DRAIN_LONG = `
 Drain node in preparation for maintenance.
@@ -86,12 +85,12 @@ export function registerDrainCommand(program: Command, ctx: CliContext): void {
         '--check',
         'Only run the pre-flight: print what would happen to each pod and what would block, change nothing.',
       )
-      .option('-o, --output <format>', outputHelp(OUTPUT_FORMATS))
+      .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
       .option('--no-headers', NO_HEADERS_HELP),
   )
     .addHelpText('after', `${DRAIN_LONG}\n${DRAIN_EXAMPLES}`)
     .action(async (names: string[], f: DrainFlags, cmd: Command) => {
-      const format = parseOutputFormat(f.output, OUTPUT_FORMATS, 'drain');
+      const format = parseOutputFormat(f.output, TABLE_FORMATS, 'drain');
       checkTargets(names, f.selector, 'drain');
       if (f.check && f.dryRun !== 'none')
         throw usageError(

@@ -7,15 +7,21 @@ import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { BosunError } from '../../common/errors.ts';
 import type { CliContext } from '../context.ts';
-import { identity, outputHelp, parseDurationFlag, parseOutputFormat, seeHelp, usageError } from '../flags.ts';
+import {
+  TABLE_FORMATS,
+  identity,
+  outputHelp,
+  parseDurationFlag,
+  parseOutputFormat,
+  seeHelp,
+  usageError,
+} from '../flags.ts';
 import { checkNodeNames, nodePodsPort, resolveNodes } from '../nodes.ts';
 import { formatDocument, isDocumentFormat } from '../output.ts';
 import { maintainDocument } from '../print/drain.ts';
 import { isLive } from '../print/terminal.ts';
 import { addDrainFlags, drainOptions, type DrainFlags } from './drain-flags.ts';
 import { UsageError } from '../../common/errors.ts';
-
-const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
 
 const MAINTAIN_LONG = `
 Take a node out of service, do the work, and bring it back only when it is healthy:
@@ -80,7 +86,7 @@ export function registerMaintainCommand(program: Command, ctx: CliContext): void
         '--sandbox-dir <dir>',
         'The sandbox directory for --on-node (default: the directory of the kubeconfig, when it is DIR/admin.conf).',
       )
-      .option('-o, --output <format>', outputHelp(OUTPUT_FORMATS)),
+      .option('-o, --output <format>', outputHelp(TABLE_FORMATS)),
   )
     .addHelpText('after', `${MAINTAIN_LONG}\n${MAINTAIN_EXAMPLES}`)
     .action(
@@ -97,7 +103,7 @@ export function registerMaintainCommand(program: Command, ctx: CliContext): void
         },
         cmd: Command,
       ) => {
-        const format = parseOutputFormat(f.output, OUTPUT_FORMATS, 'maintain');
+        const format = parseOutputFormat(f.output, TABLE_FORMATS, 'maintain');
         checkNodeNames([name], 'maintain');
         if (command.length === 0)
           throw usageError(

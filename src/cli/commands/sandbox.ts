@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { CliContext } from '../context.ts';
-import { NO_HEADERS_HELP, outputHelp, parseOutputFormat, wholeNumberArg } from '../flags.ts';
+import { NO_HEADERS_HELP, TABLE_FORMATS, outputHelp, parseOutputFormat, wholeNumberArg } from '../flags.ts';
 import { formatDocument, formatTable, isDocumentFormat } from '../output.ts';
 
 interface UpFlags {
@@ -147,10 +147,10 @@ Examples:
     .command('status')
     .description('Show whether the sandbox runs, and its nodes')
     .option('--dir <dir>', 'Directory that holds the sandbox (default: ~/.bosun/sandbox)')
-    .option('-o, --output <format>', outputHelp(['table', 'json', 'yaml']))
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
     .option('--no-headers', NO_HEADERS_HELP)
     .action(async (flags: { dir?: string; output?: string; headers: boolean }) => {
-      const fmt = parseOutputFormat(flags.output, ['table', 'json', 'yaml'], 'sandbox status');
+      const fmt = parseOutputFormat(flags.output, TABLE_FORMATS, 'sandbox status');
       const { sandboxStatus } = await import('../../sandbox/index.ts');
       const st = await sandboxStatus(await dirOf(flags.dir));
       if (isDocumentFormat(fmt)) return ctx.out.out(await formatDocument(st, fmt));
@@ -193,7 +193,7 @@ Exit codes: 0 restored, 1 failed (an invalid snapshot changes nothing), 2 usage 
     )
     .option('--dir <dir>', 'Directory that holds the sandbox (default: ~/.bosun/sandbox)')
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
-    .option('-o, --output <format>', outputHelp(['table', 'json', 'yaml']))
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
     .addHelpText(
       'after',
       `
@@ -205,7 +205,7 @@ Examples:
   bosun sandbox restore --dir /tmp/sb /tmp/sb/backups/etcd-*.db`,
     )
     .action(async (file: string, flags: { dir?: string; encryptionKeyFile?: string; output?: string }) => {
-      const fmt = parseOutputFormat(flags.output, ['table', 'json', 'yaml'], 'sandbox restore');
+      const fmt = parseOutputFormat(flags.output, TABLE_FORMATS, 'sandbox restore');
       const { sandboxRestore, resolveDir } = await import('../../sandbox/index.ts');
       const dir = await dirOf(flags.dir);
       const r = await sandboxRestore(
