@@ -1,29 +1,40 @@
-// What cordon, uncordon, drain and maintain share before they call the drain feature: the kube
-// port built from the global flags, and the nodes a command acts on (NODE... or --selector, as
-// kubectl validates them), all read before anything is changed.
+// What commands that talk to the cluster share before they call their feature: the connection the
+// global flags name, the drain's kube port on it, and the nodes cordon, uncordon, drain and
+// maintain act on (NODE... or --selector, as kubectl validates them), all read before anything is
+// changed.
 import type { Command } from 'commander';
 import { BosunError } from '../common/errors.ts';
+import type { KubeClientOptions } from '../kube/client.ts';
 import type { NodeHealth, NodePods } from '../kube/ports.ts';
 import type { Node } from '../kube/types.ts';
 import type { CliContext, GlobalOptions } from './context.ts';
 import { usageError } from './flags.ts';
 
-/** The NodePods (and NodeHealth) port for the cluster the global flags name, and the kubeconfig files read. */
-export async function nodePodsPort(
-  cmd: Command,
-  ctx: CliContext,
-): Promise<{ kube: NodePods & NodeHealth; files: string[] }> {
+/**
+ * The cluster connection the global flags name (--kubeconfig, --context, --request-timeout with
+ * kubectl's parsing), with KUBECONFIG and the home directory from the context, and Ctrl-C.
+ */
+export async function clusterOptions(cmd: Command, ctx: CliContext): Promise<KubeClientOptions> {
   const g = cmd.optsWithGlobals<GlobalOptions>();
-  const { createKubeClients, parseRequestTimeout } = await import('../kube/client.ts');
-  const { createNodePods } = await import('../kube/node-pods.ts');
-  const clients = createKubeClients({
+  const { parseRequestTimeout } = await import('../kube/client.ts');
+  return {
     kubeconfig: g.kubeconfig,
     envKubeconfig: ctx.env['KUBECONFIG'],
     home: ctx.home,
     context: g.context,
     requestTimeoutMs: parseRequestTimeout(g.requestTimeout),
     signal: ctx.signal,
-  });
+  };
+}
+
+/** The NodePods (and NodeHealth) port for the cluster the global flags name, and the kubeconfig files read. */
+export async function nodePodsPort(
+  cmd: Command,
+  ctx: CliContext,
+): Promise<{ kube: NodePods & NodeHealth; files: string[] }> {
+  const { createKubeClients } = await import('../kube/client.ts');
+  const { createNodePods } = await import('../kube/node-pods.ts');
+  const clients = createKubeClients(await clusterOptions(cmd, ctx));
   return { kube: createNodePods(clients), files: clients.files };
 }
 
