@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { BosunError } from '../common/errors.ts';
 import type { KubeClientOptions } from '../kube/client.ts';
+import { parseSelector } from '../kube/labels.ts';
 import type { NodeHealth, NodePods } from '../kube/ports.ts';
 import type { Node } from '../kube/types.ts';
 import type { CliContext, GlobalOptions } from './context.ts';
@@ -43,28 +44,32 @@ export function checkNodeNames(names: readonly string[], command: string): void 
   if (names.some((n) => n.trim() === '')) throw usageError('a node name must not be empty', command);
 }
 
-/** Validates NODE... vs --selector as kubectl does: one of them, not both, and no empty name. */
+/**
+ * Validates NODE... vs --selector as kubectl does: one of them, not both; no empty name, and a
+ * selector that parses (before any kubeconfig is read).
+ */
 export function checkTargets(names: readonly string[], selector: string | undefined, command: string): void {
   if (names.length === 0 && selector === undefined)
     throw usageError(`USAGE: ${command} NODE [flags]`, command);
   if (names.length > 0 && selector !== undefined)
     throw usageError('cannot specify both a node name and a --selector option', command);
   checkNodeNames(names, command);
+  if (selector !== undefined) {
+    const p = parseSelector(selector);
+    if (!p.ok) throw usageError(`invalid --selector "${selector}": ${p.error}`, command);
+  }
 }
 
-/** Reads the named nodes (all must exist: nothing is done otherwise) or those matching --selector. */
+/**
+ * Reads the named nodes (all must exist: nothing is done otherwise) or those matching --selector
+ * (checked by checkTargets).
+ */
 export async function resolveNodes(
   kube: NodePods,
   names: readonly string[],
   selector: string | undefined,
-  command: string,
 ): Promise<Node[]> {
-  if (selector !== undefined) {
-    const { parseSelector } = await import('../kube/labels.ts');
-    const p = parseSelector(selector);
-    if (!p.ok) throw usageError(`invalid --selector "${selector}": ${p.error}`, command);
-    return kube.listNodes({ labelSelector: selector });
-  }
+  if (selector !== undefined) return kube.listNodes({ labelSelector: selector });
   const unique = [...new Set(names)];
   const { isNotFound } = await import('../kube/errors.ts');
   return Promise.all(

@@ -43,6 +43,11 @@ for (const tc of [
     help: "See 'bosun maintain -h' for help and examples",
   },
   {
+    argv: ['cordon', '-l', 'app in ('],
+    err: /^error: invalid --selector "app in \(": /,
+    help: "See 'bosun cordon -h' for help and examples",
+  },
+  {
     argv: ['demo', '--control-planes', '1', '--workers', '3'],
     err: /^error: --workers must be at least 4 for the demo: its node maintenance chapter needs a worker without a postgres replica, and postgres runs 3$/,
     help: "See 'bosun demo -h' for help and examples",

@@ -61,7 +61,7 @@ async function readTargets(
   checkTargets(names, f.selector, command);
   const dryRun = parseDryRun(f.dryRun, command);
   const { kube } = await nodePodsPort(cmd, ctx);
-  const nodes = await resolveNodes(kube, names, f.selector, command);
+  const nodes = await resolveNodes(kube, names, f.selector);
   return { format, dryRun, kube, nodes };
 }
 

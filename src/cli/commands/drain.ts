@@ -105,7 +105,7 @@ export function registerDrainCommand(program: Command, ctx: CliContext): void {
       const { kube } = await nodePodsPort(cmd, ctx);
       const drain = await import('../../drain/index.ts');
       const reads = drain.startPlanReads(kube, opts);
-      const nodes = await resolveNodes(kube, names, f.selector, 'drain');
+      const nodes = await resolveNodes(kube, names, f.selector);
       if (nodes.length === 0) return void ctx.out.err('No resources found');
       if (f.check) {
         const plans = await drain.planDrain(nodes, opts, { kube, clock: ctx.clock, reads });

@@ -148,7 +148,7 @@ export function registerMaintainCommand(program: Command, ctx: CliContext): void
             });
           env['PATH'] = `${shims}${env['PATH'] ? `:${env['PATH']}` : ''}`;
         }
-        await resolveNodes(kube, [name], undefined, 'maintain');
+        await resolveNodes(kube, [name], undefined);
         const reporter = new drain.Reporter(ctx.out, {
           format: format === 'table' ? 'text' : 'document',
           live: isLive(ctx.out, ctx.env),
