@@ -7,6 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { backupChapter, DEMO_BACKUP_DIR } from '../src/cli/demo/backup.ts';
 import { createDemoContext, type DemoContext } from '../src/cli/demo/run.ts';
+import { runCli } from '../src/cli/program.ts';
 import { captureCtx } from './support/etcd-backup.ts';
 import { startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 
@@ -24,6 +25,7 @@ function demoContext(): { d: DemoContext; shown: string[] } {
   const { ctx } = captureCtx({ cwd: s.dir });
   const d: DemoContext = createDemoContext({
     cli: ctx,
+    runCli,
     sandbox: s.sb,
     heading: (t) => void shown.push(`== ${t}`),
     say: (l) => void shown.push(l),

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { certsChapter } from '../src/cli/demo/certs.ts';
 import { createDemoContext, type DemoContext } from '../src/cli/demo/run.ts';
+import { runCli } from '../src/cli/program.ts';
 import { captureCtx } from './support/etcd-backup.ts';
 import { run, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 
@@ -46,6 +47,7 @@ test('certsChapter: checked, two made to expire soon and flagged, renewed, the s
   const lines: string[] = [];
   const d: DemoContext = createDemoContext({
     cli: c.ctx,
+    runCli,
     sandbox: s.sb,
     heading: (t) => void lines.push(`== ${t}`),
     say: (l) => void lines.push(`say: ${l}`),

@@ -544,6 +544,25 @@ describe('bosun drain on the sandbox', () => {
     assert.deepEqual(un.err, [], 'with -o yaml the notes stay out of the way too');
   });
 
+  test('a cordon reason with control characters reaches the terminal escaped, and -o json keeps it whole', async () => {
+    const reason = 'disk\x1b]0;owned\x07\nnode/worker-9 uncordoned\r';
+    const c = await bosunOn(t, ['cordon', 'worker-1', '--reason', reason, '-o', 'text']);
+    assert.equal(c.code, 0, c.err.join('\n'));
+    assert.deepEqual(c.out, ['node/worker-1 cordoned']);
+    const j = await bosunOn(t, ['cordon', 'worker-1', '-o', 'json']);
+    const doc = JSON.parse(j.out.join('\n')) as { nodes: { reason: string }[] };
+    assert.equal(doc.nodes[0]?.reason, reason);
+    const u = await bosunOn(t, ['uncordon', 'worker-1']);
+    assert.equal(u.code, 0, u.err.join('\n'));
+    assert.deepEqual(u.out, ['node/worker-1 uncordoned']);
+    assert.equal(u.err.length, 1, u.err.join('\n'));
+    assert.match(u.err[0] ?? '', /: disk\^\[\]0;owned\\u0007\\nnode\/worker-9 uncordoned\\r\)$/);
+    // No control character may reach the terminal.
+    for (const l of [...c.out, ...c.err, ...j.out, ...u.out, ...u.err])
+      // eslint-disable-next-line no-control-regex -- matching them is the point
+      assert.doesNotMatch(l, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+  });
+
   test('bad input: an unknown node changes nothing; a selector matching nothing says so', async () => {
     const r = await bosunOn(t, ['drain', 'worker-1', 'worker-9', '--ignore-daemonsets']);
     assert.equal(r.code, 1);

@@ -1,42 +1,28 @@
 // Printing results the way kubectl does: a table with uppercase headers by default, or one JSON /
 // YAML document per invocation, or resource/name lines. Only results go to stdout.
-import { UsageError } from '../common/errors.ts';
+import { oneLine } from './print/terminal.ts';
 
-/** The output formats every listing command accepts with -o/--output. */
-export type OutputFormat = 'table' | 'json' | 'yaml' | 'name';
-
-/** Validates an -o value against the formats a command supports. */
-export function parseOutputFormat(
-  value: string | undefined,
-  allowed: readonly string[],
-  command: string,
-): string {
-  const v = value ?? allowed[0] ?? 'table';
-  if (!allowed.includes(v)) {
-    throw new UsageError(
-      `unable to match a printer suitable for the output format "${v}", allowed formats are: ${allowed.join(',')}`,
-      {
-        hint: `See 'bosun ${command} -h' for help and examples`,
-      },
-    );
-  }
-  return v;
-}
+// -o parsing lives with the other flags; certs.ts still imports it from here.
+export { parseOutputFormat, type OutputFormat } from './flags.ts';
 
 /**
- * Lays out rows like kubectl's tabwriter (minwidth 0, padding 3): every column but the last is
- * padded to its widest cell plus three spaces.
+ * Lays out rows like kubectl's tabwriter (padding 3): every column but the last is padded to its
+ * widest cell plus three spaces, and to at least minWidth (kubeadm's certs table uses 10). A cell
+ * is one line: a newline or control character in it is shown escaped (print/terminal.ts).
  */
 export function formatTable(
   headers: readonly string[] | null,
   rows: readonly (readonly string[])[],
+  opts: { minWidth?: number } = {},
 ): string[] {
-  const all = headers === null ? rows : [headers, ...rows];
+  const all = (headers === null ? rows : [headers, ...rows]).map((row) => row.map(oneLine));
   const widths: number[] = [];
   for (const row of all) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return all.map((row) =>
     row
-      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd((widths[i] ?? 0) + 3)))
+      .map((cell, i) =>
+        i === row.length - 1 ? cell : cell.padEnd(Math.max(opts.minWidth ?? 0, (widths[i] ?? 0) + 3)),
+      )
       .join('')
       .trimEnd(),
   );

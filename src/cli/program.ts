@@ -1,13 +1,15 @@
 // The commander program factory and the single place that turns errors into a message, a hint and
 // an exit code. A fresh program per run (commander's advice, tj/commander.js#1565), so tests can
-// call runCli() many times in one process.
+// call runCli() many times in one process. Every line any command prints passes through
+// safeOutput: text from the cluster never reaches the terminal as control characters.
 import { Command, CommanderError } from 'commander';
 import { isBosunError, type BosunError } from '../common/errors.ts';
 import type { CliContext } from './context.ts';
 import { registerCommands } from './commands/index.ts';
+import { parseVerbosity } from './flags.ts';
+import { safeOutput } from './print/terminal.ts';
 
-/** bosun's version, printed by `bosun version` and --version. */
-export const BOSUN_VERSION = '0.1.0';
+export { BOSUN_VERSION } from './commands/version.ts';
 
 /** Builds the whole command tree for one invocation. */
 export function createProgram(ctx: CliContext): Command {
@@ -21,7 +23,7 @@ export function createProgram(ctx: CliContext): Command {
       "The length of time to wait before giving up on a single server request. A value of zero means don't timeout requests.",
       '0',
     )
-    .option('-v, --v <level>', 'number for the log level verbosity', '0')
+    .option('-v, --v <level>', 'number for the log level verbosity', parseVerbosity, '0')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -30,12 +32,13 @@ export function createProgram(ctx: CliContext): Command {
       // Errors are printed once, by runCli, with our hint line.
       outputError: () => undefined,
     });
-  registerCommands(program, ctx);
+  registerCommands(program, ctx, { runCli });
   return program;
 }
 
 /** Runs bosun with argv (without node and script) and returns the process exit code. */
-export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
+export async function runCli(argv: readonly string[], given: CliContext): Promise<number> {
+  const ctx: CliContext = { ...given, out: safeOutput(given.out) };
   const program = createProgram(ctx);
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -20,7 +20,18 @@ export type ErrorCode =
   | 'IO'
   | 'INTERNAL';
 
-/** Exit code 1: the operation failed or a check found a problem. 2: usage or validation error. */
+/**
+ * The exit codes a BosunError carries; runCli (cli/program.ts) returns it as the exit code of the
+ * process, and 0 on success:
+ * - 1: the operation failed, or a check found a problem (each command's help says which).
+ * - 2: a usage or validation error: a bad flag, argument, version, window, PEM or file the user
+ *   named (UsageError). Commander's own parse errors exit 2 too.
+ * - 3: `bosun certs check` (and `--served`) only: nothing is broken, but a certificate has expired
+ *   or expires within --warn-within, as its help says; a cron job can tell "renew soon" from
+ *   "broken".
+ * Outside this type, cli/main.ts exits 130 (128 + SIGINT, as shells report it) when a second
+ * SIGINT or SIGTERM arrives.
+ */
 export type ExitCode = 1 | 2 | 3;
 
 export interface BosunErrorOptions extends ErrorOptions {

@@ -16,6 +16,7 @@ export {
   type DrainState,
 } from './annotations.ts';
 export { cordonNode, uncordonNode, type CordonResult, type DryRun } from './cordon.ts';
+export { cordonNodes, uncordonNodes, type CordonResultObserver } from './cordon-nodes.ts';
 export {
   DEFAULT_DRAIN_OPTIONS,
   SelectorError,

@@ -201,8 +201,13 @@ export async function sandboxUp(
   child.unref();
   const pid = child.pid ?? 0;
   let exited = false;
-  child.once('exit', () => (exited = true));
+  let exitCode: number | null = null;
+  child.once('exit', (code) => {
+    exited = true;
+    exitCode = code;
+  });
   let logPos = statSync(layout.logFile).size;
+  const startPos = logPos;
   const tail = (): void => {
     try {
       const buf = readFileSync(layout.logFile);
@@ -235,9 +240,13 @@ export async function sandboxUp(
       }
       if (exited || (pid && !alive(pid))) {
         await stopStrays(layout, readState(layout));
-        throw new BosunError('the sandbox process exited while starting', 'SANDBOX', {
-          hint: `See ${layout.logFile}`,
-        });
+        let log = '';
+        try {
+          log = readFileSync(layout.logFile).subarray(startPos).toString('utf8');
+        } catch {
+          // the log is best effort
+        }
+        throw startFailure(log, exitCode, layout.logFile);
       }
       if (deps.signal.aborted) {
         await waitGone(pid, 30_000);
@@ -248,6 +257,30 @@ export async function sandboxUp(
   } finally {
     deps.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The error of a `sandbox run` that exited before it was ready: the `error:` line it printed (and
+ * the hint line after it) when there is one, with its exit code (2 for a usage error such as a
+ * version the sandbox does not offer), so the reason reaches the terminal and not only the log.
+ * @param log what the process wrote to the log since it started
+ */
+export function startFailure(log: string, exitCode: number | null, logFile: string): BosunError {
+  const lines = log.split('\n');
+  let at = -1;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (lines[i]?.startsWith('error: ')) {
+      at = i;
+      break;
+    }
+  }
+  if (at < 0)
+    return new BosunError('the sandbox process exited while starting', 'SANDBOX', { hint: `See ${logFile}` });
+  const message = (lines[at] ?? '').slice('error: '.length);
+  const next = lines[at + 1] ?? '';
+  const hint =
+    next !== '' && !next.startsWith('progress: ') && !next.startsWith('error: ') ? next : `See ${logFile}`;
+  return exitCode === 2 ? new UsageError(message, { hint }) : new BosunError(message, 'SANDBOX', { hint });
 }
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {

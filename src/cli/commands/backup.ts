@@ -5,10 +5,18 @@
 // defines (e.g. -o) even after a subcommand's name; subcommands therefore read their options with
 // optsWithGlobals(), and shared options have no commander defaults.
 import type { Command } from 'commander';
-import { UsageError } from '../../common/errors.ts';
 import { parseDuration } from '../../common/duration.ts';
 import type { CliContext } from '../context.ts';
-import { formatDocument, formatTable, formatYaml, isDocumentFormat, parseOutputFormat } from '../output.ts';
+import {
+  NO_HEADERS_HELP,
+  TABLE_AND_NAME_FORMATS,
+  TABLE_FORMATS,
+  outputHelp,
+  parseOutputFormat,
+  parseWholeNumber,
+  usageError,
+} from '../flags.ts';
+import { formatDocument, formatTable, formatYaml, isDocumentFormat } from '../output.ts';
 
 interface BackupFlags {
   endpoints?: string;
@@ -91,7 +99,7 @@ export function registerBackupCommands(program: Command, ctx: CliContext): void 
       'Skip members whose applied raft index trails the best by more than this (default 100)',
     )
     .option('--dial-timeout <duration>', 'Timeout for reaching each endpoint (default 5s)')
-    .option('-o, --output <format>', 'Output format. One of: table|json|yaml|name')
+    .option('-o, --output <format>', outputHelp(TABLE_AND_NAME_FORMATS))
     .addHelpText('after', BACKUP_EXAMPLES)
     .action(async (_opts: BackupFlags, cmd: Command) => {
       await runBackup(cmd.optsWithGlobals<BackupFlags>(), ctx, defaultDir);
@@ -107,7 +115,8 @@ prints, computed by reading the bbolt file (no etcdctl needed). JSON uses etcdct
 
 Exit codes: 0 printed, 1 the file is not a readable snapshot, 2 usage error.`,
     )
-    .option('-o, --output <format>', 'Output format. One of: table|json|yaml')
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
+    .option('--no-headers', NO_HEADERS_HELP)
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
     .addHelpText(
       'after',
@@ -137,7 +146,7 @@ Exit codes: 0 the snapshot is good, 1 a problem was found (printed on one line),
     )
     .option('--trial-restore', 'Also restore into a temporary etcd and compare revision and key count')
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
-    .option('-o, --output <format>', 'Output format. One of: table|json|yaml')
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
     .addHelpText(
       'after',
       `
@@ -161,8 +170,8 @@ Examples:
 Exit codes: 0 listed, 1 the directory cannot be read, 2 usage error.`,
     )
     .option('--dir <dir>', `Backup directory (default ${defaultDir})`)
-    .option('-o, --output <format>', 'Output format. One of: table|json|yaml|name')
-    .option('--no-headers', "When using the default output format, don't print headers")
+    .option('-o, --output <format>', outputHelp(TABLE_AND_NAME_FORMATS))
+    .option('--no-headers', NO_HEADERS_HELP)
     .addHelpText(
       'after',
       `
@@ -198,7 +207,7 @@ Exit codes: 0 restored, 1 failed (nothing restored), 2 usage error.`,
     .option('--initial-advertise-peer-urls <urls>', "This member's peer URLs (default http://localhost:2380)")
     .option('--initial-cluster-token <token>', 'Initial cluster token (default "etcd-cluster")')
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
-    .option('-o, --output <format>', 'Output format. One of: table|json|yaml')
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
     .addHelpText(
       'after',
       `
@@ -217,10 +226,6 @@ Examples:
     });
 }
 
-function usage(msg: string, cmd: string): UsageError {
-  return new UsageError(msg, { hint: `See 'bosun ${cmd} -h' for help and examples` });
-}
-
 function resolvePath(ctx: CliContext, p: string): string {
   return p.startsWith('/') ? p : `${ctx.cwd}/${p}`;
 }
@@ -234,27 +239,31 @@ async function loadKey(
   return readKeyFile(resolvePath(ctx, file));
 }
 
-function positiveInt(v: string | undefined, flag: string, cmd: string): number | undefined {
+// The values are parsed by the shared parsers; the wording of these two errors is backup's own
+// (test/backup-etcd.test.ts asserts it).
+function wholeNumber(v: string | undefined, flag: string, cmd: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v))
-    throw usage(`invalid value ${JSON.stringify(v)} for ${flag}: want a whole number`, cmd);
-  return Number(v);
+  const n = parseWholeNumber(v);
+  if (n === undefined)
+    throw usageError(`invalid value ${JSON.stringify(v)} for ${flag}: want a whole number`, cmd);
+  return n;
 }
 
 function durationMs(v: string | undefined, flag: string, cmd: string): number | undefined {
   if (v === undefined) return undefined;
   const ms = parseDuration(v);
   if (ms === undefined)
-    throw usage(`invalid duration ${JSON.stringify(v)} for ${flag}: use e.g. 90s, 30m, 24h, 7d`, cmd);
+    throw usageError(`invalid duration ${JSON.stringify(v)} for ${flag}: use e.g. 90s, 30m, 24h, 7d`, cmd);
   return ms;
 }
 
 async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): Promise<void> {
-  const fmt = parseOutputFormat(o.output, ['table', 'json', 'yaml', 'name'], 'backup');
-  const keep = positiveInt(o.keep, '--keep', 'backup');
-  if (keep === 0) throw usage('--keep must be at least 1 (the backup just taken is always kept)', 'backup');
+  const fmt = parseOutputFormat(o.output, TABLE_AND_NAME_FORMATS, 'backup');
+  const keep = wholeNumber(o.keep, '--keep', 'backup');
+  if (keep === 0)
+    throw usageError('--keep must be at least 1 (the backup just taken is always kept)', 'backup');
   const keepWithinMs = durationMs(o.keepWithin, '--keep-within', 'backup');
-  const maxLag = positiveInt(o.maxLag, '--max-lag', 'backup') ?? 100;
+  const maxLag = wholeNumber(o.maxLag, '--max-lag', 'backup') ?? 100;
   const dialMs = durationMs(o.dialTimeout, '--dial-timeout', 'backup') ?? 5000;
   const endpoints = (o.endpoints ?? '')
     .split(',')
@@ -264,7 +273,7 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
   if (endpoints.length === 0) endpoints.push(etcd.KUBEADM_ETCD_ENDPOINT);
   for (const e of endpoints)
     if (!/^https?:\/\/[^/]+/.test(e))
-      throw usage(`invalid endpoint ${JSON.stringify(e)}: want https://host:port`, 'backup');
+      throw usageError(`invalid endpoint ${JSON.stringify(e)}: want https://host:port`, 'backup');
   const needTls = endpoints.some((e) => e.startsWith('https://'));
   const defaults = etcd.kubeadmTlsPaths(o.pkiDir ? resolvePath(ctx, o.pkiDir) : undefined);
   const tls = needTls
@@ -312,7 +321,7 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
 }
 
 async function runStatus(file: string, o: BackupFlags, ctx: CliContext): Promise<void> {
-  const fmt = parseOutputFormat(o.output, ['table', 'json', 'yaml'], 'backup status');
+  const fmt = parseOutputFormat(o.output, TABLE_FORMATS, 'backup status');
   const etcd = await import('../../etcd/index.ts');
   const key = await loadKey(ctx, o.encryptionKeyFile);
   const s = etcd.snapshotStatus(resolvePath(ctx, file), key);
@@ -320,7 +329,7 @@ async function runStatus(file: string, o: BackupFlags, ctx: CliContext): Promise
   else if (fmt === 'yaml') ctx.out.out(await formatYaml(s));
   else {
     for (const line of formatTable(
-      ['HASH', 'REVISION', 'TOTAL KEYS', 'TOTAL SIZE'],
+      o.headers === false ? null : ['HASH', 'REVISION', 'TOTAL KEYS', 'TOTAL SIZE'],
       [[s.hash.toString(16), String(s.revision), String(s.totalKey), etcd.humanizeBytes(s.totalSize)]],
     )) {
       ctx.out.out(line);
@@ -329,7 +338,7 @@ async function runStatus(file: string, o: BackupFlags, ctx: CliContext): Promise
 }
 
 async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise<void> {
-  const fmt = parseOutputFormat(o.output, ['table', 'json', 'yaml'], 'backup verify');
+  const fmt = parseOutputFormat(o.output, TABLE_FORMATS, 'backup verify');
   const etcd = await import('../../etcd/index.ts');
   const key = await loadKey(ctx, o.encryptionKeyFile);
   const path = resolvePath(ctx, file);
@@ -384,7 +393,7 @@ async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise
 }
 
 async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Promise<void> {
-  const fmt = parseOutputFormat(o.output, ['table', 'json', 'yaml', 'name'], 'backup list');
+  const fmt = parseOutputFormat(o.output, TABLE_AND_NAME_FORMATS, 'backup list');
   const etcd = await import('../../etcd/index.ts');
   const { humanDuration } = await import('../../common/duration.ts');
   const dir = resolvePath(ctx, o.dir ?? defaultDir);
@@ -422,8 +431,8 @@ async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Pro
 }
 
 async function runRestore(file: string, o: RestoreFlags, ctx: CliContext): Promise<void> {
-  const fmt = parseOutputFormat(o.output, ['table', 'json', 'yaml'], 'restore');
-  if (!o.dataDir) throw usage('--data-dir is required', 'restore');
+  const fmt = parseOutputFormat(o.output, TABLE_FORMATS, 'restore');
+  if (!o.dataDir) throw usageError('--data-dir is required', 'restore');
   const etcd = await import('../../etcd/index.ts');
   const key = await loadKey(ctx, o.encryptionKeyFile);
   const r = await etcd.restoreSnapshot(

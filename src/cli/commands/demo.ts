@@ -1,18 +1,11 @@
 // `bosun demo`: the whole maintenance story on a fresh sandbox, then the sandbox goes away.
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import type { CliContext } from '../context.ts';
+import { usageError, wholeNumberArg } from '../flags.ts';
+import type { RunCli } from '../demo/context.ts';
 
-function intArg(name: string, min: number): (v: string) => number {
-  return (v) => {
-    if (!/^\d+$/.test(v) || Number(v) < min)
-      throw new InvalidArgumentError(`${name} must be a whole number of at least ${min}, got "${v}"`);
-    return Number(v);
-  };
-}
-
-/** Registers `bosun demo`. */
-export function registerDemoCommands(program: Command, ctx: CliContext): void {
+/** Registers `bosun demo`; its chapters run bosun commands through runCli (program.ts's). */
+export function registerDemoCommands(program: Command, ctx: CliContext, runCli: RunCli): void {
   program
     .command('demo')
     .description(
@@ -20,8 +13,8 @@ export function registerDemoCommands(program: Command, ctx: CliContext): void {
     )
     .option('--dir <dir>', 'Build the sandbox in this directory (kept afterwards) instead of a temporary one')
     .option('--keep', 'Keep the temporary sandbox directory afterwards', false)
-    .option('--control-planes <n>', 'Control-plane nodes', intArg('--control-planes', 1), 3)
-    .option('--workers <n>', 'Worker nodes', intArg('--workers', 2), 5)
+    .option('--control-planes <n>', 'Control-plane nodes', wholeNumberArg('--control-planes', { min: 1 }), 3)
+    .option('--workers <n>', 'Worker nodes (at least 4)', wholeNumberArg('--workers', { min: 1 }), 5)
     .addHelpText(
       'after',
       `
@@ -31,6 +24,15 @@ Examples:
     )
     .action(async (flags: { dir?: string; keep: boolean; controlPlanes: number; workers: number }) => {
       const { runDemo } = await import('../demo/run.ts');
+      const { guardedReplicas } = await import('../demo/maintain.ts');
+      // Refused up front rather than failing in chapter 3: the story maintains a worker that runs
+      // no replica of the workload whose budget allows no disruption.
+      const guarded = guardedReplicas();
+      if (flags.workers <= guarded)
+        throw usageError(
+          `--workers must be at least ${guarded + 1} for the demo: its node maintenance chapter needs a worker without a postgres replica, and postgres runs ${guarded}`,
+          'demo',
+        );
       const { resolve } = await import('node:path');
       await runDemo(
         {
@@ -40,6 +42,7 @@ Examples:
           workers: flags.workers,
         },
         ctx,
+        runCli,
       );
     });
 }

@@ -6,37 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../program.ts';
-import type { CliContext } from '../context.ts';
-import { FakeClock } from '../../common/fake-clock.ts';
-import type { Exec } from '../../common/ports.ts';
-
-async function bosun(
-  argv: string[],
-  home: string,
-): Promise<{ code: number; out: string[]; err: string[]; execs: number }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  let execs = 0;
-  const exec: Exec = {
-    run: () => {
-      execs++;
-      return Promise.resolve({ exitCode: 0, stdout: '', stderr: '', timedOut: false });
-    },
-  };
-  const ctx: CliContext = {
-    out: { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false },
-    env: {},
-    cwd: home,
-    clock: new FakeClock(0),
-    exec,
-    signal: new AbortController().signal,
-    self: { execPath: process.execPath, args: [] },
-    home,
-  };
-  const code = await runCli(argv, ctx);
-  return { code, out, err, execs };
-}
+import { runOffline as bosun } from '../testing/run.ts';
 
 const home = mkdtempSync(path.join(os.tmpdir(), 'bosun-drain-cli-'));
 test.after(() => rmSync(home, { recursive: true, force: true }));
@@ -106,7 +76,7 @@ for (const tc of [
   },
   {
     argv: ['drain', 'w1', '-o', 'wide'],
-    err: 'error: unable to match a printer suitable for the output format "wide", allowed formats are: text,json,yaml',
+    err: 'error: unable to match a printer suitable for the output format "wide", allowed formats are: table,json,yaml',
     help: 'drain',
   },
   { argv: ['maintain', 'w1'], err: /^error: maintain needs a command after --/, help: 'maintain' },

@@ -1,15 +1,9 @@
 // `bosun sandbox up|status|down|run|restore`: the embedded cluster every test, demo and first minute runs on.
 import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import type { CliContext } from '../context.ts';
-import { formatDocument, formatTable, isDocumentFormat, parseOutputFormat } from '../output.ts';
-
-function intArg(name: string): (v: string) => number {
-  return (v) => {
-    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
-    return Number(v);
-  };
-}
+import { NO_HEADERS_HELP, TABLE_FORMATS, outputHelp, parseOutputFormat, wholeNumberArg } from '../flags.ts';
+import { formatDocument, formatTable, isDocumentFormat } from '../output.ts';
 
 interface UpFlags {
   dir?: string;
@@ -27,10 +21,10 @@ function addUpFlags(cmd: Command): Command {
     .option(
       '--control-planes <n>',
       'Number of control-plane nodes (cp-1..cp-N), each with etcd and kube-apiserver',
-      intArg('--control-planes'),
+      wholeNumberArg('--control-planes'),
       3,
     )
-    .option('--workers <n>', 'Number of worker nodes (worker-1..worker-M)', intArg('--workers'), 5)
+    .option('--workers <n>', 'Number of worker nodes (worker-1..worker-M)', wholeNumberArg('--workers'), 5)
     .option('--version <version>', 'Kubernetes version of the nodes and control plane', 'v1.34.3')
     .addOption(
       new Option('--workload <workload>', 'Workload to deploy').choices(['demo', 'none']).default('demo'),
@@ -153,10 +147,10 @@ Examples:
     .command('status')
     .description('Show whether the sandbox runs, and its nodes')
     .option('--dir <dir>', 'Directory that holds the sandbox (default: ~/.bosun/sandbox)')
-    .option('-o, --output <format>', 'Output format: table|json|yaml')
-    .option('--no-headers', "Don't print headers")
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
+    .option('--no-headers', NO_HEADERS_HELP)
     .action(async (flags: { dir?: string; output?: string; headers: boolean }) => {
-      const fmt = parseOutputFormat(flags.output, ['table', 'json', 'yaml'], 'sandbox status');
+      const fmt = parseOutputFormat(flags.output, TABLE_FORMATS, 'sandbox status');
       const { sandboxStatus } = await import('../../sandbox/index.ts');
       const st = await sandboxStatus(await dirOf(flags.dir));
       if (isDocumentFormat(fmt)) return ctx.out.out(await formatDocument(st, fmt));
@@ -199,7 +193,7 @@ Exit codes: 0 restored, 1 failed (an invalid snapshot changes nothing), 2 usage 
     )
     .option('--dir <dir>', 'Directory that holds the sandbox (default: ~/.bosun/sandbox)')
     .option('--encryption-key-file <file>', 'Key of an encrypted backup')
-    .option('-o, --output <format>', 'Output format: table|json|yaml')
+    .option('-o, --output <format>', outputHelp(TABLE_FORMATS))
     .addHelpText(
       'after',
       `
@@ -211,7 +205,7 @@ Examples:
   bosun sandbox restore --dir /tmp/sb /tmp/sb/backups/etcd-*.db`,
     )
     .action(async (file: string, flags: { dir?: string; encryptionKeyFile?: string; output?: string }) => {
-      const fmt = parseOutputFormat(flags.output, ['table', 'json', 'yaml'], 'sandbox restore');
+      const fmt = parseOutputFormat(flags.output, TABLE_FORMATS, 'sandbox restore');
       const { sandboxRestore, resolveDir } = await import('../../sandbox/index.ts');
       const dir = await dirOf(flags.dir);
       const r = await sandboxRestore(

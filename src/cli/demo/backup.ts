@@ -4,7 +4,7 @@
 // them (the same program, in this process), from the sandbox directory, into DIR/backups.
 import { join, relative } from 'node:path';
 import { BosunError } from '../../common/errors.ts';
-import type { DemoChapter } from './run.ts';
+import type { DemoChapter } from './context.ts';
 
 /** Where the chapter keeps its backups, relative to the sandbox directory. */
 export const DEMO_BACKUP_DIR = 'backups';

@@ -22,7 +22,7 @@ import {
   type ServedRow,
 } from '../../certs/index.ts';
 import { formatTable } from '../output.ts';
-import type { DemoChapter, DemoContext } from './run.ts';
+import type { DemoChapter, DemoContext } from './context.ts';
 
 const DAY = 86_400_000;
 /** What kubeadm, and bosun certs check by default, call "expiring soon". */

@@ -6,7 +6,8 @@ import { BosunError } from '../../common/errors.ts';
 import { createNodePods } from '../../kube/node-pods.ts';
 import type { NodePods } from '../../kube/ports.ts';
 import type { Pod } from '../../kube/types.ts';
-import type { DemoChapter } from './run.ts';
+import { demoWorkload } from '../../sandbox/index.ts';
+import type { DemoChapter } from './context.ts';
 
 async function workerPods(kube: NodePods): Promise<Map<string, Pod[]>> {
   const pods = await kube.listPods();
@@ -19,7 +20,24 @@ async function workerPods(kube: NodePods): Promise<Map<string, Pod[]>> {
   return by;
 }
 
-const guarded = (p: Pod): boolean => p.metadata?.namespace === 'data';
+/** The namespace of the demo workload whose PodDisruptionBudget allows no disruption (postgres). */
+const GUARDED_NAMESPACE = 'data';
+const guarded = (p: Pod): boolean => p.metadata?.namespace === GUARDED_NAMESPACE;
+
+/**
+ * How many pods of the demo workload run under the budget that allows no disruption: the chapter
+ * needs one worker more than that, one that runs none of them.
+ */
+export function guardedReplicas(): number {
+  let n = 0;
+  for (const [resource, namespace, obj] of demoWorkload()) {
+    if (namespace !== GUARDED_NAMESPACE) continue;
+    const replicas = (obj as { spec?: { replicas?: unknown } }).spec?.replicas;
+    if (resource === 'pods') n++;
+    else if (typeof replicas === 'number' && resource !== 'poddisruptionbudgets') n += replicas;
+  }
+  return n;
+}
 const bare = (p: Pod): boolean => (p.metadata?.ownerReferences ?? []).length === 0;
 
 async function bootId(kube: NodePods, node: string): Promise<string> {

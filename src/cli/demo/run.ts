@@ -4,44 +4,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BosunError, errorMessage } from '../../common/errors.ts';
-import { createKubeClients, type KubeClients } from '../../kube/client.ts';
 import type { CliContext } from '../context.ts';
 import type { Sandbox } from '../../sandbox/index.ts';
 import { backupChapter } from './backup.ts';
 import { certsChapter } from './certs.ts';
+import { createDemoContext, type DemoChapter, type RunCli } from './context.ts';
 import { maintainChapter } from './maintain.ts';
 import { overviewLines, readOverview } from './overview.ts';
 
-/** What `bosun ARGS` printed and how it ended, when a chapter runs it. */
-export interface CommandResult {
-  code: number;
-  out: string[];
-  err: string[];
-}
-
-/** What every chapter gets. */
-export interface DemoContext {
-  cli: CliContext;
-  sandbox: Sandbox;
-  kube: KubeClients;
-  /**
-   * Runs `bosun ARGS` exactly as a user types it (the same program, in this process, from the
-   * sandbox directory, with KUBECONFIG pointing at it), showing the command and its output.
-   * A non-zero exit fails the chapter unless allowFailure is set.
-   */
-  bosun(args: string[], opts?: { allowFailure?: boolean }): Promise<CommandResult>;
-  /** A heading for a chapter. */
-  heading(title: string): void;
-  /** A line of narration (stderr) or of result (stdout). */
-  say(line: string): void;
-  show(line: string): void;
-}
-
-/** A chapter of the demo. */
-export interface DemoChapter {
-  title: string;
-  run(d: DemoContext): Promise<void>;
-}
+export {
+  createDemoContext,
+  type CommandResult,
+  type DemoChapter,
+  type DemoContext,
+  type RunCli,
+} from './context.ts';
 
 /** Options of `bosun demo`. */
 export interface DemoOptions {
@@ -62,71 +39,13 @@ const overview: DemoChapter = {
   },
 };
 
-/**
- * A chapter's context on a sandbox: kube clients for its kubeconfig, and a `bosun` runner that
- * shows each command and its output (stderr and stdout in the order they came) through show().
- */
-export function createDemoContext(o: {
-  cli: CliContext;
-  sandbox: Sandbox;
-  heading: (t: string) => void;
-  say: (l: string) => void;
-  show: (l: string) => void;
-}): DemoContext {
-  const { cli, sandbox } = o;
-  const kube = createKubeClients({ kubeconfig: sandbox.kubeconfig, home: cli.home, signal: cli.signal });
-  return {
-    cli,
-    sandbox,
-    kube,
-    heading: o.heading,
-    say: o.say,
-    show: o.show,
-    async bosun(args, opts = {}) {
-      const { runCli } = await import('../program.ts');
-      const r: CommandResult = { code: 0, out: [], err: [] };
-      const sub: CliContext = {
-        ...cli,
-        cwd: sandbox.layout.dir,
-        env: { ...cli.env, KUBECONFIG: sandbox.kubeconfig },
-        out: {
-          out: (l) => {
-            r.out.push(l);
-            o.show(l);
-          },
-          err: (l) => {
-            r.err.push(l);
-            o.show(`  ${l}`);
-          },
-          isTTY: false,
-        },
-      };
-      o.show(`$ bosun ${args.join(' ')}`);
-      r.code = await runCli(args, sub);
-      if (r.code !== 0 && !opts.allowFailure) {
-        const why = r.err
-          .filter((l) => l.startsWith('error: '))
-          .map((l) => l.slice(7))
-          .join('; ');
-        const firstFlag = args.findIndex((a) => a.startsWith('-'));
-        const words = args.slice(0, Math.max(1, firstFlag < 0 ? args.length : firstFlag));
-        throw new BosunError(
-          `bosun ${words.join(' ')} exited with ${r.code}${why ? `: ${why}` : ''}`,
-          'INTERNAL',
-        );
-      }
-      return r;
-    },
-  };
-}
-
 /** The chapters, in the order the maintenance guide tells the story. */
 export function chapters(): DemoChapter[] {
   return [overview, backupChapter, maintainChapter, certsChapter];
 }
 
-/** Runs the demo. */
-export async function runDemo(o: DemoOptions, ctx: CliContext): Promise<void> {
+/** Runs the demo; its chapters run their bosun commands through runCli (program.ts's). */
+export async function runDemo(o: DemoOptions, ctx: CliContext, runCli: RunCli): Promise<void> {
   const { Sandbox, TIMINGS } = await import('../../sandbox/index.ts');
   const { checkEtcdInstalled } = await import('../../sandbox/index.ts');
   await checkEtcdInstalled(ctx.exec);
@@ -163,6 +82,7 @@ export async function runDemo(o: DemoOptions, ctx: CliContext): Promise<void> {
       },
       say: (l) => out.out(`   ${l}`),
       show: (l) => out.out(`   ${l}`),
+      runCli,
     });
     const list = chapters();
     for (const [i, ch] of list.entries()) {

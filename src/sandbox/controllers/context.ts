@@ -2,37 +2,13 @@
 // profile, an event recorder factory and a log. Controllers never talk HTTP and never touch etcd.
 import type { Clock } from '../../common/ports.ts';
 import type { ApiCore } from '../apiserver/api.ts';
-import type {
-  DaemonSet,
-  Deployment,
-  Job,
-  KubeObject,
-  Lease,
-  Namespace,
-  Node,
-  Pod,
-  PodDisruptionBudget,
-  ReplicaSet,
-  StatefulSet,
-} from '../apiserver/types.ts';
 import type { Timing } from '../timing.ts';
-import type { Informer } from './informer.ts';
+import type { Informers } from './informer.ts';
 import type { EventRecorder } from './recorder.ts';
 
-/** The shared informers, one per watched resource. */
-export interface Informers {
-  pods: Informer<Pod>;
-  nodes: Informer<Node>;
-  leases: Informer<Lease>;
-  namespaces: Informer<Namespace>;
-  deployments: Informer<Deployment>;
-  replicasets: Informer<ReplicaSet>;
-  daemonsets: Informer<DaemonSet>;
-  statefulsets: Informer<StatefulSet>;
-  jobs: Informer<Job>;
-  poddisruptionbudgets: Informer<PodDisruptionBudget>;
-  controllerrevisions: Informer<KubeObject>;
-}
+// The informers are declared beside the Informer class (informer.ts) so that the two modules do
+// not import each other; they are re-exported here for the controllers that import the context.
+export type { Informers };
 
 export interface ControllerContext {
   api: ApiCore;

@@ -6,7 +6,19 @@ import type { ApiCore, WatchEvent } from '../apiserver/api.ts';
 import { keyOf } from '../apiserver/meta.ts';
 import { resource as resourceByName, type ResourceType } from '../apiserver/resources.ts';
 import { isTooLargeResourceVersion, type ApiError } from '../apiserver/status.ts';
-import type { KubeObject } from '../apiserver/types.ts';
+import type {
+  DaemonSet,
+  Deployment,
+  Job,
+  KubeObject,
+  Lease,
+  Namespace,
+  Node,
+  Pod,
+  PodDisruptionBudget,
+  ReplicaSet,
+  StatefulSet,
+} from '../apiserver/types.ts';
 
 /** A change delivered to informer handlers. `old` is the cached state before the change. */
 export type InformerHandler<T extends KubeObject> = (
@@ -173,12 +185,23 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 }
 
+/** The shared informers, one per watched resource. */
+export interface Informers {
+  pods: Informer<Pod>;
+  nodes: Informer<Node>;
+  leases: Informer<Lease>;
+  namespaces: Informer<Namespace>;
+  deployments: Informer<Deployment>;
+  replicasets: Informer<ReplicaSet>;
+  daemonsets: Informer<DaemonSet>;
+  statefulsets: Informer<StatefulSet>;
+  jobs: Informer<Job>;
+  poddisruptionbudgets: Informer<PodDisruptionBudget>;
+  controllerrevisions: Informer<KubeObject>;
+}
+
 /** Creates (without starting) the shared informers the controllers and kubelets use. */
-export function createInformers(
-  api: ApiCore,
-  retryMs: number,
-  log: (line: string) => void,
-): import('./context.ts').Informers {
+export function createInformers(api: ApiCore, retryMs: number, log: (line: string) => void): Informers {
   const mk = <T extends KubeObject>(name: string): Informer<T> =>
     new Informer<T>(api, resourceByName(name), retryMs, log);
   return {
@@ -197,11 +220,11 @@ export function createInformers(
 }
 
 /** Starts every informer and waits for their first lists. */
-export async function startInformers(informers: import('./context.ts').Informers): Promise<void> {
+export async function startInformers(informers: Informers): Promise<void> {
   await Promise.all(Object.values(informers).map((i: Informer) => i.start()));
 }
 
 /** Stops every informer. */
-export function stopInformers(informers: import('./context.ts').Informers): void {
+export function stopInformers(informers: Informers): void {
   for (const i of Object.values(informers) as Informer[]) i.stop();
 }
