@@ -1,0 +1,139 @@
+// Where a rollout's journal lives: a ConfigMap in bosun's namespace (bosun-system/bosun-upgrade,
+// key journal.json), written only with a resourceVersion precondition. A ConfigMap because every
+// cluster serves it with no CRD to install first, RBAC can grant exactly one namespace, `kubectl get
+// configmap -o yaml` shows it to anyone, its 1 MiB limit holds the journal of thousands of steps, and
+// an etcd backup carries it along with the rest of the cluster (a Lease carries no data, a CRD must
+// be installed and upgraded itself, a Secret says "secret" where nothing is).
+//
+// Writes: the caller gives a decision, current journal -> next journal. The store sends it with the
+// resourceVersion it last saw; on 409 (someone else wrote, or our own view was stale) it reads the
+// journal again and asks the decision again, on what it finds (client-go's RetryOnConflict). Writes
+// of one process are queued, so parallel steps of a batch do not race each other into 409s.
+import { BosunError } from '../common/errors.ts';
+import { isAlreadyExists, isConflict } from '../kube/errors.ts';
+import type { ConfigMap } from '../kube/cluster-info.ts';
+import { parseJournal, type RolloutJournal } from './rollout.ts';
+
+/** bosun's namespace: its lock, its journal, its agent. */
+export const JOURNAL_NAMESPACE = 'bosun-system';
+/** The ConfigMap of the upgrade journal. */
+export const UPGRADE_JOURNAL_NAME = 'bosun-upgrade';
+/** The key of the journal in the ConfigMap's data. */
+export const JOURNAL_KEY = 'journal.json';
+
+/** What the store needs from the API. Each method throws KubeApiError. */
+export interface ConfigMapObjects {
+  /** undefined when it does not exist. */
+  getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
+  /** 409 AlreadyExists when it exists. */
+  createConfigMap(cm: ConfigMap): Promise<ConfigMap>;
+  /** PUT with metadata.resourceVersion: 409 Conflict when the object changed since. */
+  updateConfigMap(cm: ConfigMap): Promise<ConfigMap>;
+  /** Creates the namespace when it does not exist. */
+  ensureNamespace(name: string): Promise<void>;
+}
+
+/** A journal as read, with the version it was read at. */
+export interface StoredJournal {
+  journal: RolloutJournal;
+  resourceVersion: string;
+}
+
+/** What a read found besides a journal. */
+export type JournalRead =
+  | { found: 'none' }
+  | { found: 'unreadable'; resourceVersion: string }
+  | ({ found: 'journal' } & StoredJournal);
+
+/**
+ * A decision on the journal as it is: the next journal, or undefined to write nothing. It may
+ * throw (e.g. the journal now belongs to another rollout): the error ends update().
+ */
+export type JournalDecision = (current: RolloutJournal | undefined) => RolloutJournal | undefined;
+
+const MAX_ATTEMPTS = 20;
+
+/** The upgrade journal in the cluster. */
+export class JournalStore {
+  readonly namespace: string;
+  readonly name: string;
+  private last: { journal: RolloutJournal | undefined; resourceVersion: string | undefined } | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly kube: ConfigMapObjects,
+    opts: { namespace?: string; name?: string } = {},
+  ) {
+    this.namespace = opts.namespace ?? JOURNAL_NAMESPACE;
+    this.name = opts.name ?? UPGRADE_JOURNAL_NAME;
+  }
+
+  /** Reads the journal from the cluster. */
+  async read(): Promise<JournalRead> {
+    const cm = await this.kube.getConfigMap(this.namespace, this.name);
+    if (!cm) {
+      this.last = { journal: undefined, resourceVersion: undefined };
+      return { found: 'none' };
+    }
+    const rv = cm.metadata.resourceVersion ?? '';
+    const j = parseJournal(cm.data?.[JOURNAL_KEY] ?? '');
+    this.last = { journal: j, resourceVersion: rv };
+    return j
+      ? { found: 'journal', journal: j, resourceVersion: rv }
+      : { found: 'unreadable', resourceVersion: rv };
+  }
+
+  /**
+   * Applies a decision and writes the result with a resourceVersion precondition; on a conflict,
+   * reads again and decides again. Returns the journal as written (or as it is, when the decision
+   * wrote nothing).
+   */
+  update(decide: JournalDecision): Promise<RolloutJournal | undefined> {
+    const next = this.queue.then(() => this.write(decide));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async write(decide: JournalDecision): Promise<RolloutJournal | undefined> {
+    if (!this.last) await this.read();
+    for (let attempt = 1; ; attempt++) {
+      const cur = this.last ?? { journal: undefined, resourceVersion: undefined };
+      const next = decide(cur.journal);
+      if (next === undefined) return cur.journal;
+      const cm: ConfigMap = {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name: this.name,
+          namespace: this.namespace,
+          labels: { 'app.kubernetes.io/managed-by': 'bosun', 'bosun.dev/journal': 'upgrade' },
+          ...(cur.resourceVersion !== undefined ? { resourceVersion: cur.resourceVersion } : {}),
+        },
+        data: { [JOURNAL_KEY]: JSON.stringify(next) },
+      };
+      try {
+        const written =
+          cur.resourceVersion === undefined ? await this.create(cm) : await this.kube.updateConfigMap(cm);
+        this.last = { journal: next, resourceVersion: written.metadata.resourceVersion ?? '' };
+        return next;
+      } catch (e) {
+        if (!(isConflict(e) || isAlreadyExists(e)) || attempt >= MAX_ATTEMPTS) {
+          if (isConflict(e) || isAlreadyExists(e))
+            throw new BosunError(
+              `the journal ${this.namespace}/${this.name} kept changing under bosun (${attempt} conflicts)`,
+              'CONFLICT',
+              { cause: e, hint: 'Another bosun may be writing it: check `bosun upgrade status`.' },
+            );
+          throw e;
+        }
+        await this.read();
+      }
+    }
+  }
+
+  /** The first write of a journal: once per cluster, so the namespace is made sure of first. */
+  private async create(cm: ConfigMap): Promise<ConfigMap> {
+    await this.kube.ensureNamespace(this.namespace);
+    return this.kube.createConfigMap(cm);
+  }
+}
