@@ -309,6 +309,7 @@ async function kubePort(
     context: g.context,
     requestTimeoutMs: parseRequestTimeout(g.requestTimeout),
     signal: ctx.signal,
+    clock: ctx.clock,
   });
   return { kube: createNodePods(clients), files: clients.files };
 }

@@ -1,7 +1,13 @@
 // Test support for the kube client's tests against real servers: a self-signed serving certificate
 // for 127.0.0.1, and kubeconfigs that trust it (or speak plain http) and send a bearer token. Test
 // support only: never used by product code.
-import { certToPem, generateKeyPair, issueCertificate, privateKeyToPem } from '../../certs/x509.ts';
+import {
+  certToPem,
+  generateKeyPair,
+  issueCertificate,
+  privateKeyToPem,
+  type KeyPair,
+} from '../../certs/x509.ts';
 
 /** A self-signed ECDSA serving certificate for localhost and 127.0.0.1 (its own CA), in PEM. */
 export async function selfSignedServing(): Promise<{ cert: string; key: string }> {
@@ -49,4 +55,80 @@ function kubeconfigFor(server: string, trust: string): string {
     'current-context: c',
     '',
   ].join('\n');
+}
+
+/** A certificate and its key, in PEM. */
+export interface PemPair {
+  cert: string;
+  key: string;
+}
+
+/**
+ * A small PKI for 127.0.0.1: a CA, a serving certificate it signed, and client certificates that a
+ * server trusting that CA accepts (`client`) or refuses (`expired`, `selfSigned`, `foreign`, signed
+ * by another CA).
+ */
+export async function testPki(): Promise<{
+  ca: PemPair;
+  serving: PemPair;
+  client: PemPair;
+  expired: PemPair;
+  selfSigned: PemPair;
+  foreign: PemPair;
+}> {
+  const now = Date.now();
+  const day = 86_400_000;
+  const caKey = await generateKeyPair('ecdsa-p256');
+  const ca = await issueCertificate({
+    subject: { commonName: 'test-ca', organization: [] },
+    issuer: 'self',
+    subjectKey: caKey,
+    notBefore: new Date(now - day),
+    notAfter: new Date(now + day),
+    isCA: true,
+    keyUsage: 'ca',
+    usages: [],
+    altNames: { dns: [], ips: [] },
+  });
+  const otherKey = await generateKeyPair('ecdsa-p256');
+  const other = await issueCertificate({
+    subject: { commonName: 'other-ca', organization: [] },
+    issuer: 'self',
+    subjectKey: otherKey,
+    notBefore: new Date(now - day),
+    notAfter: new Date(now + day),
+    isCA: true,
+    keyUsage: 'ca',
+    usages: [],
+    altNames: { dns: [], ips: [] },
+  });
+  const leaf = async (
+    cn: string,
+    issuer: { cert: typeof ca; key: KeyPair['privateKey'] } | 'self',
+    notAfter: number,
+    server = false,
+  ): Promise<PemPair> => {
+    const key = await generateKeyPair('ecdsa-p256');
+    const cert = await issueCertificate({
+      subject: { commonName: cn, organization: server ? [] : ['system:masters'] },
+      issuer,
+      subjectKey: key,
+      notBefore: new Date(Math.min(now, notAfter) - day),
+      notAfter: new Date(notAfter),
+      isCA: false,
+      keyUsage: 'leaf',
+      usages: [server ? 'serverAuth' : 'clientAuth'],
+      altNames: server ? { dns: ['localhost'], ips: ['127.0.0.1'] } : { dns: [], ips: [] },
+    });
+    return { cert: certToPem(cert), key: await privateKeyToPem(key.privateKey) };
+  };
+  const byCa = { cert: ca, key: caKey.privateKey };
+  return {
+    ca: { cert: certToPem(ca), key: await privateKeyToPem(caKey.privateKey) },
+    serving: await leaf('kube-apiserver', byCa, now + day, true),
+    client: await leaf('admin', byCa, now + day),
+    expired: await leaf('admin', byCa, now - 3600_000),
+    selfSigned: await leaf('admin', 'self', now + day),
+    foreign: await leaf('admin', { cert: other, key: otherKey.privateKey }, now + day),
+  };
 }
