@@ -7,6 +7,7 @@ import {
   issueCertificate,
   privateKeyToPem,
   type KeyPair,
+  x509,
 } from '../../certs/x509.ts';
 
 /** A self-signed ECDSA serving certificate for localhost and 127.0.0.1 (its own CA), in PEM. */
@@ -78,33 +79,26 @@ export async function testPki(): Promise<{
 }> {
   const now = Date.now();
   const day = 86_400_000;
-  const caKey = await generateKeyPair('ecdsa-p256');
-  const ca = await issueCertificate({
-    subject: { commonName: 'test-ca', organization: [] },
-    issuer: 'self',
-    subjectKey: caKey,
-    notBefore: new Date(now - day),
-    notAfter: new Date(now + day),
-    isCA: true,
-    keyUsage: 'ca',
-    usages: [],
-    altNames: { dns: [], ips: [] },
-  });
-  const otherKey = await generateKeyPair('ecdsa-p256');
-  const other = await issueCertificate({
-    subject: { commonName: 'other-ca', organization: [] },
-    issuer: 'self',
-    subjectKey: otherKey,
-    notBefore: new Date(now - day),
-    notAfter: new Date(now + day),
-    isCA: true,
-    keyUsage: 'ca',
-    usages: [],
-    altNames: { dns: [], ips: [] },
-  });
+  const newCa = async (cn: string): Promise<{ cert: x509.X509Certificate; key: KeyPair['privateKey'] }> => {
+    const key = await generateKeyPair('ecdsa-p256');
+    const cert = await issueCertificate({
+      subject: { commonName: cn, organization: [] },
+      issuer: 'self',
+      subjectKey: key,
+      notBefore: new Date(now - day),
+      notAfter: new Date(now + day),
+      isCA: true,
+      keyUsage: 'ca',
+      usages: [],
+      altNames: { dns: [], ips: [] },
+    });
+    return { cert, key: key.privateKey };
+  };
+  const byCa = await newCa('test-ca');
+  const other = await newCa('other-ca');
   const leaf = async (
     cn: string,
-    issuer: { cert: typeof ca; key: KeyPair['privateKey'] } | 'self',
+    issuer: { cert: x509.X509Certificate; key: KeyPair['privateKey'] } | 'self',
     notAfter: number,
     server = false,
   ): Promise<PemPair> => {
@@ -122,13 +116,12 @@ export async function testPki(): Promise<{
     });
     return { cert: certToPem(cert), key: await privateKeyToPem(key.privateKey) };
   };
-  const byCa = { cert: ca, key: caKey.privateKey };
   return {
-    ca: { cert: certToPem(ca), key: await privateKeyToPem(caKey.privateKey) },
+    ca: { cert: certToPem(byCa.cert), key: await privateKeyToPem(byCa.key) },
     serving: await leaf('kube-apiserver', byCa, now + day, true),
     client: await leaf('admin', byCa, now + day),
     expired: await leaf('admin', byCa, now - 3600_000),
     selfSigned: await leaf('admin', 'self', now + day),
-    foreign: await leaf('admin', { cert: other, key: otherKey.privateKey }, now + day),
+    foreign: await leaf('admin', other, now + day),
   };
 }
