@@ -451,7 +451,7 @@ function connect(
         () =>
           fail(
             connectTimeout(
-              `the API server at ${address} accepted the connection but did not complete the TLS handshake within ${deadlines.tlsHandshakeMs / 1000}s`,
+              `TLS handshake timeout: ${address} accepted the connection but did not answer within ${deadlines.tlsHandshakeMs / 1000}s`,
             ),
           ),
         deadlines.tlsHandshakeMs,

@@ -2,6 +2,7 @@
 // is one BosunError (exit code 1) naming the file and what is wrong.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -311,3 +312,37 @@ for (const tc of [
     else assert.match(got ?? '', tc.want);
   });
 }
+
+test('the CLI prints such an error as one line and its hint, exit code 1, never as a bug', async (t) => {
+  const dir = tmpdir(t);
+  const empty = write(dir, 'empty', '');
+  const missingKey = write(
+    dir,
+    'config',
+    kubeconfig(['server: https://127.0.0.1:1'], ['client-certificate: client.crt', 'client-key: nope.key']),
+  );
+  write(dir, 'client.crt', pki.client.cert);
+  const main = path.join(import.meta.dirname, '..', 'cli', 'main.ts');
+  for (const [file, first] of [
+    [empty, `error: the kubeconfig ${empty} is empty`],
+    [
+      missingKey,
+      `error: kubeconfig ${missingKey}: unable to read client-key ${path.join(dir, 'nope.key')} for user "u": no such file or directory`,
+    ],
+  ] as const) {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', main, '--kubeconfig', file, 'cordon', 'worker-1'],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, BOSUN_DEBUG: '', HOME: dir, KUBECONFIG: '' },
+        timeout: 120_000,
+      },
+    );
+    assert.equal(r.status, 1, r.stderr);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines[0], first);
+    assert.equal(lines.length, 2, r.stderr);
+    assert.doesNotMatch(r.stderr, /bug/);
+  }
+});

@@ -38,7 +38,7 @@ export function sender(clients: KubeClients): Send {
  * the watch or signal aborts.
  */
 export function watchObjects<T>(
-  clients: Pick<KubeClients, 'watch'>,
+  clients: Pick<KubeClients, 'watch'> & Partial<Pick<KubeClients, 'server'>>,
   target: RequestTarget,
   r: KubeWatchRequest,
   onEvent: (e: WatchEvent<T>) => void,
@@ -58,6 +58,10 @@ export function watchObjects<T>(
       signal,
     )
     .catch((e: unknown) => {
-      if (!signal.aborted) throw toKubeError(e, target, { cancelled: false });
+      if (!signal.aborted)
+        throw toKubeError(e, target, {
+          cancelled: false,
+          ...(clients.server ? { server: clients.server } : {}),
+        });
     });
 }
