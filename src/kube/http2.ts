@@ -78,7 +78,11 @@ interface Opening {
   cancel(): void;
 }
 
-/** A session's requests in flight and when it last received anything. */
+/**
+ * A session's requests in flight and when it last received anything. Times are the monotonic
+ * performance.now() of the timers that check them (real sockets, real timers: a wall clock that
+ * steps must not make a connection look idle or alive); retries, which wait, take a Clock instead.
+ */
 interface SessionState {
   active: number;
   lastRead: number;
@@ -253,12 +257,12 @@ export class Http2Transport {
       let resHeaders: Record<string, string> = {};
       const st = this.state(session);
       stream.on('response', (h) => {
-        st.lastRead = Date.now();
+        st.lastRead = performance.now();
         status = Number(h[':status']);
         resHeaders = plainHeaders(h);
       });
       stream.on('data', (d: Buffer) => {
-        st.lastRead = Date.now();
+        st.lastRead = performance.now();
         if (sink === undefined || status < 200 || status >= 300) {
           chunks.push(d);
           return;
@@ -314,7 +318,7 @@ export class Http2Transport {
     if (st === undefined)
       this.states.set(
         session,
-        (st = { active: 0, lastRead: Date.now(), checker: undefined, pinging: false }),
+        (st = { active: 0, lastRead: performance.now(), checker: undefined, pinging: false }),
       );
     return st;
   }
@@ -332,7 +336,7 @@ export class Http2Transport {
     }
     if (st.active > 0 && st.active - delta === 0) {
       session.ref();
-      st.lastRead = Date.now();
+      st.lastRead = performance.now();
       st.checker = setInterval(() => this.check(session, st), Math.max(10, this.health.readIdleMs / 3));
       st.checker.unref();
     } else if (st.active === 0) {
@@ -343,7 +347,7 @@ export class Http2Transport {
   }
 
   private check(session: http2.ClientHttp2Session, st: SessionState): void {
-    if (st.pinging || session.destroyed || Date.now() - st.lastRead < this.health.readIdleMs) return;
+    if (st.pinging || session.destroyed || performance.now() - st.lastRead < this.health.readIdleMs) return;
     st.pinging = true;
     const dead = setTimeout(() => {
       const e = Object.assign(
@@ -356,7 +360,7 @@ export class Http2Transport {
       clearTimeout(dead);
       st.pinging = false;
       if (err) session.destroy(err);
-      else st.lastRead = Date.now();
+      else st.lastRead = performance.now();
     });
   }
 }
