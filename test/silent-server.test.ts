@@ -11,7 +11,7 @@ import net from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selfSignedServing } from '../src/kube/testing/tls.ts';
+import { plainKubeconfig, selfSignedServing } from '../src/kube/testing/tls.ts';
 
 const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 
@@ -24,12 +24,15 @@ interface Silent {
 /** Stops what a test started, pass or fail. */
 type Cleanup = { after(fn: () => void | Promise<void>): void };
 
-/** Accepts TCP connections and never sends a byte: no TLS handshake ever completes. */
-async function silentTcp(t: Cleanup): Promise<Silent> {
+/**
+ * Listens on a free loopback port until the test ends, keeping every connection (ended with it);
+ * `contacted` resolves at the first one.
+ */
+async function silent(t: Cleanup, srv: net.Server, connectionEvent: string): Promise<Silent> {
   const sockets = new Set<net.Socket>();
   let contact: () => void = () => undefined;
   const contacted = new Promise<void>((r) => (contact = r));
-  const srv = net.createServer((s) => {
+  srv.on(connectionEvent, (s: net.Socket) => {
     sockets.add(s);
     s.on('error', () => undefined);
     contact();
@@ -42,23 +45,19 @@ async function silentTcp(t: Cleanup): Promise<Silent> {
   return { port: (srv.address() as net.AddressInfo).port, contacted };
 }
 
+/** Accepts TCP connections and never sends a byte: no TLS handshake ever completes. */
+function silentTcp(t: Cleanup): Promise<Silent> {
+  return silent(t, net.createServer(), 'connection');
+}
+
 /** Completes TLS (offering h2, as kube-apiserver does) and never answers a request. */
 async function silentTls(t: Cleanup): Promise<Silent> {
   const { cert, key } = await selfSignedServing();
-  let contact: () => void = () => undefined;
-  const contacted = new Promise<void>((r) => (contact = r));
-  const sockets = new Set<net.Socket>();
-  const srv = http2.createSecureServer({ cert, key, allowHTTP1: true }, () => undefined);
-  srv.on('connection', (s: net.Socket) => {
-    sockets.add(s);
-    contact();
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    srv.close();
-  });
-  return { port: (srv.address() as net.AddressInfo).port, contacted };
+  return silent(
+    t,
+    http2.createSecureServer({ cert, key, allowHTTP1: true }, () => undefined),
+    'connection',
+  );
 }
 
 function scratch(t: Cleanup): string {
@@ -69,21 +68,7 @@ function scratch(t: Cleanup): string {
 
 function kubeconfig(dir: string, port: number): string {
   const file = join(dir, 'config');
-  writeFileSync(
-    file,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      `- name: c\n  cluster:\n    server: https://127.0.0.1:${port}\n    insecure-skip-tls-verify: true`,
-      'users:',
-      '- name: u\n  user:\n    token: t',
-      'contexts:',
-      '- name: c\n  context:\n    cluster: c\n    user: u',
-      'current-context: c',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(file, plainKubeconfig(`https://127.0.0.1:${port}`)); // insecure-skip-tls-verify
   return file;
 }
 
