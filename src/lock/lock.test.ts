@@ -216,3 +216,34 @@ test('acquire() stops waiting when its signal aborts', async () => {
   await assert.rejects(waiting, (e: unknown) => isBosunError(e) && e.code === 'INTERRUPTED');
   assert.equal(kube.watching, 0, 'its watch is closed');
 });
+
+test('a waiter spends no request on the holder’s renewals, and hears of it once', async () => {
+  const { kube, lock, clock } = setup();
+  const got = await lock.tryAcquire(upgrade);
+  assert.ok(got.acquired);
+  const hold = lock.hold(got.holder);
+  const calls: string[] = [];
+  // The waiter's own view of the same fake, counting what it asks.
+  const counted = new Proxy(kube, {
+    get(target, prop, receiver) {
+      const v: unknown = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        calls.push(String(prop));
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  const waiter = new ClusterLock({}, { kube: counted, clock });
+  const heard: string[] = [];
+  const waiting = waiter.acquire(reboot('w1'), { onBlocked: (b) => heard.push(b.reason) });
+  while (kube.watching === 0) await flushAsync();
+  const asked = calls.length;
+  await clock.advance(45_000); // four renewals: the holder's entry never expires
+  assert.equal(calls.length, asked, `the waiter asked nothing more: ${calls.slice(asked).join(' ')}`);
+  assert.equal(heard.length, 1);
+  await hold.release();
+  const mine = await waiting;
+  assert.equal(mine.holder.identity, 'w1');
+  assert.deepEqual(mine.takenOver, []);
+});

@@ -167,10 +167,11 @@ export class ClusterLock {
 
   /**
    * Takes the lock, waiting for it as long as it takes (or until `signal` aborts: then a BosunError
-   * INTERRUPTED): each time it is blocked, `onBlocked` hears who holds it, and the wait watches the
-   * Lease, so a release is seen at once; a holder that stops renewing is taken over when its entry
-   * expires. `recheckMs` also re-checks that often (a blocker's Node can be deleted without the
-   * Lease changing); unset, only changes of the Lease and expiries wake it.
+   * INTERRUPTED). The wait watches the Lease and decides on each version it sees, so a release is
+   * seen at once and a holder's renewals cost the waiter no request; a holder that stops renewing
+   * is taken over when its entry expires. `onBlocked` hears who is in the way, first and whenever
+   * that changes. `recheckMs` also re-checks that often (a blocker's Node can be deleted without
+   * the Lease changing); unset, only changes of the Lease and expiries wake it.
    */
   async acquire(
     req: LockRequest,
@@ -182,7 +183,7 @@ export class ClusterLock {
       const { outcome, resourceVersion } = await this.attempt(req);
       if (outcome.acquired) return outcome;
       opts.onBlocked?.(outcome);
-      const woke = await this.waitForChange(resourceVersion, outcome.retryAt, opts.recheckMs, opts.signal);
+      const woke = await this.waitUntilFree(req, resourceVersion, outcome, opts);
       if (woke === 'quiet') {
         // The watch ended (or failed transiently) before anything happened: do not spin.
         await this.deps.clock.sleep(backoff, opts.signal).catch(() => undefined);
@@ -421,43 +422,82 @@ export class ClusterLock {
   }
 
   /**
-   * Waits until the Lease changes after `resourceVersion` (a watch event), `until` passes (a
-   * blocker's expiry), `recheckMs` passes, or `signal` aborts (then throws). 'quiet' when the watch
-   * ended or failed transiently before any of those.
+   * Waits, watching the Lease from `resourceVersion`, until a change makes the lock free for `req`
+   * (decided on the watched object itself: a holder's renewal costs a waiter no request), the Lease
+   * is deleted, the first blocker's entry expires (the timer follows each renewal), `recheckMs`
+   * passes, or `signal` aborts (then throws). `onBlocked` hears of a different set of blockers.
+   * 'quiet' when the watch ended or failed transiently before any of those.
    */
-  private async waitForChange(
+  private async waitUntilFree(
+    req: LockRequest,
     resourceVersion: string | undefined,
-    until: Date | undefined,
-    recheckMs: number | undefined,
-    signal: AbortSignal | undefined,
+    blocked: Blocked,
+    opts: { signal?: AbortSignal; onBlocked?: (b: Blocked) => void; recheckMs?: number },
   ): Promise<'changed' | 'timer' | 'quiet'> {
     const { clock, kube } = this.deps;
     const ctl = new AbortController();
     const onAbort = (): void => ctl.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     let woke: 'changed' | 'timer' | undefined;
+    let timer: AbortController | undefined;
+    const recheckAt = opts.recheckMs !== undefined ? clock.now().getTime() + opts.recheckMs : undefined;
+    /** (Re)arms the one timer: the first blocker's expiry, or the recheck, whichever comes first. */
+    const arm = (retryAt: Date | undefined): void => {
+      timer?.abort();
+      const at = [retryAt?.getTime(), recheckAt].filter(
+        (x): x is number => x !== undefined && Number.isFinite(x),
+      );
+      if (at.length === 0 || ctl.signal.aborted) return;
+      const t = new AbortController();
+      timer = t;
+      ctl.signal.addEventListener('abort', () => t.abort(), { once: true });
+      // One millisecond past the expiry: an entry is live until renewTime + TTL, exclusive.
+      clock.sleep(Math.max(0, Math.min(...at) - clock.now().getTime()) + 1, t.signal).then(
+        () => {
+          woke ??= 'timer';
+          ctl.abort();
+        },
+        () => undefined,
+      );
+    };
+    const who = (b: Blocked): string => b.blockers.map((h) => `${h.identity}@${h.acquireTime}`).join(',');
+    let seen = who(blocked);
     try {
-      const delays: number[] = [];
-      if (until !== undefined) delays.push(Math.max(0, until.getTime() - clock.now().getTime()) + 1);
-      if (recheckMs !== undefined) delays.push(recheckMs);
-      const timer =
-        delays.length > 0
-          ? clock.sleep(Math.min(...delays), ctl.signal).then(
-              () => {
-                woke ??= 'timer';
-                ctl.abort();
-              },
-              () => undefined,
-            )
-          : Promise.resolve();
-      if (resourceVersion) {
+      arm(blocked.retryAt);
+      if (!resourceVersion) {
+        // Nothing to watch (cannot happen for a blocked lock, whose Lease exists): wait for the timer.
+        if (timer)
+          await new Promise<void>((r) => ctl.signal.addEventListener('abort', () => r(), { once: true }));
+      } else {
         await kube
           .watchLeases(
             { namespace: this.namespace, name: this.name, resourceVersion },
             (e) => {
-              if (e.type === 'BOOKMARK') return;
-              woke ??= 'changed';
-              ctl.abort();
+              if (e.type === 'BOOKMARK' || ctl.signal.aborted) return;
+              const d =
+                e.type === 'DELETED'
+                  ? undefined
+                  : decideAcquire(
+                      readRecord({ annotations: e.object.metadata.annotations, spec: e.object.spec }),
+                      req,
+                      clock.now(),
+                    );
+              if (d === undefined || d.acquired) {
+                woke ??= 'changed';
+                ctl.abort();
+                return;
+              }
+              const b: Blocked = {
+                acquired: false,
+                blockers: d.blockers,
+                reason: d.reason,
+                retryAt: d.retryAt,
+              };
+              if (who(b) !== seen) {
+                seen = who(b);
+                opts.onBlocked?.(b);
+              }
+              arm(d.retryAt);
             },
             ctl.signal,
           )
@@ -466,12 +506,10 @@ export class ClusterLock {
             throw e;
           });
       }
-      // The watch ended by itself: the server closed it, or there was nothing to watch.
-      if (woke === undefined && !ctl.signal.aborted && !resourceVersion && delays.length > 0) await timer;
-      this.checkAborted(signal);
+      this.checkAborted(opts.signal);
       return woke ?? 'quiet';
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      opts.signal?.removeEventListener('abort', onAbort);
       ctl.abort();
     }
   }
