@@ -46,6 +46,7 @@ const pureModules = [
   'src/certs/kubeadm-spec.ts',
   'src/certs/quorum.ts',
   'src/upgrade/skew.ts',
+  'src/lock/decide.ts',
   'src/reboot/window.ts',
   'src/sandbox/apiserver/selectors.ts',
   'src/sandbox/controllers/scheduling.ts',

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
+import { isBosunError } from '../common/errors.ts';
 import {
   KubeconfigError,
   buildKubeconfig,
@@ -100,6 +101,13 @@ for (const tc of [
     );
   });
 }
+
+test('a kubeconfig refused for its content is a user error (exit code 1 with a hint), not a bug', () => {
+  assert.throws(
+    () => readKubeconfigCredentials(''),
+    (e: unknown) => isBosunError(e) && e.exitCode === 1 && e.code === 'USAGE' && (e.hint ?? '') !== '',
+  );
+});
 
 test('replaceEmbeddedClientCert changes only the current user’s two fields, keeping comments and the other user', () => {
   const before = cfg(

@@ -3,6 +3,7 @@
 // embedded (`client-certificate-data`) or by file path. Rewrites keep every other field as it was.
 // Never logs the file: it holds private keys and maybe tokens.
 import { isMap, isSeq, parseDocument, stringify, type Document } from 'yaml';
+import { BosunError } from '../common/errors.ts';
 
 /** How the user authenticates: embedded PEM data, or files on disk. */
 export type ClientAuth = { certPem: string; keyPem: string } | { certFile: string; keyFile: string };
@@ -58,9 +59,17 @@ export interface KubeconfigCredentials {
     | { kind: 'token' | 'exec' | 'auth-provider' | 'basic' | 'none' };
 }
 
-/** A kubeconfig that cannot be read for its current user (one line: what is wrong). */
-export class KubeconfigError extends Error {
+/**
+ * A kubeconfig that cannot be read for its current user (one line: what is wrong). A user's
+ * mistake, not a bug: exit code 1 with a hint.
+ */
+export class KubeconfigError extends BosunError {
   override readonly name = 'KubeconfigError';
+  constructor(message: string) {
+    super(message, 'USAGE', {
+      hint: 'Fix the kubeconfig, or write it again (kubeadm init phase kubeconfig, kubeadm kubeconfig user).',
+    });
+  }
 }
 
 type Obj = Record<string, unknown>;

@@ -25,6 +25,7 @@ export async function clusterOptions(cmd: Command, ctx: CliContext): Promise<Kub
     context: g.context,
     requestTimeoutMs: parseRequestTimeout(g.requestTimeout),
     signal: ctx.signal,
+    clock: ctx.clock,
   };
 }
 

@@ -1,3 +1,5 @@
+import { FakeClock } from '../common/fake-clock.ts';
+import { systemClock } from '../common/real.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -161,8 +163,13 @@ test('a real request: a 404 Status from the server becomes NotFound; the token i
   const port = await listen(t, srv);
   const dir = tmpdir(t);
   writeFileSync(path.join(dir, 'c'), kubeconfig(`http://127.0.0.1:${port}`, ['one'], 'one'));
-  const clients = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir });
-  const impatient = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir, requestTimeoutMs: 500 });
+  const clients = createKubeClients({ clock: systemClock, kubeconfig: path.join(dir, 'c'), home: dir });
+  const impatient = createKubeClients({
+    clock: systemClock,
+    kubeconfig: path.join(dir, 'c'),
+    home: dir,
+    requestTimeoutMs: 500,
+  });
   await assert.rejects(
     kubeCall(clients, { resource: 'nodes', name: 'worker-9' }, () => readNode(clients, 'worker-9')),
     (e: unknown) => isNotFound(e) && (e as Error).message === 'nodes "worker-9" not found',
@@ -181,7 +188,7 @@ test('a real request to a closed port is Unreachable with a hint', async (t) => 
   await new Promise<void>((r) => srv.close(() => r()));
   const dir = tmpdir(t);
   writeFileSync(path.join(dir, 'c'), kubeconfig(`http://127.0.0.1:${port}`, ['one'], 'one'));
-  const clients = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir });
+  const clients = createKubeClients({ clock: systemClock, kubeconfig: path.join(dir, 'c'), home: dir });
   await assert.rejects(
     kubeRequest(clients, { method: 'GET', path: '/api/v1/nodes' }).catch((e: unknown) => {
       throw toKubeError(e, { resource: 'nodes', verb: 'list' });
@@ -200,6 +207,7 @@ test("cancelling through the clients' signal is a cancellation, not a timeout", 
   writeFileSync(path.join(dir, 'c'), kubeconfig(`http://127.0.0.1:${port}`, ['one'], 'one'));
   const ac = new AbortController();
   const clients = createKubeClients({
+    clock: systemClock,
     kubeconfig: path.join(dir, 'c'),
     home: dir,
     requestTimeoutMs: 60_000,
@@ -231,7 +239,7 @@ test('kept-alive connections are reused, and chunked answers on them are read wh
   const port = await listen(t, srv);
   const dir = tmpdir(t);
   writeFileSync(path.join(dir, 'c'), tokenKubeconfig(port, cert));
-  const clients = createKubeClients({ kubeconfig: path.join(dir, 'c'), home: dir });
+  const clients = createKubeClients({ clock: systemClock, kubeconfig: path.join(dir, 'c'), home: dir });
   const read = async (): Promise<void> => {
     const n = await readNode(clients, 'n');
     assert.equal(n.metadata?.name, 'n');
@@ -244,4 +252,81 @@ test('kept-alive connections are reused, and chunked answers on them are read wh
       for (let i = 0; i < 10; i++) await read();
     }),
   );
+});
+
+/** A FakeClock that tells the test each time something starts sleeping on it, and for how long. */
+class SleepWatchingClock extends FakeClock {
+  private waiting: ((ms: number) => void)[] = [];
+  readonly sleeps: number[] = [];
+  /** Resolves with the length of the next sleep started on this clock. */
+  nextSleep(): Promise<number> {
+    return new Promise((r) => this.waiting.push(r));
+  }
+  override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    this.sleeps.push(ms);
+    const p = super.sleep(ms, signal);
+    for (const w of this.waiting.splice(0)) w(ms);
+    return p;
+  }
+}
+
+/** A plain-http API server answering 429 Retry-After: 5 first, then the node; counts requests. */
+async function throttlingServer(
+  t: { after(fn: () => void): void },
+  onFirst: () => Promise<void> = () => Promise.resolve(),
+): Promise<{ kubeconfig: string; dir: string; calls: () => number }> {
+  let calls = 0;
+  const srv = http.createServer((_req, res) => {
+    calls++;
+    if (calls === 1) {
+      void onFirst().then(() => {
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '5' });
+        res.end(
+          JSON.stringify({ kind: 'Status', code: 429, reason: 'TooManyRequests', message: 'slow down' }),
+        );
+      });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'Node', metadata: { name: 'n' } }));
+  });
+  const port = await listen(t, srv);
+  const dir = tmpdir(t);
+  writeFileSync(path.join(dir, 'c'), kubeconfig(`http://127.0.0.1:${port}`, ['one'], 'one'));
+  return { kubeconfig: path.join(dir, 'c'), dir, calls: () => calls };
+}
+
+test('a retry waits on the clock passed in: Retry-After 5 is a 5 s sleep of that clock, then the request again', async (t) => {
+  const s = await throttlingServer(t);
+  const clock = new SleepWatchingClock();
+  const clients = createKubeClients({ clock, kubeconfig: s.kubeconfig, home: s.dir });
+  const slept = clock.nextSleep();
+  const p = kubeCall(clients, { resource: 'nodes', name: 'n', verb: 'get' }, () => readNode(clients, 'n'), {
+    method: 'GET',
+  });
+  assert.equal(await slept, 5000);
+  assert.equal(s.calls(), 1);
+  await clock.advance(5000);
+  assert.equal((await p).metadata?.name, 'n');
+  assert.equal(s.calls(), 2);
+});
+
+test('--request-timeout bounds the retries by the clock passed in: time spent on the first attempt counts', async (t) => {
+  const clock = new SleepWatchingClock();
+  // The first answer comes 6 s (of the clock) after the request: 6 s + a 5 s wait reach past 10 s.
+  const s = await throttlingServer(t, () => clock.advance(6000));
+  const clients = createKubeClients({
+    clock,
+    kubeconfig: s.kubeconfig,
+    home: s.dir,
+    requestTimeoutMs: 10_000,
+  });
+  await assert.rejects(
+    kubeCall(clients, { resource: 'nodes', name: 'n', verb: 'get' }, () => readNode(clients, 'n'), {
+      method: 'GET',
+    }),
+    (e: unknown) => isKubeApiError(e) && e.status === 429,
+  );
+  assert.deepEqual(clock.sleeps, []);
+  assert.equal(s.calls(), 1);
 });

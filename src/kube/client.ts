@@ -7,11 +7,15 @@
 // set a value winning), else ~/.kube/config. --context picks a context; otherwise current-context.
 // --request-timeout bounds every request (0 = no limit); watches are never cut by it.
 //
-// It never reads process.env itself: the composition root passes KUBECONFIG and HOME in. It never
-// prints: errors are BosunErrors with a hint.
+// In a pod, createInClusterClients builds the same clients from kube/in-cluster.ts's configuration.
+//
+// It never reads process.env itself: the composition root passes KUBECONFIG and HOME in, and the
+// clock its retries wait on. It never prints: errors are BosunErrors with a hint, and a kubeconfig a
+// user got wrong (a missing key file, an empty file, a certificate the server refused) is said so,
+// naming the file (kube/kubeconfig-files.ts, kube/client-cert.ts).
 import { setMaxListeners } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
@@ -27,9 +31,19 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { BosunError, UsageError, errorMessage } from '../common/errors.ts';
-import { systemClock } from '../common/real.ts';
-import { isConnectionLost, toKubeError, type RequestTarget } from './errors.ts';
+import type { Clock } from '../common/ports.ts';
+import { clientCertificateProblem, isRejectedCredential } from './client-cert.ts';
+import {
+  isConnectionLost,
+  isKubeApiError,
+  KubeApiError,
+  toKubeError,
+  type AbortContext,
+  type RequestTarget,
+} from './errors.ts';
 import { Http2Transport } from './http2.ts';
+import { FileTokenSource, type InClusterConfig, type ReadFile } from './in-cluster.ts';
+import { checkReferencedFiles, credentialError, type KubeconfigOrigins } from './kubeconfig-files.ts';
 
 /** Where to find the kubeconfig and how to talk to the cluster. */
 export interface KubeClientOptions {
@@ -45,6 +59,8 @@ export interface KubeClientOptions {
   requestTimeoutMs?: number | undefined;
   /** Aborting it cancels every request and watch made through these clients (Ctrl-C). */
   signal?: AbortSignal | undefined;
+  /** What retries wait on and token rotation is timed by (the composition root's clock). */
+  clock: Clock;
 }
 
 /** A loaded kubeconfig and which files it came from. */
@@ -56,6 +72,8 @@ export interface LoadedKubeConfig {
   contextName: string;
   /** The API server URL of that context's cluster. */
   server: string;
+  /** Which file defined each cluster and user, for messages that name the file. */
+  origins: KubeconfigOrigins;
 }
 
 /** One kubeconfig's clients, sharing one request timeout and abort signal. */
@@ -66,6 +84,12 @@ export interface KubeClients extends LoadedKubeConfig {
   watch: KubeWatch;
   requestTimeoutMs: number;
   signal: AbortSignal | undefined;
+  clock: Clock;
+  /**
+   * Says why the server refused the kubeconfig's credentials when it can tell (an expired or
+   * self-signed client certificate, ...): a clearer error for a 401 or an anonymous 403, or undefined.
+   */
+  explainRejection?: (e: KubeApiError) => KubeApiError | undefined;
 }
 
 /** The kubeconfig files kubectl would read, in precedence order (they may not exist). */
@@ -81,10 +105,21 @@ export function kubeconfigCandidates(
   return { files: [path.join(opts.home, '.kube', 'config')], explicit: false };
 }
 
+/** True when a kubeconfig file holds nothing but blank lines and comments (kubectl reads it as empty). */
+function isEmptyYaml(file: string): boolean {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .every((l) => l.trim() === '' || l.trim().startsWith('#') || l.trim() === '---');
+  } catch {
+    return false; // loadFromFile says why
+  }
+}
+
 function loadFile(file: string): KubeConfig {
   const kc = new KubeConfig();
   try {
-    kc.loadFromFile(file);
+    if (!isEmptyYaml(file)) kc.loadFromFile(file);
   } catch (e) {
     throw new BosunError(`error loading kubeconfig ${file}: ${errorMessage(e)}`, 'USAGE', {
       cause: e,
@@ -99,19 +134,31 @@ function loadFile(file: string): KubeConfig {
 }
 
 /** Merges kubeconfigs with kubectl's rule: the first file to define a name or current-context wins. */
-function mergeFirstWins(configs: KubeConfig[]): KubeConfig {
+function mergeFirstWins(configs: { file: string; kc: KubeConfig }[]): {
+  kc: KubeConfig;
+  origins: KubeconfigOrigins;
+} {
   const out = new KubeConfig();
   out.clusters = [];
   out.users = [];
   out.contexts = [];
   out.currentContext = '';
-  for (const kc of configs) {
+  const origins = { clusters: new Map<string, string>(), users: new Map<string, string>() };
+  for (const { file, kc } of configs) {
     if (!out.currentContext && kc.currentContext) out.currentContext = kc.currentContext;
-    for (const c of kc.clusters) if (!out.clusters.some((x) => x.name === c.name)) out.clusters.push(c);
-    for (const u of kc.users) if (!out.users.some((x) => x.name === u.name)) out.users.push(u);
+    for (const c of kc.clusters)
+      if (!out.clusters.some((x) => x.name === c.name)) {
+        out.clusters.push(c);
+        origins.clusters.set(c.name, file);
+      }
+    for (const u of kc.users)
+      if (!out.users.some((x) => x.name === u.name)) {
+        out.users.push(u);
+        origins.users.set(u.name, file);
+      }
     for (const c of kc.contexts) if (!out.contexts.some((x) => x.name === c.name)) out.contexts.push(c);
   }
-  return out;
+  return { kc: out, origins };
 }
 
 /**
@@ -119,7 +166,9 @@ function mergeFirstWins(configs: KubeConfig[]): KubeConfig {
  * @throws UsageError when --kubeconfig names a missing file or --context names an unknown context;
  *   BosunError when no kubeconfig is found or a file is malformed.
  */
-export function loadKubeConfig(opts: KubeClientOptions): LoadedKubeConfig {
+export function loadKubeConfig(
+  opts: Pick<KubeClientOptions, 'kubeconfig' | 'envKubeconfig' | 'home' | 'context'>,
+): LoadedKubeConfig {
   const { files, explicit } = kubeconfigCandidates(opts);
   const present = files.filter((f) => existsSync(f));
   if (explicit && present.length === 0) {
@@ -136,7 +185,12 @@ export function loadKubeConfig(opts: KubeClientOptions): LoadedKubeConfig {
       },
     );
   }
-  const kc = mergeFirstWins(present.map(loadFile));
+  const { kc, origins } = mergeFirstWins(present.map((file) => ({ file, kc: loadFile(file) })));
+  const named = present.join(', ');
+  if (kc.clusters.length === 0 && kc.users.length === 0 && kc.contexts.length === 0 && !kc.currentContext)
+    throw new BosunError(`the kubeconfig ${named} is empty`, 'USAGE', {
+      hint: 'Point --kubeconfig or KUBECONFIG at a kubeconfig with a cluster, a user and a context (bosun sandbox up writes one).',
+    });
   if (opts.context !== undefined && opts.context !== '') {
     if (!kc.contexts.some((c) => c.name === opts.context)) {
       throw new UsageError(`context was not found for specified context: ${opts.context}`, {
@@ -146,22 +200,31 @@ export function loadKubeConfig(opts: KubeClientOptions): LoadedKubeConfig {
     kc.setCurrentContext(opts.context);
   }
   if (!kc.currentContext) {
-    throw new BosunError('the kubeconfig has no current-context and --context was not given', 'USAGE', {
-      hint: `Pass --context with one of: ${kc.contexts.map((c) => c.name).join(', ') || '(no contexts defined)'}`,
-    });
+    throw new BosunError(
+      `the kubeconfig ${named} has no current-context and --context was not given`,
+      'USAGE',
+      {
+        hint: `Pass --context with one of: ${kc.contexts.map((c) => c.name).join(', ') || '(no contexts defined)'}`,
+      },
+    );
   }
   const ctx = kc.getContextObject(kc.currentContext);
   if (ctx === null)
-    throw new BosunError(`context "${kc.currentContext}" is not defined in the kubeconfig`, 'USAGE', {
-      hint: 'Pass --context with a defined context.',
-    });
+    throw new BosunError(
+      `context "${kc.currentContext}" is not defined in the kubeconfig ${named}`,
+      'USAGE',
+      {
+        hint: 'Pass --context with a defined context.',
+      },
+    );
   const cluster = kc.getCluster(ctx.cluster);
   if (cluster === null)
     throw new BosunError(
-      `context "${ctx.name}" refers to cluster "${ctx.cluster}", which is not defined in the kubeconfig`,
+      `context "${ctx.name}" refers to cluster "${ctx.cluster}", which is not defined in the kubeconfig ${named}`,
       'USAGE',
     );
-  return { kc, files: present, contextName: ctx.name, server: cluster.server };
+  checkReferencedFiles(kc, origins);
+  return { kc, files: present, contextName: ctx.name, server: cluster.server, origins };
 }
 
 /** Adds the request timeout and the caller's abort signal to every request. */
@@ -188,17 +251,26 @@ function requestMiddleware(
  * client-node 1.x gives every request a new https.Agent, so every request pays a TLS handshake
  * (client certificate included) on both ends: a drain's hundred evictions paid a hundred. This
  * keeps one keep-alive agent per set of TLS options, as client-go keeps one transport per config.
- * Headers (tokens, exec credentials) are still applied per request by the kubeconfig.
+ * Headers (tokens, exec credentials) are still applied per request by the kubeconfig, and the
+ * in-cluster token (`token`) by its source. What the kubeconfig's credentials fail with (a key file
+ * gone, a credential plugin missing, a key that does not match its certificate) is a BosunError
+ * naming the kubeconfig file.
  */
 function keepAliveAuth(
-  kc: KubeConfig,
+  loaded: Pick<LoadedKubeConfig, 'kc' | 'origins'>,
   shareable: WeakSet<https.Agent>,
+  token?: FileTokenSource,
 ): { getName(): string; applySecurityAuthentication(c: RequestContext): Promise<void> } {
+  const { kc } = loaded;
   let shared: { key: string; agent: https.Agent } | undefined;
+  const fail = (e: unknown): never => {
+    throw credentialError(e, kc.getCurrentUser(), kc.getCurrentCluster(), loaded.origins);
+  };
   return {
     getName: () => kc.getName(),
     async applySecurityAuthentication(c) {
-      await kc.applySecurityAuthentication(c);
+      await kc.applySecurityAuthentication(c).catch(fail);
+      if (token) c.setHeaderParam('Authorization', `Bearer ${await token.token()}`);
       const fresh = c.getAgent();
       // Proxy agents and plain http are left as client-node makes them.
       if (!(fresh instanceof https.Agent) || fresh.constructor !== https.Agent) return;
@@ -210,13 +282,18 @@ function keepAliveAuth(
       );
       if (shared?.key !== key) {
         // One TLS context for every connection (the agent would parse the key again for each).
-        const secureContext = createSecureContext({
-          ca: o.ca,
-          cert: o.cert,
-          key: o.key,
-          pfx: o.pfx,
-          passphrase: o.passphrase,
-        });
+        let secureContext;
+        try {
+          secureContext = createSecureContext({
+            ca: o.ca,
+            cert: o.cert,
+            key: o.key,
+            pfx: o.pfx,
+            passphrase: o.passphrase,
+          });
+        } catch (e) {
+          fail(e);
+        }
         // No maxSockets: a request queued for a busy socket trips node-fetch 2's check for cut-off
         // chunked bodies (node-fetch#1767, a false "Premature close"). Callers bound their concurrency.
         shared = { key, agent: new https.Agent({ ...o, secureContext, keepAlive: true }) };
@@ -227,17 +304,35 @@ function keepAliveAuth(
   };
 }
 
+/** After a 401, the in-cluster token is read again before the next request (client-go does). */
+function tokenResetMiddleware(token: FileTokenSource): {
+  pre(c: RequestContext): Promise<RequestContext>;
+  post(r: ResponseContext): Promise<ResponseContext>;
+} {
+  return {
+    pre: (c) => Promise.resolve(c),
+    post: (r) => {
+      if (r.httpStatusCode === 401) token.reset();
+      return Promise.resolve(r);
+    },
+  };
+}
+
 /** Builds the client-node Configuration used by the typed APIs. */
 export function apiConfiguration(
-  loaded: LoadedKubeConfig,
+  loaded: Pick<LoadedKubeConfig, 'kc' | 'origins' | 'server'>,
   opts: Pick<KubeClientOptions, 'requestTimeoutMs' | 'signal'> = {},
   transport = new Http2Transport(),
+  token?: FileTokenSource,
 ): Configuration {
   return createConfiguration({
     baseServer: new ServerConfiguration(loaded.server, {}),
     httpApi: transport.library(),
-    authMethods: { default: keepAliveAuth(loaded.kc, transport.h2Agents) },
-    promiseMiddleware: [requestMiddleware(opts.requestTimeoutMs ?? 0, opts.signal)],
+    authMethods: { default: keepAliveAuth(loaded, transport.h2Agents, token) },
+    promiseMiddleware: [
+      requestMiddleware(opts.requestTimeoutMs ?? 0, opts.signal),
+      ...(token ? [tokenResetMiddleware(token)] : []),
+    ],
   });
 }
 
@@ -342,7 +437,49 @@ function fallbackWatch(
 
 /** Loads the kubeconfig and builds the clients. No request is made. */
 export function createKubeClients(opts: KubeClientOptions): KubeClients {
-  const loaded = loadKubeConfig(opts);
+  return clientsFor(loadKubeConfig(opts), opts);
+}
+
+/** What a pod's clients are built from, beyond its in-cluster configuration. */
+export type InClusterClientOptions = Pick<KubeClientOptions, 'requestTimeoutMs' | 'signal' | 'clock'> & {
+  /** Reads the token again as it rotates. */
+  readFile: ReadFile;
+};
+
+/**
+ * Builds the clients a pod uses (kube/in-cluster.ts's inClusterConfig): the ServiceAccount token,
+ * read again as it rotates, and its CA. No request is made.
+ */
+export function createInClusterClients(cfg: InClusterConfig, opts: InClusterClientOptions): KubeClients {
+  const kc = new KubeConfig();
+  kc.loadFromClusterAndUser(
+    {
+      name: 'in-cluster',
+      server: cfg.server,
+      skipTLSVerify: false,
+      ...(cfg.caFile ? { caFile: cfg.caFile } : {}),
+    },
+    { name: 'in-cluster' },
+  );
+  const origins = {
+    clusters: new Map([['in-cluster', cfg.tokenFile]]),
+    users: new Map([['in-cluster', cfg.tokenFile]]),
+  };
+  const loaded: LoadedKubeConfig = {
+    kc,
+    files: [],
+    contextName: kc.currentContext,
+    server: cfg.server,
+    origins,
+  };
+  return clientsFor(loaded, opts, new FileTokenSource(cfg.tokenFile, opts));
+}
+
+function clientsFor(
+  loaded: LoadedKubeConfig,
+  opts: Pick<KubeClientOptions, 'requestTimeoutMs' | 'signal' | 'clock'>,
+  token?: FileTokenSource,
+): KubeClients {
   // One listener on the caller's signal; every request listens on ours (a drain has many in flight).
   let signal: AbortSignal | undefined;
   if (opts.signal) {
@@ -353,14 +490,64 @@ export function createKubeClients(opts: KubeClientOptions): KubeClients {
     signal = inner.signal;
   }
   const transport = new Http2Transport();
-  const config = apiConfiguration(loaded, { ...opts, signal }, transport);
+  const config = apiConfiguration(loaded, { ...opts, signal }, transport, token);
   return {
     ...loaded,
     config,
     watch: kubeWatch(config, transport, new Watch(loaded.kc)),
     requestTimeoutMs: opts.requestTimeoutMs ?? 0,
     signal,
+    clock: opts.clock,
+    explainRejection: (e) => explainRejection(loaded, opts.clock.now(), e),
   };
+}
+
+/**
+ * A clearer error for credentials the server refused, when the kubeconfig's user has a client
+ * certificate: which certificate, from which file, and why it would not be accepted.
+ */
+function explainRejection(
+  loaded: Pick<LoadedKubeConfig, 'kc' | 'origins'>,
+  now: Date,
+  e: KubeApiError,
+): KubeApiError | undefined {
+  if (!isRejectedCredential(e.status, e.message)) return undefined;
+  const user = loaded.kc.getCurrentUser();
+  const cluster = loaded.kc.getCurrentCluster();
+  if (!user || (!user.certFile && !user.certData)) return undefined;
+  let problem: string | undefined;
+  try {
+    const cert = user.certFile ? readFileSync(user.certFile) : Buffer.from(user.certData ?? '', 'base64');
+    const ca = cluster?.caFile
+      ? readFileSync(cluster.caFile)
+      : cluster?.caData
+        ? Buffer.from(cluster.caData, 'base64')
+        : undefined;
+    problem = clientCertificateProblem({ cert, ca }, now);
+  } catch (err) {
+    problem = `it cannot be read: ${errorMessage(err)}`;
+  }
+  const file = loaded.origins.users.get(user.name);
+  const which = `the client certificate of user "${user.name}"${user.certFile ? ` (${user.certFile})` : ''}${file ? ` in kubeconfig ${file}` : ''}`;
+  return new KubeApiError(
+    `the API server did not accept ${which}: ${problem ?? "it is valid and signed by the kubeconfig's CA, so the API server trusts another client CA"} (${e.status} ${e.reason})`,
+    {
+      status: e.status,
+      reason: e.reason,
+      resource: e.resource,
+      group: e.group,
+      name: e.resourceName,
+      namespace: e.namespace,
+      causes: e.causes,
+      retryAfterSeconds: e.retryAfterSeconds,
+    },
+    {
+      cause: e,
+      hint: problem?.startsWith('it expired')
+        ? "Renew it (bosun certs renew, or kubeadm certs renew for kubeadm's kubeconfigs), or use a current kubeconfig."
+        : "Use a client certificate signed by the cluster's CA (kubeadm kubeconfig user, or bosun certs renew).",
+    },
+  );
 }
 
 /** A request to `path` with `query` (undefined values left out) and the kubeconfig's credentials. */
@@ -455,13 +642,19 @@ export const MAX_RETRIES = 10;
  * reach past it, counted from the first attempt.
  */
 export async function kubeCall<T>(
-  clients: Pick<KubeClients, 'signal' | 'requestTimeoutMs'>,
+  clients: Pick<KubeClients, 'signal' | 'requestTimeoutMs' | 'clock'> &
+    Partial<Pick<KubeClients, 'server' | 'explainRejection'>>,
   target: RequestTarget,
   fn: () => Promise<T>,
   opts: { retryAfter?: boolean; method?: string } = {},
 ): Promise<T> {
-  const started = Date.now();
+  const { clock } = clients;
+  const started = clock.now().getTime();
   const limit = clients.requestTimeoutMs > 0 ? clients.requestTimeoutMs : Infinity;
+  const fail = (e: unknown, how: AbortContext): Error => {
+    const k = toKubeError(e, target, { ...how, ...(clients.server ? { server: clients.server } : {}) });
+    return (isKubeApiError(k) && clients.explainRejection?.(k)) || k;
+  };
   for (let retries = 0; ; retries++) {
     try {
       return await fn();
@@ -475,14 +668,11 @@ export async function kubeCall<T>(
             : opts.retryAfter === false
               ? undefined
               : retryAfterSeconds(e);
-      if (wait === undefined || Date.now() - started + wait * 1000 >= limit)
-        throw toKubeError(e, target, how);
+      if (wait === undefined || clock.now().getTime() - started + wait * 1000 >= limit) throw fail(e, how);
       try {
-        await systemClock.sleep(wait * 1000, clients.signal);
+        await clock.sleep(wait * 1000, clients.signal);
       } catch {
-        throw toKubeError(new DOMException('The operation was aborted', 'AbortError'), target, {
-          cancelled: true,
-        });
+        throw fail(new DOMException('The operation was aborted', 'AbortError'), { cancelled: true });
       }
     }
   }

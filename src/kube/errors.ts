@@ -11,7 +11,7 @@
 //   errors, `ERR_HTTP2_*` stream and session errors, and the same `AbortError`.
 // It never retries, logs or swallows anything: callers decide.
 import { ApiException } from '@kubernetes/client-node';
-import { BosunError, errorMessage } from '../common/errors.ts';
+import { BosunError, errorMessage, isBosunError } from '../common/errors.ts';
 
 /** One entry of a Status's details.causes (field validation errors, DisruptionBudget, ...). */
 export interface StatusCause {
@@ -249,7 +249,7 @@ function transportError(e: Error, target: RequestTarget, how: AbortContext): Kub
       (how.cancelled === false && how.timeoutMs !== undefined && how.timeoutMs > 0);
     return timedOut
       ? new KubeApiError(
-          `${what} timed out after ${how.timeoutMs ? `${how.timeoutMs / 1000}s` : 'the request timeout'}`,
+          `${what} timed out after ${how.timeoutMs ? `${how.timeoutMs / 1000}s` : 'the request timeout'}${how.server ? ` waiting for the API server at ${how.server}` : ''}`,
           { status: 0, reason: TransportReason.RequestTimeout, ...fieldsOf(target) },
           { cause: e, hint: 'Raise --request-timeout, or check that the API server is responding.' },
         )
@@ -260,9 +260,12 @@ function transportError(e: Error, target: RequestTarget, how: AbortContext): Kub
         );
   }
   const msg = errorMessage(e);
-  if (/certificate|self[- ]signed|tls|ssl|CERT_|ERR_TLS/i.test(errno + ' ' + msg)) {
+  const at = how.server ? ` at ${how.server}` : '';
+  // A connection that timed out (kube/http2.ts's dial and handshake deadlines among them) is an
+  // unreachable server, whatever its message says about TLS.
+  if (errno !== 'ETIMEDOUT' && /certificate|self[- ]signed|tls|ssl|CERT_|ERR_TLS/i.test(errno + ' ' + msg)) {
     return new KubeApiError(
-      `TLS handshake with the API server failed: ${msg}`,
+      `TLS handshake with the API server${at} failed: ${msg}`,
       { status: 0, reason: TransportReason.TLS, ...fieldsOf(target) },
       {
         cause: e,
@@ -281,7 +284,7 @@ function transportError(e: Error, target: RequestTarget, how: AbortContext): Kub
     (e.name === 'FetchError' && str((e as { type?: unknown }).type) === 'system')
   ) {
     return new KubeApiError(
-      `unable to reach the API server: ${msg}`,
+      `unable to reach the API server${at}: ${msg}`,
       { status: 0, reason: TransportReason.Unreachable, ...fieldsOf(target) },
       {
         cause: e,
@@ -307,6 +310,8 @@ export interface AbortContext {
   cancelled?: boolean;
   /** The request timeout in force, if any: an abort without cancellation is that timeout. */
   timeoutMs?: number;
+  /** The API server's URL, named in messages about a server that did not answer. */
+  server?: string;
 }
 
 /**
@@ -320,6 +325,8 @@ export function toKubeError(
   how: AbortContext = {},
 ): KubeApiError | Error {
   if (isKubeApiError(e)) return e;
+  // Already one line for the user (a kubeconfig that cannot be used, a credential plugin that failed).
+  if (isBosunError(e)) return e;
   if (
     e instanceof ApiException ||
     (isRecord(e) && typeof e['code'] === 'number' && 'body' in e && e instanceof Error)

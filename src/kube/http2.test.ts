@@ -1,3 +1,4 @@
+import { systemClock } from '../common/real.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -67,7 +68,7 @@ async function serve(
 }
 
 function clientsFor(s: Served, extra: { requestTimeoutMs?: number; signal?: AbortSignal } = {}): KubeClients {
-  return createKubeClients({ kubeconfig: s.kubeconfig, home: os.tmpdir(), ...extra });
+  return createKubeClients({ clock: systemClock, kubeconfig: s.kubeconfig, home: os.tmpdir(), ...extra });
 }
 
 test('a server offering h2 gets every request as a stream of one connection, with the credentials', async (t) => {
@@ -315,7 +316,7 @@ test('over h2 the server certificate is verified against the kubeconfig CA, unle
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const wrongCa = path.join(dir, 'wrong-ca');
   writeFileSync(wrongCa, tokenKubeconfig(s.port, other.cert));
-  const untrusting = createKubeClients({ kubeconfig: wrongCa, home: dir });
+  const untrusting = createKubeClients({ clock: systemClock, kubeconfig: wrongCa, home: dir });
   await assert.rejects(
     kubeCall(untrusting, { resource: 'nodes', name: 'n', verb: 'get' }, () => readNode(untrusting, 'n')),
     (e: unknown) => isKubeApiError(e) && e.reason === TransportReason.TLS,
@@ -330,7 +331,8 @@ test('over h2 the server certificate is verified against the kubeconfig CA, unle
     ),
   );
   assert.equal(
-    (await readNode(createKubeClients({ kubeconfig: insecure, home: dir }), 'n')).metadata?.name,
+    (await readNode(createKubeClients({ clock: systemClock, kubeconfig: insecure, home: dir }), 'n')).metadata
+      ?.name,
     'n',
   );
   assert.deepEqual(s.versions, ['2.0']);
@@ -480,7 +482,7 @@ test('a server that speaks only HTTP/1.1 is watched through client-node: the sam
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = path.join(dir, 'config');
   writeFileSync(kubeconfig, tokenKubeconfig((srv.address() as { port: number }).port, cert));
-  const clients = createKubeClients({ kubeconfig, home: dir });
+  const clients = createKubeClients({ clock: systemClock, kubeconfig, home: dir });
   const seen: string[] = [];
   await clients.watch({ path: '/api/v1/pods' }, (type) => seen.push(type), new AbortController().signal);
   assert.deepEqual(seen, ['MODIFIED', 'MODIFIED']);

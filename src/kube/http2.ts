@@ -52,7 +52,37 @@ export interface Http2HealthCheck {
 
 const CLIENT_GO_HEALTH_CHECK: Http2HealthCheck = { readIdleMs: 30_000, pingTimeoutMs: 15_000 };
 
-/** A session's requests in flight and when it last received anything. */
+/**
+ * How long opening a connection may take: the TCP connect (dialMs), then the TLS handshake
+ * (tlsHandshakeMs). A server that accepts and never answers, or a path that drops SYNs, fails the
+ * requests waiting on it as unreachable instead of leaving them waiting forever. client-go's values
+ * (k8s.io/apimachinery/pkg/util/net's SetTransportDefaults: a 30 s dialer timeout, a 10 s
+ * TLSHandshakeTimeout).
+ */
+export interface ConnectDeadlines {
+  dialMs: number;
+  tlsHandshakeMs: number;
+}
+
+const CLIENT_GO_CONNECT_DEADLINES: ConnectDeadlines = { dialMs: 30_000, tlsHandshakeMs: 10_000 };
+
+/**
+ * A connection being opened, shared by every request to its origin. Each request waits on it with
+ * its own signal (--request-timeout, Ctrl-C) and gives up at once when that aborts; when the last
+ * one has given up, the attempt itself is abandoned (its socket destroyed).
+ */
+interface Opening {
+  promise: Promise<Connection>;
+  waiters: number;
+  settled: boolean;
+  cancel(): void;
+}
+
+/**
+ * A session's requests in flight and when it last received anything. Times are the monotonic
+ * performance.now() of the timers that check them (real sockets, real timers: a wall clock that
+ * steps must not make a connection look idle or alive); retries, which wait, take a Clock instead.
+ */
 interface SessionState {
   active: number;
   lastRead: number;
@@ -67,13 +97,18 @@ interface SessionState {
 export class Http2Transport {
   private readonly fallback = new IsomorphicFetchHttpLibrary();
   /** Per agent (one TLS identity), per origin. */
-  private readonly connections = new WeakMap<https.Agent, Map<string, Promise<Connection>>>();
+  private readonly connections = new WeakMap<https.Agent, Map<string, Opening>>();
   private readonly states = new WeakMap<http2.ClientHttp2Session, SessionState>();
 
-  /** @param h2Agents the agents whose requests may go over h2 (keepAliveAuth's shared agents). */
+  /**
+   * @param h2Agents the agents whose requests may go over h2 (keepAliveAuth's shared agents).
+   * @param health the HTTP/2 health check of open connections.
+   * @param deadlines how long a connection may take to open.
+   */
   constructor(
     readonly h2Agents = new WeakSet<https.Agent>(),
     private readonly health: Http2HealthCheck = CLIENT_GO_HEALTH_CHECK,
+    private readonly deadlines: ConnectDeadlines = CLIENT_GO_CONNECT_DEADLINES,
   ) {}
 
   /** The client-node HttpLibrary. */
@@ -113,39 +148,60 @@ export class Http2Transport {
       (body !== undefined && typeof body !== 'string')
     )
       return undefined;
-    const conn = await this.connection(url, agent);
+    const conn = await this.connection(url, agent, c.getSignal() as AbortSignal | undefined);
     return conn === 'http/1.1' ? undefined : conn;
   }
 
-  private connection(url: URL, agent: https.Agent): Promise<Connection> {
+  /** The origin's connection, opened if needed; waiting for it ends when `signal` aborts. */
+  private async connection(
+    url: URL,
+    agent: https.Agent,
+    signal: AbortSignal | undefined,
+  ): Promise<Connection> {
     let byOrigin = this.connections.get(agent);
     if (byOrigin === undefined) this.connections.set(agent, (byOrigin = new Map()));
     const origins = byOrigin;
-    const existing = origins.get(url.origin);
-    if (existing !== undefined) {
-      // A session known to be closing takes no new streams; open another.
-      return existing.then((c) => {
-        if (c === 'http/1.1' || (!c.closed && !c.destroyed)) return c;
-        if (origins.get(url.origin) === existing) origins.delete(url.origin);
-        return this.connection(url, agent);
-      });
+    let opening = origins.get(url.origin);
+    if (opening === undefined) {
+      const attempt = connect(url, agent.options, this.deadlines);
+      const o: Opening = {
+        promise: attempt.promise.then(
+          (conn) => {
+            o.settled = true;
+            if (conn !== 'http/1.1') {
+              // A session that ends (GOAWAY, error, close) is replaced by the next request.
+              const forget = (): void => {
+                if (origins.get(url.origin) === o) origins.delete(url.origin);
+              };
+              conn.on('close', forget);
+              conn.on('goaway', forget);
+              conn.on('error', forget);
+              conn.unref();
+            }
+            return conn;
+          },
+          (e: unknown) => {
+            o.settled = true;
+            if (origins.get(url.origin) === o) origins.delete(url.origin);
+            throw e;
+          },
+        ),
+        waiters: 0,
+        settled: false,
+        cancel: () => {
+          if (origins.get(url.origin) === o) origins.delete(url.origin);
+          attempt.cancel();
+        },
+      };
+      o.promise.catch(() => undefined);
+      origins.set(url.origin, o);
+      opening = o;
     }
-    const p = connect(url, agent.options).then((conn) => {
-      if (conn !== 'http/1.1') {
-        // A session that ends (GOAWAY, error, close) is replaced by the next request.
-        const forget = (): void => {
-          if (origins.get(url.origin) === p) origins.delete(url.origin);
-        };
-        conn.on('close', forget);
-        conn.on('goaway', forget);
-        conn.on('error', forget);
-        conn.unref();
-      }
-      return conn;
-    });
-    p.catch(() => origins.delete(url.origin));
-    origins.set(url.origin, p);
-    return p;
+    const conn = await waitFor(opening, signal);
+    // A session known to be closing takes no new streams; open another.
+    if (conn === 'http/1.1' || (!conn.closed && !conn.destroyed)) return conn;
+    if (origins.get(url.origin) === opening) origins.delete(url.origin);
+    return this.connection(url, agent, signal);
   }
 
   private request(
@@ -201,12 +257,12 @@ export class Http2Transport {
       let resHeaders: Record<string, string> = {};
       const st = this.state(session);
       stream.on('response', (h) => {
-        st.lastRead = Date.now();
+        st.lastRead = performance.now();
         status = Number(h[':status']);
         resHeaders = plainHeaders(h);
       });
       stream.on('data', (d: Buffer) => {
-        st.lastRead = Date.now();
+        st.lastRead = performance.now();
         if (sink === undefined || status < 200 || status >= 300) {
           chunks.push(d);
           return;
@@ -262,7 +318,7 @@ export class Http2Transport {
     if (st === undefined)
       this.states.set(
         session,
-        (st = { active: 0, lastRead: Date.now(), checker: undefined, pinging: false }),
+        (st = { active: 0, lastRead: performance.now(), checker: undefined, pinging: false }),
       );
     return st;
   }
@@ -280,7 +336,7 @@ export class Http2Transport {
     }
     if (st.active > 0 && st.active - delta === 0) {
       session.ref();
-      st.lastRead = Date.now();
+      st.lastRead = performance.now();
       st.checker = setInterval(() => this.check(session, st), Math.max(10, this.health.readIdleMs / 3));
       st.checker.unref();
     } else if (st.active === 0) {
@@ -291,7 +347,7 @@ export class Http2Transport {
   }
 
   private check(session: http2.ClientHttp2Session, st: SessionState): void {
-    if (st.pinging || session.destroyed || Date.now() - st.lastRead < this.health.readIdleMs) return;
+    if (st.pinging || session.destroyed || performance.now() - st.lastRead < this.health.readIdleMs) return;
     st.pinging = true;
     const dead = setTimeout(() => {
       const e = Object.assign(
@@ -304,18 +360,70 @@ export class Http2Transport {
       clearTimeout(dead);
       st.pinging = false;
       if (err) session.destroy(err);
-      else st.lastRead = Date.now();
+      else st.lastRead = performance.now();
     });
   }
 }
 
-/** Opens a TLS connection offering h2 and http/1.1; an h2 session if the server picked h2. */
-function connect(url: URL, o: https.AgentOptions): Promise<Connection> {
-  return new Promise((resolve, reject) => {
-    const host = url.hostname.replace(/^\[|\]$/g, '');
+/**
+ * Waits for a connection being opened, giving up when the signal aborts; the last waiter to give
+ * up abandons the attempt (nobody else would use it, and its socket would keep the process alive).
+ */
+function waitFor(o: Opening, signal: AbortSignal | undefined): Promise<Connection> {
+  if (o.settled) return o.promise;
+  if (signal?.aborted) return Promise.reject(abortError());
+  o.waiters++;
+  return new Promise<Connection>((resolve, reject) => {
+    let waiting = true;
+    const leave = (): void => {
+      waiting = false;
+      o.waiters--;
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (): void => {
+      if (!waiting) return;
+      leave();
+      if (o.waiters === 0 && !o.settled) o.cancel();
+      reject(abortError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    o.promise.then(
+      (c) => {
+        if (!waiting) return;
+        leave();
+        resolve(c);
+      },
+      (e: unknown) => {
+        if (!waiting) return;
+        leave();
+        reject(e);
+      },
+    );
+  });
+}
+
+/** A connection attempt failed by its own deadline: the server named, and unreachable to errors.ts. */
+function connectTimeout(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ETIMEDOUT' });
+}
+
+/**
+ * Opens a TLS connection offering h2 and http/1.1; an h2 session if the server picked h2. The TCP
+ * connect and the TLS handshake each have their deadline; cancel() abandons the attempt.
+ */
+function connect(
+  url: URL,
+  o: https.AgentOptions,
+  deadlines: ConnectDeadlines,
+): { promise: Promise<Connection>; cancel(): void } {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port || 443);
+  const address = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+  let cancel = (): void => undefined;
+  const promise = new Promise<Connection>((resolve, reject) => {
     const socket = tls.connect({
       host,
-      port: Number(url.port || 443),
+      port,
       ...(o.secureContext
         ? { secureContext: o.secureContext }
         : { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase }),
@@ -324,9 +432,40 @@ function connect(url: URL, o: https.AgentOptions): Promise<Connection> {
       ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
       ALPNProtocols: ['h2', 'http/1.1'],
     });
-    socket.once('error', reject);
+    let timer: NodeJS.Timeout | undefined;
+    const fail = (e: Error): void => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      socket.destroy();
+      reject(e);
+    };
+    cancel = () => fail(abortError());
+    timer = setTimeout(
+      () =>
+        fail(
+          connectTimeout(
+            `dial tcp ${address}: i/o timeout (no connection within ${deadlines.dialMs / 1000}s)`,
+          ),
+        ),
+      deadlines.dialMs,
+    );
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () =>
+          fail(
+            connectTimeout(
+              `TLS handshake timeout: ${address} accepted the connection but did not answer within ${deadlines.tlsHandshakeMs / 1000}s`,
+            ),
+          ),
+        deadlines.tlsHandshakeMs,
+      );
+    });
+    socket.once('error', fail);
     socket.once('secureConnect', () => {
-      socket.off('error', reject);
+      clearTimeout(timer);
+      socket.off('error', fail);
+      cancel = () => undefined;
       if (socket.alpnProtocol !== 'h2') {
         socket.destroy();
         resolve('http/1.1');
@@ -337,6 +476,7 @@ function connect(url: URL, o: https.AgentOptions): Promise<Connection> {
       resolve(session);
     });
   });
+  return { promise, cancel: () => cancel() };
 }
 
 function plainHeaders(h: http2.IncomingHttpHeaders): Record<string, string> {

@@ -1,3 +1,4 @@
+import { systemClock } from '../common/real.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -45,7 +46,9 @@ function nodePodsFor(t: { after(fn: () => void): void }, server: string): Return
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bosun-node-pods-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(path.join(dir, 'config'), plainKubeconfig(server));
-  return createNodePods(createKubeClients({ kubeconfig: path.join(dir, 'config'), home: dir }));
+  return createNodePods(
+    createKubeClients({ clock: systemClock, kubeconfig: path.join(dir, 'config'), home: dir }),
+  );
 }
 
 test("listPods follows `continue` in chunks of --chunk-size (kubectl's default 500; 0: one response)", async (t) => {
@@ -114,6 +117,7 @@ async function h2Server(
   });
   writeFileSync(path.join(dir, 'config'), tokenKubeconfig((srv.address() as { port: number }).port, cert));
   const clients = createKubeClients({
+    clock: systemClock,
     kubeconfig: path.join(dir, 'config'),
     home: dir,
     ...(opts.signal ? { signal: opts.signal } : {}),

@@ -2,7 +2,8 @@
 // kubeRequest (authentication, transport, timeout and cancellation from client-node; the API's JSON
 // as it came, in kube/types.ts's shapes), and every failure is mapped through kube/errors.ts.
 import { kubeCall, kubeRequest, type KubeClients, type KubeRequest } from './client.ts';
-import { fromStatus, isConflict, parseStatus, toKubeError, type RequestTarget } from './errors.ts';
+import { isConflict, type RequestTarget } from './errors.ts';
+import { watchObjects } from './requests.ts';
 import type {
   ListOptions,
   NodeHealth,
@@ -62,31 +63,21 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
     onEvent: (e: WatchEvent<Pod>) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const target = { resource: 'pods', namespace: opts.namespace, verb: 'watch' };
-    return clients
-      .watch(
-        {
-          path: podsPath(opts.namespace),
-          query: {
-            fieldSelector: opts.fieldSelector,
-            labelSelector: opts.labelSelector,
-            resourceVersion: opts.resourceVersion,
-            allowWatchBookmarks: true,
-          },
+    return watchObjects<Pod>(
+      clients,
+      { resource: 'pods', namespace: opts.namespace, verb: 'watch' },
+      {
+        path: podsPath(opts.namespace),
+        query: {
+          fieldSelector: opts.fieldSelector,
+          labelSelector: opts.labelSelector,
+          resourceVersion: opts.resourceVersion,
+          allowWatchBookmarks: true,
         },
-        (type, obj) => {
-          if (type === 'ERROR') {
-            const st = parseStatus(obj);
-            throw fromStatus(typeof st?.['code'] === 'number' ? st['code'] : 500, st, target);
-          }
-          if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' || type === 'BOOKMARK')
-            onEvent({ type, object: obj as Pod });
-        },
-        signal,
-      )
-      .catch((e: unknown) => {
-        if (!signal.aborted) throw toKubeError(e, target, { cancelled: false });
-      });
+      },
+      onEvent,
+      signal,
+    );
   }
 
   function removalBody(name: string, namespace: string, opts: PodRemovalOptions): Record<string, unknown> {

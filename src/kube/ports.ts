@@ -7,6 +7,7 @@ import type {
   Event,
   Lease,
   ListResult,
+  Namespace,
   Node,
   Pod,
   PodDisruptionBudget,
@@ -84,4 +85,64 @@ export interface NodeHealth {
   getLease(namespace: string, name: string): Promise<Lease>;
   /** core/v1 Events (all namespaces unless namespace is set). */
   listEvents(opts?: ListOptions): Promise<Event[]>;
+}
+
+// ---- Leases, Namespaces and Node watches: what the lock (src/lock/), the upgrade and the agent
+// need (issue 15). Implemented in kube/leases.ts and kube/node-watch.ts.
+
+/** Where a watch starts and what it selects. */
+export interface WatchFrom {
+  /** The resourceVersion of the list or object read before (events after it are delivered). */
+  resourceVersion: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** coordination.k8s.io/v1 Leases, written with resourceVersion preconditions. */
+export interface Leases {
+  /** @throws KubeApiError NotFound when the Lease does not exist. */
+  getLease(namespace: string, name: string): Promise<Lease>;
+  /**
+   * Creates the Lease in its metadata.namespace.
+   * @throws KubeApiError AlreadyExists (isAlreadyExists) when it exists; NotFound when its namespace does not.
+   */
+  createLease(lease: Lease): Promise<Lease>;
+  /**
+   * Replaces the Lease (PUT) if it is still at its metadata.resourceVersion, which must be set.
+   * @throws KubeApiError Conflict (isConflict) when someone wrote it since that version was read.
+   */
+  updateLease(lease: Lease): Promise<Lease>;
+  /**
+   * Deletes the Lease; with resourceVersion, only if it is still at that version (409 Conflict otherwise).
+   * @throws KubeApiError NotFound when it does not exist.
+   */
+  deleteLease(namespace: string, name: string, opts?: { resourceVersion?: string }): Promise<void>;
+  /** The namespace's Leases, with the list's resourceVersion (where watchLeases starts). */
+  listLeases(namespace: string, opts?: { labelSelector?: string }): Promise<ListResult<Lease>>;
+  /**
+   * Watches one Lease (`name`) or every Lease of the namespace, from resourceVersion, as watchPods
+   * does: resolves when the server ends the watch or signal aborts; rejects with a KubeApiError
+   * (isGone for 410 Expired).
+   */
+  watchLeases(
+    opts: WatchFrom & { namespace: string; name?: string },
+    onEvent: (e: WatchEvent<Lease>) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
+}
+
+/** core/v1 Namespaces: enough to make sure bosun's own exists. */
+export interface Namespaces {
+  /** @throws KubeApiError NotFound when it does not exist. */
+  getNamespace(name: string): Promise<Namespace>;
+  /** @throws KubeApiError AlreadyExists (isAlreadyExists) when it exists. */
+  createNamespace(ns: Namespace): Promise<Namespace>;
+}
+
+/** Nodes as a stream: a list to start from, then every change (for kube/watch.ts's listWatch). */
+export interface NodeWatch {
+  /** Nodes with the list's resourceVersion (where watchNodes starts). */
+  nodeList(opts?: { labelSelector?: string; fieldSelector?: string }): Promise<ListResult<Node>>;
+  /** Watches Nodes from resourceVersion, with watchPods' contract. */
+  watchNodes(opts: WatchFrom, onEvent: (e: WatchEvent<Node>) => void, signal: AbortSignal): Promise<void>;
 }

@@ -252,3 +252,11 @@ export interface ListResult<T> {
   items: T[];
   resourceVersion: string;
 }
+
+/** core/v1 Namespace (what bosun creates for its own objects: kube/leases.ts's ensureNamespace). */
+export interface Namespace {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  status?: { phase?: 'Active' | 'Terminating' | string };
+}

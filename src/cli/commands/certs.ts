@@ -23,6 +23,7 @@ function clusterOptions(cmd: Command, ctx: CliContext): KubeClientOptions {
     context: g.context,
     requestTimeoutMs: timeout,
     signal: ctx.signal,
+    clock: ctx.clock,
   };
 }
 

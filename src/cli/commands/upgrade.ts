@@ -7,7 +7,8 @@ import { isAbsolute, join } from 'node:path';
 import type { Command } from 'commander';
 import { BosunError, UsageError, errorMessage } from '../../common/errors.ts';
 import { parseDuration } from '../../common/duration.ts';
-import type { CliContext, GlobalOptions } from '../context.ts';
+import type { CliContext } from '../context.ts';
+import { clusterOptions } from '../nodes.ts';
 import { formatDocument, formatTable, isDocumentFormat, parseOutputFormat } from '../output.ts';
 import type { ReleaseIndex, UpgradePlanReport, UpgradeStep } from '../../upgrade/index.ts';
 
@@ -262,19 +263,11 @@ export function registerUpgradeCommands(program: Command, ctx: CliContext): void
         }
         recipe = up.parseRecipe(text, f.recipe);
       }
-      const g = cmd.optsWithGlobals<GlobalOptions>();
-      const { createKubeClients, parseRequestTimeout } = await import('../../kube/client.ts');
+      const { createKubeClients } = await import('../../kube/client.ts');
       const { createNodePods } = await import('../../kube/node-pods.ts');
       const { createClusterInfo } = await import('../../kube/cluster-info.ts');
       const { livePortsFromClients } = await import('../../certs/index.ts');
-      const clients = createKubeClients({
-        kubeconfig: g.kubeconfig,
-        envKubeconfig: ctx.env['KUBECONFIG'],
-        home: ctx.home,
-        context: g.context,
-        requestTimeoutMs: parseRequestTimeout(g.requestTimeout),
-        signal: ctx.signal,
-      });
+      const clients = createKubeClients(await clusterOptions(cmd, ctx));
       const report = await up.makeUpgradePlan(
         {
           to: f.to,

@@ -55,7 +55,12 @@ export function createDemoContext(o: {
   runCli: RunCli;
 }): DemoContext {
   const { cli, sandbox } = o;
-  const kube = createKubeClients({ kubeconfig: sandbox.kubeconfig, home: cli.home, signal: cli.signal });
+  const kube = createKubeClients({
+    kubeconfig: sandbox.kubeconfig,
+    home: cli.home,
+    signal: cli.signal,
+    clock: cli.clock,
+  });
   return {
     cli,
     sandbox,
