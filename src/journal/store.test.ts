@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromStatus } from '../kube/errors.ts';
 import type { ConfigMap } from '../kube/cluster-info.ts';
+import type { Namespace } from '../kube/types.ts';
 import { JOURNAL_KEY, JournalStore, type ConfigMapObjects } from './store.ts';
 import { newJournal, stepAction, type RolloutJournal } from './rollout.ts';
 
@@ -54,10 +55,22 @@ class FakeConfigMaps implements ConfigMapObjects {
     this.cm = { ...structuredClone(cm), metadata: { ...cm.metadata, resourceVersion: String(++this.rv) } };
     return Promise.resolve(structuredClone(this.cm));
   }
-  ensureNamespace(name: string): Promise<void> {
-    this.calls.push('ensureNamespace');
-    this.namespaces.add(name);
-    return Promise.resolve();
+  getNamespace(name: string): Promise<Namespace> {
+    this.calls.push('getNamespace');
+    if (!this.namespaces.has(name))
+      return Promise.reject(
+        fromStatus(
+          404,
+          { reason: 'NotFound', message: `namespaces "${name}" not found` },
+          { resource: 'namespaces', verb: 'get' },
+        ),
+      );
+    return Promise.resolve({ metadata: { name } });
+  }
+  createNamespace(ns: Namespace): Promise<Namespace> {
+    this.calls.push('createNamespace');
+    this.namespaces.add(ns.metadata.name ?? '');
+    return Promise.resolve(ns);
   }
   journal(): RolloutJournal {
     return JSON.parse(this.cm?.data?.[JOURNAL_KEY] ?? '') as RolloutJournal;
@@ -88,7 +101,7 @@ test('the first write makes the namespace and creates the ConfigMap', async () =
   const store = new JournalStore(kube);
   assert.deepEqual(await store.read(), { found: 'none' });
   await store.update(() => j0());
-  assert.deepEqual(kube.calls, ['get', 'ensureNamespace', 'create']);
+  assert.deepEqual(kube.calls, ['get', 'getNamespace', 'createNamespace', 'create']);
   assert.equal(kube.cm?.metadata.namespace, 'bosun-system');
   assert.equal(kube.cm?.metadata.name, 'bosun-upgrade');
   assert.equal(kube.journal().id, j0().id);

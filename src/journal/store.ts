@@ -12,26 +12,20 @@
 import { BosunError } from '../common/errors.ts';
 import { isAlreadyExists, isConflict } from '../kube/errors.ts';
 import type { ConfigMap } from '../kube/cluster-info.ts';
+import type { ConfigMaps } from '../kube/configmaps.ts';
+import { BOSUN_NAMESPACE, ensureNamespace } from '../kube/leases.ts';
+import type { Namespaces } from '../kube/ports.ts';
 import { parseJournal, type RolloutJournal } from './rollout.ts';
 
 /** bosun's namespace: its lock, its journal, its agent. */
-export const JOURNAL_NAMESPACE = 'bosun-system';
+export const JOURNAL_NAMESPACE = BOSUN_NAMESPACE;
 /** The ConfigMap of the upgrade journal. */
 export const UPGRADE_JOURNAL_NAME = 'bosun-upgrade';
 /** The key of the journal in the ConfigMap's data. */
 export const JOURNAL_KEY = 'journal.json';
 
 /** What the store needs from the API. Each method throws KubeApiError. */
-export interface ConfigMapObjects {
-  /** undefined when it does not exist. */
-  getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
-  /** 409 AlreadyExists when it exists. */
-  createConfigMap(cm: ConfigMap): Promise<ConfigMap>;
-  /** PUT with metadata.resourceVersion: 409 Conflict when the object changed since. */
-  updateConfigMap(cm: ConfigMap): Promise<ConfigMap>;
-  /** Creates the namespace when it does not exist. */
-  ensureNamespace(name: string): Promise<void>;
-}
+export type ConfigMapObjects = ConfigMaps & Namespaces;
 
 /** A journal as read, with the version it was read at. */
 export interface StoredJournal {
@@ -133,7 +127,7 @@ export class JournalStore {
 
   /** The first write of a journal: once per cluster, so the namespace is made sure of first. */
   private async create(cm: ConfigMap): Promise<ConfigMap> {
-    await this.kube.ensureNamespace(this.namespace);
+    await ensureNamespace(this.kube, this.namespace);
     return this.kube.createConfigMap(cm);
   }
 }
