@@ -20,6 +20,12 @@ export interface CliContext {
   self: SelfCommand;
   /** Home directory, for ~/.bosun defaults. */
   home: string;
+  /**
+   * Asks a question on the terminal and resolves with the line typed in answer; absent when the
+   * standard input is not a terminal (a command that needs a confirmation then refuses, or takes
+   * --yes).
+   */
+  ask?: (question: string) => Promise<string>;
 }
 
 /** Global flags shared by every command, with kubectl's names. */
