@@ -39,6 +39,7 @@ const pureModules = [
   'src/kube/labels.ts',
   'src/kube/quantity.ts',
   'src/kube/scheduling.ts',
+  'src/kube/pods.ts',
   'src/drain/quantity.ts',
   'src/drain/annotations.ts',
   'src/drain/health.ts',
@@ -126,8 +127,9 @@ export default tseslint.config(
           paths: nodeBuiltins.filter((m) => !m.includes('*')),
           patterns: [
             { group: ['node:*'], message: 'Pure decision modules import no Node built-ins.' },
-            // kube/types.ts is plain API JSON shapes; labels.ts, quantity.ts and scheduling.ts are their
-            // label selectors, quantities and placement filters (data and pure functions, not a client), so pure modules may use them.
+            // kube/types.ts is plain API JSON shapes; labels.ts, quantity.ts, scheduling.ts and pods.ts are their
+            // label selectors, quantities, placement filters and pod helpers (data and pure functions, not a
+            // client), so pure modules may use them.
             {
               group: [
                 '**/kube/**',
@@ -135,6 +137,7 @@ export default tseslint.config(
                 '!**/kube/labels.ts',
                 '!**/kube/quantity.ts',
                 '!**/kube/scheduling.ts',
+                '!**/kube/pods.ts',
                 '**/host/**',
                 '**/sandbox/**',
               ],

@@ -14,9 +14,9 @@ import type { Lease, Node, Pod } from '../kube/types.ts';
 import { MAINTENANCE_STATE, cordonInfo, rfc3339 } from './annotations.ts';
 import { uncordonNode } from './cordon.ts';
 import { drainNode, type DrainObserver, type DrainOptions, type NodeDrainResult } from './drainer.ts';
-import { controllerOf, isFinished, isMirrorPod } from './filters.ts';
+import { isFinished } from './filters.ts';
+import { controllerOf, isMirrorPod, isPodReady } from '../kube/pods.ts';
 import { NODE_LEASE_NAMESPACE, checkNodeHealth, diagnose, type HealthVerdict } from './health.ts';
-import { isPodReady } from './preflight.ts';
 
 /** A workload whose pods the drain moves, and how many of its pods were Ready before. */
 export interface WorkloadRecord {

@@ -6,6 +6,7 @@
 // injected with `failNext`. Test support only: never used by product code.
 import type { Clock } from '../../common/ports.ts';
 import { fromStatus, type KubeApiError } from '../errors.ts';
+import { isPodReady } from '../pods.ts';
 import type {
   ListOptions,
   NodeHealth,
@@ -84,10 +85,6 @@ function labelMatches(sel: string | undefined, labels: Record<string, string> | 
     if (p.startsWith('!')) return !(p.slice(1) in l);
     return p in l;
   });
-}
-
-function isReady(pod: Pod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 function selectorMatches(pdb: PodDisruptionBudget, pod: Pod): boolean {
@@ -353,7 +350,7 @@ export class FakeCluster implements NodePods, NodeHealth {
     const b = covering[0];
     if (!b) return;
     const st = (b.status ??= {});
-    if (!isReady(pod)) {
+    if (!isPodReady(pod)) {
       if (b.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow') return;
       if ((st.currentHealthy ?? 0) >= (st.desiredHealthy ?? 0) && (st.desiredHealthy ?? 0) > 0) return;
     }
