@@ -40,8 +40,8 @@ const pureModules = [
   'src/kube/quantity.ts',
   'src/kube/scheduling.ts',
   'src/kube/pods.ts',
+  'src/kube/annotations.ts',
   'src/drain/quantity.ts',
-  'src/drain/annotations.ts',
   'src/drain/health.ts',
   'src/certs/expiry.ts',
   'src/certs/kubeadm-spec.ts',
@@ -128,8 +128,8 @@ export default tseslint.config(
           patterns: [
             { group: ['node:*'], message: 'Pure decision modules import no Node built-ins.' },
             // kube/types.ts is plain API JSON shapes; labels.ts, quantity.ts, scheduling.ts and pods.ts are their
-            // label selectors, quantities, placement filters and pod helpers (data and pure functions, not a
-            // client), so pure modules may use them.
+            // label selectors, quantities, placement filters and pod helpers, annotations.ts bosun's keys and
+            // the cordon's ownership (data and pure functions, not a client), so pure modules may use them.
             {
               group: [
                 '**/kube/**',
@@ -138,6 +138,7 @@ export default tseslint.config(
                 '!**/kube/quantity.ts',
                 '!**/kube/scheduling.ts',
                 '!**/kube/pods.ts',
+                '!**/kube/annotations.ts',
                 '**/host/**',
                 '**/sandbox/**',
               ],

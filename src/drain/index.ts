@@ -14,7 +14,7 @@ export {
   type CordonInfo,
   type CordonOwner,
   type DrainState,
-} from './annotations.ts';
+} from '../kube/annotations.ts';
 export { cordonNode, uncordonNode, type CordonResult, type DryRun } from './cordon.ts';
 export {
   DEFAULT_DRAIN_OPTIONS,

@@ -4,7 +4,7 @@ import { FakeClock } from '../common/fake-clock.ts';
 import type { Exec, ExecOptions, ExecResult } from '../common/ports.ts';
 import { KubeApiError, TransportReason } from '../kube/errors.ts';
 import { FakeCluster } from '../kube/testing/fake-cluster.ts';
-import { MAINTENANCE_STATE, CORDONED_BY } from './annotations.ts';
+import { MAINTENANCE_STATE, CORDONED_BY } from '../kube/annotations.ts';
 import { DEFAULT_DRAIN_OPTIONS } from './drainer.ts';
 import {
   looksLikeReboot,

@@ -1,7 +1,7 @@
 // `bosun maintain NODE -- COMMAND...`: the whole workflow of the maintenance guide, resumable.
 //   cordon + drain  ->  run the command  ->  wait until the node is healthy  ->  uncordon
 //   ->  wait until the workloads it evicted are as Ready as before
-// The node carries the workflow's state (annotations.ts MAINTENANCE_STATE), so an interrupted run
+// The node carries the workflow's state (kube/annotations.ts MAINTENANCE_STATE), so an interrupted run
 // continues from any machine: the drain resumes, a command that was running is run again (it must
 // be safe to repeat, as apt-get upgrade or a reboot is), a command that finished is not. A node that
 // is not healthy in time stays cordoned, with a diagnosis. bosun never takes over a cordon someone
@@ -11,7 +11,7 @@ import { BosunError, errorMessage } from '../common/errors.ts';
 import { isNotFound, isRetryable } from '../kube/errors.ts';
 import type { NodeHealth, NodePods } from '../kube/ports.ts';
 import type { Lease, Node, Pod } from '../kube/types.ts';
-import { MAINTENANCE_STATE, cordonInfo, rfc3339 } from './annotations.ts';
+import { MAINTENANCE_STATE, cordonInfo, rfc3339 } from '../kube/annotations.ts';
 import { uncordonNode } from './cordon.ts';
 import { drainNode, type DrainObserver, type DrainOptions, type NodeDrainResult } from './drainer.ts';
 import { isFinished } from './filters.ts';

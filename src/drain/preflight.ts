@@ -7,13 +7,13 @@
 // - unschedulable: the pod's controller would recreate it, but no remaining node can take it
 //   (requests vs allocatable minus what is already requested; taints and tolerations; nodeSelector
 //   and required node affinity; required pod anti-affinity);
-// - opt-out: the pod asks not to be evicted (annotations.ts: bosun.dev/safe-to-evict=false,
+// - opt-out: the pod asks not to be evicted (kube/annotations.ts: bosun.dev/safe-to-evict=false,
 //   cluster-autoscaler.kubernetes.io/safe-to-evict=false, karpenter.sh/do-not-disrupt=true).
 // Not predicted (documented limits): inter-pod affinity, topology spread constraints, volume
 // topology, host ports, and other pods' anti-affinity against the moved pod.
 // Pure: it is given every object it reads.
 import type { Node, Pod, PodDisruptionBudget } from '../kube/types.ts';
-import { evictionOptOut } from './annotations.ts';
+import { evictionOptOut } from '../kube/annotations.ts';
 import { isFinished, podKey, podRef, type PodRef, type PodVerdict } from './filters.ts';
 import { fromLabelSelector, matches } from '../kube/labels.ts';
 import { controllerOf, isPodReady, scaledIntOrPercent } from '../kube/pods.ts';
