@@ -41,6 +41,7 @@ const pureModules = [
   'src/kube/scheduling.ts',
   'src/kube/pods.ts',
   'src/kube/annotations.ts',
+  'src/host/shell.ts',
   'src/drain/quantity.ts',
   'src/drain/health.ts',
   'src/certs/expiry.ts',

@@ -45,8 +45,6 @@ export {
   looksLikeReboot,
   maintainNode,
   maintenanceState,
-  resolveSandboxDir,
-  sandboxShimDir,
   substituteNode,
   type MaintainDeps,
   type MaintainEvent,

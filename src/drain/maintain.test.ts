@@ -10,7 +10,6 @@ import {
   looksLikeReboot,
   maintainNode,
   maintenanceState,
-  resolveSandboxDir,
   substituteNode,
   type MaintainEvent,
   type MaintainOptions,
@@ -510,12 +509,4 @@ test('{node} is substituted in every word', () => {
     'echo',
     'host=w2',
   ]);
-});
-
-test('the sandbox dir comes from --sandbox-dir, else from a kubeconfig named admin.conf with nodes/ beside it', () => {
-  const isDir = (p: string): boolean => p === '/sb/nodes';
-  assert.equal(resolveSandboxDir({ sandboxDir: '/x', kubeconfigFiles: ['/sb/admin.conf'], isDir }), '/x');
-  assert.equal(resolveSandboxDir({ kubeconfigFiles: ['/sb/admin.conf'], isDir }), '/sb');
-  assert.equal(resolveSandboxDir({ kubeconfigFiles: ['/home/a/.kube/config'], isDir }), undefined);
-  assert.equal(resolveSandboxDir({ kubeconfigFiles: ['/other/admin.conf'], isDir }), undefined);
 });

@@ -134,29 +134,6 @@ export function looksLikeReboot(command: readonly string[]): boolean {
   return /\s(reboot)\s/.test(joined) || /\sshutdown\s.*-r\b/.test(joined);
 }
 
-/** Where the sandbox keeps a node's host shims, given the sandbox directory. */
-export function sandboxShimDir(sandboxDir: string, node: string): string {
-  return `${sandboxDir.replace(/\/+$/, '')}/nodes/${node}/host/bin`;
-}
-
-/**
- * The sandbox directory for --on-node: --sandbox-dir when given, else the directory of the
- * kubeconfig in use when it is a sandbox's admin.conf (DIR/admin.conf with DIR/nodes beside it).
- */
-export function resolveSandboxDir(opts: {
-  sandboxDir?: string | undefined;
-  kubeconfigFiles: readonly string[];
-  isDir: (p: string) => boolean;
-}): string | undefined {
-  if (opts.sandboxDir) return opts.sandboxDir;
-  for (const f of opts.kubeconfigFiles) {
-    const slash = f.lastIndexOf('/');
-    const dir = slash > 0 ? f.slice(0, slash) : '.';
-    if (f.endsWith('/admin.conf') && opts.isDir(`${dir}/nodes`)) return dir;
-  }
-  return undefined;
-}
-
 function workloadsOf(
   nodeName: string,
   pods: readonly Pod[],

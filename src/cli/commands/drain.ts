@@ -736,6 +736,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
           allowZero: false,
         });
         const drain = await import('../../drain/index.ts');
+        const host = await import('../../host/index.ts');
         const { kube, files } = await kubePort(cmd, ctx);
         const env: Record<string, string | undefined> = { ...ctx.env };
         if (f.onNode) {
@@ -746,13 +747,13 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
               return false;
             }
           };
-          const dir = drain.resolveSandboxDir({ sandboxDir: f.sandboxDir, kubeconfigFiles: files, isDir });
+          const dir = host.resolveSandboxDir({ sandboxDir: f.sandboxDir, kubeconfigFiles: files, isDir });
           if (dir === undefined)
             throw new UsageError(
               '--on-node needs the sandbox directory: pass --sandbox-dir DIR, or use the sandbox kubeconfig DIR/admin.conf',
               { hint: seeHelp('maintain') },
             );
-          const shims = drain.sandboxShimDir(dir, name);
+          const shims = host.sandboxShimDir(dir, name);
           if (!isDir(shims))
             throw new BosunError(`--on-node: no host shims for node "${name}" at ${shims}`, 'PRECONDITION', {
               hint: 'Is this a bosun sandbox, and is the node name right? bosun sandbox status --dir DIR lists its nodes.',
