@@ -1,6 +1,7 @@
 // The drain feature's public face: the only module other folders (cli, upgrade, reboot) import.
 // Library callers build a NodePods port (kube/node-pods.ts) and call drainNodes/drainNode,
-// cordonNode/uncordonNode or maintainNode with their own owner and observer.
+// cordonNode/uncordonNode, maintainNode (`bosun maintain`) or runMaintenance (the maintenance
+// engine, with a work step of their own) with their own owner and observer.
 export {
   BOSUN_PREFIX,
   CORDONED_AT,
@@ -41,15 +42,30 @@ export {
 export { KUBECTL_MESSAGES, podKey, refusalLine, warningText } from './filters.ts';
 export { checkNodeHealth, diagnose } from './health.ts';
 export { parseSelector } from '../kube/labels.ts';
+export { maintainNode, substituteNode, type MaintainDeps, type MaintainOptions } from './maintain.ts';
 export {
-  looksLikeReboot,
-  maintainNode,
-  maintenanceState,
-  substituteNode,
-  type MaintainDeps,
+  runMaintenance,
   type MaintainEvent,
-  type MaintainOptions,
   type MaintainResult,
-} from './maintain.ts';
+  type MaintenanceDeps,
+  type MaintenanceOptions,
+} from './maintenance.ts';
+export {
+  MAINTENANCE_STEPS,
+  currentStep,
+  maintenanceState,
+  type MaintenanceState,
+  type MaintenanceStep,
+  type RecordedProcess,
+  type WorkloadRecord,
+} from './maintenance-state.ts';
+export {
+  commandWork,
+  looksLikeReboot,
+  type CommandWorkOptions,
+  type NodeWork,
+  type WorkContext,
+  type WorkResult,
+} from './node-work.ts';
 export { PREFLIGHT_CHECKS, type PreflightCheck, type PreflightResult } from './preflight.ts';
 export { Reporter, dryRunSuffix, type ReporterOptions } from './progress.ts';

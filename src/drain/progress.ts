@@ -7,7 +7,7 @@ import type { Output } from '../common/ports.ts';
 import type { DryRun } from './cordon.ts';
 import type { DrainCounts, DrainEvent, DrainObserver } from './drainer.ts';
 import { podKey, refusalLine, warningText } from './filters.ts';
-import type { MaintainEvent } from './maintain.ts';
+import type { MaintainEvent } from './maintenance.ts';
 
 /** How to report. */
 export interface ReporterOptions {

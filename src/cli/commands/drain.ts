@@ -13,6 +13,7 @@ import { formatDocument, formatTable, isDocumentFormat, parseOutputFormat } from
 import type { Node } from '../../kube/types.ts';
 import type { NodeHealth, NodePods } from '../../kube/ports.ts';
 import type { DrainOptions, NodeDrainResult, NodePlan, PreflightCheck } from '../../drain/index.ts';
+import type { NodeExecutor } from '../../host/index.ts';
 
 const OUTPUT_HELP = 'Output format: text, json or yaml.';
 const OUTPUT_FORMATS = ['text', 'json', 'yaml'];
@@ -738,7 +739,10 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
         const drain = await import('../../drain/index.ts');
         const host = await import('../../host/index.ts');
         const { kube, files } = await kubePort(cmd, ctx);
-        const env: Record<string, string | undefined> = { ...ctx.env };
+        let executor: NodeExecutor = new host.LocalExecutor({
+          env: ctx.env,
+          cwd: ctx.cwd,
+        });
         if (f.onNode) {
           const isDir = (p: string): boolean => {
             try {
@@ -758,7 +762,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
             throw new BosunError(`--on-node: no host shims for node "${name}" at ${shims}`, 'PRECONDITION', {
               hint: 'Is this a bosun sandbox, and is the node name right? bosun sandbox status --dir DIR lists its nodes.',
             });
-          env['PATH'] = `${shims}${env['PATH'] ? `:${env['PATH']}` : ''}`;
+          executor = host.createSandboxExecutor({ sandboxDir: dir, env: ctx.env, cwd: ctx.cwd });
         }
         await resolveNodes(kube, [name], undefined, 'maintain');
         const reporter = new drain.Reporter(ctx.out, {
@@ -775,13 +779,11 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
             restoreTimeoutMs,
             pollMs: 1000,
             expectReboot: f.expectReboot ?? drain.looksLikeReboot(command),
-            env,
-            cwd: ctx.cwd,
           },
           {
             kube,
             clock: ctx.clock,
-            exec: ctx.exec,
+            executor,
             observer: reporter.maintain,
             drainObserver: reporter.drain,
             signal: ctx.signal,
