@@ -205,6 +205,51 @@ describe('bosun maintain on the sandbox', () => {
     assert.equal((await getNode(t, 'worker-2')).spec?.unschedulable, undefined);
   });
 
+  test('an API server gone silent after the command: --health-timeout ends the wait, the node stays cordoned', async () => {
+    // The command itself makes the API server slow to answer anything about nodes (the sandbox's
+    // latency fault, through its control endpoint): bosun's next requests get no answer in time.
+    const silence = [
+      `const s = JSON.parse(require('fs').readFileSync(${JSON.stringify(`${t.dir}/state.json`)}, 'utf8'));`,
+      "fetch('http://127.0.0.1:' + s.controlPort + '/v1/faults', { method: 'POST',",
+      "headers: { authorization: 'Bearer ' + s.token, 'content-type': 'application/json' },",
+      "body: JSON.stringify({ match: { resource: 'nodes' }, delayMs: 8000 }) })",
+      '.then((r) => process.exit(r.ok ? 0 : 1));',
+    ].join(' ');
+    let r;
+    try {
+      r = await bosunOn(t, [
+        'maintain',
+        'worker-2',
+        '--ignore-daemonsets',
+        '--health-timeout',
+        '2s',
+        '--',
+        process.execPath,
+        '-e',
+        silence,
+      ]);
+    } finally {
+      t.sb.clearFaults();
+    }
+    assert.equal(r.code, 1, r.err.join('\n'));
+    assert.match(
+      r.err.find((l) => l.startsWith('error: ')) ?? '',
+      /^error: .* finished, but the API server did not answer for 2s: no answer within the health timeout \(2s\)$/,
+    );
+    assert.equal((await getNode(t, 'worker-2')).spec?.unschedulable, true);
+    const again = await bosunOn(t, [
+      'maintain',
+      'worker-2',
+      '--ignore-daemonsets',
+      '--health-settle',
+      '0s',
+      '--',
+      'true',
+    ]);
+    assert.equal(again.code, 0, again.err.join('\n'));
+    await settle();
+  });
+
   test('the only control plane rebooted: the API server goes with it, and maintain waits for it, then for the node', async () => {
     const err = await maintainReboot('cp-1');
     assert.ok(

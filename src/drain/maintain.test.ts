@@ -689,3 +689,18 @@ test('with the drain skipped, stopping after the cordon leaves the node cordoned
   assert.ok(w.kube.pods.has('demo/web-a'));
   assert.equal(work.runs, 0);
 });
+
+test('an API server gone silent after the command: the health wait ends at its deadline, the node cordoned', async () => {
+  const w = world();
+  const exec = new FakeExec(() => {
+    w.kube.delayCalls(10 * 60_000); // every request from now on is answered 10 minutes late
+    return ok;
+  });
+  const r = await maintainWorker2(w, exec, { healthTimeoutMs: 20_000 });
+  assert.equal(r.outcome, 'unhealthy');
+  assert.equal(
+    r.message,
+    'ssh worker-2 sudo apt-get upgrade -y finished, but the API server did not answer for 20s: no answer within the health timeout (20s)',
+  );
+  assert.match(r.hint ?? '', /stays cordoned/);
+});

@@ -11,7 +11,7 @@
 // The cordon and the drain are one call to the drain when both run: its pre-flight must come before
 // the cordon (kubectl's order), so a drain that would get stuck never cordons the node.
 import type { Clock } from '../common/ports.ts';
-import { InternalError, errorMessage } from '../common/errors.ts';
+import { BosunError, InternalError, errorMessage } from '../common/errors.ts';
 import type { StartedProcess } from '../host/index.ts';
 import { MAINTENANCE_STATE, cordonInfo, rfc3339, type CordonOwner } from '../kube/annotations.ts';
 import { isNotFound, isRetryable } from '../kube/errors.ts';
@@ -115,6 +115,16 @@ export interface MaintainResult {
 }
 
 class Interrupted extends Error {}
+
+/** A request that got no answer before its step's deadline (a silent API server). */
+class NoAnswer extends BosunError {
+  constructor(what: string) {
+    super(`no answer within ${what}`, 'TIMEOUT');
+  }
+}
+
+/** What a request may take beyond its step's deadline at the most (ms). */
+const MAX_GRACE_MS = 1000;
 
 /** A step's end: go on, or end the run with this result. */
 type StepEnd = undefined | Omit<MaintainResult, 'node' | 'resumed'>;
@@ -238,8 +248,41 @@ class NodeMaintenance {
     }
   }
 
+  /** Sleeps one poll interval, but not past deadline (the last check is made at the deadline). */
+  private async sleepUntilNextPoll(deadline: number): Promise<void> {
+    const left = deadline - this.deps.clock.now().getTime();
+    await this.sleep(left > 0 ? Math.min(this.opts.pollMs, left) : this.opts.pollMs);
+  }
+
   private checkAbort(): void {
     if (this.deps.signal?.aborted) throw new Interrupted();
+  }
+
+  /**
+   * p, unless it has not settled by deadline (or a short grace when the deadline has passed
+   * already): then NoAnswer, so a wait ends at its deadline however silent the API server is. The
+   * request itself is left to end on its own. Ctrl-C ends the wait at once.
+   */
+  private async bounded<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
+    p.catch(() => undefined); // settles after the race is over: nobody waits for it any more
+    const grace = Math.min(this.opts.pollMs, MAX_GRACE_MS);
+    const ms = Math.max(deadline - this.deps.clock.now().getTime(), grace);
+    const done = new AbortController();
+    const signal = this.deps.signal ? AbortSignal.any([done.signal, this.deps.signal]) : done.signal;
+    const timer = this.deps.clock.sleep(ms, signal).then(
+      (): never => {
+        throw new NoAnswer(what);
+      },
+      (): Promise<never> => {
+        if (this.deps.signal?.aborted) throw new Interrupted();
+        return new Promise<never>(() => undefined); // p won the race
+      },
+    );
+    try {
+      return await Promise.race([p, timer]);
+    } finally {
+      done.abort();
+    }
   }
 
   // ---- cordon (and drain) ----
@@ -452,27 +495,32 @@ class NodeMaintenance {
     let healthySince: number | undefined;
     let last: HealthVerdict;
     let apiError = '';
+    // Every request of the wait is bounded by its deadline: a silent API server must not stretch it.
+    const within = <T>(p: Promise<T>): Promise<T> =>
+      this.bounded(p, deadline, `the health timeout (${Math.round(this.opts.healthTimeoutMs / 1000)}s)`);
     for (;;) {
       this.checkAbort();
       try {
-        if (this.finishing && !this.finishing.cutOff) await this.recordFinished(this.finishing.at);
-        const seen = await kube.getNode(this.name);
+        if (this.finishing && !this.finishing.cutOff) await within(this.recordFinished(this.finishing.at));
+        const seen = await within(kube.getNode(this.name));
         let lease: Lease | undefined;
         try {
-          lease = await kube.getLease(NODE_LEASE_NAMESPACE, this.name);
+          lease = await within(kube.getLease(NODE_LEASE_NAMESPACE, this.name));
         } catch (e) {
           if (!isNotFound(e)) throw e;
         }
         const pods = (
-          await kube.listPods({
-            fieldSelector: `spec.nodeName=${this.name}`,
-            chunkSize: this.opts.drain.chunkSize,
-          })
+          await within(
+            kube.listPods({
+              fieldSelector: `spec.nodeName=${this.name}`,
+              chunkSize: this.opts.drain.chunkSize,
+            }),
+          )
         ).items;
         this.node = seen;
         const boot = seen.status?.nodeInfo?.bootID;
         if (this.finishing && boot !== undefined && boot !== this.st().bootIdBefore)
-          await this.recordFinished(this.finishing.at);
+          await within(this.recordFinished(this.finishing.at));
         last = checkNodeHealth({
           node: this.node,
           lease,
@@ -484,7 +532,7 @@ class NodeMaintenance {
           daemonSets: this.st().daemonSets,
         });
       } catch (e) {
-        if (!isRetryable(e)) throw e;
+        if (!isRetryable(e) && !(e instanceof NoAnswer)) throw e;
         // After the work the API server may be gone for a while: a reboot of the only control plane
         // takes it along. Until the deadline that is one more reason the node is not healthy yet.
         last = { healthy: false, problems: [`the API server is not answering: ${errorMessage(e)}`] };
@@ -512,9 +560,12 @@ class NodeMaintenance {
             };
       }
       if (now.getTime() >= deadline) {
-        const events = await kube
-          .listEvents({ fieldSelector: `involvedObject.kind=Node,involvedObject.name=${this.name}` })
-          .catch(() => []);
+        const events = await within(
+          kube.listEvents({ fieldSelector: `involvedObject.kind=Node,involvedObject.name=${this.name}` }),
+        ).catch((e: unknown) => {
+          if (e instanceof Interrupted) throw e;
+          return [];
+        });
         return {
           outcome: 'unhealthy',
           message: `node/${this.name} is not healthy after ${Math.round(this.opts.healthTimeoutMs / 1000)}s: ${last.problems.join('; ')}`,
@@ -522,7 +573,7 @@ class NodeMaintenance {
           diagnosis: diagnose(this.node, last, events),
         };
       }
-      await this.sleep(this.opts.pollMs);
+      await this.sleepUntilNextPoll(deadline);
     }
   }
 
@@ -562,18 +613,20 @@ class NodeMaintenance {
    * the node was healthy: each wait is reported as a wait of its own).
    */
   private async whileApiDown<T>(fn: () => Promise<T>, deadline: number): Promise<T> {
+    const what = `the restore timeout (${Math.round(this.opts.restoreTimeoutMs / 1000)}s)`;
     for (;;) {
       this.checkAbort();
       try {
-        return await fn();
+        return await this.bounded(fn(), deadline, what);
       } catch (e) {
-        if (!isRetryable(e) || this.deps.clock.now().getTime() >= deadline) throw e;
+        if (!(isRetryable(e) || e instanceof NoAnswer) || this.deps.clock.now().getTime() >= deadline)
+          throw e;
         if (errorMessage(e) !== this.lastApiDown) {
           this.lastApiDown = errorMessage(e);
           this.emit({ type: 'api-down', node: this.name, message: this.lastApiDown });
         }
       }
-      await this.sleep(this.opts.pollMs);
+      await this.sleepUntilNextPoll(deadline);
     }
   }
 
@@ -612,7 +665,7 @@ class NodeMaintenance {
             hint: `node/${this.name} is uncordoned. Check why those pods are not Ready before maintaining the next node; run bosun maintain ${this.name} again to keep waiting.`,
           };
         }
-        await this.sleep(this.opts.pollMs);
+        await this.sleepUntilNextPoll(deadline);
       }
     }
     await this.clearState();

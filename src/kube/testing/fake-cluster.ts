@@ -260,6 +260,16 @@ export class FakeCluster implements NodePods, NodeHealth {
 
   private down: { until: number; error: () => KubeApiError } | undefined;
 
+  /**
+   * Makes every call made before the clock reaches `until` wait ms on the clock before it is
+   * answered (an API server that has gone silent; the sandbox's latency fault).
+   */
+  delayCalls(ms: number, until = Infinity): void {
+    this.latency = { ms, until };
+  }
+
+  private latency: { ms: number; until: number } | undefined;
+
   private fault(verb: string, resource: string, name?: string): void {
     if (this.down && this.clock.now().getTime() < this.down.until) throw this.down.error();
     const f = this.faults.find(
@@ -624,6 +634,9 @@ export class FakeCluster implements NodePods, NodeHealth {
 
   /** Runs fn asynchronously, as a real request would be. */
   private run<T>(fn: () => T): Promise<T> {
+    const delay = this.latency;
+    if (delay !== undefined && this.clock.now().getTime() < delay.until)
+      return this.clock.sleep(delay.ms).then(fn);
     return Promise.resolve().then(fn);
   }
 }
