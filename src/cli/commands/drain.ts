@@ -107,12 +107,21 @@ outside bosun is refused.
 
 --on-node runs COMMAND with a sandbox node's host shims first on PATH (DIR/nodes/NODE/host/bin,
 DIR from --sandbox-dir or from a kubeconfig at DIR/admin.conf), so reboot or apt-get act on that
-simulated node.`;
+simulated node.
+
+--exec TEMPLATE runs COMMAND through a command line of your own, split into words as sh does (no
+expansions): {node} is replaced by the node's name, {command} by COMMAND as one shell-quoted word
+(so ssh, which joins its arguments into one line for the remote shell, hands the remote shell
+exactly COMMAND's words), and {argv}, a word of its own, by COMMAND's words as separate arguments
+(for carriers that run a program without a shell, such as nsenter or kubectl exec).`;
 
 const MAINTAIN_EXAMPLES = `
 Examples:
   # Patch a worker over ssh
   bosun maintain worker-2 --ignore-daemonsets -- ssh {node} sudo apt-get upgrade -y
+
+  # The same through a template: the command is one quoted word for the remote shell
+  bosun maintain worker-2 --ignore-daemonsets --exec 'ssh {node} sudo {command}' -- apt-get upgrade -y
 
   # Reboot a sandbox node with its own reboot shim
   bosun maintain worker-2 --ignore-daemonsets --on-node -- reboot`;
@@ -694,6 +703,10 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
       .option('--no-expect-reboot', 'Do not require a new boot ID.')
       .option('--on-node', "Run COMMAND with the sandbox node's host shims first on PATH.")
       .option(
+        '--exec <template>',
+        "Run COMMAND through this command line, e.g. 'ssh {node} sudo {command}' ({node}: the node's name; {command}: COMMAND as one shell-quoted word; {argv}: its words).",
+      )
+      .option(
         '--sandbox-dir <dir>',
         'The sandbox directory for --on-node (default: the directory of the kubeconfig, when it is DIR/admin.conf).',
       )
@@ -711,6 +724,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
           expectReboot?: boolean;
           onNode?: boolean;
           sandboxDir?: string;
+          exec?: string;
         },
         cmd: Command,
       ) => {
@@ -724,6 +738,14 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
           throw new UsageError('--sandbox-dir only makes sense with --on-node', {
             hint: seeHelp('maintain'),
           });
+        if (f.exec !== undefined && f.onNode)
+          throw new UsageError('--exec and --on-node cannot be used together: choose where COMMAND runs', {
+            hint: seeHelp('maintain'),
+          });
+        const host = await import('../../host/index.ts');
+        const template = f.exec === undefined ? undefined : host.parseExecTemplate(f.exec);
+        if (template && !template.ok)
+          throw new UsageError(`invalid --exec template: ${template.error}`, { hint: seeHelp('maintain') });
         const base = await drainOptions({ ...f, dryRun: 'none' }, 'maintain', {
           warn: (l) => ctx.out.err(l),
         });
@@ -737,12 +759,10 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
           allowZero: false,
         });
         const drain = await import('../../drain/index.ts');
-        const host = await import('../../host/index.ts');
         const { kube, files } = await kubePort(cmd, ctx);
-        let executor: NodeExecutor = new host.LocalExecutor({
-          env: ctx.env,
-          cwd: ctx.cwd,
-        });
+        let executor: NodeExecutor = template
+          ? new host.TemplateExecutor({ template: template.template, env: ctx.env, cwd: ctx.cwd })
+          : new host.LocalExecutor({ env: ctx.env, cwd: ctx.cwd });
         if (f.onNode) {
           const isDir = (p: string): boolean => {
             try {
