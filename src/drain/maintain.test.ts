@@ -704,3 +704,90 @@ test('an API server gone silent after the command: the health wait ends at its d
   );
   assert.match(r.hint ?? '', /stays cordoned/);
 });
+
+/** worker-2 in the middle of the work, with the process an earlier (killed) run started recorded. */
+function killedWhileWorking(w: World): void {
+  leftByOlderBosun(w, 'working');
+  w.kube.updateNode('worker-2', (n) => {
+    const st = JSON.parse(n.metadata.annotations![MAINTENANCE_STATE]!) as Record<string, unknown>;
+    st['process'] = { pid: 4242, startTicks: '99', host: 'laptop', bootId: 'b', at: '2024-12-31T23:01:00Z' };
+    n.metadata.annotations![MAINTENANCE_STATE] = JSON.stringify(st);
+  });
+}
+
+test('a process an earlier run started that still runs is waited for; then the work runs again', async () => {
+  const w = world();
+  killedWhileWorking(w);
+  const probes: string[] = [];
+  const work = countingWork();
+  let left = 3;
+  work.probe = () => {
+    const s = left-- > 0 ? ('running' as const) : ('gone' as const);
+    probes.push(`${s}@${w.clock.now().getTime() - T0}`);
+    return Promise.resolve(s);
+  };
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work), {
+      kube: w.kube,
+      clock: w.clock,
+      observer: (e) => w.events.push(e),
+    }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  assert.equal(probes.length, 4);
+  assert.equal(work.runs, 1);
+  const waited = w.events.filter((e) => e.type === 'waiting-for-command');
+  assert.deepEqual(
+    waited.map((e) => e.type === 'waiting-for-command' && e.process.pid),
+    [4242],
+  );
+  assert.ok(
+    w.events.findIndex((e) => e.type === 'waiting-for-command') <
+      w.events.findIndex((e) => e.type === 'phase' && e.phase === 'command'),
+  );
+});
+
+test('a process an earlier run started on another machine cannot be told: the node stays cordoned and the work does not run', async () => {
+  const w = world();
+  killedWhileWorking(w);
+  const work = countingWork(); // its probe answers 'unknown'
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work), { kube: w.kube, clock: w.clock }),
+  );
+  assert.equal(r.outcome, 'command-running');
+  assert.equal(
+    r.message,
+    'the command an earlier run started on laptop (pid 4242, at 2024-12-31T23:01:00Z) may still run there; bosun can tell only on laptop',
+  );
+  assert.match(r.hint ?? '', /kubectl annotate node worker-2 bosun.dev\/maintenance-/);
+  assert.equal(work.runs, 0);
+  assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, true);
+});
+
+test('what the work starts is recorded on the node before it runs, and dropped once it finished', async () => {
+  const w = world();
+  const seen: unknown[] = [];
+  const work: NodeWork = {
+    describe: () => 'patch',
+    probe: () => Promise.resolve('gone'),
+    async run(_node, ctx) {
+      await ctx.onStart({ pid: 7, startTicks: '1', host: 'here', bootId: 'b' });
+      seen.push(maintenanceState(w.kube.nodes.get('worker-2')!)?.process);
+      return { ok: true };
+    },
+  };
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { stopAfter: 'wait-healthy' }), {
+      kube: w.kube,
+      clock: w.clock,
+    }),
+  );
+  assert.equal(r.outcome, 'stopped', r.message);
+  const [rec] = seen as { at: string }[];
+  assert.deepEqual(
+    { ...rec, at: undefined },
+    { pid: 7, startTicks: '1', host: 'here', bootId: 'b', at: undefined },
+  );
+  assert.match(rec?.at ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.equal(maintenanceState(w.kube.nodes.get('worker-2')!)?.process, undefined);
+});

@@ -5,8 +5,10 @@
 // The node carries the state (kube/annotations.ts MAINTENANCE_STATE), so every step is idempotent
 // and an interrupted run continues from any machine: the drain resumes, work that was running is
 // done again (it must be safe to repeat, as apt-get upgrade or a reboot is; a work that reboots is
-// done once the node shows a new boot ID), work that finished is not. A node that is not healthy in
-// time stays cordoned, with a diagnosis. bosun never takes over a cordon someone else made.
+// done once the node shows a new boot ID), work that finished is not. What the work starts is
+// recorded on the node before it runs, so a run killed mid-work is followed by one that waits for
+// the orphaned process to end before it runs the work again. A node that is not healthy in time
+// stays cordoned, with a diagnosis. bosun never takes over a cordon someone else made.
 //
 // The cordon and the drain are one call to the drain when both run: its pre-flight must come before
 // the cordon (kubectl's order), so a drain that would get stuck never cordons the node.
@@ -26,6 +28,7 @@ import {
   workloadsOf,
   type MaintenanceState,
   type MaintenanceStep,
+  type RecordedProcess,
   type WorkloadRecord,
 } from './maintenance-state.ts';
 import type { NodeWork, WorkResult } from './node-work.ts';
@@ -78,7 +81,9 @@ export type MaintainEvent =
   | { type: 'health'; node: string; verdict: HealthVerdict }
   | { type: 'restore'; node: string; waiting: { workload: WorkloadRecord; ready: number }[] }
   /** The API server did not answer a request that is being retried (the node was healthy already). */
-  | { type: 'api-down'; node: string; message: string };
+  | { type: 'api-down'; node: string; message: string }
+  /** A process the work started in an earlier run (killed meanwhile) still runs: waiting for it to end. */
+  | { type: 'waiting-for-command'; node: string; process: RecordedProcess };
 
 /** What the engine needs. */
 export interface MaintenanceDeps {
@@ -101,6 +106,8 @@ export interface MaintainResult {
     | 'not-restored'
     | 'left-cordoned'
     | 'interrupted'
+    /** A process an earlier run of the work started may still run, and this machine cannot tell. */
+    | 'command-running'
     /** options.stopAfter was reached. */
     | 'stopped';
   message?: string;
@@ -407,6 +414,13 @@ class NodeMaintenance {
       await this.recordFinished(rfc3339(this.deps.clock.now()));
       return undefined;
     }
+    // bosun killed while the work ran leaves its process running (issue 18): never run the work
+    // again beside it, and never go on to uncordon while it may still run.
+    const earlier = this.resumed ? this.st().process : undefined;
+    if (earlier) {
+      const end = await this.waitForEarlier(earlier);
+      if (end) return end;
+    }
     const detail = this.opts.work.describe(this.name);
     this.emit({ type: 'phase', node: this.name, phase: 'command', resumed: this.resumed, detail });
     this.checkAbort();
@@ -462,6 +476,26 @@ class NodeMaintenance {
         : {}),
     };
     this.healthDeadline = this.deps.clock.now().getTime() + this.opts.healthTimeoutMs;
+    return undefined;
+  }
+
+  /** Waits while a process an earlier run of the work started still runs; an end when that cannot be told. */
+  private async waitForEarlier(p: RecordedProcess): Promise<StepEnd> {
+    let state = await this.opts.work.probe(p);
+    if (state === 'unknown') {
+      return {
+        outcome: 'command-running',
+        message: `the command an earlier run started on ${p.host} (pid ${p.pid}, at ${p.at}) may still run there; bosun can tell only on ${p.host}`,
+        hint: `node/${this.name} stays cordoned. Run bosun maintain ${this.name} again on ${p.host}; or, once you know that process has ended, drop the record (kubectl annotate node ${this.name} ${MAINTENANCE_STATE}-) and run bosun maintain again.`,
+      };
+    }
+    if (state === 'running') {
+      this.emit({ type: 'waiting-for-command', node: this.name, process: p });
+      while (state === 'running') {
+        await this.sleep(this.opts.pollMs);
+        state = await this.opts.work.probe(p);
+      }
+    }
     return undefined;
   }
 

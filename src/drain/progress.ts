@@ -179,6 +179,11 @@ export class Reporter {
       case 'api-down':
         this.note(`maintain node/${e.node}: waiting for the API server: ${e.message}`);
         return;
+      case 'waiting-for-command':
+        this.note(
+          `maintain node/${e.node}: the command an earlier run started (pid ${e.process.pid} on ${e.process.host} at ${e.process.at}) still runs; waiting for it to end (Ctrl-C stops waiting; the node stays cordoned)`,
+        );
+        return;
       case 'restore':
         if (e.waiting.length === 0) this.note('evicted workloads are Ready again');
         else {
