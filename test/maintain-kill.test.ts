@@ -8,10 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bosunOn, getNode, workloadsSettled } from './support/drain.ts';
+import { bosunOn, getNode, pods, workloadsSettled } from './support/drain.ts';
 import { processesMentioning } from './support/cli.ts';
 import { eventually, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 
@@ -66,8 +66,26 @@ describe('bosun maintain killed with SIGKILL, and run again', () => {
         },
       },
     };
-    const r = await t.kubectl(['create', '--validate=false', '-f', '-'], { input: JSON.stringify(dep) });
-    assert.equal(r.code, 0, r.stderr);
+    // Two pods that take 3 s to stop after SIGTERM: a drain waits for them, long enough to be killed.
+    const slow = {
+      ...dep,
+      metadata: { name: 'slow', namespace: 'default' },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'slow' } },
+        template: {
+          metadata: { labels: { app: 'slow' }, annotations: { 'sandbox.bosun.dev/stop-seconds': '3' } },
+          spec: {
+            terminationGracePeriodSeconds: 30,
+            containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }],
+          },
+        },
+      },
+    };
+    for (const d of [dep, slow]) {
+      const r = await t.kubectl(['create', '--validate=false', '-f', '-'], { input: JSON.stringify(d) });
+      assert.equal(r.code, 0, r.stderr);
+    }
     await settle();
     work = join(t.dir, 'kill-work');
     mkdirSync(work);
@@ -140,5 +158,122 @@ describe('bosun maintain killed with SIGKILL, and run again', () => {
     assert.equal(n.metadata.annotations?.[MAINTENANCE], undefined);
     assert.deepEqual(processesMentioning(work), [], 'no process left behind');
     await settle();
+  });
+
+  /** What an uninterrupted run leaves: the node schedulable, no bosun annotation, every workload Ready. */
+  const endState = async (node: string): Promise<unknown> => {
+    const n = await getNode(t, node);
+    return {
+      unschedulable: n.spec?.unschedulable ?? false,
+      bosunAnnotations: Object.keys(n.metadata.annotations ?? {}).filter((k) => k.startsWith('bosun.dev/')),
+      workloadsReady: await workloadsSettled(t),
+    };
+  };
+
+  test('killed anywhere (during the drain, the command, the health wait), the rerun ends as an uninterrupted run does', async () => {
+    const dir = join(work, 'anywhere');
+    mkdirSync(dir);
+    const ready = join(dir, 'ready');
+    const hold = join(dir, 'hold');
+    execFileSync('mkfifo', [ready, hold]);
+    // The work: a reboot through the node's shim; asked to, it first says it started and holds
+    // until the test lets it go (once).
+    const script = join(dir, 'reboot-node.sh');
+    writeFileSync(
+      script,
+      [
+        '#!/bin/sh',
+        `if [ "$2" = hold ] && [ ! -e '${dir}/held' ]; then : > '${dir}/held'; echo started > '${ready}'; cat '${hold}' > /dev/null; fi`,
+        'exec reboot',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(script, 0o755);
+    const args = (node: string, mode: string): string[] => [
+      'maintain',
+      node,
+      '--ignore-daemonsets',
+      '--health-settle',
+      '1s',
+      '--expect-reboot',
+      '--on-node',
+      '--',
+      script,
+      '{node}',
+      mode,
+    ];
+    const slowNode = (await pods(t)).find((p) => p.metadata.labels?.['app'] === 'slow')?.spec?.nodeName;
+    assert.ok(slowNode, 'a slow pod is scheduled');
+
+    // killOn: the line of the killed run to kill it at; resumes: a line the rerun must print.
+    const scenarios: { name: string; node: string; mode: string; killOn: RegExp; resumes: RegExp }[] = [
+      {
+        name: 'during the drain',
+        node: slowNode,
+        mode: 'go',
+        killOn: /^evicting pod default\/slow-/,
+        resumes: /^maintain node\/\S+: resuming; cordon and drain$/,
+      },
+      {
+        name: 'during the command',
+        node: slowNode,
+        mode: 'hold',
+        killOn: /^maintain node\/\S+: running /,
+        resumes: /still runs; waiting for it to end/,
+      },
+      {
+        name: 'during the health wait',
+        node: slowNode,
+        mode: 'go',
+        killOn: /^node\/\S+ not healthy yet: /,
+        resumes: /^maintain node\/\S+: the command already ran$/,
+      },
+    ];
+    for (const sc of scenarios) {
+      let kill: () => void = () => undefined;
+      const killed = new Promise<void>((resolve) => (kill = resolve));
+      const run = startBosun(t, args(sc.node, sc.mode), (l) => {
+        if (sc.killOn.test(l)) kill();
+      });
+      // The command scenario kills once the command itself runs (it holds on the FIFO).
+      await (sc.mode === 'hold' ? Promise.all([killed, readFile(ready, 'utf8')]) : killed);
+      run.child.kill('SIGKILL');
+      assert.equal(await run.exited, null, `${sc.name}: bosun was killed`);
+
+      const rerun = await bosunOn(t, args(sc.node, sc.mode), {
+        onErr: (l) => {
+          // The orphaned command of the killed run still holds: let it go once the rerun waits for it.
+          if (/still runs; waiting for it to end/.test(l)) void writeFile(hold, 'go\n');
+        },
+      });
+      assert.equal(rerun.code, 0, `${sc.name}: ${rerun.err.join('\n')}`);
+      assert.equal(rerun.out.at(-1), `node/${sc.node} maintained`, sc.name);
+      assert.ok(
+        rerun.err.some((l) => sc.resumes.test(l)),
+        `${sc.name}: ${rerun.err.join('\n')}`,
+      );
+      await settle();
+      assert.deepEqual(
+        await endState(sc.node),
+        { unschedulable: false, bosunAnnotations: [], workloadsReady: true },
+        sc.name,
+      );
+      assert.deepEqual(processesMentioning(dir), [], `${sc.name}: no process left behind`);
+      assert.deepEqual(
+        processesMentioning(MAIN).filter((p) => p.pid === run.child.pid),
+        [],
+        sc.name,
+      );
+    }
+
+    // The same work, never interrupted, ends the same way.
+    const r = await bosunOn(t, args(slowNode, 'go'));
+    assert.equal(r.code, 0, r.err.join('\n'));
+    await settle();
+    assert.deepEqual(await endState(slowNode), {
+      unschedulable: false,
+      bosunAnnotations: [],
+      workloadsReady: true,
+    });
   });
 });
