@@ -2,6 +2,19 @@
 // Library callers build a NodePods port (kube/node-pods.ts) and call drainNodes/drainNode,
 // cordonNode/uncordonNode, maintainNode (`bosun maintain`) or runMaintenance (the maintenance
 // engine, with a work step of their own) with their own owner and observer.
+//
+// An orchestrator maintains one node with runMaintenance(node, options, deps) and calls it again,
+// with the same options, to resume (after a crash, a reboot of its own host, or on another
+// machine): the state is on the Node. Its work is a NodeWork; commandWork({ executor, commands })
+// runs commands through a host/ NodeExecutor (LocalExecutor, createSandboxExecutor,
+// TemplateExecutor), a recipe line as { shell: LINE }. For example:
+//   upgrade: work = { describe, probe: executor.probe, run: commandWork(recipe lines).run, then
+//            read the Node until status.nodeInfo.kubeletVersion is the new version, else
+//            { ok: false, message } }; owner { who: 'bosun upgrade (...)', why: 'upgrade to v1.N.x' };
+//            expectReboot: false.
+//   agent:   work = commandWork({ executor, commands: () => [{ argv: ['systemctl', 'reboot'] }] });
+//            owner { who: 'bosun-agent/NODE', why: 'reboot-required' }; expectReboot: true (after
+//            the reboot the restarted agent calls again, and the new boot ID says the work is done).
 export {
   BOSUN_PREFIX,
   CORDONED_AT,
