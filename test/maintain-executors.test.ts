@@ -7,39 +7,19 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bosunOn, getNode, workloadsSettled } from './support/drain.ts';
-import { eventually, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
+import { bosunOn, getNode } from './support/drain.ts';
+import { settle as settled, startMaintainSandbox } from './support/maintain.ts';
+import type { TestSandbox } from './support/sandbox.ts';
 
 const MAINTENANCE = 'bosun.dev/maintenance';
 
 describe('bosun maintain with each executor', () => {
   let t: TestSandbox;
   let standIn: { ssh: string; log: string };
-  const settle = (): Promise<boolean> => eventually('workloads settled', () => workloadsSettled(t), 60_000);
+  const settle = (): Promise<boolean> => settled(t);
 
   before(async () => {
-    t = await startTestSandbox({
-      controlPlanes: 1,
-      workers: 2,
-      workload: 'none',
-      timing: { nodeMonitorGraceMs: 3_000, rebootMs: 4_000 },
-    });
-    const dep = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: {
-        replicas: 3,
-        selector: { matchLabels: { app: 'web' } },
-        template: {
-          metadata: { labels: { app: 'web' } },
-          spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
-        },
-      },
-    };
-    const r = await t.kubectl(['create', '--validate=false', '-f', '-'], { input: JSON.stringify(dep) });
-    assert.equal(r.code, 0, r.stderr);
-    await settle();
+    t = await startMaintainSandbox([{ name: 'web', replicas: 3 }]);
 
     // The stand-ins: `ssh NODE WORDS...` appends its arguments (one per line, then a blank line)
     // to the log, then joins WORDS with spaces, as ssh does, and hands that line to a shell on

@@ -13,7 +13,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bosunOn, getNode, pods, workloadsSettled } from './support/drain.ts';
 import { processesMentioning } from './support/cli.ts';
-import { eventually, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
+import { settle as settled, startMaintainSandbox } from './support/maintain.ts';
+import type { TestSandbox } from './support/sandbox.ts';
 
 const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const MAINTENANCE = 'bosun.dev/maintenance';
@@ -44,49 +45,14 @@ function startBosun(
 describe('bosun maintain killed with SIGKILL, and run again', () => {
   let t: TestSandbox;
   let work: string;
-  const settle = (): Promise<boolean> => eventually('workloads settled', () => workloadsSettled(t), 60_000);
+  const settle = (): Promise<boolean> => settled(t);
 
   before(async () => {
-    t = await startTestSandbox({
-      controlPlanes: 1,
-      workers: 2,
-      workload: 'none',
-      timing: { nodeMonitorGraceMs: 3_000, rebootMs: 4_000 },
-    });
-    const dep = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: {
-        replicas: 4,
-        selector: { matchLabels: { app: 'web' } },
-        template: {
-          metadata: { labels: { app: 'web' } },
-          spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
-        },
-      },
-    };
-    // Two pods that take 3 s to stop after SIGTERM: a drain waits for them, long enough to be killed.
-    const slow = {
-      ...dep,
-      metadata: { name: 'slow', namespace: 'default' },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: { app: 'slow' } },
-        template: {
-          metadata: { labels: { app: 'slow' }, annotations: { 'sandbox.bosun.dev/stop-seconds': '3' } },
-          spec: {
-            terminationGracePeriodSeconds: 30,
-            containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }],
-          },
-        },
-      },
-    };
-    for (const d of [dep, slow]) {
-      const r = await t.kubectl(['create', '--validate=false', '-f', '-'], { input: JSON.stringify(d) });
-      assert.equal(r.code, 0, r.stderr);
-    }
-    await settle();
+    // slow: two pods that take 3 s to stop after SIGTERM, so a drain waits long enough to be killed.
+    t = await startMaintainSandbox([
+      { name: 'web', replicas: 4 },
+      { name: 'slow', replicas: 2, podAnnotations: { 'sandbox.bosun.dev/stop-seconds': '3' } },
+    ]);
     work = join(t.dir, 'kill-work');
     mkdirSync(work);
   });

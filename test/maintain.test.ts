@@ -5,13 +5,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bosunOn, getNode, pods, workloadsSettled } from './support/drain.ts';
-import { eventually, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
+import { settle as settled, startMaintainSandbox } from './support/maintain.ts';
+import type { TestSandbox } from './support/sandbox.ts';
 
 const MAINTENANCE = 'bosun.dev/maintenance';
 
 describe('bosun maintain on the sandbox', () => {
   let t: TestSandbox;
-  const settle = (): Promise<boolean> => eventually('workloads settled', () => workloadsSettled(t), 60_000);
+  const settle = (): Promise<boolean> => settled(t);
   /** `maintain NODE --on-node -- reboot`, settling for 1 s, with more flags before the `--`. */
   const rebootArgs = (node: string, ...flags: string[]): string[] => [
     'maintain',
@@ -44,30 +45,7 @@ describe('bosun maintain on the sandbox', () => {
   };
 
   before(async () => {
-    // The node-monitor grace period is raised from the fast profile's 1.5 s (which a loaded machine
-    // can miss) but kept under --health-timeout, and a reboot outlasts it.
-    t = await startTestSandbox({
-      controlPlanes: 1,
-      workers: 2,
-      workload: 'none',
-      timing: { nodeMonitorGraceMs: 3_000, rebootMs: 4_000 },
-    });
-    const dep = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: {
-        replicas: 4,
-        selector: { matchLabels: { app: 'web' } },
-        template: {
-          metadata: { labels: { app: 'web' } },
-          spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
-        },
-      },
-    };
-    const r = await t.kubectl(['create', '--validate=false', '-f', '-'], { input: JSON.stringify(dep) });
-    assert.equal(r.code, 0, r.stderr);
-    await settle();
+    t = await startMaintainSandbox([{ name: 'web', replicas: 4 }]);
   });
   after(async () => {
     await t?.stop();
