@@ -44,6 +44,7 @@ const pureModules = [
   'src/host/shell.ts',
   'src/drain/quantity.ts',
   'src/drain/health.ts',
+  'src/drain/maintenance-state.ts',
   'src/certs/expiry.ts',
   'src/certs/kubeadm-spec.ts',
   'src/certs/quorum.ts',
