@@ -47,6 +47,8 @@ const pureModules = [
   'src/certs/quorum.ts',
   'src/upgrade/skew.ts',
   'src/reboot/window.ts',
+  'src/reboot/states.ts',
+  'src/reboot/keys.ts',
   'src/sandbox/apiserver/selectors.ts',
   'src/sandbox/controllers/scheduling.ts',
   'src/sandbox/controllers/hash.ts',
