@@ -237,7 +237,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   f({
     name: 'drainTimeout',
     kind: 'duration',
-    default: '0',
+    default: '0s',
     description: 'The length of time to wait before giving up on the drain, zero means infinite.',
   }),
   f({
