@@ -364,3 +364,19 @@ test('the ServiceMonitor option renders a metrics Service and a ServiceMonitor s
   assert.deepEqual(sm.spec.selector.matchLabels, svc.spec.selector);
   assert.deepEqual(sm.spec.endpoints, [{ port: 'metrics', path: '/metrics', interval: '30s' }]);
 });
+
+test('values.schema.json makes helm refuse a value of the wrong type, naming it', () => {
+  for (const tc of [
+    { set: 'concurrency=abc', want: "at '/concurrency': got string, want integer" },
+    { set: 'period=2x', want: "at '/period': '2x' does not match pattern" },
+    { set: 'rebootMethod=kexec', want: "at '/rebootMethod': value must be one of 'command', 'signal'" },
+    { set: 'deleteEmptydirData=yes', want: "at '/deleteEmptydirData': got string, want boolean" },
+    { set: 'notifyUrl=hooks.example.com/x', want: "at '/notifyUrl'" },
+  ]) {
+    const r = helm(['template', 'bosun', CHART, '--set-string', tc.set]);
+    assert.notEqual(r.status, 0, tc.set);
+    assert.ok(r.stderr.includes(tc.want), `${tc.set}: ${r.stderr}`);
+  }
+  // A duration may be a bare number of seconds, as the agent reads it.
+  assert.equal(helm(['template', 'bosun', CHART, '--set', 'drainTimeout=0', '--set', 'period=90']).status, 0);
+});

@@ -1,5 +1,6 @@
-// deploy/manifests/bosun.yaml is what the chart renders today (deploy/render-manifests.mjs writes it
-// with the real helm): a change to the chart without re-rendering fails here.
+// deploy/manifests/bosun.yaml is what the chart renders today, and the chart's values.schema.json is
+// what the agent's flag table says (deploy/render-manifests.mjs writes both): a change to the chart
+// or to the flags without re-rendering fails here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,10 +10,15 @@ import { parseAllDocuments } from 'yaml';
 
 const ROOT = join(import.meta.dirname, '..');
 
-test('deploy/manifests/bosun.yaml is up to date with the chart', () => {
-  const r = spawnSync(process.execPath, [join(ROOT, 'deploy', 'render-manifests.mjs'), '--check'], {
-    encoding: 'utf8',
-  });
+test('deploy/manifests/bosun.yaml and values.schema.json are up to date', () => {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'deploy', 'render-manifests.mjs'), '--check'],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
 });
 
