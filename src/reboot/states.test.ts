@@ -62,6 +62,15 @@ function run(steps: Step[], start: RebootRecord = initialRecord(at(0))): RebootR
   return r;
 }
 
+/** The end of a cycle: healthy, uncordoned, released, and the state and notice it ends with. */
+function healthyToEnd(min: number, end: RebootRecord['state'], notice: string): Step[] {
+  return [
+    { event: { type: 'health', healthy: true, problems: [] }, min, state: 'uncordoning', action: 'uncordon' },
+    { event: { type: 'uncordoned' }, min, state: 'releasing', action: 'release' },
+    { event: { type: 'released' }, min, state: end, action: 'evaluate', notice },
+  ];
+}
+
 test('a whole cycle: sentinel, lock, cordon, drain, reboot, boot, health, uncordon, release', () => {
   const end = run([
     { event: ev.required(), min: 0, state: 'waiting-lock', action: 'acquire-lock' },
@@ -94,14 +103,7 @@ test('a whole cycle: sentinel, lock, cordon, drain, reboot, boot, health, uncord
       state: 'health-gate',
       action: 'health-gate',
     },
-    {
-      event: { type: 'health', healthy: true, problems: [] },
-      min: 6,
-      state: 'uncordoning',
-      action: 'uncordon',
-    },
-    { event: { type: 'uncordoned' }, min: 6, state: 'releasing', action: 'release' },
-    { event: { type: 'released' }, min: 6, state: 'idle', action: 'evaluate', notice: 'done' },
+    ...healthyToEnd(6, 'idle', 'done'),
   ]);
   assert.deepEqual(end, {
     state: 'idle',
@@ -399,14 +401,7 @@ test('a sentinel still there after the boot: the cycle finishes, then waits for 
         action: 'health-gate',
         notice: 'back',
       },
-      {
-        event: { type: 'health', healthy: true, problems: [] },
-        min: 4,
-        state: 'uncordoning',
-        action: 'uncordon',
-      },
-      { event: { type: 'uncordoned' }, min: 4, state: 'releasing', action: 'release' },
-      { event: { type: 'released' }, min: 4, state: 'failed', action: 'evaluate', notice: 'failed' },
+      ...healthyToEnd(4, 'failed', 'failed'),
     ],
     rebooting,
   );

@@ -363,7 +363,7 @@ const instants: {
     want: { open: false, at: '2025-09-30T22:00:00.000Z' },
   },
   {
-    name: 'consecutive openings merge (22:00-24:00 and the next day from 00:00 is not an opening of its own)',
+    name: 'consecutive all-day openings (sat, sun) merge: open until Monday 00:00',
     window: { rebootDays: ['sat', 'sun'], startTime: '00:00', endTime: '24:00' },
     now: '2025-01-11T12:00:00Z',
     want: { open: true, at: '2025-01-13T00:00:00.000Z' },
