@@ -51,6 +51,8 @@ const pureModules = [
   'src/upgrade/skew.ts',
   'src/lock/decide.ts',
   'src/reboot/window.ts',
+  'src/reboot/states.ts',
+  'src/reboot/keys.ts',
   'src/sandbox/apiserver/selectors.ts',
   'src/sandbox/controllers/scheduling.ts',
   'src/sandbox/controllers/hash.ts',
