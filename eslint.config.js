@@ -39,15 +39,20 @@ const pureModules = [
   'src/kube/labels.ts',
   'src/kube/quantity.ts',
   'src/kube/scheduling.ts',
+  'src/kube/pods.ts',
+  'src/kube/annotations.ts',
+  'src/host/shell.ts',
   'src/drain/quantity.ts',
-  'src/drain/annotations.ts',
   'src/drain/health.ts',
+  'src/drain/maintenance-state.ts',
   'src/certs/expiry.ts',
   'src/certs/kubeadm-spec.ts',
   'src/certs/quorum.ts',
   'src/upgrade/skew.ts',
   'src/lock/decide.ts',
   'src/reboot/window.ts',
+  'src/reboot/states.ts',
+  'src/reboot/keys.ts',
   'src/sandbox/apiserver/selectors.ts',
   'src/sandbox/controllers/scheduling.ts',
   'src/sandbox/controllers/hash.ts',
@@ -127,8 +132,9 @@ export default tseslint.config(
           paths: nodeBuiltins.filter((m) => !m.includes('*')),
           patterns: [
             { group: ['node:*'], message: 'Pure decision modules import no Node built-ins.' },
-            // kube/types.ts is plain API JSON shapes; labels.ts, quantity.ts and scheduling.ts are their
-            // label selectors, quantities and placement filters (data and pure functions, not a client), so pure modules may use them.
+            // kube/types.ts is plain API JSON shapes; labels.ts, quantity.ts, scheduling.ts and pods.ts are their
+            // label selectors, quantities, placement filters and pod helpers, annotations.ts bosun's keys and
+            // the cordon's ownership (data and pure functions, not a client), so pure modules may use them.
             {
               group: [
                 '**/kube/**',
@@ -136,6 +142,8 @@ export default tseslint.config(
                 '!**/kube/labels.ts',
                 '!**/kube/quantity.ts',
                 '!**/kube/scheduling.ts',
+                '!**/kube/pods.ts',
+                '!**/kube/annotations.ts',
                 '**/host/**',
                 '**/sandbox/**',
               ],

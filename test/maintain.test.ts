@@ -5,13 +5,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bosunOn, getNode, pods, workloadsSettled } from './support/drain.ts';
-import { eventually, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
+import { settle as settled, startMaintainSandbox } from './support/maintain.ts';
+import type { TestSandbox } from './support/sandbox.ts';
 
 const MAINTENANCE = 'bosun.dev/maintenance';
 
 describe('bosun maintain on the sandbox', () => {
   let t: TestSandbox;
-  const settle = (): Promise<boolean> => eventually('workloads settled', () => workloadsSettled(t), 60_000);
+  const settle = (): Promise<boolean> => settled(t);
   /** `maintain NODE --on-node -- reboot`, settling for 1 s, with more flags before the `--`. */
   const rebootArgs = (node: string, ...flags: string[]): string[] => [
     'maintain',
@@ -44,30 +45,7 @@ describe('bosun maintain on the sandbox', () => {
   };
 
   before(async () => {
-    // The node-monitor grace period is raised from the fast profile's 1.5 s (which a loaded machine
-    // can miss) but kept under --health-timeout, and a reboot outlasts it.
-    t = await startTestSandbox({
-      controlPlanes: 1,
-      workers: 2,
-      workload: 'none',
-      timing: { nodeMonitorGraceMs: 3_000, rebootMs: 4_000 },
-    });
-    const dep = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: {
-        replicas: 4,
-        selector: { matchLabels: { app: 'web' } },
-        template: {
-          metadata: { labels: { app: 'web' } },
-          spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
-        },
-      },
-    };
-    const r = await t.kubectl(['create', '--validate=false', '-f', '-'], { input: JSON.stringify(dep) });
-    assert.equal(r.code, 0, r.stderr);
-    await settle();
+    t = await startMaintainSandbox([{ name: 'web', replicas: 4 }]);
   });
   after(async () => {
     await t?.stop();
@@ -203,6 +181,51 @@ describe('bosun maintain on the sandbox', () => {
     const zero = await bosunOn(t, ['maintain', 'worker-2', '--health-timeout', '0s', '--', 'true']);
     assert.equal(zero.code, 2);
     assert.equal((await getNode(t, 'worker-2')).spec?.unschedulable, undefined);
+  });
+
+  test('an API server gone silent after the command: --health-timeout ends the wait, the node stays cordoned', async () => {
+    // The command itself makes the API server slow to answer anything about nodes (the sandbox's
+    // latency fault, through its control endpoint): bosun's next requests get no answer in time.
+    const silence = [
+      `const s = JSON.parse(require('fs').readFileSync(${JSON.stringify(`${t.dir}/state.json`)}, 'utf8'));`,
+      "fetch('http://127.0.0.1:' + s.controlPort + '/v1/faults', { method: 'POST',",
+      "headers: { authorization: 'Bearer ' + s.token, 'content-type': 'application/json' },",
+      "body: JSON.stringify({ match: { resource: 'nodes' }, delayMs: 8000 }) })",
+      '.then((r) => process.exit(r.ok ? 0 : 1));',
+    ].join(' ');
+    let r;
+    try {
+      r = await bosunOn(t, [
+        'maintain',
+        'worker-2',
+        '--ignore-daemonsets',
+        '--health-timeout',
+        '2s',
+        '--',
+        process.execPath,
+        '-e',
+        silence,
+      ]);
+    } finally {
+      t.sb.clearFaults();
+    }
+    assert.equal(r.code, 1, r.err.join('\n'));
+    assert.match(
+      r.err.find((l) => l.startsWith('error: ')) ?? '',
+      /^error: .* finished, but the API server did not answer for 2s: no answer within the health timeout \(2s\)$/,
+    );
+    assert.equal((await getNode(t, 'worker-2')).spec?.unschedulable, true);
+    const again = await bosunOn(t, [
+      'maintain',
+      'worker-2',
+      '--ignore-daemonsets',
+      '--health-settle',
+      '0s',
+      '--',
+      'true',
+    ]);
+    assert.equal(again.code, 0, again.err.join('\n'));
+    await settle();
   });
 
   test('the only control plane rebooted: the API server goes with it, and maintain waits for it, then for the node', async () => {

@@ -4,7 +4,8 @@
 // Follows kube-apiserver's eviction handler (pkg/registry/core/pod/storage/eviction.go).
 // Pure: gets the failure and the objects, returns a classification.
 import type { Pod, PodDisruptionBudget } from '../kube/types.ts';
-import { budgetNumbers, budgetsFor, describeBudget, isPodReady, type BudgetNumbers } from './preflight.ts';
+import { isPodReady } from '../kube/pods.ts';
+import { budgetNumbers, budgetsFor, describeBudget, type BudgetNumbers } from './preflight.ts';
 
 /** The parts of a failed API answer classification reads (KubeApiError has them all). */
 export interface ApiFailure {

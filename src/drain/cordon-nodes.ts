@@ -4,7 +4,7 @@
 // and all of them are returned. An error (the API, not a refusal) stops at that node: the nodes
 // before it keep their change, the ones after it are not touched. Never prints.
 import type { Node } from '../kube/types.ts';
-import type { CordonOwner } from './annotations.ts';
+import type { CordonOwner } from '../kube/annotations.ts';
 import { cordonNode, uncordonNode, type CordonDeps, type CordonResult, type DryRun } from './cordon.ts';
 
 /** Called with each node's result as soon as it is known. */

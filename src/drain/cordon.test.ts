@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { FakeClock } from '../common/fake-clock.ts';
 import { FakeCluster } from '../kube/testing/fake-cluster.ts';
 import { fromStatus } from '../kube/errors.ts';
-import { CORDONED_AT, CORDONED_BY, CORDON_REASON, DRAIN_STATE, MAINTENANCE_STATE } from './annotations.ts';
+import {
+  CORDONED_AT,
+  CORDONED_BY,
+  CORDON_REASON,
+  DRAIN_STATE,
+  MAINTENANCE_STATE,
+} from '../kube/annotations.ts';
 import { cordonNode, uncordonNode } from './cordon.ts';
 import { node } from './testing/fixtures.ts';
 

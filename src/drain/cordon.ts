@@ -1,5 +1,5 @@
 // Cordon and uncordon with ownership. A cordon bosun makes carries who, why and when
-// (annotations.ts); bosun uncordons only nodes it cordoned, unless forced, and says so otherwise.
+// (kube/annotations.ts); bosun uncordons only nodes it cordoned, unless forced, and says so otherwise.
 // Writes are JSON merge patches of spec.unschedulable plus the annotations, in one request, decided
 // on the node as just read. Like kubectl, the patch carries no resourceVersion: the kubelet rewrites
 // the Node's status every few seconds, and a whole-object precondition would lose that race again
@@ -15,7 +15,7 @@ import {
   cordonAnnotations,
   cordonInfo,
   type CordonOwner,
-} from './annotations.ts';
+} from '../kube/annotations.ts';
 
 /** kubectl's --dry-run strategies. */
 export type DryRun = 'none' | 'client' | 'server';

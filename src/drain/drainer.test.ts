@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { FakeClock } from '../common/fake-clock.ts';
 import { FakeCluster } from '../kube/testing/fake-cluster.ts';
 import { fromStatus } from '../kube/errors.ts';
-import { CORDONED_BY, CORDON_REASON, DRAIN_STATE } from './annotations.ts';
+import { CORDONED_BY, CORDON_REASON, DRAIN_STATE } from '../kube/annotations.ts';
 import {
   DEFAULT_DRAIN_OPTIONS,
   drainNode,

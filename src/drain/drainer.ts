@@ -18,8 +18,9 @@ import { errorMessage } from '../common/errors.ts';
 import { hasStatusCause, isKubeApiError, isNotFound, type KubeApiError } from '../kube/errors.ts';
 import type { NodePods } from '../kube/ports.ts';
 import type { ListResult, Node, Pod, PodDisruptionBudget } from '../kube/types.ts';
+import { controllerOf } from '../kube/pods.ts';
 import { listWatch } from '../kube/watch.ts';
-import { DRAIN_STATE, cordonInfo, rfc3339, type CordonOwner, type DrainState } from './annotations.ts';
+import { DRAIN_STATE, cordonInfo, rfc3339, type CordonOwner, type DrainState } from '../kube/annotations.ts';
 import { NAMESPACE_TERMINATING_CAUSE, classifyEviction, type Blocked } from './classify.ts';
 import { cordonNode, uncordonNode, type DryRun } from './cordon.ts';
 import {
@@ -29,7 +30,6 @@ import {
   type EscalationRule,
 } from './escalation.ts';
 import {
-  controllerOf,
   decidePods,
   isDeletedTooLong,
   isFinished,

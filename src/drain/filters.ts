@@ -4,8 +4,8 @@
 // does not let the pod through. Every refusal is collected before anything is done, so the user
 // sees every offending pod at once. Pure: the DaemonSet lookups kubectl makes are done by the
 // caller and passed in.
+import { controllerOf, isMirrorPod } from '../kube/pods.ts';
 import type { Pod } from '../kube/types.ts';
-import { MIRROR_POD } from './annotations.ts';
 
 /** kubectl's messages (filters.go), kept verbatim: scripts and people grep for them. */
 export const KUBECTL_MESSAGES = {
@@ -107,13 +107,6 @@ export function podKey(p: { namespace: string; name: string }): string {
   return `${p.namespace}/${p.name}`;
 }
 
-/** metav1.GetControllerOf: the owner reference with controller: true. */
-export function controllerOf(
-  pod: Pod,
-): { kind: string; name: string; uid: string; apiVersion: string } | undefined {
-  return pod.metadata.ownerReferences?.find((o) => o.controller === true);
-}
-
 /** Succeeded or Failed: kubectl removes finished pods whatever else is true of them. */
 export function isFinished(pod: Pod): boolean {
   return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
@@ -122,11 +115,6 @@ export function isFinished(pod: Pod): boolean {
 /** Whether the pod uses an emptyDir volume (kubectl's hasLocalStorage). */
 export function hasLocalStorage(pod: Pod): boolean {
   return (pod.spec?.volumes ?? []).some((v) => v.emptyDir !== undefined && v.emptyDir !== null);
-}
-
-/** True for a mirror pod of a static pod (cannot be deleted through the API). */
-export function isMirrorPod(pod: Pod): boolean {
-  return pod.metadata.annotations?.[MIRROR_POD] !== undefined;
 }
 
 /** kubectl's shouldSkipPod: terminating for longer than --skip-wait-for-delete-timeout. */

@@ -5,8 +5,7 @@
 // a reboot was expected, a new boot ID. Also formats the diagnosis printed when it never gets
 // there. Pure.
 import type { Event, Lease, Node, Pod } from '../kube/types.ts';
-import { controllerOf } from './filters.ts';
-import { isPodReady } from './preflight.ts';
+import { controllerOf, isPodReady } from '../kube/pods.ts';
 
 /** Taints the node lifecycle controller sets on a node that is not healthy. */
 export const UNHEALTHY_TAINTS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'] as const;

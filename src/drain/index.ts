@@ -1,6 +1,20 @@
 // The drain feature's public face: the only module other folders (cli, upgrade, reboot) import.
 // Library callers build a NodePods port (kube/node-pods.ts) and call drainNodes/drainNode,
-// cordonNode/uncordonNode or maintainNode with their own owner and observer.
+// cordonNode/uncordonNode, maintainNode (`bosun maintain`) or runMaintenance (the maintenance
+// engine, with a work step of their own) with their own owner and observer.
+//
+// An orchestrator maintains one node with runMaintenance(node, options, deps) and calls it again,
+// with the same options, to resume (after a crash, a reboot of its own host, or on another
+// machine): the state is on the Node. Its work is a NodeWork; commandWork({ executor, commands })
+// runs commands through a host/ NodeExecutor (LocalExecutor, createSandboxExecutor,
+// TemplateExecutor), a recipe line as { shell: LINE }. For example:
+//   upgrade: work = { describe, probe: executor.probe, run: commandWork(recipe lines).run, then
+//            read the Node until status.nodeInfo.kubeletVersion is the new version, else
+//            { ok: false, message } }; owner { who: 'bosun upgrade (...)', why: 'upgrade to v1.N.x' };
+//            expectReboot: false.
+//   agent:   work = commandWork({ executor, commands: () => [{ argv: ['systemctl', 'reboot'] }] });
+//            owner { who: 'bosun-agent/NODE', why: 'reboot-required' }; expectReboot: true (after
+//            the reboot the restarted agent calls again, and the new boot ID says the work is done).
 export {
   BOSUN_PREFIX,
   CORDONED_AT,
@@ -14,7 +28,7 @@ export {
   type CordonInfo,
   type CordonOwner,
   type DrainState,
-} from './annotations.ts';
+} from '../kube/annotations.ts';
 export { cordonNode, uncordonNode, type CordonResult, type DryRun } from './cordon.ts';
 export { cordonNodes, uncordonNodes, type CordonResultObserver } from './cordon-nodes.ts';
 export {
@@ -42,17 +56,30 @@ export {
 export { KUBECTL_MESSAGES, podKey, refusalLine, warningText } from './filters.ts';
 export { checkNodeHealth, diagnose } from './health.ts';
 export { parseSelector } from '../kube/labels.ts';
+export { maintainNode, substituteNode, type MaintainDeps, type MaintainOptions } from './maintain.ts';
 export {
-  looksLikeReboot,
-  maintainNode,
-  maintenanceState,
-  resolveSandboxDir,
-  sandboxShimDir,
-  substituteNode,
-  type MaintainDeps,
+  runMaintenance,
   type MaintainEvent,
-  type MaintainOptions,
   type MaintainResult,
-} from './maintain.ts';
+  type MaintenanceDeps,
+  type MaintenanceOptions,
+} from './maintenance.ts';
+export {
+  MAINTENANCE_STEPS,
+  currentStep,
+  maintenanceState,
+  type MaintenanceState,
+  type MaintenanceStep,
+  type RecordedProcess,
+  type WorkloadRecord,
+} from './maintenance-state.ts';
+export {
+  commandWork,
+  looksLikeReboot,
+  type CommandWorkOptions,
+  type NodeWork,
+  type WorkContext,
+  type WorkResult,
+} from './node-work.ts';
 export { PREFLIGHT_CHECKS, type PreflightCheck, type PreflightResult } from './preflight.ts';
 export { Reporter, dryRunSuffix, type ReporterOptions } from './progress.ts';

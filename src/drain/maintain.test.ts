@@ -4,23 +4,26 @@ import { FakeClock } from '../common/fake-clock.ts';
 import type { Exec, ExecOptions, ExecResult } from '../common/ports.ts';
 import { KubeApiError, TransportReason } from '../kube/errors.ts';
 import { FakeCluster } from '../kube/testing/fake-cluster.ts';
-import { MAINTENANCE_STATE, CORDONED_BY } from './annotations.ts';
+import { MAINTENANCE_STATE, CORDONED_BY } from '../kube/annotations.ts';
+import { ExecPortExecutor } from '../host/testing/exec-port.ts';
 import { DEFAULT_DRAIN_OPTIONS } from './drainer.ts';
+import { currentStep, maintenanceState } from './maintenance-state.ts';
+import { looksLikeReboot, type NodeWork, type WorkResult } from './node-work.ts';
+import { maintainNode, substituteNode, type MaintainOptions } from './maintain.ts';
 import {
-  looksLikeReboot,
-  maintainNode,
-  maintenanceState,
-  resolveSandboxDir,
-  substituteNode,
+  runMaintenance,
   type MaintainEvent,
-  type MaintainOptions,
   type MaintainResult,
-} from './maintain.ts';
+  type MaintenanceOptions,
+} from './maintenance.ts';
 import { node, pod } from './testing/fixtures.ts';
 import type { Pod } from '../kube/types.ts';
 
 const T0 = Date.UTC(2025, 0, 1);
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The executor the tests hand maintain: the fake Exec below, with PATH=/usr/bin. */
+const via = (exec: Exec): ExecPortExecutor => new ExecPortExecutor(exec, { PATH: '/usr/bin' });
 
 /** A fake Exec: records calls and plays the command against the fake cluster. */
 class FakeExec implements Exec {
@@ -108,7 +111,6 @@ function opts(o: Partial<MaintainOptions> = {}): MaintainOptions {
     restoreTimeoutMs: 60_000,
     pollMs: 1000,
     expectReboot: false,
-    env: { PATH: '/usr/bin' },
     ...o,
   };
 }
@@ -168,7 +170,7 @@ test('maintain: drain, run the command with {node}, wait healthy, uncordon, wait
     maintainNode('worker-2', opts(), {
       kube: w.kube,
       clock: w.clock,
-      exec,
+      executor: via(exec),
       observer: (e) => w.events.push(e),
     }),
   );
@@ -197,7 +199,7 @@ test('maintain --on-node reboot: waits for the node to come back with a new boot
     maintainNode('worker-2', opts({ command: ['reboot'], expectReboot: true }), {
       kube: w.kube,
       clock: w.clock,
-      exec,
+      executor: via(exec),
       observer: (e) => {
         w.events.push(e);
         if (e.type === 'phase' && e.phase === 'uncordon') uncordonAt = w.clock.now().getTime();
@@ -226,7 +228,7 @@ test('a node that never comes back stays cordoned, with a diagnosis, and a non-d
     maintainNode('worker-2', opts({ command: ['reboot'], expectReboot: true, healthTimeoutMs: 60_000 }), {
       kube: w.kube,
       clock: w.clock,
-      exec,
+      executor: via(exec),
     }),
   );
   assert.equal(r.outcome, 'unhealthy');
@@ -253,7 +255,7 @@ test('a failing command leaves the node cordoned; running maintain again runs it
     maintainNode('worker-2', opts(), {
       kube: w.kube,
       clock: w.clock,
-      exec,
+      executor: via(exec),
       observer: (e) => w.events.push(e),
     }),
   );
@@ -262,7 +264,7 @@ test('a failing command leaves the node cordoned; running maintain again runs it
   assert.ok(w.events.some((e) => e.type === 'command-output' && e.text === 'E: Could not get lock'));
   assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, true);
   const second = await w.clock.runUntilSettled(
-    maintainNode('worker-2', opts(), { kube: w.kube, clock: w.clock, exec }),
+    maintainNode('worker-2', opts(), { kube: w.kube, clock: w.clock, executor: via(exec) }),
   );
   assert.equal(second.outcome, 'done', second.message);
   assert.equal(second.resumed, true);
@@ -278,7 +280,7 @@ test('an interrupted wait resumes without running the command again', async () =
     maintainNode('worker-2', opts({ command: ['reboot'], expectReboot: true }), {
       kube: w.kube,
       clock: w.clock,
-      exec,
+      executor: via(exec),
       signal: ac.signal,
     }),
   );
@@ -289,7 +291,7 @@ test('an interrupted wait resumes without running the command again', async () =
     maintainNode('worker-2', opts({ command: ['reboot'], expectReboot: true }), {
       kube: w.kube,
       clock: w.clock,
-      exec,
+      executor: via(exec),
     }),
   );
   assert.equal(second.outcome, 'done', second.message);
@@ -302,7 +304,7 @@ function maintainWorker2(w: World, exec: Exec, o: Partial<MaintainOptions>): Pro
     maintainNode('worker-2', opts(o), {
       kube: w.kube,
       clock: w.clock,
-      exec,
+      executor: via(exec),
       observer: (e) => w.events.push(e),
     }),
   );
@@ -412,7 +414,7 @@ test('an API server that goes away while the workloads come back is waited for, 
     maintainNode('worker-2', opts(), {
       kube: w.kube,
       clock: w.clock,
-      exec,
+      executor: via(exec),
       observer: (e) => {
         events.push(e);
         if (e.type === 'phase' && e.phase === 'restore')
@@ -459,7 +461,7 @@ test('a node someone else cordoned is refused and left untouched', async () => {
   w.kube.updateNode('worker-2', (n) => (n.spec = { unschedulable: true }));
   const exec = new FakeExec(() => ok);
   const r = await w.clock.runUntilSettled(
-    maintainNode('worker-2', opts(), { kube: w.kube, clock: w.clock, exec }),
+    maintainNode('worker-2', opts(), { kube: w.kube, clock: w.clock, executor: via(exec) }),
   );
   assert.equal(r.outcome, 'refused');
   assert.equal(r.message, 'node/worker-2 was cordoned outside bosun; bosun maintain will not take it over');
@@ -472,7 +474,11 @@ test('workloads that do not come back in time are reported after the uncordon', 
   w.kube.onPodRemoved = undefined; // nothing recreates the web pod
   const exec = new FakeExec(() => ok);
   const r = await w.clock.runUntilSettled(
-    maintainNode('worker-2', opts({ restoreTimeoutMs: 30_000 }), { kube: w.kube, clock: w.clock, exec }),
+    maintainNode('worker-2', opts({ restoreTimeoutMs: 30_000 }), {
+      kube: w.kube,
+      clock: w.clock,
+      executor: via(exec),
+    }),
   );
   assert.equal(r.outcome, 'not-restored');
   assert.equal(r.message, 'workloads not back to their Ready counts after 30s: ReplicaSet demo/web-rs 1/2');
@@ -484,7 +490,7 @@ test('a drain refused by the filters does not leave maintenance state behind', a
   w.kube.addPod(pod('bare', { node: 'worker-2', owner: 'none' }));
   const exec = new FakeExec(() => ok);
   const r = await w.clock.runUntilSettled(
-    maintainNode('worker-2', opts(), { kube: w.kube, clock: w.clock, exec }),
+    maintainNode('worker-2', opts(), { kube: w.kube, clock: w.clock, executor: via(exec) }),
   );
   assert.equal(r.outcome, 'drain-failed');
   assert.equal(r.drain?.outcome, 'refused');
@@ -512,10 +518,276 @@ test('{node} is substituted in every word', () => {
   ]);
 });
 
-test('the sandbox dir comes from --sandbox-dir, else from a kubeconfig named admin.conf with nodes/ beside it', () => {
-  const isDir = (p: string): boolean => p === '/sb/nodes';
-  assert.equal(resolveSandboxDir({ sandboxDir: '/x', kubeconfigFiles: ['/sb/admin.conf'], isDir }), '/x');
-  assert.equal(resolveSandboxDir({ kubeconfigFiles: ['/sb/admin.conf'], isDir }), '/sb');
-  assert.equal(resolveSandboxDir({ kubeconfigFiles: ['/home/a/.kube/config'], isDir }), undefined);
-  assert.equal(resolveSandboxDir({ kubeconfigFiles: ['/other/admin.conf'], isDir }), undefined);
+// ---- the engine: resuming older states, a work of one's own, skipping and stopping steps ----
+
+/** A work step that counts its runs and does what play says. */
+function countingWork(play: () => WorkResult = () => ({ ok: true })): NodeWork & { runs: number } {
+  const w = {
+    runs: 0,
+    describe: (node: string) => `patch ${node}`,
+    probe: () => Promise.resolve('unknown' as const),
+    run: () => {
+      w.runs++;
+      return Promise.resolve(play());
+    },
+  };
+  return w;
+}
+
+function engineOpts(work: NodeWork, o: Partial<MaintenanceOptions> = {}): MaintenanceOptions {
+  const { owner: _owner, dryRun: _dryRun, ...drain } = opts().drain;
+  return {
+    owner: { who: 'bosun-agent/worker-2', why: 'reboot-required' },
+    drain,
+    work,
+    expectReboot: false,
+    healthTimeoutMs: 120_000,
+    healthSettleMs: 10_000,
+    restoreTimeoutMs: 60_000,
+    pollMs: 1000,
+    ...o,
+  };
+}
+
+/** worker-2 as an older bosun maintain left it: cordoned by bosun, in the middle of phase. */
+function leftByOlderBosun(w: World, phase: 'working' | 'worked'): void {
+  w.kube.updateNode('worker-2', (n) => {
+    n.spec = { unschedulable: true };
+    n.metadata.annotations = {
+      [CORDONED_BY]: 'alice@laptop (bosun maintain)',
+      'bosun.dev/cordon-reason': 'maintain: reboot',
+      'bosun.dev/cordoned-at': '2024-12-31T23:00:00Z',
+      [MAINTENANCE_STATE]: JSON.stringify({
+        phase,
+        startedAt: '2024-12-31T23:00:00Z',
+        by: 'alice@laptop (bosun maintain)',
+        command: 'ssh {node} sudo apt-get upgrade -y',
+        bootIdBefore: 'boot-1',
+        ...(phase === 'worked' ? { commandFinishedAt: '2024-12-31T23:05:00Z' } : {}),
+        workloads: [],
+        daemonSets: ['kube-system/kube-proxy'],
+      }),
+    };
+  });
+}
+
+test("an older bosun's state in the middle of the work resumes: the command runs again and the node comes back", async () => {
+  const w = world();
+  leftByOlderBosun(w, 'working');
+  assert.equal(currentStep(w.kube.nodes.get('worker-2')!), 'work');
+  const exec = new FakeExec(() => ok);
+  const r = await maintainWorker2(w, exec, {});
+  assert.equal(r.outcome, 'done', r.message);
+  assert.equal(r.resumed, true);
+  assert.equal(exec.calls.length, 1);
+  const n = w.kube.nodes.get('worker-2')!;
+  assert.equal(n.spec?.unschedulable, undefined);
+  assert.equal(n.metadata.annotations?.[MAINTENANCE_STATE], undefined);
+  assert.equal(n.metadata.annotations?.[CORDONED_BY], undefined);
+});
+
+test("an older bosun's state after the work resumes at the health wait, without running the work", async () => {
+  const w = world();
+  leftByOlderBosun(w, 'worked');
+  const work = countingWork();
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work), {
+      kube: w.kube,
+      clock: w.clock,
+      observer: (e) => w.events.push(e),
+    }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  assert.equal(work.runs, 0);
+  assert.ok(w.events.some((e) => e.type === 'phase' && e.phase === 'command' && e.detail === 'already done'));
+});
+
+test('a work that reboots, resumed once the node shows a new boot ID (the agent rebooted its own host), is done', async () => {
+  const w = world();
+  leftByOlderBosun(w, 'working');
+  w.kube.updateNode('worker-2', (n) => (n.status!.nodeInfo = { ...n.status!.nodeInfo, bootID: 'boot-2' }));
+  const work = countingWork();
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { expectReboot: true }), { kube: w.kube, clock: w.clock }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  assert.equal(work.runs, 0, 'the reboot is not repeated');
+});
+
+test('stopAfter returns with the state on the node; the next call goes on from there, skipping what it is told', async () => {
+  const w = world();
+  const work = countingWork();
+  const deps = { kube: w.kube, clock: w.clock };
+  const first = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { stopAfter: 'drain' }), deps),
+  );
+  assert.deepEqual([first.outcome, first.step], ['stopped', 'drain']);
+  const n = w.kube.nodes.get('worker-2')!;
+  assert.equal(n.spec?.unschedulable, true);
+  assert.equal(n.metadata.annotations?.[CORDONED_BY], 'bosun-agent/worker-2');
+  assert.equal(currentStep(n), 'work');
+  assert.equal(work.runs, 0);
+  const second = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { skip: ['wait-workloads'] }), deps),
+  );
+  assert.equal(second.outcome, 'done', second.message);
+  assert.equal(work.runs, 1);
+  assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, undefined);
+  assert.equal(w.kube.nodes.get('worker-2')?.metadata.annotations?.[MAINTENANCE_STATE], undefined);
+});
+
+test('skipping cordon and drain runs the work on a node that stays schedulable', async () => {
+  const w = world();
+  const work = countingWork();
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { skip: ['cordon', 'drain'] }), {
+      kube: w.kube,
+      clock: w.clock,
+    }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  assert.equal(work.runs, 1);
+  assert.ok(
+    w.kube.calls('patch', 'nodes').every((c) => !JSON.stringify(c).includes('unschedulable')),
+    'the node was never cordoned',
+  );
+  assert.ok(w.kube.pods.has('demo/web-a'), 'nothing was evicted');
+});
+
+test("a work's own failure message ends the maintenance, the node cordoned", async () => {
+  const w = world();
+  const work = countingWork(() => ({
+    ok: false,
+    message: 'kubelet reports v1.33.1, not v1.34.1',
+    exitCode: 0,
+    timedOut: false,
+  }));
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work), { kube: w.kube, clock: w.clock }),
+  );
+  assert.deepEqual(
+    [r.outcome, r.message, r.step],
+    ['command-failed', 'kubelet reports v1.33.1, not v1.34.1', 'work'],
+  );
+  assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, true);
+});
+
+test('with the drain skipped, stopping after the cordon leaves the node cordoned by bosun and its pods in place', async () => {
+  const w = world();
+  const work = countingWork();
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { skip: ['drain'], stopAfter: 'cordon' }), {
+      kube: w.kube,
+      clock: w.clock,
+    }),
+  );
+  assert.deepEqual([r.outcome, r.step], ['stopped', 'cordon']);
+  const n = w.kube.nodes.get('worker-2')!;
+  assert.equal(n.spec?.unschedulable, true);
+  assert.equal(n.metadata.annotations?.[CORDONED_BY], 'bosun-agent/worker-2');
+  assert.equal(currentStep(n), 'work');
+  assert.ok(w.kube.pods.has('demo/web-a'));
+  assert.equal(work.runs, 0);
+});
+
+test('an API server gone silent after the command: the health wait ends at its deadline, the node cordoned', async () => {
+  const w = world();
+  const exec = new FakeExec(() => {
+    w.kube.delayCalls(10 * 60_000); // every request from now on is answered 10 minutes late
+    return ok;
+  });
+  const r = await maintainWorker2(w, exec, { healthTimeoutMs: 20_000 });
+  assert.equal(r.outcome, 'unhealthy');
+  assert.equal(
+    r.message,
+    'ssh worker-2 sudo apt-get upgrade -y finished, but the API server did not answer for 20s: no answer within the health timeout (20s)',
+  );
+  assert.match(r.hint ?? '', /stays cordoned/);
+});
+
+/** worker-2 in the middle of the work, with the process an earlier (killed) run started recorded. */
+function killedWhileWorking(w: World): void {
+  leftByOlderBosun(w, 'working');
+  w.kube.updateNode('worker-2', (n) => {
+    const st = JSON.parse(n.metadata.annotations![MAINTENANCE_STATE]!) as Record<string, unknown>;
+    st['process'] = { pid: 4242, startTicks: '99', host: 'laptop', bootId: 'b', at: '2024-12-31T23:01:00Z' };
+    n.metadata.annotations![MAINTENANCE_STATE] = JSON.stringify(st);
+  });
+}
+
+test('a process an earlier run started that still runs is waited for; then the work runs again', async () => {
+  const w = world();
+  killedWhileWorking(w);
+  const probes: string[] = [];
+  const work = countingWork();
+  let left = 3;
+  work.probe = () => {
+    const s = left-- > 0 ? ('running' as const) : ('gone' as const);
+    probes.push(`${s}@${w.clock.now().getTime() - T0}`);
+    return Promise.resolve(s);
+  };
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work), {
+      kube: w.kube,
+      clock: w.clock,
+      observer: (e) => w.events.push(e),
+    }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  assert.equal(probes.length, 4);
+  assert.equal(work.runs, 1);
+  const waited = w.events.filter((e) => e.type === 'waiting-for-command');
+  assert.deepEqual(
+    waited.map((e) => e.type === 'waiting-for-command' && e.process.pid),
+    [4242],
+  );
+  assert.ok(
+    w.events.findIndex((e) => e.type === 'waiting-for-command') <
+      w.events.findIndex((e) => e.type === 'phase' && e.phase === 'command'),
+  );
+});
+
+test('a process an earlier run started on another machine cannot be told: the node stays cordoned and the work does not run', async () => {
+  const w = world();
+  killedWhileWorking(w);
+  const work = countingWork(); // its probe answers 'unknown'
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work), { kube: w.kube, clock: w.clock }),
+  );
+  assert.equal(r.outcome, 'command-running');
+  assert.equal(
+    r.message,
+    'the command an earlier run started on laptop (pid 4242, at 2024-12-31T23:01:00Z) may still run there; bosun can tell only on laptop',
+  );
+  assert.match(r.hint ?? '', /kubectl annotate node worker-2 bosun.dev\/maintenance-/);
+  assert.equal(work.runs, 0);
+  assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, true);
+});
+
+test('what the work starts is recorded on the node before it runs, and dropped once it finished', async () => {
+  const w = world();
+  const seen: unknown[] = [];
+  const work: NodeWork = {
+    describe: () => 'patch',
+    probe: () => Promise.resolve('gone'),
+    async run(_node, ctx) {
+      await ctx.onStart({ pid: 7, startTicks: '1', host: 'here', bootId: 'b' });
+      seen.push(maintenanceState(w.kube.nodes.get('worker-2')!)?.process);
+      return { ok: true };
+    },
+  };
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { stopAfter: 'wait-healthy' }), {
+      kube: w.kube,
+      clock: w.clock,
+    }),
+  );
+  assert.equal(r.outcome, 'stopped', r.message);
+  const [rec] = seen as { at: string }[];
+  assert.deepEqual(
+    { ...rec, at: undefined },
+    { pid: 7, startTicks: '1', host: 'here', bootId: 'b', at: undefined },
+  );
+  assert.match(rec?.at ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.equal(maintenanceState(w.kube.nodes.get('worker-2')!)?.process, undefined);
 });

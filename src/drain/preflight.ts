@@ -7,17 +7,18 @@
 // - unschedulable: the pod's controller would recreate it, but no remaining node can take it
 //   (requests vs allocatable minus what is already requested; taints and tolerations; nodeSelector
 //   and required node affinity; required pod anti-affinity);
-// - opt-out: the pod asks not to be evicted (annotations.ts: bosun.dev/safe-to-evict=false,
+// - opt-out: the pod asks not to be evicted (kube/annotations.ts: bosun.dev/safe-to-evict=false,
 //   cluster-autoscaler.kubernetes.io/safe-to-evict=false, karpenter.sh/do-not-disrupt=true).
 // Not predicted (documented limits): inter-pod affinity, topology spread constraints, volume
 // topology, host ports, and other pods' anti-affinity against the moved pod.
 // Pure: it is given every object it reads.
 import type { Node, Pod, PodDisruptionBudget } from '../kube/types.ts';
-import { evictionOptOut } from './annotations.ts';
-import { controllerOf, isFinished, podKey, podRef, type PodRef, type PodVerdict } from './filters.ts';
+import { evictionOptOut } from '../kube/annotations.ts';
+import { isFinished, podKey, podRef, type PodRef, type PodVerdict } from './filters.ts';
 import { fromLabelSelector, matches } from '../kube/labels.ts';
+import { controllerOf, isPodReady, scaledIntOrPercent } from '../kube/pods.ts';
 import { findUntoleratedTaint, nodeReadyStatus, podMatchesNodeAffinity } from '../kube/scheduling.ts';
-import { formatResource, parseResources, podRequests, type Resources } from './quantity.ts';
+import { formatResource, parseResources, placementNeeds, type Resources } from './quantity.ts';
 
 /** The checks a pre-flight can fail; names for --ignore-preflight-errors. */
 export const PREFLIGHT_CHECKS = ['pdb-never-allows', 'multiple-pdbs', 'unschedulable', 'opt-out'] as const;
@@ -100,21 +101,6 @@ export interface PreflightInput {
 
 // ---- PDB arithmetic (pkg/controller/disruption) ----
 
-function scaled(v: number | string, total: number, roundUp: boolean): number {
-  if (typeof v === 'number') return v;
-  const m = /^(\d+)%$/.exec(v);
-  if (m) {
-    const x = (Number(m[1]) * total) / 100;
-    return roundUp ? Math.ceil(x) : Math.floor(x);
-  }
-  return /^\d+$/.test(v) ? Number(v) : 0;
-}
-
-/** Whether the pod counts as healthy for a PDB (Ready condition True). */
-export function isPodReady(pod: Pod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
 /** The PDBs in the pod's namespace whose selector matches it. */
 export function budgetsFor(pod: Pod, pdbs: readonly PodDisruptionBudget[]): PodDisruptionBudget[] {
   const ns = pod.metadata.namespace ?? 'default';
@@ -147,12 +133,16 @@ export function budgetNumbers(pdb: PodDisruptionBudget, pods: readonly Pod[]): B
   const currentHealthy = observed ? (pdb.status?.currentHealthy ?? 0) : covered.filter(isPodReady).length;
   let desired: number;
   let spec: string;
+  // A value kube cannot read makes the disruption controller fail safe (no disruption allowed):
+  // every expected pod is then desired.
   if (pdb.spec?.maxUnavailable !== undefined) {
-    desired = Math.max(0, expected - scaled(pdb.spec.maxUnavailable, expected, true));
+    const mu = scaledIntOrPercent(pdb.spec.maxUnavailable, expected, true);
+    desired = mu.ok ? Math.max(0, expected - mu.value) : expected;
     spec = `maxUnavailable: ${pdb.spec.maxUnavailable}`;
   } else {
     const min = pdb.spec?.minAvailable ?? 1;
-    desired = scaled(min, expected, true);
+    const ma = scaledIntOrPercent(min, expected, true);
+    desired = ma.ok ? ma.value : expected;
     spec = `minAvailable: ${min}`;
   }
   if (observed && pdb.status?.desiredHealthy !== undefined) desired = pdb.status.desiredHealthy;
@@ -263,18 +253,18 @@ export function predictPlacement(
     .map((node) => {
       const free = parseResources(node.status?.allocatable);
       for (const p of byNode.get(node.metadata.name ?? '') ?? [])
-        for (const [k, v] of Object.entries(podRequests(p))) free[k] = (free[k] ?? 0) - v;
+        for (const [k, v] of Object.entries(placementNeeds(p))) free[k] = (free[k] ?? 0) - v;
       return { node, free };
     });
   const order = [...moving].sort(
     (a, b) =>
-      (podRequests(b)['cpu'] ?? 0) - (podRequests(a)['cpu'] ?? 0) ||
-      (podRequests(b)['memory'] ?? 0) - (podRequests(a)['memory'] ?? 0),
+      (placementNeeds(b)['cpu'] ?? 0) - (placementNeeds(a)['cpu'] ?? 0) ||
+      (placementNeeds(b)['memory'] ?? 0) - (placementNeeds(a)['memory'] ?? 0),
   );
   const out = new Map<string, { node: string } | { none: string }>();
   const total = input.nodes.length;
   for (const pod of order) {
-    const req = podRequests(pod);
+    const req = placementNeeds(pod);
     const counts = new Map<string, number>();
     for (const name of input.draining)
       if (input.nodes.some((n) => n.metadata.name === name))
@@ -320,7 +310,7 @@ export function predictPlacement(
 }
 
 function describeRequests(pod: Pod): string {
-  const r = podRequests(pod);
+  const r = placementNeeds(pod);
   const parts = Object.entries(r)
     .filter(([k]) => k !== 'pods')
     .map(([k, v]) => `${k} ${formatResource(k, v)}`);

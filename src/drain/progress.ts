@@ -7,7 +7,7 @@ import type { Output } from '../common/ports.ts';
 import type { DryRun } from './cordon.ts';
 import type { DrainCounts, DrainEvent, DrainObserver } from './drainer.ts';
 import { podKey, refusalLine, warningText } from './filters.ts';
-import type { MaintainEvent } from './maintain.ts';
+import type { MaintainEvent } from './maintenance.ts';
 
 /** How to report. */
 export interface ReporterOptions {
@@ -178,6 +178,11 @@ export class Reporter {
         return;
       case 'api-down':
         this.note(`maintain node/${e.node}: waiting for the API server: ${e.message}`);
+        return;
+      case 'waiting-for-command':
+        this.note(
+          `maintain node/${e.node}: the command an earlier run started (pid ${e.process.pid} on ${e.process.host} at ${e.process.at}) still runs; waiting for it to end (Ctrl-C stops waiting; the node stays cordoned)`,
+        );
         return;
       case 'restore':
         if (e.waiting.length === 0) this.note('evicted workloads are Ready again');

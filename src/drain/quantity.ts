@@ -1,6 +1,7 @@
-// A pod's effective requests the way the scheduler computes them (k8s.io/component-helpers resource
-// PodRequests: the larger of the sum of app containers and the largest init container, plus
-// overhead). Pure.
+// What a pod takes from a node, as the pre-flight's placement counts it: its requests as the
+// scheduler computes them (kube/pods.ts podRequests) plus one of the node's pod slots; a node's
+// allocatable resources; and amounts formatted for people. Pure.
+import { podRequests } from '../kube/pods.ts';
 import { parseQuantity } from '../kube/quantity.ts';
 import type { Pod } from '../kube/types.ts';
 
@@ -14,18 +15,9 @@ function add(into: Resources, from: Record<string, string> | undefined): void {
   }
 }
 
-/** What the scheduler reserves for a pod: max(sum(containers), max(initContainers)) + overhead; pods: 1. */
-export function podRequests(pod: Pod): Resources {
-  const sum: Resources = {};
-  for (const c of pod.spec?.containers ?? []) add(sum, c.resources?.requests);
-  for (const c of pod.spec?.initContainers ?? []) {
-    const one: Resources = {};
-    add(one, c.resources?.requests);
-    for (const [k, v] of Object.entries(one)) sum[k] = Math.max(sum[k] ?? 0, v);
-  }
-  add(sum, pod.spec?.overhead);
-  sum['pods'] = 1;
-  return sum;
+/** What a pod needs from the node it is placed on: the scheduler's requests, and one pod slot ("pods": 1). */
+export function placementNeeds(pod: Pod): Resources {
+  return { ...podRequests(pod), pods: 1 };
 }
 
 /** A node's allocatable resources in base units. */

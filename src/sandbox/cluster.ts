@@ -40,7 +40,7 @@ import { ComponentRuntime } from './runtime.ts';
 import { TIMINGS, type Timing } from './timing.ts';
 import { applyDemoWorkload } from './workload.ts';
 import { restoreSandboxEtcd, type SandboxRestoreResult } from './restore.ts';
-import { isPodReady } from './apiserver/pdb.ts';
+import { isPodReady } from '../kube/pods.ts';
 import { isMirrorPod } from './apiserver/defaults.ts';
 
 /** How to build and run a sandbox. */

@@ -22,6 +22,7 @@ import { maintainDocument } from '../print/drain.ts';
 import { isLive } from '../print/terminal.ts';
 import { addDrainFlags, drainOptions, type DrainFlags } from './drain-flags.ts';
 import { UsageError } from '../../common/errors.ts';
+import type { NodeExecutor } from '../../host/index.ts';
 
 const MAINTAIN_LONG = `
 Take a node out of service, do the work, and bring it back only when it is healthy:
@@ -42,12 +43,21 @@ outside bosun is refused.
 
 --on-node runs COMMAND with a sandbox node's host shims first on PATH (DIR/nodes/NODE/host/bin,
 DIR from --sandbox-dir or from a kubeconfig at DIR/admin.conf), so reboot or apt-get act on that
-simulated node.`;
+simulated node.
+
+--exec TEMPLATE runs COMMAND through a command line of your own, split into words as sh does (no
+expansions): {node} is replaced by the node's name, {command} by COMMAND as one shell-quoted word
+(so ssh, which joins its arguments into one line for the remote shell, hands the remote shell
+exactly COMMAND's words), and {argv}, a word of its own, by COMMAND's words as separate arguments
+(for carriers that run a program without a shell, such as nsenter or kubectl exec).`;
 
 const MAINTAIN_EXAMPLES = `
 Examples:
   # Patch a worker over ssh
   bosun maintain worker-2 --ignore-daemonsets -- ssh {node} sudo apt-get upgrade -y
+
+  # The same through a template: the command is one quoted word for the remote shell
+  bosun maintain worker-2 --ignore-daemonsets --exec 'ssh {node} sudo {command}' -- apt-get upgrade -y
 
   # Reboot a sandbox node with its own reboot shim
   bosun maintain worker-2 --ignore-daemonsets --on-node -- reboot`;
@@ -83,6 +93,10 @@ export function registerMaintainCommand(program: Command, ctx: CliContext): void
       .option('--no-expect-reboot', 'Do not require a new boot ID.')
       .option('--on-node', "Run COMMAND with the sandbox node's host shims first on PATH.")
       .option(
+        '--exec <template>',
+        "Run COMMAND through this command line, e.g. 'ssh {node} sudo {command}' ({node}: the node's name; {command}: COMMAND as one shell-quoted word; {argv}: its words).",
+      )
+      .option(
         '--sandbox-dir <dir>',
         'The sandbox directory for --on-node (default: the directory of the kubeconfig, when it is DIR/admin.conf).',
       )
@@ -100,6 +114,7 @@ export function registerMaintainCommand(program: Command, ctx: CliContext): void
           expectReboot?: boolean;
           onNode?: boolean;
           sandboxDir?: string;
+          exec?: string;
         },
         cmd: Command,
       ) => {
@@ -112,6 +127,15 @@ export function registerMaintainCommand(program: Command, ctx: CliContext): void
           );
         if (f.sandboxDir !== undefined && !f.onNode)
           throw usageError('--sandbox-dir only makes sense with --on-node', 'maintain');
+        if (f.exec !== undefined && f.onNode)
+          throw usageError(
+            '--exec and --on-node cannot be used together: choose where COMMAND runs',
+            'maintain',
+          );
+        const host = await import('../../host/index.ts');
+        const template = f.exec === undefined ? undefined : host.parseExecTemplate(f.exec);
+        if (template && !template.ok)
+          throw usageError(`invalid --exec template: ${template.error}`, 'maintain');
         const base = await drainOptions({ ...f, dryRun: 'none' }, 'maintain', {
           warn: (l) => ctx.out.err(l),
         });
@@ -126,7 +150,9 @@ export function registerMaintainCommand(program: Command, ctx: CliContext): void
         });
         const drain = await import('../../drain/index.ts');
         const { kube, files } = await nodePodsPort(cmd, ctx);
-        const env: Record<string, string | undefined> = { ...ctx.env };
+        let executor: NodeExecutor = template
+          ? new host.TemplateExecutor({ template: template.template, env: ctx.env, cwd: ctx.cwd })
+          : new host.LocalExecutor({ env: ctx.env, cwd: ctx.cwd });
         if (f.onNode) {
           const isDir = (p: string): boolean => {
             try {
@@ -135,18 +161,18 @@ export function registerMaintainCommand(program: Command, ctx: CliContext): void
               return false;
             }
           };
-          const dir = drain.resolveSandboxDir({ sandboxDir: f.sandboxDir, kubeconfigFiles: files, isDir });
+          const dir = host.resolveSandboxDir({ sandboxDir: f.sandboxDir, kubeconfigFiles: files, isDir });
           if (dir === undefined)
             throw new UsageError(
               '--on-node needs the sandbox directory: pass --sandbox-dir DIR, or use the sandbox kubeconfig DIR/admin.conf',
               { hint: seeHelp('maintain') },
             );
-          const shims = drain.sandboxShimDir(dir, name);
+          const shims = host.sandboxShimDir(dir, name);
           if (!isDir(shims))
             throw new BosunError(`--on-node: no host shims for node "${name}" at ${shims}`, 'PRECONDITION', {
               hint: 'Is this a bosun sandbox, and is the node name right? bosun sandbox status --dir DIR lists its nodes.',
             });
-          env['PATH'] = `${shims}${env['PATH'] ? `:${env['PATH']}` : ''}`;
+          executor = host.createSandboxExecutor({ sandboxDir: dir, env: ctx.env, cwd: ctx.cwd });
         }
         await resolveNodes(kube, [name], undefined);
         const reporter = new drain.Reporter(ctx.out, {
@@ -163,13 +189,11 @@ export function registerMaintainCommand(program: Command, ctx: CliContext): void
             restoreTimeoutMs,
             pollMs: 1000,
             expectReboot: f.expectReboot ?? drain.looksLikeReboot(command),
-            env,
-            cwd: ctx.cwd,
           },
           {
             kube,
             clock: ctx.clock,
-            exec: ctx.exec,
+            executor,
             observer: reporter.maintain,
             drainObserver: reporter.drain,
             signal: ctx.signal,

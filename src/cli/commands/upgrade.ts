@@ -131,7 +131,7 @@ async function readRecipe(
 /** The release index: a sandbox's repository for its own kubeconfig, else dl.k8s.io. */
 async function releaseIndex(files: readonly string[], ctx: CliContext): Promise<ReleaseIndex> {
   const { dlReleaseIndex, listReleaseIndex } = await import('../../upgrade/index.ts');
-  const { resolveSandboxDir } = await import('../../drain/index.ts');
+  const { resolveSandboxDir } = await import('../../host/index.ts');
   const isDir = (p: string): boolean => {
     try {
       return statSync(p).isDirectory();

@@ -1,7 +1,7 @@
 // Builders for the API objects drain's tests need, as plain JSON the way kube-apiserver serves them.
 // Test support only.
 import type { Node, Pod, PodDisruptionBudget, Taint, Toleration } from '../../kube/types.ts';
-import { MIRROR_POD } from '../annotations.ts';
+import { MIRROR_POD_ANNOTATION } from '../../kube/pods.ts';
 
 let uidSeq = 0;
 /** A fresh uid. */
@@ -50,7 +50,12 @@ export function pod(name: string, o: PodSpecOpts = {}): Pod {
       creationTimestamp: '2025-01-01T00:00:00Z',
       labels: o.labels ?? { app },
       ...(o.annotations || o.mirror
-        ? { annotations: { ...(o.annotations ?? {}), ...(o.mirror ? { [MIRROR_POD]: 'abc' } : {}) } }
+        ? {
+            annotations: {
+              ...(o.annotations ?? {}),
+              ...(o.mirror ? { [MIRROR_POD_ANNOTATION]: 'abc' } : {}),
+            },
+          }
         : {}),
       ...(owner === 'none'
         ? {}

@@ -6,6 +6,7 @@
 // injected with `failNext`. Test support only: never used by product code.
 import type { Clock } from '../../common/ports.ts';
 import { fromStatus, type KubeApiError } from '../errors.ts';
+import { isPodReady } from '../pods.ts';
 import type {
   ListOptions,
   NodeHealth,
@@ -84,10 +85,6 @@ function labelMatches(sel: string | undefined, labels: Record<string, string> | 
     if (p.startsWith('!')) return !(p.slice(1) in l);
     return p in l;
   });
-}
-
-function isReady(pod: Pod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 function selectorMatches(pdb: PodDisruptionBudget, pod: Pod): boolean {
@@ -263,6 +260,16 @@ export class FakeCluster implements NodePods, NodeHealth {
 
   private down: { until: number; error: () => KubeApiError } | undefined;
 
+  /**
+   * Makes every call made before the clock reaches `until` wait ms on the clock before it is
+   * answered (an API server that has gone silent; the sandbox's latency fault).
+   */
+  delayCalls(ms: number, until = Infinity): void {
+    this.latency = { ms, until };
+  }
+
+  private latency: { ms: number; until: number } | undefined;
+
   private fault(verb: string, resource: string, name?: string): void {
     if (this.down && this.clock.now().getTime() < this.down.until) throw this.down.error();
     const f = this.faults.find(
@@ -353,7 +360,7 @@ export class FakeCluster implements NodePods, NodeHealth {
     const b = covering[0];
     if (!b) return;
     const st = (b.status ??= {});
-    if (!isReady(pod)) {
+    if (!isPodReady(pod)) {
       if (b.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow') return;
       if ((st.currentHealthy ?? 0) >= (st.desiredHealthy ?? 0) && (st.desiredHealthy ?? 0) > 0) return;
     }
@@ -627,6 +634,9 @@ export class FakeCluster implements NodePods, NodeHealth {
 
   /** Runs fn asynchronously, as a real request would be. */
   private run<T>(fn: () => T): Promise<T> {
+    const delay = this.latency;
+    if (delay !== undefined && this.clock.now().getTime() < delay.until)
+      return this.clock.sleep(delay.ms).then(fn);
     return Promise.resolve().then(fn);
   }
 }

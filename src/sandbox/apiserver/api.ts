@@ -44,7 +44,8 @@ import {
 import type { KubeObject, Namespace, Pod, PodDisruptionBudget } from './types.ts';
 import { isRecord } from './types.ts';
 import { validateCreate, validateUpdate } from './validation.ts';
-import { computePdbStatusForEviction, isPodReady } from './pdb.ts';
+import { isPodReady } from '../../kube/pods.ts';
+import { computePdbStatusForEviction } from './pdb.ts';
 
 /** metav1.DeleteOptions as the sandbox honours them. */
 export interface DeleteOptions {

@@ -1,8 +1,11 @@
 // Defaulting on create, as kube-apiserver's defaulters and default admission plugins do it for the
 // fields maintenance tools read (pkg/apis/*/v1/defaults.go, DefaultTolerationSeconds,
 // ServiceAccount, NamespaceLifecycle's metadata.name label).
+import { isMirrorPod, MIRROR_POD_ANNOTATION } from '../../kube/pods.ts';
 import type { Container, KubeObject, PodSpec, Toleration } from './types.ts';
 import { isRecord } from './types.ts';
+
+export { isMirrorPod };
 
 function defaultContainer(c: Container): void {
   const image = c.image ?? '';
@@ -192,9 +195,4 @@ export function applyCreateDefaults(resource: string, obj: KubeObject): void {
 }
 
 /** The kubelet's mirror-pod annotation: the pod mirrors a static pod from a manifest file. */
-export const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
-
-/** Is this a mirror pod (kubectl pkg/drain skips these)? */
-export function isMirrorPod(obj: KubeObject): boolean {
-  return obj.metadata.annotations?.[MIRROR_ANNOTATION] !== undefined;
-}
+export const MIRROR_ANNOTATION = MIRROR_POD_ANNOTATION;

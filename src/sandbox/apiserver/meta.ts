@@ -43,11 +43,6 @@ export function keyOf(o: { metadata: ObjectMeta }): string {
   return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name ?? ''}` : (o.metadata.name ?? '');
 }
 
-/** The controller owner reference, if any (metav1.GetControllerOf). */
-export function controllerOf(o: KubeObject): OwnerReference | undefined {
-  return o.metadata.ownerReferences?.find((r) => r.controller === true);
-}
-
 /** An owner reference that makes owner the controller of a dependent (metav1.NewControllerRef). */
 export function controllerRef(owner: KubeObject, apiVersion: string, kind: string): OwnerReference {
   return {

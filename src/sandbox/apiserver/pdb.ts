@@ -1,23 +1,9 @@
 // PodDisruptionBudget arithmetic shared by the eviction subresource and the disruption
 // controller (pkg/controller/disruption, component-helpers/apps/poddisruptionbudget). Pure.
-import type { Pod, PodDisruptionBudget } from './types.ts';
+import type { PodDisruptionBudget } from './types.ts';
 
 /** How long an eviction's entry in status.disruptedPods holds a pod out of currentHealthy (2 min). */
 export const DELETION_TIMEOUT_MS = 2 * 60 * 1000;
-
-/** podutil.IsPodReady: the Ready condition is True. */
-export function isPodReady(pod: Pod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
-/** intstr.GetScaledValueFromIntOrPercent; null for a malformed value. */
-export function scaledValue(v: number | string, total: number, roundUp: boolean): number | null {
-  if (typeof v === 'number') return v;
-  const m = /^(\d+)%$/.exec(v);
-  if (!m) return /^\d+$/.test(v) ? Number(v) : null;
-  const x = (Number(m[1]) * total) / 100;
-  return roundUp ? Math.ceil(x) : Math.floor(x);
-}
 
 type Conditions = NonNullable<NonNullable<PodDisruptionBudget['status']>['conditions']>;
 

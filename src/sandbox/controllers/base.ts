@@ -2,7 +2,6 @@
 // enqueue keys, a WorkQueue runs sync(key) with bounded concurrency and retries failures after
 // timing.retryMs, stop() drops queued work. Also the small API-error and key helpers they use.
 import { ApiError } from '../apiserver/status.ts';
-import type { KubeObject, OwnerReference } from '../apiserver/types.ts';
 import type { Controller, ControllerContext } from './context.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -98,10 +97,8 @@ export function isNamespaceTerminating(e: unknown): boolean {
   );
 }
 
-/** The object's controller owner reference, if any. */
-export function controllerRefOf(o: KubeObject): OwnerReference | undefined {
-  return o.metadata.ownerReferences?.find((r) => r.controller === true);
-}
+/** The object's controller owner reference, if any (metav1.GetControllerOf, from kube/pods.ts). */
+export { controllerOf as controllerRefOf } from '../../kube/pods.ts';
 
 /** A one-line error message. */
 export function errorText(e: unknown): string {

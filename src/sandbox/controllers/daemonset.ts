@@ -10,7 +10,6 @@
 import { clone, isDeleting, keyOf } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
 import { fromLabelSelector, isEverything, labelSelectorAsSelector, matches } from '../../kube/labels.ts';
-import { scaledValue } from '../apiserver/pdb.ts';
 import type { Affinity, DaemonSet, Node, Pod, PodSpec, Toleration } from '../apiserver/types.ts';
 import {
   QueueController,
@@ -23,6 +22,7 @@ import {
 import { claim, omitZero, podFromTemplate } from './claims.ts';
 import type { ControllerContext } from './context.ts';
 import { Expectations } from './expectations.ts';
+import { scaledIntOrPercent } from '../../kube/pods.ts';
 import { compareByCreation, isPodAvailable, isPodReady, isPodTerminal } from './pod-util.ts';
 import { podIndex, type PodIndex } from './pod-index.ts';
 import type { EventRecorder } from './recorder.ts';
@@ -287,7 +287,8 @@ export class DaemonSetController extends QueueController {
     const ru = (
       ds.spec.updateStrategy as { rollingUpdate?: { maxUnavailable?: number | string } } | undefined
     )?.rollingUpdate;
-    const maxUnavailable = scaledValue(ru?.maxUnavailable ?? 1, desired, true) ?? 1;
+    const mu = scaledIntOrPercent(ru?.maxUnavailable ?? 1, desired, true);
+    const maxUnavailable = mu.ok ? mu.value : 1;
     let numUnavailable = 0;
     const replace: Pod[] = [];
     const candidates: Pod[] = [];

@@ -3,7 +3,7 @@
 // pod-template-hash, revisions, the status it computes and the Available/Progressing conditions
 // with SetDeploymentCondition's rules. Pure: the time is passed in.
 import { defaultPodSpec } from '../apiserver/defaults.ts';
-import { scaledValue } from '../apiserver/pdb.ts';
+import { scaledIntOrPercent } from '../../kube/pods.ts';
 import type { Deployment, PodTemplateSpec, ReplicaSet } from '../apiserver/types.ts';
 import { canonicalJson } from './hash.ts';
 
@@ -46,8 +46,10 @@ export function resolveFenceposts(
   maxUnavailable: number | string | undefined,
   desired: number,
 ): { surge: number; unavailable: number } {
-  const surge = scaledValue(maxSurge ?? '25%', desired, true) ?? 0;
-  let unavailable = scaledValue(maxUnavailable ?? '25%', desired, false) ?? 0;
+  const s = scaledIntOrPercent(maxSurge ?? '25%', desired, true);
+  const u = scaledIntOrPercent(maxUnavailable ?? '25%', desired, false);
+  const surge = s.ok ? s.value : 0;
+  let unavailable = u.ok ? u.value : 0;
   if (surge === 0 && unavailable === 0) unavailable = 1;
   return { surge, unavailable };
 }

@@ -3,9 +3,9 @@
 // healthy (countHealthyPods), which status.disruptedPods entries still hold (buildDisruptedPodMap)
 // and the status it writes (updatePdbStatus, with pdbhelper's DisruptionAllowed condition).
 // Pure: the pods, the controllers' scales and the time are passed in.
-import { DELETION_TIMEOUT_MS, scaledValue, withDisruptionAllowedCondition } from '../apiserver/pdb.ts';
+import { controllerOf, isPodReady, scaledIntOrPercent } from '../../kube/pods.ts';
+import { DELETION_TIMEOUT_MS, withDisruptionAllowedCondition } from '../apiserver/pdb.ts';
 import type { LabelSelector, OwnerReference, Pod, PodDisruptionBudget } from '../apiserver/types.ts';
-import { isPodReady } from './pod-util.ts';
 
 /** The scale of the controller a pod's controllerRef names, or why it cannot be found. */
 export type ScaleVerdict =
@@ -37,7 +37,7 @@ export function expectedScale(
   const seenRefs = new Set<string>();
   const unmanagedPods: string[] = [];
   for (const pod of pods) {
-    const ref = pod.metadata.ownerReferences?.find((r) => r.controller === true);
+    const ref = controllerOf(pod);
     if (!ref) {
       unmanagedPods.push(pod.metadata.name ?? '');
       continue;
@@ -64,12 +64,12 @@ export function expectedPodCount(
   if (maxUnavailable !== undefined && maxUnavailable !== null) {
     const s = expectedScale(pods, find);
     if (!s.ok) return s;
-    const mu = scaledValue(maxUnavailable, s.expectedCount, true);
-    if (mu === null) return { ok: false, error: intOrStringError(maxUnavailable) };
+    const mu = scaledIntOrPercent(maxUnavailable, s.expectedCount, true);
+    if (!mu.ok) return mu;
     return {
       ok: true,
       expectedCount: s.expectedCount,
-      desiredHealthy: Math.max(0, s.expectedCount - mu),
+      desiredHealthy: Math.max(0, s.expectedCount - mu.value),
       unmanagedPods: s.unmanagedPods,
     };
   }
@@ -78,18 +78,16 @@ export function expectedPodCount(
       return { ok: true, expectedCount: pods.length, desiredHealthy: minAvailable, unmanagedPods: [] };
     const s = expectedScale(pods, find);
     if (!s.ok) return s;
-    const ma = scaledValue(minAvailable, s.expectedCount, true);
-    if (ma === null) return { ok: false, error: intOrStringError(minAvailable) };
-    return { ok: true, expectedCount: s.expectedCount, desiredHealthy: ma, unmanagedPods: s.unmanagedPods };
+    const ma = scaledIntOrPercent(minAvailable, s.expectedCount, true);
+    if (!ma.ok) return ma;
+    return {
+      ok: true,
+      expectedCount: s.expectedCount,
+      desiredHealthy: ma.value,
+      unmanagedPods: s.unmanagedPods,
+    };
   }
   return { ok: true, expectedCount: 0, desiredHealthy: 0, unmanagedPods: [] };
-}
-
-// intstr.GetScaledValueFromIntOrPercent's errors.
-function intOrStringError(v: number | string): string {
-  const s = String(v);
-  if (!s.endsWith('%')) return 'invalid value for IntOrString: invalid type: string is not a percentage';
-  return `invalid value "${s}": strconv.Atoi: parsing "${s.slice(0, -1)}": invalid syntax`;
 }
 
 /** buildDisruptedPodMap: entries of live, not-deleting pods younger than DeletionTimeout; the earliest expiry to recheck at. */

@@ -1,8 +1,11 @@
 // Pod predicates and orderings the workload controllers share (k8s.io/kubernetes/pkg/api/v1/pod
 // and pkg/controller/controller_utils.go): terminal, active, ready, available, the ranking a
 // ReplicaSet uses to pick pods to delete, conditions set the way UpdatePodCondition sets them.
-// Pure: the current time is passed in.
+// Pure: the current time is passed in. Readiness itself is kube/pods.ts's isPodReady.
+import { isPodReady } from '../../kube/pods.ts';
 import type { Pod, PodCondition } from '../apiserver/types.ts';
+
+export { isPodReady };
 
 /** Succeeded or Failed: the kubelet will not run it again. */
 export function isPodTerminal(pod: Pod): boolean {
@@ -23,11 +26,6 @@ export function isPodActive(pod: Pod): boolean {
 /** The pod's condition of this type. */
 export function podCondition(pod: Pod, type: string): PodCondition | undefined {
   return pod.status?.conditions?.find((c) => c.type === type);
-}
-
-/** podutil.IsPodReady. */
-export function isPodReady(pod: Pod): boolean {
-  return podCondition(pod, 'Ready')?.status === 'True';
 }
 
 /**

@@ -5,6 +5,7 @@
 // (NodeResourcesFit LeastAllocated, BalancedAllocation, spreading of a controller's pods,
 // PreferNoSchedule taints). Pure: no I/O, no clock, no API; callers pass the cluster state in.
 import type { Node, Pod, Taint } from '../apiserver/types.ts';
+import { podRequests as requestsOf } from '../../kube/pods.ts';
 import { parseQuantity } from '../../kube/quantity.ts';
 import {
   findUntoleratedTaint,
@@ -35,41 +36,17 @@ export const DEFAULT_MILLI_CPU_REQUEST = 100;
 /** 200 MiB. */
 export const DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024;
 
-function containerRequests(c: Pod['spec']['containers'][number], nonZero: boolean): Resources {
-  const req = c.resources?.requests ?? {};
-  let cpu = milliCpu(req.cpu);
-  let mem = quantityValue(req.memory);
-  if (nonZero) {
-    if (req.cpu === undefined) cpu = DEFAULT_MILLI_CPU_REQUEST;
-    if (req.memory === undefined) mem = DEFAULT_MEMORY_REQUEST;
-  }
-  return { milliCpu: cpu, memory: mem };
-}
+const NON_MISSING = { cpu: DEFAULT_MILLI_CPU_REQUEST / 1000, memory: DEFAULT_MEMORY_REQUEST };
 
 /**
- * resourcehelper.PodRequests: the larger of the sum over app containers and the largest init
- * container, per resource, plus spec.overhead. With nonZero, containers without a request count
- * as 100m / 200Mi (what the scoring plugins use).
+ * kube/pods.ts podRequests (resource.PodRequests) in the scheduler's units: cpu in millicores and
+ * memory in bytes, each total rounded up as Quantity.MilliValue / Value round. With nonZero, a
+ * container (init containers included, as NonMissingContainerRequests applies to both) without a
+ * request counts as 100m / 200Mi (what the scoring plugins use).
  */
 export function podRequests(pod: Pod, nonZero = false): Resources {
-  let cpu = 0;
-  let mem = 0;
-  for (const c of pod.spec.containers ?? []) {
-    const r = containerRequests(c, nonZero);
-    cpu += r.milliCpu;
-    mem += r.memory;
-  }
-  for (const c of pod.spec.initContainers ?? []) {
-    const r = containerRequests(c, false);
-    cpu = Math.max(cpu, r.milliCpu);
-    mem = Math.max(mem, r.memory);
-  }
-  const overhead = pod.spec['overhead'] as Record<string, string> | undefined;
-  if (overhead) {
-    cpu += milliCpu(overhead['cpu']);
-    mem += quantityValue(overhead['memory']);
-  }
-  return { milliCpu: cpu, memory: mem };
+  const r = requestsOf(pod, nonZero ? { nonMissing: NON_MISSING } : {});
+  return { milliCpu: milliCpu(r['cpu']), memory: quantityValue(r['memory']) };
 }
 
 /** A node's allocatable cpu (millicores), memory (bytes) and pod count. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { Clock } from '../../common/ports.ts';
 import type { ApiCore } from '../apiserver/api.ts';
+import { isPodReady } from '../../kube/pods.ts';
 import { isMirrorPod, MIRROR_ANNOTATION } from '../apiserver/defaults.ts';
 import { clone, isDeleting, keyOf, microTimestamp, timestamp } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
@@ -584,7 +585,7 @@ export class SimKubelet {
       // written back to what the kubelet sees, once it sees the pod again.
       if ((w.stage === 'running' || w.stage === 'completing') && phase === 'Running') {
         const want = pod.metadata.annotations?.[SIM_ANNOTATIONS.ready] !== 'false';
-        const has = (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+        const has = isPodReady(pod);
         if (want !== has) {
           void this.updatePodStatus(key, uid, (p) => this.setConditions(p, want, 'ContainersNotReady')).catch(
             (e: unknown) => {
@@ -946,7 +947,7 @@ export class SimKubelet {
       const isRunning =
         existing.status?.phase === 'Running' &&
         (existing.status.containerStatuses ?? []).every((c) => c.ready) &&
-        (existing.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+        isPodReady(existing);
       if (isRunning === running) return;
       await this.updatePodStatus(keyOf(existing), existing.metadata.uid ?? '', (p) =>
         this.setStaticStatus(p, running),

@@ -1,8 +1,10 @@
-// Every annotation key bosun reads or writes, under one prefix, with what it means. bosun only
-// undoes what it did: a cordon it made carries CORDONED_BY / CORDON_REASON / CORDONED_AT, and
-// `bosun uncordon` leaves alone a node without them unless told --force. Pure: constants, and the
-// small functions that read and build these annotations.
-import type { Node, Pod } from '../kube/types.ts';
+// Every annotation key bosun reads or writes, under one prefix, with what it means, and the rules
+// of a cordon's ownership. bosun only undoes what it did: a cordon it made carries CORDONED_BY /
+// CORDON_REASON / CORDONED_AT, and `bosun uncordon` leaves alone a node without them unless told
+// --force. It sits below the features (drain, upgrade, reboot) so that they, the lock and the
+// journal share one vocabulary. Pure: constants, and the small functions that read and build these
+// annotations.
+import type { Node, Pod } from './types.ts';
 
 /** The prefix of every annotation and label bosun owns. */
 export const BOSUN_PREFIX = 'bosun.dev/';
@@ -42,9 +44,6 @@ export const CLUSTER_AUTOSCALER_SAFE_TO_EVICT = 'cluster-autoscaler.kubernetes.i
 
 /** Karpenter's opt-out ("true": do not disrupt); bosun honours it. */
 export const KARPENTER_DO_NOT_DISRUPT = 'karpenter.sh/do-not-disrupt';
-
-/** Set by the kubelet on mirror pods of static pods (corev1.MirrorPodAnnotationKey). */
-export const MIRROR_POD = 'kubernetes.io/config.mirror';
 
 /** Every bosun annotation that describes a cordon, removed when bosun uncordons. */
 export const CORDON_ANNOTATIONS = [CORDONED_BY, CORDON_REASON, CORDONED_AT, DRAIN_STATE] as const;

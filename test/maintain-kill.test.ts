@@ -1,0 +1,245 @@
+// bosun maintain killed with SIGKILL, as a crash or an OOM kill would end it, and run again.
+// - While the command runs: the command's process runs on, orphaned. The rerun must not run the
+//   command again beside it, nor uncordon the node while it runs: it waits for it (issue 18).
+// - At any point (during the drain, during the command, during the health wait): the rerun ends
+//   where an uninterrupted run ends (node uncordoned, workloads back, no bosun annotation left), and
+//   no process is left behind.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bosunOn, getNode, pods, workloadsSettled } from './support/drain.ts';
+import { processesMentioning } from './support/cli.ts';
+import { settle as settled, startMaintainSandbox } from './support/maintain.ts';
+import type { TestSandbox } from './support/sandbox.ts';
+
+const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+const MAINTENANCE = 'bosun.dev/maintenance';
+
+/** `bosun ARGS` as its own process, its stderr lines followed as they come. */
+function startBosun(
+  t: TestSandbox,
+  args: readonly string[],
+  onErr: (line: string) => void = () => undefined,
+): { child: ChildProcess; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    env: { ...process.env, KUBECONFIG: t.kubeconfig, BOSUN_DEBUG: '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let pending = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    pending += d;
+    let i: number;
+    while ((i = pending.indexOf('\n')) >= 0) {
+      onErr(pending.slice(0, i));
+      pending = pending.slice(i + 1);
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited };
+}
+
+describe('bosun maintain killed with SIGKILL, and run again', () => {
+  let t: TestSandbox;
+  let work: string;
+  const settle = (): Promise<boolean> => settled(t);
+
+  before(async () => {
+    // slow: two pods that take 3 s to stop after SIGTERM, so a drain waits long enough to be killed.
+    t = await startMaintainSandbox([
+      { name: 'web', replicas: 4 },
+      { name: 'slow', replicas: 2, podAnnotations: { 'sandbox.bosun.dev/stop-seconds': '3' } },
+    ]);
+    work = join(t.dir, 'kill-work');
+    mkdirSync(work);
+  });
+  after(async () => {
+    // Whatever a failed test left running: the commands mention the work directory.
+    for (const p of processesMentioning(work)) process.kill(p.pid, 'SIGKILL');
+    await t?.stop();
+  });
+
+  test('killed while its command runs: the rerun waits for the orphaned command instead of running it beside it or uncordoning', async () => {
+    const ready = join(work, 'ready');
+    const hold = join(work, 'hold');
+    const again = join(work, 'again');
+    const mark = join(work, 'mark');
+    execFileSync('mkfifo', [ready, hold]);
+    // The first time, the command says it started and then holds until the test lets it go; run
+    // again (the `again` file exists), it finishes at once.
+    const command = [
+      'sh',
+      '-c',
+      `if [ -e '${again}' ]; then echo again >> '${mark}'; exit 0; fi; echo started > '${ready}'; cat '${hold}' > /dev/null; echo orphan-done >> '${mark}'`,
+    ];
+    const args = ['maintain', 'worker-1', '--ignore-daemonsets', '--health-settle', '0s', '--', ...command];
+    const first = startBosun(t, args);
+    await readFile(ready, 'utf8'); // the command runs
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const orphans = processesMentioning(hold);
+    assert.ok(orphans.length > 0, 'the command runs on after bosun was killed');
+    writeFileSync(again, '');
+
+    let waitingLine = '';
+    let sawWaiting: () => void = () => undefined;
+    const waiting = new Promise<void>((resolve) => (sawWaiting = resolve));
+    const rerun = bosunOn(t, args, {
+      onErr: (l) => {
+        if (/still runs; waiting for it to end/.test(l)) {
+          waitingLine = l;
+          sawWaiting();
+        }
+      },
+    });
+    const first2 = await Promise.race([
+      rerun.then(() => 'finished' as const),
+      waiting.then(() => 'waiting' as const),
+    ]);
+    assert.equal(first2, 'waiting', 'the rerun went on while the command it had started before still ran');
+    assert.match(
+      waitingLine,
+      /^maintain node\/worker-1: the command an earlier run started \(pid \d+ on .+\) still runs; waiting for it to end/,
+    );
+    assert.equal(
+      (await getNode(t, 'worker-1')).spec?.unschedulable,
+      true,
+      'still cordoned while the command runs',
+    );
+    assert.equal(existsSync(mark), false, 'the command was not run again beside it');
+
+    await writeFile(hold, 'go\n'); // the orphaned command ends
+    const r = await rerun;
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual(
+      readFileSync(mark, 'utf8').split('\n'),
+      ['orphan-done', 'again', ''],
+      'run again only after the orphan ended',
+    );
+    const n = await getNode(t, 'worker-1');
+    assert.equal(n.spec?.unschedulable, undefined);
+    assert.equal(n.metadata.annotations?.[MAINTENANCE], undefined);
+    assert.deepEqual(processesMentioning(work), [], 'no process left behind');
+    await settle();
+  });
+
+  /** What an uninterrupted run leaves: the node schedulable, no bosun annotation, every workload Ready. */
+  const endState = async (node: string): Promise<unknown> => {
+    const n = await getNode(t, node);
+    return {
+      unschedulable: n.spec?.unschedulable ?? false,
+      bosunAnnotations: Object.keys(n.metadata.annotations ?? {}).filter((k) => k.startsWith('bosun.dev/')),
+      workloadsReady: await workloadsSettled(t),
+    };
+  };
+
+  test('killed anywhere (during the drain, the command, the health wait), the rerun ends as an uninterrupted run does', async () => {
+    const dir = join(work, 'anywhere');
+    mkdirSync(dir);
+    const ready = join(dir, 'ready');
+    const hold = join(dir, 'hold');
+    execFileSync('mkfifo', [ready, hold]);
+    // The work: a reboot through the node's shim; asked to, it first says it started and holds
+    // until the test lets it go (once).
+    const script = join(dir, 'reboot-node.sh');
+    writeFileSync(
+      script,
+      [
+        '#!/bin/sh',
+        `if [ "$2" = hold ] && [ ! -e '${dir}/held' ]; then : > '${dir}/held'; echo started > '${ready}'; cat '${hold}' > /dev/null; fi`,
+        'exec reboot',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(script, 0o755);
+    const args = (node: string, mode: string): string[] => [
+      'maintain',
+      node,
+      '--ignore-daemonsets',
+      '--health-settle',
+      '1s',
+      '--expect-reboot',
+      '--on-node',
+      '--',
+      script,
+      '{node}',
+      mode,
+    ];
+    const slowNode = (await pods(t)).find((p) => p.metadata.labels?.['app'] === 'slow')?.spec?.nodeName;
+    assert.ok(slowNode, 'a slow pod is scheduled');
+
+    // killOn: the line of the killed run to kill it at; resumes: a line the rerun must print.
+    const scenarios: { name: string; node: string; mode: string; killOn: RegExp; resumes: RegExp }[] = [
+      {
+        name: 'during the drain',
+        node: slowNode,
+        mode: 'go',
+        killOn: /^evicting pod default\/slow-/,
+        resumes: /^maintain node\/\S+: resuming; cordon and drain$/,
+      },
+      {
+        name: 'during the command',
+        node: slowNode,
+        mode: 'hold',
+        killOn: /^maintain node\/\S+: running /,
+        resumes: /still runs; waiting for it to end/,
+      },
+      {
+        name: 'during the health wait',
+        node: slowNode,
+        mode: 'go',
+        killOn: /^node\/\S+ not healthy yet: /,
+        resumes: /^maintain node\/\S+: the command already ran$/,
+      },
+    ];
+    for (const sc of scenarios) {
+      let kill: () => void = () => undefined;
+      const killed = new Promise<void>((resolve) => (kill = resolve));
+      const run = startBosun(t, args(sc.node, sc.mode), (l) => {
+        if (sc.killOn.test(l)) kill();
+      });
+      // The command scenario kills once the command itself runs (it holds on the FIFO).
+      await (sc.mode === 'hold' ? Promise.all([killed, readFile(ready, 'utf8')]) : killed);
+      run.child.kill('SIGKILL');
+      assert.equal(await run.exited, null, `${sc.name}: bosun was killed`);
+
+      const rerun = await bosunOn(t, args(sc.node, sc.mode), {
+        onErr: (l) => {
+          // The orphaned command of the killed run still holds: let it go once the rerun waits for it.
+          if (/still runs; waiting for it to end/.test(l)) void writeFile(hold, 'go\n');
+        },
+      });
+      assert.equal(rerun.code, 0, `${sc.name}: ${rerun.err.join('\n')}`);
+      assert.equal(rerun.out.at(-1), `node/${sc.node} maintained`, sc.name);
+      assert.ok(
+        rerun.err.some((l) => sc.resumes.test(l)),
+        `${sc.name}: ${rerun.err.join('\n')}`,
+      );
+      await settle();
+      assert.deepEqual(
+        await endState(sc.node),
+        { unschedulable: false, bosunAnnotations: [], workloadsReady: true },
+        sc.name,
+      );
+      assert.deepEqual(processesMentioning(dir), [], `${sc.name}: no process left behind`);
+      assert.deepEqual(
+        processesMentioning(MAIN).filter((p) => p.pid === run.child.pid),
+        [],
+        sc.name,
+      );
+    }
+
+    // The same work, never interrupted, ends the same way.
+    const r = await bosunOn(t, args(slowNode, 'go'));
+    assert.equal(r.code, 0, r.err.join('\n'));
+    await settle();
+    assert.deepEqual(await endState(slowNode), {
+      unschedulable: false,
+      bosunAnnotations: [],
+      workloadsReady: true,
+    });
+  });
+});
