@@ -188,3 +188,43 @@ test('an unreadable journal is reported as such, with its version', async () => 
   };
   assert.deepEqual(await new JournalStore(kube).read(), { found: 'unreadable', resourceVersion: '7' });
 });
+
+test('a write whose answer was lost (an API server restarting) is not written twice', async () => {
+  const { FakeClock } = await import('../common/fake-clock.ts');
+  const clock = new FakeClock(T0);
+  const kube = new FakeConfigMaps();
+  const store = new JournalStore(kube, { clock });
+  await store.update(() => j0());
+  // The next update is applied, but its answer never arrives; the one after finds the server down.
+  const update = kube.updateConfigMap.bind(kube);
+  let lost = 0;
+  kube.updateConfigMap = async (cm) => {
+    if (lost++ === 0) {
+      await update(cm);
+      throw fromStatus(
+        503,
+        { reason: 'ServiceUnavailable', message: 'apiserver is shutting down' },
+        { resource: 'configmaps', verb: 'update' },
+      );
+    }
+    return update(cm);
+  };
+  const getConfigMap = kube.getConfigMap.bind(kube);
+  let down = 1;
+  kube.getConfigMap = () =>
+    down-- > 0
+      ? Promise.reject(
+          fromStatus(
+            503,
+            { reason: 'ServiceUnavailable', message: 'down' },
+            { resource: 'configmaps', verb: 'get' },
+          ),
+        )
+      : getConfigMap();
+  const p = store.update((j) => j && stepAction(j, 'v1.34.3/kubelet/w1', 'once', T0));
+  await clock.runUntilSettled(p);
+  assert.deepEqual(
+    kube.journal().hops[0]?.steps[0]?.actions.map((a) => a.what),
+    ['once'],
+  );
+});

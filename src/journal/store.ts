@@ -9,8 +9,12 @@
 // resourceVersion it last saw; on 409 (someone else wrote, or our own view was stale) it reads the
 // journal again and asks the decision again, on what it finds (client-go's RetryOnConflict). Writes
 // of one process are queued, so parallel steps of a batch do not race each other into 409s.
+// An API server that goes away under a write (the upgrade restarts them one by one) is waited for:
+// the write is sent again, and a 409 then, with the journal already as this write left it, means
+// the first attempt went through.
 import { BosunError } from '../common/errors.ts';
-import { isAlreadyExists, isConflict } from '../kube/errors.ts';
+import type { Clock } from '../common/ports.ts';
+import { isAlreadyExists, isConflict, isRetryable } from '../kube/errors.ts';
 import type { ConfigMap } from '../kube/cluster-info.ts';
 import type { ConfigMaps } from '../kube/configmaps.ts';
 import { BOSUN_NAMESPACE, ensureNamespace } from '../kube/leases.ts';
@@ -46,6 +50,8 @@ export type JournalRead =
 export type JournalDecision = (current: RolloutJournal | undefined) => RolloutJournal | undefined;
 
 const MAX_ATTEMPTS = 20;
+/** How long a write waits for an API server that does not answer (ms). */
+const UNAVAILABLE_FOR_MS = 60_000;
 
 /** The upgrade journal in the cluster. */
 export class JournalStore {
@@ -53,11 +59,13 @@ export class JournalStore {
   readonly name: string;
   private last: { journal: RolloutJournal | undefined; resourceVersion: string | undefined } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly clock: Clock | undefined;
 
   constructor(
     private readonly kube: ConfigMapObjects,
-    opts: { namespace?: string; name?: string } = {},
+    opts: { namespace?: string; name?: string; clock?: Clock } = {},
   ) {
+    this.clock = opts.clock;
     this.namespace = opts.namespace ?? JOURNAL_NAMESPACE;
     this.name = opts.name ?? UPGRADE_JOURNAL_NAME;
   }
@@ -89,38 +97,56 @@ export class JournalStore {
   }
 
   private async write(decide: JournalDecision): Promise<RolloutJournal | undefined> {
-    if (!this.last) await this.read();
-    for (let attempt = 1; ; attempt++) {
-      const cur = this.last ?? { journal: undefined, resourceVersion: undefined };
-      const next = decide(cur.journal);
-      if (next === undefined) return cur.journal;
-      const cm: ConfigMap = {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: {
-          name: this.name,
-          namespace: this.namespace,
-          labels: { 'app.kubernetes.io/managed-by': 'bosun', 'bosun.dev/journal': 'upgrade' },
-          ...(cur.resourceVersion !== undefined ? { resourceVersion: cur.resourceVersion } : {}),
-        },
-        data: { [JOURNAL_KEY]: JSON.stringify(next) },
-      };
+    const started = this.clock?.now().getTime() ?? 0;
+    /** The text of a write whose answer was lost: found in the journal later, it went through. */
+    let unanswered: string | undefined;
+    let conflicts = 0;
+    for (;;) {
       try {
-        const written =
-          cur.resourceVersion === undefined ? await this.create(cm) : await this.kube.updateConfigMap(cm);
-        this.last = { journal: next, resourceVersion: written.metadata.resourceVersion ?? '' };
-        return next;
+        if (!this.last) await this.read();
+        const cur = this.last ?? { journal: undefined, resourceVersion: undefined };
+        if (unanswered !== undefined && cur.journal && JSON.stringify(cur.journal) === unanswered)
+          return cur.journal;
+        unanswered = undefined;
+        const next = decide(cur.journal);
+        if (next === undefined) return cur.journal;
+        const text = JSON.stringify(next);
+        const cm: ConfigMap = {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: {
+            name: this.name,
+            namespace: this.namespace,
+            labels: { 'app.kubernetes.io/managed-by': 'bosun', 'bosun.dev/journal': 'upgrade' },
+            ...(cur.resourceVersion !== undefined ? { resourceVersion: cur.resourceVersion } : {}),
+          },
+          data: { [JOURNAL_KEY]: text },
+        };
+        try {
+          const written =
+            cur.resourceVersion === undefined ? await this.create(cm) : await this.kube.updateConfigMap(cm);
+          this.last = { journal: next, resourceVersion: written.metadata.resourceVersion ?? '' };
+          return next;
+        } catch (e) {
+          if (isRetryable(e)) unanswered = text;
+          throw e;
+        }
       } catch (e) {
-        if (!(isConflict(e) || isAlreadyExists(e)) || attempt >= MAX_ATTEMPTS) {
-          if (isConflict(e) || isAlreadyExists(e))
+        if (isConflict(e) || isAlreadyExists(e)) {
+          if (++conflicts >= MAX_ATTEMPTS)
             throw new BosunError(
-              `the journal ${this.namespace}/${this.name} kept changing under bosun (${attempt} conflicts)`,
+              `the journal ${this.namespace}/${this.name} kept changing under bosun (${conflicts} conflicts)`,
               'CONFLICT',
               { cause: e, hint: 'Another bosun may be writing it: check `bosun upgrade status`.' },
             );
-          throw e;
+          this.last = undefined;
+          continue;
         }
-        await this.read();
+        const clock = this.clock;
+        if (!isRetryable(e) || !clock || clock.now().getTime() - started > UNAVAILABLE_FOR_MS) throw e;
+        // The API server may be restarting: read again once it answers, then decide again.
+        this.last = undefined;
+        await clock.sleep(250);
       }
     }
   }

@@ -38,6 +38,7 @@ import {
   type RolloutJournal,
 } from '../journal/index.ts';
 import { diagnose, maintenanceState } from '../drain/index.ts';
+import { isRetryable } from '../kube/errors.ts';
 import type { NodeHealth, NodePods } from '../kube/ports.ts';
 import type { Pod } from '../kube/types.ts';
 import { makeUpgradePlan, type PlanDeps, type PlanOptions, type UpgradePlanReport } from './planner.ts';
@@ -329,6 +330,9 @@ function mirrorFacts(pods: readonly Pod[], node: string, component: string): Mir
   };
 }
 
+/** How long apply waits for an API server that does not answer before it gives up (ms). */
+const API_UNAVAILABLE_MS = 120_000;
+
 const CONTROL_PLANE_COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 
 /** Carries out the upgrade. @throws UsageError (bad input), BosunError (refused, failed, interrupted). */
@@ -469,7 +473,7 @@ class Rollout {
     try {
       for (const hop of this.plan.hops) for (const g of groupsOf(hop)) await this.group(hop, g);
       // Every proof, once more, on the cluster as it ends.
-      const live = await readLiveVersions(this.deps);
+      const live = await this.live();
       const open = this.plan.hops
         .flatMap((h) => h.steps)
         .filter((s) => s.kind !== 'etcd-backup' && this.isLast(s) && !proofsHold(s.proofs, live.versions));
@@ -508,6 +512,25 @@ class Rollout {
     return last !== undefined && last.steps.includes(s);
   }
 
+  /** Reads the live versions, waiting out an API server that does not answer for a while. */
+  private async live(): Promise<Awaited<ReturnType<typeof readLiveVersions>>> {
+    const started = this.now().getTime();
+    for (;;) {
+      this.checkSignal();
+      try {
+        return await readLiveVersions(this.deps);
+      } catch (e) {
+        if (!isRetryable(e) || this.now().getTime() - started > API_UNAVAILABLE_MS) throw e;
+        this.emit({
+          type: 'action',
+          id: 'api',
+          what: `the API server did not answer, retrying: ${errorMessage(e)}`,
+        });
+        await this.deps.clock.sleep(this.opts.pollMs, this.signal).catch(() => undefined);
+      }
+    }
+  }
+
   private checkSignal(): void {
     if (this.signal.aborted) {
       const r: unknown = this.signal.reason;
@@ -518,7 +541,7 @@ class Rollout {
   private async group(hop: UpgradeHop, g: StepGroup): Promise<void> {
     this.checkSignal();
     if (g.kind === 'backup') return this.backupStep(hop, g.steps[0]!);
-    const live = await readLiveVersions(this.deps);
+    const live = await this.live();
     const todo: UpgradeStep[] = [];
     for (const s of g.steps) {
       const js = findStep(this.journal, s.id);
@@ -833,7 +856,7 @@ class Rollout {
           `${node} is left cordoned. Fix the cause, then run bosun upgrade apply --to ${this.plan.to} again: it resumes at this node.`,
       );
     }
-    const live = await readLiveVersions(this.deps);
+    const live = await this.live();
     if (!proofsHold(s.proofs, live.versions) || live.inMaintenance.has(node))
       return this.failStep(
         s,

@@ -781,7 +781,7 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
             releases,
             tls: livePortsFromClients(clients).tls,
             clock: ctx.clock,
-            journal: new JournalStore({ ...createConfigMaps(clients), ...leases }),
+            journal: new JournalStore({ ...createConfigMaps(clients), ...leases }, { clock: ctx.clock }),
             lock: up.clusterUpgradeLock(lock, {
               identity: who,
               ttlSeconds: Math.max(1, Math.round(lockTtlMs / 1000)),
