@@ -135,6 +135,8 @@ export interface LockHandle {
 
 /** Takes the cluster lock. */
 export interface UpgradeLock {
+  /** Throws a BosunError saying who holds the lock and since when, when a live holder is in the way. */
+  check(): Promise<void>;
   /**
    * Takes it exclusively; with wait, waits until it is free (a holder that died is taken over when
    * its entry expires), else throws a BosunError saying who holds it and since when.
@@ -224,7 +226,8 @@ export interface ApplyDeps {
 
 /** How it ended. */
 export interface ApplyResult {
-  journal: RolloutJournal;
+  /** undefined when there was nothing to do (the cluster runs the target everywhere). */
+  journal: RolloutJournal | undefined;
   /** The steps this run did, and those it found done. */
   ran: string[];
   found: string[];
@@ -330,6 +333,9 @@ function mirrorFacts(pods: readonly Pod[], node: string, component: string): Mir
   };
 }
 
+/** How long a step's proofs may take to show in a read after the engine said done (ms). */
+const SETTLE_MS = 10_000;
+
 /** How long apply waits for an API server that does not answer before it gives up (ms). */
 const API_UNAVAILABLE_MS = 120_000;
 
@@ -337,6 +343,8 @@ const CONTROL_PLANE_COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-man
 
 /** Carries out the upgrade. @throws UsageError (bad input), BosunError (refused, failed, interrupted). */
 export async function applyUpgrade(opts: ApplyOptions, deps: ApplyDeps): Promise<ApplyResult> {
+  // A rollout in the way is named before the cluster is even read for the plan.
+  if (!opts.waitForLock) await deps.lock.check();
   const emit = (e: ApplyEvent): void =>
     deps.observer?.({ ...e, time: deps.clock.now().toISOString() } as TimedApplyEvent);
   const report = await makeUpgradePlan(
@@ -368,6 +376,14 @@ export async function applyUpgrade(opts: ApplyOptions, deps: ApplyDeps): Promise
       errors.map((f) => `${f.check}: ${f.subject}: ${f.message}${f.hint ? ` (${f.hint})` : ''}`),
       `Nothing was changed. See them with: bosun upgrade plan --to ${plan.to}`,
     );
+  if (plan.hops.every((h) => h.steps.every((s) => s.done || s.kind === 'etcd-backup'))) {
+    emit({
+      type: 'end',
+      phase: 'succeeded',
+      message: `the cluster runs ${plan.to} everywhere: nothing to do`,
+    });
+    return { journal: undefined, ran: [], found: [] };
+  }
   if (!(await deps.confirm(report)))
     throw new BosunError('the upgrade was not confirmed: nothing was changed', 'INTERRUPTED');
 
@@ -418,6 +434,14 @@ class Rollout {
           `the upgrade journal was replaced by ${cur?.id ?? 'nothing'} while ${this.id} ran`,
           'CONFLICT',
           { hint: 'Another bosun took over this rollout: check bosun upgrade status.' },
+        );
+      // Another run resumed this rollout (it took the lock over after ours expired): stop writing.
+      const last = cur.runs.at(-1);
+      if (last?.by !== this.opts.identity)
+        throw new BosunError(
+          `the rollout ${this.id} was taken over by ${last?.by ?? 'another run'}`,
+          'CONFLICT',
+          { hint: 'This run lost the cluster lock: check bosun upgrade status.' },
         );
       return change(cur);
     });
@@ -856,14 +880,22 @@ class Rollout {
           `${node} is left cordoned. Fix the cause, then run bosun upgrade apply --to ${this.plan.to} again: it resumes at this node.`,
       );
     }
-    const live = await this.live();
-    if (!proofsHold(s.proofs, live.versions) || live.inMaintenance.has(node))
-      return this.failStep(
-        s,
-        `${node} finished its maintenance but ${unmetProofs(s.proofs, live.versions).join('; ') || 'its maintenance state is still on the node'}`,
-        unmetProofs(s.proofs, live.versions),
-        'Someone changed the node meanwhile: run bosun upgrade apply again.',
-      );
+    // The engine's last write may not be in every API server's view yet: read until the proofs
+    // hold and the maintenance is gone from the node, for a little while.
+    const deadline = this.now().getTime() + SETTLE_MS;
+    for (;;) {
+      const live = await this.live();
+      const settled = proofsHold(s.proofs, live.versions) && !live.inMaintenance.has(node);
+      if (settled) break;
+      if (this.now().getTime() >= deadline)
+        return this.failStep(
+          s,
+          `${node} finished its maintenance but ${unmetProofs(s.proofs, live.versions).join('; ') || 'its maintenance state is still on the node'}`,
+          unmetProofs(s.proofs, live.versions),
+          'Someone changed the node meanwhile: run bosun upgrade apply again.',
+        );
+      await this.deps.clock.sleep(this.opts.pollMs, this.signal).catch(() => undefined);
+    }
     await this.write((j) => stepDone(j, s.id, 'ran', this.now()));
     this.ran.push(s.id);
     this.emit({ type: 'step', id: s.id, node, phase: 'done' });

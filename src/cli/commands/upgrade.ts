@@ -5,6 +5,7 @@
 // per hop and per node. Exit codes: 0 done / legal, 1 refused or failed (plan: still printed), 2
 // usage errors (--to, --max-unavailable, --recipe, flags).
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Command } from 'commander';
@@ -669,7 +670,8 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
         return;
       }
 
-      const who = `${identity(ctx, command)} pid ${process.pid}`;
+      // Unique per run: two runs of one user on one machine must not share the lock entry.
+      const who = `${identity(ctx, command)} pid ${process.pid}/${randomBytes(3).toString('hex')}`;
       const lock = new ClusterLock({}, { kube: leases, clock: ctx.clock, nodeExists: nodeExistsVia(kube) });
       const primaryPki = async (): Promise<string> => {
         if (f.etcdPkiDir !== undefined)
@@ -720,7 +722,7 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
             clock: ctx.clock,
             ...(o.signal ? { signal: o.signal } : {}),
             observer: (e) => {
-              if (e.type === 'phase') o.onPhase(e.phase, e.detail);
+              if (e.type === 'phase' && e.phase !== 'done') o.onPhase(e.phase, e.detail);
             },
           },
         );
@@ -797,7 +799,9 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
         );
         if (output === 'table')
           ctx.out.out(
-            `upgrade to ${r.journal.to} succeeded: ${r.ran.length} step${r.ran.length === 1 ? '' : 's'} run, ${r.found.length} found done (journal ${r.journal.id})`,
+            r.journal
+              ? `upgrade to ${r.journal.to} succeeded: ${r.ran.length} step${r.ran.length === 1 ? '' : 's'} run, ${r.found.length} found done (journal ${r.journal.id})`
+              : `upgrade to ${f.to}: nothing to do, the cluster runs it everywhere`,
           );
       } catch (e) {
         if (e instanceof up.RolloutFailed && output === 'table') for (const l of e.diagnosis) ctx.out.err(l);
