@@ -483,7 +483,7 @@ class Rollout {
     this.journal = j;
     this.emit({
       type: 'plan',
-      from: this.plan.from,
+      from: j.from,
       to: this.plan.to,
       hops: this.plan.hops.map((h) => ({ to: h.to, steps: h.steps.length })),
       resumed,
