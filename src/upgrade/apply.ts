@@ -37,7 +37,7 @@ import {
   type PlannedHop,
   type RolloutJournal,
 } from '../journal/index.ts';
-import { diagnose, maintenanceState } from '../drain/index.ts';
+import { diagnose, looksLikeReboot, maintenanceState } from '../drain/index.ts';
 import { isRetryable } from '../kube/errors.ts';
 import type { NodeHealth, NodePods } from '../kube/ports.ts';
 import type { Pod } from '../kube/types.ts';
@@ -55,6 +55,7 @@ import {
   type StepGroup,
 } from './rollout.ts';
 import { clusterVersions, type ClusterVersions } from './versions.ts';
+import { parseVersion } from './skew.ts';
 import type { ClusterInfo } from '../kube/cluster-info.ts';
 
 // ---- ports ----
@@ -105,6 +106,11 @@ export type KubeletWorkResult =
 /** The work of a kubelet step, done while the node is drained. */
 export interface KubeletWork {
   describe: string;
+  /**
+   * A recipe line reboots the node: the engine then requires a new boot ID before the node counts
+   * as healthy (a node that goes down after its kubelet reported the new version is not done).
+   */
+  expectReboot: boolean;
   run(ctx: KubeletWorkContext): Promise<KubeletWorkResult>;
 }
 
@@ -240,6 +246,8 @@ export class RolloutFailed extends BosunError {
     message: string,
     readonly diagnosis: string[],
     hint: string,
+    /** The step and node it stopped at, when one did. */
+    readonly at: { step?: string | undefined; node?: string | undefined } = {},
   ) {
     super(message, 'PRECONDITION', { hint });
   }
@@ -347,8 +355,22 @@ export async function applyUpgrade(opts: ApplyOptions, deps: ApplyDeps): Promise
   if (!opts.waitForLock) await deps.lock.check();
   const emit = (e: ApplyEvent): void =>
     deps.observer?.({ ...e, time: deps.clock.now().toISOString() } as TimedApplyEvent);
+  // An unfinished rollout of this target: its kubelet steps not done are planned again, whatever
+  // version their nodes report now.
+  const before = await deps.journal.read();
+  const unfinished =
+    before.found === 'journal' &&
+    before.journal.phase !== 'succeeded' &&
+    before.journal.to === parseVersion(opts.to)?.text
+      ? before.journal.hops.flatMap((h) =>
+          h.steps
+            .filter((s) => s.kind === 'kubelet' && s.state !== 'done' && s.node !== undefined)
+            .map((s) => ({ hop: h.to, node: s.node ?? '' })),
+        )
+      : [];
   const report = await makeUpgradePlan(
     {
+      unfinished,
       to: opts.to,
       maxUnavailable: opts.maxUnavailable,
       recipe: opts.recipe,
@@ -515,6 +537,8 @@ class Rollout {
       const outcome: JournalOutcome = {
         message: errorMessage(e),
         ...(e instanceof RolloutFailed ? { diagnosis: e.diagnosis } : {}),
+        ...(e instanceof RolloutFailed && e.at.step ? { step: e.at.step } : {}),
+        ...(e instanceof RolloutFailed && e.at.node ? { node: e.at.node } : {}),
         ...(isBosunError(e) && e.hint ? { hint: e.hint } : {}),
       };
       await this.write((j) => runEnded(j, interrupted ? 'interrupted' : 'failed', outcome, this.now())).catch(
@@ -536,13 +560,13 @@ class Rollout {
     return last !== undefined && last.steps.includes(s);
   }
 
-  /** Reads the live versions, waiting out an API server that does not answer for a while. */
-  private async live(): Promise<Awaited<ReturnType<typeof readLiveVersions>>> {
+  /** Runs a request, waiting out an API server that does not answer for a while (503s, a restart). */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
     const started = this.now().getTime();
     for (;;) {
       this.checkSignal();
       try {
-        return await readLiveVersions(this.deps);
+        return await fn();
       } catch (e) {
         if (!isRetryable(e) || this.now().getTime() - started > API_UNAVAILABLE_MS) throw e;
         this.emit({
@@ -553,6 +577,11 @@ class Rollout {
         await this.deps.clock.sleep(this.opts.pollMs, this.signal).catch(() => undefined);
       }
     }
+  }
+
+  /** Reads the live versions, waiting out an API server that does not answer for a while. */
+  private live(): Promise<Awaited<ReturnType<typeof readLiveVersions>>> {
+    return this.retrying(() => readLiveVersions(this.deps));
   }
 
   private checkSignal(): void {
@@ -641,7 +670,7 @@ class Rollout {
     }
     let b: Omit<JournalBackup, 'hop'>;
     try {
-      b = await this.deps.backup.take(this.signal);
+      b = await this.retrying(() => this.deps.backup.take(this.signal));
     } catch (e) {
       throw new RolloutFailed(
         `no step starts without a verified etcd backup, and it failed: ${errorMessage(e)}`,
@@ -769,7 +798,7 @@ class Rollout {
   private async failStep(s: UpgradeStep, message: string, diagnosis: string[], hint: string): Promise<never> {
     await this.write((j) => stepFailed(j, s.id, message, this.now())).catch(() => undefined);
     this.emit({ type: 'step', id: s.id, node: s.node, phase: 'failed', detail: message });
-    throw new RolloutFailed(message, diagnosis, hint);
+    throw new RolloutFailed(message, diagnosis, hint, { step: s.id, node: s.node });
   }
 
   // -- kubelets --
@@ -801,6 +830,7 @@ class Rollout {
     const tail = new Tail();
     const work: KubeletWork = {
       describe: `upgrade ${node} to ${hop.to}: ${lines.length} recipe lines, then kubelet ${hop.to} reported`,
+      expectReboot: lines.some((l) => looksLikeReboot(l.split(/[\s;&|()]+/).filter((w) => w !== ''))),
       run: async (ctx) => {
         for (const line of lines) {
           this.emit({ type: 'action', id: s.id, node, what: line });
@@ -870,14 +900,19 @@ class Rollout {
     });
     this.checkSignal();
     if (r.outcome !== 'done') {
+      // The engine diagnoses a node that is not healthy; a failed recipe gets the node's conditions
+      // and events here, after the recipe's own output.
       const diagnosis = [...(r.diagnosis ?? [])];
+      if (diagnosis.length === 0)
+        diagnosis.push(...(await this.nodeDiagnosis(node, [r.message ?? r.outcome])));
       if (tail.lines.length > 0) diagnosis.unshift(`the recipe's last output on ${node}:`, ...tail.lines);
       return this.failStep(
         s,
         `${node}: ${r.message ?? r.outcome}`,
         diagnosis,
-        r.hint ??
-          `${node} is left cordoned. Fix the cause, then run bosun upgrade apply --to ${this.plan.to} again: it resumes at this node.`,
+        r.outcome === 'refused' && r.hint
+          ? r.hint
+          : `${node} is left cordoned. Fix the cause, then run bosun upgrade apply --to ${this.plan.to} again: it resumes at this node.`,
       );
     }
     // The engine's last write may not be in every API server's view yet: read until the proofs

@@ -250,3 +250,29 @@ test('a timeout whose new pod never became Ready, and one whose pod is gone', ()
   );
   assert.match(diagnoseStaticPodTimeout('cp-1', 'etcd', before, undefined).at(-1) ?? '', /shows no etcd pod/);
 });
+
+test('planUpgrade plans an unfinished kubelet step again though its node reports the version', () => {
+  const versions = versionsOf({
+    version: 'v1.34.3',
+    kubelets: { 'worker-1': 'v1.33.5', 'worker-2': 'v1.33.5' },
+    nodes: { 'worker-3': { unschedulable: true } },
+  });
+  const p = planUpgrade({
+    versions,
+    target: parseVersion('v1.34.3')!,
+    latest: LATEST,
+    maxUnavailable: '1',
+    recipe: undefined,
+    unfinished: [
+      { hop: 'v1.34.3', node: 'worker-3' },
+      { hop: 'v1.33.5', node: 'worker-4' },
+      { hop: 'v1.34.3', node: 'gone-node' },
+    ],
+  });
+  assert.deepEqual(
+    p.hops.map((h) => h.mustMove),
+    [['worker-1', 'worker-2', 'worker-3']],
+  );
+  const w3 = p.hops[0]?.steps.find((s) => s.id === 'v1.34.3/kubelet/worker-3');
+  assert.equal(w3?.done, false, 'cordoned: its uncordoned proof does not hold');
+});

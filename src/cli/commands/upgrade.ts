@@ -711,7 +711,7 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
               probe: (p) => executor.probe(p),
               run: (_n, wctx) => work.run(wctx),
             },
-            expectReboot: false,
+            expectReboot: work.expectReboot,
             healthTimeoutMs,
             healthSettleMs: 0,
             restoreTimeoutMs,
