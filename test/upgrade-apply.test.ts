@@ -24,11 +24,11 @@ const TARGET = 'v1.34.3';
 const NODES = ['cp-1', 'cp-2', 'cp-3', 'worker-1', 'worker-2', 'worker-3', 'worker-4'];
 const MAX_UNAVAILABLE = 2;
 
-/** `bosun ARGV` in this process, calling onErr with each stderr line as it comes. */
+/** `bosun ARGV` in this process, calling onLine with each stdout line as it comes. */
 async function bosunLive(
   t: TestSandbox,
   argv: readonly string[],
-  onErr: (line: string) => void,
+  onLine: (line: string) => void,
 ): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
@@ -36,11 +36,11 @@ async function bosunLive(
   try {
     const ctx: CliContext = {
       out: {
-        out: (l) => out.push(l),
-        err: (l) => {
-          err.push(l);
-          onErr(l);
+        out: (l) => {
+          out.push(l);
+          onLine(l);
         },
+        err: (l) => err.push(l),
         isTTY: false,
       },
       env: { KUBECONFIG: t.kubeconfig, PATH: process.env['PATH'], USER: 'tester' },
@@ -125,6 +125,30 @@ describe('bosun upgrade apply on a v1.32.9 sandbox, to v1.34.3', () => {
     await untouched();
   });
 
+  test('--dry-run prints the commands each node would run through --exec, and touches nothing', async () => {
+    const r = await bosunOn(t, [
+      'upgrade',
+      'apply',
+      '--to',
+      TARGET,
+      '--exec',
+      'ssh {node} sudo {command}',
+      '--dry-run',
+    ]);
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.equal(r.out[0], '# hop 1: v1.32.9 -> v1.33.5');
+    // Each line is `sh -c LINE` on the node, the whole command one shell-quoted word for ssh.
+    const viaSsh = (node: string, line: string): string => `ssh ${node} sudo 'sh -c '\\''${line}'\\'''`;
+    for (const want of [
+      viaSsh('cp-1', 'kubeadm upgrade apply v1.33.5 -y'),
+      viaSsh('cp-2', 'kubeadm upgrade node'),
+      '# v1.34.3/kubelet/worker-4 (cordoned and drained around it)',
+      viaSsh('worker-4', 'apt-get install -y kubelet=1.34.3-1.1 kubectl=1.34.3-1.1'),
+    ])
+      assert.ok(r.out.includes(want), `${want}\n${r.out.join('\n')}`);
+    await untouched();
+  });
+
   test('without a terminal and without --yes it refuses, as kubeadm upgrade apply without -y does', async () => {
     // The demo's postgres budget allows no eviction at all: the DBA agrees to one at a time for the
     // upgrade window (without it the pre-flight stops the upgrade, as upgrade plan shows).
@@ -168,20 +192,34 @@ describe('bosun upgrade apply on a v1.32.9 sandbox, to v1.34.3', () => {
     try {
       r = await bosunLive(
         t,
-        [...args, '--max-unavailable', String(MAX_UNAVAILABLE), '--backup-dir', join(t.dir, 'backups')],
+        [
+          ...args,
+          '--max-unavailable',
+          String(MAX_UNAVAILABLE),
+          '--backup-dir',
+          join(t.dir, 'backups'),
+          '-o',
+          'json',
+        ],
         (line) => {
           // Once the first holds the lock, a second apply starts beside it.
-          if (race === undefined && / cluster lock taken /.test(line)) race = bosunOn(t, [...args]);
+          if (race === undefined && /"type":"lock","state":"acquired"/.test(line))
+            race = bosunOn(t, [...args]);
         },
       );
     } finally {
       await watcher.stop();
     }
     assert.equal(r.code, 0, r.err.join('\n'));
-    assert.match(
-      r.out.at(-1) ?? '',
-      /^upgrade to v1\.34\.3 succeeded: \d+ steps run, 0 found done \(journal upgrade-v1\.34\.3-/,
+    // -o json: one event per line on stdout, for scripts; every step started and done once.
+    const events = r.out.map(
+      (l) => JSON.parse(l) as { type: string; id?: string; phase?: string; time: string },
     );
+    assert.ok(events.every((e) => typeof e.time === 'string'));
+    assert.deepEqual(events.at(-1), { type: 'end', phase: 'succeeded', time: events.at(-1)?.time });
+    const done = events.filter((e) => e.type === 'step' && e.phase === 'done').map((e) => e.id);
+    assert.equal(done.length, 15, done.join(', '));
+    assert.equal(new Set(done).size, 15, 'no step done twice');
 
     // The second apply said who holds the lock and since when, and did nothing.
     assert.ok(race, 'the second apply was started');
