@@ -43,7 +43,7 @@ const BACKUP_LONG = `Take a snapshot of etcd through its Maintenance API and kee
 The snapshot streams into a temporary file in --dir, is fsynced and verified (sha256 trailer,
 every bbolt page, etcdctl's status numbers), and only then renamed to
 etcd-<cluster>-<time>-rev<revision>.db (mode 0600) beside a JSON sidecar. A failure or Ctrl-C
-leaves no partial backup. With several --endpoints, a healthy member that is not lagging is used.
+leaves no partial backup; after a kill, the next backup in --dir removes what the killed one left. With several --endpoints, a healthy member that is not lagging is used.
 Defaults are kubeadm's on a control-plane node: https://127.0.0.1:2379 and the etcd server
 certificate under /etc/kubernetes/pki/etcd/. Retention (--keep, --keep-within) only prunes
 verified backups that bosun wrote.
@@ -156,7 +156,8 @@ Examples:
     .command('list')
     .summary("List bosun's backups with age, revision, size and whether they are verified")
     .description(
-      `List the backups bosun wrote in a directory, newest first.
+      `List the backups bosun wrote in a directory, newest first, and count the temporary files of
+backups that are running or were killed (the next backup there removes the latter).
 
 Exit codes: 0 listed, 1 the directory cannot be read, 2 usage error.`,
     )
@@ -389,6 +390,10 @@ async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Pro
   const { humanDuration } = await import('../../common/duration.ts');
   const dir = resolvePath(ctx, o.dir ?? defaultDir);
   const entries = await etcd.listBackups(dir, etcd.nodeBackupFs);
+  const temporaries = await etcd.listTemporaries(dir, etcd.nodeBackupFs, {
+    processes: etcd.procTable,
+    now: ctx.clock.now(),
+  });
   const now = ctx.clock.now().getTime();
   const items = entries.map((e) => ({
     name: e.name,
@@ -401,7 +406,15 @@ async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Pro
     encrypted: e.parsed.encrypted,
     reason: e.why,
   }));
-  if (isDocumentFormat(fmt)) ctx.out.out(await formatDocument({ dir, backups: items }, fmt));
+  const temps = temporaries.map((t) => ({
+    name: t.name,
+    path: t.path,
+    size: t.size,
+    state: t.state,
+    reason: t.why,
+  }));
+  if (isDocumentFormat(fmt))
+    ctx.out.out(await formatDocument({ dir, backups: items, temporaries: temps }, fmt));
   else if (fmt === 'name') for (const i of items) ctx.out.out(i.path);
   else if (items.length === 0) ctx.out.err(`No backups found in ${dir}.`);
   else {
@@ -419,6 +432,8 @@ async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Pro
     ))
       ctx.out.out(line);
   }
+  const summary = fmt === 'table' ? etcd.temporariesSummary(dir, temporaries) : null;
+  if (summary !== null) ctx.out.err(summary);
 }
 
 async function runRestore(file: string, o: RestoreFlags, ctx: CliContext): Promise<void> {

@@ -1,0 +1,65 @@
+// The real process table of owner.ts, read from Linux's /proc: a process's start time (field 22
+// of /proc/PID/stat, clock ticks since boot) and the boot id. Where /proc cannot be read, a pid
+// that answers signal 0 counts as running (a reused pid then keeps a leftover alive, never the
+// other way round).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Owner, ProcessTable } from './owner.ts';
+
+/** Start time of a process in clock ticks since boot; null when it does not exist; undefined without /proc. */
+export function processStartTicks(pid: number): number | null | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return readable() ? null : undefined;
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces and parentheses itself.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); the start time is field 22.
+  const start = Number(fields[19]);
+  if (fields[0] === 'Z') return null; // a zombie has exited
+  return Number.isSafeInteger(start) ? start : undefined;
+}
+
+function readable(): boolean {
+  try {
+    readFileSync('/proc/self/stat');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function bootId(): string {
+  try {
+    const id = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').replace(/[^0-9a-f]/g, '');
+    if (id.length >= 12) return id.slice(0, 12);
+  } catch {
+    // not Linux: the host name stands in (pids are then checked as if on every boot)
+  }
+  return createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
+}
+
+let selfOwner: Owner | null = null;
+
+/** The process table of this machine. */
+export const procTable: ProcessTable = {
+  self() {
+    selfOwner ??= { pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, boot: bootId() };
+    return selfOwner;
+  },
+  isRunning(o) {
+    const start = processStartTicks(o.pid);
+    if (start !== undefined) return start === o.startTicks;
+    try {
+      process.kill(o.pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  },
+};

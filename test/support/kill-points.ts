@@ -1,0 +1,177 @@
+// Kill-anywhere tests: runs bosun as a separate process (from source through tsx) and SIGKILLs it
+// the moment a trigger is seen: a line on its stderr, a change in a directory (inotify through
+// fs.watch), or a process whose command line matches. Event driven, no sleeps; every wait is
+// bounded so that a test fails instead of hanging.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { processesMentioning } from './cli.ts';
+
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+
+/** A bosun process started by startBosun. */
+export interface RunningBosun {
+  child: ChildProcess;
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when it exited (code, or the signal that ended it). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `bosun ARGS` (not waiting for it). */
+export function startBosun(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningBosun {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    env: { ...process.env, BOSUN_DEBUG: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  if (child.pid === undefined) throw new Error('bosun did not start');
+  return { child, pid: child.pid, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Runs bosun to its end, bounded. */
+export async function runBosun(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  boundMs = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const r = startBosun(args, env);
+  const timer = setTimeout(() => r.child.kill('SIGKILL'), boundMs);
+  const { code } = await r.exited;
+  clearTimeout(timer);
+  return { code, stdout: r.stdout(), stderr: r.stderr() };
+}
+
+/** A directory entry with its size. */
+export interface Entry {
+  name: string;
+  size: number;
+}
+
+/** Entries of a directory (none when it is absent). */
+export function entries(dir: string): Entry[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: Entry[] = [];
+  for (const name of names.sort()) {
+    try {
+      out.push({ name, size: statSync(join(dir, name)).size });
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return out;
+}
+
+/** When to kill: the first of these that holds. */
+export interface Trigger {
+  /** Named in assertion messages. */
+  name: string;
+  /** A line of stderr matches. */
+  stderr?: RegExp;
+  /** The entries of a directory (checked on every change in it, and at once). */
+  dir?: { path: string; when: (e: Entry[]) => boolean };
+  /** A process whose command line (arguments joined by spaces) matches (polled every 5 ms). */
+  process?: (cmdline: string) => boolean;
+}
+
+/**
+ * SIGKILLs `run` as soon as the trigger holds. Resolves 'killed', or 'finished' when bosun ended
+ * before the trigger was seen. Throws when neither happened within the bound.
+ */
+export function killAt(run: RunningBosun, t: Trigger, boundMs = 120_000): Promise<'killed' | 'finished'> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let watcher: FSWatcher | null = null;
+    let dirPoll: NodeJS.Timeout | null = null;
+    let procPoll: NodeJS.Timeout | null = null;
+    const finish = (how: 'killed' | 'finished' | Error): void => {
+      if (settled) return;
+      settled = true;
+      watcher?.close();
+      if (dirPoll) clearInterval(dirPoll);
+      if (procPoll) clearInterval(procPoll);
+      clearTimeout(bound);
+      run.child.stderr?.off('data', onErr);
+      if (how instanceof Error) {
+        run.child.kill('SIGKILL');
+        reject(how);
+      } else resolve(how);
+    };
+    const kill = (): void => {
+      if (settled) return;
+      run.child.kill('SIGKILL');
+      finish('killed');
+    };
+    const onErr = (): void => {
+      if (
+        t.stderr &&
+        run
+          .stderr()
+          .split('\n')
+          .some((l) => t.stderr?.test(l))
+      )
+        kill();
+    };
+    const checkDir = (): void => {
+      if (t.dir && t.dir.when(entries(t.dir.path))) kill();
+    };
+    const bound = setTimeout(
+      () => finish(new Error(`trigger "${t.name}" not seen within ${boundMs} ms`)),
+      boundMs,
+    );
+    run.child.stderr?.on('data', onErr);
+    void run.exited.then(() => finish('finished'));
+    if (t.dir) {
+      const path = t.dir.path;
+      try {
+        watcher = watch(path, () => checkDir());
+      } catch {
+        // Not there yet: poll until it is, then watch.
+        dirPoll = setInterval(() => {
+          try {
+            watcher = watch(path, () => checkDir());
+            if (dirPoll) clearInterval(dirPoll);
+            dirPoll = null;
+            checkDir();
+          } catch {
+            // still absent
+          }
+        }, 5);
+      }
+      checkDir();
+    }
+    if (t.process) {
+      const match = t.process;
+      procPoll = setInterval(() => {
+        if (processesMentioning('').some((p) => match(p.cmd))) kill();
+      }, 5);
+    }
+    onErr();
+  });
+}
+
+/** Waits until no process mentions `text` any more; throws with what is left after the bound. */
+export async function noProcessMentions(text: string, boundMs = 10_000): Promise<void> {
+  const end = Date.now() + boundMs;
+  for (;;) {
+    const left = processesMentioning(text);
+    if (left.length === 0) return;
+    if (Date.now() > end)
+      throw new Error(
+        `still running after ${boundMs} ms: ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`,
+      );
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
