@@ -60,7 +60,7 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
 export async function trialRestore(
   file: string,
   opts: { key: EncryptionKey | null; expected?: { revision: number; keys: number } },
-  deps: RestoreDeps & { etcdBinary?: string },
+  deps: RestoreDeps & { tmpDir: string; etcdBinary?: string },
 ): Promise<TrialResult> {
   const m = await import('./trial-restore.ts');
   return m.trialRestore(file, opts, deps);

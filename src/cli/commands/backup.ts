@@ -454,7 +454,7 @@ async function runRestore(file: string, o: RestoreFlags, ctx: CliContext): Promi
     {
       exec: ctx.exec,
       env: ctx.env,
-      tmpDir: etcd.tmpDir(ctx.env),
+      clock: ctx.clock,
       progress: (l) => ctx.out.err(l),
       signal: ctx.signal,
     },
