@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { BosunError, errorMessage } from '../common/errors.ts';
 import type { BackupFs } from './backup-fs.ts';
 import { parseBackupFileName, sidecarFileName, tempFileTag, type BackupName } from './backup-name.ts';
+import { humanBytes } from './human-bytes.ts';
 import { findLeftovers, type Leftover } from './leftovers.ts';
 import type { ProcessTable } from './owner.ts';
 import { readSidecar, type Sidecar } from './sidecar.ts';
@@ -80,19 +81,6 @@ export async function listTemporaries(
 ): Promise<Leftover[]> {
   await readBackupDir(dir, fs);
   return findLeftovers({ dir, tagOf: tempFileTag, processes: deps.processes, now: deps.now }, fs);
-}
-
-/** Bytes in binary units, as bosun's progress lines show them ("1000 B", "4.2 MiB"). */
-export function humanBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 /** One line about the temporary files in a directory, for `backup list`; null when there are none. */

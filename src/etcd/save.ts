@@ -20,7 +20,8 @@ import {
   tempFileName,
   tempFileTag,
 } from './backup-name.ts';
-import { humanBytes, listBackups } from './catalog.ts';
+import { listBackups } from './catalog.ts';
+import { humanBytes } from './human-bytes.ts';
 import { ChunkEncryptor, type EncryptionKey } from './encryption.ts';
 import type { EtcdPort } from './etcd-client.ts';
 import { fastCrc32c } from './crc32c-fast.ts';

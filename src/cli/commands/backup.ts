@@ -23,6 +23,7 @@ interface BackupFlags {
   encryptionKeyFile?: string;
   maxLag?: string;
   dialTimeout?: string;
+  commandTimeout?: string;
   output?: string;
   trialRestore?: boolean;
   headers?: boolean;
@@ -90,7 +91,14 @@ export function registerBackupCommands(program: Command, ctx: CliContext): void 
       '--max-lag <entries>',
       'Skip members whose applied raft index trails the best by more than this (default 100)',
     )
-    .option('--dial-timeout <duration>', 'Timeout for reaching each endpoint (default 5s)')
+    .option(
+      '--dial-timeout <duration>',
+      'Timeout for reaching each endpoint: connect, TLS, health and status (default 5s)',
+    )
+    .option(
+      '--command-timeout <duration>',
+      'Fail when etcd sends nothing for this long while it streams the snapshot (default 30s)',
+    )
     .option('-o, --output <format>', 'Output format. One of: table|json|yaml|name')
     .addHelpText('after', BACKUP_EXAMPLES)
     .action(async (_opts: BackupFlags, cmd: Command) => {
@@ -250,13 +258,21 @@ function durationMs(v: string | undefined, flag: string, cmd: string): number | 
   return ms;
 }
 
+/** A timeout flag: 0 would mean "fail at once" (etcdctl has no "no timeout" for these either). */
+function timeoutMs(v: string | undefined, flag: string, cmd: string, dflt: number): number {
+  const ms = durationMs(v, flag, cmd) ?? dflt;
+  if (ms <= 0) throw usage(`${flag} must be more than 0 (e.g. 5s)`, cmd);
+  return ms;
+}
+
 async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): Promise<void> {
   const fmt = parseOutputFormat(o.output, ['table', 'json', 'yaml', 'name'], 'backup');
   const keep = positiveInt(o.keep, '--keep', 'backup');
   if (keep === 0) throw usage('--keep must be at least 1 (the backup just taken is always kept)', 'backup');
   const keepWithinMs = durationMs(o.keepWithin, '--keep-within', 'backup');
   const maxLag = positiveInt(o.maxLag, '--max-lag', 'backup') ?? 100;
-  const dialMs = durationMs(o.dialTimeout, '--dial-timeout', 'backup') ?? 5000;
+  const dialMs = timeoutMs(o.dialTimeout, '--dial-timeout', 'backup', 5000);
+  const idleMs = timeoutMs(o.commandTimeout, '--command-timeout', 'backup', 30_000);
   const endpoints = (o.endpoints ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -279,7 +295,7 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
       )
     : null;
   const key = await loadKey(ctx, o.encryptionKeyFile);
-  const port = await etcd.createEtcdPort({ tls, timeoutMs: dialMs });
+  const port = await etcd.createEtcdPort({ tls, timeoutMs: dialMs, idleTimeoutMs: idleMs });
   try {
     const r = await etcd.takeBackup(
       {
