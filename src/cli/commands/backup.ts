@@ -387,7 +387,9 @@ async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise
   if (!report.ok) {
     const { BosunError } = await import('../../common/errors.ts');
     throw new BosunError(
-      `snapshot ${file} is invalid: ${report.problem ?? 'unknown problem'}`,
+      report.sidecar === 'unreadable'
+        ? (report.problem ?? 'the sidecar is unreadable')
+        : `snapshot ${file} is invalid: ${report.problem ?? 'unknown problem'}`,
       'SNAPSHOT_INVALID',
     );
   }
