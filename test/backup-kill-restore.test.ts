@@ -11,44 +11,39 @@ import http from 'node:http';
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { snapshotStatus } from '../src/etcd/status.ts';
 import { processesMentioning } from './support/cli.ts';
-import { fill, startTestEtcd, type TestEtcd } from './support/etcd-backup.ts';
-import { killAt, noProcessMentions, runBosun, startBosun, type Trigger } from './support/kill-points.ts';
+import type { TestEtcd } from './support/etcd-backup.ts';
+import {
+  killAt,
+  noProcessMentions,
+  runBosun,
+  startBosun,
+  startKillFixture,
+  type KillFixture,
+  type Trigger,
+} from './support/kill-points.ts';
 
+let fx: KillFixture;
 let etcd: TestEtcd;
 let work: string;
-/** The reference backup (an uninterrupted run) and what its sidecar says. */
-let ref: { file: string; revision: number; liveKeys: number; hash: number };
+let ref: KillFixture['ref'];
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), 'bosun-kill-'));
-  etcd = await startTestEtcd({ tls: false });
-  await fill(etcd.client, '/registry/configmaps/big/cm-', 2000, 10_000);
-  const r = await runBosun(backupArgs(join(work, 'ref')).concat(['-o', 'json']));
-  assert.equal(r.code, 0, r.stderr);
-  const doc = JSON.parse(r.stdout) as { file: string; revision: number; liveKeys: number; hash: number };
-  ref = { file: doc.file, revision: doc.revision, liveKeys: doc.liveKeys, hash: doc.hash };
+  fx = await startKillFixture();
+  ({ etcd, work, ref } = fx);
 });
 
 after(async () => {
-  await etcd?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await fx?.stop();
 });
-
-function backupArgs(dir: string): string[] {
-  return ['backup', '--endpoints', etcd.endpoint, '--dir', dir, '--cluster-name', 't', '--keep', '1'];
-}
 
 /** What is in a $TMPDIR, without tsx's compile cache (bosun runs from source here; the package has no tsx). */
 function tmpEntries(dir: string): string[] {

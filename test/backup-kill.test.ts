@@ -7,21 +7,11 @@
 // One plain-http etcd holding ~20 MB, so that a backup streams long enough to be killed mid-stream.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../src/cli/program.ts';
 import { verifySnapshotFile } from '../src/etcd/verify.ts';
-import { captureCtx, fill, startTestEtcd, type TestEtcd } from './support/etcd-backup.ts';
+import { captureCtx } from './support/etcd-backup.ts';
 import {
   entries,
   killAt,
@@ -29,34 +19,26 @@ import {
   runBosun,
   startBosun,
   type Entry,
+  startKillFixture,
+  type KillFixture,
   type Trigger,
 } from './support/kill-points.ts';
 
-let etcd: TestEtcd;
+let fx: KillFixture;
 let work: string;
-/** The reference backup (an uninterrupted run) and what its sidecar says. */
-let ref: { file: string; revision: number; liveKeys: number; hash: number };
+let ref: KillFixture['ref'];
+let backupArgs: KillFixture['backupArgs'];
 
 const MiB = 1 << 20;
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), 'bosun-kill-'));
-  etcd = await startTestEtcd({ tls: false });
-  await fill(etcd.client, '/registry/configmaps/big/cm-', 2000, 10_000);
-  const r = await runBosun(backupArgs(join(work, 'ref')).concat(['-o', 'json']));
-  assert.equal(r.code, 0, r.stderr);
-  const doc = JSON.parse(r.stdout) as { file: string; revision: number; liveKeys: number; hash: number };
-  ref = { file: doc.file, revision: doc.revision, liveKeys: doc.liveKeys, hash: doc.hash };
+  fx = await startKillFixture();
+  ({ work, ref, backupArgs } = fx);
 });
 
 after(async () => {
-  await etcd?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await fx?.stop();
 });
-
-function backupArgs(dir: string): string[] {
-  return ['backup', '--endpoints', etcd.endpoint, '--dir', dir, '--cluster-name', 't', '--keep', '1'];
-}
 
 const isBackup = (n: string): boolean => /^etcd-t-\d{8}T\d{6}Z-rev\d+(-\d+)?\.db$/.test(n);
 

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   chmodSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -43,19 +44,13 @@ function noBug(r: { err: string[] }): void {
   assert.doesNotMatch(r.err.join('\n'), /bug/i);
 }
 
+/** `bosun backup` of the test etcd into `dir`, with kubeadm's PKI layout. */
+function backupArgs(dir: string): string[] {
+  return ['backup', '--endpoints', etcd.endpoint, '--pki-dir', etcd.pkiDir ?? '', '--dir', dir];
+}
+
 async function takeBackup(dir: string, extra: string[] = []): Promise<string> {
-  const r = await bosun([
-    'backup',
-    '--endpoints',
-    etcd.endpoint,
-    '--pki-dir',
-    etcd.pkiDir ?? '',
-    '--dir',
-    dir,
-    '-o',
-    'name',
-    ...extra,
-  ]);
+  const r = await bosun([...backupArgs(dir), '-o', 'name', ...extra]);
   assert.equal(r.code, 0, r.err.join('\n'));
   return r.out[0] ?? '';
 }
@@ -94,17 +89,7 @@ test('a --key that does not belong to --cert names both files, exit 1; a --key t
 
 test('--dial-timeout 0s is refused with exit 2, as is --command-timeout 0s', async () => {
   for (const flag of ['--dial-timeout', '--command-timeout']) {
-    const r = await bosun([
-      'backup',
-      '--endpoints',
-      etcd.endpoint,
-      '--pki-dir',
-      etcd.pkiDir ?? '',
-      '--dir',
-      join(work, 'zero'),
-      flag,
-      '0s',
-    ]);
+    const r = await bosun([...backupArgs(join(work, 'zero')), flag, '0s']);
     assert.equal(r.code, 2, r.err.join('\n'));
     assert.equal(r.err[0], `error: ${flag} must be more than 0 (e.g. 5s)`);
     assert.equal(r.err[1], "See 'bosun backup -h' for help and examples");
@@ -174,17 +159,7 @@ test('an encryption key file that group or others may read is refused, as ssh re
   for (const mode of [0o644, 0o640, 0o604]) {
     chmodSync(key, mode);
     for (const args of [
-      [
-        'backup',
-        '--endpoints',
-        etcd.endpoint,
-        '--pki-dir',
-        etcd.pkiDir ?? '',
-        '--dir',
-        join(work, 'enc-open'),
-        '--encryption-key-file',
-        key,
-      ],
+      [...backupArgs(join(work, 'enc-open')), '--encryption-key-file', key],
       ['backup', 'status', backup, '--encryption-key-file', key],
       ['restore', backup, '--data-dir', join(work, 'enc-restore'), '--encryption-key-file', key],
     ]) {
@@ -205,4 +180,18 @@ test('an encryption key file that group or others may read is refused, as ssh re
     chmodSync(key, mode);
     await takeBackup(join(work, `enc-${mode.toString(8)}`), ['--encryption-key-file', key]);
   }
+});
+
+test('restore names a data dir an interrupted restore left (member/snap/db, no WAL) instead of only "not empty"', async () => {
+  const file = await takeBackup(join(work, 'half'));
+  const dataDir = join(work, 'half-restored');
+  mkdirSync(join(dataDir, 'member', 'snap'), { recursive: true });
+  writeFileSync(join(dataDir, 'member', 'snap', 'db'), 'half');
+  const r = await bosun(['restore', file, '--data-dir', dataDir]);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.err[0],
+    `error: data dir ${dataDir} holds an incomplete etcd data dir (member/snap/db but no WAL): a restore that was interrupted`,
+  );
+  assert.equal(r.err[1], `Nothing can use it: remove it (rm -rf ${dataDir}) and restore again.`);
 });

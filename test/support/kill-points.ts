@@ -2,10 +2,13 @@
 // the moment a trigger is seen: a line on its stderr, a change in a directory (inotify through
 // fs.watch), or a process whose command line matches. Event driven, no sleeps; every wait is
 // bounded so that a test fails instead of hanging.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processesMentioning } from './cli.ts';
+import { fill, startTestEtcd, type TestEtcd } from './etcd-backup.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -173,5 +176,48 @@ export async function noProcessMentions(text: string, boundMs = 10_000): Promise
         `still running after ${boundMs} ms: ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`,
       );
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A plain-http etcd holding ~20 MB, a work directory, and a backup taken by an uninterrupted run. */
+export interface KillFixture {
+  etcd: TestEtcd;
+  work: string;
+  /** The reference backup and what its sidecar says. */
+  ref: { file: string; revision: number; liveKeys: number; hash: number };
+  /** `bosun backup` into `dir`, cluster label `t`, keeping 1. */
+  backupArgs(dir: string): string[];
+  stop(): Promise<void>;
+}
+
+/** Starts the fixture of the kill-anywhere tests (stop it in after()). */
+export async function startKillFixture(): Promise<KillFixture> {
+  const work = mkdtempSync(join(tmpdir(), 'bosun-kill-'));
+  const etcd = await startTestEtcd({ tls: false });
+  const backupArgs = (dir: string): string[] => [
+    'backup',
+    '--endpoints',
+    etcd.endpoint,
+    '--dir',
+    dir,
+    '--cluster-name',
+    't',
+    '--keep',
+    '1',
+  ];
+  const stop = async (): Promise<void> => {
+    await etcd.stop();
+    rmSync(work, { recursive: true, force: true });
+  };
+  try {
+    await fill(etcd.client, '/registry/configmaps/big/cm-', 2000, 10_000);
+    const r = await runBosun([...backupArgs(join(work, 'ref')), '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as KillFixture['ref'];
+    const ref = { file: doc.file, revision: doc.revision, liveKeys: doc.liveKeys, hash: doc.hash };
+    return { etcd, work, ref, backupArgs, stop };
+  } catch (e) {
+    await stop();
+    throw e;
   }
 }
