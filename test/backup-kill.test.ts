@@ -7,10 +7,12 @@
 // One plain-http etcd holding ~20 MB, so that a backup streams long enough to be killed mid-stream.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../src/cli/program.ts';
 import { verifySnapshotFile } from '../src/etcd/verify.ts';
+import { processesMentioning } from './support/cli.ts';
 import { captureCtx } from './support/etcd-backup.ts';
 import {
   entries,
@@ -197,4 +199,56 @@ test('a stopped (not dead) backup keeps its temporary file while another backup 
   } finally {
     a.child.kill('SIGKILL');
   }
+});
+
+test('a backup running in another pid namespace (a container sharing the directory) keeps its temporary file', async (t) => {
+  if (spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status !== 0) {
+    t.skip('unshare --pid is not permitted here');
+    return;
+  }
+  const dir = join(work, 'pidns');
+  const a = startBosun(backupArgs(dir), {}, ['unshare', '--pid', '--fork', '--mount-proc']);
+  // The bosun inside is pid 1 there; here it has another pid.
+  let inner = 0;
+  try {
+    inner = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        clearInterval(iv);
+        reject(new Error(`no temporary file within 60 s: ${a.stderr()}`));
+      }, 60_000);
+      const iv = setInterval(() => {
+        const p = processesMentioning(dir).find((x) => x.cmd.startsWith(process.execPath));
+        if (p && entries(dir).some((e) => e.name.endsWith('.part') && e.size > MiB)) {
+          process.kill(p.pid, 'SIGSTOP');
+          clearInterval(iv);
+          clearTimeout(timer);
+          resolve(p.pid);
+        }
+      }, 5);
+    });
+    const theirs = readdirSync(dir).filter((n) => n.startsWith('.'));
+    assert.equal(theirs.length, 1);
+    const l = await list(dir);
+    assert.deepEqual(
+      (l.doc.temporaries ?? []).map((x) => `${x.name} ${x.state}`),
+      [`${theirs[0]} live`],
+    );
+    const b = await runBosun(backupArgs(dir));
+    assert.equal(b.code, 0, b.stderr);
+    assert.doesNotMatch(b.stderr, /Removed/);
+    assert.ok(existsSync(join(dir, theirs[0] ?? '')), "the other namespace's temporary file is still there");
+    process.kill(inner, 'SIGCONT');
+    const done = await a.exited;
+    assert.equal(done.code, 0, a.stderr());
+  } finally {
+    if (inner !== 0) {
+      try {
+        process.kill(inner, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    a.child.kill('SIGKILL');
+  }
+  await noProcessMentions(dir);
 });

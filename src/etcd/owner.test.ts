@@ -38,14 +38,14 @@ for (const tc of [
     why: /gone/,
   },
   {
-    name: 'another boot or machine: live while recently modified',
+    name: 'another boot, machine or container: live while recently modified',
     owner: { pid: 200, startTicks: 6000, boot: 'bbbbbbbbbbbb' },
     idle: UNKNOWN_OWNER_IDLE_MS - 1,
     want: 'live',
-    why: /another machine or an earlier boot .* may still be running/,
+    why: /another machine, container or boot .* may still be running/,
   },
   {
-    name: 'another boot or machine: stale after an hour untouched',
+    name: 'another boot, machine or container: stale after an hour untouched',
     owner: { pid: 200, startTicks: 6000, boot: 'bbbbbbbbbbbb' },
     idle: UNKNOWN_OWNER_IDLE_MS,
     want: 'stale',

@@ -2,16 +2,17 @@
 // trial restore's etcd directory), written into its name, and whether it is left over from a run
 // that was killed. Node has no lock that the kernel drops when its holder dies (no flock), so the
 // name records the owner instead: its pid, the process's start time (so a reused pid is not taken
-// for the owner) and this boot's id (so a name written on another machine sharing the directory,
-// or before a reboot, is not judged by this machine's process table). Pure: the caller reads the
-// process table and the file's modification time. It never calls a running owner's file stale.
+// for the owner) and where that pid means something, this boot and pid namespace (so a name
+// written on another machine sharing the directory, in another container, or before a reboot is
+// not judged by this process table). Pure: the caller reads the process table and the file's
+// modification time. It never calls a running owner's file stale.
 
 /** The process that owns a temporary file. */
 export interface Owner {
   pid: number;
   /** When the process started, in clock ticks since boot (field 22 of /proc/PID/stat). */
   startTicks: number;
-  /** The first 12 hex digits of the kernel's boot id (/proc/sys/kernel/random/boot_id). */
+  /** 12 hex digits naming the boot and pid namespace the pid belongs to (proc-table.ts). */
   boot: string;
 }
 
@@ -19,13 +20,14 @@ export interface Owner {
 export interface ProcessTable {
   /** This process. */
   self(): Owner;
-  /** True when the process `o.pid` runs and started at `o.startTicks` (on this boot). */
+  /** True when the process `o.pid` runs and started at `o.startTicks` (in this boot and pid namespace). */
   isRunning(o: Owner): boolean;
 }
 
 /**
  * A temporary file whose owner cannot be checked from here (written by an older bosun that did
- * not record its owner, by another machine sharing the directory, or before a reboot) is left
+ * not record its owner, by another machine or container sharing the directory, or before a
+ * reboot) is left
  * over once nothing wrote to it for this long. A running backup writes its file continuously and
  * renames it as soon as it is verified.
  */
@@ -68,7 +70,7 @@ export function judgeLeftover(
       ? { state: 'live', why: `bosun (pid ${owner.pid}) is still running` }
       : { state: 'stale', why: `bosun (pid ${owner.pid}) is gone` };
   }
-  const whose = owner === null ? 'an older bosun' : 'another machine or an earlier boot';
+  const whose = owner === null ? 'an older bosun' : 'another machine, container or boot';
   const minutes = Math.floor(idleMs / 60_000);
   return idleMs >= UNKNOWN_OWNER_IDLE_MS
     ? { state: 'stale', why: `written by ${whose}, untouched for ${minutes} min` }

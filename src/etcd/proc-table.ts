@@ -1,9 +1,11 @@
 // The real process table of owner.ts, read from Linux's /proc: a process's start time (field 22
-// of /proc/PID/stat, clock ticks since boot) and the boot id. Where /proc cannot be read, a pid
-// that answers signal 0 counts as running (a reused pid then keeps a leftover alive, never the
-// other way round).
+// of /proc/PID/stat, clock ticks since boot), and where pids mean something: this boot (the
+// kernel's boot id) and this pid namespace (a bosun in a container sees other pids than one on the
+// host, though both share the boot id and may share a backup directory). Where /proc cannot be
+// read, a pid that answers signal 0 counts as running (a reused pid then keeps a leftover alive,
+// never the other way round).
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Owner, ProcessTable } from './owner.ts';
 
@@ -34,14 +36,22 @@ function readable(): boolean {
   }
 }
 
-function bootId(): string {
+/** 12 hex digits naming this boot and pid namespace (Owner.boot). */
+function pidSpace(): string {
+  let boot: string;
   try {
-    const id = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').replace(/[^0-9a-f]/g, '');
-    if (id.length >= 12) return id.slice(0, 12);
+    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
   } catch {
     // not Linux: the host name stands in (pids are then checked as if on every boot)
+    boot = hostname();
   }
-  return createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
+  let ns = '';
+  try {
+    ns = readlinkSync('/proc/self/ns/pid');
+  } catch {
+    // no pid namespaces
+  }
+  return createHash('sha256').update(`${boot}\n${ns}`).digest('hex').slice(0, 12);
 }
 
 let selfOwner: Owner | null = null;
@@ -49,7 +59,7 @@ let selfOwner: Owner | null = null;
 /** The process table of this machine. */
 export const procTable: ProcessTable = {
   self() {
-    selfOwner ??= { pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, boot: bootId() };
+    selfOwner ??= { pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, boot: pidSpace() };
     return selfOwner;
   },
   isRunning(o) {

@@ -22,9 +22,14 @@ export interface RunningBosun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `bosun ARGS` (not waiting for it). */
-export function startBosun(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningBosun {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+/** Starts `bosun ARGS` (not waiting for it); `wrap` runs it through another command (e.g. unshare). */
+export function startBosun(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  wrap: readonly string[] = [],
+): RunningBosun {
+  const cmd = [...wrap, process.execPath, '--import', 'tsx', MAIN, ...args];
+  const child = spawn(cmd[0] ?? '', cmd.slice(1), {
     env: { ...process.env, BOSUN_DEBUG: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
