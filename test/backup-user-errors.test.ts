@@ -3,6 +3,7 @@
 // bosun". One etcd with TLS from a kubeadm-layout PKI for the whole file.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   mkdirSync,
@@ -194,4 +195,46 @@ test('restore names a data dir an interrupted restore left (member/snap/db, no W
     `error: data dir ${dataDir} holds an incomplete etcd data dir (member/snap/db but no WAL): a restore that was interrupted`,
   );
   assert.equal(r.err[1], `Nothing can use it: remove it (rm -rf ${dataDir}) and restore again.`);
+});
+
+test('restore into a data dir that is a mount point says so, exit 1, and leaves nothing beside it', async (t) => {
+  const file = await takeBackup(join(work, 'mnt-backup'));
+  const parent = join(work, 'mnt-parent');
+  const dataDir = join(parent, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', dataDir]).status !== 0) {
+    t.skip('mounting a tmpfs is not permitted here');
+    return;
+  }
+  t.after(() => spawnSync('umount', [dataDir]));
+  const r = await bosun(['restore', file, '--data-dir', dataDir]);
+  assert.equal(r.code, 1, r.err.join('\n'));
+  noBug(r);
+  const at = r.err.findIndex((l) => l.startsWith('error: '));
+  assert.match(
+    r.err[at] ?? '',
+    new RegExp(`^error: cannot restore into ${dataDir} while moving the restored data dir into place: `),
+  );
+  assert.equal(
+    r.err[at + 1],
+    `${dataDir} is a mount point: restore into a new directory inside it, and point etcd there.`,
+  );
+  assert.deepEqual(readdirSync(parent), ['data']);
+  assert.deepEqual(readdirSync(dataDir), []);
+});
+
+test('a trial restore with a $TMPDIR that does not exist names it, exit 1', async () => {
+  const file = await takeBackup(join(work, 'tmpdir-backup'));
+  const missing = join(work, 'no-such-tmp');
+  const c = captureCtx({ cwd: work });
+  c.ctx.env = { ...c.ctx.env, TMPDIR: missing };
+  const code = await runCli(['backup', 'verify', file, '--trial-restore'], c.ctx);
+  assert.equal(code, 1, c.err.join('\n'));
+  noBug({ err: c.err });
+  const at = c.err.findIndex((l) => l.startsWith('error: '));
+  assert.match(
+    c.err[at] ?? '',
+    new RegExp(`^error: cannot make a directory for the trial restore in ${missing}: ENOENT`),
+  );
+  assert.equal(c.err[at + 1], 'Set TMPDIR to a directory this user may write to.');
 });

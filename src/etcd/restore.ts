@@ -20,7 +20,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { BosunError, ExecError, UsageError, errorMessage } from '../common/errors.ts';
+import { BosunError, ExecError, UsageError, errorMessage, isBosunError } from '../common/errors.ts';
 import type { Clock, Exec } from '../common/ports.ts';
 import type { EncryptionKey } from './encryption.ts';
 import { findLeftovers, nodeLeftoverFs, removeStale } from './leftovers.ts';
@@ -209,14 +209,17 @@ export async function restoreSnapshot(opts: RestoreOptions, deps: RestoreDeps): 
     parent,
     stagingName(base, formatOwnerTag(self, (deps.random ?? randomBytes)(6).toString('hex'))),
   );
+  let doing = 'creating its staging directory';
   try {
     mkdirSync(parent, { recursive: true, mode: 0o700 });
     mkdirSync(staging, { mode: 0o700 });
     let plainFile = opts.file;
     if (report.encrypted) {
+      doing = 'decrypting the backup into the staging directory';
       plainFile = join(staging, 'snapshot.db');
       decryptToFile(opts.file, opts.key, plainFile);
     }
+    doing = `running ${tool}`;
     // etcdctl refuses an existing data dir, even an empty one: it makes this one.
     const built = join(staging, 'data');
     const args = [
@@ -248,10 +251,27 @@ export async function restoreSnapshot(opts: RestoreOptions, deps: RestoreDeps): 
         timedOut: r.timedOut,
       });
     }
+    doing = 'moving the restored data dir into place';
     chmodSync(built, 0o700);
     // Onto an empty directory or none: rename(2) replaces an empty directory.
     renameSync(built, opts.dataDir);
     syncDir(parent);
+  } catch (e) {
+    if (deps.signal?.aborted)
+      throw new BosunError(`interrupted: nothing was restored into ${opts.dataDir}`, 'INTERRUPTED', {
+        cause: e,
+      });
+    if (isBosunError(e)) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BosunError(`cannot restore into ${opts.dataDir} while ${doing}: ${errorMessage(e)}`, 'IO', {
+      cause: e,
+      hint:
+        code === 'EXDEV' || code === 'EBUSY'
+          ? `${opts.dataDir} is a mount point: restore into a new directory inside it, and point etcd there.`
+          : code === 'ENOSPC'
+            ? `Free space beside ${opts.dataDir}: the restore is built there before it is moved into place.`
+            : undefined,
+    });
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

@@ -63,7 +63,15 @@ export async function trialRestore(
     deps.tmpDir,
     `${PREFIX}${formatOwnerTag(self, (deps.random ?? randomBytes)(6).toString('hex'))}`,
   );
-  mkdirSync(dir, { mode: 0o700 });
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    throw new BosunError(
+      `cannot make a directory for the trial restore in ${deps.tmpDir}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`,
+      'IO',
+      { cause: e, hint: 'Set TMPDIR to a directory this user may write to.' },
+    );
+  }
   try {
     chmodSync(dir, 0o700);
     const dataDir = join(dir, 'data');
