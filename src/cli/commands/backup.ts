@@ -139,7 +139,8 @@ Examples:
       `Check that a snapshot is whole and sound: the sha256 trailer etcd appends, both bbolt meta pages,
 a walk of every page (ids in range, none reached twice, keys in order, freelist consistent), and
 the sidecar when there is one. With --trial-restore, also restore it into a temporary data dir,
-start etcd on it on loopback, and compare its revision and key count.
+start etcd on it, and compare its revision and key count. That etcd listens on unix sockets in a
+directory only this user can enter, and dies with bosun.
 
 Exit codes: 0 the snapshot is good, 1 a problem was found (printed on one line), 2 usage error.`,
     )
@@ -193,6 +194,8 @@ Examples:
     .description(
       `Restore a snapshot into a new etcd data directory with etcdutl (or etcdctl snapshot restore where
 etcdutl is absent). The snapshot is verified first; a data directory that is not empty is refused.
+The data directory is built beside it and renamed into place when complete, so that an interrupted
+restore never leaves a half-made one.
 For a cluster of several members (--initial-cluster with more than one), the per-member steps for
 an HA control plane are printed.
 
