@@ -15,12 +15,8 @@ import { isBosunError } from '../src/common/errors.ts';
 import type { Clock, Output } from '../src/common/ports.ts';
 import { processExec } from '../src/common/real.ts';
 import { FakeClock } from '../src/common/fake-clock.ts';
-import {
-  generateClusterCas,
-  makeRestartPhase,
-  runCertsRenew,
-  writeControlPlanePki,
-} from '../src/certs/index.ts';
+import { generateClusterCas, makeRestartPhase, writeControlPlanePki } from '../src/certs/index.ts';
+import { printEvents, renewAndReport } from '../src/cli/commands/certs-output.ts';
 import type { ServedKube, StaticPodsKube } from '../src/certs/index.ts';
 import { nodeTlsProbe } from '../src/certs/tls-probe.ts';
 
@@ -244,14 +240,14 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
     const restart = makeRestartPhase({
       ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
       clock,
-      out,
+      onEvent: printEvents(out),
       timeoutMs: 60_000,
     });
-    const result = await runCertsRenew(
+    const result = await renewAndReport(
       { names: ['all'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
       { clock, out, restart },
     );
-    assert.equal(result.renewed.length, 11);
+    assert.equal(result.result.renewed.length, 11);
     const order = out.errs
       .filter((l) => l.endsWith(': Ready'))
       .map((l) => l.replace(/^\[restart\] (.*)-cp-1: Ready$/, '$1'));
@@ -302,10 +298,10 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
         },
       }),
       clock,
-      out,
+      onEvent: printEvents(out),
       timeoutMs: 60_000,
     });
-    await runCertsRenew(
+    await renewAndReport(
       { names: ['etcd-server'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
       { clock, out, restart },
     );
@@ -327,11 +323,11 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
         health: { readyz: () => Promise.resolve(500) },
       }),
       clock,
-      out,
+      onEvent: printEvents(out),
       timeoutMs: 60_000,
     });
     await assert.rejects(
-      runCertsRenew(
+      renewAndReport(
         { names: ['apiserver'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
         { clock, out, restart },
       ),
@@ -359,12 +355,12 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
           health: { readyz: () => Promise.resolve(200) },
         }),
         clock,
-        out,
+        onEvent: printEvents(out),
         timeoutMs: 60_000,
       });
       return {
         out,
-        run: runCertsRenew(
+        run: renewAndReport(
           { names: ['etcd-peer'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
           { clock, out, restart },
         ),
@@ -414,11 +410,11 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
     const restart = makeRestartPhase({
       ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
       clock,
-      out,
+      onEvent: printEvents(out),
       timeoutMs: 60_000,
     });
     await assert.rejects(
-      runCertsRenew(
+      renewAndReport(
         { names: ['apiserver'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
         { clock, out, restart },
       ),

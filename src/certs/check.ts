@@ -52,6 +52,15 @@ export interface CheckedRow extends CertRow {
   status: RowStatus;
 }
 
+/** Scans and judges the node's certificates at now (the caller's clock). */
+export async function checkCertificates(
+  paths: CertPaths,
+  now: Date,
+  warnWithinMs: number,
+): Promise<CheckedRow[]> {
+  return judgeRows(await scanCertificates(paths), now, warnWithinMs);
+}
+
 /** Adds the verdict to every row. */
 export function judgeRows(rows: readonly CertRow[], now: Date, warnWithinMs: number): CheckedRow[] {
   return rows.map((r) => ({

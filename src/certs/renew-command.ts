@@ -1,13 +1,13 @@
 // `bosun certs renew` end to end: renew the files, then (unless --no-restart) restart the static
 // pods that read them the kubeadm way and prove with a served-certificate check that the new ones
-// are live. Results on stdout, progress and warnings on stderr; failures are BosunErrors.
+// are live. Progress goes to deps.onEvent and the outcome is returned: whether the new certificates
+// are served is a value the CLI prints and turns into an exit code. Failures that stop the command
+// (a refusal, an interrupted wait) are BosunErrors.
 import { isAbsolute, join } from 'node:path';
-import { UsageError } from '../common/errors.ts';
-import { parseDuration } from '../common/duration.ts';
-import type { Clock, Output } from '../common/ports.ts';
-import { resolveCertPaths, type PathFlags } from './check-command.ts';
+import type { Clock } from '../common/ports.ts';
 import type { CertPaths } from './check.ts';
-import { formatExpires } from './expiry.ts';
+import { resolveCertPaths, type PathFlags } from './paths.ts';
+import type { CertsEventSink } from './progress.ts';
 import {
   componentsUsing,
   renewCertificates,
@@ -15,6 +15,7 @@ import {
   type RenewResult,
   type StaticPodComponent,
 } from './renew.ts';
+import type { ServedRow } from './served.ts';
 
 /** What `certs renew` was asked. */
 export interface RenewOptions extends PathFlags {
@@ -26,6 +27,23 @@ export interface RenewOptions extends PathFlags {
   cwd: string;
 }
 
+/** What the restart phase found after restarting this node's static pods. */
+export interface RestartOutcome {
+  node: string;
+  /** The static pods restarted, in order. */
+  restarted: StaticPodComponent[];
+  /** This node's servers of the restarted components (kube-apiserver, etcd), after the restart. */
+  served: ServedRow[];
+  /** The per-wait timeout the restart ran with. */
+  timeoutMs: number;
+  /**
+   * Why the new certificates are not known to be live; absent when every restarted server
+   * presents the certificate on disk. 'timeout': a server never answered (waiting says what for);
+   * 'not-live': these servers answer with a certificate other than the one on disk.
+   */
+  problem?: { kind: 'timeout'; waiting: string } | { kind: 'not-live'; rows: ServedRow[] };
+}
+
 /** The restart phase of a renewal; built only when --no-restart is not given. */
 export interface RestartPhase {
   /**
@@ -33,34 +51,26 @@ export interface RestartPhase {
    * (unknown node name, no kubeconfig, an etcd restart that would lose quorum).
    */
   preflight(paths: CertPaths, components: readonly StaticPodComponent[]): Promise<void>;
-  /** Restarts the static pods that read the renewed files and proves the new ones are served. */
-  run(result: RenewResult, paths: CertPaths): Promise<void>;
+  /** Restarts the static pods that read the renewed files and checks what they serve. */
+  run(result: RenewResult, paths: CertPaths): Promise<RestartOutcome>;
 }
 
-/** Parses --validity (kubeadm's certificateValidityPeriod; default 1y). */
-export function parseValidity(text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms < 60_000) {
-    throw new UsageError(
-      `invalid --validity "${text}": expected a duration of at least a minute, such as 1y, 90d or 8760h`,
-      {
-        hint: "See 'bosun certs renew -h' for help and examples",
-      },
-    );
-  }
-  return ms;
+/** What a renewal did. */
+export interface RenewOutcome {
+  /** The files renewed and where the old ones are. */
+  result: RenewResult;
+  /** Absent when nothing needed a restart or the restart was not asked for. */
+  restart?: RestartOutcome;
 }
 
-function componentList(cs: readonly StaticPodComponent[]): string {
-  if (cs.length <= 1) return cs.join('');
-  return `${cs.slice(0, -1).join(', ')} and ${cs[cs.length - 1] ?? ''}`;
-}
-
-/** Renews on files and, when asked, restarts and verifies through `restart`. */
+/**
+ * Renews on files and, when asked, restarts and verifies through `restart`. deps.onEvent hears of
+ * the renewal as soon as the files are written, then of every step of the restart.
+ */
 export async function runCertsRenew(
   opts: RenewOptions,
-  deps: { clock: Clock; out: Output; restart?: RestartPhase },
-): Promise<RenewResult> {
+  deps: { clock: Clock; onEvent: CertsEventSink; restart?: RestartPhase },
+): Promise<RenewOutcome> {
   const paths = resolveCertPaths(opts, opts.cwd);
   const backupRoot =
     opts.backupDir === undefined
@@ -77,21 +87,7 @@ export async function runCertsRenew(
     validityMs: opts.validityMs,
     now: deps.clock.now(),
   });
-  for (const r of result.renewed) {
-    deps.out.out(`${r.name} renewed (expires ${formatExpires(r.notAfter)})`);
-    if (r.cappedByCa)
-      deps.out.err(
-        `WARNING: ${r.name} expires with its CA, before the requested validity; renew the CA in time`,
-      );
-  }
-  deps.out.out(`previous files saved in ${result.backupDir}`);
-  if (result.components.length === 0) return result;
-  if (!opts.restart || !deps.restart) {
-    deps.out.out(
-      `Done renewing certificates. You must restart the ${componentList(result.components)}, so that they can use the new certificates.`,
-    );
-    return result;
-  }
-  await deps.restart.run(result, paths);
-  return result;
+  deps.onEvent({ type: 'renewed', result });
+  if (result.components.length === 0 || !opts.restart || !deps.restart) return { result };
+  return { result, restart: await deps.restart.run(result, paths) };
 }

@@ -6,7 +6,8 @@
 import { access, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BosunError } from '../common/errors.ts';
-import type { Clock, Output } from '../common/ports.ts';
+import type { Clock } from '../common/ports.ts';
+import type { CertsEventSink } from './progress.ts';
 import { etcdRestartAllowed } from './quorum.ts';
 import type { StaticPodComponent } from './renew.ts';
 
@@ -70,7 +71,7 @@ async function exists(p: string): Promise<boolean> {
  */
 export async function restartStaticPods(
   opts: RestartOptions,
-  deps: { kube: StaticPodsKube; clock: Clock; out: Output; signal?: AbortSignal },
+  deps: { kube: StaticPodsKube; clock: Clock; onEvent: CertsEventSink; signal?: AbortSignal },
 ): Promise<StaticPodComponent[]> {
   const poll = opts.pollMs ?? 1000;
   const restarted: StaticPodComponent[] = [];
@@ -89,9 +90,10 @@ export async function restartStaticPods(
           },
         );
       }
-      deps.out.err(
-        `WARNING: ${manifest} does not exist; ${component} is not a static pod on this node, skipped`,
-      );
+      deps.onEvent({
+        type: 'warning',
+        message: `${manifest} does not exist; ${component} is not a static pod on this node, skipped`,
+      });
       continue;
     }
     if (component === 'etcd') {
@@ -101,13 +103,16 @@ export async function restartStaticPods(
           hint: `The new etcd certificates are on disk; restart ${pod} once the other members are healthy (bosun certs renew etcd-server etcd-peer, or move the manifest out and back).`,
         });
       }
-      if (verdict.reason.startsWith('single-member')) deps.out.err(`WARNING: ${verdict.reason}`);
+      if (verdict.reason.startsWith('single-member'))
+        deps.onEvent({ type: 'warning', message: verdict.reason });
     }
     // kube-apiserver answers the API itself (and a lone etcd backs it): while it is down, an
     // unavailable API is as good as "gone". An API that still answers, even with a certificate
     // the client rejects, is not.
     const apiMayVanish = component === 'kube-apiserver' || component === 'etcd';
-    deps.out.err(`[restart] ${pod}: moving ${component}.yaml out of ${opts.manifestsDir}`);
+    const step = (s: 'moving-out' | 'moved-back' | 'ready'): void =>
+      deps.onEvent({ type: 'restart', pod, component, step: s, manifestsDir: opts.manifestsDir });
+    step('moving-out');
     await rename(manifest, parked);
     try {
       await waitFor(`${pod} to go away`, opts.timeoutMs, poll, deps, async () => {
@@ -117,14 +122,14 @@ export async function restartStaticPods(
       });
     } finally {
       await rename(parked, manifest);
-      deps.out.err(`[restart] ${pod}: manifest moved back`);
+      step('moved-back');
     }
     await waitFor(`${pod} to be Ready`, opts.timeoutMs, poll, deps, async () => {
       const p = await deps.kube.getMirrorPod(pod);
       if (p === API_UNAVAILABLE) throw new Error('the API is unavailable');
       return p?.ready === true;
     });
-    deps.out.err(`[restart] ${pod}: Ready`);
+    step('ready');
     restarted.push(component);
   }
   return restarted;

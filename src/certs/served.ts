@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CertPaths } from './check.ts';
-import { rowStatus, type RowStatus } from './expiry.ts';
+import { checkExitCode, rowStatus, type RowStatus } from './expiry.ts';
 import { readCertPem, signedBy, type CertFacts } from './inspect.ts';
 
 /** A node as --served needs it. */
@@ -263,4 +263,16 @@ export async function checkServed(
     });
   }
   return rows;
+}
+
+/**
+ * The verdict on --served rows, with `certs check`'s codes: a problem (unreachable, stale, not
+ * signed by the CA on disk) 1, expired or expiring 3, else 0.
+ */
+export function servedExitCode(rows: readonly ServedRow[]): 0 | 1 | 3 {
+  if (rows.some((r) => r.status === 'unreachable' || r.status === 'stale' || r.signedByCa === false))
+    return 1;
+  return checkExitCode(
+    rows.map((r) => (r.status === 'unreachable' || r.status === 'stale' ? 'invalid' : r.status)),
+  );
 }

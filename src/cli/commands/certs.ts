@@ -1,4 +1,6 @@
-// bosun certs check|renew (issue 5). Parses flags and calls the certs feature, loaded lazily.
+// bosun certs check|renew (issue 5). Parses flags, calls the certs feature (loaded lazily, with
+// its printers in certs-output.ts), prints the results and turns them into the exit codes its help
+// documents.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -24,6 +26,29 @@ function clusterOptions(cmd: Command, ctx: CliContext): KubeClientOptions {
     requestTimeoutMs: timeout,
     signal: ctx.signal,
   };
+}
+
+/** Parses --warn-within (e.g. 30d, 720h). */
+export function parseWarnWithin(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 0) {
+    throw new UsageError(`invalid --warn-within "${text}": expected a duration such as 30d, 720h or 2w`, {
+      hint: "See 'bosun certs check -h' for help and examples",
+    });
+  }
+  return ms;
+}
+
+/** Parses --validity (kubeadm's certificateValidityPeriod; default 1y). */
+export function parseValidity(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 60_000) {
+    throw new UsageError(
+      `invalid --validity "${text}": expected a duration of at least a minute, such as 1y, 90d or 8760h`,
+      { hint: "See 'bosun certs renew -h' for help and examples" },
+    );
+  }
+  return ms;
 }
 
 function parseTimeout(text: string): number {
@@ -124,23 +149,22 @@ Examples:
       },
       cmd: Command,
     ) => {
-      const { runCertsCheck, parseWarnWithin, resolveCertPaths } = await import('../../certs/index.ts');
       const warnWithinMs = parseWarnWithin(opts.warnWithin);
+      const certsFeature = await import('../../certs/index.ts');
+      const print = await import('./certs-output.ts');
+      const paths = certsFeature.resolveCertPaths(opts, ctx.cwd);
       if (opts.served) {
-        const { runServedCheck, realLivePorts } = await import('../../certs/index.ts');
         const output = parseOutputFormat(opts.output, ['table', 'json', 'yaml'], 'certs check --served') as
           'table' | 'json' | 'yaml';
-        const ports = realLivePorts(clusterOptions(cmd, ctx));
-        await runServedCheck(
-          {
-            paths: resolveCertPaths(opts, ctx.cwd),
-            node: opts.node,
-            warnWithinMs,
-            output,
-            noHeaders: !opts.headers,
-          },
-          { ...ports, clock: ctx.clock, out: ctx.out },
+        const ports = certsFeature.realLivePorts(clusterOptions(cmd, ctx));
+        const now = ctx.clock.now();
+        const rows = await certsFeature.checkServed(
+          { paths, localNode: opts.node ?? (await certsFeature.localNodeName(paths)), now, warnWithinMs },
+          ports,
         );
+        await print.printServedRows(rows, now, { output, noHeaders: !opts.headers }, ctx.out);
+        const failure = print.servedFailure(rows);
+        if (failure) throw failure;
         return;
       }
       const output = parseOutputFormat(
@@ -148,19 +172,11 @@ Examples:
         ['table', 'json', 'yaml', 'prometheus'],
         'certs check',
       ) as 'table' | 'json' | 'yaml' | 'prometheus';
-      await runCertsCheck(
-        {
-          pkiDir: opts.pkiDir,
-          configDir: opts.configDir,
-          kubeletPkiDir: opts.kubeletPkiDir,
-          root: opts.root,
-          output,
-          warnWithinMs,
-          noHeaders: !opts.headers,
-          cwd: ctx.cwd,
-        },
-        { clock: ctx.clock, out: ctx.out },
-      );
+      const now = ctx.clock.now();
+      const rows = await certsFeature.checkCertificates(paths, now, warnWithinMs);
+      await print.printCheckRows(rows, now, { output, noHeaders: !opts.headers }, ctx.out);
+      const failure = print.checkFailure(rows, warnWithinMs);
+      if (failure) throw failure;
     },
   );
 
@@ -229,12 +245,12 @@ Examples:
       },
       cmd: Command,
     ) => {
-      const { runCertsRenew, parseValidity, resolveRenewNames } = await import('../../certs/index.ts');
-      resolveRenewNames(names);
+      const certsFeature = await import('../../certs/index.ts');
+      const print = await import('./certs-output.ts');
+      certsFeature.resolveRenewNames(names);
       const validityMs = parseValidity(opts.validity);
       let restart;
       if (opts.restart) {
-        const { makeRestartPhase, realLivePorts } = await import('../../certs/index.ts');
         const cluster = clusterOptions(cmd, ctx);
         // Like kubeadm, a control plane's own admin.conf when no kubeconfig is named anywhere.
         if (
@@ -242,19 +258,18 @@ Examples:
           !cluster.envKubeconfig &&
           !existsSync(join(ctx.home, '.kube', 'config'))
         ) {
-          const { resolveCertPaths } = await import('../../certs/index.ts');
-          cluster.kubeconfig = join(resolveCertPaths(opts, ctx.cwd).configDir, 'admin.conf');
+          cluster.kubeconfig = join(certsFeature.resolveCertPaths(opts, ctx.cwd).configDir, 'admin.conf');
         }
-        restart = makeRestartPhase({
-          ports: () => realLivePorts(cluster),
+        restart = certsFeature.makeRestartPhase({
+          ports: () => certsFeature.realLivePorts(cluster),
           clock: ctx.clock,
-          out: ctx.out,
+          onEvent: print.printEvents(ctx.out),
           timeoutMs: parseTimeout(opts.timeout),
           node: opts.node,
           signal: ctx.signal,
         });
       }
-      await runCertsRenew(
+      await print.renewAndReport(
         {
           names,
           pkiDir: opts.pkiDir,
