@@ -3,10 +3,11 @@
 // client certificate, its serving certificate and kubelet.conf. Each row carries the certificate's
 // facts and the problems found (missing, unreadable, malformed PEM, key mismatch, not signed by
 // its CA); one bad file never stops the others. It only reads.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BosunError, errorMessage } from '../common/errors.ts';
 import { rowStatus, type Problem, type RowStatus } from './expiry.ts';
+import { readPkiFile } from './files.ts';
 import { readCertPem, keyMatchesCert, readPrivateKey, signedBy, type CertFacts } from './inspect.ts';
 import { CA_SPECS, KUBECONFIG_SPECS, LEAF_SPECS, type CaName } from './kubeadm-spec.ts';
 import { KubeconfigError, readKubeconfigCredentials } from './kubeconfig.ts';
@@ -78,23 +79,6 @@ export function judgeRows(rows: readonly CertRow[], now: Date, warnWithinMs: num
   }));
 }
 
-type ReadResult = { kind: 'ok'; text: string } | { kind: 'missing' } | { kind: 'error'; message: string };
-
-async function readText(path: string): Promise<ReadResult> {
-  try {
-    return { kind: 'ok', text: await readFile(path, 'utf8') };
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (code === 'ENOENT') return { kind: 'missing' };
-    if (code === 'EACCES' || code === 'EPERM')
-      return { kind: 'error', message: `cannot read ${path}: permission denied` };
-    if (code === 'EISDIR') return { kind: 'error', message: `cannot read ${path}: it is a directory` };
-    if (code === 'ENOTDIR')
-      return { kind: 'error', message: `cannot read ${path}: a parent is not a directory` };
-    return { kind: 'error', message: `cannot read ${path}: ${errorMessage(e)}` };
-  }
-}
-
 interface CaState {
   spec: (typeof CA_SPECS)[number];
   certPath: string;
@@ -143,8 +127,8 @@ export async function scanCertificates(paths: CertPaths): Promise<CertRow[]> {
   for (const spec of CA_SPECS) {
     const certPath = join(paths.pkiDir, `${spec.baseName}.crt`);
     const keyPath = join(paths.pkiDir, `${spec.baseName}.key`);
-    const c = await readText(certPath);
-    const k = await readText(keyPath);
+    const c = await readPkiFile(certPath);
+    const k = await readPkiFile(keyPath);
     cas.set(spec.name, {
       spec,
       certPath,
@@ -210,7 +194,7 @@ export async function scanCertificates(paths: CertPaths): Promise<CertRow[]> {
   );
   // With serverTLSBootstrap the kubelet rotates a CA-signed serving cert; otherwise it made its own.
   const rotatedServing = join(paths.kubeletPkiDir, 'kubelet-server-current.pem');
-  const rotated = await readText(rotatedServing);
+  const rotated = await readPkiFile(rotatedServing);
   if (rotated.kind !== 'missing') {
     kubeletRows.push(
       await certRow(
@@ -287,7 +271,7 @@ async function certRow(
   const row: CertRow = { ...head, path: certPath, missing: false, facts: undefined, problems: [] };
   let text = certText;
   if (text === undefined) {
-    const r = await readText(certPath);
+    const r = await readPkiFile(certPath);
     if (r.kind === 'missing') return { ...row, missing: true };
     if (r.kind === 'error') return { ...row, problems: [{ code: 'unreadable', message: r.message }] };
     text = r.text;
@@ -301,7 +285,7 @@ async function certRow(
   if (key.keyInSameFile) keyText = text;
   else if (key.keyText !== undefined) keyText = key.keyText ?? undefined;
   else if (key.keyPath) {
-    const k = await readText(key.keyPath);
+    const k = await readPkiFile(key.keyPath);
     if (k.kind === 'ok') keyText = k.text;
     else if (k.kind === 'error') row.problems.push({ code: 'unreadable', message: k.message });
     else if (!key.keyOptional)
@@ -366,7 +350,7 @@ async function kubeconfigRow(
     externallyManaged: !ca.keyPresent,
   };
   const base: CertRow = { ...head, path, missing: false, facts: undefined, problems: [] };
-  const r = await readText(path);
+  const r = await readPkiFile(path);
   if (r.kind === 'missing') return { ...base, missing: true };
   if (r.kind === 'error') return { ...base, problems: [{ code: 'unreadable', message: r.message }] };
   let creds;

@@ -4,12 +4,12 @@
 // missing or unreadable certificate, token kubeconfig) is found before anything is touched; then
 // the old files are copied to a dated backup directory, then the new ones are written atomically.
 // It never renews a CA and never touches the kubelet's own certificates (the kubelet rotates them).
-import { chmod, copyFile, mkdir, readFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { BosunError, UsageError, errorMessage } from '../common/errors.ts';
 import type { CertPaths } from './check.ts';
 import { renewedNotAfter } from './expiry.ts';
-import { MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from './files.ts';
+import { MODE_PUBLIC, MODE_SECRET, readPkiFile, writeFileAtomic } from './files.ts';
 import { keyMatchesCert, readCertPem, readPrivateKey } from './inspect.ts';
 import { CA_SPECS, KUBECONFIG_SPECS, LEAF_SPECS, type CaName } from './kubeadm-spec.ts';
 import { KubeconfigError, readKubeconfigCredentials, replaceEmbeddedClientCert } from './kubeconfig.ts';
@@ -146,15 +146,11 @@ interface Planned {
 }
 
 async function readOrNull(path: string): Promise<{ text: string } | { error: string; missing: boolean }> {
-  try {
-    return { text: await readFile(path, 'utf8') };
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    return {
-      error: code === 'ENOENT' ? `${path} does not exist` : `cannot read ${path}: ${errorMessage(e)}`,
-      missing: code === 'ENOENT',
-    };
-  }
+  const r = await readPkiFile(path);
+  if (r.kind === 'ok') return { text: r.text };
+  return r.kind === 'missing'
+    ? { error: `${path} does not exist`, missing: true }
+    : { error: r.message, missing: false };
 }
 
 /** Loads a CA's certificate and key, or says in one phrase why it cannot sign. */

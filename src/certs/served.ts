@@ -3,10 +3,10 @@
 // node's kubelet from the Node objects, does a TLS handshake with each, and reports the served
 // certificate's expiry and, for this node, whether it is the certificate on disk (after a renewal
 // without a restart they differ). Never sends anything after the handshake.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CertPaths } from './check.ts';
 import { checkExitCode, rowStatus, type RowStatus } from './expiry.ts';
+import { readPkiFile } from './files.ts';
 import { readCertPem, signedBy, type CertFacts } from './inspect.ts';
 
 /** A node as --served needs it. */
@@ -102,11 +102,8 @@ export function pickListenUrl(
 }
 
 async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const r = await readPkiFile(path);
+  return r.kind === 'ok' ? r.text : undefined;
 }
 
 /** This node's name, from its etcd server certificate (kubeadm: CN = node name) or kubelet client cert. */
