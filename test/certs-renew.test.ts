@@ -58,12 +58,16 @@ describe('bosun certs renew (CLI, files only)', () => {
   });
 
   async function bosun(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+    return bosunAt(argv, NOW);
+  }
+
+  async function bosunAt(argv: string[], now: Date): Promise<{ code: number; out: string[]; err: string[] }> {
     const o = capture();
     const ctx: CliContext = {
       out: o,
       env: {},
       cwd: dir,
-      clock: new FakeClock(NOW),
+      clock: new FakeClock(now),
       exec: processExec,
       signal: new AbortController().signal,
       self: { execPath: process.execPath, args: [] },
@@ -126,6 +130,61 @@ describe('bosun certs renew (CLI, files only)', () => {
     assert.equal(r.err.length, 2);
     assert.equal(await readFile(join(root, 'etc/kubernetes/pki/etcd/server.crt'), 'utf8'), beforeServer);
     assert.equal(existsSync(join(root, 'etc/kubernetes/tmp')), false);
+  });
+
+  test('a CA that expired in 2020: refused (exit 1), nothing changed, and how to renew the CA', async () => {
+    // issue 18: this renewed apiserver (valid until 2027) into a certificate that expired in 2020.
+    const root = join(dir, 'old-ca');
+    const born = new Date(Date.UTC(2010, 0, 1));
+    const cas = await generateClusterCas({ now: born, keyAlgorithm: 'ecdsa-p256' });
+    await writeControlPlanePki(join(root, 'etc/kubernetes'), join(root, 'var/lib/kubelet/pki'), cas, {
+      nodeName: 'cp-1',
+      advertiseAddress: '127.0.0.1',
+      controlPlaneEndpoint: '127.0.0.1:6443',
+      now: born,
+      keyAlgorithm: 'ecdsa-p256',
+      notAfterOverrides: { apiserver: new Date(Date.UTC(2027, 0, 1)) },
+    });
+    const crt = join(root, 'etc/kubernetes/pki/apiserver.crt');
+    const before = await readFile(crt, 'utf8');
+    const r = await bosun(['certs', 'renew', 'apiserver', '--root', root, '--no-restart']);
+    assert.equal(r.code, 1);
+    assert.deepEqual(r.out, []);
+    assert.deepEqual(r.err, [
+      `error: cannot renew apiserver: its CA ca (${join(root, 'etc/kubernetes/pki/ca.crt')}) expired on Dec 30, 2019 00:00 UTC; what it signs now is expired from the start`,
+      'Nothing was changed. A CA is not renewed in place: rotate it (kubeadm\'s guide "Manual rotation of CA certificates", https://kubernetes.io/docs/tasks/tls/manual-rotation-of-ca-certificates/), then renew the certificates it signs.',
+    ]);
+    assert.equal(await readFile(crt, 'utf8'), before);
+    assert.equal(existsSync(join(root, 'etc/kubernetes/tmp')), false, 'no backup directory');
+  });
+
+  test('a CA that expires within a day: refused too; within a week: renewed up to it, with a warning', async () => {
+    const root = join(dir, 'ca-soon');
+    const born = new Date(NOW.getTime() - 3650 * DAY + 12 * 3_600_000);
+    const cas = await generateClusterCas({ now: born, keyAlgorithm: 'ecdsa-p256' });
+    await writeControlPlanePki(join(root, 'etc/kubernetes'), join(root, 'var/lib/kubelet/pki'), cas, {
+      nodeName: 'cp-1',
+      advertiseAddress: '127.0.0.1',
+      controlPlaneEndpoint: '127.0.0.1:6443',
+      now: born,
+      keyAlgorithm: 'ecdsa-p256',
+    });
+    const soon = await bosun(['certs', 'renew', 'front-proxy-client', '--root', root, '--no-restart']);
+    assert.equal(soon.code, 1);
+    assert.match(
+      soon.err[0] ?? '',
+      /^error: cannot renew front-proxy-client: its CA front-proxy-ca \(.*\/pki\/front-proxy-ca\.crt\) expires on .* UTC, in 12h: the renewed certificate would live less than a day$/,
+    );
+    assert.match(soon.err[1] ?? '', /^Nothing was changed\. A CA is not renewed in place: rotate it/);
+
+    const later = await bosunAt(
+      ['certs', 'renew', 'front-proxy-client', '--root', root, '--no-restart'],
+      new Date(NOW.getTime() - 5 * DAY),
+    );
+    assert.equal(later.code, 0, later.err.join('\n'));
+    assert.deepEqual(later.err, [
+      'WARNING: front-proxy-client expires with its CA, before the requested validity; renew the CA in time',
+    ]);
   });
 
   test('bad names and values are usage errors (exit 2)', async () => {

@@ -8,7 +8,13 @@ import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { BosunError, UsageError, errorMessage } from '../common/errors.ts';
 import type { CertPaths } from './check.ts';
-import { renewedNotAfter } from './expiry.ts';
+import {
+  formatExpires,
+  renewalBlockedByCa,
+  renewedNotAfter,
+  residualSeconds,
+  shortHumanDuration,
+} from './expiry.ts';
 import { MODE_PUBLIC, MODE_SECRET, readPkiFile, writeFileAtomic } from './files.ts';
 import { keyMatchesCert, readCertPem, readPrivateKey } from './inspect.ts';
 import { CA_SPECS, KUBECONFIG_SPECS, LEAF_SPECS, type CaName } from './kubeadm-spec.ts';
@@ -127,6 +133,7 @@ export function resolveRenewNames(names: readonly string[]): string[] {
 }
 
 interface CaMaterial {
+  name: CaName;
   cert: x509.X509Certificate;
   key: KeyPair;
   certPath: string;
@@ -173,17 +180,34 @@ async function loadCaMaterial(pkiDir: string, name: CaName): Promise<CaMaterial 
   if (!ko) return `the CA key ${keyPath} is not a readable PEM key`;
   if (!keyMatchesCert(parsed.pem, ko)) return `the CA key ${keyPath} does not match ${certPath}`;
   try {
-    return { cert: parseCertificate(parsed.pem), key: await importPrivateKeyPem(k.text), certPath };
+    return { name, cert: parseCertificate(parsed.pem), key: await importPrivateKeyPem(k.text), certPath };
   } catch (e) {
     return `the CA key ${keyPath} cannot sign (${errorMessage(e)})`;
   }
+}
+
+/** Why one certificate cannot be renewed; `byCa` when its CA's expiry is the reason. */
+interface Refusal {
+  reason: string;
+  byCa?: boolean;
 }
 
 async function newCertFor(
   oldPem: string,
   ca: CaMaterial,
   req: RenewRequest,
-): Promise<{ certPem: string; keyPem: string; notAfter: Date; cappedByCa: boolean } | string> {
+): Promise<{ certPem: string; keyPem: string; notAfter: Date; cappedByCa: boolean } | string | Refusal> {
+  const blocked = renewalBlockedByCa(req.now, req.validityMs, ca.cert.notAfter);
+  if (blocked !== undefined) {
+    const when = formatExpires(ca.cert.notAfter);
+    return {
+      reason:
+        blocked === 'ca-expired'
+          ? `its CA ${ca.name} (${ca.certPath}) expired on ${when}; what it signs now is expired from the start`
+          : `its CA ${ca.name} (${ca.certPath}) expires on ${when}, in ${shortHumanDuration(residualSeconds(ca.cert.notAfter, req.now))}: the renewed certificate would live less than a day`,
+      byCa: true,
+    };
+  }
   const parsed = readCertPem(oldPem);
   if (!parsed.ok) return `the current certificate is unreadable (${parsed.message})`;
   const type = parsed.facts.keyType;
@@ -207,7 +231,7 @@ async function planOne(
   name: string,
   req: RenewRequest,
   caFor: (n: CaName) => Promise<CaMaterial | string>,
-): Promise<Planned | string> {
+): Promise<Planned | string | Refusal> {
   const leaf = LEAF_SPECS.find((s) => s.name === name);
   if (leaf) {
     const ca = await caFor(leaf.caName);
@@ -218,7 +242,7 @@ async function planOne(
     if ('error' in cur)
       return `the current certificate ${cur.error.replace(/^cannot read /, '')} (renewal copies its subject and SANs)`;
     const made = await newCertFor(cur.text, ca, req);
-    if (typeof made === 'string') return made;
+    if (typeof made === 'string' || 'reason' in made) return made;
     return {
       name,
       writes: [
@@ -247,7 +271,7 @@ async function planOne(
       : `${path} has no client certificate to renew (its user authenticates with ${creds.auth.kind === 'token' ? 'a token' : creds.auth.kind})`;
   }
   const made = await newCertFor(creds.auth.certPem, ca, req);
-  if (typeof made === 'string') return made;
+  if (typeof made === 'string' || 'reason' in made) return made;
   return {
     name,
     writes: [
@@ -305,10 +329,14 @@ export async function renewCertificates(req: RenewRequest): Promise<RenewResult>
 
   const planned: Planned[] = [];
   const refused: string[] = [];
+  let byCa = false;
   for (const name of names) {
     const p = await planOne(name, req, caFor);
     if (typeof p === 'string') refused.push(`${name}: ${p}`);
-    else planned.push(p);
+    else if ('reason' in p) {
+      refused.push(`${name}: ${p.reason}`);
+      byCa ||= p.byCa === true;
+    } else planned.push(p);
   }
   if (refused.length > 0) {
     throw new BosunError(
@@ -316,7 +344,11 @@ export async function renewCertificates(req: RenewRequest): Promise<RenewResult>
         ? `cannot renew ${refused[0] ?? ''}`
         : `cannot renew ${refused.length} certificates: ${refused.join('; ')}`,
       'PKI',
-      { hint: 'Nothing was changed. Renew the others by name, or fix what is named above.' },
+      {
+        hint: byCa
+          ? 'Nothing was changed. A CA is not renewed in place: rotate it (kubeadm\'s guide "Manual rotation of CA certificates", https://kubernetes.io/docs/tasks/tls/manual-rotation-of-ca-certificates/), then renew the certificates it signs.'
+          : 'Nothing was changed. Renew the others by name, or fix what is named above.',
+      },
     );
   }
 
