@@ -9,7 +9,7 @@ import { BosunError, errorMessage } from '../common/errors.ts';
 import { rowStatus, type Problem, type RowStatus } from './expiry.ts';
 import { readPkiFile } from './files.ts';
 import { readCertPem, keyMatchesCert, readPrivateKey, signedBy, type CertFacts } from './inspect.ts';
-import { CA_SPECS, KUBECONFIG_SPECS, LEAF_SPECS, type CaName } from './kubeadm-spec.ts';
+import { CA_SPECS, LEAF_SPECS, kubeconfigSpecsFor, type CaName } from './kubeadm-spec.ts';
 import { KubeconfigError, readKubeconfigCredentials } from './kubeconfig.ts';
 
 /** Where a node keeps its certificates. */
@@ -53,13 +53,20 @@ export interface CheckedRow extends CertRow {
   status: RowStatus;
 }
 
+/** What to expect on the node. */
+export interface ScanOptions {
+  /** The kubeadm release that laid the node out ("v1.28.15"); default the newest one's files. */
+  kubernetesVersion?: string | undefined;
+}
+
 /** Scans and judges the node's certificates at now (the caller's clock). */
 export async function checkCertificates(
   paths: CertPaths,
   now: Date,
   warnWithinMs: number,
+  opts: ScanOptions = {},
 ): Promise<CheckedRow[]> {
-  return judgeRows(await scanCertificates(paths), now, warnWithinMs);
+  return judgeRows(await scanCertificates(paths, opts), now, warnWithinMs);
 }
 
 /** Adds the verdict to every row. */
@@ -119,8 +126,11 @@ async function checkDirs(paths: CertPaths): Promise<void> {
   }
 }
 
-/** Scans a node's certificates. Throws only when the directories themselves are unusable. */
-export async function scanCertificates(paths: CertPaths): Promise<CertRow[]> {
+/**
+ * Scans a node's certificates: the files kubeadm of opts.kubernetesVersion writes. Throws only when
+ * the directories themselves are unusable.
+ */
+export async function scanCertificates(paths: CertPaths, opts: ScanOptions = {}): Promise<CertRow[]> {
   await checkDirs(paths);
   const mapPath = paths.mapPath ?? ((p: string) => p);
   const cas = new Map<CaName, CaState>();
@@ -165,7 +175,7 @@ export async function scanCertificates(paths: CertPaths): Promise<CertRow[]> {
     );
   }
 
-  for (const spec of KUBECONFIG_SPECS) {
+  for (const spec of kubeconfigSpecsFor(opts.kubernetesVersion)) {
     const path = join(paths.configDir, spec.name);
     rows.push(await kubeconfigRow(spec.name, path, caOf('ca'), mapPath));
   }

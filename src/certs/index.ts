@@ -46,7 +46,19 @@ export {
   type RestartPhase,
 } from './renew-command.ts';
 export { describeEvent, type CertsEvent, type CertsEventSink, type EventLine } from './progress.ts';
-export { livePortsFromClients, makeRestartPhase, realLivePorts, type LivePorts } from './live.ts';
+export {
+  livePortsFromClients,
+  makeRestartPhase,
+  realClusterVersion,
+  realLivePorts,
+  type LivePorts,
+} from './live.ts';
+export {
+  nodeKubeadmVersion,
+  versionFromManifests,
+  type ClusterVersionReader,
+  type KubeadmVersion,
+} from './node-version.ts';
 export {
   checkServed,
   localNodeName,

@@ -9,7 +9,8 @@ import type { Clock } from '../common/ports.ts';
 import { createKubeClients, type KubeClientOptions, type KubeClients } from '../kube/client.ts';
 import { createNodePods } from '../kube/node-pods.ts';
 import type { CertPaths } from './check.ts';
-import { certsKube } from './kube-adapter.ts';
+import { certsKube, kubeadmConfigVersion } from './kube-adapter.ts';
+import { parkingDir, type ClusterVersionReader } from './node-version.ts';
 import type { CertsEventSink } from './progress.ts';
 import type { RestartOutcome, RestartPhase } from './renew-command.ts';
 import type { StaticPodComponent } from './renew.ts';
@@ -34,6 +35,20 @@ export interface LivePorts {
 /** Builds the real ports from kubeconfig options (no request is made yet). */
 export function realLivePorts(cluster: KubeClientOptions): LivePorts {
   return livePortsFromClients(createKubeClients(cluster));
+}
+
+/** How long the lookup of the cluster's kubeadm version may take when --request-timeout is 0. */
+const VERSION_LOOKUP_TIMEOUT_MS = 10_000;
+
+/**
+ * Reads the cluster's kubeadm version (kube-system/kubeadm-config) through the kubeconfig the CLI
+ * names. It only tells which files to expect, so a request never waits past 10 s (or a shorter
+ * --request-timeout).
+ */
+export function realClusterVersion(cluster: KubeClientOptions): ClusterVersionReader {
+  const given = cluster.requestTimeoutMs ?? 0;
+  const requestTimeoutMs = given > 0 ? Math.min(given, VERSION_LOOKUP_TIMEOUT_MS) : VERSION_LOOKUP_TIMEOUT_MS;
+  return () => kubeadmConfigVersion(createKubeClients({ ...cluster, requestTimeoutMs }));
 }
 
 /** The real ports on clients already built (the demo's). */
@@ -169,7 +184,7 @@ export function makeRestartPhase(o: {
           node,
           components: result.components,
           manifestsDir: join(paths.configDir, 'manifests'),
-          parkingDir: join(paths.configDir, 'tmp', 'bosun-restart'),
+          parkingDir: parkingDir(paths),
           timeoutMs: o.timeoutMs,
         },
         { kube: ports.kube, clock: o.clock, onEvent: o.onEvent, ...(o.signal ? { signal: o.signal } : {}) },

@@ -7,6 +7,7 @@ import { isAbsolute, join } from 'node:path';
 import type { Clock } from '../common/ports.ts';
 import type { CertPaths } from './check.ts';
 import { resolveCertPaths, type PathFlags } from './paths.ts';
+import { nodeKubeadmVersion, type ClusterVersionReader } from './node-version.ts';
 import type { CertsEventSink } from './progress.ts';
 import {
   componentsUsing,
@@ -69,9 +70,19 @@ export interface RenewOutcome {
  */
 export async function runCertsRenew(
   opts: RenewOptions,
-  deps: { clock: Clock; onEvent: CertsEventSink; restart?: RestartPhase },
+  deps: {
+    clock: Clock;
+    onEvent: CertsEventSink;
+    restart?: RestartPhase;
+    /** Asked for the cluster's kubeadm version when no static pod manifest on the node names it. */
+    clusterVersion?: ClusterVersionReader;
+  },
 ): Promise<RenewOutcome> {
   const paths = resolveCertPaths(opts, opts.cwd);
+  const kubernetesVersion = await nodeKubeadmVersion(paths, {
+    clusterVersion: deps.clusterVersion,
+    onWarning: (message) => deps.onEvent({ type: 'warning', message }),
+  });
   const backupRoot =
     opts.backupDir === undefined
       ? join(paths.configDir, 'tmp')
@@ -79,13 +90,14 @@ export async function runCertsRenew(
         ? opts.backupDir
         : join(opts.cwd, opts.backupDir);
   if (opts.restart && deps.restart)
-    await deps.restart.preflight(paths, componentsUsing(resolveRenewNames(opts.names)));
+    await deps.restart.preflight(paths, componentsUsing(resolveRenewNames(opts.names, kubernetesVersion)));
   const result = await renewCertificates({
     names: opts.names,
     paths,
     backupRoot,
     validityMs: opts.validityMs,
     now: deps.clock.now(),
+    kubernetesVersion,
   });
   deps.onEvent({ type: 'renewed', result });
   if (result.components.length === 0 || !opts.restart || !deps.restart) return { result };

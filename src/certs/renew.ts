@@ -17,8 +17,9 @@ import {
 } from './expiry.ts';
 import { MODE_PUBLIC, MODE_SECRET, readPkiFile, writeFileAtomic } from './files.ts';
 import { keyMatchesCert, readCertPem, readPrivateKey } from './inspect.ts';
-import { CA_SPECS, KUBECONFIG_SPECS, LEAF_SPECS, type CaName } from './kubeadm-spec.ts';
+import { CA_SPECS, LEAF_SPECS, kubeconfigSpecsFor, type CaName } from './kubeadm-spec.ts';
 import { KubeconfigError, readKubeconfigCredentials, replaceEmbeddedClientCert } from './kubeconfig.ts';
+import type { KubeadmVersion } from './node-version.ts';
 import {
   certToPem,
   generateKeyPair,
@@ -30,11 +31,18 @@ import {
   type x509,
 } from './x509.ts';
 
-/** The names `certs renew` accepts, as kubeadm's `certs renew` subcommands name them. */
-export const RENEWABLE = [
-  ...LEAF_SPECS.map((s) => s.name),
-  ...KUBECONFIG_SPECS.filter((s) => s.name !== 'kubelet.conf').map((s) => s.name),
-].sort();
+/** The names `certs renew` of kubeadm `version` accepts ("v1.28.15"; undefined: the newest). */
+export function renewableFor(version: string | undefined): string[] {
+  return [
+    ...LEAF_SPECS.map((s) => s.name),
+    ...kubeconfigSpecsFor(version)
+      .filter((s) => s.name !== 'kubelet.conf')
+      .map((s) => s.name),
+  ].sort();
+}
+
+/** The names `certs renew` accepts, as the newest kubeadm's `certs renew` subcommands name them. */
+export const RENEWABLE = renewableFor(undefined);
 
 /** The control-plane static pods that read each renewable certificate (and must restart to use it). */
 export const COMPONENTS_USING: Record<string, readonly StaticPodComponent[]> = {
@@ -71,6 +79,8 @@ export interface RenewRequest {
   /** How long renewed certificates live (kubeadm: one year), capped at the CA's notAfter. */
   validityMs: number;
   now: Date;
+  /** The kubeadm release that laid the node out: what 'all' means. Default: the newest. */
+  kubernetesVersion?: KubeadmVersion | undefined;
 }
 
 /** One renewed certificate. */
@@ -91,11 +101,15 @@ export interface RenewResult {
   components: StaticPodComponent[];
 }
 
-/** Expands and validates the names: 'all', or kubeadm's names. UsageError for anything else. */
-export function resolveRenewNames(names: readonly string[]): string[] {
+/**
+ * Expands and validates the names: 'all', or the names kubeadm of `version` renews. UsageError
+ * for anything else (super-admin.conf on a node of kubeadm before v1.29 among them).
+ */
+export function resolveRenewNames(names: readonly string[], version?: KubeadmVersion): string[] {
+  const renewable = renewableFor(version?.version);
   if (names.length === 0) {
     throw new UsageError('specify "all" or at least one certificate name', {
-      hint: `Names: ${RENEWABLE.join(', ')}`,
+      hint: `Names: ${renewable.join(', ')}`,
     });
   }
   if (names.includes('all')) {
@@ -103,13 +117,19 @@ export function resolveRenewNames(names: readonly string[]): string[] {
       throw new UsageError('"all" cannot be combined with certificate names', {
         hint: "See 'bosun certs renew -h' for help and examples",
       });
-    return [...RENEWABLE];
+    return renewable;
   }
   const out: string[] = [];
   for (const n of names) {
-    if (RENEWABLE.includes(n)) {
+    if (renewable.includes(n)) {
       if (!out.includes(n)) out.push(n);
       continue;
+    }
+    if (version && RENEWABLE.includes(n)) {
+      throw new UsageError(
+        `kubeadm ${version.version} (${version.source}) writes no ${n}: it came with v1.29`,
+        { hint: `Names: all, ${renewable.join(', ')}` },
+      );
     }
     if (n === 'kubelet.conf' || n === 'kubelet-client' || n === 'kubelet-serving') {
       throw new UsageError(
@@ -127,7 +147,7 @@ export function resolveRenewNames(names: readonly string[]): string[] {
         },
       );
     }
-    throw new UsageError(`unknown certificate "${n}"`, { hint: `Names: all, ${RENEWABLE.join(', ')}` });
+    throw new UsageError(`unknown certificate "${n}"`, { hint: `Names: all, ${renewable.join(', ')}` });
   }
   return out;
 }
@@ -316,7 +336,7 @@ function backupName(path: string, paths: CertPaths): string {
  * cannot be renewed; otherwise backs up every file it will replace, then writes the new ones.
  */
 export async function renewCertificates(req: RenewRequest): Promise<RenewResult> {
-  const names = resolveRenewNames(req.names);
+  const names = resolveRenewNames(req.names, req.kubernetesVersion);
   const caCache = new Map<CaName, Promise<CaMaterial | string>>();
   const caFor = (n: CaName): Promise<CaMaterial | string> => {
     let p = caCache.get(n);

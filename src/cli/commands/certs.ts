@@ -51,6 +51,12 @@ export function parseValidity(text: string): number {
   return ms;
 }
 
+/** Whether the user named a cluster (--kubeconfig, --context or KUBECONFIG). */
+function clusterNamed(cmd: Command, ctx: CliContext): boolean {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  return g.kubeconfig !== undefined || g.context !== undefined || !!ctx.env['KUBECONFIG'];
+}
+
 function parseTimeout(text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0)
@@ -100,6 +106,9 @@ export function registerCertsCommands(program: Command, ctx: CliContext): void {
 Lists what 'kubeadm certs check-expiration' lists (the leaves in pki/, the client certificates in
 admin.conf, super-admin.conf, controller-manager.conf and scheduler.conf, and the CAs), plus the
 kubelet's client certificate (kubelet-client-current.pem), its serving certificate and kubelet.conf.
+It expects the files the node's kubeadm release writes (before v1.29 there is no super-admin.conf):
+the release is read from the image tags of the static pod manifests or, when the node has none and
+a cluster is named (--kubeconfig, --context, KUBECONFIG), from the kubeadm-config ConfigMap.
 Each row also says whether its key matches and whether its CA signed it. -o json prints kubeadm's
 CertificateExpirationInfo document (with bosun's fields added after kubeadm's); -o prometheus
 prints a node-exporter text-collector file.
@@ -172,8 +181,16 @@ Examples:
         ['table', 'json', 'yaml', 'prometheus'],
         'certs check',
       ) as 'table' | 'json' | 'yaml' | 'prometheus';
+      const kubernetesVersion = await certsFeature.nodeKubeadmVersion(paths, {
+        clusterVersion: clusterNamed(cmd, ctx)
+          ? certsFeature.realClusterVersion(clusterOptions(cmd, ctx))
+          : undefined,
+        onWarning: (m) => ctx.out.err(`WARNING: ${m}`),
+      });
       const now = ctx.clock.now();
-      const rows = await certsFeature.checkCertificates(paths, now, warnWithinMs);
+      const rows = await certsFeature.checkCertificates(paths, now, warnWithinMs, {
+        kubernetesVersion: kubernetesVersion?.version,
+      });
       await print.printCheckRows(rows, now, { output, noHeaders: !opts.headers }, ctx.out);
       const failure = print.checkFailure(rows, warnWithinMs);
       if (failure) throw failure;
@@ -194,8 +211,8 @@ Examples:
 Re-issues each named certificate with the same subject, SANs, key usages and key type and a new
 key, signed by its CA: the leaves in pki/ (apiserver, apiserver-kubelet-client,
 apiserver-etcd-client, front-proxy-client, etcd-server, etcd-peer, etcd-healthcheck-client) and the
-client certificates embedded in admin.conf, super-admin.conf, controller-manager.conf and
-scheduler.conf. The old files are kept in a dated directory under --backup-dir and every file is
+client certificates embedded in admin.conf, super-admin.conf (kubeadm v1.29 and later),
+controller-manager.conf and scheduler.conf. The old files are kept in a dated directory under --backup-dir and every file is
 written atomically. Refuses, changing nothing, when a CA key is absent (external CA) or a
 certificate is missing. CAs and the kubelet's own certificates are not renewed here.
 
@@ -250,6 +267,8 @@ Examples:
       certsFeature.resolveRenewNames(names);
       const validityMs = parseValidity(opts.validity);
       let restart;
+      let clusterVersion;
+      if (clusterNamed(cmd, ctx)) clusterVersion = certsFeature.realClusterVersion(clusterOptions(cmd, ctx));
       if (opts.restart) {
         const cluster = clusterOptions(cmd, ctx);
         // Like kubeadm, a control plane's own admin.conf when no kubeconfig is named anywhere.
@@ -260,6 +279,7 @@ Examples:
         ) {
           cluster.kubeconfig = join(certsFeature.resolveCertPaths(opts, ctx.cwd).configDir, 'admin.conf');
         }
+        clusterVersion = certsFeature.realClusterVersion(cluster);
         restart = certsFeature.makeRestartPhase({
           ports: () => certsFeature.realLivePorts(cluster),
           clock: ctx.clock,
@@ -281,7 +301,12 @@ Examples:
           restart: opts.restart,
           cwd: ctx.cwd,
         },
-        { clock: ctx.clock, out: ctx.out, ...(restart ? { restart } : {}) },
+        {
+          clock: ctx.clock,
+          out: ctx.out,
+          ...(restart ? { restart } : {}),
+          ...(clusterVersion ? { clusterVersion } : {}),
+        },
       );
     },
   );
