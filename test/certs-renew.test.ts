@@ -488,4 +488,60 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
       },
     );
   });
+
+  test('kube-apiserver not a static pod: renewed, not restarted, and the renewal says so instead of "served" (exit 1)', async () => {
+    // issue 18: this exited 0 with "renewed and served" and an empty table.
+    const node = join(dir, 'no-static-apiserver');
+    await makeNode(node);
+    await rm(join(node, 'etc/kubernetes/manifests/kube-apiserver.yaml'));
+    const manifests = join(node, 'etc/kubernetes/manifests');
+    const out = capture();
+    const clock = new SteppingClock();
+    const kube: StaticPodsKube & ServedKube = {
+      getMirrorPod: (name) =>
+        Promise.resolve(
+          existsSync(join(manifests, `${name.replace(/-cp-1$/, '')}.yaml`))
+            ? { uid: name, ready: true }
+            : null,
+        ),
+      listEtcdPods: () => Promise.resolve([{ name: 'etcd-cp-1', ready: true }]),
+      listNodes: () =>
+        Promise.resolve([{ name: 'cp-1', internalIP: '127.0.0.1', kubeletPort: 1, controlPlane: true }]),
+      getPodCommand: () => Promise.resolve(null),
+    };
+    const restart = makeRestartPhase({
+      ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
+      clock,
+      onEvent: printEvents(out),
+      timeoutMs: 60_000,
+    });
+    await assert.rejects(
+      renewAndReport(
+        {
+          names: ['apiserver', 'controller-manager.conf'],
+          root: node,
+          validityMs: 365 * DAY,
+          restart: true,
+          cwd: '/',
+        },
+        { clock, out, restart },
+      ),
+      (e: unknown) => {
+        assert.ok(isBosunError(e));
+        assert.equal(e.exitCode, 1);
+        assert.equal(
+          e.message,
+          `renewed, but not restarted on cp-1: kube-apiserver (${join(manifests, 'kube-apiserver.yaml')} does not exist: it does not run as a static pod on this node)`,
+        );
+        assert.equal(
+          e.hint,
+          'The new files are on disk and the old ones are in the backup directory. Restart kube-apiserver the way it runs on this node so that it reads them, then run `bosun certs check --served`.',
+        );
+        return true;
+      },
+    );
+    assert.ok(out.errs.includes('[restart] kube-controller-manager-cp-1: Ready'), out.errs.join('\n'));
+    assert.ok(!out.lines.some((l) => /renewed and served/.test(l)), out.lines.join('\n'));
+    assert.ok(!out.lines.some((l) => l.startsWith('NODE ')), 'no empty served table');
+  });
 });

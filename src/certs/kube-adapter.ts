@@ -40,14 +40,21 @@ export function podCommand(p: Pod): string[] {
   return [...strings(c?.['command']), ...strings(c?.['args'])];
 }
 
-/** A Node's InternalIP and kubelet port (status.daemonEndpoints.kubeletEndpoint.Port, default 10250). */
+/**
+ * A Node's InternalIP, kubelet port (status.daemonEndpoints.kubeletEndpoint.Port, default 10250)
+ * and whether it is labelled a control plane.
+ */
 export function clusterNode(n: Node): ClusterNode {
   const status = asRecord(n.status);
   const port = asRecord(asRecord(asRecord(status?.['daemonEndpoints'])?.['kubeletEndpoint']))?.['Port'];
+  const labels = n.metadata.labels ?? {};
   return {
     name: n.metadata.name ?? '',
     internalIP: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address,
     kubeletPort: typeof port === 'number' && port > 0 ? port : 10250,
+    // kubeadm labels control planes; clusters from before v1.20 carry the older master label.
+    controlPlane:
+      'node-role.kubernetes.io/control-plane' in labels || 'node-role.kubernetes.io/master' in labels,
   };
 }
 

@@ -86,7 +86,7 @@ async function settle(
           { paths: o.paths, localNode: o.node, onlyNode: o.node, now: deps.clock.now(), warnWithinMs: 0 },
           deps.ports,
         )
-      ).filter((r) => r.node === o.node);
+      ).rows.filter((r) => r.node === o.node);
       rows = all.filter((r) => o.wanted.has(r.component));
       const missing = [...o.wanted].filter((c) => !rows.some((r) => r.component === c));
       const unreachable = rows.filter((r) => r.status === 'unreachable');
@@ -179,7 +179,7 @@ export function makeRestartPhase(o: {
     async run(result, paths): Promise<RestartOutcome> {
       if (!node) throw new BosunError('restart phase run without preflight', 'INTERNAL');
       const ports = o.ports();
-      const restarted = await restartStaticPods(
+      const { restarted, skipped } = await restartStaticPods(
         {
           node,
           components: result.components,
@@ -202,7 +202,13 @@ export function makeRestartPhase(o: {
         { ports, clock: o.clock, onEvent: o.onEvent, ...(o.signal ? { signal: o.signal } : {}) },
       );
       const rows = settled.rows;
-      const outcome: RestartOutcome = { node: here, restarted, served: rows, timeoutMs: o.timeoutMs };
+      const outcome: RestartOutcome = {
+        node: here,
+        restarted,
+        notRestarted: skipped,
+        served: rows,
+        timeoutMs: o.timeoutMs,
+      };
       const notLive = rows.filter((r) => r.onDisk !== 'same');
       const missing = [...wanted].filter((c) => !rows.some((r) => r.component === c));
       if (notLive.length > 0) return { ...outcome, problem: { kind: 'not-live', rows: notLive } };

@@ -33,6 +33,12 @@ export interface RestartOutcome {
   node: string;
   /** The static pods restarted, in order. */
   restarted: StaticPodComponent[];
+  /**
+   * The static pods that read renewed files but were not restarted, because they are no static
+   * pods on this node (kube-apiserver run by systemd, external etcd), and why: they still use the
+   * old certificates.
+   */
+  notRestarted: { component: StaticPodComponent; reason: string }[];
   /** This node's servers of the restarted components (kube-apiserver, etcd), after the restart. */
   served: ServedRow[];
   /** The per-wait timeout the restart ran with. */

@@ -65,16 +65,25 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** What restartStaticPods did. */
+export interface RestartResult {
+  /** Restarted, in order. */
+  restarted: StaticPodComponent[];
+  /** Not restarted because they are no static pods on this node, and why. */
+  skipped: { component: StaticPodComponent; reason: string }[];
+}
+
 /**
- * Restarts the given static pods in order and returns those it restarted (a component without a
- * manifest on this node is skipped with a warning). Throws a BosunError at the first one that fails.
+ * Restarts the given static pods in order (a component without a manifest on this node is skipped
+ * with a warning, and returned as skipped). Throws a BosunError at the first one that fails.
  */
 export async function restartStaticPods(
   opts: RestartOptions,
   deps: { kube: StaticPodsKube; clock: Clock; onEvent: CertsEventSink; signal?: AbortSignal },
-): Promise<StaticPodComponent[]> {
+): Promise<RestartResult> {
   const poll = opts.pollMs ?? 1000;
   const restarted: StaticPodComponent[] = [];
+  const skipped: RestartResult['skipped'] = [];
   await mkdir(opts.parkingDir, { recursive: true, mode: 0o700 });
   for (const component of opts.components) {
     const pod = `${component}-${opts.node}`;
@@ -93,6 +102,10 @@ export async function restartStaticPods(
       deps.onEvent({
         type: 'warning',
         message: `${manifest} does not exist; ${component} is not a static pod on this node, skipped`,
+      });
+      skipped.push({
+        component,
+        reason: `${manifest} does not exist: it does not run as a static pod on this node`,
       });
       continue;
     }
@@ -132,7 +145,7 @@ export async function restartStaticPods(
     step('ready');
     restarted.push(component);
   }
-  return restarted;
+  return { restarted, skipped };
 }
 
 /**

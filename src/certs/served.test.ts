@@ -146,7 +146,7 @@ describe('check --served against real TLS servers', () => {
   test('onlyNode: only that node is probed, and no other node is asked about', async () => {
     const asked: string[] = [];
     const probed: number[] = [];
-    const rows = await checkServed(
+    const { rows } = await checkServed(
       {
         paths: resolveCertPaths({ root }, '/'),
         localNode: 'cp-1',
@@ -183,7 +183,7 @@ describe('check --served against real TLS servers', () => {
   });
 
   test('every endpoint found, handshaken (etcd with client certs) and equal to disk on the local node', async () => {
-    const rows = await checkServed(
+    const { rows } = await checkServed(
       { paths: resolveCertPaths({ root }, '/'), localNode: 'cp-1', now, warnWithinMs: 0 },
       { kube: cluster, tls: nodeTlsProbe() },
     );
@@ -202,7 +202,7 @@ describe('check --served against real TLS servers', () => {
 
   test('a port nobody listens on is unreachable, not a crash', async () => {
     const c = new FakeCluster([{ name: 'cp-1', internalIP: '127.0.0.1', kubeletPort: 1 }], {});
-    const rows = await checkServed(
+    const { rows } = await checkServed(
       { paths: resolveCertPaths({ root }, '/'), localNode: 'cp-1', now, warnWithinMs: 0 },
       { kube: c, tls: nodeTlsProbe() },
     );
@@ -220,7 +220,7 @@ describe('check --served against real TLS servers', () => {
       validityMs: 365 * 86_400_000,
       now,
     });
-    const rows = await checkServed(
+    const { rows } = await checkServed(
       { paths, localNode: await localNodeName(paths), now, warnWithinMs: 0 },
       { kube: cluster, tls: nodeTlsProbe() },
     );
@@ -228,5 +228,44 @@ describe('check --served against real TLS servers', () => {
     assert.equal(api?.status, 'stale');
     assert.equal(api?.onDisk, 'different');
     assert.equal(servedExitCode(rows), 1);
+  });
+
+  test('a control plane whose kube-apiserver and etcd are no static pods: said, not silently left out', async () => {
+    // issue 18: --served listed only the kubelets, as if there were no API server to check.
+    const c = new FakeCluster(
+      [
+        { name: 'cp-1', internalIP: '127.0.0.1', kubeletPort: ports['kubelet'] ?? 0, controlPlane: true },
+        {
+          name: 'worker-1',
+          internalIP: '127.0.0.1',
+          kubeletPort: ports['kubelet'] ?? 0,
+          controlPlane: false,
+        },
+      ],
+      {},
+    );
+    const served = await checkServed(
+      { paths: resolveCertPaths({ root }, '/'), localNode: 'cp-1', now, warnWithinMs: 0 },
+      { kube: c, tls: nodeTlsProbe() },
+    );
+    assert.deepEqual(
+      served.rows.map((r) => [r.node, r.component]),
+      [
+        ['cp-1', 'kubelet'],
+        ['worker-1', 'kubelet'],
+      ],
+    );
+    assert.deepEqual(served.notChecked, [
+      {
+        node: 'cp-1',
+        component: 'kube-apiserver',
+        reason: 'no mirror pod kube-system/kube-apiserver-cp-1: it does not run as a static pod there',
+      },
+      {
+        node: 'cp-1',
+        component: 'etcd',
+        reason: 'no mirror pod kube-system/etcd-cp-1: it does not run as a static pod there (external etcd?)',
+      },
+    ]);
   });
 });

@@ -15,6 +15,8 @@ export interface ClusterNode {
   internalIP: string | undefined;
   /** status.daemonEndpoints.kubeletEndpoint.Port (the kubelet's default 10250 when unset). */
   kubeletPort: number;
+  /** Labelled node-role.kubernetes.io/control-plane (or the older .../master). */
+  controlPlane?: boolean;
 }
 
 /** The narrow kube port --served needs. */
@@ -64,6 +66,19 @@ export interface ServedRow {
   signedByCa: boolean | undefined;
   error: string | undefined;
   status: RowStatus | 'unreachable' | 'stale';
+}
+
+/** A server --served did not check, and why (it is no static pod, the Node has no address). */
+export interface NotChecked {
+  node: string;
+  component: ServedComponent | 'etcd';
+  reason: string;
+}
+
+/** What --served found: the endpoints it checked, and what it could not check. */
+export interface ServedCheck {
+  rows: ServedRow[];
+  notChecked: NotChecked[];
 }
 
 /** The value of --flag=value or --flag value on a command line. */
@@ -131,7 +146,11 @@ interface Planned {
   caFile: string | undefined;
 }
 
-/** Finds the endpoints, probes each, compares with disk for the local node. */
+/**
+ * Finds the endpoints, probes each, compares with disk for the local node. A control plane (by its
+ * label, or this node when it holds pki/apiserver.crt) whose kube-apiserver or etcd has no mirror
+ * pod, and a Node without an InternalIP, are returned as not checked, with the reason.
+ */
 export async function checkServed(
   opts: {
     paths: CertPaths;
@@ -142,7 +161,7 @@ export async function checkServed(
     onlyNode?: string;
   },
   deps: { kube: ServedKube; tls: TlsProbe },
-): Promise<ServedRow[]> {
+): Promise<ServedCheck> {
   const { paths } = opts;
   const pki = paths.pkiDir;
   const etcdClientCert = await readOptional(join(pki, 'apiserver-etcd-client.crt'));
@@ -155,11 +174,14 @@ export async function checkServed(
       ? servingRotated
       : join(paths.kubeletPkiDir, 'kubelet.crt');
 
+  const localControlPlane = (await readOptional(join(pki, 'apiserver.crt'))) !== undefined;
   const plans: Planned[] = [];
+  const notChecked: NotChecked[] = [];
   for (const n of await deps.kube.listNodes()) {
     if (opts.onlyNode !== undefined && n.name !== opts.onlyNode) continue;
     const local = n.name === opts.localNode;
     const host = n.internalIP;
+    const controlPlane = n.controlPlane === true || (local && localControlPlane);
     const apiserver = await deps.kube.getPodCommand(`kube-apiserver-${n.name}`);
     if (apiserver && host) {
       const port = Number(flagValue(apiserver, '--secure-port') ?? '6443');
@@ -204,6 +226,26 @@ export async function checkServed(
         target: { host, port: n.kubeletPort },
         diskFile: local ? kubeletServing : undefined,
         caFile: undefined,
+      });
+    else
+      notChecked.push({
+        node: n.name,
+        component: 'kubelet',
+        reason: `the Node lists no InternalIP address to reach its servers at`,
+      });
+    const notStatic = (pod: string): string =>
+      `no mirror pod kube-system/${pod}: it does not run as a static pod there`;
+    if (controlPlane && !apiserver)
+      notChecked.push({
+        node: n.name,
+        component: 'kube-apiserver',
+        reason: notStatic(`kube-apiserver-${n.name}`),
+      });
+    if (controlPlane && !etcd)
+      notChecked.push({
+        node: n.name,
+        component: 'etcd',
+        reason: `${notStatic(`etcd-${n.name}`)} (external etcd?)`,
       });
   }
 
@@ -259,7 +301,7 @@ export async function checkServed(
       status: onDisk === 'different' ? 'stale' : dated,
     });
   }
-  return rows;
+  return { rows, notChecked };
 }
 
 /**

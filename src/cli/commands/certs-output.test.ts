@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ServedRow } from '../../certs/index.ts';
-import { formatServedTable, kubeadmTable, servedFailure } from './certs-output.ts';
+import { formatServedTable, kubeadmTable, servedDocument, servedFailure } from './certs-output.ts';
 
 for (const tc of [
   {
@@ -86,4 +86,21 @@ test('--served with nothing found: exit 1 and a hint about the kubeconfig', () =
   assert.equal(e?.exitCode, 1);
   assert.match(e?.message ?? '', /^no endpoints found/);
   assert.match(e?.hint ?? '', /--kubeconfig/);
+});
+
+test('--served: what was not checked is a row that says why, and a field of the document', () => {
+  const notChecked = [
+    {
+      node: 'cp-1',
+      component: 'kube-apiserver' as const,
+      reason: 'no mirror pod kube-system/kube-apiserver-cp-1: it does not run as a static pod there',
+    },
+  ];
+  const lines = formatServedTable([], now, {}, notChecked);
+  assert.equal(lines.length, 2);
+  assert.match(
+    lines[1] ?? '',
+    /^cp-1 +kube-apiserver +- +not checked: no mirror pod kube-system\/kube-apiserver-cp-1: it does not run as a static pod there$/,
+  );
+  assert.deepEqual(servedDocument([], now, notChecked)['notChecked'], notChecked);
 });

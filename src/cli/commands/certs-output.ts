@@ -20,9 +20,11 @@ import {
   statusText,
   type CertsEventSink,
   type CheckedRow,
+  type NotChecked,
   type RenewOptions,
   type RenewOutcome,
   type RestartPhase,
+  type ServedCheck,
   type ServedRow,
   type StaticPodComponent,
 } from '../../certs/index.ts';
@@ -257,11 +259,12 @@ export function checkFailure(rows: readonly CheckedRow[], warnWithinMs: number):
   );
 }
 
-/** The --served table: one row per endpoint. */
+/** The --served table: one row per endpoint, then one per server that was not checked. */
 export function formatServedTable(
   rows: readonly ServedRow[],
   now: Date,
   opts: { noHeaders?: boolean } = {},
+  notChecked: readonly NotChecked[] = [],
 ): string[] {
   const lines: string[][] = [];
   if (!opts.noHeaders)
@@ -287,11 +290,16 @@ export function formatServedTable(
       status,
     ]);
   }
+  for (const n of notChecked) lines.push([n.node, n.component, '-', '', '', '', `not checked: ${n.reason}`]);
   return kubeadmTable(lines);
 }
 
 /** The --served -o json / -o yaml document. */
-export function servedDocument(rows: readonly ServedRow[], now: Date): Record<string, unknown> {
+export function servedDocument(
+  rows: readonly ServedRow[],
+  now: Date,
+  notChecked: readonly NotChecked[] = [],
+): Record<string, unknown> {
   return {
     kind: 'ServedCertificateList',
     apiVersion: 'bosun.dev/v1alpha1',
@@ -309,21 +317,22 @@ export function servedDocument(rows: readonly ServedRow[], now: Date): Record<st
       status: r.status,
       error: r.error ?? null,
     })),
+    notChecked: notChecked.map((n) => ({ node: n.node, component: n.component, reason: n.reason })),
   };
 }
 
-/** Prints --served rows as a table or one document on stdout. */
-export async function printServedRows(
-  rows: readonly ServedRow[],
+/** Prints what --served found as a table or one document on stdout. */
+export async function printServed(
+  served: ServedCheck,
   now: Date,
   opts: { output: 'table' | 'json' | 'yaml'; noHeaders?: boolean },
   out: Pick<Output, 'out'>,
 ): Promise<void> {
   if (opts.output === 'table') {
-    for (const l of formatServedTable(rows, now, opts)) out.out(l);
+    for (const l of formatServedTable(served.rows, now, opts, served.notChecked)) out.out(l);
     return;
   }
-  const doc = servedDocument(rows, now);
+  const doc = servedDocument(served.rows, now, served.notChecked);
   out.out(opts.output === 'json' ? JSON.stringify(doc, null, 4) : await formatYaml(doc));
 }
 
@@ -379,12 +388,13 @@ export function finishRenew(outcome: RenewOutcome, now: Date, out: Pick<Output, 
     );
     return;
   }
-  for (const l of formatServedTable(restart.served, now)) out.out(l);
+  if (restart.served.length > 0) for (const l of formatServedTable(restart.served, now)) out.out(l);
   const here = restart.node;
   const problem = restart.problem;
+  const notRestarted = restart.notRestarted.map((n) => `${n.component} (${n.reason})`).join(', ');
   if (problem?.kind === 'timeout') {
     throw new BosunError(
-      `restarted, but timed out after ${Math.round(restart.timeoutMs / 1000)}s waiting for ${problem.waiting}`,
+      `restarted, but timed out after ${Math.round(restart.timeoutMs / 1000)}s waiting for ${problem.waiting}${notRestarted === '' ? '' : `; not restarted: ${notRestarted}`}`,
       'TIMEOUT',
       {
         hint: 'The new files are on disk and the old ones are in the backup directory; check the static pods on this node and run `bosun certs check --served`.',
@@ -393,12 +403,17 @@ export function finishRenew(outcome: RenewOutcome, now: Date, out: Pick<Output, 
   }
   if (problem?.kind === 'not-live') {
     throw new BosunError(
-      `restarted, but ${problem.rows.map((r) => `${r.component} (${r.endpoint}) ${r.status === 'unreachable' ? 'is unreachable' : 'still serves the old certificate'}`).join(', ')} on ${here}`,
+      `restarted, but ${problem.rows.map((r) => `${r.component} (${r.endpoint}) ${r.status === 'unreachable' ? 'is unreachable' : 'still serves the old certificate'}`).join(', ')} on ${here}${notRestarted === '' ? '' : `; not restarted: ${notRestarted}`}`,
       'TLS',
       {
         hint: 'The new files are on disk and the old ones are in the backup directory; check the static pod and run `bosun certs check --served`.',
       },
     );
+  }
+  if (notRestarted !== '') {
+    throw new BosunError(`renewed, but not restarted on ${here}: ${notRestarted}`, 'PRECONDITION', {
+      hint: `The new files are on disk and the old ones are in the backup directory. Restart ${componentList(restart.notRestarted.map((n) => n.component))} the way it runs on this node so that it reads them, then run \`bosun certs check --served\`.`,
+    });
   }
   out.out(
     `Certificates renewed and served on ${here}. Renew the next control plane only after this one is healthy (bosun certs check --served).`,

@@ -167,12 +167,12 @@ Examples:
           'table' | 'json' | 'yaml';
         const ports = certsFeature.realLivePorts(clusterOptions(cmd, ctx));
         const now = ctx.clock.now();
-        const rows = await certsFeature.checkServed(
+        const served = await certsFeature.checkServed(
           { paths, localNode: opts.node ?? (await certsFeature.localNodeName(paths)), now, warnWithinMs },
           ports,
         );
-        await print.printServedRows(rows, now, { output, noHeaders: !opts.headers }, ctx.out);
-        const failure = print.servedFailure(rows);
+        await print.printServed(served, now, { output, noHeaders: !opts.headers }, ctx.out);
+        const failure = print.servedFailure(served.rows);
         if (failure) throw failure;
         return;
       }

@@ -45,7 +45,7 @@ async function served(
   paths: CertPaths,
   node: string,
 ): Promise<Map<ServedRow['component'], ServedRow>> {
-  const rows = await checkServed(
+  const { rows } = await checkServed(
     { paths, localNode: node, onlyNode: node, now: d.cli.clock.now(), warnWithinMs: WARN_WITHIN },
     ports,
   );
