@@ -4,7 +4,7 @@
 // same scenario on a real sandbox (etcd, kube-apiserver, kubelets) is in certs-sandbox.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -460,6 +460,42 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
       ),
       unknown.out.errs.join('\n'),
     );
+  });
+
+  test('a manifest an interrupted restart left out is put back, and its pod Ready again, before anything is renewed', async () => {
+    // issue 18: the rerun renewed first and left kube-apiserver.yaml out of manifests/.
+    const etcK = join(root, 'etc/kubernetes');
+    await mkdir(join(etcK, 'tmp/bosun-restart'), { recursive: true });
+    await rename(
+      join(etcK, 'manifests/kube-apiserver.yaml'),
+      join(etcK, 'tmp/bosun-restart/kube-apiserver.yaml'),
+    );
+    const log: string[] = [];
+    const out = {
+      out: (l: string) => log.push(`out: ${l}`),
+      err: (l: string) => log.push(`err: ${l}`),
+      isTTY: false,
+    };
+    const clock = new SteppingClock();
+    const kube = fakeCluster(new Set());
+    const restart = makeRestartPhase({
+      ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
+      clock,
+      onEvent: printEvents(out),
+      timeoutMs: 60_000,
+    });
+    await renewAndReport(
+      { names: ['front-proxy-client'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
+      { clock, out, restart },
+    );
+    const moved = log.indexOf(
+      `err: [recover] moved kube-apiserver.yaml back into ${join(etcK, 'manifests')}: an interrupted restart left it in ${join(etcK, 'tmp/bosun-restart')}`,
+    );
+    const ready = log.indexOf('err: [restart] kube-apiserver-cp-1: Ready');
+    const renewed = log.findIndex((l) => l.startsWith('out: front-proxy-client renewed'));
+    assert.ok(moved >= 0 && moved < ready && ready < renewed, log.join('\n'));
+    assert.ok(existsSync(join(etcK, 'manifests/kube-apiserver.yaml')));
+    assert.equal(existsSync(join(etcK, 'tmp/bosun-restart/kube-apiserver.yaml')), false);
   });
 
   test('a kube-apiserver that comes back with its old certificate: the renewal says so (exit 1)', async () => {

@@ -13,11 +13,24 @@ import { errorMessage } from '../common/errors.ts';
 export const MODE_SECRET = 0o600;
 export const MODE_PUBLIC = 0o644;
 
-/** Writes data to path atomically with the given mode, creating parent dirs (0755) as needed. */
-export async function writeFileAtomic(path: string, data: string | Buffer, mode: number): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+/**
+ * How bosun names a file it is writing: `.NAME.<12 hex>.tmp` beside NAME. A file of that name is
+ * bosun's own; one left behind by a killed run is removed by the next (leftovers.ts).
+ */
+export const TEMP_FILE_NAME = /^\.[^/]+\.[0-9a-f]{12}\.tmp$/;
+
+/** A fresh temporary name beside path. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes data with its final mode, fsynced, to a temporary file beside path (creating parent dirs
+ * 0755 as needed) and returns the temporary file's path, for commitStaged to rename into place.
+ */
+export async function stageFile(path: string, data: string | Buffer, mode: number): Promise<string> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  const tmp = tempPathFor(path);
   const fh = await open(tmp, 'wx', mode);
   try {
     await fh.writeFile(data);
@@ -29,12 +42,22 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode:
     throw e;
   }
   await fh.close();
+  return tmp;
+}
+
+/** Renames a staged file onto its final path (removing the staged file when that fails). */
+export async function commitStaged(tmp: string, path: string): Promise<void> {
   try {
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** Writes data to path atomically with the given mode, creating parent dirs (0755) as needed. */
+export async function writeFileAtomic(path: string, data: string | Buffer, mode: number): Promise<void> {
+  await commitStaged(await stageFile(path, data, mode), path);
 }
 
 /**

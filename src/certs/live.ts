@@ -14,7 +14,12 @@ import { parkingDir, type ClusterVersionReader } from './node-version.ts';
 import type { CertsEventSink } from './progress.ts';
 import type { RestartOutcome, RestartPhase } from './renew-command.ts';
 import type { StaticPodComponent } from './renew.ts';
-import { etcdRestartAllowed, restartStaticPods, type StaticPodsKube } from './restart.ts';
+import {
+  etcdRestartAllowed,
+  restartStaticPods,
+  waitStaticPodsReady,
+  type StaticPodsKube,
+} from './restart.ts';
 import {
   checkServed,
   localNodeName,
@@ -147,14 +152,29 @@ export function makeRestartPhase(o: {
   signal?: AbortSignal;
 }): RestartPhase {
   let node: string | undefined = o.node;
+  const nodeName = async (paths: CertPaths): Promise<string> => {
+    node = o.node ?? (await localNodeName(paths));
+    if (!node) {
+      throw new UsageError("cannot tell this control plane's node name from its certificates", {
+        hint: 'Pass --node NAME, or --no-restart to renew the files only.',
+      });
+    }
+    return node;
+  };
   return {
+    async resume(paths, components) {
+      await waitStaticPodsReady(
+        { node: await nodeName(paths), components, timeoutMs: o.timeoutMs },
+        {
+          kube: o.ports().kube,
+          clock: o.clock,
+          onEvent: o.onEvent,
+          ...(o.signal ? { signal: o.signal } : {}),
+        },
+      );
+    },
     async preflight(paths, components) {
-      node = o.node ?? (await localNodeName(paths));
-      if (!node) {
-        throw new UsageError("cannot tell this control plane's node name from its certificates", {
-          hint: 'Pass --node NAME, or --no-restart to renew the files only.',
-        });
-      }
+      await nodeName(paths);
       const ports = o.ports();
       if (components.includes('etcd') && existsSync(join(paths.configDir, 'manifests', 'etcd.yaml'))) {
         // Refuse before changing anything when etcd could not be restarted afterwards. An API that

@@ -1,13 +1,15 @@
-// `bosun certs renew` end to end: renew the files, then (unless --no-restart) restart the static
-// pods that read them the kubeadm way and prove with a served-certificate check that the new ones
-// are live. Progress goes to deps.onEvent and the outcome is returned: whether the new certificates
+// `bosun certs renew` end to end: holding the node's renew lock, finish what a killed run left
+// (its temporary files, an unfinished backup, a manifest it had moved out), renew the files, then
+// (unless --no-restart) restart the static pods that read them the kubeadm way and prove with a
+// served-certificate check that the new ones are live. Progress goes to deps.onEvent and the outcome is returned: whether the new certificates
 // are served is a value the CLI prints and turns into an exit code. Failures that stop the command
 // (a refusal, an interrupted wait) are BosunErrors.
 import { isAbsolute, join } from 'node:path';
 import type { Clock } from '../common/ports.ts';
 import type { CertPaths } from './check.ts';
 import { resolveCertPaths, type PathFlags } from './paths.ts';
-import { nodeKubeadmVersion, type ClusterVersionReader } from './node-version.ts';
+import { acquireRenewLock, removeLeftovers } from './leftovers.ts';
+import { nodeKubeadmVersion, parkingDir, type ClusterVersionReader } from './node-version.ts';
 import type { CertsEventSink } from './progress.ts';
 import {
   componentsUsing,
@@ -16,6 +18,7 @@ import {
   type RenewResult,
   type StaticPodComponent,
 } from './renew.ts';
+import { unparkManifests } from './restart.ts';
 import type { ServedRow } from './served.ts';
 
 /** What `certs renew` was asked. */
@@ -54,6 +57,11 @@ export interface RestartOutcome {
 /** The restart phase of a renewal; built only when --no-restart is not given. */
 export interface RestartPhase {
   /**
+   * Finishes the restarts an interrupted run began: waits until the static pods whose manifests
+   * were just put back are Ready again, before anything else is done.
+   */
+  resume(paths: CertPaths, components: readonly StaticPodComponent[]): Promise<void>;
+  /**
    * Runs before anything is renewed, with the static pods the renewal will restart: refuses early
    * (unknown node name, no kubeconfig, an etcd restart that would lose quorum).
    */
@@ -85,27 +93,48 @@ export async function runCertsRenew(
   },
 ): Promise<RenewOutcome> {
   const paths = resolveCertPaths(opts, opts.cwd);
-  const kubernetesVersion = await nodeKubeadmVersion(paths, {
-    clusterVersion: deps.clusterVersion,
-    onWarning: (message) => deps.onEvent({ type: 'warning', message }),
-  });
   const backupRoot =
     opts.backupDir === undefined
       ? join(paths.configDir, 'tmp')
       : isAbsolute(opts.backupDir)
         ? opts.backupDir
         : join(opts.cwd, opts.backupDir);
-  if (opts.restart && deps.restart)
-    await deps.restart.preflight(paths, componentsUsing(resolveRenewNames(opts.names, kubernetesVersion)));
-  const result = await renewCertificates({
-    names: opts.names,
-    paths,
-    backupRoot,
-    validityMs: opts.validityMs,
-    now: deps.clock.now(),
-    kubernetesVersion,
-  });
-  deps.onEvent({ type: 'renewed', result });
-  if (result.components.length === 0 || !opts.restart || !deps.restart) return { result };
-  return { result, restart: await deps.restart.run(result, paths) };
+  const restart = opts.restart ? deps.restart : undefined;
+  const lock = await acquireRenewLock(paths, { now: deps.clock.now(), onEvent: deps.onEvent });
+  try {
+    // First what an interrupted run left: its files, and a restart it did not finish.
+    await removeLeftovers(paths, backupRoot, deps.onEvent);
+    const unparked = await unparkManifests(
+      { manifestsDir: join(paths.configDir, 'manifests'), parkingDir: parkingDir(paths) },
+      deps.onEvent,
+    );
+    if (unparked.length > 0) {
+      if (restart) await restart.resume(paths, unparked);
+      else
+        deps.onEvent({
+          type: 'warning',
+          message: `the kubelet starts ${unparked.join(', ')} again from the manifest put back; check that it is Ready`,
+        });
+    }
+
+    const kubernetesVersion = await nodeKubeadmVersion(paths, {
+      clusterVersion: deps.clusterVersion,
+      onWarning: (message) => deps.onEvent({ type: 'warning', message }),
+    });
+    if (restart)
+      await restart.preflight(paths, componentsUsing(resolveRenewNames(opts.names, kubernetesVersion)));
+    const result = await renewCertificates({
+      names: opts.names,
+      paths,
+      backupRoot,
+      validityMs: opts.validityMs,
+      now: deps.clock.now(),
+      kubernetesVersion,
+    });
+    deps.onEvent({ type: 'renewed', result });
+    if (result.components.length === 0 || !restart) return { result };
+    return { result, restart: await restart.run(result, paths) };
+  } finally {
+    await lock.release();
+  }
 }

@@ -1,10 +1,12 @@
 // `bosun certs renew` on files: re-issues kubeadm's leaf certificates and the client certificates
 // embedded in its kubeconfigs, each with the same subject, SANs, usages and key type, a new key,
 // signed by its CA. Everything is prepared in memory first and every refusal (missing CA key,
-// missing or unreadable certificate, token kubeconfig) is found before anything is touched; then
-// the old files are copied to a dated backup directory, then the new ones are written atomically.
+// missing or unreadable certificate, token kubeconfig, a CA that has expired) is found before
+// anything is touched; then the old files are copied to a dated backup directory (complete before
+// it gets its name), then the new ones are staged beside their final names and renamed into place.
 // It never renews a CA and never touches the kubelet's own certificates (the kubelet rotates them).
-import { chmod, copyFile, mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { BosunError, UsageError, errorMessage } from '../common/errors.ts';
 import type { CertPaths } from './check.ts';
@@ -15,7 +17,7 @@ import {
   residualSeconds,
   shortHumanDuration,
 } from './expiry.ts';
-import { MODE_PUBLIC, MODE_SECRET, readPkiFile, writeFileAtomic } from './files.ts';
+import { MODE_PUBLIC, MODE_SECRET, commitStaged, readPkiFile, stageFile } from './files.ts';
 import { keyMatchesCert, readCertPem, readPrivateKey } from './inspect.ts';
 import { CA_SPECS, LEAF_SPECS, kubeconfigSpecsFor, type CaName } from './kubeadm-spec.ts';
 import { KubeconfigError, readKubeconfigCredentials, replaceEmbeddedClientCert } from './kubeconfig.ts';
@@ -307,18 +309,45 @@ function stamp(d: Date): string {
   return d.toISOString().slice(0, 19).replace(/[T:]/g, '-');
 }
 
-/** Creates a fresh dated backup directory under root (0700: it holds private keys). */
-async function makeBackupDir(root: string, now: Date): Promise<string> {
+/** How an unfinished backup directory is named: `.bosun-certs-backup-STAMP.<12 hex>.part`. */
+export const PARTIAL_BACKUP_NAME = /^\.bosun-certs-backup-[^/]*\.[0-9a-f]{12}\.part$/;
+
+/**
+ * Copies the files to a fresh dated backup directory under root (0700, files 0600: it holds
+ * private keys). The copy is made in a hidden `.part` directory and renamed to its dated name only
+ * when complete, so a backup under a final name is never partial. A file absent is skipped.
+ */
+async function writeBackup(root: string, now: Date, files: { from: string; to: string }[]): Promise<string> {
   await mkdir(root, { recursive: true, mode: 0o700 });
-  const base = join(root, `bosun-certs-backup-${stamp(now)}`);
-  for (let i = 0; ; i++) {
-    const dir = i === 0 ? base : `${base}-${i}`;
-    try {
-      await mkdir(dir, { mode: 0o700 });
-      return dir;
-    } catch (e) {
-      if ((e as { code?: unknown }).code !== 'EEXIST' || i > 100) throw e;
+  const base = `bosun-certs-backup-${stamp(now)}`;
+  const part = join(root, `.${base}.${randomBytes(6).toString('hex')}.part`);
+  await mkdir(part, { mode: 0o700 });
+  try {
+    for (const f of files) {
+      const dest = join(part, f.to);
+      await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+      try {
+        await copyFile(f.from, dest);
+      } catch (e) {
+        // A leaf whose key file was missing has nothing to back up for it.
+        if ((e as { code?: unknown }).code === 'ENOENT') continue;
+        throw e;
+      }
+      await chmod(dest, MODE_SECRET);
     }
+    for (let i = 0; ; i++) {
+      const dir = join(root, i === 0 ? base : `${base}-${i}`);
+      try {
+        await rename(part, dir);
+        return dir;
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        if ((code !== 'EEXIST' && code !== 'ENOTEMPTY') || i > 100) throw e;
+      }
+    }
+  } catch (e) {
+    await rm(part, { recursive: true, force: true });
+    throw e;
   }
 }
 
@@ -372,22 +401,24 @@ export async function renewCertificates(req: RenewRequest): Promise<RenewResult>
     );
   }
 
-  const backupDir = await makeBackupDir(req.backupRoot, req.now);
-  for (const p of planned) {
-    for (const w of p.writes) {
-      const dest = join(backupDir, backupName(w.path, req.paths));
-      await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
-      await copyFile(w.path, dest).catch(async (e: unknown) => {
-        // A leaf whose key file was missing has nothing to back up for it.
-        if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
-      });
-    }
+  const backupDir = await writeBackup(
+    req.backupRoot,
+    req.now,
+    planned.flatMap((p) => p.writes.map((w) => ({ from: w.path, to: backupName(w.path, req.paths) }))),
+  );
+  // Every new file is written and fsynced beside its final name first, then all are renamed into
+  // place one after the other: a kill leaves either whole new files or temporary ones, which the
+  // next run removes, and the window where a key and its certificate disagree is a few renames.
+  const staged: { tmp: string; path: string }[] = [];
+  try {
+    for (const p of planned)
+      for (const w of p.writes)
+        staged.push({ tmp: await stageFile(w.path, w.content, w.mode), path: w.path });
+  } catch (e) {
+    for (const st of staged) await rm(st.tmp, { force: true });
+    throw e;
   }
-  for (const p of planned)
-    for (const w of p.writes)
-      await chmod(join(backupDir, backupName(w.path, req.paths)), MODE_SECRET).catch(() => undefined);
-
-  for (const p of planned) for (const w of p.writes) await writeFileAtomic(w.path, w.content, w.mode);
+  for (const st of staged) await commitStaged(st.tmp, st.path);
 
   return {
     renewed: planned.map((p) => ({

@@ -3,13 +3,13 @@
 // waits until the mirror pod is Ready again; one component at a time, etcd last and only while
 // etcd's quorum holds without this member. A manifest bosun moved out is always moved back, even
 // when a wait fails or the user interrupts.
-import { access, mkdir, rename } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BosunError } from '../common/errors.ts';
 import type { Clock } from '../common/ports.ts';
 import type { CertsEventSink } from './progress.ts';
 import { etcdRestartAllowed } from './quorum.ts';
-import type { StaticPodComponent } from './renew.ts';
+import { RESTART_ORDER, type StaticPodComponent } from './renew.ts';
 
 export { etcdRestartAllowed } from './quorum.ts';
 
@@ -146,6 +146,67 @@ export async function restartStaticPods(
     restarted.push(component);
   }
   return { restarted, skipped };
+}
+
+/**
+ * Puts back the manifests an interrupted restart left in the parking directory (a kill between
+ * moving one out and moving it back), naming each; a parked copy of a manifest that is back in
+ * place is removed. Returns the components whose manifest it moved back: their static pods start
+ * again, and a restart phase waits until they are Ready before it does anything else.
+ */
+export async function unparkManifests(
+  dirs: ManifestDirs,
+  onEvent: CertsEventSink,
+): Promise<StaticPodComponent[]> {
+  let names: string[];
+  try {
+    names = await readdir(dirs.parkingDir);
+  } catch {
+    return [];
+  }
+  const moved: StaticPodComponent[] = [];
+  for (const component of RESTART_ORDER) {
+    const file = `${component}.yaml`;
+    if (!names.includes(file)) continue;
+    const parked = join(dirs.parkingDir, file);
+    const manifest = join(dirs.manifestsDir, file);
+    if (!(await exists(manifest))) {
+      await rename(parked, manifest);
+      moved.push(component);
+      onEvent({
+        type: 'recovered',
+        message: `[recover] moved ${file} back into ${dirs.manifestsDir}: an interrupted restart left it in ${dirs.parkingDir}`,
+      });
+    } else if ((await readFile(parked, 'utf8')) === (await readFile(manifest, 'utf8'))) {
+      await rm(parked, { force: true });
+      onEvent({
+        type: 'recovered',
+        message: `[recover] removed ${parked}: a copy of ${manifest} an interrupted restart left`,
+      });
+    } else {
+      onEvent({
+        type: 'warning',
+        message: `${parked} differs from ${manifest}; left as it is (remove it once you know which is right)`,
+      });
+    }
+  }
+  return moved;
+}
+
+/** Waits until the mirror pods of these components on node are Ready, one after the other. */
+export async function waitStaticPodsReady(
+  opts: { node: string; components: readonly StaticPodComponent[]; timeoutMs: number; pollMs?: number },
+  deps: { kube: StaticPodsKube; clock: Clock; onEvent: CertsEventSink; signal?: AbortSignal },
+): Promise<void> {
+  for (const component of opts.components) {
+    const pod = `${component}-${opts.node}`;
+    await waitFor(`${pod} to be Ready`, opts.timeoutMs, opts.pollMs ?? 1000, deps, async () => {
+      const p = await deps.kube.getMirrorPod(pod);
+      if (p === API_UNAVAILABLE) throw new Error('the API is unavailable');
+      return p?.ready === true;
+    });
+    deps.onEvent({ type: 'restart', pod, component, step: 'ready', manifestsDir: '' });
+  }
 }
 
 /**

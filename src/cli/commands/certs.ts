@@ -221,6 +221,11 @@ Unless --no-restart, the static pods that read the renewed files are then restar
 time, etcd last and only while its quorum holds, and the served certificates are checked.
 Renew one control plane at a time, on that node; go on to the next only when this one is healthy.
 
+One renewal runs at a time on a node (<config-dir>/.bosun-certs-renew.lock). A renewal that was
+killed is finished by the next one, which first removes the temporary files and unfinished backups
+it left (and names them), puts back a manifest it had moved out of manifests/ and, unless
+--no-restart, waits until that static pod is Ready, then renews.
+
 Examples:
   # Renew everything kubeadm renews, then restart and verify
   bosun certs renew all
