@@ -10,30 +10,13 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { generateClusterCas, writeControlPlanePki } from '../src/certs/index.ts';
+import { writeTestControlPlane } from '../src/certs/testing/node.ts';
 import type { CliContext } from '../src/cli/context.ts';
 import { runCli } from '../src/cli/program.ts';
 import { FakeClock } from '../src/common/fake-clock.ts';
 import { processExec } from '../src/common/real.ts';
 
 const NOW = new Date(Math.floor(Date.now() / 1000) * 1000);
-
-async function makeNode(root: string): Promise<void> {
-  const cas = await generateClusterCas({ now: NOW, keyAlgorithm: 'ecdsa-p256' });
-  await writeControlPlanePki(join(root, 'etc/kubernetes'), join(root, 'var/lib/kubelet/pki'), cas, {
-    nodeName: 'cp-1',
-    advertiseAddress: '127.0.0.1',
-    controlPlaneEndpoint: '127.0.0.1:6443',
-    now: NOW,
-    keyAlgorithm: 'ecdsa-p256',
-  });
-  await mkdir(join(root, 'etc/kubernetes/manifests'), { recursive: true });
-  for (const c of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'])
-    await writeFile(
-      join(root, 'etc/kubernetes/manifests', `${c}.yaml`),
-      `# ${c}\nimage: registry.k8s.io/${c}:v1.34.3\n`,
-    );
-}
 
 async function bosun(cwd: string, argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
@@ -76,7 +59,7 @@ describe('a rerun of certs renew after a kill', () => {
 
   test("removes bosun's temporary files and unfinished backups, puts a parked manifest back, says so, and touches nothing else", async () => {
     const root = join(dir, 'a');
-    await makeNode(root);
+    await writeTestControlPlane(root, { now: NOW, manifestsVersion: 'v1.34.3' });
     const etcK = join(root, 'etc/kubernetes');
     const tmp = join(etcK, 'tmp');
     const key = await readFile(join(etcK, 'pki/apiserver.key'), 'utf8');
@@ -135,7 +118,7 @@ describe('a rerun of certs renew after a kill', () => {
 
   test('a renewal that is still running holds the lock: a second one refuses, changing nothing', async () => {
     const root = join(dir, 'b');
-    await makeNode(root);
+    await writeTestControlPlane(root, { now: NOW, manifestsVersion: 'v1.34.3' });
     const tmp = join(root, 'etc/kubernetes/tmp');
     await mkdir(tmp, { recursive: true });
     const lock = join(root, 'etc/kubernetes/.bosun-certs-renew.lock');

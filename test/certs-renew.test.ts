@@ -17,7 +17,8 @@ import { processExec } from '../src/common/real.ts';
 import { FakeClock } from '../src/common/fake-clock.ts';
 import { generateClusterCas, makeRestartPhase, writeControlPlanePki } from '../src/certs/index.ts';
 import { printEvents, renewAndReport } from '../src/cli/commands/certs-output.ts';
-import type { ServedKube, StaticPodsKube } from '../src/certs/index.ts';
+import { writeTestControlPlane } from '../src/certs/testing/node.ts';
+import type { RestartPhase, ServedKube, StaticPodsKube } from '../src/certs/index.ts';
 import { nodeTlsProbe } from '../src/certs/tls-probe.ts';
 
 const DAY = 86_400_000;
@@ -135,14 +136,8 @@ describe('bosun certs renew (CLI, files only)', () => {
   test('a CA that expired in 2020: refused (exit 1), nothing changed, and how to renew the CA', async () => {
     // issue 18: this renewed apiserver (valid until 2027) into a certificate that expired in 2020.
     const root = join(dir, 'old-ca');
-    const born = new Date(Date.UTC(2010, 0, 1));
-    const cas = await generateClusterCas({ now: born, keyAlgorithm: 'ecdsa-p256' });
-    await writeControlPlanePki(join(root, 'etc/kubernetes'), join(root, 'var/lib/kubelet/pki'), cas, {
-      nodeName: 'cp-1',
-      advertiseAddress: '127.0.0.1',
-      controlPlaneEndpoint: '127.0.0.1:6443',
-      now: born,
-      keyAlgorithm: 'ecdsa-p256',
+    await writeTestControlPlane(root, {
+      now: new Date(Date.UTC(2010, 0, 1)),
       notAfterOverrides: { apiserver: new Date(Date.UTC(2027, 0, 1)) },
     });
     const crt = join(root, 'etc/kubernetes/pki/apiserver.crt');
@@ -160,15 +155,8 @@ describe('bosun certs renew (CLI, files only)', () => {
 
   test('a CA that expires within a day: refused too; within a week: renewed up to it, with a warning', async () => {
     const root = join(dir, 'ca-soon');
-    const born = new Date(NOW.getTime() - 3650 * DAY + 12 * 3_600_000);
-    const cas = await generateClusterCas({ now: born, keyAlgorithm: 'ecdsa-p256' });
-    await writeControlPlanePki(join(root, 'etc/kubernetes'), join(root, 'var/lib/kubelet/pki'), cas, {
-      nodeName: 'cp-1',
-      advertiseAddress: '127.0.0.1',
-      controlPlaneEndpoint: '127.0.0.1:6443',
-      now: born,
-      keyAlgorithm: 'ecdsa-p256',
-    });
+    // Its CAs, ten years old, expire in twelve hours.
+    await writeTestControlPlane(root, { now: new Date(NOW.getTime() - 3650 * DAY + 12 * 3_600_000) });
     const soon = await bosun(['certs', 'renew', 'front-proxy-client', '--root', root, '--no-restart']);
     assert.equal(soon.code, 1);
     assert.match(
@@ -292,16 +280,20 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
     };
   }
 
-  test('renew all: files renewed, static pods restarted etcd last, the new certificates served', async () => {
-    const out = capture();
-    const clock = new SteppingClock();
-    const kube = fakeCluster(new Set());
-    const restart = makeRestartPhase({
+  /** The restart phase on a fake cluster whose kube-apiserver is always ready. */
+  const phaseOn = (kube: StaticPodsKube & ServedKube, clock: Clock, out: Output): RestartPhase =>
+    makeRestartPhase({
       ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
       clock,
       onEvent: printEvents(out),
       timeoutMs: 60_000,
     });
+
+  test('renew all: files renewed, static pods restarted etcd last, the new certificates served', async () => {
+    const out = capture();
+    const clock = new SteppingClock();
+    const kube = fakeCluster(new Set());
+    const restart = phaseOn(kube, clock, out);
     const result = await renewAndReport(
       { names: ['all'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
       { clock, out, restart },
@@ -478,12 +470,7 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
     };
     const clock = new SteppingClock();
     const kube = fakeCluster(new Set());
-    const restart = makeRestartPhase({
-      ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
-      clock,
-      onEvent: printEvents(out),
-      timeoutMs: 60_000,
-    });
+    const restart = phaseOn(kube, clock, out);
     await renewAndReport(
       { names: ['front-proxy-client'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
       { clock, out, restart },
@@ -502,12 +489,7 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
     const out = capture();
     const clock = new SteppingClock();
     const kube = fakeCluster(new Set(['kube-apiserver']));
-    const restart = makeRestartPhase({
-      ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
-      clock,
-      onEvent: printEvents(out),
-      timeoutMs: 60_000,
-    });
+    const restart = phaseOn(kube, clock, out);
     await assert.rejects(
       renewAndReport(
         { names: ['apiserver'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
@@ -545,12 +527,7 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
         Promise.resolve([{ name: 'cp-1', internalIP: '127.0.0.1', kubeletPort: 1, controlPlane: true }]),
       getPodCommand: () => Promise.resolve(null),
     };
-    const restart = makeRestartPhase({
-      ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
-      clock,
-      onEvent: printEvents(out),
-      timeoutMs: 60_000,
-    });
+    const restart = phaseOn(kube, clock, out);
     await assert.rejects(
       renewAndReport(
         {

@@ -5,12 +5,12 @@
 // sandboxes of v1.28 and v1.29 laid out as those releases' kubeadm lays a node out.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { generateClusterCas, writeControlPlanePki } from '../src/certs/index.ts';
+import { writeTestControlPlane } from '../src/certs/testing/node.ts';
 import { runCli } from '../src/cli/program.ts';
 import { captureCtx } from './support/etcd-backup.ts';
 import { startTestSandbox, type TestSandbox } from './support/sandbox.ts';
@@ -42,28 +42,8 @@ function subject(file: string): string {
 }
 
 /** A control plane's files made the way kubeadm of `version` makes them, with its manifests' images. */
-async function kubeadmNode(root: string, version: string): Promise<void> {
-  const now = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const cas = await generateClusterCas({ now, keyAlgorithm: 'ecdsa-p256' });
-  await writeControlPlanePki(join(root, 'etc/kubernetes'), join(root, 'var/lib/kubelet/pki'), cas, {
-    nodeName: 'cp-1',
-    advertiseAddress: '127.0.0.1',
-    controlPlaneEndpoint: '127.0.0.1:6443',
-    now,
-    keyAlgorithm: 'ecdsa-p256',
-    kubernetesVersion: version,
-  });
-  const manifests = join(root, 'etc/kubernetes/manifests');
-  mkdirSync(manifests, { recursive: true });
-  for (const c of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'])
-    writeFileSync(
-      join(manifests, `${c}.yaml`),
-      `apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: registry.k8s.io/${c}:${version}\n    name: ${c}\n`,
-    );
-  writeFileSync(
-    join(manifests, 'etcd.yaml'),
-    'spec:\n  containers:\n  - image: registry.k8s.io/etcd:3.5.15-0\n',
-  );
+function kubeadmNode(root: string, version: string): Promise<void> {
+  return writeTestControlPlane(root, { kubernetesVersion: version, manifestsVersion: version });
 }
 
 describe('on files: the set of kubeconfigs follows the kubeadm version of the manifests', () => {

@@ -13,9 +13,9 @@ import { isBosunError } from '../common/errors.ts';
 import { checkCertificates, type CheckedRow } from './check.ts';
 import { MAX_PKI_FILE_BYTES, readPkiFile } from './files.ts';
 import { resolveCertPaths } from './paths.ts';
-import { generateClusterCas, writeControlPlanePki } from './pki-gen.ts';
 import { renewCertificates } from './renew.ts';
 import { localNodeName } from './served.ts';
+import { writeTestControlPlane } from './testing/node.ts';
 
 const DAY = 86_400_000;
 const NOW = new Date(Math.floor(Date.now() / 1000) * 1000);
@@ -47,14 +47,7 @@ describe('only regular files of a sane size are read', () => {
     dir = await mkdtemp(join(tmpdir(), 'bosun-certs-files-'));
     root = join(dir, 'host');
     pki = join(root, 'etc/kubernetes/pki');
-    const cas = await generateClusterCas({ now: NOW, keyAlgorithm: 'ecdsa-p256' });
-    await writeControlPlanePki(join(root, 'etc/kubernetes'), join(root, 'var/lib/kubelet/pki'), cas, {
-      nodeName: 'cp-1',
-      advertiseAddress: '127.0.0.1',
-      controlPlaneEndpoint: '127.0.0.1:6443',
-      now: NOW,
-      keyAlgorithm: 'ecdsa-p256',
-    });
+    await writeTestControlPlane(root, { now: NOW });
   });
   after(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
