@@ -196,9 +196,7 @@ for (const version of ['v1.28.15', 'v1.29.15']) {
       const copy = join(s.dir, 'etc-kubernetes-of-cp-1');
       cpSync(etcK, copy, { recursive: true });
       rmSync(join(copy, 'manifests'), { recursive: true, force: true });
-      const r = await bosun(s.dir, [
-        'certs',
-        'check',
+      const at = [
         '--config-dir',
         copy,
         '--pki-dir',
@@ -207,14 +205,19 @@ for (const version of ['v1.28.15', 'v1.29.15']) {
         join(root, 'var/lib/kubelet/pki'),
         '--kubeconfig',
         s.kubeconfig,
-        '-o',
-        'json',
-      ]);
+      ];
+      const r = await bosun(s.dir, ['certs', 'check', ...at, '-o', 'json']);
       assert.equal(r.code, 3, r.err);
       const doc = JSON.parse(r.out) as CheckJson;
       assert.equal(
         doc.certificates.some((c) => c.name === 'super-admin.conf'),
         since129,
+      );
+      const renew = await bosun(s.dir, ['certs', 'renew', 'all', ...at, '--no-restart']);
+      assert.equal(renew.code, 0, renew.err);
+      assert.equal(
+        renew.out.split('\n').filter((l) => / renewed \(expires /.test(l)).length,
+        since129 ? 11 : 10,
       );
     });
 

@@ -19,6 +19,7 @@ import {
   shortHumanDuration,
   statusText,
   type CertsEventSink,
+  type ClusterVersionReader,
   type CheckedRow,
   type NotChecked,
   type RenewOptions,
@@ -434,12 +435,18 @@ export function printEvents(out: Pick<Output, 'out' | 'err'>): CertsEventSink {
  */
 export async function renewAndReport(
   opts: RenewOptions,
-  deps: { clock: Clock; out: Pick<Output, 'out' | 'err'>; restart?: RestartPhase },
+  deps: {
+    clock: Clock;
+    out: Pick<Output, 'out' | 'err'>;
+    restart?: RestartPhase;
+    clusterVersion?: ClusterVersionReader;
+  },
 ): Promise<RenewOutcome> {
   const outcome = await runCertsRenew(opts, {
     clock: deps.clock,
     onEvent: printEvents(deps.out),
     ...(deps.restart ? { restart: deps.restart } : {}),
+    ...(deps.clusterVersion ? { clusterVersion: deps.clusterVersion } : {}),
   });
   finishRenew(outcome, deps.clock.now(), deps.out);
   return outcome;

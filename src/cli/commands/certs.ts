@@ -212,9 +212,10 @@ Re-issues each named certificate with the same subject, SANs, key usages and key
 key, signed by its CA: the leaves in pki/ (apiserver, apiserver-kubelet-client,
 apiserver-etcd-client, front-proxy-client, etcd-server, etcd-peer, etcd-healthcheck-client) and the
 client certificates embedded in admin.conf, super-admin.conf (kubeadm v1.29 and later),
-controller-manager.conf and scheduler.conf. The old files are kept in a dated directory under --backup-dir and every file is
-written atomically. Refuses, changing nothing, when a CA key is absent (external CA) or a
-certificate is missing. CAs and the kubelet's own certificates are not renewed here.
+controller-manager.conf and scheduler.conf. The old files are kept in a dated directory under
+--backup-dir and every file is written atomically. Refuses, changing nothing, when a CA key is
+absent (external CA), a certificate is missing, or a CA has expired or expires within a day.
+CAs and the kubelet's own certificates are not renewed here.
 
 Unless --no-restart, the static pods that read the renewed files are then restarted the kubeadm way
 (manifest moved out of manifests/, mirror pod gone, manifest moved back, mirror pod Ready), one at a
