@@ -55,7 +55,6 @@ export {
 } from './live.ts';
 export {
   nodeKubeadmVersion,
-  versionFromManifests,
   type ClusterVersionReader,
   type KubeadmVersion,
 } from './node-version.ts';

@@ -2,7 +2,8 @@
 // manifest is moved out of manifests/, bosun waits until the mirror pod is gone, moves it back and
 // waits until the mirror pod is Ready again; one component at a time, etcd last and only while
 // etcd's quorum holds without this member. A manifest bosun moved out is always moved back, even
-// when a wait fails or the user interrupts.
+// when a wait fails or the user interrupts; one a kill left out is put back by the next run
+// (unparkManifests), which waits until that static pod is Ready again before going on.
 import { access, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BosunError } from '../common/errors.ts';

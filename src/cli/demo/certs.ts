@@ -13,6 +13,7 @@ import {
   formatExpires,
   livePortsFromClients,
   makeRestartPhase,
+  nodeKubeadmVersion,
   resolveCertPaths,
   type CertPaths,
   type LivePorts,
@@ -88,7 +89,9 @@ export const certsChapter: DemoChapter = {
     d.say(
       `\`bosun certs check --root ${root}\` sees on ${node}: what kubeadm checks, plus the kubelet's own:`,
     );
-    const first = await checkCertificates(paths, clock.now(), WARN_WITHIN);
+    // The files cp-1's kubeadm release writes (its manifests' images say which).
+    const kubernetesVersion = (await nodeKubeadmVersion(paths))?.version;
+    const first = await checkCertificates(paths, clock.now(), WARN_WITHIN, { kubernetesVersion });
     await printCheckRows(first, clock.now(), { output: 'table' }, { out: d.show });
 
     d.say('');
@@ -107,7 +110,7 @@ export const certsChapter: DemoChapter = {
       { clock, out: setupOut, restart: restart(setupOut) },
     );
 
-    const soon = await checkCertificates(paths, clock.now(), WARN_WITHIN);
+    const soon = await checkCertificates(paths, clock.now(), WARN_WITHIN, { kubernetesVersion });
     d.say('');
     d.say('bosun certs check now flags them, with an exit code of its own for cron and monitoring:');
     const flagged = soon.filter((r) => r.status === 'expiring' || r.status === 'expired');
