@@ -140,4 +140,12 @@ describe('a rerun of certs renew after a kill', () => {
     assert.equal(await readFile(join(root, 'etc/kubernetes/pki/apiserver.crt'), 'utf8'), before);
     assert.ok(existsSync(lock), 'the lock is not ours to remove');
   });
+
+  test('no node at the root: the renewal refuses and creates nothing, not even for its lock', async () => {
+    const root = join(dir, 'nothing-here');
+    const r = await bosun(dir, ['certs', 'renew', 'all', '--root', root, '--no-restart']);
+    assert.equal(r.code, 1);
+    assert.match(r.err[0] ?? '', /^error: cannot renew \d+ certificates: /);
+    assert.equal(existsSync(root), false);
+  });
 });

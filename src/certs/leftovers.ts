@@ -6,7 +6,7 @@
 // writes, and backups it did not finish (`.bosun-certs-backup-*.part`). It removes nothing else.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { link, lstat, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BosunError } from '../common/errors.ts';
 import type { CertPaths } from './check.ts';
@@ -74,7 +74,12 @@ export async function acquireRenewLock(
   deps: { now: Date; onEvent: CertsEventSink },
 ): Promise<RenewLock> {
   const file = renewLockPath(paths);
-  await mkdir(dirname(file), { recursive: true, mode: 0o755 });
+  // No config dir, nothing to renew (the renewal refuses): create nothing for a lock.
+  try {
+    if (!(await stat(dirname(file))).isDirectory()) return { release: () => Promise.resolve() };
+  } catch {
+    return { release: () => Promise.resolve() };
+  }
   const mine: LockRecord = {
     pid: process.pid,
     startTime: processStartTime(process.pid),
