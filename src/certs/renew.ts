@@ -418,7 +418,14 @@ export async function renewCertificates(req: RenewRequest): Promise<RenewResult>
     for (const st of staged) await rm(st.tmp, { force: true });
     throw e;
   }
-  for (const st of staged) await commitStaged(st.tmp, st.path);
+  for (const [i, st] of staged.entries()) {
+    try {
+      await commitStaged(st.tmp, st.path);
+    } catch (e) {
+      for (const rest of staged.slice(i + 1)) await rm(rest.tmp, { force: true });
+      throw e;
+    }
+  }
 
   return {
     renewed: planned.map((p) => ({
