@@ -125,6 +125,8 @@ describe('bosun upgrade apply killed with SIGKILL at several points, and run aga
       '--lock-ttl',
       '6s',
       '--wait-for-lock',
+      '-v',
+      '1',
     ];
     const killAt = async (re: RegExp): Promise<string[]> => {
       const run = startBosun(t, args);

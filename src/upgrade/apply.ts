@@ -201,10 +201,14 @@ export type ApplyEvent =
       type: 'step';
       id: string;
       node?: string | undefined;
+      /** Kubelet steps: the batch they run in (the nodes of a batch in parallel). */
+      batch?: number | undefined;
       phase: 'start' | 'done' | 'skipped' | 'failed';
       detail?: string | undefined;
     }
   | { type: 'action'; id: string; node?: string | undefined; what: string }
+  /** A recipe line starts on a node. */
+  | { type: 'command'; id: string; node: string; line: string }
   | { type: 'output'; id: string; node: string; stream: 'stdout' | 'stderr'; text: string }
   | { type: 'backup'; file: string; revision: number; reused: boolean }
   | { type: 'end'; phase: 'succeeded' | 'failed' | 'interrupted'; message?: string | undefined };
@@ -697,7 +701,7 @@ class Rollout {
     const tail = new Tail();
     for (const line of stepLines(s)) {
       this.checkSignal();
-      this.emit({ type: 'action', id: s.id, node, what: line });
+      this.emit({ type: 'command', id: s.id, node, line });
       let r: LineResult;
       try {
         r = await this.deps.recipes.run(node, line, {
@@ -825,7 +829,7 @@ class Rollout {
   private async kubelet(hop: UpgradeHop, s: UpgradeStep): Promise<void> {
     const node = s.node ?? '';
     await this.write((j) => stepStarted(j, s.id, this.now()));
-    this.emit({ type: 'step', id: s.id, node, phase: 'start' });
+    this.emit({ type: 'step', id: s.id, node, batch: s.batch, phase: 'start' });
     const lines = stepLines(s);
     const tail = new Tail();
     const work: KubeletWork = {
@@ -833,7 +837,7 @@ class Rollout {
       expectReboot: lines.some((l) => looksLikeReboot(l.split(/[\s;&|()]+/).filter((w) => w !== ''))),
       run: async (ctx) => {
         for (const line of lines) {
-          this.emit({ type: 'action', id: s.id, node, what: line });
+          this.emit({ type: 'command', id: s.id, node, line });
           let r: LineResult;
           try {
             r = await this.deps.recipes.run(node, line, {

@@ -159,6 +159,8 @@ export interface RolloutReport {
 /** Records a cluster's events from start() to stop(). */
 export class RolloutWatcher {
   readonly events: Recorded[] = [];
+  /** Requests the watcher itself sent (lists and watches), to tell them from the operation's. */
+  requests = 0;
   private readonly ctl = new AbortController();
   private readonly loops: Promise<void>[] = [];
   private readonly clients: KubeClients;
@@ -166,7 +168,12 @@ export class RolloutWatcher {
   private seq = 0;
 
   private constructor(kubeconfig: string) {
-    this.clients = createKubeClients({ kubeconfig, signal: this.ctl.signal, home: tmpdir(), clock: systemClock });
+    this.clients = createKubeClients({
+      kubeconfig,
+      signal: this.ctl.signal,
+      home: tmpdir(),
+      clock: systemClock,
+    });
   }
 
   /** Starts the watches; resolves once each has its first list. */
@@ -204,20 +211,23 @@ export class RolloutWatcher {
     return listWatch<Node | Pod | PodDisruptionBudget>(
       {
         list: async (): Promise<ListResult<Node | Pod | PodDisruptionBudget>> => {
+          this.requests++;
           const l = await kubeRequest<KubeList<Node | Pod | PodDisruptionBudget>>(this.clients, {
             method: 'GET',
             path: src.path,
           });
           return { items: l.items ?? [], resourceVersion: l.metadata?.resourceVersion ?? '' };
         },
-        watch: (rv, onEvent, signal) =>
-          watchObjects(
+        watch: (rv, onEvent, signal) => {
+          this.requests++;
+          return watchObjects(
             this.clients,
             target,
             { path: src.path, query: { resourceVersion: rv, allowWatchBookmarks: true } },
             onEvent as (e: WatchEvent<Node | Pod | PodDisruptionBudget>) => void,
             signal,
-          ),
+          );
+        },
       },
       {
         onList: (items) => {

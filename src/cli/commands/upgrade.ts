@@ -446,6 +446,8 @@ function eventLine(e: TimedApplyEvent): string | undefined {
     }
     case 'action':
       return `${at} ${e.id}: ${e.what}`;
+    case 'command':
+      return `${at} ${e.id}: ${e.line}`;
     case 'output':
       return undefined;
     case 'end':
@@ -475,9 +477,10 @@ class LiveApplyView {
   }
   handle(e: TimedApplyEvent): void {
     if (e.type === 'output') return;
-    if (e.type === 'action') {
+    if (e.type === 'action' || e.type === 'command') {
+      const what = e.type === 'action' ? e.what : e.line;
       this.erase();
-      this.active.set(e.id, e.what.length > 100 ? `${e.what.slice(0, 97)}...` : e.what);
+      this.active.set(e.id, what.length > 100 ? `${what.slice(0, 97)}...` : what);
       this.draw();
       return;
     }
@@ -737,8 +740,11 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
           return;
         }
         if (live) return live.handle(e);
-        if (e.type === 'output') {
-          if (verbose) ctx.out.err(`    ${e.node}| ${e.text}`);
+        // The recipe's lines and their output: with -v 1 (the diagnosis shows them when one fails).
+        if (e.type === 'output' || e.type === 'command') {
+          if (!verbose) return;
+          if (e.type === 'output') ctx.out.err(`    ${e.node}| ${e.text}`);
+          else ctx.out.err(eventLine(e) ?? '');
           return;
         }
         const line = eventLine(e);
