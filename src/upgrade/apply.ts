@@ -437,6 +437,8 @@ class Rollout {
   private id = '';
   /** The journal as last written by this run. */
   private journal!: RolloutJournal;
+  /** The live read that proved the last batch of kubelets done, for the next batch to decide on. */
+  private settled: Awaited<ReturnType<typeof readLiveVersions>> | undefined;
   private readonly ran: string[] = [];
   private readonly found: string[] = [];
 
@@ -598,7 +600,9 @@ class Rollout {
   private async group(hop: UpgradeHop, g: StepGroup): Promise<void> {
     this.checkSignal();
     if (g.kind === 'backup') return this.backupStep(hop, g.steps[0]!);
-    const live = await this.live();
+    // The read that proved the previous batch done is fresh enough for the next batch's decisions.
+    const live = this.settled ?? (await this.live());
+    this.settled = undefined;
     const todo: UpgradeStep[] = [];
     for (const s of g.steps) {
       const js = findStep(this.journal, s.id);
@@ -809,6 +813,9 @@ class Rollout {
 
   private async kubelets(hop: UpgradeHop, steps: UpgradeStep[]): Promise<void> {
     const results = await Promise.allSettled(steps.map((s) => this.kubelet(hop, s)));
+    if (results.every((r) => r.status === 'fulfilled'))
+      // One read for the whole batch: every step's proofs, and the next batch's decisions.
+      this.settled = await this.settle(steps);
     const failed = results
       .map((r, i) => ({ r, s: steps[i]! }))
       .filter((x): x is { r: PromiseRejectedResult; s: UpgradeStep } => x.r.status === 'rejected');
@@ -919,24 +926,38 @@ class Rollout {
           : `${node} is left cordoned. Fix the cause, then run bosun upgrade apply --to ${this.plan.to} again: it resumes at this node.`,
       );
     }
-    // The engine's last write may not be in every API server's view yet: read until the proofs
-    // hold and the maintenance is gone from the node, for a little while.
+  }
+
+  /**
+   * After the engine said done for every node of a batch: reads until each step's proofs hold and
+   * no maintenance is left on its node (the engine's last write may not be in every API server's
+   * view yet), then records the steps done. Returns that read.
+   */
+  private async settle(steps: readonly UpgradeStep[]): Promise<Awaited<ReturnType<typeof readLiveVersions>>> {
     const deadline = this.now().getTime() + SETTLE_MS;
     for (;;) {
       const live = await this.live();
-      const settled = proofsHold(s.proofs, live.versions) && !live.inMaintenance.has(node);
-      if (settled) break;
-      if (this.now().getTime() >= deadline)
+      const open = steps.filter(
+        (s) => !proofsHold(s.proofs, live.versions) || live.inMaintenance.has(s.node ?? ''),
+      );
+      if (open.length === 0) {
+        for (const s of steps) {
+          await this.write((j) => stepDone(j, s.id, 'ran', this.now()));
+          this.ran.push(s.id);
+          this.emit({ type: 'step', id: s.id, node: s.node, phase: 'done' });
+        }
+        return live;
+      }
+      if (this.now().getTime() >= deadline) {
+        const s = open[0]!;
         return this.failStep(
           s,
-          `${node} finished its maintenance but ${unmetProofs(s.proofs, live.versions).join('; ') || 'its maintenance state is still on the node'}`,
+          `${s.node ?? ''} finished its maintenance but ${unmetProofs(s.proofs, live.versions).join('; ') || 'its maintenance state is still on the node'}`,
           unmetProofs(s.proofs, live.versions),
           'Someone changed the node meanwhile: run bosun upgrade apply again.',
         );
+      }
       await this.deps.clock.sleep(this.opts.pollMs, this.signal).catch(() => undefined);
     }
-    await this.write((j) => stepDone(j, s.id, 'ran', this.now()));
-    this.ran.push(s.id);
-    this.emit({ type: 'step', id: s.id, node, phase: 'done' });
   }
 }

@@ -718,7 +718,7 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
             healthTimeoutMs,
             healthSettleMs: 0,
             restoreTimeoutMs,
-            pollMs: 250,
+            pollMs: 100,
           },
           {
             kube,
@@ -780,7 +780,7 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
             staticPodTimeoutMs,
             kubeletTimeoutMs,
             commandTimeoutMs,
-            pollMs: 250,
+            pollMs: 100,
             skipCertificates: !f.certificates,
           },
           {
