@@ -8,7 +8,9 @@
 //   over the sequence; the control planes count their recipe and the time their static pods take
 //   to show the new version, and the etcd backup its own time. Target: within 1.10x.
 // - the API requests bosun sent per node (the sandbox's request counters, the watcher's own
-//   subtracted), with 2 and with 8 pods per worker: they must not grow with the pod count.
+//   subtracted), with 2 and with 8 pods per worker (one worker at a time: three workers' evictions
+//   of 24 pods under one budget at once exhaust the eviction handler's conflict retries, kube-apiserver's
+//   EvictionsRetry as the sandbox's, and the drain stops on that 409): they must not grow with the pod count.
 // Never asserts on time.
 // Usage: npm run bench -- upgrade
 import { spawn } from 'node:child_process';
@@ -283,6 +285,6 @@ const only = process.env['BOSUN_BENCH_ONLY'];
 for (const [mu, pods] of [
   [1, 2],
   [3, 2],
-  [3, 8],
+  [1, 8],
 ] as const)
   if (only === undefined || only === `${mu}/${pods}`) await one(mu, pods);

@@ -7,55 +7,18 @@
 // nothing touched.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../src/cli/program.ts';
-import type { CliContext } from '../src/cli/context.ts';
-import { processExec, systemClock } from '../src/common/real.ts';
 import type { Node } from '../src/kube/types.ts';
 import type { RolloutJournal } from '../src/journal/index.ts';
 import type { UpgradeStatus } from '../src/upgrade/index.ts';
 import { bosunOn, type CliRun } from './support/drain.ts';
-import { RolloutWatcher } from './support/rollout-watcher.ts';
+import { RolloutWatcher, leftovers } from './support/rollout-watcher.ts';
 import { startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 
 const TARGET = 'v1.34.3';
 const NODES = ['cp-1', 'cp-2', 'cp-3', 'worker-1', 'worker-2', 'worker-3', 'worker-4'];
 const MAX_UNAVAILABLE = 2;
-
-/** `bosun ARGV` in this process, calling onLine with each stdout line as it comes. */
-async function bosunLive(
-  t: TestSandbox,
-  argv: readonly string[],
-  onLine: (line: string) => void,
-): Promise<CliRun> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const home = mkdtempSync(join(tmpdir(), 'bosun-home-'));
-  try {
-    const ctx: CliContext = {
-      out: {
-        out: (l) => {
-          out.push(l);
-          onLine(l);
-        },
-        err: (l) => err.push(l),
-        isTTY: false,
-      },
-      env: { KUBECONFIG: t.kubeconfig, PATH: process.env['PATH'], USER: 'tester' },
-      cwd: home,
-      clock: systemClock,
-      exec: processExec,
-      signal: new AbortController().signal,
-      self: { execPath: process.execPath, args: [] },
-      home,
-    };
-    return { code: await runCli([...argv], ctx), out, err };
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
-}
 
 describe('bosun upgrade apply on a v1.32.9 sandbox, to v1.34.3', () => {
   let t: TestSandbox;
@@ -190,7 +153,7 @@ describe('bosun upgrade apply on a v1.32.9 sandbox, to v1.34.3', () => {
     ];
     let r: CliRun;
     try {
-      r = await bosunLive(
+      r = await bosunOn(
         t,
         [
           ...args,
@@ -201,10 +164,12 @@ describe('bosun upgrade apply on a v1.32.9 sandbox, to v1.34.3', () => {
           '-o',
           'json',
         ],
-        (line) => {
-          // Once the first holds the lock, a second apply starts beside it.
-          if (race === undefined && /"type":"lock","state":"acquired"/.test(line))
-            race = bosunOn(t, [...args]);
+        {
+          onOut: (line) => {
+            // Once the first holds the lock, a second apply starts beside it.
+            if (race === undefined && /"type":"lock","state":"acquired"/.test(line))
+              race = bosunOn(t, [...args]);
+          },
         },
       );
     } finally {
@@ -253,15 +218,12 @@ describe('bosun upgrade apply on a v1.32.9 sandbox, to v1.34.3', () => {
       );
 
     // The end state: every node at the target, schedulable, no bosun annotation left; workloads Ready.
-    for (const n of await nodes()) {
-      assert.equal(n.status?.nodeInfo?.kubeletVersion, TARGET);
-      assert.notEqual(n.spec?.unschedulable, true, `${n.metadata.name ?? ''} uncordoned`);
-      assert.deepEqual(
-        Object.keys(n.metadata.annotations ?? {}).filter((k) => k.startsWith('bosun.dev/')),
-        [],
-        `${n.metadata.name ?? ''} carries no bosun annotation`,
-      );
-    }
+    const after = await nodes();
+    assert.deepEqual(
+      after.map((n) => n.status?.nodeInfo?.kubeletVersion),
+      NODES.map(() => TARGET),
+    );
+    assert.deepEqual(leftovers(after), []);
     const workloads = await t.kubectlJson<{
       items: {
         kind: string;

@@ -26,6 +26,11 @@ export interface CliContext {
    * --yes).
    */
   ask?: (question: string) => Promise<string>;
+  /**
+   * This process and a look at others of this machine (a lock entry whose process is gone is
+   * released at once). Absent in-process (tests): no process is then taken for gone.
+   */
+  process?: { pid: number; alive(pid: number): boolean };
 }
 
 /** Global flags shared by every command, with kubectl's names. */

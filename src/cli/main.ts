@@ -29,6 +29,18 @@ const ctx: CliContext = {
   signal: controller.signal,
   self: { execPath: process.execPath, args: [...process.execArgv, process.argv[1] ?? ''] },
   home: os.homedir(),
+  process: {
+    pid: process.pid,
+    alive: (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (e) {
+        // EPERM: it runs, as another user.
+        return (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    },
+  },
   ...(process.stdin.isTTY
     ? {
         ask: async (question: string): Promise<string> => {

@@ -37,7 +37,15 @@ import {
   type PlannedHop,
   type RolloutJournal,
 } from '../journal/index.ts';
-import { diagnose, looksLikeReboot, maintenanceState } from '../drain/index.ts';
+import {
+  diagnose,
+  looksLikeReboot,
+  maintenanceState,
+  type MaintainResult,
+  type WorkContext,
+  type WorkResult,
+} from '../drain/index.ts';
+import type { StartedProcess } from '../host/index.ts';
 import { isRetryable } from '../kube/errors.ts';
 import type { NodeHealth, NodePods } from '../kube/ports.ts';
 import type { Pod } from '../kube/types.ts';
@@ -60,14 +68,6 @@ import type { ClusterInfo } from '../kube/cluster-info.ts';
 
 // ---- ports ----
 
-/** A process an executor started (host/ StartedProcess), recorded before the command runs. */
-export interface StartedProcessRef {
-  pid: number;
-  startTicks: string;
-  host: string;
-  bootId: string;
-}
-
 /** How a recipe line ended. */
 export interface LineResult {
   exitCode: number | null;
@@ -85,23 +85,11 @@ export interface RecipeRunner {
     opts: {
       signal?: AbortSignal | undefined;
       onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
-      onStart?: ((p: StartedProcessRef) => Promise<void>) | undefined;
+      onStart?: ((p: StartedProcess) => Promise<void>) | undefined;
       timeoutMs?: number | undefined;
     },
   ): Promise<LineResult>;
 }
-
-/** What the engine hands a kubelet step's work (drain/ WorkContext). */
-export interface KubeletWorkContext {
-  signal?: AbortSignal | undefined;
-  onOutput(stream: 'stdout' | 'stderr', line: string): void;
-  onStart(p: StartedProcessRef): Promise<void>;
-}
-
-/** How the work ended (drain/ WorkResult). */
-export type KubeletWorkResult =
-  | { ok: true }
-  | { ok: false; message: string; exitCode: number | null; timedOut: boolean; notStarted?: boolean };
 
 /** The work of a kubelet step, done while the node is drained. */
 export interface KubeletWork {
@@ -111,16 +99,8 @@ export interface KubeletWork {
    * as healthy (a node that goes down after its kubelet reported the new version is not done).
    */
   expectReboot: boolean;
-  run(ctx: KubeletWorkContext): Promise<KubeletWorkResult>;
-}
-
-/** How the engine ended a node's maintenance (drain/ MaintainResult). */
-export interface NodeMaintenanceResult {
-  outcome: string;
-  message?: string | undefined;
-  hint?: string | undefined;
-  diagnosis?: string[] | undefined;
-  resumed: boolean;
+  /** Runs the recipe lines with the engine's context (they are recorded on the node as they start). */
+  run(ctx: WorkContext): Promise<WorkResult>;
 }
 
 /** A node's cordon, drain, work, wait healthy, uncordon, wait for its workloads: the node-work engine. */
@@ -128,7 +108,7 @@ export type NodeMaintainer = (
   node: string,
   work: KubeletWork,
   opts: { signal?: AbortSignal | undefined; onPhase: (phase: string, detail?: string) => void },
-) => Promise<NodeMaintenanceResult>;
+) => Promise<Pick<MaintainResult, 'outcome' | 'message' | 'hint' | 'diagnosis' | 'resumed'>>;
 
 /** The cluster lock, held exclusively for the rollout. */
 export interface LockHandle {

@@ -80,14 +80,10 @@ export {
   type ApplyResult,
   type BackupTaker,
   type KubeletWork,
-  type KubeletWorkContext,
-  type KubeletWorkResult,
   type LineResult,
   type LockHandle,
   type NodeMaintainer,
-  type NodeMaintenanceResult,
   type RecipeRunner,
-  type StartedProcessRef,
   type TimedApplyEvent,
   type UpgradeLock,
 } from './apply.ts';
@@ -97,7 +93,7 @@ export {
   etcdEndpoints,
   type EtcdBackupOptions,
 } from './backup.ts';
-export { UPGRADE_OPERATION, clusterUpgradeLock } from './lock.ts';
+export { UPGRADE_OPERATION, clusterUpgradeLock, upgradeProcessOf } from './lock.ts';
 export {
   backupFresh,
   componentsAfter,

@@ -1,7 +1,10 @@
 // The cluster lock as an upgrade takes it: exclusively (no reboot, no certificate restart, no other
 // upgrade beside it), for operation "upgrade", renewed in the background until the rollout ends. A
 // second apply either fails at once saying who holds the lock and since when, or, asked to wait,
-// waits until the lock is free (a holder that died is taken over once its entry expires).
+// waits until the lock is free (a holder that died is taken over once its entry expires). An
+// upgrade's entry names its machine and process ("alice@ops-1 (bosun upgrade apply) pid 4242/3f9a1c"):
+// one left by a process of this very machine that is gone (killed, crashed) is released at once
+// instead of waited out. A pid that is in use again only makes bosun wait for the entry to expire.
 import { LockHeldError, describeHolder, type ClusterLock } from '../lock/index.ts';
 import { BosunError } from '../common/errors.ts';
 import type { Clock } from '../common/ports.ts';
@@ -12,11 +15,36 @@ const HELD = 'another bosun operation holds the cluster lock';
 /** The operation an upgrade's lock entry names. */
 export const UPGRADE_OPERATION = 'upgrade';
 
+/** The process an upgrade's lock identity names, on which machine; undefined for other identities. */
+export function upgradeProcessOf(identity: string): { host: string; pid: number } | undefined {
+  const m = /^[^@\s]*@(\S+) \(bosun upgrade apply\) pid (\d+)\//.exec(identity);
+  return m ? { host: m[1] ?? '', pid: Number(m[2]) } : undefined;
+}
+
 /** The UpgradeLock on bosun's cluster lock. */
 export function clusterUpgradeLock(
   lock: ClusterLock,
-  o: { identity: string; ttlSeconds: number; clock: Clock },
+  o: {
+    identity: string;
+    ttlSeconds: number;
+    clock: Clock;
+    /** This machine's name, as identities name it. */
+    host: string;
+    /** Whether a process of this machine still runs. */
+    processAlive: (pid: number) => boolean;
+  },
 ): UpgradeLock {
+  const reaped: string[] = [];
+  /** Releases the entries of upgrades whose process on this machine is gone. */
+  const reapDead = async (): Promise<void> => {
+    const d = await lock.describe();
+    for (const h of d.holders) {
+      const p = upgradeProcessOf(h.identity);
+      if (h.identity === o.identity || h.state !== 'live' || !p || p.host !== o.host || o.processAlive(p.pid))
+        continue;
+      if (await lock.release(h.identity)) reaped.push(`${h.text}, its process ${p.pid} on ${p.host} is gone`);
+    }
+  };
   const req = {
     identity: o.identity,
     mode: 'exclusive' as const,
@@ -25,6 +53,7 @@ export function clusterUpgradeLock(
   };
   return {
     async check() {
+      await reapDead();
       const d = await lock.describe();
       const live = d.holders.filter((h) => h.state === 'live' && h.identity !== o.identity);
       if (live.length === 0) return;
@@ -38,6 +67,7 @@ export function clusterUpgradeLock(
       });
     },
     async acquire({ wait, signal, onBlocked }): Promise<LockHandle> {
+      await reapDead();
       let got;
       if (wait)
         got = await lock.acquire(req, {
@@ -53,7 +83,10 @@ export function clusterUpgradeLock(
       const now = o.clock.now();
       return {
         signal: hold.signal,
-        takenOver: got.takenOver.map((t) => `${describeHolder(t.holder, now)}, ${t.state}`),
+        takenOver: [
+          ...reaped.splice(0),
+          ...got.takenOver.map((t) => `${describeHolder(t.holder, now)}, ${t.state}`),
+        ],
         release: () => hold.release(),
       };
     },

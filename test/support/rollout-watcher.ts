@@ -309,3 +309,18 @@ export class RolloutWatcher {
     };
   }
 }
+
+/**
+ * What a rolling operation left on the nodes: a cordon, or an annotation of bosun's (a cordon's
+ * owner, a drain or maintenance state). Empty when it cleaned up after itself.
+ */
+export function leftovers(nodes: readonly Node[]): string[] {
+  const out: string[] = [];
+  for (const n of nodes) {
+    const name = n.metadata.name ?? '';
+    if (n.spec?.unschedulable === true) out.push(`${name} is cordoned`);
+    for (const k of Object.keys(n.metadata.annotations ?? {}))
+      if (k.startsWith('bosun.dev/')) out.push(`${name} carries ${k}`);
+  }
+  return out;
+}

@@ -674,7 +674,7 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
       }
 
       // Unique per run: two runs of one user on one machine must not share the lock entry.
-      const who = `${identity(ctx, command)} pid ${process.pid}/${randomBytes(3).toString('hex')}`;
+      const who = `${identity(ctx, command)} pid ${ctx.process?.pid ?? 0}/${randomBytes(3).toString('hex')}`;
       const lock = new ClusterLock({}, { kube: leases, clock: ctx.clock, nodeExists: nodeExistsVia(kube) });
       const primaryPki = async (): Promise<string> => {
         if (f.etcdPkiDir !== undefined)
@@ -791,6 +791,8 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
             clock: ctx.clock,
             journal: new JournalStore({ ...createConfigMaps(clients), ...leases }, { clock: ctx.clock }),
             lock: up.clusterUpgradeLock(lock, {
+              host: hostname(),
+              processAlive: (pid) => ctx.process?.alive(pid) ?? true,
               identity: who,
               ttlSeconds: Math.max(1, Math.round(lockTtlMs / 1000)),
               clock: ctx.clock,
