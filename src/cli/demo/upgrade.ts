@@ -5,6 +5,7 @@
 // user types them; the only change it makes by itself is the budget's, and it says so.
 import { BosunError } from '../../common/errors.ts';
 import { kubeRequest } from '../../kube/client.ts';
+import { createNodePods } from '../../kube/node-pods.ts';
 import { DEMO_BACKUP_DIR } from './backup.ts';
 import type { DemoChapter } from './context.ts';
 
@@ -12,6 +13,19 @@ import type { DemoChapter } from './context.ts';
 export const upgradeChapter: DemoChapter = {
   title: 'Upgrade: one minor, in Version Skew Policy order',
   async run(d) {
+    // The chapter before restarted the control plane: its nodes may not have reported since.
+    const kube = createNodePods(d.kube);
+    const deadline = d.cli.clock.now().getTime() + 120_000;
+    for (;;) {
+      const nodes = await kube.listNodes();
+      const ready = nodes.every((n) =>
+        (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      if (ready) break;
+      if (d.cli.clock.now().getTime() > deadline)
+        throw new BosunError("the demo cluster's nodes did not become Ready again", 'INTERNAL');
+      await d.cli.clock.sleep(250, d.cli.signal);
+    }
     d.say(
       'What can this cluster move to? bosun asks the release index, as kubeadm upgrade plan does (the sandbox',
     );
