@@ -19,7 +19,7 @@ import {
   type AlertFilter,
 } from './blockers.ts';
 import { fetchHttp } from './http.ts';
-import { REBOOT_BLOCKED } from './keys.ts';
+import { REBOOT_BLOCKED } from '../kube/annotations.ts';
 
 // ---- node annotations and cordons ----
 

@@ -14,7 +14,7 @@ import { CORDONED_BY } from '../drain/index.ts';
 import type { ListOptions } from '../kube/ports.ts';
 import type { ListResult, Node, Pod } from '../kube/types.ts';
 import { redactError, redactUrl, type HttpPort } from './http.ts';
-import { REBOOT_BLOCKED } from './keys.ts';
+import { REBOOT_BLOCKED } from '../kube/annotations.ts';
 
 /** The kinds of blocker, names for metrics labels and status. */
 export const BLOCKER_KINDS = ['annotation', 'cordon', 'pods', 'alerts'] as const;

@@ -1,7 +1,7 @@
 // The reboot agent's states and transitions, as a pure state machine. The agent loop only
 // interprets it: it asks nextAction(record) what to do, does it through its ports, and feeds the
 // outcome back as an event to transition(record, event), which returns the new record (written on
-// the Node before the next step, keys.ts REBOOT_STATE) and, when the change matters to people, a
+// the Node before the next step, kube/annotations.ts REBOOT_STATE) and, when the change matters to people, a
 // notice to send.
 //
 //   idle -> waiting-window -> blocked -> waiting-lock -> cordoning -> draining -> drained
