@@ -159,6 +159,13 @@ export class RolloutWatcher {
     this.lock.push({ t: Date.now(), holders: ids });
   }
 
+  /** Forgets the samples so far (one watcher serves several runs on one sandbox). */
+  reset(): void {
+    this.nodes.length = 0;
+    this.pdbs.length = 0;
+    this.lock.length = 0;
+  }
+
   /** Calls fn with every Node sample from now on; returns the unsubscribe. */
   onNodeSample(fn: (s: NodeSample) => void): () => void {
     this.listeners.add(fn);
@@ -193,13 +200,17 @@ export class RolloutWatcher {
    * The most nodes out of service at one instant among `names` (cordoned, or not Ready), and the
    * instant: each node's state changes only at its samples, so the sweep over them is exact.
    */
-  maxOutOfService(names: readonly string[]): { count: number; nodes: string[]; t: number } {
+  maxOutOfService(
+    names: readonly string[],
+    /** What else counts as out of service (e.g. the reboot agent's record says it is rebooting). */
+    also: (s: NodeSample) => boolean = () => false,
+  ): { count: number; nodes: string[]; t: number } {
     const want = new Set(names);
     const state = new Map<string, boolean>();
     let best = { count: 0, nodes: [] as string[], t: 0 };
     for (const s of this.nodes) {
       if (!want.has(s.node)) continue;
-      state.set(s.node, s.unschedulable || !s.ready);
+      state.set(s.node, s.unschedulable || !s.ready || also(s));
       const out = [...state].filter(([, v]) => v).map(([k]) => k);
       if (out.length > best.count) best = { count: out.length, nodes: out.sort(), t: s.t };
     }
