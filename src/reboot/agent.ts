@@ -662,7 +662,14 @@ export class RebootAgent {
     const t = transition(this.record, ev, clock.now(), this.machine);
     if (t.record.state === 'waiting-lock' && this.record.state === 'waiting-lock' && !t.notice) {
       const lockEv = await this.tryLock();
-      await this.apply(signal, ev, lockEv);
+      if (lockEv.type === 'lock' && !lockEv.acquired) {
+        // Still waiting: the new holders' names are not worth a write by every waiting agent at
+        // every hand-off (bosun reboot status reads the holders from the lock itself).
+        return;
+      }
+      // Taken: the cordon decision goes in the same write (the watched node is fresh enough: the
+      // engine refuses a cordon someone else makes meanwhile).
+      await this.apply(signal, ev, lockEv, this.cordonEvent(this.node));
       return;
     }
     await this.apply(signal, ev);
@@ -707,7 +714,9 @@ export class RebootAgent {
   }
 
   private async acquire(signal: AbortSignal): Promise<void> {
-    await this.apply(signal, await this.tryLock());
+    const ev = await this.tryLock();
+    if (ev.type === 'lock' && ev.acquired) await this.apply(signal, ev, this.cordonEvent(this.node));
+    else await this.apply(signal, ev);
   }
 
   private async release(signal: AbortSignal): Promise<void> {
@@ -722,17 +731,23 @@ export class RebootAgent {
   // ---- cordon and drain --------------------------------------------------------------------------
 
   private async cordon(signal: AbortSignal): Promise<void> {
-    const n = await this.deps.kube.getNode(this.name);
+    await this.apply(signal, this.cordonEvent(await this.deps.kube.getNode(this.name)));
+  }
+
+  /**
+   * Whether the node is ours to cordon: not cordoned yet, or by this very agent (a restart). The
+   * engine cordons it with the drain, after the drain's pre-flight.
+   */
+  private cordonEvent(n: Node | undefined): AgentEvent {
+    if (n === undefined)
+      return { type: 'cordoned', ours: false, by: 'unknown (the node cannot be read)', bootId: '' };
     const info = cordonInfo(n);
-    // Ours to cordon: not cordoned yet, or by this very agent (a restart). The engine cordons it
-    // with the drain, after the drain's pre-flight.
-    const ours = !info.cordoned || info.by === this.me;
-    await this.apply(signal, {
+    return {
       type: 'cordoned',
-      ours,
+      ours: !info.cordoned || info.by === this.me,
       ...(info.by !== undefined ? { by: info.by } : info.cordoned ? { by: 'someone else' } : {}),
       bootId: bootId(n),
-    });
+    };
   }
 
   private engineOptions(extra: Partial<MaintenanceOptions>): MaintenanceOptions {
@@ -910,8 +925,7 @@ export class RebootAgent {
   }
 
   private async uncordon(signal: AbortSignal): Promise<void> {
-    const n = await this.deps.kube.getNode(this.name);
-    if (this.record.state === 'uncordoning' && maintenanceState(n) !== undefined) {
+    if (this.record.state === 'uncordoning' && this.node && maintenanceState(this.node) !== undefined) {
       // The engine's last steps: its uncordon (never someone else's cordon) and the wait until the
       // workloads it evicted are Ready again, so that the next node drains into a whole cluster.
       const r = await this.engine({ skip: ['wait-healthy'] }, signal);
@@ -919,6 +933,7 @@ export class RebootAgent {
       if (r.outcome !== 'done')
         this.deps.log.warn('after the reboot', { outcome: r.outcome, message: r.message });
     } else {
+      const n = await this.deps.kube.getNode(this.name);
       const info = cordonInfo(n);
       if (info.cordoned && info.by !== this.me)
         this.deps.log.info('the node is cordoned by someone else: left alone', { by: info.by ?? 'unknown' });

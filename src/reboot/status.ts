@@ -94,7 +94,9 @@ export function statusRows(s: RebootStatus, now: Date): string[][] {
           ? n.failure.message
           : n.state === 'waiting-window' && n.reason
             ? n.reason
-            : '<none>',
+            : n.state === 'waiting-lock'
+              ? `the lock (${s.lock.holders.map((h) => h.identity).join(', ') || 'free'})`
+              : '<none>',
     n.lockHolder
       ? `held${(s.lock.holders.find((h) => h.identity === n.node)?.state ?? 'live') === 'live' ? '' : ' (expired)'}`
       : '',
