@@ -9,7 +9,19 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { FakeClock } from '../src/common/fake-clock.ts';
+import { LocalExecutor } from '../src/host/index.ts';
 import { REBOOT_STATE } from '../src/kube/annotations.ts';
+import { createKubeClients } from '../src/kube/client.ts';
+import { createEvents } from '../src/kube/events.ts';
+import { createLeases } from '../src/kube/leases.ts';
+import { createNodePods } from '../src/kube/node-pods.ts';
+import { createNodeWatch } from '../src/kube/node-watch.ts';
+import { nodeSentinelFiles } from '../src/reboot/adapters.ts';
+import { RebootAgent, type AgentKube } from '../src/reboot/agent.ts';
+import { resolveAgentConfig } from '../src/reboot/config.ts';
+import { fetchHttp } from '../src/reboot/http.ts';
+import { AgentMetrics } from '../src/reboot/metrics.ts';
 import { parseRecord } from '../src/reboot/states.ts';
 import { startHttpStub, type HttpStub } from './support/http-stub.ts';
 import { AgentFleet, type FlagValue } from './support/reboot-agents.ts';
@@ -330,6 +342,61 @@ describe('the reboot agent when things go wrong', { timeout: 600_000 }, () => {
       1,
       'one notice, not one per waiting agent',
     );
+  });
+
+  test('an idle agent makes no API request beyond the watch of its node, however long it idles', async () => {
+    const clock = new FakeClock(Date.now());
+    const ctl = new AbortController();
+    const clients = createKubeClients({ kubeconfig: t.kubeconfig, home: t.dir, clock, signal: ctl.signal });
+    const real: AgentKube = {
+      ...createNodePods(clients),
+      ...createNodeWatch(clients),
+      ...createLeases(clients),
+      ...createEvents(clients),
+    };
+    const calls: string[] = [];
+    const kube = new Proxy(real, {
+      get(target, prop, receiver) {
+        const v: unknown = Reflect.get(target, prop, receiver);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          calls.push(String(prop));
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const cfg = resolveAgentConfig({
+      flags: {
+        nodeName: 'worker-1',
+        hostRoot: join(t.dir, 'nodes', 'worker-1', 'host'),
+        hostExec: 'local',
+        period: '2s',
+      },
+      env: {},
+    });
+    let started: () => void = () => undefined;
+    const up = new Promise<void>((r) => (started = r));
+    const quiet = (): void => undefined;
+    const agent = new RebootAgent(cfg, {
+      kube,
+      clock,
+      executor: new LocalExecutor({ env: process.env }),
+      files: nodeSentinelFiles,
+      http: fetchHttp,
+      metrics: new AgentMetrics({ node: 'worker-1' }, { clock }),
+      log: { debug: quiet, warn: quiet, error: quiet, info: (m) => m === 'agent started' && started() },
+    });
+    const running = agent.run(ctl.signal);
+    try {
+      await up;
+      const atStart = [...calls];
+      assert.deepEqual(atStart, ['nodeList', 'watchNodes'], 'a list and a watch of its own node');
+      for (let i = 0; i < 30; i++) await clock.advance(2_000); // an idle minute: thirty periods
+      assert.deepEqual(calls.slice(atStart.length), [], 'nothing more while idle');
+    } finally {
+      ctl.abort();
+      await running;
+    }
   });
 
   test('an API server restart mid-rollout: the agents carry on when it is back', async () => {

@@ -874,9 +874,12 @@ export class RebootAgent {
     if (signal.aborted) return;
     const hasState = this.node !== undefined && maintenanceState(this.node) !== undefined;
     const timeout = Math.max(this.pollMs, until - clock.now().getTime());
+    // A worker healthy again is uncordoned by the same run of the engine (one step less before the
+    // next node); a control plane's own components are checked first.
+    const cp = this.node !== undefined && isControlPlane(this.node);
     const r = await this.engine(
       {
-        stopAfter: 'wait-healthy',
+        stopAfter: cp ? 'wait-healthy' : 'uncordon',
         healthTimeoutMs: timeout,
         // Without the engine's record (removed by hand), start it over at the health gate.
         ...(hasState ? {} : { skip: ['cordon', 'drain', 'work'] }),
@@ -884,11 +887,13 @@ export class RebootAgent {
       signal,
     );
     if (r.outcome === 'interrupted') return;
-    if (r.outcome !== 'stopped') {
+    if (r.outcome === 'left-cordoned')
+      this.deps.log.info('healthy; cordoned by someone else meanwhile: left alone');
+    else if (r.outcome !== 'stopped') {
       const problems = r.diagnosis ?? [r.message ?? r.outcome];
       return this.apply(signal, { type: 'health', healthy: false, problems });
     }
-    if (this.node && isControlPlane(this.node)) {
+    if (cp) {
       for (;;) {
         const problems = await this.controlPlaneProblems(signal);
         if (problems.length === 0) break;
