@@ -16,21 +16,13 @@ import { join } from 'node:path';
 import { REBOOT_STATE } from '../src/kube/annotations.ts';
 import { parseRecord } from '../src/reboot/states.ts';
 import { AgentFleet } from '../test/support/reboot-agents.ts';
-import { allRebooted, flag, startRebootSandbox } from '../test/support/reboot-sandbox.ts';
+import { FAST_FLAGS, allRebooted, flag, startRebootSandbox } from '../test/support/reboot-sandbox.ts';
 import { RolloutWatcher, type NodeSample } from '../test/support/rollout-watcher.ts';
 import { eventually } from '../test/support/sandbox.ts';
 
 const N = 20;
 const WORKERS = Array.from({ length: N }, (_, i) => `worker-${i + 1}`);
-const FLAGS = {
-  period: '2s',
-  lockTtl: '15s',
-  rebootTimeout: '30s',
-  healthTimeout: '30s',
-  healthSettle: '0s',
-  retryDelay: '2s',
-  logLevel: 'warn',
-} as const;
+const FLAGS = { ...FAST_FLAGS, logLevel: 'warn' } as const;
 const root = join(import.meta.dirname, '..');
 
 function median(xs: readonly number[]): number {

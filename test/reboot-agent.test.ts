@@ -8,21 +8,17 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RolloutWatcher } from './support/rollout-watcher.ts';
 import { AgentFleet } from './support/reboot-agents.ts';
-import { allRebooted, flag, rebooting, startRebootSandbox, unflagged } from './support/reboot-sandbox.ts';
+import {
+  FAST_FLAGS,
+  allRebooted,
+  flag,
+  rebooting,
+  startRebootSandbox,
+  unflagged,
+} from './support/reboot-sandbox.ts';
 import type { TestSandbox } from './support/sandbox.ts';
 
 const WORKERS = Array.from({ length: 20 }, (_, i) => `worker-${i + 1}`);
-
-/** Fast timings for a sandbox whose reboot takes 2.5 s. */
-export const FAST_FLAGS = {
-  period: '2s',
-  lockTtl: '15s',
-  rebootTimeout: '30s',
-  healthTimeout: '30s',
-  healthSettle: '0s',
-  retryDelay: '2s',
-  logLevel: 'info',
-} as const;
 
 describe('the reboot agent rolls twenty flagged workers', { timeout: 600_000 }, () => {
   let t: TestSandbox;

@@ -11,6 +11,17 @@ import { settle } from './maintain.ts';
 import type { NodeSample, RolloutWatcher } from './rollout-watcher.ts';
 import { startTestSandbox, type TestSandbox } from './sandbox.ts';
 
+/** The agent's timings for a sandbox whose reboot takes 2.5 s (the rollout test and benchmark). */
+export const FAST_FLAGS = {
+  period: '2s',
+  lockTtl: '15s',
+  rebootTimeout: '30s',
+  healthTimeout: '30s',
+  healthSettle: '0s',
+  retryDelay: '2s',
+  logLevel: 'info',
+} as const;
+
 /** A Deployment and its PodDisruptionBudget. */
 export interface GuardedApp {
   name: string;
