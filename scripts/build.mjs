@@ -92,8 +92,6 @@ await build({
   target: 'node20',
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
-  // etcd3 loads its .proto files from its own directory at run time: keep it (and gRPC) in node_modules.
-  external: ['etcd3', '@grpc/grpc-js', '@grpc/proto-loader'],
   banner: {
     js: "import { createRequire as __bosunCreateRequire } from 'node:module'; const require = __bosunCreateRequire(import.meta.url);",
   },

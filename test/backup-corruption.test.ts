@@ -169,6 +169,11 @@ test('files that are not snapshots get one precise line', () => {
       want: /^offset \d+: no sha256 trailer after the \d+-byte database: a bbolt file copied from a data dir, not a snapshot etcd streamed$/,
     },
     {
+      name: 'trailer cut short',
+      bytes: snapshot.subarray(0, snapshot.length - 10),
+      want: /^offset \d+: the sha256 trailer is cut short: 22 of its 32 bytes are there \(the file should be \d+ bytes, it has \d+: truncated\)$/,
+    },
+    {
       name: 'extra bytes',
       bytes: Buffer.concat([snapshot, Buffer.from('x')]),
       want: /^offset \d+: 1 unexpected bytes after the database and its sha256 trailer/,

@@ -273,7 +273,7 @@ test('encrypted backups: status, verify and restore read them with the key; a co
   assert.match(noKey.err[0] ?? '', /^error: snapshot .* is encrypted$/);
 
   const corrupted = join(work, 'corrupted.key');
-  writeFileSync(corrupted, readFileSync(keyFile, 'utf8').slice(0, 30));
+  writeFileSync(corrupted, readFileSync(keyFile, 'utf8').slice(0, 30), { mode: 0o600 });
   for (const args of [
     ['backup', 'verify', file, '--encryption-key-file', corrupted],
     ['backup', ...tlsArgs(), '--dir', join(work, 'b5-bad'), '--encryption-key-file', corrupted],
@@ -285,7 +285,7 @@ test('encrypted backups: status, verify and restore read them with the key; a co
   assert.deepEqual(files(join(work, 'b5-bad')), [], 'no backup with a corrupted key');
 
   const other = join(work, 'other.key');
-  writeFileSync(other, createHash('sha256').update('another key').digest('hex'));
+  writeFileSync(other, createHash('sha256').update('another key').digest('hex'), { mode: 0o600 });
   const wrong = await bosun(['backup', 'verify', file, '--encryption-key-file', other]);
   assert.equal(wrong.code, 1);
   assert.match(

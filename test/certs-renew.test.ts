@@ -4,7 +4,7 @@
 // same scenario on a real sandbox (etcd, kube-apiserver, kubelets) is in certs-sandbox.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -15,13 +15,10 @@ import { isBosunError } from '../src/common/errors.ts';
 import type { Clock, Output } from '../src/common/ports.ts';
 import { processExec } from '../src/common/real.ts';
 import { FakeClock } from '../src/common/fake-clock.ts';
-import {
-  generateClusterCas,
-  makeRestartPhase,
-  runCertsRenew,
-  writeControlPlanePki,
-} from '../src/certs/index.ts';
-import type { ServedKube, StaticPodsKube } from '../src/certs/index.ts';
+import { generateClusterCas, makeRestartPhase, writeControlPlanePki } from '../src/certs/index.ts';
+import { printEvents, renewAndReport } from '../src/cli/commands/certs-output.ts';
+import { writeTestControlPlane } from '../src/certs/testing/node.ts';
+import type { RestartPhase, ServedKube, StaticPodsKube } from '../src/certs/index.ts';
 import { nodeTlsProbe } from '../src/certs/tls-probe.ts';
 
 const DAY = 86_400_000;
@@ -62,12 +59,16 @@ describe('bosun certs renew (CLI, files only)', () => {
   });
 
   async function bosun(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+    return bosunAt(argv, NOW);
+  }
+
+  async function bosunAt(argv: string[], now: Date): Promise<{ code: number; out: string[]; err: string[] }> {
     const o = capture();
     const ctx: CliContext = {
       out: o,
       env: {},
       cwd: dir,
-      clock: new FakeClock(NOW),
+      clock: new FakeClock(now),
       exec: processExec,
       signal: new AbortController().signal,
       self: { execPath: process.execPath, args: [] },
@@ -130,6 +131,48 @@ describe('bosun certs renew (CLI, files only)', () => {
     assert.equal(r.err.length, 2);
     assert.equal(await readFile(join(root, 'etc/kubernetes/pki/etcd/server.crt'), 'utf8'), beforeServer);
     assert.equal(existsSync(join(root, 'etc/kubernetes/tmp')), false);
+  });
+
+  test('a CA that expired in 2020: refused (exit 1), nothing changed, and how to renew the CA', async () => {
+    // issue 18: this renewed apiserver (valid until 2027) into a certificate that expired in 2020.
+    const root = join(dir, 'old-ca');
+    await writeTestControlPlane(root, {
+      now: new Date(Date.UTC(2010, 0, 1)),
+      notAfterOverrides: { apiserver: new Date(Date.UTC(2027, 0, 1)) },
+    });
+    const crt = join(root, 'etc/kubernetes/pki/apiserver.crt');
+    const before = await readFile(crt, 'utf8');
+    const r = await bosun(['certs', 'renew', 'apiserver', '--root', root, '--no-restart']);
+    assert.equal(r.code, 1);
+    assert.deepEqual(r.out, []);
+    assert.deepEqual(r.err, [
+      `error: cannot renew apiserver: its CA ca (${join(root, 'etc/kubernetes/pki/ca.crt')}) expired on Dec 30, 2019 00:00 UTC; what it signs now is expired from the start`,
+      'Nothing was changed. A CA is not renewed in place: rotate it (kubeadm\'s guide "Manual rotation of CA certificates", https://kubernetes.io/docs/tasks/tls/manual-rotation-of-ca-certificates/), then renew the certificates it signs.',
+    ]);
+    assert.equal(await readFile(crt, 'utf8'), before);
+    assert.equal(existsSync(join(root, 'etc/kubernetes/tmp')), false, 'no backup directory');
+  });
+
+  test('a CA that expires within a day: refused too; within a week: renewed up to it, with a warning', async () => {
+    const root = join(dir, 'ca-soon');
+    // Its CAs, ten years old, expire in twelve hours.
+    await writeTestControlPlane(root, { now: new Date(NOW.getTime() - 3650 * DAY + 12 * 3_600_000) });
+    const soon = await bosun(['certs', 'renew', 'front-proxy-client', '--root', root, '--no-restart']);
+    assert.equal(soon.code, 1);
+    assert.match(
+      soon.err[0] ?? '',
+      /^error: cannot renew front-proxy-client: its CA front-proxy-ca \(.*\/pki\/front-proxy-ca\.crt\) expires on .* UTC, in 12h: the renewed certificate would live less than a day$/,
+    );
+    assert.match(soon.err[1] ?? '', /^Nothing was changed\. A CA is not renewed in place: rotate it/);
+
+    const later = await bosunAt(
+      ['certs', 'renew', 'front-proxy-client', '--root', root, '--no-restart'],
+      new Date(NOW.getTime() - 5 * DAY),
+    );
+    assert.equal(later.code, 0, later.err.join('\n'));
+    assert.deepEqual(later.err, [
+      'WARNING: front-proxy-client expires with its CA, before the requested validity; renew the CA in time',
+    ]);
   });
 
   test('bad names and values are usage errors (exit 2)', async () => {
@@ -237,21 +280,25 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
     };
   }
 
+  /** The restart phase on a fake cluster whose kube-apiserver is always ready. */
+  const phaseOn = (kube: StaticPodsKube & ServedKube, clock: Clock, out: Output): RestartPhase =>
+    makeRestartPhase({
+      ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
+      clock,
+      onEvent: printEvents(out),
+      timeoutMs: 60_000,
+    });
+
   test('renew all: files renewed, static pods restarted etcd last, the new certificates served', async () => {
     const out = capture();
     const clock = new SteppingClock();
     const kube = fakeCluster(new Set());
-    const restart = makeRestartPhase({
-      ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
-      clock,
-      out,
-      timeoutMs: 60_000,
-    });
-    const result = await runCertsRenew(
+    const restart = phaseOn(kube, clock, out);
+    const result = await renewAndReport(
       { names: ['all'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
       { clock, out, restart },
     );
-    assert.equal(result.renewed.length, 11);
+    assert.equal(result.result.renewed.length, 11);
     const order = out.errs
       .filter((l) => l.endsWith(': Ready'))
       .map((l) => l.replace(/^\[restart\] (.*)-cp-1: Ready$/, '$1'));
@@ -302,10 +349,10 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
         },
       }),
       clock,
-      out,
+      onEvent: printEvents(out),
       timeoutMs: 60_000,
     });
-    await runCertsRenew(
+    await renewAndReport(
       { names: ['etcd-server'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
       { clock, out, restart },
     );
@@ -327,11 +374,11 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
         health: { readyz: () => Promise.resolve(500) },
       }),
       clock,
-      out,
+      onEvent: printEvents(out),
       timeoutMs: 60_000,
     });
     await assert.rejects(
-      runCertsRenew(
+      renewAndReport(
         { names: ['apiserver'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
         { clock, out, restart },
       ),
@@ -359,12 +406,12 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
           health: { readyz: () => Promise.resolve(200) },
         }),
         clock,
-        out,
+        onEvent: printEvents(out),
         timeoutMs: 60_000,
       });
       return {
         out,
-        run: runCertsRenew(
+        run: renewAndReport(
           { names: ['etcd-peer'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
           { clock, out, restart },
         ),
@@ -407,18 +454,44 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
     );
   });
 
+  test('a manifest an interrupted restart left out is put back, and its pod Ready again, before anything is renewed', async () => {
+    // issue 18: the rerun renewed first and left kube-apiserver.yaml out of manifests/.
+    const etcK = join(root, 'etc/kubernetes');
+    await mkdir(join(etcK, 'tmp/bosun-restart'), { recursive: true });
+    await rename(
+      join(etcK, 'manifests/kube-apiserver.yaml'),
+      join(etcK, 'tmp/bosun-restart/kube-apiserver.yaml'),
+    );
+    const log: string[] = [];
+    const out = {
+      out: (l: string) => log.push(`out: ${l}`),
+      err: (l: string) => log.push(`err: ${l}`),
+      isTTY: false,
+    };
+    const clock = new SteppingClock();
+    const kube = fakeCluster(new Set());
+    const restart = phaseOn(kube, clock, out);
+    await renewAndReport(
+      { names: ['front-proxy-client'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
+      { clock, out, restart },
+    );
+    const moved = log.indexOf(
+      `err: [recover] moved kube-apiserver.yaml back into ${join(etcK, 'manifests')}: an interrupted restart left it in ${join(etcK, 'tmp/bosun-restart')}`,
+    );
+    const ready = log.indexOf('err: [restart] kube-apiserver-cp-1: Ready');
+    const renewed = log.findIndex((l) => l.startsWith('out: front-proxy-client renewed'));
+    assert.ok(moved >= 0 && moved < ready && ready < renewed, log.join('\n'));
+    assert.ok(existsSync(join(etcK, 'manifests/kube-apiserver.yaml')));
+    assert.equal(existsSync(join(etcK, 'tmp/bosun-restart/kube-apiserver.yaml')), false);
+  });
+
   test('a kube-apiserver that comes back with its old certificate: the renewal says so (exit 1)', async () => {
     const out = capture();
     const clock = new SteppingClock();
     const kube = fakeCluster(new Set(['kube-apiserver']));
-    const restart = makeRestartPhase({
-      ports: () => ({ kube, tls: nodeTlsProbe(), health: { readyz: () => Promise.resolve(200) } }),
-      clock,
-      out,
-      timeoutMs: 60_000,
-    });
+    const restart = phaseOn(kube, clock, out);
     await assert.rejects(
-      runCertsRenew(
+      renewAndReport(
         { names: ['apiserver'], root, validityMs: 365 * DAY, restart: true, cwd: '/' },
         { clock, out, restart },
       ),
@@ -432,5 +505,56 @@ describe('bosun certs renew with the restart phase (fake kubelet, real TLS serve
         return true;
       },
     );
+  });
+
+  test('kube-apiserver not a static pod: renewed, not restarted, and the renewal says so instead of "served" (exit 1)', async () => {
+    // issue 18: this exited 0 with "renewed and served" and an empty table.
+    const node = join(dir, 'no-static-apiserver');
+    await makeNode(node);
+    await rm(join(node, 'etc/kubernetes/manifests/kube-apiserver.yaml'));
+    const manifests = join(node, 'etc/kubernetes/manifests');
+    const out = capture();
+    const clock = new SteppingClock();
+    const kube: StaticPodsKube & ServedKube = {
+      getMirrorPod: (name) =>
+        Promise.resolve(
+          existsSync(join(manifests, `${name.replace(/-cp-1$/, '')}.yaml`))
+            ? { uid: name, ready: true }
+            : null,
+        ),
+      listEtcdPods: () => Promise.resolve([{ name: 'etcd-cp-1', ready: true }]),
+      listNodes: () =>
+        Promise.resolve([{ name: 'cp-1', internalIP: '127.0.0.1', kubeletPort: 1, controlPlane: true }]),
+      getPodCommand: () => Promise.resolve(null),
+    };
+    const restart = phaseOn(kube, clock, out);
+    await assert.rejects(
+      renewAndReport(
+        {
+          names: ['apiserver', 'controller-manager.conf'],
+          root: node,
+          validityMs: 365 * DAY,
+          restart: true,
+          cwd: '/',
+        },
+        { clock, out, restart },
+      ),
+      (e: unknown) => {
+        assert.ok(isBosunError(e));
+        assert.equal(e.exitCode, 1);
+        assert.equal(
+          e.message,
+          `renewed, but not restarted on cp-1: kube-apiserver (${join(manifests, 'kube-apiserver.yaml')} does not exist: it does not run as a static pod on this node)`,
+        );
+        assert.equal(
+          e.hint,
+          'The new files are on disk and the old ones are in the backup directory. Restart kube-apiserver the way it runs on this node so that it reads them, then run `bosun certs check --served`.',
+        );
+        return true;
+      },
+    );
+    assert.ok(out.errs.includes('[restart] kube-controller-manager-cp-1: Ready'), out.errs.join('\n'));
+    assert.ok(!out.lines.some((l) => /renewed and served/.test(l)), out.lines.join('\n'));
+    assert.ok(!out.lines.some((l) => l.startsWith('NODE ')), 'no empty served table');
   });
 });

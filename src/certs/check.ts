@@ -3,12 +3,13 @@
 // client certificate, its serving certificate and kubelet.conf. Each row carries the certificate's
 // facts and the problems found (missing, unreadable, malformed PEM, key mismatch, not signed by
 // its CA); one bad file never stops the others. It only reads.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BosunError, errorMessage } from '../common/errors.ts';
 import { rowStatus, type Problem, type RowStatus } from './expiry.ts';
+import { readPkiFile } from './files.ts';
 import { readCertPem, keyMatchesCert, readPrivateKey, signedBy, type CertFacts } from './inspect.ts';
-import { CA_SPECS, KUBECONFIG_SPECS, LEAF_SPECS, type CaName } from './kubeadm-spec.ts';
+import { CA_SPECS, LEAF_SPECS, kubeconfigSpecsFor, type CaName } from './kubeadm-spec.ts';
 import { KubeconfigError, readKubeconfigCredentials } from './kubeconfig.ts';
 
 /** Where a node keeps its certificates. */
@@ -52,6 +53,22 @@ export interface CheckedRow extends CertRow {
   status: RowStatus;
 }
 
+/** What to expect on the node. */
+export interface ScanOptions {
+  /** The kubeadm release that laid the node out ("v1.28.15"); default the newest one's files. */
+  kubernetesVersion?: string | undefined;
+}
+
+/** Scans and judges the node's certificates at now (the caller's clock). */
+export async function checkCertificates(
+  paths: CertPaths,
+  now: Date,
+  warnWithinMs: number,
+  opts: ScanOptions = {},
+): Promise<CheckedRow[]> {
+  return judgeRows(await scanCertificates(paths, opts), now, warnWithinMs);
+}
+
 /** Adds the verdict to every row. */
 export function judgeRows(rows: readonly CertRow[], now: Date, warnWithinMs: number): CheckedRow[] {
   return rows.map((r) => ({
@@ -67,23 +84,6 @@ export function judgeRows(rows: readonly CertRow[], now: Date, warnWithinMs: num
       warnWithinMs,
     ),
   }));
-}
-
-type ReadResult = { kind: 'ok'; text: string } | { kind: 'missing' } | { kind: 'error'; message: string };
-
-async function readText(path: string): Promise<ReadResult> {
-  try {
-    return { kind: 'ok', text: await readFile(path, 'utf8') };
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (code === 'ENOENT') return { kind: 'missing' };
-    if (code === 'EACCES' || code === 'EPERM')
-      return { kind: 'error', message: `cannot read ${path}: permission denied` };
-    if (code === 'EISDIR') return { kind: 'error', message: `cannot read ${path}: it is a directory` };
-    if (code === 'ENOTDIR')
-      return { kind: 'error', message: `cannot read ${path}: a parent is not a directory` };
-    return { kind: 'error', message: `cannot read ${path}: ${errorMessage(e)}` };
-  }
 }
 
 interface CaState {
@@ -126,16 +126,19 @@ async function checkDirs(paths: CertPaths): Promise<void> {
   }
 }
 
-/** Scans a node's certificates. Throws only when the directories themselves are unusable. */
-export async function scanCertificates(paths: CertPaths): Promise<CertRow[]> {
+/**
+ * Scans a node's certificates: the files kubeadm of opts.kubernetesVersion writes. Throws only when
+ * the directories themselves are unusable.
+ */
+export async function scanCertificates(paths: CertPaths, opts: ScanOptions = {}): Promise<CertRow[]> {
   await checkDirs(paths);
   const mapPath = paths.mapPath ?? ((p: string) => p);
   const cas = new Map<CaName, CaState>();
   for (const spec of CA_SPECS) {
     const certPath = join(paths.pkiDir, `${spec.baseName}.crt`);
     const keyPath = join(paths.pkiDir, `${spec.baseName}.key`);
-    const c = await readText(certPath);
-    const k = await readText(keyPath);
+    const c = await readPkiFile(certPath);
+    const k = await readPkiFile(keyPath);
     cas.set(spec.name, {
       spec,
       certPath,
@@ -172,7 +175,7 @@ export async function scanCertificates(paths: CertPaths): Promise<CertRow[]> {
     );
   }
 
-  for (const spec of KUBECONFIG_SPECS) {
+  for (const spec of kubeconfigSpecsFor(opts.kubernetesVersion)) {
     const path = join(paths.configDir, spec.name);
     rows.push(await kubeconfigRow(spec.name, path, caOf('ca'), mapPath));
   }
@@ -201,7 +204,7 @@ export async function scanCertificates(paths: CertPaths): Promise<CertRow[]> {
   );
   // With serverTLSBootstrap the kubelet rotates a CA-signed serving cert; otherwise it made its own.
   const rotatedServing = join(paths.kubeletPkiDir, 'kubelet-server-current.pem');
-  const rotated = await readText(rotatedServing);
+  const rotated = await readPkiFile(rotatedServing);
   if (rotated.kind !== 'missing') {
     kubeletRows.push(
       await certRow(
@@ -278,7 +281,7 @@ async function certRow(
   const row: CertRow = { ...head, path: certPath, missing: false, facts: undefined, problems: [] };
   let text = certText;
   if (text === undefined) {
-    const r = await readText(certPath);
+    const r = await readPkiFile(certPath);
     if (r.kind === 'missing') return { ...row, missing: true };
     if (r.kind === 'error') return { ...row, problems: [{ code: 'unreadable', message: r.message }] };
     text = r.text;
@@ -292,7 +295,7 @@ async function certRow(
   if (key.keyInSameFile) keyText = text;
   else if (key.keyText !== undefined) keyText = key.keyText ?? undefined;
   else if (key.keyPath) {
-    const k = await readText(key.keyPath);
+    const k = await readPkiFile(key.keyPath);
     if (k.kind === 'ok') keyText = k.text;
     else if (k.kind === 'error') row.problems.push({ code: 'unreadable', message: k.message });
     else if (!key.keyOptional)
@@ -357,7 +360,7 @@ async function kubeconfigRow(
     externallyManaged: !ca.keyPresent,
   };
   const base: CertRow = { ...head, path, missing: false, facts: undefined, problems: [] };
-  const r = await readText(path);
+  const r = await readPkiFile(path);
   if (r.kind === 'missing') return { ...base, missing: true };
   if (r.kind === 'error') return { ...base, problems: [{ code: 'unreadable', message: r.message }] };
   let creds;

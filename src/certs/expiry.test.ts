@@ -5,6 +5,7 @@ import {
   CHECK_EXIT,
   checkExitCode,
   formatExpires,
+  renewalBlockedByCa,
   renewedNotAfter,
   residualSeconds,
   rowStatus,
@@ -150,4 +151,35 @@ for (const tc of [
       tc.want,
     );
   });
+}
+
+for (const tc of [
+  { name: 'a CA that lives on does not block', caSeconds: 3000 * DAY, validity: 365 * DAY, want: undefined },
+  {
+    name: 'a CA that caps the validity at two days does not block',
+    caSeconds: 2 * DAY,
+    validity: 365 * DAY,
+    want: undefined,
+  },
+  { name: 'a CA that expired blocks', caSeconds: -10 * 365 * DAY, validity: 365 * DAY, want: 'ca-expired' },
+  { name: 'a CA expiring this very second blocks', caSeconds: 0, validity: 365 * DAY, want: 'ca-expired' },
+  {
+    name: 'a CA that would leave less than a day blocks',
+    caSeconds: 23 * HOUR,
+    validity: 365 * DAY,
+    want: 'ca-within-a-day',
+  },
+  { name: 'exactly a day left is enough', caSeconds: DAY, validity: 365 * DAY, want: undefined },
+  {
+    name: "a short validity the user asked for is not the CA's doing",
+    caSeconds: 3000 * DAY,
+    validity: HOUR,
+    want: undefined,
+  },
+]) {
+  test(`renewalBlockedByCa: ${tc.name}`, () =>
+    assert.equal(
+      renewalBlockedByCa(NOW, tc.validity * 1000, new Date(NOW.getTime() + tc.caSeconds * 1000)),
+      tc.want,
+    ));
 }

@@ -132,3 +132,21 @@ export function renewedNotAfter(
   if (want > caNotAfter.getTime()) return { notAfter: new Date(caNotAfter.getTime()), cappedByCa: true };
   return { notAfter: new Date(want), cappedByCa: false };
 }
+
+/** Why a CA cannot sign a renewal: it has expired, or would leave the new certificate under a day. */
+export type CaBlock = 'ca-expired' | 'ca-within-a-day';
+
+/** The least a renewed certificate must live for bosun to write it in place of the old one. */
+export const MIN_RENEWED_LIFETIME_MS = 86_400_000;
+
+/**
+ * Whether a renewal signed by a CA that expires at caNotAfter is refused: always once the CA has
+ * expired (a certificate it signs is expired from the start), and when the CA's expiry would cut
+ * the renewed certificate below a day. A short validity the user asked for is not refused.
+ */
+export function renewalBlockedByCa(now: Date, validityMs: number, caNotAfter: Date): CaBlock | undefined {
+  if (caNotAfter.getTime() <= now.getTime()) return 'ca-expired';
+  const { notAfter, cappedByCa } = renewedNotAfter(now, validityMs, caNotAfter);
+  if (cappedByCa && notAfter.getTime() - now.getTime() < MIN_RENEWED_LIFETIME_MS) return 'ca-within-a-day';
+  return undefined;
+}

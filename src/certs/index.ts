@@ -11,19 +11,24 @@ export {
   type KeyAlgorithm,
   type NodePkiOptions,
 } from './pki-gen.ts';
+export { DEFAULT_PATHS, resolveCertPaths, type PathFlags } from './paths.ts';
 export {
-  DEFAULT_PATHS,
   checkCertificates,
-  parseWarnWithin,
-  printRows,
-  throwForExit,
-  resolveCertPaths,
-  runCertsCheck,
-  type CheckOptions,
-  type PathFlags,
-} from './check-command.ts';
-export { scanCertificates, judgeRows, type CertPaths, type CertRow, type CheckedRow } from './check.ts';
-export { CHECK_EXIT, formatExpires } from './expiry.ts';
+  scanCertificates,
+  judgeRows,
+  type CertPaths,
+  type CertRow,
+  type CheckedRow,
+} from './check.ts';
+export {
+  CHECK_EXIT,
+  checkExitCode,
+  formatExpires,
+  residualSeconds,
+  shortHumanDuration,
+  statusText,
+  type RowStatus,
+} from './expiry.ts';
 export {
   RENEWABLE,
   componentsUsing,
@@ -33,16 +38,37 @@ export {
   type Renewed,
   type StaticPodComponent,
 } from './renew.ts';
-export { parseValidity, runCertsRenew, type RenewOptions, type RestartPhase } from './renew-command.ts';
+export {
+  runCertsRenew,
+  type RenewOptions,
+  type RenewOutcome,
+  type RestartOutcome,
+  type RestartPhase,
+} from './renew-command.ts';
+export { describeEvent, type CertsEvent, type CertsEventSink, type EventLine } from './progress.ts';
 export {
   livePortsFromClients,
   makeRestartPhase,
+  realClusterVersion,
   realLivePorts,
-  runServedCheck,
-  formatServedTable,
   type LivePorts,
 } from './live.ts';
-export { checkServed, type ReadyzProbe, type ServedRow, type ServedKube, type TlsProbe } from './served.ts';
+export {
+  nodeKubeadmVersion,
+  type ClusterVersionReader,
+  type KubeadmVersion,
+} from './node-version.ts';
+export {
+  checkServed,
+  localNodeName,
+  servedExitCode,
+  type NotChecked,
+  type ReadyzProbe,
+  type ServedCheck,
+  type ServedRow,
+  type ServedKube,
+  type TlsProbe,
+} from './served.ts';
 export type { StaticPodsKube } from './restart.ts';
 export { certsKube } from './kube-adapter.ts';
 export { etcdRestartAllowed } from './quorum.ts';

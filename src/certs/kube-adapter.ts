@@ -1,10 +1,12 @@
 // The certs feature's kube ports (StaticPodsKube for the restart, ServedKube for --served),
 // implemented on kube/'s NodePods over @kubernetes/client-node. The fields the shared types do not
 // spell out (container command and args, status.daemonEndpoints) are read through narrowing guards.
+import { kubeCall, kubeRequest, type KubeClients } from '../kube/client.ts';
 import { TransportReason, isKubeApiError, isNotFound } from '../kube/errors.ts';
 import type { NodePods } from '../kube/ports.ts';
 import type { Node, Pod } from '../kube/types.ts';
 import { API_UNAVAILABLE, type MirrorPodView, type StaticPodsKube } from './restart.ts';
+import { versionFromClusterConfiguration } from './kubeadm-spec.ts';
 import type { ClusterNode, ServedKube } from './served.ts';
 
 const KUBE_SYSTEM = 'kube-system';
@@ -38,14 +40,21 @@ export function podCommand(p: Pod): string[] {
   return [...strings(c?.['command']), ...strings(c?.['args'])];
 }
 
-/** A Node's InternalIP and kubelet port (status.daemonEndpoints.kubeletEndpoint.Port, default 10250). */
+/**
+ * A Node's InternalIP, kubelet port (status.daemonEndpoints.kubeletEndpoint.Port, default 10250)
+ * and whether it is labelled a control plane.
+ */
 export function clusterNode(n: Node): ClusterNode {
   const status = asRecord(n.status);
   const port = asRecord(asRecord(asRecord(status?.['daemonEndpoints'])?.['kubeletEndpoint']))?.['Port'];
+  const labels = n.metadata.labels ?? {};
   return {
     name: n.metadata.name ?? '',
     internalIP: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address,
     kubeletPort: typeof port === 'number' && port > 0 ? port : 10250,
+    // kubeadm labels control planes; clusters from before v1.20 carry the older master label.
+    controlPlane:
+      'node-role.kubernetes.io/control-plane' in labels || 'node-role.kubernetes.io/master' in labels,
   };
 }
 
@@ -84,4 +93,29 @@ export function certsKube(
       return p === null ? null : podCommand(p);
     },
   };
+}
+
+/**
+ * kubernetesVersion of the ClusterConfiguration kubeadm keeps in kube-system/kubeadm-config;
+ * undefined when the ConfigMap does not exist (not a kubeadm cluster) or names none.
+ */
+export async function kubeadmConfigVersion(clients: KubeClients): Promise<string | undefined> {
+  const target = { resource: 'configmaps', namespace: KUBE_SYSTEM, name: 'kubeadm-config', verb: 'get' };
+  let cm: { data?: Record<string, string> };
+  try {
+    cm = await kubeCall(
+      clients,
+      target,
+      () =>
+        kubeRequest<{ data?: Record<string, string> }>(clients, {
+          method: 'GET',
+          path: `/api/v1/namespaces/${KUBE_SYSTEM}/configmaps/kubeadm-config`,
+        }),
+      { method: 'GET' },
+    );
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+  return versionFromClusterConfiguration(cm.data?.['ClusterConfiguration'] ?? '');
 }

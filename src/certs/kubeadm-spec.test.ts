@@ -1,7 +1,17 @@
-// kubeadm's SAN rules and IP handling, table-driven.
+// kubeadm's SAN rules and IP handling, and what each kubeadm release writes, table-driven.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { altNamesFor, canonicalIp, ipBytes, splitHostPort, type AltNameInput } from './kubeadm-spec.ts';
+import {
+  altNamesFor,
+  canonicalIp,
+  imageVersion,
+  ipBytes,
+  kubeconfigSpecsFor,
+  leafSpecsFor,
+  splitHostPort,
+  versionFromClusterConfiguration,
+  type AltNameInput,
+} from './kubeadm-spec.ts';
 
 const base: AltNameInput = {
   nodeName: 'cp-1',
@@ -105,4 +115,101 @@ for (const tc of [
   { name: 'none: no SANs', rule: 'none' as const, input: base, want: { dns: [], ips: [] } },
 ]) {
   test(`altNamesFor ${tc.name}`, () => assert.deepEqual(altNamesFor(tc.rule, tc.input), tc.want));
+}
+
+// kubeadm v1.29 (kubernetes#121305) added super-admin.conf (system:masters) and moved admin.conf to
+// kubeadm:cluster-admins; #121837 moved apiserver-kubelet-client there too; #119859 and #120521
+// dropped system:masters from etcd's healthcheck client and the API server's etcd client.
+const KUBECONFIGS_BEFORE_129 = ['admin.conf', 'controller-manager.conf', 'scheduler.conf', 'kubelet.conf'];
+const KUBECONFIGS_SINCE_129 = [
+  'admin.conf',
+  'super-admin.conf',
+  'controller-manager.conf',
+  'scheduler.conf',
+  'kubelet.conf',
+];
+for (const tc of [
+  { version: 'v1.28.15', want: KUBECONFIGS_BEFORE_129 },
+  { version: 'v1.27.0', want: KUBECONFIGS_BEFORE_129 },
+  { version: 'v1.29.0', want: KUBECONFIGS_SINCE_129 },
+  { version: 'v1.34.3', want: KUBECONFIGS_SINCE_129 },
+  { version: undefined, want: KUBECONFIGS_SINCE_129 },
+]) {
+  test(`kubeconfigSpecsFor ${tc.version ?? '(unknown: the newest)'}`, () =>
+    assert.deepEqual(
+      kubeconfigSpecsFor(tc.version).map((s) => s.name),
+      tc.want,
+    ));
+}
+
+for (const tc of [
+  {
+    version: 'v1.28.15',
+    admin: ['system:masters'],
+    orgs: {
+      'apiserver-kubelet-client': ['system:masters'],
+      'apiserver-etcd-client': ['system:masters'],
+      'etcd-healthcheck-client': ['system:masters'],
+    },
+  },
+  {
+    version: 'v1.29.15',
+    admin: ['kubeadm:cluster-admins'],
+    orgs: {
+      'apiserver-kubelet-client': ['kubeadm:cluster-admins'],
+      'apiserver-etcd-client': [],
+      'etcd-healthcheck-client': [],
+    },
+  },
+]) {
+  test(`the subjects kubeadm ${tc.version} writes`, () => {
+    assert.deepEqual(
+      kubeconfigSpecsFor(tc.version).find((s) => s.name === 'admin.conf')?.organization,
+      tc.admin,
+    );
+    const leaves = leafSpecsFor(tc.version);
+    for (const [name, org] of Object.entries(tc.orgs))
+      assert.deepEqual(leaves.find((s) => s.name === name)?.organization, org, name);
+    assert.deepEqual(
+      leaves.map((s) => s.name),
+      leafSpecsFor(undefined).map((s) => s.name),
+      'the same certificate files in both',
+    );
+  });
+}
+
+for (const tc of [
+  {
+    name: 'kubeadm YAML',
+    text: '    image: registry.k8s.io/kube-apiserver:v1.28.15\n    imagePullPolicy: IfNotPresent\n',
+    want: 'v1.28.15',
+  },
+  {
+    name: 'quoted, another registry',
+    text: 'image: "my.registry:5000/k8s/kube-apiserver:v1.29.2"',
+    want: 'v1.29.2',
+  },
+  { name: 'JSON', text: '{"image":"registry.k8s.io/kube-apiserver:v1.30.0-rc.1"}', want: 'v1.30.0-rc.1' },
+  {
+    name: 'a digest after the tag',
+    text: 'image: registry.k8s.io/kube-apiserver:v1.31.1@sha256:abc',
+    want: 'v1.31.1',
+  },
+  { name: 'another component', text: 'image: registry.k8s.io/kube-scheduler:v1.28.0', want: undefined },
+  { name: 'no version tag', text: 'image: registry.k8s.io/kube-apiserver:latest', want: undefined },
+]) {
+  test(`imageVersion: ${tc.name}`, () => assert.equal(imageVersion(tc.text, 'kube-apiserver'), tc.want));
+}
+
+for (const tc of [
+  {
+    name: 'v1beta3',
+    text: 'apiVersion: kubeadm.k8s.io/v1beta3\nkubernetesVersion: v1.28.15\n',
+    want: 'v1.28.15',
+  },
+  { name: 'quoted', text: 'kubernetesVersion: "v1.29.1"', want: 'v1.29.1' },
+  { name: 'absent', text: 'apiVersion: kubeadm.k8s.io/v1beta4\n', want: undefined },
+]) {
+  test(`versionFromClusterConfiguration: ${tc.name}`, () =>
+    assert.equal(versionFromClusterConfiguration(tc.text), tc.want));
 }

@@ -130,6 +130,62 @@ export const KUBECONFIG_SPECS: readonly KubeconfigSpec[] = [
   { name: 'kubelet.conf', commonName: 'node', organization: ['system:nodes'] },
 ];
 
+/** The minor of a Kubernetes version ("v1.28.15" -> 28); undefined when it is not one. */
+export function kubernetesMinor(version: string): number | undefined {
+  const m = /^v?1\.(\d+)(?:\.|$)/.exec(version.trim());
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The first kubeadm with super-admin.conf and the kubeadm:cluster-admins group (kubernetes#121305). */
+const SUPER_ADMIN_MINOR = 29;
+
+/** Before v1.29 (no version: the newest kubeadm), true. */
+function before129(version: string | undefined): boolean {
+  const minor = version === undefined ? undefined : kubernetesMinor(version);
+  return minor !== undefined && minor < SUPER_ADMIN_MINOR;
+}
+
+/** kubeadm's system:masters group, which its certificates left in v1.29. */
+const MASTERS = ['system:masters'];
+
+/**
+ * The kubeconfigs kubeadm of `version` writes on a control plane ("v1.28.15"; undefined: the
+ * newest kubeadm). Before v1.29 there is no super-admin.conf and admin.conf is in system:masters.
+ */
+export function kubeconfigSpecsFor(version: string | undefined): readonly KubeconfigSpec[] {
+  if (!before129(version)) return KUBECONFIG_SPECS;
+  return KUBECONFIG_SPECS.filter((s) => s.name !== 'super-admin.conf').map((s) =>
+    s.name === 'admin.conf' ? { ...s, organization: MASTERS } : s,
+  );
+}
+
+/**
+ * kubeadm's leaf certificates as kubeadm of `version` issues them: the same files in every
+ * release; before v1.29 apiserver-kubelet-client (kubernetes#121837) and the etcd clients
+ * (#119859, #120521) were in system:masters.
+ */
+export function leafSpecsFor(version: string | undefined): readonly LeafSpec[] {
+  if (!before129(version)) return LEAF_SPECS;
+  const masters = new Set(['apiserver-kubelet-client', 'apiserver-etcd-client', 'etcd-healthcheck-client']);
+  return LEAF_SPECS.map((s) => (masters.has(s.name) ? { ...s, organization: MASTERS } : s));
+}
+
+/**
+ * The Kubernetes version in a static pod manifest's image of `component`
+ * ("registry.k8s.io/kube-apiserver:v1.28.15" -> "v1.28.15"), whichever registry; undefined when the
+ * image of that component carries no version tag.
+ */
+export function imageVersion(manifestText: string, component: string): string | undefined {
+  // component is one of kubeadm's names (letters and dashes): nothing in it needs escaping.
+  const re = new RegExp(`/${component}:(v\\d+\\.\\d+\\.\\d+[0-9A-Za-z.+-]*)`);
+  return re.exec(manifestText)?.[1];
+}
+
+/** kubernetesVersion of a ClusterConfiguration as kubeadm stores it in kube-system/kubeadm-config. */
+export function versionFromClusterConfiguration(text: string): string | undefined {
+  return /^kubernetesVersion:\s*["']?(v?\d+\.\d+\.\d+[0-9A-Za-z.+-]*)["']?\s*$/m.exec(text)?.[1];
+}
+
 /** kubeadm's defaults (constants.go, apis/kubeadm/v1beta4 defaults). */
 export const KUBEADM_DEFAULTS = {
   clusterName: 'kubernetes',

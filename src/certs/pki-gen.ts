@@ -11,12 +11,12 @@ import { MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from './files.ts';
 import {
   CA_SPECS,
   KUBEADM_DEFAULTS,
-  KUBECONFIG_SPECS,
-  LEAF_SPECS,
   altNamesFor,
   isIp,
   kubeconfigCommonName,
+  kubeconfigSpecsFor,
   leafCommonName,
+  leafSpecsFor,
   type AltNameInput,
   type CaName,
   type CaSpec,
@@ -148,6 +148,11 @@ export interface NodePkiOptions {
   apiServerExtraSans?: string[];
   now: Date;
   keyAlgorithm: KeyAlgorithm;
+  /**
+   * The kubeadm release whose layout to write ("v1.28.15"): before v1.29 no super-admin.conf and
+   * system:masters where later releases use kubeadm:cluster-admins or no group. Default: the newest.
+   */
+  kubernetesVersion?: string;
   /** Default 365. */
   leafValidityDays?: number;
   /**
@@ -229,8 +234,9 @@ function server(node: NodePkiOptions): string {
 /**
  * Writes a control plane's full kubeadm set: etcKubernetesDir/pki/{ca,apiserver,
  * apiserver-kubelet-client,apiserver-etcd-client,front-proxy-ca,front-proxy-client,sa}.*,
- * pki/etcd/{ca,server,peer,healthcheck-client}.*, the kubeconfigs admin.conf, super-admin.conf,
- * controller-manager.conf, scheduler.conf, kubelet.conf; and the kubelet's pki (see writeKubeletPki).
+ * pki/etcd/{ca,server,peer,healthcheck-client}.*, the kubeconfigs admin.conf, super-admin.conf (since
+ * v1.29), controller-manager.conf, scheduler.conf, kubelet.conf; and the kubelet's pki (see
+ * writeKubeletPki).
  * Keys and kubeconfigs 0600, certificates 0644.
  */
 export async function writeControlPlanePki(
@@ -253,7 +259,7 @@ export async function writeControlPlanePki(
 
   const sanInput = altNameInput(node);
   const leaves = await Promise.all(
-    LEAF_SPECS.map(async (spec) => {
+    leafSpecsFor(node.kubernetesVersion).map(async (spec) => {
       const ca = loaded[spec.caName];
       const key = await generateKeyPair(node.keyAlgorithm);
       const cert = await issueCertificate({
@@ -274,7 +280,7 @@ export async function writeControlPlanePki(
 
   const clusterName = node.clusterName ?? KUBEADM_DEFAULTS.clusterName;
   const kubeletCurrent = await writeKubeletPki(kubeletPkiDir, loaded.ca, node);
-  for (const spec of KUBECONFIG_SPECS) {
+  for (const spec of kubeconfigSpecsFor(node.kubernetesVersion)) {
     const cn = kubeconfigCommonName(spec, node.nodeName);
     let auth: ClientAuth;
     if (spec.name === 'kubelet.conf') {

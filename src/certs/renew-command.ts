@@ -1,13 +1,16 @@
-// `bosun certs renew` end to end: renew the files, then (unless --no-restart) restart the static
-// pods that read them the kubeadm way and prove with a served-certificate check that the new ones
-// are live. Results on stdout, progress and warnings on stderr; failures are BosunErrors.
+// `bosun certs renew` end to end: holding the node's renew lock, finish what a killed run left
+// (its temporary files, an unfinished backup, a manifest it had moved out), renew the files, then
+// (unless --no-restart) restart the static pods that read them the kubeadm way and prove with a
+// served-certificate check that the new ones are live. Progress goes to deps.onEvent and the outcome is returned: whether the new certificates
+// are served is a value the CLI prints and turns into an exit code. Failures that stop the command
+// (a refusal, an interrupted wait) are BosunErrors.
 import { isAbsolute, join } from 'node:path';
-import { UsageError } from '../common/errors.ts';
-import { parseDuration } from '../common/duration.ts';
-import type { Clock, Output } from '../common/ports.ts';
-import { resolveCertPaths, type PathFlags } from './check-command.ts';
+import type { Clock } from '../common/ports.ts';
 import type { CertPaths } from './check.ts';
-import { formatExpires } from './expiry.ts';
+import { resolveCertPaths, type PathFlags } from './paths.ts';
+import { acquireRenewLock, removeLeftovers } from './leftovers.ts';
+import { nodeKubeadmVersion, parkingDir, type ClusterVersionReader } from './node-version.ts';
+import type { CertsEventSink } from './progress.ts';
 import {
   componentsUsing,
   renewCertificates,
@@ -15,6 +18,8 @@ import {
   type RenewResult,
   type StaticPodComponent,
 } from './renew.ts';
+import { unparkManifests } from './restart.ts';
+import type { ServedRow } from './served.ts';
 
 /** What `certs renew` was asked. */
 export interface RenewOptions extends PathFlags {
@@ -26,41 +31,67 @@ export interface RenewOptions extends PathFlags {
   cwd: string;
 }
 
+/** What the restart phase found after restarting this node's static pods. */
+export interface RestartOutcome {
+  node: string;
+  /** The static pods restarted, in order. */
+  restarted: StaticPodComponent[];
+  /**
+   * The static pods that read renewed files but were not restarted, because they are no static
+   * pods on this node (kube-apiserver run by systemd, external etcd), and why: they still use the
+   * old certificates.
+   */
+  notRestarted: { component: StaticPodComponent; reason: string }[];
+  /** This node's servers of the restarted components (kube-apiserver, etcd), after the restart. */
+  served: ServedRow[];
+  /** The per-wait timeout the restart ran with. */
+  timeoutMs: number;
+  /**
+   * Why the new certificates are not known to be live; absent when every restarted server
+   * presents the certificate on disk. 'timeout': a server never answered (waiting says what for);
+   * 'not-live': these servers answer with a certificate other than the one on disk.
+   */
+  problem?: { kind: 'timeout'; waiting: string } | { kind: 'not-live'; rows: ServedRow[] };
+}
+
 /** The restart phase of a renewal; built only when --no-restart is not given. */
 export interface RestartPhase {
+  /**
+   * Finishes the restarts an interrupted run began: waits until the static pods whose manifests
+   * were just put back are Ready again, before anything else is done.
+   */
+  resume(paths: CertPaths, components: readonly StaticPodComponent[]): Promise<void>;
   /**
    * Runs before anything is renewed, with the static pods the renewal will restart: refuses early
    * (unknown node name, no kubeconfig, an etcd restart that would lose quorum).
    */
   preflight(paths: CertPaths, components: readonly StaticPodComponent[]): Promise<void>;
-  /** Restarts the static pods that read the renewed files and proves the new ones are served. */
-  run(result: RenewResult, paths: CertPaths): Promise<void>;
+  /** Restarts the static pods that read the renewed files and checks what they serve. */
+  run(result: RenewResult, paths: CertPaths): Promise<RestartOutcome>;
 }
 
-/** Parses --validity (kubeadm's certificateValidityPeriod; default 1y). */
-export function parseValidity(text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms < 60_000) {
-    throw new UsageError(
-      `invalid --validity "${text}": expected a duration of at least a minute, such as 1y, 90d or 8760h`,
-      {
-        hint: "See 'bosun certs renew -h' for help and examples",
-      },
-    );
-  }
-  return ms;
+/** What a renewal did. */
+export interface RenewOutcome {
+  /** The files renewed and where the old ones are. */
+  result: RenewResult;
+  /** Absent when nothing needed a restart or the restart was not asked for. */
+  restart?: RestartOutcome;
 }
 
-function componentList(cs: readonly StaticPodComponent[]): string {
-  if (cs.length <= 1) return cs.join('');
-  return `${cs.slice(0, -1).join(', ')} and ${cs[cs.length - 1] ?? ''}`;
-}
-
-/** Renews on files and, when asked, restarts and verifies through `restart`. */
+/**
+ * Renews on files and, when asked, restarts and verifies through `restart`. deps.onEvent hears of
+ * the renewal as soon as the files are written, then of every step of the restart.
+ */
 export async function runCertsRenew(
   opts: RenewOptions,
-  deps: { clock: Clock; out: Output; restart?: RestartPhase },
-): Promise<RenewResult> {
+  deps: {
+    clock: Clock;
+    onEvent: CertsEventSink;
+    restart?: RestartPhase;
+    /** Asked for the cluster's kubeadm version when no static pod manifest on the node names it. */
+    clusterVersion?: ClusterVersionReader;
+  },
+): Promise<RenewOutcome> {
   const paths = resolveCertPaths(opts, opts.cwd);
   const backupRoot =
     opts.backupDir === undefined
@@ -68,30 +99,42 @@ export async function runCertsRenew(
       : isAbsolute(opts.backupDir)
         ? opts.backupDir
         : join(opts.cwd, opts.backupDir);
-  if (opts.restart && deps.restart)
-    await deps.restart.preflight(paths, componentsUsing(resolveRenewNames(opts.names)));
-  const result = await renewCertificates({
-    names: opts.names,
-    paths,
-    backupRoot,
-    validityMs: opts.validityMs,
-    now: deps.clock.now(),
-  });
-  for (const r of result.renewed) {
-    deps.out.out(`${r.name} renewed (expires ${formatExpires(r.notAfter)})`);
-    if (r.cappedByCa)
-      deps.out.err(
-        `WARNING: ${r.name} expires with its CA, before the requested validity; renew the CA in time`,
-      );
-  }
-  deps.out.out(`previous files saved in ${result.backupDir}`);
-  if (result.components.length === 0) return result;
-  if (!opts.restart || !deps.restart) {
-    deps.out.out(
-      `Done renewing certificates. You must restart the ${componentList(result.components)}, so that they can use the new certificates.`,
+  const restart = opts.restart ? deps.restart : undefined;
+  const lock = await acquireRenewLock(paths, { now: deps.clock.now(), onEvent: deps.onEvent });
+  try {
+    // First what an interrupted run left: its files, and a restart it did not finish.
+    await removeLeftovers(paths, backupRoot, deps.onEvent);
+    const unparked = await unparkManifests(
+      { manifestsDir: join(paths.configDir, 'manifests'), parkingDir: parkingDir(paths) },
+      deps.onEvent,
     );
-    return result;
+    if (unparked.length > 0) {
+      if (restart) await restart.resume(paths, unparked);
+      else
+        deps.onEvent({
+          type: 'warning',
+          message: `the kubelet starts ${unparked.join(', ')} again from the manifest put back; check that it is Ready`,
+        });
+    }
+
+    const kubernetesVersion = await nodeKubeadmVersion(paths, {
+      clusterVersion: deps.clusterVersion,
+      onWarning: (message) => deps.onEvent({ type: 'warning', message }),
+    });
+    if (restart)
+      await restart.preflight(paths, componentsUsing(resolveRenewNames(opts.names, kubernetesVersion)));
+    const result = await renewCertificates({
+      names: opts.names,
+      paths,
+      backupRoot,
+      validityMs: opts.validityMs,
+      now: deps.clock.now(),
+      kubernetesVersion,
+    });
+    deps.onEvent({ type: 'renewed', result });
+    if (result.components.length === 0 || !restart) return { result };
+    return { result, restart: await restart.run(result, paths) };
+  } finally {
+    await lock.release();
   }
-  await deps.restart.run(result, paths);
-  return result;
 }

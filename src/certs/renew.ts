@@ -1,18 +1,27 @@
 // `bosun certs renew` on files: re-issues kubeadm's leaf certificates and the client certificates
 // embedded in its kubeconfigs, each with the same subject, SANs, usages and key type, a new key,
 // signed by its CA. Everything is prepared in memory first and every refusal (missing CA key,
-// missing or unreadable certificate, token kubeconfig) is found before anything is touched; then
-// the old files are copied to a dated backup directory, then the new ones are written atomically.
+// missing or unreadable certificate, token kubeconfig, a CA that has expired) is found before
+// anything is touched; then the old files are copied to a dated backup directory (complete before
+// it gets its name), then the new ones are staged beside their final names and renamed into place.
 // It never renews a CA and never touches the kubelet's own certificates (the kubelet rotates them).
-import { chmod, copyFile, mkdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { BosunError, UsageError, errorMessage } from '../common/errors.ts';
 import type { CertPaths } from './check.ts';
-import { renewedNotAfter } from './expiry.ts';
-import { MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from './files.ts';
+import {
+  formatExpires,
+  renewalBlockedByCa,
+  renewedNotAfter,
+  residualSeconds,
+  shortHumanDuration,
+} from './expiry.ts';
+import { MODE_PUBLIC, MODE_SECRET, commitStaged, readPkiFile, stageFile } from './files.ts';
 import { keyMatchesCert, readCertPem, readPrivateKey } from './inspect.ts';
-import { CA_SPECS, KUBECONFIG_SPECS, LEAF_SPECS, type CaName } from './kubeadm-spec.ts';
+import { CA_SPECS, LEAF_SPECS, kubeconfigSpecsFor, type CaName } from './kubeadm-spec.ts';
 import { KubeconfigError, readKubeconfigCredentials, replaceEmbeddedClientCert } from './kubeconfig.ts';
+import type { KubeadmVersion } from './node-version.ts';
 import {
   certToPem,
   generateKeyPair,
@@ -24,11 +33,18 @@ import {
   type x509,
 } from './x509.ts';
 
-/** The names `certs renew` accepts, as kubeadm's `certs renew` subcommands name them. */
-export const RENEWABLE = [
-  ...LEAF_SPECS.map((s) => s.name),
-  ...KUBECONFIG_SPECS.filter((s) => s.name !== 'kubelet.conf').map((s) => s.name),
-].sort();
+/** The names `certs renew` of kubeadm `version` accepts ("v1.28.15"; undefined: the newest). */
+export function renewableFor(version: string | undefined): string[] {
+  return [
+    ...LEAF_SPECS.map((s) => s.name),
+    ...kubeconfigSpecsFor(version)
+      .filter((s) => s.name !== 'kubelet.conf')
+      .map((s) => s.name),
+  ].sort();
+}
+
+/** The names `certs renew` accepts, as the newest kubeadm's `certs renew` subcommands name them. */
+export const RENEWABLE = renewableFor(undefined);
 
 /** The control-plane static pods that read each renewable certificate (and must restart to use it). */
 export const COMPONENTS_USING: Record<string, readonly StaticPodComponent[]> = {
@@ -65,6 +81,8 @@ export interface RenewRequest {
   /** How long renewed certificates live (kubeadm: one year), capped at the CA's notAfter. */
   validityMs: number;
   now: Date;
+  /** The kubeadm release that laid the node out: what 'all' means. Default: the newest. */
+  kubernetesVersion?: KubeadmVersion | undefined;
 }
 
 /** One renewed certificate. */
@@ -85,11 +103,15 @@ export interface RenewResult {
   components: StaticPodComponent[];
 }
 
-/** Expands and validates the names: 'all', or kubeadm's names. UsageError for anything else. */
-export function resolveRenewNames(names: readonly string[]): string[] {
+/**
+ * Expands and validates the names: 'all', or the names kubeadm of `version` renews. UsageError
+ * for anything else (super-admin.conf on a node of kubeadm before v1.29 among them).
+ */
+export function resolveRenewNames(names: readonly string[], version?: KubeadmVersion): string[] {
+  const renewable = renewableFor(version?.version);
   if (names.length === 0) {
     throw new UsageError('specify "all" or at least one certificate name', {
-      hint: `Names: ${RENEWABLE.join(', ')}`,
+      hint: `Names: ${renewable.join(', ')}`,
     });
   }
   if (names.includes('all')) {
@@ -97,13 +119,19 @@ export function resolveRenewNames(names: readonly string[]): string[] {
       throw new UsageError('"all" cannot be combined with certificate names', {
         hint: "See 'bosun certs renew -h' for help and examples",
       });
-    return [...RENEWABLE];
+    return renewable;
   }
   const out: string[] = [];
   for (const n of names) {
-    if (RENEWABLE.includes(n)) {
+    if (renewable.includes(n)) {
       if (!out.includes(n)) out.push(n);
       continue;
+    }
+    if (version && RENEWABLE.includes(n)) {
+      throw new UsageError(
+        `kubeadm ${version.version} (${version.source}) writes no ${n}: it came with v1.29`,
+        { hint: `Names: all, ${renewable.join(', ')}` },
+      );
     }
     if (n === 'kubelet.conf' || n === 'kubelet-client' || n === 'kubelet-serving') {
       throw new UsageError(
@@ -121,12 +149,13 @@ export function resolveRenewNames(names: readonly string[]): string[] {
         },
       );
     }
-    throw new UsageError(`unknown certificate "${n}"`, { hint: `Names: all, ${RENEWABLE.join(', ')}` });
+    throw new UsageError(`unknown certificate "${n}"`, { hint: `Names: all, ${renewable.join(', ')}` });
   }
   return out;
 }
 
 interface CaMaterial {
+  name: CaName;
   cert: x509.X509Certificate;
   key: KeyPair;
   certPath: string;
@@ -146,15 +175,11 @@ interface Planned {
 }
 
 async function readOrNull(path: string): Promise<{ text: string } | { error: string; missing: boolean }> {
-  try {
-    return { text: await readFile(path, 'utf8') };
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    return {
-      error: code === 'ENOENT' ? `${path} does not exist` : `cannot read ${path}: ${errorMessage(e)}`,
-      missing: code === 'ENOENT',
-    };
-  }
+  const r = await readPkiFile(path);
+  if (r.kind === 'ok') return { text: r.text };
+  return r.kind === 'missing'
+    ? { error: `${path} does not exist`, missing: true }
+    : { error: r.message, missing: false };
 }
 
 /** Loads a CA's certificate and key, or says in one phrase why it cannot sign. */
@@ -177,17 +202,34 @@ async function loadCaMaterial(pkiDir: string, name: CaName): Promise<CaMaterial 
   if (!ko) return `the CA key ${keyPath} is not a readable PEM key`;
   if (!keyMatchesCert(parsed.pem, ko)) return `the CA key ${keyPath} does not match ${certPath}`;
   try {
-    return { cert: parseCertificate(parsed.pem), key: await importPrivateKeyPem(k.text), certPath };
+    return { name, cert: parseCertificate(parsed.pem), key: await importPrivateKeyPem(k.text), certPath };
   } catch (e) {
     return `the CA key ${keyPath} cannot sign (${errorMessage(e)})`;
   }
+}
+
+/** Why one certificate cannot be renewed; `byCa` when its CA's expiry is the reason. */
+interface Refusal {
+  reason: string;
+  byCa?: boolean;
 }
 
 async function newCertFor(
   oldPem: string,
   ca: CaMaterial,
   req: RenewRequest,
-): Promise<{ certPem: string; keyPem: string; notAfter: Date; cappedByCa: boolean } | string> {
+): Promise<{ certPem: string; keyPem: string; notAfter: Date; cappedByCa: boolean } | string | Refusal> {
+  const blocked = renewalBlockedByCa(req.now, req.validityMs, ca.cert.notAfter);
+  if (blocked !== undefined) {
+    const when = formatExpires(ca.cert.notAfter);
+    return {
+      reason:
+        blocked === 'ca-expired'
+          ? `its CA ${ca.name} (${ca.certPath}) expired on ${when}; what it signs now is expired from the start`
+          : `its CA ${ca.name} (${ca.certPath}) expires on ${when}, in ${shortHumanDuration(residualSeconds(ca.cert.notAfter, req.now))}: the renewed certificate would live less than a day`,
+      byCa: true,
+    };
+  }
   const parsed = readCertPem(oldPem);
   if (!parsed.ok) return `the current certificate is unreadable (${parsed.message})`;
   const type = parsed.facts.keyType;
@@ -211,7 +253,7 @@ async function planOne(
   name: string,
   req: RenewRequest,
   caFor: (n: CaName) => Promise<CaMaterial | string>,
-): Promise<Planned | string> {
+): Promise<Planned | string | Refusal> {
   const leaf = LEAF_SPECS.find((s) => s.name === name);
   if (leaf) {
     const ca = await caFor(leaf.caName);
@@ -222,7 +264,7 @@ async function planOne(
     if ('error' in cur)
       return `the current certificate ${cur.error.replace(/^cannot read /, '')} (renewal copies its subject and SANs)`;
     const made = await newCertFor(cur.text, ca, req);
-    if (typeof made === 'string') return made;
+    if (typeof made === 'string' || 'reason' in made) return made;
     return {
       name,
       writes: [
@@ -251,7 +293,7 @@ async function planOne(
       : `${path} has no client certificate to renew (its user authenticates with ${creds.auth.kind === 'token' ? 'a token' : creds.auth.kind})`;
   }
   const made = await newCertFor(creds.auth.certPem, ca, req);
-  if (typeof made === 'string') return made;
+  if (typeof made === 'string' || 'reason' in made) return made;
   return {
     name,
     writes: [
@@ -267,18 +309,45 @@ function stamp(d: Date): string {
   return d.toISOString().slice(0, 19).replace(/[T:]/g, '-');
 }
 
-/** Creates a fresh dated backup directory under root (0700: it holds private keys). */
-async function makeBackupDir(root: string, now: Date): Promise<string> {
+/** How an unfinished backup directory is named: `.bosun-certs-backup-STAMP.<12 hex>.part`. */
+export const PARTIAL_BACKUP_NAME = /^\.bosun-certs-backup-[^/]*\.[0-9a-f]{12}\.part$/;
+
+/**
+ * Copies the files to a fresh dated backup directory under root (0700, files 0600: it holds
+ * private keys). The copy is made in a hidden `.part` directory and renamed to its dated name only
+ * when complete, so a backup under a final name is never partial. A file absent is skipped.
+ */
+async function writeBackup(root: string, now: Date, files: { from: string; to: string }[]): Promise<string> {
   await mkdir(root, { recursive: true, mode: 0o700 });
-  const base = join(root, `bosun-certs-backup-${stamp(now)}`);
-  for (let i = 0; ; i++) {
-    const dir = i === 0 ? base : `${base}-${i}`;
-    try {
-      await mkdir(dir, { mode: 0o700 });
-      return dir;
-    } catch (e) {
-      if ((e as { code?: unknown }).code !== 'EEXIST' || i > 100) throw e;
+  const base = `bosun-certs-backup-${stamp(now)}`;
+  const part = join(root, `.${base}.${randomBytes(6).toString('hex')}.part`);
+  await mkdir(part, { mode: 0o700 });
+  try {
+    for (const f of files) {
+      const dest = join(part, f.to);
+      await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+      try {
+        await copyFile(f.from, dest);
+      } catch (e) {
+        // A leaf whose key file was missing has nothing to back up for it.
+        if ((e as { code?: unknown }).code === 'ENOENT') continue;
+        throw e;
+      }
+      await chmod(dest, MODE_SECRET);
     }
+    for (let i = 0; ; i++) {
+      const dir = join(root, i === 0 ? base : `${base}-${i}`);
+      try {
+        await rename(part, dir);
+        return dir;
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        if ((code !== 'EEXIST' && code !== 'ENOTEMPTY') || i > 100) throw e;
+      }
+    }
+  } catch (e) {
+    await rm(part, { recursive: true, force: true });
+    throw e;
   }
 }
 
@@ -296,7 +365,7 @@ function backupName(path: string, paths: CertPaths): string {
  * cannot be renewed; otherwise backs up every file it will replace, then writes the new ones.
  */
 export async function renewCertificates(req: RenewRequest): Promise<RenewResult> {
-  const names = resolveRenewNames(req.names);
+  const names = resolveRenewNames(req.names, req.kubernetesVersion);
   const caCache = new Map<CaName, Promise<CaMaterial | string>>();
   const caFor = (n: CaName): Promise<CaMaterial | string> => {
     let p = caCache.get(n);
@@ -309,10 +378,14 @@ export async function renewCertificates(req: RenewRequest): Promise<RenewResult>
 
   const planned: Planned[] = [];
   const refused: string[] = [];
+  let byCa = false;
   for (const name of names) {
     const p = await planOne(name, req, caFor);
     if (typeof p === 'string') refused.push(`${name}: ${p}`);
-    else planned.push(p);
+    else if ('reason' in p) {
+      refused.push(`${name}: ${p.reason}`);
+      byCa ||= p.byCa === true;
+    } else planned.push(p);
   }
   if (refused.length > 0) {
     throw new BosunError(
@@ -320,26 +393,39 @@ export async function renewCertificates(req: RenewRequest): Promise<RenewResult>
         ? `cannot renew ${refused[0] ?? ''}`
         : `cannot renew ${refused.length} certificates: ${refused.join('; ')}`,
       'PKI',
-      { hint: 'Nothing was changed. Renew the others by name, or fix what is named above.' },
+      {
+        hint: byCa
+          ? 'Nothing was changed. A CA is not renewed in place: rotate it (kubeadm\'s guide "Manual rotation of CA certificates", https://kubernetes.io/docs/tasks/tls/manual-rotation-of-ca-certificates/), then renew the certificates it signs.'
+          : 'Nothing was changed. Renew the others by name, or fix what is named above.',
+      },
     );
   }
 
-  const backupDir = await makeBackupDir(req.backupRoot, req.now);
-  for (const p of planned) {
-    for (const w of p.writes) {
-      const dest = join(backupDir, backupName(w.path, req.paths));
-      await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
-      await copyFile(w.path, dest).catch(async (e: unknown) => {
-        // A leaf whose key file was missing has nothing to back up for it.
-        if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
-      });
+  const backupDir = await writeBackup(
+    req.backupRoot,
+    req.now,
+    planned.flatMap((p) => p.writes.map((w) => ({ from: w.path, to: backupName(w.path, req.paths) }))),
+  );
+  // Every new file is written and fsynced beside its final name first, then all are renamed into
+  // place one after the other: a kill leaves either whole new files or temporary ones, which the
+  // next run removes, and the window where a key and its certificate disagree is a few renames.
+  const staged: { tmp: string; path: string }[] = [];
+  try {
+    for (const p of planned)
+      for (const w of p.writes)
+        staged.push({ tmp: await stageFile(w.path, w.content, w.mode), path: w.path });
+  } catch (e) {
+    for (const st of staged) await rm(st.tmp, { force: true });
+    throw e;
+  }
+  for (const [i, st] of staged.entries()) {
+    try {
+      await commitStaged(st.tmp, st.path);
+    } catch (e) {
+      for (const rest of staged.slice(i + 1)) await rm(rest.tmp, { force: true });
+      throw e;
     }
   }
-  for (const p of planned)
-    for (const w of p.writes)
-      await chmod(join(backupDir, backupName(w.path, req.paths)), MODE_SECRET).catch(() => undefined);
-
-  for (const p of planned) for (const w of p.writes) await writeFileAtomic(w.path, w.content, w.mode);
 
   return {
     renewed: planned.map((p) => ({

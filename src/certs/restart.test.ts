@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { isBosunError } from '../common/errors.ts';
-import type { Clock, Output } from '../common/ports.ts';
+import type { Clock } from '../common/ports.ts';
+import { describeEvent, type CertsEventSink } from './progress.ts';
 import {
   API_UNAVAILABLE,
   etcdRestartAllowed,
@@ -90,10 +91,13 @@ class FakeKubelet implements StaticPodsKube {
   }
 }
 
-function capture(): Output & { lines: string[]; errs: string[] } {
+function capture(): { lines: string[]; errs: string[]; onEvent: CertsEventSink } {
   const lines: string[] = [];
   const errs: string[] = [];
-  return { out: (l) => lines.push(l), err: (l) => errs.push(l), isTTY: false, lines, errs };
+  const onEvent: CertsEventSink = (e) => {
+    for (const l of describeEvent(e)) (l.stream === 'out' ? lines : errs).push(l.text);
+  };
+  return { lines, errs, onEvent };
 }
 
 let dir = '';
@@ -120,7 +124,7 @@ test('restarts each component in order: out, gone, back, Ready; every manifest b
   const out = capture();
   await restartStaticPods(
     { node: 'cp-1', components: ALL, manifestsDir: manifests, parkingDir: parking, timeoutMs: 60_000 },
-    { kube, clock: new SteppingClock(), out },
+    { kube, clock: new SteppingClock(), onEvent: out.onEvent },
   );
   assert.deepEqual((await readdir(manifests)).sort(), [
     'etcd.yaml',
@@ -154,7 +158,7 @@ test('kube-apiserver: an API that does not answer while it is out counts as gone
       parkingDir: parking,
       timeoutMs: 60_000,
     },
-    { kube, clock: new SteppingClock(), out: capture() },
+    { kube, clock: new SteppingClock(), onEvent: capture().onEvent },
   );
   assert.ok(existsSync(join(manifests, 'kube-apiserver.yaml')));
 });
@@ -172,7 +176,7 @@ test('an API server that still serves an expired certificate has not gone away: 
       parkingDir: parking,
       timeoutMs: 60_000,
     },
-    { kube, clock: new SteppingClock(), out: capture() },
+    { kube, clock: new SteppingClock(), onEvent: capture().onEvent },
   );
   // Three TLS rejections while the old process runs, then unavailable (stopped): only then back.
   assert.deepEqual(kube.calls.filter((c) => c.endsWith(' out')).length, 4);
@@ -195,7 +199,7 @@ test('a mirror pod that never goes away: TIMEOUT, and the manifest is moved back
         timeoutMs: 30_000,
         pollMs: 1000,
       },
-      { kube, clock, out: capture() },
+      { kube, clock, onEvent: capture().onEvent },
     ),
     (e: unknown) =>
       isBosunError(e) &&
@@ -220,7 +224,7 @@ test('an API error for a component that does not serve the API is not "gone": it
         parkingDir: parking,
         timeoutMs: 5_000,
       },
-      { kube, clock: new SteppingClock(), out: capture() },
+      { kube, clock: new SteppingClock(), onEvent: capture().onEvent },
     ),
     (e: unknown) =>
       isBosunError(e) &&
@@ -240,7 +244,7 @@ test('etcd is not restarted when the others would not keep quorum; its manifest 
   await assert.rejects(
     restartStaticPods(
       { node: 'cp-1', components: ['etcd'], manifestsDir: manifests, parkingDir: parking, timeoutMs: 60_000 },
-      { kube, clock: new SteppingClock(), out: capture() },
+      { kube, clock: new SteppingClock(), onEvent: capture().onEvent },
     ),
     (e: unknown) =>
       isBosunError(e) &&
@@ -258,7 +262,7 @@ test('a component without a manifest (external etcd) is skipped with a warning',
   const out = capture();
   await restartStaticPods(
     { node: 'cp-1', components: ['etcd'], manifestsDir: manifests, parkingDir: parking, timeoutMs: 60_000 },
-    { kube, clock: new SteppingClock(), out },
+    { kube, clock: new SteppingClock(), onEvent: out.onEvent },
   );
   assert.deepEqual(out.errs, [
     `WARNING: ${join(manifests, 'etcd.yaml')} does not exist; etcd is not a static pod on this node, skipped`,
@@ -278,7 +282,11 @@ test('a manifest left parked by an interrupted run: refuse and say how to put it
         parkingDir: parking,
         timeoutMs: 60_000,
       },
-      { kube: new FakeKubelet(manifests, 'cp-1', {}), clock: new SteppingClock(), out: capture() },
+      {
+        kube: new FakeKubelet(manifests, 'cp-1', {}),
+        clock: new SteppingClock(),
+        onEvent: capture().onEvent,
+      },
     ),
     (e: unknown) =>
       isBosunError(e) &&

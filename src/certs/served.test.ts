@@ -7,11 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { isBosunError } from '../common/errors.ts';
-import type { Output } from '../common/ports.ts';
-import { FakeClock } from '../common/fake-clock.ts';
-import { resolveCertPaths } from './check-command.ts';
-import { runServedCheck, servedExitCode } from './live.ts';
+import { resolveCertPaths } from './paths.ts';
 import { generateClusterCas, writeControlPlanePki } from './pki-gen.ts';
 import { renewCertificates } from './renew.ts';
 import {
@@ -20,6 +16,7 @@ import {
   localNodeName,
   pickListenUrl,
   type ClusterNode,
+  servedExitCode,
   type ServedKube,
 } from './served.ts';
 import { nodeTlsProbe } from './tls-probe.ts';
@@ -67,11 +64,6 @@ class FakeCluster implements ServedKube {
   getPodCommand(name: string): Promise<string[] | null> {
     return Promise.resolve(this.commands[name] ?? null);
   }
-}
-
-function capture(): Output & { lines: string[] } {
-  const lines: string[] = [];
-  return { out: (l) => lines.push(l), err: () => undefined, isTTY: false, lines };
 }
 
 describe('check --served against real TLS servers', () => {
@@ -154,7 +146,7 @@ describe('check --served against real TLS servers', () => {
   test('onlyNode: only that node is probed, and no other node is asked about', async () => {
     const asked: string[] = [];
     const probed: number[] = [];
-    const rows = await checkServed(
+    const { rows } = await checkServed(
       {
         paths: resolveCertPaths({ root }, '/'),
         localNode: 'cp-1',
@@ -191,7 +183,7 @@ describe('check --served against real TLS servers', () => {
   });
 
   test('every endpoint found, handshaken (etcd with client certs) and equal to disk on the local node', async () => {
-    const rows = await checkServed(
+    const { rows } = await checkServed(
       { paths: resolveCertPaths({ root }, '/'), localNode: 'cp-1', now, warnWithinMs: 0 },
       { kube: cluster, tls: nodeTlsProbe() },
     );
@@ -210,7 +202,7 @@ describe('check --served against real TLS servers', () => {
 
   test('a port nobody listens on is unreachable, not a crash', async () => {
     const c = new FakeCluster([{ name: 'cp-1', internalIP: '127.0.0.1', kubeletPort: 1 }], {});
-    const rows = await checkServed(
+    const { rows } = await checkServed(
       { paths: resolveCertPaths({ root }, '/'), localNode: 'cp-1', now, warnWithinMs: 0 },
       { kube: c, tls: nodeTlsProbe() },
     );
@@ -228,24 +220,52 @@ describe('check --served against real TLS servers', () => {
       validityMs: 365 * 86_400_000,
       now,
     });
-    const out = capture();
-    await assert.rejects(
-      runServedCheck(
-        { paths, warnWithinMs: 0, output: 'table' },
-        { kube: cluster, tls: nodeTlsProbe(), clock: new FakeClock(now), out },
-      ),
-      (e: unknown) =>
-        isBosunError(e) &&
-        e.exitCode === 1 &&
-        e.message === '1 served certificate needs attention: kube-apiserver on cp-1 (older than on disk)',
+    const { rows } = await checkServed(
+      { paths, localNode: await localNodeName(paths), now, warnWithinMs: 0 },
+      { kube: cluster, tls: nodeTlsProbe() },
     );
-    assert.match(
-      out.lines[0] ?? '',
-      /^NODE +COMPONENT +ENDPOINT +EXPIRES +RESIDUAL TIME +SAME AS DISK +STATUS$/,
+    const api = rows.find((r) => r.node === 'cp-1' && r.component === 'kube-apiserver');
+    assert.equal(api?.status, 'stale');
+    assert.equal(api?.onDisk, 'different');
+    assert.equal(servedExitCode(rows), 1);
+  });
+
+  test('a control plane whose kube-apiserver and etcd are no static pods: said, not silently left out', async () => {
+    // issue 18: --served listed only the kubelets, as if there were no API server to check.
+    const c = new FakeCluster(
+      [
+        { name: 'cp-1', internalIP: '127.0.0.1', kubeletPort: ports['kubelet'] ?? 0, controlPlane: true },
+        {
+          name: 'worker-1',
+          internalIP: '127.0.0.1',
+          kubeletPort: ports['kubelet'] ?? 0,
+          controlPlane: false,
+        },
+      ],
+      {},
     );
-    assert.match(
-      out.lines.find((l) => l.startsWith('cp-1') && l.includes('kube-apiserver')) ?? '',
-      / NO +serves an older certificate than the one on disk \(restart pending\)$/,
+    const served = await checkServed(
+      { paths: resolveCertPaths({ root }, '/'), localNode: 'cp-1', now, warnWithinMs: 0 },
+      { kube: c, tls: nodeTlsProbe() },
     );
+    assert.deepEqual(
+      served.rows.map((r) => [r.node, r.component]),
+      [
+        ['cp-1', 'kubelet'],
+        ['worker-1', 'kubelet'],
+      ],
+    );
+    assert.deepEqual(served.notChecked, [
+      {
+        node: 'cp-1',
+        component: 'kube-apiserver',
+        reason: 'no mirror pod kube-system/kube-apiserver-cp-1: it does not run as a static pod there',
+      },
+      {
+        node: 'cp-1',
+        component: 'etcd',
+        reason: 'no mirror pod kube-system/etcd-cp-1: it does not run as a static pod there (external etcd?)',
+      },
+    ]);
   });
 });

@@ -3,10 +3,10 @@
 // node's kubelet from the Node objects, does a TLS handshake with each, and reports the served
 // certificate's expiry and, for this node, whether it is the certificate on disk (after a renewal
 // without a restart they differ). Never sends anything after the handshake.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CertPaths } from './check.ts';
-import { rowStatus, type RowStatus } from './expiry.ts';
+import { checkExitCode, rowStatus, type RowStatus } from './expiry.ts';
+import { readPkiFile } from './files.ts';
 import { readCertPem, signedBy, type CertFacts } from './inspect.ts';
 
 /** A node as --served needs it. */
@@ -15,6 +15,8 @@ export interface ClusterNode {
   internalIP: string | undefined;
   /** status.daemonEndpoints.kubeletEndpoint.Port (the kubelet's default 10250 when unset). */
   kubeletPort: number;
+  /** Labelled node-role.kubernetes.io/control-plane (or the older .../master). */
+  controlPlane?: boolean;
 }
 
 /** The narrow kube port --served needs. */
@@ -66,6 +68,19 @@ export interface ServedRow {
   status: RowStatus | 'unreachable' | 'stale';
 }
 
+/** A server --served did not check, and why (it is no static pod, the Node has no address). */
+export interface NotChecked {
+  node: string;
+  component: ServedComponent | 'etcd';
+  reason: string;
+}
+
+/** What --served found: the endpoints it checked, and what it could not check. */
+export interface ServedCheck {
+  rows: ServedRow[];
+  notChecked: NotChecked[];
+}
+
 /** The value of --flag=value or --flag value on a command line. */
 export function flagValue(command: readonly string[], flag: string): string | undefined {
   for (let i = 0; i < command.length; i++) {
@@ -102,11 +117,8 @@ export function pickListenUrl(
 }
 
 async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const r = await readPkiFile(path);
+  return r.kind === 'ok' ? r.text : undefined;
 }
 
 /** This node's name, from its etcd server certificate (kubeadm: CN = node name) or kubelet client cert. */
@@ -134,7 +146,11 @@ interface Planned {
   caFile: string | undefined;
 }
 
-/** Finds the endpoints, probes each, compares with disk for the local node. */
+/**
+ * Finds the endpoints, probes each, compares with disk for the local node. A control plane (by its
+ * label, or this node when it holds pki/apiserver.crt) whose kube-apiserver or etcd has no mirror
+ * pod, and a Node without an InternalIP, are returned as not checked, with the reason.
+ */
 export async function checkServed(
   opts: {
     paths: CertPaths;
@@ -145,7 +161,7 @@ export async function checkServed(
     onlyNode?: string;
   },
   deps: { kube: ServedKube; tls: TlsProbe },
-): Promise<ServedRow[]> {
+): Promise<ServedCheck> {
   const { paths } = opts;
   const pki = paths.pkiDir;
   const etcdClientCert = await readOptional(join(pki, 'apiserver-etcd-client.crt'));
@@ -158,11 +174,14 @@ export async function checkServed(
       ? servingRotated
       : join(paths.kubeletPkiDir, 'kubelet.crt');
 
+  const localControlPlane = (await readOptional(join(pki, 'apiserver.crt'))) !== undefined;
   const plans: Planned[] = [];
+  const notChecked: NotChecked[] = [];
   for (const n of await deps.kube.listNodes()) {
     if (opts.onlyNode !== undefined && n.name !== opts.onlyNode) continue;
     const local = n.name === opts.localNode;
     const host = n.internalIP;
+    const controlPlane = n.controlPlane === true || (local && localControlPlane);
     const apiserver = await deps.kube.getPodCommand(`kube-apiserver-${n.name}`);
     if (apiserver && host) {
       const port = Number(flagValue(apiserver, '--secure-port') ?? '6443');
@@ -207,6 +226,26 @@ export async function checkServed(
         target: { host, port: n.kubeletPort },
         diskFile: local ? kubeletServing : undefined,
         caFile: undefined,
+      });
+    else
+      notChecked.push({
+        node: n.name,
+        component: 'kubelet',
+        reason: `the Node lists no InternalIP address to reach its servers at`,
+      });
+    const notStatic = (pod: string): string =>
+      `no mirror pod kube-system/${pod}: it does not run as a static pod there`;
+    if (controlPlane && !apiserver)
+      notChecked.push({
+        node: n.name,
+        component: 'kube-apiserver',
+        reason: notStatic(`kube-apiserver-${n.name}`),
+      });
+    if (controlPlane && !etcd)
+      notChecked.push({
+        node: n.name,
+        component: 'etcd',
+        reason: `${notStatic(`etcd-${n.name}`)} (external etcd?)`,
       });
   }
 
@@ -262,5 +301,17 @@ export async function checkServed(
       status: onDisk === 'different' ? 'stale' : dated,
     });
   }
-  return rows;
+  return { rows, notChecked };
+}
+
+/**
+ * The verdict on --served rows, with `certs check`'s codes: a problem (unreachable, stale, not
+ * signed by the CA on disk) 1, expired or expiring 3, else 0.
+ */
+export function servedExitCode(rows: readonly ServedRow[]): 0 | 1 | 3 {
+  if (rows.some((r) => r.status === 'unreachable' || r.status === 'stale' || r.signedByCa === false))
+    return 1;
+  return checkExitCode(
+    rows.map((r) => (r.status === 'unreachable' || r.status === 'stale' ? 'invalid' : r.status)),
+  );
 }

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backupFileName, parseBackupFileName, sanitizeClusterName, tempFileName } from './backup-name.ts';
+import {
+  backupFileName,
+  parseBackupFileName,
+  sanitizeClusterName,
+  sidecarTempFileName,
+  tempFileName,
+  tempFileTag,
+} from './backup-name.ts';
 
 const t = new Date('2025-03-04T05:06:07.890Z');
 
@@ -48,4 +55,17 @@ for (const tc of [
 ]) {
   test(`sanitizeClusterName(${JSON.stringify(tc.in)}) is ${tc.want}`, () =>
     assert.equal(sanitizeClusterName(tc.in), tc.want));
+}
+
+for (const tc of [
+  { name: tempFileName('0123456789ab-42-77-aaaaaaaaaaaa'), want: '0123456789ab-42-77-aaaaaaaaaaaa' },
+  { name: sidecarTempFileName('0123456789ab-42-77-aaaaaaaaaaaa'), want: '0123456789ab-42-77-aaaaaaaaaaaa' },
+  { name: '.bosun-backup-0123456789ab.part', want: '0123456789ab' },
+  { name: '.bosun-backup-0123456789ab.json.part', want: '0123456789ab' },
+  { name: '.bosun-backup-.part', want: null },
+  { name: 'etcd-x-20250304T050607Z-rev12.db', want: null },
+  { name: '.bosun-backup-abc.part.old', want: null },
+]) {
+  test(`tempFileTag(${JSON.stringify(tc.name)}) is ${String(tc.want)}`, () =>
+    assert.equal(tempFileTag(tc.name), tc.want));
 }

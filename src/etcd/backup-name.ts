@@ -60,7 +60,19 @@ export function sidecarFileName(backupFile: string): string {
   return `${backupFile}.json`;
 }
 
-/** The temporary file a backup streams into; it never parses as a backup. */
-export function tempFileName(random: string): string {
-  return `.bosun-backup-${random}.part`;
+/** The temporary file a backup streams into; it never parses as a backup. `tag` is an owner tag (owner.ts). */
+export function tempFileName(tag: string): string {
+  return `.bosun-backup-${tag}.part`;
+}
+
+/** The temporary file of the sidecar, renamed into place right after the backup. */
+export function sidecarTempFileName(tag: string): string {
+  return `.bosun-backup-${tag}.json.part`;
+}
+
+const TEMP_RE = /^\.bosun-backup-([^.]+)(?:\.json)?\.part$/;
+
+/** The tag in the name of a backup's or sidecar's temporary file; null for other names. */
+export function tempFileTag(name: string): string | null {
+  return TEMP_RE.exec(name)?.[1] ?? null;
 }

@@ -6,6 +6,7 @@
 // `bosun backup`, and lets the snapshot's bytes go from the HTTP/2 frames to the file without
 // being copied into messages and objects first.
 import http2 from 'node:http2';
+import net from 'node:net';
 import type { TlsMaterial } from './probe.ts';
 import { GrpcMessageReader, grpcFrame, unaryMessage } from './proto-wire.ts';
 
@@ -93,16 +94,25 @@ function transportError(e: Error): GrpcError {
   return e instanceof GrpcError ? e : new GrpcError(e.message, null, { cause: e });
 }
 
-/** A channel to `endpoint` (http:// or https://), with client TLS material for https. */
-export function grpcChannel(endpoint: string, tls: TlsMaterial | null): GrpcChannel {
+/**
+ * A channel to `endpoint` (http:// or https://), with client TLS material for https; with
+ * `socketPath`, over that unix socket instead (plain HTTP/2, `endpoint` only names it).
+ */
+export function grpcChannel(
+  endpoint: string,
+  tls: TlsMaterial | null,
+  opts: { socketPath?: string } = {},
+): GrpcChannel {
   let session: http2.ClientHttp2Session | null = null;
   let sessionError: Error | null = null;
 
   const connect = (): http2.ClientHttp2Session => {
     if (session !== null && !session.closed && !session.destroyed) return session;
     sessionError = null;
-    const s = http2.connect(endpoint, {
+    const socketPath = opts.socketPath;
+    const s = http2.connect(socketPath !== undefined ? 'http://localhost' : endpoint, {
       ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}),
+      ...(socketPath !== undefined ? { createConnection: () => net.connect(socketPath) } : {}),
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
     });
     s.on('error', (e: Error) => {

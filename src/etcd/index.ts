@@ -11,7 +11,10 @@ import type { TrialResult } from './trial-restore.ts';
 
 export { nodeBackupFs, type BackupFs, type WritableFile } from './backup-fs.ts';
 export { backupFileName, parseBackupFileName, sidecarFileName } from './backup-name.ts';
-export { listBackups, type CatalogEntry } from './catalog.ts';
+export { listBackups, listTemporaries, temporariesSummary, type CatalogEntry } from './catalog.ts';
+export type { Leftover } from './leftovers.ts';
+export type { ProcessTable } from './owner.ts';
+export { procTable } from './proc-table.ts';
 export { parseKeyFile, type EncryptionKey } from './encryption.ts';
 export type { EtcdPort } from './etcd-client.ts';
 export { chooseMember, type MemberProbe } from './member-select.ts';
@@ -57,7 +60,7 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
 export async function trialRestore(
   file: string,
   opts: { key: EncryptionKey | null; expected?: { revision: number; keys: number } },
-  deps: RestoreDeps & { etcdBinary?: string },
+  deps: RestoreDeps & { tmpDir: string; etcdBinary?: string },
 ): Promise<TrialResult> {
   const m = await import('./trial-restore.ts');
   return m.trialRestore(file, opts, deps);

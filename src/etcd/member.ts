@@ -1,11 +1,15 @@
 // Starts and stops one etcd member process (Debian's etcd-server binary) and waits until it is
 // healthy. Used by `backup verify --trial-restore`, by the sandbox's control planes and by tests.
 // It never leaves a process behind when start fails: the child is killed before the error is thrown.
+// A member may listen on unix sockets (etcd 3.4 takes unix://NAME:PORT URLs, and makes the socket
+// NAME:PORT in its working directory) and may run tied to bosun (tied.ts), so that it dies with it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
+import { join } from 'node:path';
 import { BosunError } from '../common/errors.ts';
+import { tiedNodeArgs, TIED_NOT_STARTED } from './tied.ts';
 
 /** TLS files for etcd's client and peer listeners, laid out as kubeadm does under pki/etcd/. */
 export interface EtcdTlsFiles {
@@ -37,14 +41,19 @@ export interface EtcdMemberSpec {
   snapshotCount?: number;
   /** Back-end quota in bytes (0 = etcd's default of 2 GiB). */
   quotaBackendBytes?: number;
+  /**
+   * Client and peer URLs instead of host and ports: `unix://client.sock:0` listens on the socket
+   * `client.sock:0` in the member's working directory (StartEtcdOptions.cwd), and nowhere else.
+   */
+  urls?: { client: string; peer: string };
 }
 
 /** The command line kubeadm would put in etcd.yaml for this member. */
 export function etcdArgs(spec: EtcdMemberSpec): string[] {
   const host = spec.host ?? '127.0.0.1';
   const scheme = spec.tls ? 'https' : 'http';
-  const client = `${scheme}://${host}:${spec.clientPort}`;
-  const peer = `${scheme}://${host}:${spec.peerPort}`;
+  const client = spec.urls?.client ?? `${scheme}://${host}:${spec.clientPort}`;
+  const peer = spec.urls?.peer ?? `${scheme}://${host}:${spec.peerPort}`;
   const args = [
     `--name=${spec.name}`,
     `--data-dir=${spec.dataDir}`,
@@ -97,6 +106,13 @@ export interface StartEtcdOptions {
   readyTimeoutMs?: number;
   /** Start detached in its own process group (survives the parent, as a daemon's child must not). */
   detached?: boolean;
+  /** Working directory of etcd (where its unix sockets are made). */
+  cwd?: string;
+  /**
+   * Run under the watchdog of tied.ts, so that etcd dies with this process even after a SIGKILL:
+   * the node binary that runs the watchdog, and this process's pid.
+   */
+  tiedTo?: { nodeBinary: string; pid: number };
 }
 
 /** A running etcd member. */
@@ -130,12 +146,21 @@ function failureReason(file: string, lines = 6): string {
 export async function startEtcd(opts: StartEtcdOptions): Promise<EtcdProcess> {
   const binary = opts.binary ?? 'etcd';
   const fd = openSync(opts.logFile, 'a', 0o600);
+  const tied = opts.tiedTo;
   let child: ChildProcess;
   try {
-    child = spawn(binary, [...opts.args], {
-      stdio: ['ignore', fd, fd],
-      detached: opts.detached ?? false,
-    });
+    child = tied
+      ? // The watchdog reads its stdin, a pipe whose other end only this process holds.
+        spawn(
+          tied.nodeBinary,
+          tiedNodeArgs({ cmd: binary, args: opts.args, cwd: opts.cwd, watch: 'stdin', parentPid: tied.pid }),
+          { stdio: ['pipe', fd, fd], cwd: opts.cwd },
+        )
+      : spawn(binary, [...opts.args], {
+          stdio: ['ignore', fd, fd],
+          detached: opts.detached ?? false,
+          cwd: opts.cwd,
+        });
   } finally {
     closeSync(fd);
   }
@@ -162,6 +187,11 @@ export async function startEtcd(opts: StartEtcdOptions): Promise<EtcdProcess> {
   const pid = child.pid;
   let gone = false;
   void exited.then(() => (gone = true));
+  // Tied: a SIGKILL of the watchdog would orphan etcd; closing its stdin makes it SIGKILL etcd.
+  const hardKill = (): void => {
+    if (tied) child.stdin?.destroy();
+    else child.kill('SIGKILL');
+  };
   const proc: EtcdProcess = {
     pid,
     clientUrl: opts.clientUrl,
@@ -169,13 +199,13 @@ export async function startEtcd(opts: StartEtcdOptions): Promise<EtcdProcess> {
     async stop(graceMs = 5000) {
       if (gone) return;
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const timer = setTimeout(hardKill, graceMs);
       await exited;
       clearTimeout(timer);
     },
     async kill() {
       if (gone) return;
-      child.kill('SIGKILL');
+      hardKill();
       await exited;
     },
   };
@@ -185,12 +215,14 @@ export async function startEtcd(opts: StartEtcdOptions): Promise<EtcdProcess> {
   while (true) {
     if (gone) {
       const code = await exited;
-      throw new BosunError(
-        `etcd exited during start (${String(code)}):\n${failureReason(opts.logFile)}`,
-        'ETCD',
-      );
+      const reason = failureReason(opts.logFile);
+      if (tied && code === TIED_NOT_STARTED && /cannot run .*ENOENT/.test(reason))
+        throw new BosunError(`etcd is not installed (no ${binary} on PATH)`, 'ETCD', {
+          hint: 'Install it: apt-get install etcd-server',
+        });
+      throw new BosunError(`etcd exited during start (${String(code)}):\n${reason}`, 'ETCD');
     }
-    if (await etcdHealthy(opts.clientUrl, opts.clientTls, 1000)) return proc;
+    if (await etcdHealthy(opts.clientUrl, opts.clientTls, 1000, opts.cwd)) return proc;
     if (Date.now() > deadline) {
       await proc.kill();
       throw new BosunError(
@@ -202,14 +234,21 @@ export async function startEtcd(opts: StartEtcdOptions): Promise<EtcdProcess> {
   }
 }
 
+/** The socket file of a `unix://NAME:PORT` URL: NAME:PORT in etcd's working directory. */
+export function unixSocketPath(url: string, cwd: string | undefined): string {
+  const name = url.replace(/^unixs?:\/\//, '');
+  return name.startsWith('/') || cwd === undefined ? name : join(cwd, name);
+}
+
 /** GET /health on an etcd client URL; true when etcd answers {"health":"true"}. */
 export function etcdHealthy(
   clientUrl: string,
   tls: EtcdClientTls | undefined,
   timeoutMs: number,
+  cwd?: string,
 ): Promise<boolean> {
   return new Promise((resolve) => {
-    const url = new URL('/health', clientUrl);
+    const url = new URL('/health', clientUrl.startsWith('unix:') ? 'http://localhost' : clientUrl);
     const onRes = (res: http.IncomingMessage): void => {
       let body = '';
       res.setEncoding('utf8');
@@ -230,7 +269,15 @@ export function etcdHealthy(
             },
             onRes,
           )
-        : http.get(url, { timeout: timeoutMs, agent: false }, onRes);
+        : http.get(
+            url,
+            {
+              timeout: timeoutMs,
+              agent: false,
+              ...(clientUrl.startsWith('unix:') ? { socketPath: unixSocketPath(clientUrl, cwd) } : {}),
+            },
+            onRes,
+          );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
   });

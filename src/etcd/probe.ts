@@ -116,7 +116,7 @@ export function tlsServerName(endpoint: string, dnsNames: readonly string[] | un
   return dnsNames.includes('localhost') ? 'localhost' : dnsNames[0];
 }
 
-/** GET /health on an endpoint with the given TLS material; classifies any failure. */
+/** GET /health on an endpoint with the given TLS material, within `timeoutMs`; classifies any failure. */
 export function probeHealth(
   endpoint: string,
   tls: TlsMaterial | null,
@@ -135,7 +135,9 @@ export function probeHealth(
       return;
     }
     let settled = false;
+    let deadline: NodeJS.Timeout | undefined = undefined;
     const done = (r: ProbeResult): void => {
+      clearTimeout(deadline);
       if (!settled) {
         settled = true;
         resolve(r);
@@ -167,7 +169,9 @@ export function probeHealth(
           });
       });
     };
-    const opts = { timeout: timeoutMs, agent: false as const };
+    // One deadline for the whole answer (connect, TLS, headers, body): an idle timeout alone
+    // misses a server that sends a byte now and then and never finishes.
+    const opts = { agent: false as const };
     const req =
       url.protocol === 'https:'
         ? https.get(
@@ -186,14 +190,14 @@ export function probeHealth(
       });
       return;
     }
-    req.on('timeout', () => {
+    deadline = setTimeout(() => {
       done({
         ok: false,
         kind: 'timeout',
         message: `etcd endpoint ${endpoint} did not answer within ${timeoutMs} ms`,
       });
       req.destroy();
-    });
+    }, timeoutMs);
     req.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, ...classifyConnectError(endpoint, e) }));
   });
 }

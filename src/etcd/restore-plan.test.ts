@@ -11,6 +11,7 @@ for (const tc of [
       { name: 'b', peerUrls: ['http://h3:2380'] },
     ],
   },
+  { in: 'trial=unix://peer.sock:0', want: [{ name: 'trial', peerUrls: ['unix://peer.sock:0'] }] },
   { in: 'a', want: null },
   { in: 'a=ftp://x', want: null },
   { in: '=https://x:1', want: null },

@@ -9,7 +9,7 @@ export interface InitialMember {
   peerUrls: string[];
 }
 
-/** Parses `name=url,name=url` as etcd's --initial-cluster; null when malformed. */
+/** Parses `name=url,name=url` as etcd's --initial-cluster (http, https, unix, unixs URLs); null when malformed. */
 export function parseInitialCluster(text: string): InitialMember[] | null {
   const byName = new Map<string, string[]>();
   for (const part of text.split(',')) {
@@ -17,7 +17,7 @@ export function parseInitialCluster(text: string): InitialMember[] | null {
     if (eq <= 0) return null;
     const name = part.slice(0, eq).trim();
     const url = part.slice(eq + 1).trim();
-    if (!/^https?:\/\/[^\s/]+/.test(url)) return null;
+    if (!/^(https?|unixs?):\/\/[^\s/]+/.test(url)) return null;
     byName.set(name, [...(byName.get(name) ?? []), url]);
   }
   return [...byName.entries()].map(([name, peerUrls]) => ({ name, peerUrls }));

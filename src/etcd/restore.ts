@@ -1,24 +1,34 @@
 // `bosun restore`: turns a snapshot into a new etcd data directory with `etcdutl snapshot restore`
 // where installed, else `etcdctl snapshot restore` (etcd 3.4 has no etcdutl). It verifies the file
-// first (an encrypted one is decrypted into a private temp dir and removed after), refuses a data
-// dir that is not empty, and never leaves a half-restored data dir behind. Exported for the
-// sandbox's restore and for `backup verify --trial-restore`, which pass paths and ports.
+// first and refuses a data dir that is not empty. The restore is built in a staging directory
+// beside the data dir (`.<name>.bosun-restore-<owner tag>`, 0700, on the same file system), with
+// the decrypted copy of an encrypted backup in it, and renamed to the data dir only when complete:
+// whatever happens, even a SIGKILL, the data dir is absent or whole. The restore tool runs tied to
+// bosun (tied.ts), so it dies with it; the next restore beside that data dir removes the staging
+// directories whose owner is gone (owner.ts). Exported for the sandbox's restore and for
+// `backup verify --trial-restore`, which pass paths and ports.
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
+  renameSync,
   rmSync,
-  rmdirSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
-import { BosunError, ExecError, UsageError, errorMessage } from '../common/errors.ts';
-import type { Exec } from '../common/ports.ts';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { BosunError, ExecError, UsageError, errorMessage, isBosunError } from '../common/errors.ts';
+import type { Clock, Exec } from '../common/ports.ts';
 import type { EncryptionKey } from './encryption.ts';
+import { findLeftovers, nodeLeftoverFs, removeStale } from './leftovers.ts';
+import { formatOwnerTag, type ProcessTable } from './owner.ts';
+import { procTable } from './proc-table.ts';
 import { parseInitialCluster, type InitialMember } from './restore-plan.ts';
 import { openSnapshot } from './snapshot-file.ts';
+import { tiedNodeArgs } from './tied.ts';
 import { verifySnapshotFile } from './verify.ts';
 
 /** What to restore, with etcdctl's flag names. */
@@ -42,10 +52,16 @@ export interface RestoreDeps {
   exec: Exec;
   /** The environment to run the restore tool with (PATH to find it). */
   env: Readonly<Record<string, string | undefined>>;
-  /** Where the decrypted copy of an encrypted backup lives during the restore. */
-  tmpDir: string;
   progress: (line: string) => void;
   signal?: AbortSignal;
+  /** Tells a running restore's staging directory from a killed one's; default: this machine's /proc. */
+  processes?: ProcessTable;
+  /** The node binary that runs the watchdog of the restore tool (tied.ts); default this process's. */
+  nodeBinary?: string;
+  /** Judges how long a leftover of unknown owner was left alone; default the system clock. */
+  clock?: Clock;
+  /** Randomness for the staging directory's name; default crypto.randomBytes. */
+  random?: (n: number) => Buffer;
 }
 
 /** A finished restore. */
@@ -96,15 +112,31 @@ function checkDataDir(dataDir: string): void {
     if (e instanceof BosunError) throw e;
     throw new BosunError(`cannot inspect data dir ${dataDir}: ${errorMessage(e)}`, 'IO', { cause: e });
   }
-  if (entries.length > 0) {
+  if (entries.length === 0) return;
+  // What etcdctl (or bosun before it built restores beside the data dir) leaves when killed.
+  const wal = join(dataDir, 'member', 'wal');
+  if (
+    existsSync(join(dataDir, 'member', 'snap', 'db')) &&
+    (!existsSync(wal) || readdirSync(wal).length === 0)
+  ) {
     throw new BosunError(
-      `data dir ${dataDir} is not empty (${entries.length} entries): refusing to overwrite it`,
+      `data dir ${dataDir} holds an incomplete etcd data dir (member/snap/db but no WAL): a restore that was interrupted`,
       'PRECONDITION',
-      {
-        hint: 'Restore into a new directory (e.g. /var/lib/etcd-restore) and point etcd at it, or move the old one away first.',
-      },
+      { hint: `Nothing can use it: remove it (rm -rf ${dataDir}) and restore again.` },
     );
   }
+  throw new BosunError(
+    `data dir ${dataDir} is not empty (${entries.length} entries): refusing to overwrite it`,
+    'PRECONDITION',
+    {
+      hint: 'Restore into a new directory (e.g. /var/lib/etcd-restore) and point etcd at it, or move the old one away first.',
+    },
+  );
+}
+
+/** `.<data dir name>.bosun-restore-<tag>`: the staging directory beside a data dir. */
+function stagingName(base: string, tag: string): string {
+  return `.${base}.bosun-restore-${tag}`;
 }
 
 /** Restores a snapshot into a new data dir. */
@@ -142,6 +174,22 @@ export async function restoreSnapshot(opts: RestoreOptions, deps: RestoreDeps): 
       },
     );
   }
+  const parent = dirname(opts.dataDir);
+  const base = basename(opts.dataDir);
+  const processes = deps.processes ?? procTable;
+  const prefix = stagingName(base, '');
+  const found = await findLeftovers(
+    {
+      dir: parent,
+      tagOf: (n) => (n.startsWith(prefix) ? n.slice(prefix.length) : null),
+      processes,
+      now: deps.clock?.now() ?? new Date(),
+    },
+    nodeLeftoverFs,
+  );
+  const { removed, warnings } = await removeStale(found, nodeLeftoverFs);
+  for (const w of warnings) deps.progress(w);
+  for (const l of removed) deps.progress(`Removed ${l.path}, left by an interrupted restore (${l.why})`);
   checkDataDir(opts.dataDir);
 
   deps.progress(`Verifying ${opts.file}`);
@@ -156,39 +204,45 @@ export async function restoreSnapshot(opts: RestoreOptions, deps: RestoreDeps): 
     );
   }
   const tool = await findRestoreTool(deps.exec, deps.env);
-  let plainFile = opts.file;
-  let scratch: string | null = null;
+  const self = processes.self();
+  const staging = join(
+    parent,
+    stagingName(base, formatOwnerTag(self, (deps.random ?? randomBytes)(6).toString('hex'))),
+  );
+  let doing = 'creating its staging directory';
   try {
+    mkdirSync(parent, { recursive: true, mode: 0o700 });
+    mkdirSync(staging, { mode: 0o700 });
+    let plainFile = opts.file;
     if (report.encrypted) {
-      scratch = mkdtempSync(join(deps.tmpDir, 'bosun-restore-'));
-      chmodSync(scratch, 0o700);
-      plainFile = join(scratch, 'snapshot.db');
+      doing = 'decrypting the backup into the staging directory';
+      plainFile = join(staging, 'snapshot.db');
       decryptToFile(opts.file, opts.key, plainFile);
     }
-    // etcdctl refuses an existing data dir, even an empty one.
-    try {
-      rmdirSync(opts.dataDir);
-    } catch {
-      // absent
-    }
+    doing = `running ${tool}`;
+    // etcdctl refuses an existing data dir, even an empty one: it makes this one.
+    const built = join(staging, 'data');
     const args = [
       'snapshot',
       'restore',
       plainFile,
-      `--data-dir=${opts.dataDir}`,
+      `--data-dir=${built}`,
       `--name=${name}`,
       `--initial-cluster=${initialCluster}`,
       `--initial-cluster-token=${token}`,
       `--initial-advertise-peer-urls=${peerUrls}`,
     ];
     deps.progress(`Restoring with ${tool} into ${opts.dataDir}`);
-    const r = await deps.exec.run(tool, args, {
-      env: { ...deps.env, ETCDCTL_API: '3' },
-      timeoutMs: 30 * 60_000,
-      signal: deps.signal,
-    });
+    const r = await deps.exec.run(
+      deps.nodeBinary ?? process.execPath,
+      tiedNodeArgs({ cmd: tool, args, watch: 'parent', parentPid: self.pid }),
+      {
+        env: { ...deps.env, ETCDCTL_API: '3' },
+        timeoutMs: 30 * 60_000,
+        signal: deps.signal,
+      },
+    );
     if (r.exitCode !== 0) {
-      rmSync(opts.dataDir, { recursive: true, force: true });
       const tail = r.stderr.trim().split('\n').slice(-3).join(' | ');
       throw new ExecError(`${tool} snapshot restore failed (exit ${r.exitCode ?? 'signal'}): ${tail}`, {
         command: `${tool} ${args.join(' ')}`,
@@ -197,9 +251,29 @@ export async function restoreSnapshot(opts: RestoreOptions, deps: RestoreDeps): 
         timedOut: r.timedOut,
       });
     }
-    chmodSync(opts.dataDir, 0o700);
+    doing = 'moving the restored data dir into place';
+    chmodSync(built, 0o700);
+    // Onto an empty directory or none: rename(2) replaces an empty directory.
+    renameSync(built, opts.dataDir);
+    syncDir(parent);
+  } catch (e) {
+    if (deps.signal?.aborted)
+      throw new BosunError(`interrupted: nothing was restored into ${opts.dataDir}`, 'INTERRUPTED', {
+        cause: e,
+      });
+    if (isBosunError(e)) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BosunError(`cannot restore into ${opts.dataDir} while ${doing}: ${errorMessage(e)}`, 'IO', {
+      cause: e,
+      hint:
+        code === 'EXDEV' || code === 'EBUSY'
+          ? `${opts.dataDir} is a mount point: restore into a new directory inside it, and point etcd there.`
+          : code === 'ENOSPC'
+            ? `Free space beside ${opts.dataDir}: the restore is built there before it is moved into place.`
+            : undefined,
+    });
   } finally {
-    if (scratch !== null) rmSync(scratch, { recursive: true, force: true });
+    rmSync(staging, { recursive: true, force: true });
   }
   return {
     dataDir: opts.dataDir,
@@ -226,5 +300,15 @@ export function decryptToFile(file: string, key: EncryptionKey | null, out: stri
     }
   } finally {
     snap.close();
+  }
+}
+
+/** fsyncs a directory so that a rename in it is durable. */
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -2,21 +2,36 @@
 // backup directory (encrypting it on the way when asked), fsyncs, verifies it (sha256 trailer,
 // every bbolt page, etcdctl's status numbers), and only then gives it its name and its sidecar,
 // mode 0600, and applies retention. Whatever fails, and on Ctrl-C, it removes its temporary
-// files: a file that looks like a backup is always a complete, verified one.
+// files: a file that looks like a backup is always a complete, verified one. A SIGKILL leaves
+// them behind (nothing runs after it): their names record their owner (owner.ts), and the next
+// backup in the directory removes those whose owner is gone, never a running backup's. A backup
+// killed between naming the file and naming its sidecar is completed by that next backup.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BosunError, errorMessage, isBosunError } from '../common/errors.ts';
 import type { Clock } from '../common/ports.ts';
 import type { BackupFs, WritableFile } from './backup-fs.ts';
-import { backupFileName, sanitizeClusterName, sidecarFileName, tempFileName } from './backup-name.ts';
+import {
+  backupFileName,
+  parseBackupFileName,
+  sanitizeClusterName,
+  sidecarFileName,
+  sidecarTempFileName,
+  tempFileName,
+  tempFileTag,
+} from './backup-name.ts';
 import { listBackups } from './catalog.ts';
+import { humanBytes } from './human-bytes.ts';
 import { ChunkEncryptor, type EncryptionKey } from './encryption.ts';
 import type { EtcdPort } from './etcd-client.ts';
 import { fastCrc32c } from './crc32c-fast.ts';
+import { findLeftovers, removeStale, type Leftover } from './leftovers.ts';
 import { chooseMember, type MemberChoice } from './member-select.ts';
+import { formatOwnerTag, type ProcessTable } from './owner.ts';
 import { PageCollector } from './page-index.ts';
 import { planRetention, type RetentionPolicy } from './retention.ts';
-import { formatSidecar, type Sidecar } from './sidecar.ts';
+import { procTable } from './proc-table.ts';
+import { formatSidecar, parseSidecar, type Sidecar } from './sidecar.ts';
 import { openSnapshot } from './snapshot-file.ts';
 import { StagedWriter } from './snapshot-writer.ts';
 import { verifyOpen } from './verify.ts';
@@ -47,6 +62,8 @@ export interface BackupDeps {
   progress: (line: string) => void;
   /** Randomness for temp names and nonces; default crypto.randomBytes. */
   random?: (n: number) => Buffer;
+  /** Tells a running backup's temporary files from a killed one's; default: this machine's /proc. */
+  processes?: ProcessTable;
   /** Called after each piece is queued for writing, with the total so far (tests use it to inject faults). */
   onBytes?: (received: number) => void;
 }
@@ -61,6 +78,10 @@ export interface BackupResult {
   choice: MemberChoice;
   /** Backups removed by retention (full paths). */
   pruned: string[];
+  /** Temporary files of interrupted backups that were removed first (full paths). */
+  removedLeftovers: string[];
+  /** Backups of interrupted runs whose sidecar was put in place (full paths). */
+  completed: string[];
 }
 
 const MODE_FILE = 0o600;
@@ -89,18 +110,6 @@ export function fsError(e: unknown, dir: string, doing: string): BosunError {
   return new BosunError(`cannot write the backup in ${dir} while ${doing}: ${errorMessage(e)}`, 'IO', {
     cause: e,
   });
-}
-
-function humanBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 /** Takes one backup. Throws a BosunError, leaving no temp file, when anything fails. */
@@ -136,9 +145,11 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
   } catch (e) {
     throw fsError(e, opts.dir, 'creating it');
   }
-  const tag = random(6).toString('hex');
+  const processes = deps.processes ?? procTable;
+  const tidied = await tidy(opts.dir, fs, processes, clock.now(), progress);
+  const tag = formatOwnerTag(processes.self(), random(6).toString('hex'));
   const tmp = join(opts.dir, tempFileName(tag));
-  const sidecarTmp = join(opts.dir, `.bosun-backup-${tag}.json.part`);
+  const sidecarTmp = join(opts.dir, sidecarTempFileName(tag));
   let committed = false;
   let file: WritableFile | null = null;
   // Writes still queued when something fails must end before the temp file is closed and removed.
@@ -320,7 +331,7 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
         }
       }
     }
-    return { file: finalPath, sidecarFile: sidecarPath, sidecar, choice, pruned };
+    return { file: finalPath, sidecarFile: sidecarPath, sidecar, choice, pruned, ...tidied };
   } finally {
     await drain();
     if (file !== null) await file.close().catch(() => undefined);
@@ -329,6 +340,84 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
       await fs.remove(sidecarTmp).catch(() => undefined);
     }
   }
+}
+
+/**
+ * Before a backup: removes what killed backups left in the directory (temporary files whose owner
+ * is gone, sidecars whose backup was pruned), and completes a backup that was killed after it got
+ * its name but before its sidecar did. Never fails the backup: what cannot be removed is a warning.
+ */
+async function tidy(
+  dir: string,
+  fs: BackupFs,
+  processes: ProcessTable,
+  now: Date,
+  progress: (line: string) => void,
+): Promise<{ removedLeftovers: string[]; completed: string[] }> {
+  const completed: string[] = [];
+  let found: Leftover[];
+  let names: string[];
+  try {
+    found = await findLeftovers({ dir, tagOf: tempFileTag, processes, now }, fs);
+    names = await fs.readDir(dir);
+  } catch (e) {
+    progress(`WARNING: could not look for leftovers of interrupted backups in ${dir}: ${errorMessage(e)}`);
+    return { removedLeftovers: [], completed };
+  }
+  const stale: Leftover[] = [];
+  for (const l of found) {
+    if (l.state !== 'stale') continue;
+    if (l.name.endsWith('.json.part')) {
+      const done = await completeSidecar(dir, l, fs).catch(() => null);
+      if (done !== null) {
+        completed.push(done);
+        progress(`Completed ${done}: an interrupted backup had verified it but not yet named its sidecar`);
+        continue;
+      }
+    }
+    stale.push(l);
+  }
+  // A sidecar whose backup is gone: retention was interrupted between the two removals.
+  const present = new Set(names);
+  for (const n of names) {
+    const file = n.endsWith('.json') ? n.slice(0, -'.json'.length) : '';
+    if (parseBackupFileName(file) !== null && !present.has(file)) {
+      const st = await fs.stat(join(dir, n)).catch(() => null);
+      stale.push({
+        name: n,
+        path: join(dir, n),
+        size: st?.size ?? 0,
+        state: 'stale',
+        why: 'its backup was pruned',
+      });
+    }
+  }
+  const { removed, warnings } = await removeStale(stale, fs);
+  for (const w of warnings) progress(w);
+  if (removed.length > 0) {
+    const bytes = removed.reduce((a, l) => a + l.size, 0);
+    progress(
+      `Removed ${removed.length} leftover temporary ${removed.length === 1 ? 'file' : 'files'} of interrupted backups (${humanBytes(bytes)})`,
+    );
+  }
+  return { removedLeftovers: removed.map((l) => l.path), completed };
+}
+
+/** Puts the sidecar of a killed backup in place when its backup got its name; returns that backup's path. */
+async function completeSidecar(dir: string, l: Leftover, fs: BackupFs): Promise<string | null> {
+  const sidecar = parseSidecar((await fs.readFile(l.path)).toString('utf8'));
+  if (sidecar === null || parseBackupFileName(sidecar.file) === null) return null;
+  const file = join(dir, sidecar.file);
+  const st = await fs.stat(file);
+  if (
+    st === null ||
+    st.size !== sidecar.size ||
+    (await fs.stat(join(dir, sidecarFileName(sidecar.file)))) !== null
+  )
+    return null;
+  await fs.rename(l.path, join(dir, sidecarFileName(sidecar.file)));
+  await fs.syncDir(dir);
+  return file;
 }
 
 function interrupted(signal: AbortSignal): BosunError {

@@ -1,8 +1,8 @@
 // `bosun backup status`: etcdctl snapshot status's four numbers for a file, plain or encrypted,
 // and the size formatting etcdctl's table uses (go-humanize Bytes: SI units, "25 kB").
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { describeProblem } from './bbolt.ts';
-import { BosunError, errorMessage } from '../common/errors.ts';
+import { BosunError, UsageError, errorMessage } from '../common/errors.ts';
 import { fastCrc32c } from './crc32c-fast.ts';
 import { parseKeyFile, type EncryptionKey } from './encryption.ts';
 import { openSnapshot, readPass } from './snapshot-file.ts';
@@ -48,16 +48,32 @@ export function humanizeBytes(n: number): string {
   return `${whole} ${sizes[e] ?? '?'}`;
 }
 
-/** Reads and parses an --encryption-key-file. */
+/**
+ * Reads and parses an --encryption-key-file. A key that group or others may access is refused,
+ * as ssh refuses such private keys (sshkey_perm_ok): whoever can read it can read every backup.
+ */
 export function readKeyFile(file: string): EncryptionKey {
   let content: Buffer;
+  let mode: number;
   try {
-    content = readFileSync(file);
+    const fd = openSync(file, 'r');
+    try {
+      mode = fstatSync(fd).mode;
+      content = readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
     throw new BosunError(`cannot read encryption key file ${file}: ${errorMessage(e)}`, 'USAGE', {
       exitCode: 2,
       cause: e,
     });
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new UsageError(
+      `permissions ${(mode & 0o777).toString(8).padStart(4, '0')} for encryption key file ${file} are too open: a key must not be accessible by group or others`,
+      { hint: `Run: chmod 600 ${file}` },
+    );
   }
   return parseKeyFile(content, file);
 }

@@ -1,7 +1,8 @@
 // Loads the client's TLS files (etcdctl's --cacert/--cert/--key; kubeadm's paths by default) and
 // names what is wrong before any connection: a missing or unreadable file, a file that is not PEM,
-// a client certificate that has expired or is not yet valid.
-import { X509Certificate } from 'node:crypto';
+// a key that is no private key or not the certificate's, a client certificate that has expired or
+// is not yet valid.
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BosunError, errorMessage } from '../common/errors.ts';
@@ -67,6 +68,24 @@ export function loadTls(paths: TlsPaths, now: Date): TlsMaterial {
       exitCode: 2,
       cause: e,
     });
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (e) {
+    throw new BosunError(`--key file ${paths.key} holds no private key (${errorMessage(e)})`, 'TLS', {
+      exitCode: 2,
+      cause: e,
+    });
+  }
+  if (!x.checkPrivateKey(privateKey)) {
+    throw new BosunError(
+      `--key file ${paths.key} does not belong to --cert file ${paths.cert}: the certificate was issued for another private key`,
+      'TLS',
+      {
+        hint: 'Pass the key that was created with the certificate (kubeadm keeps it beside the .crt as .key).',
+      },
+    );
   }
   const notAfter = new Date(x.validTo);
   const notBefore = new Date(x.validFrom);

@@ -11,7 +11,7 @@ import { fastCrc32c } from './crc32c-fast.ts';
 import type { Crc32cUpdate } from './crc32c.ts';
 import type { EncryptionKey } from './encryption.ts';
 import { sidecarFileName as sidecarPath } from './backup-name.ts';
-import { parseSidecar, type Sidecar } from './sidecar.ts';
+import { readSidecar, type Sidecar } from './sidecar.ts';
 import { scanSnapshot, type SnapshotStatus } from './snapshot-scan.ts';
 import { openSnapshot, readPass, sha256File, TRAILER_SIZE, type OpenSnapshot } from './snapshot-file.ts';
 import type { PageIndex } from './page-index.ts';
@@ -30,8 +30,8 @@ export interface VerifyReport {
   /** sha256 of the file on disk, when computed. */
   sha256: string | null;
   encrypted: boolean;
-  /** "absent", "matches", or the first disagreement with the sidecar. */
-  sidecar: 'absent' | 'matches' | 'mismatch';
+  /** No sidecar, one that matches, one that disagrees, or one that cannot be read (problem says why). */
+  sidecar: 'absent' | 'matches' | 'mismatch' | 'unreadable';
 }
 
 /** Options of a verification. */
@@ -62,6 +62,16 @@ export function checkTrailer(
       problem: {
         offset: size,
         what: `no sha256 trailer after the ${dataSize}-byte database: a bbolt file copied from a data dir, not a snapshot etcd streamed`,
+      },
+      bodySha256: empty,
+      fileSha256: null,
+    };
+  }
+  if (size < dataSize + TRAILER_SIZE) {
+    return {
+      problem: {
+        offset: dataSize,
+        what: `the sha256 trailer is cut short: ${size - dataSize} of its ${TRAILER_SIZE} bytes are there (the file should be ${dataSize + TRAILER_SIZE} bytes, it has ${size}: truncated)`,
       },
       bodySha256: empty,
       fileSha256: null,
@@ -193,7 +203,24 @@ export function verifySnapshotFile(file: string, opts: VerifyOptions): VerifyRep
     let sidecar = opts.sidecar;
     if (sidecar === undefined) {
       const p = sidecarPath(file);
-      sidecar = existsSync(p) ? parseSidecar(readFileSync(p, 'utf8')) : null;
+      sidecar = null;
+      if (existsSync(p)) {
+        let read: ReturnType<typeof readSidecar>;
+        try {
+          read = readSidecar(readFileSync(p, 'utf8'));
+        } catch (e) {
+          read = { problem: e instanceof Error ? e.message : String(e) };
+        }
+        if ('sidecar' in read) sidecar = read.sidecar;
+        else {
+          report.sidecar = 'unreadable';
+          if (report.ok) {
+            report.ok = false;
+            report.problem = `the sidecar ${p} of ${file} is unreadable: ${read.problem}`;
+            report.problems = [report.problem];
+          }
+        }
+      }
     }
     if (sidecar && report.ok) {
       if (report.sha256 === null) report.sha256 = sha256File(file);

@@ -1,7 +1,7 @@
 // What `kubeadm init` puts into a new cluster besides the static pods: the system namespaces,
 // the kubeadm-config / kubelet-config / kube-proxy ConfigMaps, cluster-info, the kubernetes and
 // kube-dns Services, and the essential addons (kube-proxy DaemonSet, CoreDNS Deployment).
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { ApiCore } from './apiserver/api.ts';
 import { resource } from './apiserver/resources.ts';
 import { ApiError } from './apiserver/status.ts';
@@ -16,19 +16,26 @@ async function ensure(api: ApiCore, res: string, ns: string | undefined, obj: Ku
   }
 }
 
-/** The ClusterConfiguration kubeadm stores in kube-system/kubeadm-config. */
+/** The first kubeadm that stores its ClusterConfiguration as kubeadm.k8s.io/v1beta4. */
+const V1BETA4_MINOR = 31;
+
+/**
+ * The ClusterConfiguration kubeadm of `version` stores in kube-system/kubeadm-config: v1beta4 since
+ * v1.31 (with its certificate validity periods and encryptionAlgorithm), v1beta3 before.
+ */
 export function clusterConfiguration(version: string, controlPlaneEndpoint: string): string {
+  const minor = Number(/^v?1\.(\d+)/.exec(version)?.[1] ?? V1BETA4_MINOR);
+  const v1beta4 = minor >= V1BETA4_MINOR;
   return stringify({
     apiServer: {},
-    apiVersion: 'kubeadm.k8s.io/v1beta4',
-    caCertificateValidityPeriod: '87600h0m0s',
-    certificateValidityPeriod: '8760h0m0s',
+    apiVersion: v1beta4 ? 'kubeadm.k8s.io/v1beta4' : 'kubeadm.k8s.io/v1beta3',
+    ...(v1beta4 ? { caCertificateValidityPeriod: '87600h0m0s', certificateValidityPeriod: '8760h0m0s' } : {}),
     certificatesDir: '/etc/kubernetes/pki',
     clusterName: 'kubernetes',
     controlPlaneEndpoint,
     controllerManager: {},
     dns: {},
-    encryptionAlgorithm: 'ECDSA-P256',
+    ...(v1beta4 ? { encryptionAlgorithm: 'ECDSA-P256' } : {}),
     etcd: { local: { dataDir: '/var/lib/etcd' } },
     imageRepository: 'registry.k8s.io',
     kind: 'ClusterConfiguration',
@@ -183,10 +190,17 @@ export async function kubeadmInit(
 export async function kubeadmRecordVersion(api: ApiCore, version: string): Promise<void> {
   await api.guaranteedUpdate(resource('configmaps'), 'kube-system', 'kubeadm-config', (cur) => {
     const data = (cur['data'] ?? {}) as Record<string, string>;
-    data['ClusterConfiguration'] = (data['ClusterConfiguration'] ?? '').replace(
-      /kubernetesVersion: .*/,
-      `kubernetesVersion: ${version}`,
-    );
+    const old = data['ClusterConfiguration'] ?? '';
+    // kubeadm upgrade apply stores the configuration in the new release's API version.
+    const parsed: unknown = parse(old);
+    const endpoint =
+      typeof parsed === 'object' && parsed !== null
+        ? (parsed as Record<string, unknown>)['controlPlaneEndpoint']
+        : undefined;
+    data['ClusterConfiguration'] =
+      typeof endpoint !== 'string'
+        ? old.replace(/kubernetesVersion: .*/, `kubernetesVersion: ${version}`)
+        : clusterConfiguration(version, endpoint);
     cur['data'] = data;
     return cur;
   });

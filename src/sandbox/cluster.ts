@@ -307,6 +307,7 @@ export class Sandbox implements SandboxControl {
           controlPlaneEndpoint: config.controlPlaneEndpoint,
           now,
           keyAlgorithm: config.keyAlgorithm,
+          kubernetesVersion: config.version,
           ...(this.opts.pkiNotAfterOverrides
             ? { notAfterOverrides: { ...this.opts.pkiNotAfterOverrides } }
             : {}),

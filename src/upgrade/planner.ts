@@ -192,10 +192,10 @@ export async function makeUpgradePlan(opts: PlanOptions, deps: PlanDeps): Promis
     removedApis = (await readRemovedApiUse(deps.info, cluster, target)).uses;
   }
 
-  let certificates: { rows: Awaited<ReturnType<typeof checkServed>> } | { error: string } | undefined;
+  let certificates: { rows: Awaited<ReturnType<typeof checkServed>>['rows'] } | { error: string } | undefined;
   if (!opts.skipCertificates) {
     try {
-      const rows = await checkServed(
+      const served = await checkServed(
         {
           paths: { ...DEFAULT_PATHS },
           localNode: undefined,
@@ -204,7 +204,7 @@ export async function makeUpgradePlan(opts: PlanOptions, deps: PlanDeps): Promis
         },
         { kube: certsKube(kube), tls: deps.tls },
       );
-      certificates = { rows };
+      certificates = { rows: served.rows };
     } catch (e) {
       certificates = { error: errorMessage(e) };
     }

@@ -31,6 +31,7 @@ interface BackupFlags {
   encryptionKeyFile?: string;
   maxLag?: string;
   dialTimeout?: string;
+  commandTimeout?: string;
   output?: string;
   trialRestore?: boolean;
   headers?: boolean;
@@ -51,7 +52,7 @@ const BACKUP_LONG = `Take a snapshot of etcd through its Maintenance API and kee
 The snapshot streams into a temporary file in --dir, is fsynced and verified (sha256 trailer,
 every bbolt page, etcdctl's status numbers), and only then renamed to
 etcd-<cluster>-<time>-rev<revision>.db (mode 0600) beside a JSON sidecar. A failure or Ctrl-C
-leaves no partial backup. With several --endpoints, a healthy member that is not lagging is used.
+leaves no partial backup; after a kill, the next backup in --dir removes what the killed one left. With several --endpoints, a healthy member that is not lagging is used.
 Defaults are kubeadm's on a control-plane node: https://127.0.0.1:2379 and the etcd server
 certificate under /etc/kubernetes/pki/etcd/. Retention (--keep, --keep-within) only prunes
 verified backups that bosun wrote.
@@ -98,7 +99,14 @@ export function registerBackupCommands(program: Command, ctx: CliContext): void 
       '--max-lag <entries>',
       'Skip members whose applied raft index trails the best by more than this (default 100)',
     )
-    .option('--dial-timeout <duration>', 'Timeout for reaching each endpoint (default 5s)')
+    .option(
+      '--dial-timeout <duration>',
+      'Timeout for reaching each endpoint: connect, TLS, health and status (default 5s)',
+    )
+    .option(
+      '--command-timeout <duration>',
+      'Fail when etcd sends nothing for this long while it streams the snapshot (default 30s)',
+    )
     .option('-o, --output <format>', outputHelp(TABLE_AND_NAME_FORMATS))
     .addHelpText('after', BACKUP_EXAMPLES)
     .action(async (_opts: BackupFlags, cmd: Command) => {
@@ -140,7 +148,8 @@ Examples:
       `Check that a snapshot is whole and sound: the sha256 trailer etcd appends, both bbolt meta pages,
 a walk of every page (ids in range, none reached twice, keys in order, freelist consistent), and
 the sidecar when there is one. With --trial-restore, also restore it into a temporary data dir,
-start etcd on it on loopback, and compare its revision and key count.
+start etcd on it, and compare its revision and key count. That etcd listens on unix sockets in a
+directory only this user can enter, and dies with bosun.
 
 Exit codes: 0 the snapshot is good, 1 a problem was found (printed on one line), 2 usage error.`,
     )
@@ -165,7 +174,8 @@ Examples:
     .command('list')
     .summary("List bosun's backups with age, revision, size and whether they are verified")
     .description(
-      `List the backups bosun wrote in a directory, newest first.
+      `List the backups bosun wrote in a directory, newest first, and count the temporary files of
+backups that are running or were killed (the next backup there removes the latter).
 
 Exit codes: 0 listed, 1 the directory cannot be read, 2 usage error.`,
     )
@@ -193,6 +203,8 @@ Examples:
     .description(
       `Restore a snapshot into a new etcd data directory with etcdutl (or etcdctl snapshot restore where
 etcdutl is absent). The snapshot is verified first; a data directory that is not empty is refused.
+The data directory is built beside it and renamed into place when complete, so that an interrupted
+restore never leaves a half-made one.
 For a cluster of several members (--initial-cluster with more than one), the per-member steps for
 an HA control plane are printed.
 
@@ -257,6 +269,13 @@ function durationMs(v: string | undefined, flag: string, cmd: string): number | 
   return ms;
 }
 
+/** A timeout flag: 0 would mean "fail at once" (etcdctl has no "no timeout" for these either). */
+function timeoutMs(v: string | undefined, flag: string, cmd: string, dflt: number): number {
+  const ms = durationMs(v, flag, cmd) ?? dflt;
+  if (ms <= 0) throw usageError(`${flag} must be more than 0 (e.g. 5s)`, cmd);
+  return ms;
+}
+
 async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): Promise<void> {
   const fmt = parseOutputFormat(o.output, TABLE_AND_NAME_FORMATS, 'backup');
   const keep = wholeNumber(o.keep, '--keep', 'backup');
@@ -264,7 +283,8 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
     throw usageError('--keep must be at least 1 (the backup just taken is always kept)', 'backup');
   const keepWithinMs = durationMs(o.keepWithin, '--keep-within', 'backup');
   const maxLag = wholeNumber(o.maxLag, '--max-lag', 'backup') ?? 100;
-  const dialMs = durationMs(o.dialTimeout, '--dial-timeout', 'backup') ?? 5000;
+  const dialMs = timeoutMs(o.dialTimeout, '--dial-timeout', 'backup', 5000);
+  const idleMs = timeoutMs(o.commandTimeout, '--command-timeout', 'backup', 30_000);
   const endpoints = (o.endpoints ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -287,7 +307,7 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
       )
     : null;
   const key = await loadKey(ctx, o.encryptionKeyFile);
-  const port = await etcd.createEtcdPort({ tls, timeoutMs: dialMs });
+  const port = await etcd.createEtcdPort({ tls, timeoutMs: dialMs, idleTimeoutMs: idleMs });
   try {
     const r = await etcd.takeBackup(
       {
@@ -379,7 +399,9 @@ async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise
   if (!report.ok) {
     const { BosunError } = await import('../../common/errors.ts');
     throw new BosunError(
-      `snapshot ${file} is invalid: ${report.problem ?? 'unknown problem'}`,
+      report.sidecar === 'unreadable'
+        ? (report.problem ?? 'the sidecar is unreadable')
+        : `snapshot ${file} is invalid: ${report.problem ?? 'unknown problem'}`,
       'SNAPSHOT_INVALID',
     );
   }
@@ -398,6 +420,10 @@ async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Pro
   const { humanDuration } = await import('../../common/duration.ts');
   const dir = resolvePath(ctx, o.dir ?? defaultDir);
   const entries = await etcd.listBackups(dir, etcd.nodeBackupFs);
+  const temporaries = await etcd.listTemporaries(dir, etcd.nodeBackupFs, {
+    processes: etcd.procTable,
+    now: ctx.clock.now(),
+  });
   const now = ctx.clock.now().getTime();
   const items = entries.map((e) => ({
     name: e.name,
@@ -410,7 +436,15 @@ async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Pro
     encrypted: e.parsed.encrypted,
     reason: e.why,
   }));
-  if (isDocumentFormat(fmt)) ctx.out.out(await formatDocument({ dir, backups: items }, fmt));
+  const temps = temporaries.map((t) => ({
+    name: t.name,
+    path: t.path,
+    size: t.size,
+    state: t.state,
+    reason: t.why,
+  }));
+  if (isDocumentFormat(fmt))
+    ctx.out.out(await formatDocument({ dir, backups: items, temporaries: temps }, fmt));
   else if (fmt === 'name') for (const i of items) ctx.out.out(i.path);
   else if (items.length === 0) ctx.out.err(`No backups found in ${dir}.`);
   else {
@@ -428,6 +462,8 @@ async function runList(o: BackupFlags, ctx: CliContext, defaultDir: string): Pro
     ))
       ctx.out.out(line);
   }
+  const summary = fmt === 'table' ? etcd.temporariesSummary(dir, temporaries) : null;
+  if (summary !== null) ctx.out.err(summary);
 }
 
 async function runRestore(file: string, o: RestoreFlags, ctx: CliContext): Promise<void> {
@@ -448,7 +484,7 @@ async function runRestore(file: string, o: RestoreFlags, ctx: CliContext): Promi
     {
       exec: ctx.exec,
       env: ctx.env,
-      tmpDir: etcd.tmpDir(ctx.env),
+      clock: ctx.clock,
       progress: (l) => ctx.out.err(l),
       signal: ctx.signal,
     },

@@ -1,4 +1,6 @@
-// bosun certs check|renew (issue 5). Parses flags and calls the certs feature, loaded lazily.
+// bosun certs check|renew (issue 5). Parses flags, calls the certs feature (loaded lazily, with
+// its printers in certs-output.ts), prints the results and turns them into the exit codes its help
+// documents.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -25,6 +27,35 @@ function clusterOptions(cmd: Command, ctx: CliContext): KubeClientOptions {
     signal: ctx.signal,
     clock: ctx.clock,
   };
+}
+
+/** Parses --warn-within (e.g. 30d, 720h). */
+export function parseWarnWithin(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 0) {
+    throw new UsageError(`invalid --warn-within "${text}": expected a duration such as 30d, 720h or 2w`, {
+      hint: "See 'bosun certs check -h' for help and examples",
+    });
+  }
+  return ms;
+}
+
+/** Parses --validity (kubeadm's certificateValidityPeriod; default 1y). */
+export function parseValidity(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 60_000) {
+    throw new UsageError(
+      `invalid --validity "${text}": expected a duration of at least a minute, such as 1y, 90d or 8760h`,
+      { hint: "See 'bosun certs renew -h' for help and examples" },
+    );
+  }
+  return ms;
+}
+
+/** Whether the user named a cluster (--kubeconfig, --context or KUBECONFIG). */
+function clusterNamed(cmd: Command, ctx: CliContext): boolean {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  return g.kubeconfig !== undefined || g.context !== undefined || !!ctx.env['KUBECONFIG'];
 }
 
 function parseTimeout(text: string): number {
@@ -76,6 +107,9 @@ export function registerCertsCommands(program: Command, ctx: CliContext): void {
 Lists what 'kubeadm certs check-expiration' lists (the leaves in pki/, the client certificates in
 admin.conf, super-admin.conf, controller-manager.conf and scheduler.conf, and the CAs), plus the
 kubelet's client certificate (kubelet-client-current.pem), its serving certificate and kubelet.conf.
+It expects the files the node's kubeadm release writes (before v1.29 there is no super-admin.conf):
+the release is read from the image tags of the static pod manifests or, when the node has none and
+a cluster is named (--kubeconfig, --context, KUBECONFIG), from the kubeadm-config ConfigMap.
 Each row also says whether its key matches and whether its CA signed it. -o json prints kubeadm's
 CertificateExpirationInfo document (with bosun's fields added after kubeadm's); -o prometheus
 prints a node-exporter text-collector file.
@@ -125,23 +159,22 @@ Examples:
       },
       cmd: Command,
     ) => {
-      const { runCertsCheck, parseWarnWithin, resolveCertPaths } = await import('../../certs/index.ts');
       const warnWithinMs = parseWarnWithin(opts.warnWithin);
+      const certsFeature = await import('../../certs/index.ts');
+      const print = await import('./certs-output.ts');
+      const paths = certsFeature.resolveCertPaths(opts, ctx.cwd);
       if (opts.served) {
-        const { runServedCheck, realLivePorts } = await import('../../certs/index.ts');
         const output = parseOutputFormat(opts.output, ['table', 'json', 'yaml'], 'certs check --served') as
           'table' | 'json' | 'yaml';
-        const ports = realLivePorts(clusterOptions(cmd, ctx));
-        await runServedCheck(
-          {
-            paths: resolveCertPaths(opts, ctx.cwd),
-            node: opts.node,
-            warnWithinMs,
-            output,
-            noHeaders: !opts.headers,
-          },
-          { ...ports, clock: ctx.clock, out: ctx.out },
+        const ports = certsFeature.realLivePorts(clusterOptions(cmd, ctx));
+        const now = ctx.clock.now();
+        const served = await certsFeature.checkServed(
+          { paths, localNode: opts.node ?? (await certsFeature.localNodeName(paths)), now, warnWithinMs },
+          ports,
         );
+        await print.printServed(served, now, { output, noHeaders: !opts.headers }, ctx.out);
+        const failure = print.servedFailure(served.rows);
+        if (failure) throw failure;
         return;
       }
       const output = parseOutputFormat(
@@ -149,19 +182,19 @@ Examples:
         ['table', 'json', 'yaml', 'prometheus'],
         'certs check',
       ) as 'table' | 'json' | 'yaml' | 'prometheus';
-      await runCertsCheck(
-        {
-          pkiDir: opts.pkiDir,
-          configDir: opts.configDir,
-          kubeletPkiDir: opts.kubeletPkiDir,
-          root: opts.root,
-          output,
-          warnWithinMs,
-          noHeaders: !opts.headers,
-          cwd: ctx.cwd,
-        },
-        { clock: ctx.clock, out: ctx.out },
-      );
+      const kubernetesVersion = await certsFeature.nodeKubeadmVersion(paths, {
+        clusterVersion: clusterNamed(cmd, ctx)
+          ? certsFeature.realClusterVersion(clusterOptions(cmd, ctx))
+          : undefined,
+        onWarning: (m) => ctx.out.err(`WARNING: ${m}`),
+      });
+      const now = ctx.clock.now();
+      const rows = await certsFeature.checkCertificates(paths, now, warnWithinMs, {
+        kubernetesVersion: kubernetesVersion?.version,
+      });
+      await print.printCheckRows(rows, now, { output, noHeaders: !opts.headers }, ctx.out);
+      const failure = print.checkFailure(rows, warnWithinMs);
+      if (failure) throw failure;
     },
   );
 
@@ -179,15 +212,21 @@ Examples:
 Re-issues each named certificate with the same subject, SANs, key usages and key type and a new
 key, signed by its CA: the leaves in pki/ (apiserver, apiserver-kubelet-client,
 apiserver-etcd-client, front-proxy-client, etcd-server, etcd-peer, etcd-healthcheck-client) and the
-client certificates embedded in admin.conf, super-admin.conf, controller-manager.conf and
-scheduler.conf. The old files are kept in a dated directory under --backup-dir and every file is
-written atomically. Refuses, changing nothing, when a CA key is absent (external CA) or a
-certificate is missing. CAs and the kubelet's own certificates are not renewed here.
+client certificates embedded in admin.conf, super-admin.conf (kubeadm v1.29 and later),
+controller-manager.conf and scheduler.conf. The old files are kept in a dated directory under
+--backup-dir and every file is written atomically. Refuses, changing nothing, when a CA key is
+absent (external CA), a certificate is missing, or a CA has expired or expires within a day.
+CAs and the kubelet's own certificates are not renewed here.
 
 Unless --no-restart, the static pods that read the renewed files are then restarted the kubeadm way
 (manifest moved out of manifests/, mirror pod gone, manifest moved back, mirror pod Ready), one at a
 time, etcd last and only while its quorum holds, and the served certificates are checked.
 Renew one control plane at a time, on that node; go on to the next only when this one is healthy.
+
+One renewal runs at a time on a node (<config-dir>/.bosun-certs-renew.lock). A renewal that was
+killed is finished by the next one, which first removes the temporary files and unfinished backups
+it left (and names them), puts back a manifest it had moved out of manifests/ and, unless
+--no-restart, waits until that static pod is Ready, then renews.
 
 Examples:
   # Renew everything kubeadm renews, then restart and verify
@@ -230,12 +269,14 @@ Examples:
       },
       cmd: Command,
     ) => {
-      const { runCertsRenew, parseValidity, resolveRenewNames } = await import('../../certs/index.ts');
-      resolveRenewNames(names);
+      const certsFeature = await import('../../certs/index.ts');
+      const print = await import('./certs-output.ts');
+      certsFeature.resolveRenewNames(names);
       const validityMs = parseValidity(opts.validity);
       let restart;
+      let clusterVersion;
+      if (clusterNamed(cmd, ctx)) clusterVersion = certsFeature.realClusterVersion(clusterOptions(cmd, ctx));
       if (opts.restart) {
-        const { makeRestartPhase, realLivePorts } = await import('../../certs/index.ts');
         const cluster = clusterOptions(cmd, ctx);
         // Like kubeadm, a control plane's own admin.conf when no kubeconfig is named anywhere.
         if (
@@ -243,19 +284,19 @@ Examples:
           !cluster.envKubeconfig &&
           !existsSync(join(ctx.home, '.kube', 'config'))
         ) {
-          const { resolveCertPaths } = await import('../../certs/index.ts');
-          cluster.kubeconfig = join(resolveCertPaths(opts, ctx.cwd).configDir, 'admin.conf');
+          cluster.kubeconfig = join(certsFeature.resolveCertPaths(opts, ctx.cwd).configDir, 'admin.conf');
         }
-        restart = makeRestartPhase({
-          ports: () => realLivePorts(cluster),
+        clusterVersion = certsFeature.realClusterVersion(cluster);
+        restart = certsFeature.makeRestartPhase({
+          ports: () => certsFeature.realLivePorts(cluster),
           clock: ctx.clock,
-          out: ctx.out,
+          onEvent: print.printEvents(ctx.out),
           timeoutMs: parseTimeout(opts.timeout),
           node: opts.node,
           signal: ctx.signal,
         });
       }
-      await runCertsRenew(
+      await print.renewAndReport(
         {
           names,
           pkiDir: opts.pkiDir,
@@ -267,7 +308,12 @@ Examples:
           restart: opts.restart,
           cwd: ctx.cwd,
         },
-        { clock: ctx.clock, out: ctx.out, ...(restart ? { restart } : {}) },
+        {
+          clock: ctx.clock,
+          out: ctx.out,
+          ...(restart ? { restart } : {}),
+          ...(clusterVersion ? { clusterVersion } : {}),
+        },
       );
     },
   );

@@ -5,7 +5,7 @@
 // the new certificates are the ones being served. The demo sandbox is built with kubeadm's normal
 // validity, so the near expiry is made by bosun itself and the narration says so. It only reads
 // and renews cp-1's files and restarts cp-1's static pods, through the same code as the CLI.
-import { BosunError, isBosunError } from '../../common/errors.ts';
+import { BosunError } from '../../common/errors.ts';
 import type { Output } from '../../common/ports.ts';
 import {
   checkCertificates,
@@ -13,14 +13,13 @@ import {
   formatExpires,
   livePortsFromClients,
   makeRestartPhase,
-  printRows,
+  nodeKubeadmVersion,
   resolveCertPaths,
-  runCertsRenew,
-  throwForExit,
   type CertPaths,
   type LivePorts,
   type ServedRow,
 } from '../../certs/index.ts';
+import { checkFailure, printCheckRows, printEvents, renewAndReport } from '../commands/certs-output.ts';
 import { formatTable } from '../output.ts';
 import type { DemoChapter, DemoContext } from './context.ts';
 
@@ -47,7 +46,7 @@ async function served(
   paths: CertPaths,
   node: string,
 ): Promise<Map<ServedRow['component'], ServedRow>> {
-  const rows = await checkServed(
+  const { rows } = await checkServed(
     { paths, localNode: node, onlyNode: node, now: d.cli.clock.now(), warnWithinMs: WARN_WITHIN },
     ports,
   );
@@ -76,11 +75,11 @@ export const certsChapter: DemoChapter = {
     const paths = resolveCertPaths({ root }, d.cli.cwd);
     const clock = d.cli.clock;
     const ports = (): LivePorts => livePortsFromClients(d.kube);
-    const restart = (out: Output) =>
+    const restart = (out: Pick<Output, 'out' | 'err'>) =>
       makeRestartPhase({
         ports,
         clock,
-        out,
+        onEvent: printEvents(out),
         timeoutMs: 120_000,
         node,
         signal: d.cli.signal,
@@ -90,8 +89,10 @@ export const certsChapter: DemoChapter = {
     d.say(
       `\`bosun certs check --root ${root}\` sees on ${node}: what kubeadm checks, plus the kubelet's own:`,
     );
-    const first = await checkCertificates(paths, clock.now(), WARN_WITHIN);
-    printRows(first, clock.now(), { output: 'table' }, { out: d.show, err: d.say, isTTY: false });
+    // The files cp-1's kubeadm release writes (its manifests' images say which).
+    const kubernetesVersion = (await nodeKubeadmVersion(paths))?.version;
+    const first = await checkCertificates(paths, clock.now(), WARN_WITHIN, { kubernetesVersion });
+    await printCheckRows(first, clock.now(), { output: 'table' }, { out: d.show });
 
     d.say('');
     d.say(
@@ -104,28 +105,27 @@ export const certsChapter: DemoChapter = {
       `(bosun certs renew ${RENEWED.join(' ')} --validity ${SHORT_VALIDITY / DAY}d), and restarts kube-apiserver and etcd to serve them.`,
     );
     const setupOut = quiet();
-    await runCertsRenew(
+    await renewAndReport(
       { names: RENEWED, root, validityMs: SHORT_VALIDITY, restart: true, cwd: d.cli.cwd },
       { clock, out: setupOut, restart: restart(setupOut) },
     );
 
-    const soon = await checkCertificates(paths, clock.now(), WARN_WITHIN);
+    const soon = await checkCertificates(paths, clock.now(), WARN_WITHIN, { kubernetesVersion });
     d.say('');
     d.say('bosun certs check now flags them, with an exit code of its own for cron and monitoring:');
     const flagged = soon.filter((r) => r.status === 'expiring' || r.status === 'expired');
-    printRows(
+    await printCheckRows(
       [...flagged, ...soon.filter((r) => r.group === 'ca')],
       clock.now(),
       { output: 'table' },
-      { out: d.show, err: d.say, isTTY: false },
+      { out: d.show },
     );
-    try {
-      throwForExit(soon, WARN_WITHIN);
-      throw new BosunError(`bosun certs check did not flag ${RENEWED.join(' and ')}`, 'INTERNAL');
-    } catch (e) {
-      if (!isBosunError(e) || e.exitCode !== 3) throw e;
-      d.show(`exit code 3: ${e.message}`);
-    }
+    const flaggedBy = checkFailure(soon, WARN_WITHIN);
+    if (flaggedBy?.exitCode !== 3)
+      throw (
+        flaggedBy ?? new BosunError(`bosun certs check did not flag ${RENEWED.join(' and ')}`, 'INTERNAL')
+      );
+    d.show(`exit code 3: ${flaggedBy.message}`);
 
     const before = await served(d, ports(), paths, node);
     d.say('');
@@ -135,12 +135,12 @@ export const certsChapter: DemoChapter = {
     d.say(
       'cluster CAs, the old files kept aside; then the kubeadm-style restart, etcd last and only while its quorum holds:',
     );
-    await runCertsRenew(
+    await renewAndReport(
       { names: RENEWED, root, validityMs: YEAR, restart: true, cwd: d.cli.cwd },
       {
         clock,
-        out: { out: d.show, err: d.say, isTTY: false },
-        restart: restart({ out: d.show, err: d.say, isTTY: false }),
+        out: { out: d.show, err: d.say },
+        restart: restart({ out: d.show, err: d.say }),
       },
     );
     const after = await served(d, ports(), paths, node);

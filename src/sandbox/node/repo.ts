@@ -2,8 +2,10 @@
 // versions exist, and the package version strings each package manager uses for them.
 import semver from 'semver';
 
-/** Patch releases per minor the repository offers (v1.30.0 .. v1.35.2). */
+/** Patch releases per minor the repository offers (v1.28.0 .. v1.35.2). */
 const LATEST_PATCH: Record<string, number> = {
+  '1.28': 15,
+  '1.29': 15,
   '1.30': 14,
   '1.31': 13,
   '1.32': 9,
@@ -51,6 +53,8 @@ export function resolveRelease(spec: string, releases: readonly string[]): strin
 export function etcdImageTag(release: string): string {
   const minor = release.replace(/^v/, '').split('.').slice(0, 2).join('.');
   const table: Record<string, string> = {
+    '1.28': '3.5.15-0',
+    '1.29': '3.5.16-0',
     '1.30': '3.5.15-0',
     '1.31': '3.5.15-0',
     '1.32': '3.5.16-0',
@@ -67,6 +71,8 @@ export function corednsTag(release: string): string {
   return (
     (
       {
+        '1.28': 'v1.10.1',
+        '1.29': 'v1.11.1',
         '1.30': 'v1.11.1',
         '1.31': 'v1.11.3',
         '1.32': 'v1.11.3',
