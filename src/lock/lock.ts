@@ -369,9 +369,7 @@ export class ClusterLock {
   }
 
   /** One acquisition: read, decide (checking blockers' Nodes when it can), write; again on 409. */
-  private async attempt(
-    req: LockRequest,
-  ): Promise<{
+  private async attempt(req: LockRequest): Promise<{
     outcome: Acquired | Blocked;
     resourceVersion: string | undefined;
     kept: ReadonlySet<string>;
