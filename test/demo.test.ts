@@ -15,6 +15,7 @@ test('bosun demo runs the whole story on a sandbox and cleans up after itself', 
     /^== 2\. Save game: back up etcd first =+$/m,
     /^== 3\. Node maintenance: cordon, drain, reboot, uncordon =+$/m,
     /^== 4\. Certificates: checked, renewed, and the renewed ones served =+$/m,
+    /^== 5\. Rolling reboots: the bosun agent =+$/m,
   ]) {
     assert.match(r.stdout, heading);
   }
@@ -26,6 +27,11 @@ test('bosun demo runs the whole story on a sandbox and cleans up after itself', 
   assert.match(r.stdout, /the node was not cordoned/);
   assert.match(r.stdout, /^ +node\/worker-\d maintained$/m);
   assert.match(r.stdout, /boot ID \S+ -> \S+, Ready, schedulable again\./);
+  // The rolling reboot: one node held back by its backup pod, then rolled once the pod is gone.
+  assert.match(r.stdout, /^ +\S+s +worker-\d +blocked: a pod matching demo\.bosun\.dev\/hold=reboot/m);
+  assert.match(r.stdout, /^ +\S+s +worker-\d +rebooting$/m);
+  assert.match(r.stdout, /^ +NODE +REQUIRED +STATE +SINCE +BLOCKED BY +LOCK$/m);
+  assert.match(r.stdout, /rebooted once, healthy and schedulable again/);
   // The sandbox is gone.
   assert.equal(existsSync(dir), false);
   assert.deepEqual(processesMentioning(dir), []);
