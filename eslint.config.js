@@ -52,7 +52,6 @@ const pureModules = [
   'src/lock/decide.ts',
   'src/reboot/window.ts',
   'src/reboot/states.ts',
-  'src/reboot/keys.ts',
   'src/sandbox/apiserver/selectors.ts',
   'src/sandbox/controllers/scheduling.ts',
   'src/sandbox/controllers/hash.ts',

@@ -249,7 +249,7 @@ async function one(maxUnavailable: number, podsPerWorker: number): Promise<void>
   const t = await prepare(podsPerWorker);
   try {
     const counters = VERBS.map((verb) => ({ verb, id: t.sb.addFault({ match: { verb } }) }));
-    const watcher = await RolloutWatcher.start(t.kubeconfig);
+    const watcher = await RolloutWatcher.start(t.kubeconfig, { pods: true });
     let r;
     try {
       r = await applyRun(t, maxUnavailable);

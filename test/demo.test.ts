@@ -15,7 +15,8 @@ test('bosun demo runs the whole story on a sandbox and cleans up after itself', 
     /^== 2\. Save game: back up etcd first =+$/m,
     /^== 3\. Node maintenance: cordon, drain, reboot, uncordon =+$/m,
     /^== 4\. Certificates: checked, renewed, and the renewed ones served =+$/m,
-    /^== 5\. Upgrade: one minor, in Version Skew Policy order =+$/m,
+    /^== 5\. Rolling reboots: the bosun agent =+$/m,
+    /^== 6\. Upgrade: one minor, in Version Skew Policy order =+$/m,
   ]) {
     assert.match(r.stdout, heading);
   }
@@ -27,6 +28,11 @@ test('bosun demo runs the whole story on a sandbox and cleans up after itself', 
   assert.match(r.stdout, /the node was not cordoned/);
   assert.match(r.stdout, /^ +node\/worker-\d maintained$/m);
   assert.match(r.stdout, /boot ID \S+ -> \S+, Ready, schedulable again\./);
+  // The rolling reboot: one node held back by its backup pod, then rolled once the pod is gone.
+  assert.match(r.stdout, /^ +\S+s +worker-\d +blocked: a pod matching demo\.bosun\.dev\/hold=reboot/m);
+  assert.match(r.stdout, /^ +\S+s +worker-\d +rebooting$/m);
+  assert.match(r.stdout, /^ +NODE +REQUIRED +STATE +SINCE +BLOCKED BY +LOCK$/m);
+  assert.match(r.stdout, /rebooted once, healthy and schedulable again/);
   // The upgrade: the next minor planned, applied with its progress, every kubelet at it after.
   assert.match(r.stdout, /^ +\$ bosun upgrade apply --to v1\.35\.2 --on-node --yes/m);
   assert.match(r.stdout, /^ +upgrade to v1\.35\.2 succeeded: \d+ steps run/m);

@@ -29,7 +29,7 @@ test('the final image holds the bundle, the launcher and every package the bundl
   const externals = JSON.parse(
     (/external: (\[[^\]]*\])/.exec(build)?.[1] ?? '[]').replace(/'/g, '"'),
   ) as string[];
-  assert.ok(externals.length > 0, 'scripts/build.mjs names its externals');
+  // scripts/build.mjs bundles everything now (no `external:`); any package it keeps out again must be in the image.
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     dependencies: Record<string, string>;
   };

@@ -162,7 +162,7 @@ describe('bosun upgrade apply: a failing recipe, a node that never comes back, a
       `primary:\n${yaml(APT_RECIPE.primary)}\ncontrolPlane:\n${yaml(APT_RECIPE.controlPlane)}\nworker:\n${yaml(APT_RECIPE.worker)}\nkubelet:\n${yaml([...APT_RECIPE.kubelet, 'reboot'])}\n`,
     );
     t.sb.setNeverReturn('worker-3', true);
-    const watcher = await RolloutWatcher.start(t.kubeconfig);
+    const watcher = await RolloutWatcher.start(t.kubeconfig, { pods: true });
     // The API server fails some of the journal's writes and some reads under the rollout.
     t.sb.addFault({
       match: { verb: 'update', resource: 'configmaps', namespace: 'bosun-system' },

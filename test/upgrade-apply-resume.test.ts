@@ -110,7 +110,7 @@ describe('bosun upgrade apply killed with SIGKILL at several points, and run aga
   });
 
   test('killed between two steps, during a recipe and during a drain: the fourth run completes and repeats nothing', async () => {
-    watcher = await RolloutWatcher.start(t.kubeconfig);
+    watcher = await RolloutWatcher.start(t.kubeconfig, { pods: true });
     const args = [
       'upgrade',
       'apply',

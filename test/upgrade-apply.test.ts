@@ -139,7 +139,7 @@ describe('bosun upgrade apply on a v1.32.9 sandbox, to v1.34.3', () => {
 
   let journal: RolloutJournal;
   test('two hops, every instant within the skew policy and the budgets, every node upgraded once; a racing apply is refused', async () => {
-    const watcher = await RolloutWatcher.start(t.kubeconfig);
+    const watcher = await RolloutWatcher.start(t.kubeconfig, { pods: true });
     let race: Promise<CliRun> | undefined;
     const args = [
       'upgrade',

@@ -42,6 +42,29 @@ export const SAFE_TO_EVICT = `${BOSUN_PREFIX}safe-to-evict`;
 /** The cluster-autoscaler's opt-out ("false": do not evict during scale-down); bosun honours it. */
 export const CLUSTER_AUTOSCALER_SAFE_TO_EVICT = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
 
+/**
+ * The reboot agent's state on its node, JSON (reboot/states.ts RebootRecord): the state, since when,
+ * why, whether bosun's cordon and the lock are held, the boot ID before the reboot. Written before
+ * each step, so that it survives the agent's own restart across the reboot and `bosun reboot status`
+ * can read it from any machine.
+ */
+export const REBOOT_STATE = `${BOSUN_PREFIX}reboot`;
+
+/**
+ * Set by an admin (any value; the value is shown as the reason) to keep the agent from rebooting
+ * this node: `kubectl annotate node worker-1 bosun.dev/reboot-blocked="database migration"`. The
+ * value "false" counts as absent.
+ */
+export const REBOOT_BLOCKED = `${BOSUN_PREFIX}reboot-blocked`;
+
+/**
+ * Written on a node whose reboot did not come back healthy in time, by the first other agent that
+ * noticed while waiting for the lock (JSON: by, at, reason): it claims the one notification of that
+ * failure, so that twenty waiting agents do not send twenty. The node's own agent removes it when
+ * it writes its state again.
+ */
+export const REBOOT_STUCK = `${BOSUN_PREFIX}reboot-stuck`;
+
 /** Karpenter's opt-out ("true": do not disrupt); bosun honours it. */
 export const KARPENTER_DO_NOT_DISRUPT = 'karpenter.sh/do-not-disrupt';
 

@@ -146,3 +146,9 @@ export interface NodeWatch {
   /** Watches Nodes from resourceVersion, with watchPods' contract. */
   watchNodes(opts: WatchFrom, onEvent: (e: WatchEvent<Node>) => void, signal: AbortSignal): Promise<void>;
 }
+
+/** core/v1 Events: what the reboot agent records about its node. */
+export interface Events {
+  /** Creates the Event in its metadata.namespace ("default" when unset, where node events go). */
+  createEvent(event: Event): Promise<Event>;
+}

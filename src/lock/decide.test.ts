@@ -197,6 +197,31 @@ for (const tc of [
     want: { acquired: true, already: false, holders: ['w1'], acquireTime: at(200) },
   },
   {
+    name: 'an expired holder the caller keeps (its node is down for its reboot) keeps its slot, with no retry time',
+    record: rec(holder('w2', { node: 'w2', renewed: 0 })),
+    req: reboot('w1', 1),
+    now: at(120),
+    kept: ['w2'],
+    want: { acquired: false, blockers: ['w2'], retryAt: undefined },
+  },
+  {
+    name: 'a kept holder stays in the record when another slot is free',
+    record: rec(holder('w2', { node: 'w2', renewed: 0 }), holder('w3', { renewed: 0 })),
+    req: reboot('w1', 3),
+    now: at(120),
+    kept: ['w2'],
+    want: { acquired: true, holders: ['w2', 'w1'], takenOver: ['w3:expired'] },
+  },
+  {
+    name: 'a kept holder whose Node is gone is taken over all the same',
+    record: rec(holder('w2', { node: 'w2', renewed: 0 })),
+    req: reboot('w1', 1),
+    now: at(120),
+    kept: ['w2'],
+    gone: ['w2'],
+    want: { acquired: true, holders: ['w1'], takenOver: ['w2:node-gone'] },
+  },
+  {
     name: 'a shared holder asking for exclusive waits for the other shared holders',
     record: rec(holder('alice@laptop'), holder('w2')),
     req: upgrade,
@@ -205,7 +230,7 @@ for (const tc of [
   },
 ]) {
   test(`decideAcquire: ${tc.name}`, () => {
-    const d = decideAcquire(tc.record, tc.req, tc.now, new Set(tc.gone ?? []));
+    const d = decideAcquire(tc.record, tc.req, tc.now, new Set(tc.gone ?? []), new Set(tc.kept ?? []));
     assert.equal(d.acquired, tc.want.acquired);
     const w = tc.want as Record<string, unknown>;
     if (d.acquired) {
@@ -231,12 +256,12 @@ for (const tc of [
       );
       if (typeof w['reason'] === 'string') assert.equal(d.reason, w['reason']);
       else if (w['reason'] instanceof RegExp) assert.match(d.reason, w['reason']);
-      if (w['retryAt']) assert.deepEqual(d.retryAt, w['retryAt']);
+      if ('retryAt' in w) assert.deepEqual(d.retryAt, w['retryAt']);
     }
   });
 }
 
-test('decideRenew: the holder’s renewTime moves, others’ expired entries go, acquireTime stays', () => {
+test('decideRenew: the holder’s renewTime moves, others’ entries stay (expired ones too: only an acquirer judges them), acquireTime stays', () => {
   const d = decideRenew(
     rec(holder('w1', { acquired: 5 }), holder('w2', { renewed: 0 }), holder('w3', { renewed: 50 })),
     'w1',
@@ -245,7 +270,7 @@ test('decideRenew: the holder’s renewTime moves, others’ expired entries go,
   assert.ok(d.renewed);
   assert.deepEqual(
     d.record.holders.map((h) => h.identity),
-    ['w3', 'w1'],
+    ['w2', 'w3', 'w1'],
   );
   assert.equal(d.holder.renewTime, rfc3339(at(70)));
   assert.equal(d.holder.acquireTime, rfc3339(at(5)));

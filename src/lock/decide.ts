@@ -144,26 +144,32 @@ function blockersOf(
 
 /**
  * May `req` take the lock at `now`, and what does the record become? Expired holders and holders
- * whose Node is in `goneNodes` are dropped (taken over); the requester's own entry, live and in the
- * same mode, is renewed (its acquireTime kept).
+ * whose Node is in `goneNodes` are dropped (taken over), except expired holders named in `kept`:
+ * the caller knows they are still at work although they cannot renew (a reboot agent whose node is
+ * down for its reboot), so they keep their slot and stay in the record. The requester's own entry,
+ * live and in the same mode, is renewed (its acquireTime kept).
  */
 export function decideAcquire(
   record: LockRecord,
   req: LockRequest,
   now: Date,
   goneNodes: ReadonlySet<string> = new Set(),
+  kept: ReadonlySet<string> = new Set(),
 ): AcquireDecision {
   const others = record.holders.filter((h) => h.identity !== req.identity);
   const takenOver: TakenOver[] = [];
   const live: LockHolder[] = [];
   for (const h of others) {
     const state = holderState(h, now, goneNodes);
-    if (state === 'live') live.push(h);
+    if (state === 'live' || (state === 'expired' && kept.has(h.identity))) live.push(h);
     else takenOver.push({ holder: h, state });
   }
   const { blockers, reason } = blockersOf(live, req, now);
   if (blockers.length > 0) {
-    const times = blockers.map((b) => expiresAt(b).getTime()).filter(Number.isFinite);
+    // A kept holder's expiry has passed already: only a change of the Lease (or a recheck) helps then.
+    const times = blockers
+      .map((b) => expiresAt(b).getTime())
+      .filter((t) => Number.isFinite(t) && t > now.getTime());
     return {
       acquired: false,
       blockers,
@@ -191,30 +197,30 @@ export type RenewDecision =
   { renewed: true; record: LockRecord; holder: LockHolder } | { renewed: false; reason: string };
 
 /**
- * Renews `identity`'s entry at `now` (dropping others' expired entries). An entry still in the
- * record is renewed even past its expiry, as client-go renews its own record: whoever decided to
- * take it over would have written the record without it (a write at the same version fails).
+ * Renews `identity`'s entry at `now`. An entry still in the record is renewed even past its expiry,
+ * as client-go renews its own record: whoever decided to take it over would have written the record
+ * without it (a write at the same version fails). Others' entries stay as they are, expired ones
+ * too: only an acquisition takes an entry over, because only an acquirer judges whether an expired
+ * holder may still be at work (decideAcquire's `kept`).
  */
 export function decideRenew(record: LockRecord, identity: string, now: Date): RenewDecision {
   const mine = record.holders.find((h) => h.identity === identity);
   if (mine === undefined)
     return { renewed: false, reason: `${identity} no longer holds the lock (taken over or released)` };
   const holder = { ...mine, renewTime: rfc3339(now) };
-  const rest = record.holders.filter((h) => h.identity !== identity && holderState(h, now) === 'live');
+  const rest = record.holders.filter((h) => h.identity !== identity);
   return { renewed: true, record: { holders: [...rest, holder] }, holder };
 }
 
-/** The record without `identity` (and without others' expired entries); whether it held the lock. */
+/** The record without `identity` (others' entries as they are, see decideRenew); whether it held the lock. */
 export function decideRelease(
   record: LockRecord,
   identity: string,
-  now: Date,
+  _now: Date,
 ): { record: LockRecord; released: boolean } {
   const released = record.holders.some((h) => h.identity === identity);
   return {
-    record: {
-      holders: record.holders.filter((h) => h.identity !== identity && holderState(h, now) === 'live'),
-    },
+    record: { holders: record.holders.filter((h) => h.identity !== identity) },
     released,
   };
 }

@@ -247,3 +247,27 @@ test('a waiter spends no request on the holder’s renewals, and hears of it onc
   assert.equal(mine.holder.identity, 'w1');
   assert.deepEqual(mine.takenOver, []);
 });
+
+test('an expired holder the caller keeps is not taken over; awaitAvailable wakes when it releases', async () => {
+  const { kube, clock } = setup();
+  const a = new ClusterLock({}, { kube, clock });
+  const got = await a.tryAcquire(reboot('w1', 1));
+  assert.ok(got.acquired);
+  await clock.advance(60_000); // w1's node is down for its reboot: its entry expired
+  const keep = new Set(['w1']);
+  const b = new ClusterLock({}, { kube, clock, keepExpired: async () => keep });
+  const tried = await b.tryAcquire(reboot('w2', 1));
+  assert.equal(tried.acquired, false);
+  assert.equal(holders(kube), 'w1');
+  let available = false;
+  const waiting = b.awaitAvailable(reboot('w2', 1)).then(() => (available = true));
+  while (kube.watching === 0) await flushAsync();
+  await clock.advance(60_000);
+  assert.equal(available, false, 'a kept holder is waited for, not timed out');
+  await a.release('w1');
+  await waiting;
+  assert.equal(holders(kube), undefined, 'awaitAvailable takes nothing');
+  keep.clear();
+  const again = await b.tryAcquire(reboot('w2', 1));
+  assert.ok(again.acquired);
+});

@@ -45,6 +45,13 @@ export interface LockDeps {
    * holder in the way whose Node is gone is taken over without waiting for its entry to expire.
    */
   nodeExists?: (node: string) => Promise<boolean>;
+  /**
+   * Of the expired holders in the way, those that must keep their slot all the same (the reboot
+   * agent keeps a holder whose Node shows its reboot in progress: its agent cannot renew while the
+   * node is down). Asked only when an acquisition or a wait finds expired entries of others; when
+   * absent, every expired entry is taken over.
+   */
+  keepExpired?: (holders: readonly LockHolder[]) => Promise<ReadonlySet<string>>;
 }
 
 /** Which Lease is the lock (bosun's: bosun-system/bosun-lock). */
@@ -180,10 +187,10 @@ export class ClusterLock {
     let backoff = WATCH_BACKOFF_MIN_MS;
     for (;;) {
       this.checkAborted(opts.signal);
-      const { outcome, resourceVersion } = await this.attempt(req);
+      const { outcome, resourceVersion, kept } = await this.attempt(req);
       if (outcome.acquired) return outcome;
       opts.onBlocked?.(outcome);
-      const woke = await this.waitUntilFree(req, resourceVersion, outcome, opts);
+      const woke = await this.waitUntilFree(req, resourceVersion, outcome, opts, kept);
       if (woke === 'quiet') {
         // The watch ended (or failed transiently) before anything happened: do not spin.
         await this.deps.clock.sleep(backoff, opts.signal).catch(() => undefined);
@@ -319,19 +326,62 @@ export class ClusterLock {
     }
   }
 
-  /** One acquisition: read, decide (checking blockers' Nodes when it can), write; again on 409. */
-  private async attempt(
+  /**
+   * Waits until the lock may be free for `req`, without taking it: returns at once when it is, else
+   * when a change of the Lease, a blocker's expiry or `recheckMs` makes it worth asking again (the
+   * caller then decides whether to take it: the reboot agent checks its blockers first). Throws a
+   * BosunError INTERRUPTED when `signal` aborts.
+   */
+  async awaitAvailable(
     req: LockRequest,
-  ): Promise<{ outcome: Acquired | Blocked; resourceVersion: string | undefined }> {
+    opts: { signal?: AbortSignal; onBlocked?: (b: Blocked) => void; recheckMs?: number } = {},
+  ): Promise<void> {
+    this.checkAborted(opts.signal);
+    const { lease, record } = await this.read();
+    const now = this.deps.clock.now();
+    const { d, kept } = await this.judge(record, req, now);
+    if (d.acquired) return;
+    const blocked: Blocked = { acquired: false, blockers: d.blockers, reason: d.reason, retryAt: d.retryAt };
+    opts.onBlocked?.(blocked);
+    const woke = await this.waitUntilFree(req, lease?.metadata.resourceVersion, blocked, opts, kept);
+    if (woke === 'quiet')
+      await this.deps.clock.sleep(WATCH_BACKOFF_MIN_MS, opts.signal).catch(() => undefined);
+    this.checkAborted(opts.signal);
+  }
+
+  /** decideAcquire with what the deps can tell: expired holders kept, blockers' Nodes gone. */
+  private async judge(
+    record: LockRecord,
+    req: LockRequest,
+    now: Date,
+  ): Promise<{ d: ReturnType<typeof decideAcquire>; kept: ReadonlySet<string> }> {
+    let kept: ReadonlySet<string> = new Set();
+    const expired = record.holders.filter(
+      (h) => h.identity !== req.identity && holderState(h, now) === 'expired',
+    );
+    if (expired.length > 0 && this.deps.keepExpired) kept = await this.deps.keepExpired(expired);
+    let d = decideAcquire(record, req, now, new Set(), kept);
+    if (!d.acquired && this.deps.nodeExists) {
+      const gone = await this.goneNodes(nodesToCheck(d.blockers, req.identity));
+      if (gone.size > 0) d = decideAcquire(record, req, now, gone, kept);
+    }
+    return { d, kept };
+  }
+
+  /** One acquisition: read, decide (checking blockers' Nodes when it can), write; again on 409. */
+  private async attempt(req: LockRequest): Promise<{
+    outcome: Acquired | Blocked;
+    resourceVersion: string | undefined;
+    kept: ReadonlySet<string>;
+  }> {
     let resourceVersion: string | undefined;
+    let kept: ReadonlySet<string> = new Set();
     const outcome = await this.mutate<Acquired | Blocked>(
       async (record, now, lease) => {
         resourceVersion = lease?.metadata.resourceVersion;
-        let d = decideAcquire(record, req, now);
-        if (!d.acquired && this.deps.nodeExists) {
-          const gone = await this.goneNodes(nodesToCheck(d.blockers, req.identity));
-          if (gone.size > 0) d = decideAcquire(record, req, now, gone);
-        }
+        const j = await this.judge(record, req, now);
+        const d = j.d;
+        kept = j.kept;
         if (!d.acquired)
           return { result: { acquired: false, blockers: d.blockers, reason: d.reason, retryAt: d.retryAt } };
         return {
@@ -341,7 +391,7 @@ export class ClusterLock {
       },
       { create: true },
     );
-    return { outcome, resourceVersion };
+    return { outcome, resourceVersion, kept };
   }
 
   private async goneNodes(nodes: readonly string[]): Promise<Set<string>> {
@@ -433,6 +483,7 @@ export class ClusterLock {
     resourceVersion: string | undefined,
     blocked: Blocked,
     opts: { signal?: AbortSignal; onBlocked?: (b: Blocked) => void; recheckMs?: number },
+    kept: ReadonlySet<string> = new Set(),
   ): Promise<'changed' | 'timer' | 'quiet'> {
     const { clock, kube } = this.deps;
     const ctl = new AbortController();
@@ -481,6 +532,8 @@ export class ClusterLock {
                       readRecord({ annotations: e.object.metadata.annotations, spec: e.object.spec }),
                       req,
                       clock.now(),
+                      new Set(),
+                      kept,
                     );
               if (d === undefined || d.acquired) {
                 woke ??= 'changed';

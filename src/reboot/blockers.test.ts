@@ -16,10 +16,12 @@ import {
   checkBlockers,
   cordonBlocker,
   podBlocker,
+  quorumBlocker,
   type AlertFilter,
 } from './blockers.ts';
+import type { Node, Pod } from '../kube/types.ts';
 import { fetchHttp } from './http.ts';
-import { REBOOT_BLOCKED } from './keys.ts';
+import { REBOOT_BLOCKED } from '../kube/annotations.ts';
 
 // ---- node annotations and cordons ----
 
@@ -400,3 +402,57 @@ test('checkBlockers returns every verdict in order, and a checker that throws bl
     { kind: 'pods', blocked: true, reason: 'cannot check pods: boom' },
   ]);
 });
+
+// ---- control planes and etcd's quorum ----
+
+const CP = { 'node-role.kubernetes.io/control-plane': '' };
+const cp = (name: string, ready = true): Node => node(name, { labels: CP, ready });
+const etcdPod = (n: string, ready = true): Pod => ({
+  metadata: { name: `etcd-${n}`, namespace: 'kube-system', labels: { component: 'etcd' } },
+  spec: { nodeName: n, containers: [] },
+  status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+});
+
+for (const tc of [
+  { name: 'a worker is never held back', self: node('w1'), cps: [cp('cp-1', false)], etcd: [], want: false },
+  {
+    name: 'three control planes, all Ready',
+    self: cp('cp-1'),
+    cps: [cp('cp-1'), cp('cp-2'), cp('cp-3')],
+    etcd: [etcdPod('cp-1'), etcdPod('cp-2'), etcdPod('cp-3')],
+    want: false,
+  },
+  {
+    name: 'another control plane NotReady',
+    self: cp('cp-1'),
+    cps: [cp('cp-1'), cp('cp-2', false), cp('cp-3')],
+    etcd: [etcdPod('cp-1'), etcdPod('cp-2'), etcdPod('cp-3')],
+    want: true,
+    reason: /^control plane cp-2 is not Ready/,
+  },
+  {
+    name: 'another etcd member not Ready on a Ready node: quorum would be lost',
+    self: cp('cp-1'),
+    cps: [cp('cp-1'), cp('cp-2'), cp('cp-3')],
+    etcd: [etcdPod('cp-1'), etcdPod('cp-2', false), etcdPod('cp-3')],
+    want: true,
+    reason: /would lose quorum/,
+  },
+  {
+    name: 'a single control plane (the API is down while it reboots, as with any reboot of it)',
+    self: cp('cp-1'),
+    cps: [cp('cp-1')],
+    etcd: [etcdPod('cp-1')],
+    want: false,
+  },
+]) {
+  test(`the quorum blocker: ${tc.name}`, async () => {
+    const kube = {
+      listNodes: async () => tc.cps,
+      listPods: async () => ({ items: tc.etcd, resourceVersion: '1' }),
+    };
+    const v = await quorumBlocker({ kube }).check(tc.self);
+    assert.equal(v.blocked, tc.want, v.reason);
+    if (tc.reason) assert.match(v.reason, tc.reason);
+  });
+}

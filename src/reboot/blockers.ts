@@ -7,17 +7,21 @@
 // - pods: pods matching a selector, on this node or anywhere in the cluster (Kured's
 //   --blocking-pod-selector, which only looks at the node);
 // - alerts: alerts firing in Prometheus (/api/v1/alerts) or Alertmanager (/api/v2/alerts), filtered
-//   by name as Kured's --alert-filter-regexp, --alert-filter-match-only and --alert-firing-only do.
+//   by name as Kured's --alert-filter-regexp, --alert-filter-match-only and --alert-firing-only do;
+// - quorum: on a control plane, another control plane that is not Ready, or an etcd that would lose
+//   its quorum without this member (certs/quorum.ts, the rule the certificate restart keeps).
 // A checker that cannot answer (API error, Prometheus down) blocks, with the error as its reason,
 // as Kured does: safety before progress. Checkers never throw and never log.
+// certs/quorum.ts directly, not certs/index.ts: the agent loads none of the PKI code.
+import { etcdRestartAllowed } from '../certs/quorum.ts';
 import { CORDONED_BY } from '../drain/index.ts';
 import type { ListOptions } from '../kube/ports.ts';
 import type { ListResult, Node, Pod } from '../kube/types.ts';
 import { redactError, redactUrl, type HttpPort } from './http.ts';
-import { REBOOT_BLOCKED } from './keys.ts';
+import { REBOOT_BLOCKED } from '../kube/annotations.ts';
 
 /** The kinds of blocker, names for metrics labels and status. */
-export const BLOCKER_KINDS = ['annotation', 'cordon', 'pods', 'alerts'] as const;
+export const BLOCKER_KINDS = ['annotation', 'cordon', 'pods', 'alerts', 'quorum'] as const;
 /** One kind of blocker. */
 export type BlockerKind = (typeof BLOCKER_KINDS)[number];
 
@@ -240,6 +244,86 @@ export function alertBlocker(
         reason: `${names.length === 1 ? 'an alert' : `${names.length} alerts`} firing in ${label}: ${items.join(', ')}`,
         items,
       };
+    },
+  };
+}
+
+/** The label kubeadm puts on control-plane nodes. */
+export const CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane';
+
+/** Whether a node is a control plane (kubeadm's label). */
+export function isControlPlane(node: Node): boolean {
+  return node.metadata.labels?.[CONTROL_PLANE_LABEL] !== undefined;
+}
+
+/** What the quorum blocker reads: the control-plane nodes and etcd's mirror pods. */
+export interface QuorumKube {
+  listNodes(opts?: { labelSelector?: string }): Promise<Node[]>;
+  listPods(opts?: ListOptions): Promise<ListResult<Pod>>;
+}
+
+function nodeReady(n: Node): boolean {
+  return (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function podReady(p: Pod): boolean {
+  return (
+    p.status?.phase === 'Running' &&
+    (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+  );
+}
+
+/**
+ * On a control plane: blocks while another control plane is not Ready (its etcd member or
+ * kube-apiserver may be down too), or while etcd would lose its quorum without this node's member
+ * (a member counts as Ready when its node is Ready and its etcd mirror pod, kube-system/etcd-NODE,
+ * is Running and Ready; without etcd mirror pods, an external etcd, the nodes alone count). On a
+ * worker it never blocks.
+ */
+export function quorumBlocker(deps: { kube: QuorumKube }): Blocker {
+  return {
+    kind: 'quorum',
+    check: async (node) => {
+      if (!isControlPlane(node)) return { kind: 'quorum', blocked: false, reason: 'not a control plane' };
+      const self = node.metadata.name ?? '';
+      let cps: Node[];
+      let etcd: Pod[];
+      try {
+        cps = await deps.kube.listNodes({ labelSelector: CONTROL_PLANE_LABEL });
+        etcd = (await deps.kube.listPods({ namespace: 'kube-system', labelSelector: 'component=etcd' }))
+          .items;
+      } catch (e) {
+        return {
+          kind: 'quorum',
+          blocked: true,
+          reason: `cannot read the control planes: ${e instanceof Error ? e.message : String(e)}`,
+        };
+      }
+      const notReady = cps
+        .filter((n) => n.metadata.name !== self && !nodeReady(n))
+        .map((n) => n.metadata.name ?? '')
+        .sort();
+      if (notReady.length > 0)
+        return {
+          kind: 'quorum',
+          blocked: true,
+          reason: `control plane${notReady.length > 1 ? 's' : ''} ${notReady.join(', ')} ${notReady.length > 1 ? 'are' : 'is'} not Ready: rebooting ${self} now could take etcd's quorum and the API with it`,
+          items: shortList(notReady),
+        };
+      const members =
+        etcd.length === 0
+          ? cps.map((n) => ({ name: n.metadata.name ?? '', ready: nodeReady(n) }))
+          : cps.map((n) => {
+              const pod = etcd.find((p) => p.metadata.name === `etcd-${n.metadata.name ?? ''}`);
+              return {
+                name: n.metadata.name ?? '',
+                ready: nodeReady(n) && pod !== undefined && podReady(pod),
+              };
+            });
+      const v = etcdRestartAllowed(members, self);
+      return v.allowed
+        ? { kind: 'quorum', blocked: false, reason: v.reason }
+        : { kind: 'quorum', blocked: true, reason: v.reason };
     },
   };
 }

@@ -275,7 +275,7 @@ const errors: { name: string; src: Parameters<typeof sources>[0]; want: string }
   {
     name: 'a port out of range',
     src: { env: { BOSUN_METRICS_PORT: '70000' } },
-    want: 'invalid value "70000" for BOSUN_METRICS_PORT: must be between 1 and 65535',
+    want: 'invalid value "70000" for BOSUN_METRICS_PORT: must be between 0 and 65535',
   },
   {
     name: 'a boolean that is not one',

@@ -19,6 +19,7 @@ import {
   type EscalationPolicy,
   type PreflightCheck,
 } from '../drain/index.ts';
+import { parseExecTemplate } from '../host/index.ts';
 import { splitCommandLine } from './argv.ts';
 import type { AlertFilter, PodScope } from './blockers.ts';
 import { redactUrl } from './http.ts';
@@ -35,6 +36,8 @@ export interface AgentConfig {
   sentinel: SentinelSpec;
   reboot: { method: 'command'; argv: string[] } | { method: 'signal'; signal: number };
   hostRoot: string;
+  /** How host commands run: in the host's namespaces through a template, or where the agent runs. */
+  hostExec: { kind: 'local' } | { kind: 'template'; text: string };
   rebootTimeoutMs: number;
   window: MaintenanceWindow;
   concurrency: number;
@@ -390,6 +393,14 @@ export function resolveAgentConfig(
     method === 'signal'
       ? { method, signal: int('rebootSignal', 1, 64) }
       : { method, argv: asCommand(get('rebootCommand') as Located, spec('rebootCommand')) };
+  const hostExecText = str('hostExec') as string;
+  let hostExec: AgentConfig['hostExec'];
+  if (hostExecText === 'local') hostExec = { kind: 'local' };
+  else {
+    const t = parseExecTemplate(hostExecText);
+    if (!t.ok) throw bad(get('hostExec') as Located, spec('hostExec'), t.error);
+    hostExec = { kind: 'template', text: hostExecText };
+  }
   const rebootTimeoutMs = dur('rebootTimeout');
 
   // window
@@ -504,6 +515,7 @@ export function resolveAgentConfig(
     sentinel,
     reboot,
     hostRoot,
+    hostExec,
     rebootTimeoutMs,
     window: w.window,
     concurrency,
@@ -545,7 +557,7 @@ export function resolveAgentConfig(
     retryDelayMs,
     retryMaxDelayMs,
     metricsHost: str('metricsHost') as string,
-    metricsPort: int('metricsPort', 1, 65_535),
+    metricsPort: int('metricsPort', 0, 65_535),
     logLevel: asEnum<AgentConfig['logLevel']>(get('logLevel') as Located, spec('logLevel')),
     sources,
   };
@@ -560,6 +572,7 @@ export function describeConfig(c: AgentConfig): Record<string, unknown> {
     period: `${c.periodMs / 1000}s`,
     sentinel: c.sentinel.kind === 'file' ? c.sentinel.path : c.sentinel.argv.join(' '),
     hostRoot: c.hostRoot,
+    hostExec: c.hostExec.kind === 'local' ? 'local' : c.hostExec.text,
     reboot: c.reboot.method === 'command' ? c.reboot.argv.join(' ') : `signal ${c.reboot.signal}`,
     window: describeWindow(c.window),
     concurrency: c.concurrency,

@@ -6,7 +6,9 @@
 // where bosun does the same thing (period, rebootSentinel, rebootDays, startTime, endTime,
 // timeZone, blockingPodSelector, prometheusUrl, alertFilterRegexp, notifyUrl, lockTtl, ...), and
 // the drain's flags keep kubectl's names and help text. Pure: data only.
-import { PREFLIGHT_CHECKS } from '../drain/index.ts';
+// The pre-flight's pure module itself, not drain/index.ts: `bosun -h` lists these flags, and must not
+// load the drain engine to do so.
+import { PREFLIGHT_CHECKS } from '../drain/preflight.ts';
 
 /** How a flag's text is read. */
 export type FlagKind = 'string' | 'duration' | 'int' | 'bool' | 'list' | 'enum' | 'url' | 'regexp';
@@ -96,6 +98,13 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     default: '/',
     description: "Where the host's / is mounted in the container (the chart mounts it at /host).",
+  }),
+  f({
+    name: 'hostExec',
+    kind: 'string',
+    default: 'nsenter --target 1 --mount --uts --ipc --net --pid -- {argv}',
+    description:
+      'How the reboot command and a sentinel command reach the host: a command template ({argv}: the command\'s words; the default enters the host\'s namespaces, as Kured does), or "local" to run them where the agent runs.',
   }),
   f({
     name: 'rebootTimeout',
@@ -339,7 +348,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     name: 'metricsPort',
     kind: 'int',
     default: 8080,
-    description: 'The port /metrics and /healthz listen on.',
+    description: 'The port /metrics and /healthz listen on (0: any free port, logged at start-up).',
   }),
   f({
     name: 'logLevel',

@@ -35,7 +35,7 @@ export {
   type HttpRequest,
   type HttpResponse,
 } from './http.ts';
-export { REBOOT_BLOCKED, REBOOT_STATE } from './keys.ts';
+export { REBOOT_BLOCKED, REBOOT_STATE, REBOOT_STUCK } from '../kube/annotations.ts';
 export {
   AgentMetrics,
   Liveness,

@@ -467,7 +467,13 @@ for (const tc of [
     min: 0,
     want: 'not-working',
   },
-  { name: 'draining', record: { state: 'draining', lockHeld: true }, ready: true, min: 60, want: 'working' },
+  {
+    name: 'draining (its agent was killed)',
+    record: { state: 'draining', lockHeld: true },
+    ready: true,
+    min: 60,
+    want: 'abandoned',
+  },
   {
     name: 'rebooting, within the time',
     record: { state: 'rebooting', lockHeld: true },

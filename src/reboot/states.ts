@@ -1,7 +1,7 @@
 // The reboot agent's states and transitions, as a pure state machine. The agent loop only
 // interprets it: it asks nextAction(record) what to do, does it through its ports, and feeds the
 // outcome back as an event to transition(record, event), which returns the new record (written on
-// the Node before the next step, keys.ts REBOOT_STATE) and, when the change matters to people, a
+// the Node before the next step, kube/annotations.ts REBOOT_STATE) and, when the change matters to people, a
 // notice to send.
 //
 //   idle -> waiting-window -> blocked -> waiting-lock -> cordoning -> draining -> drained
@@ -480,16 +480,35 @@ export function parseRecord(text: string | undefined): RebootRecord | undefined 
 
 // ---- another node's holder, seen from outside ----
 
-/** How a lock holder looks to the other agents. */
+/**
+ * How an expired lock holder (its agent stopped renewing) looks to the other agents, from its
+ * Node's record: whether its slot may be taken over (ClusterLock's keepExpired).
+ */
 export type HolderVerdict =
-  /** Working on its node: wait for it. */
+  /** Its reboot is in progress (the node is down or coming back): keep its slot, wait for it. */
   | { verdict: 'working'; reason: string }
-  /** Not working on its node (no record, or a state without the lock): its slot may be taken over once its Lease expired. */
+  /** Not working on its node (no record, or a state without the lock): take its slot over. */
   | { verdict: 'not-working'; reason: string }
+  /**
+   * Its agent stopped before the reboot (killed while draining, say): take its slot over; the node
+   * stays as it is (cordoned) until its agent returns and gives it back.
+   */
+  | { verdict: 'abandoned'; reason: string }
   /** Its reboot has not come back healthy in time: keep the slot held (no other node starts) and notify. */
   | { verdict: 'stuck'; reason: string };
 
-/** Judges a lock holder from its Node's record and Ready condition. */
+/** States after the lock is taken and before the reboot. */
+const BEFORE_REBOOT: ReadonlySet<AgentState> = new Set([
+  'waiting-lock',
+  'cordoning',
+  'draining',
+  'drained',
+  'reboot-blocked',
+  'uncordoning',
+  'releasing',
+]);
+
+/** Judges an expired lock holder from its Node's record and Ready condition. */
 export function judgeHolder(
   input: { record: RebootRecord | undefined; nodeReady: boolean; now: Date },
   opts: Pick<MachineOptions, 'rebootTimeoutMs' | 'healthTimeoutMs'>,
@@ -513,6 +532,12 @@ export function judgeHolder(
             : `not back and healthy within ${minutes(limit)} of its reboot`,
       };
     }
+    return { verdict: 'working', reason: r.reason ?? r.state };
   }
-  return { verdict: 'working', reason: r.reason ?? r.state };
+  if (BEFORE_REBOOT.has(r.state) || r.state === 'failed')
+    return {
+      verdict: 'abandoned',
+      reason: `its agent stopped renewing the lock while ${r.state}${r.cordoned ? '; the node stays cordoned until its agent returns' : ''}`,
+    };
+  return { verdict: 'not-working', reason: `its node records ${r.state}` };
 }

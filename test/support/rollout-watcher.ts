@@ -1,24 +1,60 @@
-// Watches a cluster through a rolling operation (an upgrade, the reboot agent's rounds) and records
-// every Node, Pod (mirror pods among them) and PodDisruptionBudget event, in the order the API
-// server sent them. Afterwards the recording is replayed, event by event, to judge every instant:
-// - the Version Skew Policy (src/upgrade/skew.ts) on the versions seen at that instant: each
-//   control plane's kube-apiserver, kube-controller-manager and kube-scheduler (mirror pods'
-//   images), each node's kubelet (status.nodeInfo.kubeletVersion) and kube-proxy (its pod's image);
-// - every PodDisruptionBudget: the healthy pods it selects (Running, Ready, not terminating) never
-//   fewer than its minimum (minAvailable, or the expected pods less maxUnavailable), and its own
-//   status never reporting currentHealthy below desiredHealthy;
-// - how many workers were out at once (cordoned or not Ready);
-// - each node's kubelet versions and each control plane's kube-apiserver images, in order.
-// The watches survive an API server that restarts under them (resumed from the last
-// resourceVersion, as client-go's reflector does, by kube/watch.ts's listWatch).
-import { tmpdir } from 'node:os';
-import { createKubeClients, kubeRequest, type KubeClients } from '../../src/kube/client.ts';
-import { fromLabelSelector, matches } from '../../src/kube/labels.ts';
-import { watchObjects, type KubeList } from '../../src/kube/requests.ts';
-import type { ListResult, Node, Pod, PodDisruptionBudget, WatchEvent } from '../../src/kube/types.ts';
+// A witness for rolling operations (the reboot agents, an upgrade's rollout): it watches Nodes,
+// PodDisruptionBudgets and the cluster lock's Lease from the test process, timestamps every event
+// as it arrives, and answers what a rollout must never do: more nodes out of service at one instant
+// than allowed, a budget's healthy count below its minimum, more lock holders than slots, a node
+// rebooted twice or not at all. Shared by the reboot agent's tests and benchmark, and written so
+// that an upgrade's tests can use it as it is (it knows nothing about the reboot agent beyond the
+// Lease's holder list, which every bosun lock holder writes).
+//
+// With `pods: true` it also keeps every Node, Pod (mirror pods among them) and budget event in the
+// order the API server sent them, and report() replays them event by event to judge every instant:
+// the Version Skew Policy (src/upgrade/skew.ts) on the versions seen then (each control plane's
+// kube-apiserver, kube-controller-manager and kube-scheduler from their mirror pods' images, each
+// node's kubelet and kube-proxy), each budget's healthy pods against its minimum, the workers out at
+// once, and each node's kubelet and kube-apiserver versions in order (an upgrade's tests). The
+// watches survive an API server that restarts under them (kube/watch.ts's listWatch resumes them).
+import { createKubeClients, type KubeClients } from '../../src/kube/client.ts';
+import { seg, watchObjects } from '../../src/kube/requests.ts';
+import { kubeRequest } from '../../src/kube/client.ts';
 import { listWatch } from '../../src/kube/watch.ts';
 import { systemClock } from '../../src/common/real.ts';
+import type { Lease, Node, Pod, PodDisruptionBudget, WatchEvent } from '../../src/kube/types.ts';
+import { fromLabelSelector, matches } from '../../src/kube/labels.ts';
 import { checkSkew, type ComponentVersion } from '../../src/upgrade/index.ts';
+
+/** What one Node looked like at one instant. */
+export interface NodeSample {
+  t: number;
+  node: string;
+  unschedulable: boolean;
+  ready: boolean;
+  bootId: string;
+  /** The raw annotations (the reboot agent's record is one of them). */
+  annotations: Record<string, string>;
+}
+
+/** A PDB's numbers at one instant. */
+export interface PdbSample {
+  t: number;
+  pdb: string;
+  currentHealthy: number;
+  desiredHealthy: number;
+}
+
+/** The lock's holders at one instant. */
+export interface LockSample {
+  t: number;
+  holders: string[];
+}
+
+function ready(n: Node): boolean {
+  return (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+interface List<T> {
+  items?: T[];
+  metadata?: { resourceVersion?: string };
+}
 
 type Kind = 'node' | 'pod' | 'pdb';
 
@@ -35,12 +71,6 @@ export interface Recorded {
   items?: Obj[];
 }
 
-const SOURCES: Record<Kind, { path: string; resource: string; group?: string }> = {
-  node: { path: '/api/v1/nodes', resource: 'nodes' },
-  pod: { path: '/api/v1/pods', resource: 'pods' },
-  pdb: { path: '/apis/policy/v1/poddisruptionbudgets', resource: 'poddisruptionbudgets', group: 'policy' },
-};
-
 function keyOf(o: { metadata: { namespace?: string; name?: string } }): string {
   return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
 }
@@ -51,7 +81,7 @@ function tag(image: string | undefined): string {
   return at > i.lastIndexOf('/') ? i.slice(at + 1) : '';
 }
 
-function ready(conds: readonly { type: string; status: string }[] | undefined): boolean {
+function readyConds(conds: readonly { type: string; status: string }[] | undefined): boolean {
   return (conds ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
@@ -107,7 +137,7 @@ class State {
           p.metadata.namespace === ns &&
           !p.metadata.deletionTimestamp &&
           p.status?.phase === 'Running' &&
-          ready(p.status?.conditions) &&
+          readyConds(p.status?.conditions) &&
           matches(sel, p.metadata.labels),
       ).length;
       const expected = b.status?.expectedPods ?? 0;
@@ -134,7 +164,7 @@ class State {
   /** Workers cordoned or not Ready now. */
   workersOut(isWorker: (n: Node) => boolean): string[] {
     return [...this.nodes.values()]
-      .filter((n) => isWorker(n) && (n.spec?.unschedulable === true || !ready(n.status?.conditions)))
+      .filter((n) => isWorker(n) && (n.spec?.unschedulable === true || !readyConds(n.status?.conditions)))
       .map((n) => n.metadata.name ?? '')
       .sort();
   }
@@ -156,44 +186,270 @@ export interface RolloutReport {
   events: number;
 }
 
-/** Records a cluster's events from start() to stop(). */
+/** Watches until stop(); every sample is kept in arrival order. */
 export class RolloutWatcher {
+  readonly nodes: NodeSample[] = [];
+  readonly pdbs: PdbSample[] = [];
+  readonly lock: LockSample[] = [];
+  /** With `pods: true`: every Node, Pod and budget event, for report()'s replay. */
   readonly events: Recorded[] = [];
   /** Requests the watcher itself sent (lists and watches), to tell them from the operation's. */
   requests = 0;
-  private readonly ctl = new AbortController();
-  private readonly loops: Promise<void>[] = [];
-  private readonly clients: KubeClients;
-  private listed = new Set<Kind>();
   private seq = 0;
+  private readonly ctl = new AbortController();
+  private readonly running: Promise<void>[] = [];
+  private readonly listeners = new Set<(s: NodeSample) => void>();
+  private readonly clients: KubeClients;
+  private readonly listed = { nodes: false, pdbs: false, lock: false, pods: true };
 
-  private constructor(kubeconfig: string) {
+  constructor(
+    kubeconfig: string,
+    private readonly opts: { lockNamespace?: string; lockName?: string; pods?: boolean } = {},
+  ) {
     this.clients = createKubeClients({
       kubeconfig,
-      signal: this.ctl.signal,
-      home: tmpdir(),
+      home: '/nonexistent',
       clock: systemClock,
+      signal: this.ctl.signal,
     });
   }
 
-  /** Starts the watches; resolves once each has its first list. */
-  static async start(kubeconfig: string): Promise<RolloutWatcher> {
-    const w = new RolloutWatcher(kubeconfig);
-    const firstLists = (['node', 'pod', 'pdb'] as const).map(
-      (k) =>
-        new Promise<void>((resolve, reject) => {
-          w.loops.push(
-            w.watch(k, resolve).catch((e: unknown) => {
-              reject(e as Error);
-            }),
-          );
-        }),
-    );
-    await Promise.all(firstLists);
+  /** A watcher, started (see start()). */
+  static async start(
+    kubeconfig: string,
+    opts: { lockNamespace?: string; lockName?: string; pods?: boolean } = {},
+  ): Promise<RolloutWatcher> {
+    const w = new RolloutWatcher(kubeconfig, opts);
+    await w.start();
     return w;
   }
 
-  private record(kind: Kind, type: Recorded['type'], object: Recorded['object'], items?: Obj[]): void {
+  /** Starts the watches; resolves once each has its first list. */
+  async start(): Promise<void> {
+    if (this.opts.pods) {
+      this.listed.pods = false;
+      this.running.push(this.follow<Pod>('/api/v1/pods', {}, () => undefined, 'pods'));
+    }
+    const ns = this.opts.lockNamespace ?? 'bosun-system';
+    const name = this.opts.lockName ?? 'bosun-lock';
+    this.running.push(
+      this.follow<Node>('/api/v1/nodes', {}, (n) => this.onNode(n), 'nodes'),
+      this.follow<PodDisruptionBudget>(
+        '/apis/policy/v1/poddisruptionbudgets',
+        {},
+        (p) => this.onPdb(p),
+        'pdbs',
+      ),
+      this.follow<Lease>(
+        `/apis/coordination.k8s.io/v1/namespaces/${seg(ns)}/leases`,
+        { fieldSelector: `metadata.name=${name}` },
+        (l) => this.onLease(l),
+        'lock',
+        () => this.lock.push({ t: Date.now(), holders: [] }),
+      ),
+    );
+    const t0 = Date.now();
+    while (!(this.listed.nodes && this.listed.pdbs && this.listed.lock && this.listed.pods)) {
+      if (Date.now() - t0 > 30_000) throw new Error('the rollout watcher could not list');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private follow<T>(
+    path: string,
+    query: Record<string, string>,
+    on: (o: T) => void,
+    what: keyof RolloutWatcher['listed'],
+    onDelete?: () => void,
+  ): Promise<void> {
+    const clients = this.clients;
+    return listWatch<T>(
+      {
+        list: async () => {
+          this.requests++;
+          const l = await kubeRequest<List<T>>(clients, { method: 'GET', path, query });
+          return { items: l.items ?? [], resourceVersion: l.metadata?.resourceVersion ?? '' };
+        },
+        watch: (rv, onEvent: (e: WatchEvent<T>) => void, signal) => {
+          this.requests++;
+          return watchObjects<T>(
+            clients,
+            { resource: what, verb: 'watch' },
+            { path, query: { ...query, resourceVersion: rv, allowWatchBookmarks: true } },
+            onEvent,
+            signal,
+          );
+        },
+      },
+      {
+        onList: (items) => {
+          this.record(what, 'LIST', undefined, items as Obj[]);
+          for (const i of items) on(i);
+          this.listed[what] = true;
+        },
+        onEvent: (e) => {
+          if (e.type !== 'BOOKMARK') this.record(what, e.type, e.object as Obj);
+          if (e.type === 'DELETED') onDelete?.();
+          else if (e.type !== 'BOOKMARK') on(e.object);
+        },
+      },
+      { clock: systemClock, signal: this.ctl.signal },
+    ).catch(() => undefined);
+  }
+
+  private onNode(n: Node): void {
+    const s: NodeSample = {
+      t: Date.now(),
+      node: n.metadata.name ?? '',
+      unschedulable: n.spec?.unschedulable === true,
+      ready: ready(n),
+      bootId: n.status?.nodeInfo?.bootID ?? '',
+      annotations: { ...(n.metadata.annotations ?? {}) },
+    };
+    this.nodes.push(s);
+    for (const l of this.listeners) l(s);
+  }
+
+  private onPdb(p: PodDisruptionBudget): void {
+    const st = p.status;
+    if (st?.currentHealthy === undefined || st.desiredHealthy === undefined) return;
+    this.pdbs.push({
+      t: Date.now(),
+      pdb: `${p.metadata.namespace ?? ''}/${p.metadata.name ?? ''}`,
+      currentHealthy: st.currentHealthy,
+      desiredHealthy: st.desiredHealthy,
+    });
+  }
+
+  private onLease(l: Lease): void {
+    const ids = (l.spec?.holderIdentity ?? '').split(',').filter((x) => x !== '');
+    this.lock.push({ t: Date.now(), holders: ids });
+  }
+
+  /** Forgets the samples so far (one watcher serves several runs on one sandbox). */
+  reset(): void {
+    this.nodes.length = 0;
+    this.pdbs.length = 0;
+    this.lock.length = 0;
+  }
+
+  /** Calls fn with every Node sample from now on; returns the unsubscribe. */
+  onNodeSample(fn: (s: NodeSample) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Resolves when pred holds for the samples so far (checked at each Node sample), or rejects after timeoutMs. */
+  until(what: string, pred: () => boolean, timeoutMs: number): Promise<void> {
+    if (pred()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`timed out waiting for ${what}`));
+      }, timeoutMs);
+      const off = this.onNodeSample(() => {
+        if (!pred()) return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+    });
+  }
+
+  /** The latest sample of each node. */
+  latest(): Map<string, NodeSample> {
+    const m = new Map<string, NodeSample>();
+    for (const s of this.nodes) m.set(s.node, s);
+    return m;
+  }
+
+  /**
+   * The most nodes out of service at one instant among `names` (cordoned, or not Ready), and the
+   * instant: each node's state changes only at its samples, so the sweep over them is exact.
+   */
+  maxOutOfService(
+    names: readonly string[],
+    /** What else counts as out of service (e.g. the reboot agent's record says it is rebooting). */
+    also: (s: NodeSample) => boolean = () => false,
+  ): { count: number; nodes: string[]; t: number } {
+    const want = new Set(names);
+    const state = new Map<string, boolean>();
+    let best = { count: 0, nodes: [] as string[], t: 0 };
+    for (const s of this.nodes) {
+      if (!want.has(s.node)) continue;
+      state.set(s.node, s.unschedulable || !s.ready || also(s));
+      const out = [...state].filter(([, v]) => v).map(([k]) => k);
+      if (out.length > best.count) best = { count: out.length, nodes: out.sort(), t: s.t };
+    }
+    return best;
+  }
+
+  /** The distinct boot IDs each node showed, in order. */
+  bootIds(): Map<string, string[]> {
+    const m = new Map<string, string[]>();
+    for (const s of this.nodes) {
+      const l = m.get(s.node) ?? [];
+      if (s.bootId !== '' && l.at(-1) !== s.bootId) l.push(s.bootId);
+      m.set(s.node, l);
+    }
+    return m;
+  }
+
+  /** Every PDB sample whose healthy count was below its minimum. */
+  pdbViolations(): PdbSample[] {
+    return this.pdbs.filter((p) => p.currentHealthy < p.desiredHealthy);
+  }
+
+  /** The most holders the lock's Lease listed at once. */
+  maxLockHolders(): { count: number; holders: string[] } {
+    let best = { count: 0, holders: [] as string[] };
+    for (const l of this.lock)
+      if (l.holders.length > best.count) best = { count: l.holders.length, holders: l.holders };
+    return best;
+  }
+
+  /**
+   * Hand-offs: for each holder leaving the lock, the time until the next node among `names` was
+   * cordoned after it (ms); releases followed by no cordon are left out.
+   */
+  handoffs(names: readonly string[]): number[] {
+    const want = new Set(names);
+    const releases: number[] = [];
+    let prev: string[] = [];
+    for (const l of this.lock) {
+      if (prev.some((h) => !l.holders.includes(h))) releases.push(l.t);
+      prev = l.holders;
+    }
+    const cordons: number[] = [];
+    const was = new Map<string, boolean>();
+    for (const s of this.nodes) {
+      if (!want.has(s.node)) continue;
+      if (s.unschedulable && was.get(s.node) === false) cordons.push(s.t);
+      was.set(s.node, s.unschedulable);
+    }
+    // Each cordon answers one release at most: the earliest one before it that is not answered yet.
+    const out: number[] = [];
+    let i = 0;
+    for (const r of releases) {
+      while (i < cordons.length && (cordons[i] as number) < r) i++;
+      if (i >= cordons.length) break;
+      out.push((cordons[i] as number) - r);
+      i++;
+    }
+    return out;
+  }
+
+  /** Keeps an event for report() (with `pods: true` only, where the replay has the whole picture). */
+  private record(
+    what: keyof RolloutWatcher['listed'],
+    type: string,
+    object: Obj | undefined,
+    items?: Obj[],
+  ): void {
+    if (!this.opts.pods) return;
+    const kind: Kind | undefined =
+      what === 'nodes' ? 'node' : what === 'pods' ? 'pod' : what === 'pdbs' ? 'pdb' : undefined;
+    if (!kind || (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED' && type !== 'LIST')) return;
     this.events.push({
       seq: ++this.seq,
       at: Date.now(),
@@ -203,54 +459,6 @@ export class RolloutWatcher {
       object,
       ...(items ? { items } : {}),
     });
-  }
-
-  private watch(kind: Kind, listed: () => void): Promise<void> {
-    const src = SOURCES[kind];
-    const target = { resource: src.resource, ...(src.group ? { group: src.group } : {}), verb: 'watch' };
-    return listWatch<Node | Pod | PodDisruptionBudget>(
-      {
-        list: async (): Promise<ListResult<Node | Pod | PodDisruptionBudget>> => {
-          this.requests++;
-          const l = await kubeRequest<KubeList<Node | Pod | PodDisruptionBudget>>(this.clients, {
-            method: 'GET',
-            path: src.path,
-          });
-          return { items: l.items ?? [], resourceVersion: l.metadata?.resourceVersion ?? '' };
-        },
-        watch: (rv, onEvent, signal) => {
-          this.requests++;
-          return watchObjects(
-            this.clients,
-            target,
-            { path: src.path, query: { resourceVersion: rv, allowWatchBookmarks: true } },
-            onEvent as (e: WatchEvent<Node | Pod | PodDisruptionBudget>) => void,
-            signal,
-          );
-        },
-      },
-      {
-        onList: (items) => {
-          this.record(kind, 'LIST', undefined, items);
-          if (!this.listed.has(kind)) {
-            this.listed.add(kind);
-            listed();
-          }
-        },
-        onEvent: (e) => {
-          if (e.type === 'BOOKMARK') return;
-          this.record(kind, e.type, e.object);
-        },
-      },
-      { clock: systemClock, signal: this.ctl.signal },
-      { minBackoffMs: 50, maxBackoffMs: 500 },
-    );
-  }
-
-  /** Stops the watches. */
-  async stop(): Promise<void> {
-    this.ctl.abort();
-    await Promise.allSettled(this.loops);
   }
 
   /** Replays the recording and judges every instant. */
@@ -307,6 +515,12 @@ export class RolloutWatcher {
       apiserverVersions,
       events: this.events.length,
     };
+  }
+
+  /** Stops every watch. */
+  async stop(): Promise<void> {
+    this.ctl.abort();
+    await Promise.all(this.running);
   }
 }
 

@@ -4,12 +4,14 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import type { RunCli } from '../demo/context.ts';
+import { registerAgentCommand } from './agent.ts';
 import { registerBackupCommands } from './backup.ts';
 import { registerCertsCommands } from './certs.ts';
 import { registerCordonCommands } from './cordon.ts';
 import { registerDemoCommands } from './demo.ts';
 import { registerDrainCommand } from './drain.ts';
 import { registerMaintainCommand } from './maintain.ts';
+import { registerRebootCommands } from './reboot.ts';
 import { registerSandboxCommands } from './sandbox.ts';
 import { registerUpgradeCommands } from './upgrade.ts';
 import { registerVersion } from './version.ts';
@@ -28,6 +30,8 @@ export function registerCommands(program: Command, ctx: CliContext, hooks: Progr
   registerBackupCommands(program, ctx);
   registerCertsCommands(program, ctx);
   registerUpgradeCommands(program, ctx);
+  registerAgentCommand(program, ctx);
+  registerRebootCommands(program, ctx);
   registerSandboxCommands(program, ctx);
   registerDemoCommands(program, ctx, hooks.runCli);
   registerVersion(program, ctx);

@@ -12,6 +12,7 @@ import { createDemoContext, type DemoChapter, type RunCli } from './context.ts';
 import { maintainChapter } from './maintain.ts';
 import { overviewLines, readOverview } from './overview.ts';
 import { upgradeChapter } from './upgrade.ts';
+import { rebootChapter } from './reboot.ts';
 
 export {
   createDemoContext,
@@ -42,7 +43,7 @@ const overview: DemoChapter = {
 
 /** The chapters, in the order the maintenance guide tells the story. */
 export function chapters(): DemoChapter[] {
-  return [overview, backupChapter, maintainChapter, certsChapter, upgradeChapter];
+  return [overview, backupChapter, maintainChapter, certsChapter, rebootChapter, upgradeChapter];
 }
 
 /** Runs the demo; its chapters run their bosun commands through runCli (program.ts's). */

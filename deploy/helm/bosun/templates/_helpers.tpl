@@ -36,7 +36,7 @@ here: nodeName, namespace, hostRoot and metricsHost (the chart sets them), confi
 notifyUrl and slackWebhookUrl (secrets: passed through the environment from a Secret).
 */}}
 {{- define "bosun.flagNames" -}}
-clusterName period rebootSentinel rebootSentinelCommand rebootMethod rebootCommand rebootSignal rebootTimeout
+clusterName period rebootSentinel rebootSentinelCommand rebootMethod rebootCommand rebootSignal hostExec rebootTimeout
 rebootDays startTime endTime timeZone monthlyRule blackoutDates
 concurrency lockTtl
 blockingPodSelector blockingPodScope prometheusUrl alertmanagerUrl alertFilterRegexp alertFilterMatchOnly alertFiringOnly
