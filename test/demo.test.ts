@@ -15,8 +15,8 @@ test('bosun demo runs the whole story on a sandbox and cleans up after itself', 
     /^== 2\. Save game: back up etcd first =+$/m,
     /^== 3\. Node maintenance: cordon, drain, reboot, uncordon =+$/m,
     /^== 4\. Certificates: checked, renewed, and the renewed ones served =+$/m,
-    /^== 5\. Rolling reboots: the bosun agent =+$/m,
-    /^== 6\. Upgrade: one minor, in Version Skew Policy order =+$/m,
+    /^== 5\. Upgrade: one minor, in Version Skew Policy order =+$/m,
+    /^== 6\. Rolling reboots: the bosun agent =+$/m,
   ]) {
     assert.match(r.stdout, heading);
   }

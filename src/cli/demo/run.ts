@@ -43,7 +43,7 @@ const overview: DemoChapter = {
 
 /** The chapters, in the order the maintenance guide tells the story. */
 export function chapters(): DemoChapter[] {
-  return [overview, backupChapter, maintainChapter, certsChapter, rebootChapter, upgradeChapter];
+  return [overview, backupChapter, maintainChapter, certsChapter, upgradeChapter, rebootChapter];
 }
 
 /** Runs the demo; its chapters run their bosun commands through runCli (program.ts's). */
