@@ -47,7 +47,8 @@ describe('bosun upgrade apply: a failing recipe, a node that never comes back, a
       workers: 3,
       version: 'v1.32.9',
       workload: 'none',
-      timing: { nodeMonitorGraceMs: 3_000 },
+      // The fast profile's 1.5 s grace: the nodes miss heartbeats while the only kube-apiserver
+      // restarts under kubeadm, and apply must wait for them to report again before it drains one.
     });
   });
   after(async () => {

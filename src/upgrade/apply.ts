@@ -615,6 +615,7 @@ class Rollout {
         'The cluster is not where the plan expected it: run bosun upgrade plan to see why.',
       );
     }
+    await this.readyBeforeStep(todo[0]!, live.versions);
     if (g.kind === 'control-plane') return this.controlPlane(hop, todo[0]!, live.pods);
     return this.kubelets(hop, todo);
   }
@@ -750,6 +751,31 @@ class Rollout {
     await this.write((x) => stepDone(x, s.id, 'ran', this.now()));
     this.ran.push(s.id);
     this.emit({ type: 'step', id: s.id, node, phase: 'done' });
+  }
+
+  /**
+   * Every node must be Ready before a step starts (the pre-flight found them so): nodes that missed
+   * their heartbeats while a kube-apiserver restarted report again within moments, and a drain
+   * planned meanwhile would find no node to move the pods to. One that stays NotReady stops the
+   * rollout before the step touches anything.
+   */
+  private async readyBeforeStep(step: UpgradeStep, first: ClusterVersions): Promise<void> {
+    const notReady = (v: ClusterVersions): string[] => v.nodes.filter((n) => !n.ready).map((n) => n.name);
+    if (notReady(first).length === 0) return;
+    const deadline = this.now().getTime() + this.opts.staticPodTimeoutMs;
+    for (;;) {
+      await this.deps.clock.sleep(this.opts.pollMs, this.signal).catch(() => undefined);
+      const live = await this.live();
+      const down = notReady(live.versions);
+      if (down.length === 0) return;
+      if (this.now().getTime() >= deadline)
+        return this.failStep(
+          step,
+          `${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} not Ready: ${step.id} does not start until every node reports`,
+          await this.nodeDiagnosis(down[0] ?? '', [`${down[0] ?? ''} is NotReady`]),
+          `Nothing was done in ${step.id}. Bring the node back, then run bosun upgrade apply --to ${this.plan.to} again.`,
+        );
+    }
   }
 
   /** Waits until the step's proofs hold; true, or the proofs still unmet at the deadline. */
@@ -897,13 +923,17 @@ class Rollout {
       if (diagnosis.length === 0)
         diagnosis.push(...(await this.nodeDiagnosis(node, [r.message ?? r.outcome])));
       if (tail.lines.length > 0) diagnosis.unshift(`the recipe's last output on ${node}:`, ...tail.lines);
+      const cordoned = await this.deps.kube
+        .getNode(node)
+        .then((n) => n.spec?.unschedulable === true)
+        .catch(() => true);
       return this.failStep(
         s,
         `${node}: ${r.message ?? r.outcome}`,
         diagnosis,
         r.outcome === 'refused' && r.hint
           ? r.hint
-          : `${node} is left cordoned. Fix the cause, then run bosun upgrade apply --to ${this.plan.to} again: it resumes at this node.`,
+          : `${node} ${cordoned ? 'is left cordoned' : 'was not cordoned'}. Fix the cause, then run bosun upgrade apply --to ${this.plan.to} again: it resumes at this node.`,
       );
     }
   }

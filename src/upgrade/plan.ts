@@ -429,7 +429,11 @@ export function planUpgrade(input: PlanInput): UpgradePlan {
       const lastCp = node === (pending.at(-1) ?? order.at(-1));
       if (lastCp) for (const n of sim.kubeProxy.keys()) sim.kubeProxy.set(n, to);
       if (isPrimary) sim.kubernetesVersion = to;
-      const proofs: StepProof[] = [{ kind: 'static-pods', node, version: to }];
+      // Its node Ready too: the kubelet reports again once the kube-apiserver it restarted answers.
+      const proofs: StepProof[] = [
+        { kind: 'static-pods', node, version: to },
+        { kind: 'ready', node },
+      ];
       if (isPrimary) proofs.push({ kind: 'cluster-version', version: to });
       if (lastCp) proofs.push({ kind: 'addons', version: to });
       steps.push({
