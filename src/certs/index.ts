@@ -46,3 +46,4 @@ export { checkServed, type ReadyzProbe, type ServedRow, type ServedKube, type Tl
 export type { StaticPodsKube } from './restart.ts';
 export { certsKube } from './kube-adapter.ts';
 export { etcdRestartAllowed } from './quorum.ts';
+export { userKubeconfig, type UserKubeconfigOptions } from './user-kubeconfig.ts';

@@ -14,11 +14,14 @@ import { etcdHealthy } from '../etcd/member.ts';
 import { readKeyFile, tmpDir as defaultTmpDir, type EncryptionKey } from '../etcd/index.ts';
 import {
   generateClusterCas,
+  userKubeconfig,
   writeControlPlanePki,
   writeWorkerPki,
   type KeyAlgorithm,
 } from '../certs/index.ts';
 import { ApiCore } from './apiserver/api.ts';
+import { AuditLog, type AuditQuery, type AuditRecord } from './apiserver/audit.ts';
+import { createTokenRequest } from './apiserver/token-request.ts';
 import { FaultInjector, type FaultRule } from './apiserver/faults.ts';
 import { resource } from './apiserver/resources.ts';
 import { EtcdStore } from './apiserver/store.ts';
@@ -154,6 +157,8 @@ function nodeNames(cp: number, workers: number): { name: string; role: 'control-
 export class Sandbox implements SandboxControl {
   readonly layout: SandboxLayout;
   readonly faults = new FaultInjector();
+  /** Every request the kube-apiservers received, who made it and which rule allowed it. */
+  readonly auditLog = new AuditLog();
   private readonly kubelets = new Map<string, SimKubelet>();
   private readonly neverReturn = new Set<string>();
   private controllers: Controller[] = [];
@@ -429,6 +434,7 @@ export class Sandbox implements SandboxControl {
       log: opts.log,
       onChange: (node, component) => this.kubelets.get(node)?.refreshStatic(component),
       onEtcdPid: () => this.writeState(),
+      audit: this.auditLog,
     });
     const runtime = this.runtime;
     const [controlPort] = await freePorts(1);
@@ -775,6 +781,55 @@ export class Sandbox implements SandboxControl {
       faults: this.faults.list(),
       notReady: this.notReady(),
     };
+  }
+
+  /**
+   * Writes a kubeconfig for a user who is not an admin (`kubeadm kubeconfig user --client-name USER
+   * --org GROUP`): a client certificate with CN USER and O GROUPS signed by the cluster CA, which
+   * RBAC then authorizes like any other user. Returns the file (DIR/users/USER.conf, 0600).
+   */
+  async userKubeconfig(user: string, groups: readonly string[] = []): Promise<string> {
+    const first = this.controlPlanes()[0];
+    if (!first) throw new BosunError('the sandbox has no control plane', 'SANDBOX');
+    const text = await userKubeconfig({
+      etcKubernetesDir: this.layout.host(first.name).etcKubernetes,
+      server: this.server,
+      user,
+      groups,
+      keyAlgorithm: this.config.keyAlgorithm,
+      now: this.opts.clock.now(),
+    });
+    const file = join(this.opts.dir, 'users', `${user.replace(/[^A-Za-z0-9_.-]/g, '_')}.conf`);
+    mkdirSync(join(this.opts.dir, 'users'), { recursive: true, mode: 0o700 });
+    writeAtomic(file, text, 0o600);
+    return file;
+  }
+
+  /**
+   * A token for ServiceAccount NAMESPACE/NAME from the TokenRequest API, as `kubectl create token`
+   * asks for one (an hour, the API server's audiences, unless told otherwise).
+   */
+  async serviceAccountToken(
+    namespace: string,
+    name: string,
+    spec: { audiences?: string[]; expirationSeconds?: number; boundObjectRef?: Record<string, string> } = {},
+  ): Promise<string> {
+    const keys = this.runtime?.tokenKeys();
+    if (!keys) throw new BosunError('no kube-apiserver of this sandbox is running', 'SANDBOX');
+    const tr = await createTokenRequest(
+      this.internalApi,
+      keys,
+      namespace,
+      name,
+      { spec },
+      this.opts.clock.now(),
+    );
+    return tr.status.token;
+  }
+
+  /** The audit record of the kube-apiservers (see AuditRecord), oldest first. */
+  audit(query: AuditQuery = {}): AuditRecord[] {
+    return this.auditLog.list(query);
   }
 
   addFault(rule: FaultRule): number {

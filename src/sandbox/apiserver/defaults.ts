@@ -1,6 +1,7 @@
 // Defaulting on create, as kube-apiserver's defaulters and default admission plugins do it for the
 // fields maintenance tools read (pkg/apis/*/v1/defaults.go, DefaultTolerationSeconds,
 // ServiceAccount, NamespaceLifecycle's metadata.name label).
+import { applyRbacDefaults } from './rbac-objects.ts';
 import type { Container, KubeObject, PodSpec, Toleration } from './types.ts';
 import { isRecord } from './types.ts';
 
@@ -185,6 +186,7 @@ export function applyCreateDefaults(resource: string, obj: KubeObject): void {
       obj['type'] ??= 'Opaque';
       break;
     default:
+      applyRbacDefaults(resource, obj);
       break;
   }
   const ts = templateSpec(obj);

@@ -19,6 +19,10 @@ import {
   versionInfo,
 } from './discovery.ts';
 import type { FaultInjector, RequestInfo } from './faults.ts';
+import { AuthorizationGate, type Admitted, type FrontendAuth } from './gate.ts';
+import { selfSubjectAccessReview, selfSubjectReview, selfSubjectRulesReview } from './reviews.ts';
+import { createTokenRequest } from './token-request.ts';
+import { decodeProtobufObject, isProtobufContentType, UnsupportedProtobuf } from './protobuf.ts';
 import { findResource, groupVersion, RESOURCES, type ResourceType } from './resources.ts';
 import {
   ApiError,
@@ -29,6 +33,7 @@ import {
   type StatusBody,
 } from './status.ts';
 import { toTable, type IncludeObject } from './tables.ts';
+import type { AuditLog } from './audit.ts';
 import type { KubeObject } from './types.ts';
 import { isRecord } from './types.ts';
 
@@ -44,6 +49,8 @@ export interface FrontendOptions {
   caFile: string;
   /** gitVersion reported by /version, e.g. "v1.34.3". */
   version: string;
+  /** Authentication and authorization flags of the manifest (ServiceAccount keys, --authorization-mode). */
+  auth?: FrontendAuth;
 }
 
 export interface FrontendDeps {
@@ -54,6 +61,8 @@ export interface FrontendDeps {
   log?: (line: string) => void;
   /** /readyz: is the storage behind this front end reachable? */
   ready?: () => Promise<boolean>;
+  /** Where every request is recorded (shared by a sandbox's front ends). */
+  audit?: AuditLog;
 }
 
 interface Route {
@@ -136,17 +145,24 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 /**
- * The request body as JSON. Only JSON is served here (no protobuf, no CBOR): other media types get
- * kube-apiserver's 415. client-go falls back to JSON after a 415 only for CBOR; kubectl's typed
- * generators (`kubectl create namespace|deployment ...`) send protobuf and stop there, so the
- * message says what works instead.
+ * The request body as JSON. JSON is read, and protobuf for the few kinds protobuf.ts decodes (what
+ * helm's release storage and kubectl's typed clients send); other media types get kube-apiserver's
+ * 415. client-go falls back to JSON after a 415 only for CBOR; kubectl's other typed generators
+ * (`kubectl create deployment ...`) send protobuf and stop there, so the message says what works.
  */
 function parseJson(buf: Buffer, contentType?: string): unknown {
   if (buf.length === 0) return undefined;
   const ct = (contentType ?? 'application/json').split(';')[0]?.trim() ?? '';
+  if (isProtobufContentType(ct)) {
+    try {
+      return decodeProtobufObject(buf);
+    } catch (e) {
+      if (!(e instanceof UnsupportedProtobuf)) throw e;
+    }
+  }
   if (ct !== '' && ct !== 'application/json' && !ct.endsWith('+json') && ct !== '*/*') {
     throw unsupportedMediaType(
-      'application/json (the bosun sandbox reads JSON bodies only; kubectl create <kind> sends protobuf: use kubectl create -f or kubectl apply -f with a manifest)',
+      'application/json (the bosun sandbox reads protobuf only for Secrets, ConfigMaps, Namespaces, TokenRequests and the self reviews; kubectl create <kind> sends protobuf: use kubectl create -f or kubectl apply -f with a manifest)',
     );
   }
   try {
@@ -263,32 +279,6 @@ function patchType(contentType: string | undefined): PatchType {
   );
 }
 
-/** The user of each connection: its client certificate cannot change while it is open. */
-const connectionUsers = new WeakMap<object, { user: string; groups: string[] } | undefined>();
-
-function authenticate(req: IncomingMessage): { user: string; groups: string[] } | undefined {
-  // An h2 request's socket is a fresh proxy per stream; its session stands for the connection.
-  const h2 = (req as unknown as Partial<http2.Http2ServerRequest>).stream?.session;
-  const conn: object = h2 ?? req.socket;
-  if (connectionUsers.has(conn)) return connectionUsers.get(conn);
-  const user = certificateUser(req.socket as TLSSocket);
-  connectionUsers.set(conn, user);
-  return user;
-}
-
-/** The user a client certificate authenticates as (CN, O), or anonymous. */
-function certificateUser(sock: TLSSocket): { user: string; groups: string[] } | undefined {
-  if (!sock.authorized) return undefined;
-  const cert = sock.getPeerCertificate();
-  if (!cert || !cert.subject) return undefined;
-  const o: string | string[] | undefined = cert.subject.O;
-  const cn: string | string[] | undefined = cert.subject.CN;
-  const groups = o === undefined ? [] : Array.isArray(o) ? o : [o];
-  return { user: (Array.isArray(cn) ? cn[0] : cn) ?? '', groups: [...groups, 'system:authenticated'] };
-}
-
-const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz', '/version/']);
-
 /** A running kube-apiserver front end. */
 export class ApiFrontend {
   private server: http2.Http2SecureServer | undefined;
@@ -296,14 +286,28 @@ export class ApiFrontend {
   private readonly connections = new Set<TLSSocket>();
   private readonly watches = new Set<() => void>();
   private readonly buildDate = '2025-12-09T00:00:00Z';
+  private gate: AuthorizationGate | undefined;
 
   constructor(
     readonly opts: FrontendOptions,
     private readonly deps: FrontendDeps,
   ) {}
 
+  /** This kube-apiserver's authentication and authorization (after start()). */
+  get authorization(): AuthorizationGate | undefined {
+    return this.gate;
+  }
+
   /** Starts listening (reading the certificates from disk now, as a restarted apiserver does). */
   async start(): Promise<void> {
+    const gate = new AuthorizationGate(this.opts.auth, {
+      api: this.deps.api,
+      clock: this.deps.clock,
+      ...(this.deps.audit ? { audit: this.deps.audit } : {}),
+      server: this.opts.nodeName,
+      retryMs: 100,
+      log: this.deps.log ?? (() => undefined),
+    });
     const server = http2.createSecureServer(
       {
         allowHTTP1: true,
@@ -333,6 +337,8 @@ export class ApiFrontend {
       });
     });
     this.server = server;
+    this.gate = gate;
+    gate.start();
   }
 
   /** Stops listening and ends every open connection and watch. */
@@ -340,6 +346,8 @@ export class ApiFrontend {
     const s = this.server;
     this.server = undefined;
     for (const cancel of [...this.watches]) cancel();
+    this.gate?.stop();
+    this.gate = undefined;
     if (!s) return;
     await new Promise<void>((resolve) => {
       s.close(() => resolve());
@@ -356,28 +364,28 @@ export class ApiFrontend {
     const url = new URL(req.url ?? '/', 'https://sandbox');
     const path = url.pathname;
     try {
+      const gate = this.gate;
+      if (!gate) throw pathNotFound();
+      const admitted = await gate.check(req, url);
+      if ('status' in admitted) {
+        sendStatus(res, admitted.status);
+        return;
+      }
+      const record = admitted.record;
+      if (record) res.once('finish', () => (record.code ??= res.statusCode));
       if (path === '/healthz' || path === '/livez' || path === '/readyz') {
-        const ok = path !== '/readyz' || this.deps.ready === undefined || (await this.deps.ready());
+        const etcdOk = path !== '/readyz' || this.deps.ready === undefined || (await this.deps.ready());
+        const rbacOk = path !== '/readyz' || gate.ready;
+        const ok = etcdOk && rbacOk;
         res.writeHead(ok ? 200 : 500, {
           'Content-Type': 'text/plain; charset=utf-8',
           'X-Content-Type-Options': 'nosniff',
         });
-        res.end(ok ? 'ok' : '[-]etcd failed: reason withheld\nreadyz check failed');
-        return;
-      }
-      const user = authenticate(req);
-      if (!user && !PUBLIC_PATHS.has(path)) {
-        const verb = (req.method ?? 'GET').toLowerCase();
-        sendStatus(res, {
-          kind: 'Status',
-          apiVersion: 'v1',
-          metadata: {},
-          status: 'Failure',
-          code: 403,
-          reason: 'Forbidden',
-          message: `forbidden: User "system:anonymous" cannot ${verb} path "${path}"`,
-          details: {},
-        });
+        res.end(
+          ok
+            ? 'ok'
+            : `${etcdOk ? '' : '[-]etcd failed: reason withheld\n'}${rbacOk ? '' : '[-]poststarthook/rbac/bootstrap-roles failed: reason withheld\n'}readyz check failed`,
+        );
         return;
       }
       const parsed = parsePath(
@@ -401,7 +409,7 @@ export class ApiFrontend {
         send(res, 200, parsed.body);
         return;
       }
-      await this.serveResource(parsed, req, res, url.searchParams);
+      await this.serveResource(parsed, req, res, url.searchParams, admitted);
     } catch (e) {
       if (e instanceof ApiError) {
         if (!res.headersSent) sendStatus(res, e.status);
@@ -446,6 +454,7 @@ export class ApiFrontend {
     req: IncomingMessage,
     res: ServerResponse,
     q: URLSearchParams,
+    admitted: Admitted,
   ): Promise<void> {
     const { r, namespace: ns } = route;
     const method = req.method ?? 'GET';
@@ -501,6 +510,7 @@ export class ApiFrontend {
       return;
     }
     const api = this.deps.api;
+    if (r.verbs && !r.verbs.includes(verb)) throw methodNotSupported(r, verb);
     const dryRun = q.getAll('dryRun').includes('All');
     const now = this.deps.clock.now().getTime();
     const include = (q.get('includeObject') ?? 'Metadata') as IncludeObject;
@@ -539,6 +549,16 @@ export class ApiFrontend {
         }
         if (sub === 'binding' && name) {
           sendStatus(res, await api.bind(ns ?? '', name, body, { dryRun }));
+          return;
+        }
+        if (sub === 'token' && name) {
+          const keys = this.gate?.keys;
+          if (!keys) throw pathNotFound();
+          send(res, 201, await createTokenRequest(api, keys, ns ?? '', name, body, this.deps.clock.now()));
+          return;
+        }
+        if (r.verbs && !name && !sub) {
+          send(res, 201, this.review(r.resource, admitted, body));
           return;
         }
         if (sub || name) throw methodNotSupported(r, 'create');
@@ -601,6 +621,16 @@ export class ApiFrontend {
       default:
         throw methodNotSupported(r, verb);
     }
+  }
+
+  /** The answer to a review kind (SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview). */
+  private review(kind: string, admitted: Admitted, body: unknown): Record<string, unknown> {
+    const gate = this.gate;
+    if (!gate) throw pathNotFound();
+    if (kind === 'selfsubjectaccessreviews')
+      return selfSubjectAccessReview((a) => gate.decide(admitted.user, a), body);
+    if (kind === 'selfsubjectrulesreviews') return selfSubjectRulesReview(gate.policy, admitted.user, body);
+    return selfSubjectReview(admitted.user, body);
   }
 
   private async serveWatch(
