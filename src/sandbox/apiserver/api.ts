@@ -4,6 +4,7 @@
 // eviction subresources and namespace lifecycle. Transport-free: callers get objects or ApiError.
 import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../../common/ports.ts';
+import { applyTo, conflictMessage, createdManagedFields } from './apply.ts';
 import { applyCreateDefaults, isMirrorPod } from './defaults.ts';
 import { clone, isDeleting, newUid, randomSuffix, timestamp } from './meta.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
@@ -476,6 +477,80 @@ export class ApiCore {
       // The patch is applied again to the object as it now is; a resourceVersion the patch itself
       // set no longer matches then, and that is the 409 (kube's patcher works the same way).
       cur = done.current;
+    }
+    throw conflict(r, name, MODIFIED_MESSAGE);
+  }
+
+  /**
+   * Server-side apply (PATCH with application/apply-patch+yaml): creates the object from the
+   * applied configuration when it does not exist, else merges it in as apply.ts decides; a
+   * conflict with another applier's field is a 409 unless force.
+   */
+  async apply(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+    config: unknown,
+    opts: WriteOptions & { fieldManager: string; force: boolean },
+  ): Promise<{ obj: KubeObject; created: boolean }> {
+    if (!isRecord(config)) throw badRequest('the applied configuration is not an object');
+    if (typeof config['apiVersion'] !== 'string' || typeof config['kind'] !== 'string')
+      throw badRequest(`unable to apply: apiVersion and kind must be set in the applied configuration`);
+    if (config['apiVersion'] !== groupVersion(r) || config['kind'] !== r.kind)
+      throw badRequest(
+        `the API version in the data (${config['apiVersion']}) does not match the expected API version (${groupVersion(r)})`,
+      );
+    const meta = isRecord(config['metadata']) ? config['metadata'] : {};
+    if (meta['name'] !== undefined && meta['name'] !== name)
+      throw badRequest(
+        `the name of the object (${String(meta['name'])}) does not match the name on the URL (${name})`,
+      );
+    if (r.namespaced && meta['namespace'] !== undefined && meta['namespace'] !== ns)
+      throw badRequest(
+        'the namespace of the provided object does not match the namespace sent on the request',
+      );
+    const gv = groupVersion(r);
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const now = this.now();
+      const cur = await this.getStored(r, ns, name);
+      if (!cur) {
+        const obj = clone(config as KubeObject);
+        obj.metadata = {
+          ...meta,
+          name,
+          managedFields: createdManagedFields(config, { manager: opts.fieldManager, apiVersion: gv, now }),
+        };
+        try {
+          return { obj: await this.create(r, ns, obj, opts), created: true };
+        } catch (e) {
+          if (e instanceof ApiError && e.code === 409 && e.reason === 'AlreadyExists') continue;
+          throw e;
+        }
+      }
+      const res = applyTo(cur.obj, config, {
+        manager: opts.fieldManager,
+        apiVersion: gv,
+        force: opts.force,
+        now,
+      });
+      if (res.conflicts.length > 0) {
+        const c = conflict(r, name, '');
+        throw new ApiError({
+          ...c.status,
+          message: conflictMessage(res.conflicts),
+          details: {
+            ...c.status.details,
+            causes: res.conflicts.map((x) => ({
+              reason: 'FieldManagerConflict',
+              message: `conflict with "${x.manager}" using ${x.apiVersion}`,
+              field: x.field,
+            })),
+          },
+        });
+      }
+      const next = this.prepareUpdate(r, cur.obj, res.object as KubeObject, opts);
+      const done = await this.writeUpdate(r, ns, name, cur.obj, next, cur.modRevision, opts);
+      if (!(done instanceof Conflict)) return { obj: done, created: false };
     }
     throw conflict(r, name, MODIFIED_MESSAGE);
   }

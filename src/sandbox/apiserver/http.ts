@@ -6,6 +6,7 @@
 import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import type { TLSSocket } from 'node:tls';
 import type { Clock } from '../../common/ports.ts';
 import { ApiCore, type DeleteOptions, type ListOptions, type PatchType, type WatchEvent } from './api.ts';
@@ -27,6 +28,7 @@ import { findResource, groupVersion, RESOURCES, type ResourceType } from './reso
 import {
   ApiError,
   badRequest,
+  invalid,
   methodNotSupported,
   pathNotFound,
   unsupportedMediaType,
@@ -269,13 +271,22 @@ function deleteOptions(q: URLSearchParams, body: unknown): DeleteOptions {
   return o;
 }
 
+/** The body of an apply patch: YAML (JSON is YAML too). */
+function parseApplyBody(buf: Buffer): unknown {
+  try {
+    return parseYaml(buf.toString('utf8')) as unknown;
+  } catch (e) {
+    throw badRequest(`error decoding YAML: ${(e as Error).message}`);
+  }
+}
+
 function patchType(contentType: string | undefined): PatchType {
   const ct = (contentType ?? '').split(';')[0]?.trim();
   if (ct === 'application/json-patch+json') return 'json';
   if (ct === 'application/merge-patch+json') return 'merge';
   if (ct === 'application/strategic-merge-patch+json') return 'strategic';
   throw unsupportedMediaType(
-    'application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json',
+    'application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml',
   );
 }
 
@@ -584,6 +595,33 @@ export class ApiFrontend {
       }
       case 'patch': {
         if (!name) throw methodNotSupported(r, 'patch');
+        if ((req.headers['content-type'] ?? '').split(';')[0]?.trim() === 'application/apply-patch+yaml') {
+          if (sub) throw methodNotSupported(r, 'apply');
+          const fieldManager = q.get('fieldManager') ?? '';
+          if (!fieldManager)
+            throw invalid('PatchOptions', 'meta.k8s.io', '', [
+              {
+                reason: 'FieldValueRequired',
+                field: 'fieldManager',
+                message: 'Required value: is required for apply patch',
+              },
+            ]);
+          const out = await api.apply(r, ns, name, parseApplyBody(await readBody(req)), {
+            dryRun,
+            fieldManager,
+            force: boolParam(q.get('force')),
+          });
+          send(res, out.created ? 201 : 200, out.obj);
+          return;
+        }
+        if (q.has('force'))
+          throw invalid('PatchOptions', 'meta.k8s.io', '', [
+            {
+              reason: 'FieldValueForbidden',
+              field: 'force',
+              message: 'Forbidden: may not be specified for non-apply patch',
+            },
+          ]);
         const type = patchType(req.headers['content-type']);
         const body = parseJson(await readBody(req), req.headers['content-type']);
         const opts = sub === 'status' ? { dryRun, subresource: 'status' as const } : { dryRun };

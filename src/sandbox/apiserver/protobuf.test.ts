@@ -1,5 +1,5 @@
 // Bodies captured from the real kubectl v1.35 (`kubectl create token|namespace|secret|configmap`,
-// `kubectl auth can-i|whoami`), decoded as kube-apiserver reads them.
+// `kubectl auth can-i|whoami`) and helm v4 (uninstall), decoded as kube-apiserver reads them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeProtobufObject, UnsupportedProtobuf } from './protobuf.ts';
@@ -80,6 +80,11 @@ for (const tc of [
       metadata: { name: 'c1', namespace: 'pbns' },
       data: { x: 'y' },
     },
+  },
+  {
+    name: 'the DeleteOptions of helm uninstall deleting its release Secret',
+    body: '6b3873000a130a027631120d44656c6574654f7074696f6e7312001a002200',
+    want: { apiVersion: 'v1', kind: 'DeleteOptions' },
   },
 ]) {
   test(`decodes ${tc.name}`, () => assert.deepEqual(decodeProtobufObject(hex(tc.body)), tc.want));

@@ -1,5 +1,6 @@
 // Request bodies in Kubernetes' protobuf encoding (application/vnd.kubernetes.protobuf), for the
-// kinds client-go's typed clients send that way to the sandbox: helm's release storage (Secrets),
+// kinds client-go's typed clients send that way to the sandbox: helm's release storage (Secrets,
+// and the DeleteOptions of their deletion), typed evictions,
 // `kubectl create token|namespace|secret|configmap`, `kubectl auth can-i|whoami`. The body is the
 // "k8s\0" magic and a runtime.Unknown {typeMeta, raw}; raw is the object's message, decoded here by
 // field number (k8s.io/api/*/generated.proto) into the JSON form the API reads. Empty strings,
@@ -61,7 +62,18 @@ const nonResourceAttributes: Schema = {
   2: { name: 'verb', kind: 'string' },
 };
 
-/** The kinds decoded, by "apiVersion/kind". */
+const deleteOptions: Schema = {
+  1: { name: 'gracePeriodSeconds', kind: 'int' },
+  2: {
+    name: 'preconditions',
+    kind: { message: { 1: { name: 'uid', kind: 'string' }, 2: { name: 'resourceVersion', kind: 'string' } } },
+  },
+  3: { name: 'orphanDependents', kind: 'bool' },
+  4: { name: 'propagationPolicy', kind: 'string' },
+  5: { name: 'dryRun', kind: 'string', repeated: true },
+};
+
+/** The kinds decoded, by "apiVersion/kind" ("*" for the meta kinds every group version registers). */
 const SCHEMAS: Record<string, Schema> = {
   'v1/Secret': {
     1: metadata,
@@ -120,6 +132,8 @@ const SCHEMAS: Record<string, Schema> = {
     2: { name: 'spec', kind: { message: { 1: { name: 'namespace', kind: 'string' } } } },
   },
   'authentication.k8s.io/v1/SelfSubjectReview': { 1: metadata },
+  'policy/v1/Eviction': { 1: metadata, 2: { name: 'deleteOptions', kind: { message: deleteOptions } } },
+  '*/DeleteOptions': deleteOptions,
 };
 
 const utf8 = new TextDecoder();
@@ -228,10 +242,11 @@ export function decodeProtobufObject(body: Uint8Array): Record<string, unknown> 
       } else if (r.field === 2 && r.wire === 2) raw = r.bytes();
       else r.skip();
     }
-    const schema = SCHEMAS[`${apiVersion}/${kind}`];
+    const meta = kind === 'DeleteOptions';
+    const schema = SCHEMAS[meta ? `*/${kind}` : `${apiVersion}/${kind}`];
     if (!schema)
       throw new UnsupportedProtobuf(`the sandbox does not decode ${apiVersion} ${kind} in protobuf`);
-    return { apiVersion, kind, metadata: {}, ...decodeMessage(raw, schema) };
+    return { apiVersion, kind, ...(meta ? {} : { metadata: {} }), ...decodeMessage(raw, schema) };
   } catch (e) {
     if (e instanceof UnsupportedProtobuf) throw e;
     throw new UnsupportedProtobuf(`malformed protobuf body: ${e instanceof Error ? e.message : String(e)}`);
