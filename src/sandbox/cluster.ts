@@ -532,6 +532,9 @@ export class Sandbox implements SandboxControl {
           EVENT_CLIENT_LIMITS[component],
         ),
       log: opts.log,
+      ...(this.controlPlanes()[0]
+        ? { rootCaFile: join(this.layout.host(this.controlPlanes()[0]?.name ?? '').pki, 'ca.crt') }
+        : {}),
     };
   }
 

@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../../common/ports.ts';
 import { applyTo, conflictMessage, createdManagedFields } from './apply.ts';
 import { applyCreateDefaults, isMirrorPod } from './defaults.ts';
+import { admitServiceAccount } from './serviceaccount-admission.ts';
 import { clone, isDeleting, newUid, randomSuffix, timestamp } from './meta.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
 import {
@@ -306,6 +307,19 @@ export class ApiCore {
     return obj;
   }
 
+  /** The ServiceAccount admission's view of a ServiceAccount (kube reads its informer): hits are reused for a second. */
+  private readonly serviceAccountCache = new Map<string, { obj: KubeObject; at: number }>();
+
+  private async lookupServiceAccount(ns: string, name: string): Promise<KubeObject | undefined> {
+    const key = `${ns}/${name}`;
+    const hit = this.serviceAccountCache.get(key);
+    if (hit && Date.now() - hit.at < NAMESPACE_CACHE_MS) return hit.obj;
+    const obj = await this.tryGet(resourceByName('serviceaccounts'), ns, name);
+    if (obj) this.serviceAccountCache.set(key, { obj, at: Date.now() });
+    else this.serviceAccountCache.delete(key);
+    return obj;
+  }
+
   private async checkNamespace(r: ResourceType, ns: string | undefined, name: string): Promise<void> {
     if (!r.namespaced) return;
     if (!ns) throw badRequest('the server could not find the requested resource');
@@ -381,6 +395,13 @@ export class ApiCore {
     } else {
       applyCreateDefaults(r.resource, obj);
     }
+    if (r.resource === 'pods')
+      await admitServiceAccount(
+        obj as Pod,
+        obj.metadata.namespace ?? '',
+        (ns, sa) => this.lookupServiceAccount(ns, sa),
+        (ms) => this.clock.sleep(ms),
+      );
     if (r.resource === 'pods' && (obj as Pod).spec.nodeName) {
       // A pod created already bound (static/mirror pods, DaemonSet pods of old) is scheduled.
       const p = obj as Pod;
