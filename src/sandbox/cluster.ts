@@ -35,7 +35,9 @@ import { SandboxLayout } from './layout.ts';
 import { ApiLoadBalancer } from './lb.ts';
 import { runNodeCommand, type NodeOps, type ShimIO } from './node/commands.ts';
 import { initHost, writeAtomic, writeKubeletConfig } from './node/host.ts';
-import { manifestHash, SimKubelet } from './node/kubelet.ts';
+import { manifestHash, SimKubelet, type ProcessPodsConfig } from './node/kubelet.ts';
+import { BOSUN_IMAGE } from './node/container-spec.ts';
+import { checkoutRoot, writeContainerTools, type ContainerTools } from './node/container-tools.ts';
 import { controlPlaneManifests } from './node/manifests.ts';
 import { defaultReleases } from './node/repo.ts';
 import { writeShims } from './node/shims.ts';
@@ -62,8 +64,13 @@ export interface SandboxOptions {
    * NodePkiOptions.notAfterOverrides: for tests of expiry and renewal. Default: kubeadm's validity.
    */
   pkiNotAfterOverrides?: Readonly<Record<string, Date>>;
-  /** The node binary the shims run (process.execPath of the caller). */
+  /** The node binary the shims run (process.execPath of the caller), and bosun's own containers. */
   nodeBinary: string;
+  /**
+   * The image repository whose containers the kubelets run as real processes of this checkout
+   * (default ghcr.io/bosun-dev/bosun, any tag or digest: deploy/Dockerfile's image).
+   */
+  bosunImage?: string;
   clock: Clock;
   /** Diagnostic log (sandbox.log). */
   log: (line: string) => void;
@@ -174,6 +181,7 @@ export class Sandbox implements SandboxControl {
   private stopped = false;
   private shutdownRequested: (() => void) | undefined;
   private readonly pending = new Set<Promise<unknown>>();
+  private containerTools: ContainerTools | undefined;
 
   private constructor(
     private readonly opts: SandboxOptions,
@@ -397,15 +405,35 @@ export class Sandbox implements SandboxControl {
         runtime,
         recorder: ctx.recorder('kubelet', n.name),
         log: this.opts.log,
+        ...(this.containerTools ? { processes: this.processPodsConfig(this.containerTools) } : {}),
       },
     );
     this.kubelets.set(n.name, k);
     return k;
   }
 
+  /** What every node needs to run bosun's own pods as processes (see node/process-pods.ts). */
+  private processPodsConfig(tools: ContainerTools): ProcessPodsConfig {
+    const [host, port] = this.config.controlPlaneEndpoint.split(':');
+    return {
+      image: { ...BOSUN_IMAGE, repository: this.opts.bosunImage ?? BOSUN_IMAGE.repository },
+      root: checkoutRoot(),
+      nodeBinary: this.opts.nodeBinary,
+      machinePath: this.opts.env?.['PATH'] ?? '/usr/local/bin:/usr/bin:/bin',
+      tools,
+      apiServer: () => ({ host: host ?? '127.0.0.1', port: Number(port) }),
+      requestToken: (ns, name, body) => {
+        const keys = this.runtime?.tokenKeys();
+        if (!keys) throw new BosunError('no kube-apiserver is running to issue a token', 'SANDBOX');
+        return createTokenRequest(this.internalApi, keys, ns, name, body, this.opts.clock.now());
+      },
+    };
+  }
+
   private async run(fresh: boolean): Promise<void> {
     const { opts, layout, config } = this;
     if (fresh) await this.writeNodeFiles();
+    this.containerTools = writeContainerTools(join(opts.dir, 'containers'), opts.nodeBinary);
     writeShims(
       layout,
       config.nodes.map((n) => n.name),

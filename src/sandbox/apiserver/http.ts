@@ -4,6 +4,7 @@
 // bosun take it) and serves HTTP/1.1 to clients that do not ask for h2. Several front ends (one
 // per control plane) share one ApiCore.
 import http2 from 'node:http2';
+import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -24,10 +25,11 @@ import { AuthorizationGate, type Admitted, type FrontendAuth } from './gate.ts';
 import { selfSubjectAccessReview, selfSubjectReview, selfSubjectRulesReview } from './reviews.ts';
 import { createTokenRequest } from './token-request.ts';
 import { decodeProtobufObject, isProtobufContentType, UnsupportedProtobuf } from './protobuf.ts';
-import { findResource, groupVersion, RESOURCES, type ResourceType } from './resources.ts';
+import { findResource, groupVersion, resource, RESOURCES, type ResourceType } from './resources.ts';
 import {
   ApiError,
   badRequest,
+  internalError,
   invalid,
   methodNotSupported,
   pathNotFound,
@@ -36,7 +38,7 @@ import {
 } from './status.ts';
 import { toTable, type IncludeObject } from './tables.ts';
 import type { AuditLog } from './audit.ts';
-import type { KubeObject } from './types.ts';
+import type { KubeObject, Node, Pod } from './types.ts';
 import { isRecord } from './types.ts';
 
 /** Files and address of one front end. */
@@ -529,6 +531,10 @@ export class ApiFrontend {
     const name = route.name;
     switch (verb) {
       case 'get': {
+        if (sub === 'log' && r.resource === 'pods' && name) {
+          await this.podLog(ns ?? '', name, q, res);
+          return;
+        }
         if (sub && sub !== 'status') throw methodNotSupported(r, 'get');
         const obj = await api.get(r, ns, name ?? '');
         send(res, 200, table ? toTable(r, [obj], obj.metadata.resourceVersion ?? '', include, now) : obj);
@@ -659,6 +665,68 @@ export class ApiFrontend {
       default:
         throw methodNotSupported(r, verb);
     }
+  }
+
+  /**
+   * GET pods/NAME/log, as kube-apiserver serves it: the container is checked here, then the
+   * request goes to the kubelet of the pod's node (/containerLogs) and its answer streams back.
+   */
+  private async podLog(ns: string, name: string, q: URLSearchParams, res: ServerResponse): Promise<void> {
+    const api = this.deps.api;
+    const pod = (await api.get(resource('pods'), ns, name)) as Pod;
+    const names = pod.spec.containers.map((c) => c.name);
+    const container = q.get('container') || (names.length === 1 ? (names[0] ?? '') : '');
+    if (!container)
+      throw badRequest(
+        `a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]`,
+      );
+    if (!names.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
+    const st = pod.status?.containerStatuses?.find((c) => c.name === container);
+    const previous = boolParam(q.get('previous'));
+    if (!pod.spec.nodeName || !st || (!previous && st.state.waiting && !st.lastState?.terminated))
+      throw badRequest(
+        `container "${container}" in pod "${name}" is waiting to start: ${st?.state.waiting?.reason ?? 'ContainerCreating'}`,
+      );
+    const node = (await api.get(resource('nodes'), undefined, pod.spec.nodeName)) as Node;
+    const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '127.0.0.1';
+    const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? 10250;
+    const params = new URLSearchParams();
+    for (const k of ['follow', 'previous', 'timestamps', 'tailLines', 'limitBytes']) {
+      const v = q.get(k);
+      if (v !== null) params.set(k, v);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const upstream = https.get(
+        {
+          host: ip,
+          port,
+          path: `/containerLogs/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${params.toString()}`,
+          // kube-apiserver does not verify kubelet serving certificates unless told to.
+          rejectUnauthorized: false,
+          agent: false,
+        },
+        (up) => {
+          if ((up.statusCode ?? 500) !== 200) {
+            let text = '';
+            up.setEncoding('utf8');
+            up.on('data', (d: string) => (text += d));
+            up.on('end', () => reject(badRequest(text.trim())));
+            return;
+          }
+          res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private' });
+          res.flushHeaders();
+          up.on('data', (d: Buffer) => res.write(d));
+          up.on('end', () => {
+            res.end();
+            resolve();
+          });
+          res.on('close', () => up.destroy());
+        },
+      );
+      upstream.on('error', (e) =>
+        reject(internalError(`Get "https://${ip}:${port}/containerLogs/...": ${e.message}`)),
+      );
+    });
   }
 
   /** The answer to a review kind (SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview). */
