@@ -29,11 +29,12 @@ export interface RequestAttributes {
 /** Subresources of a namespace, which requestinfo.go keeps apart from namespaced resources. */
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 
-function nonResource(method: string, path: string): RequestAttributes {
+/** The attributes of a request for a non-resource path (verb: the lowercase HTTP method). */
+export function nonResourceAttributes(verb: string, path: string): RequestAttributes {
   return {
     isResourceRequest: false,
     path,
-    verb: method.toLowerCase(),
+    verb: verb.toLowerCase(),
     apiGroup: '',
     apiVersion: '',
     namespace: '',
@@ -72,13 +73,13 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
     .replace(/^\/+|\/+$/g, '')
     .split('/')
     .filter((p, i, all) => !(p === '' && all.length === 1));
-  if (parts.length < 3) return nonResource(method, path);
+  if (parts.length < 3) return nonResourceAttributes(method, path);
   const prefix = parts[0];
-  if (prefix !== 'api' && prefix !== 'apis') return nonResource(method, path);
+  if (prefix !== 'api' && prefix !== 'apis') return nonResourceAttributes(method, path);
   let cur = parts.slice(1);
   let apiGroup = '';
   if (prefix === 'apis') {
-    if (cur.length < 3) return nonResource(method, path);
+    if (cur.length < 3) return nonResourceAttributes(method, path);
     apiGroup = cur[0] ?? '';
     cur = cur.slice(1);
   }

@@ -3,7 +3,7 @@
 // auth can-i, and bosun before it drains), what may I do in this namespace (kubectl auth can-i
 // --list), and who am I (kubectl auth whoami). Each is a create that is answered and never stored.
 import { rulesFor, type Decision, type RbacPolicy, type UserInfo } from './rbac.ts';
-import type { RequestAttributes } from './request-info.ts';
+import { nonResourceAttributes, type RequestAttributes } from './request-info.ts';
 import { badRequest, invalid } from './status.ts';
 import { isRecord } from './types.ts';
 
@@ -49,17 +49,7 @@ export function selfSubjectAccessReview(
         subresource: str(ra['subresource']),
         name: str(ra['name']),
       }
-    : {
-        isResourceRequest: false,
-        path: str(nra?.['path']),
-        verb: str(nra?.['verb']),
-        apiGroup: '',
-        apiVersion: '',
-        namespace: '',
-        resource: '',
-        subresource: '',
-        name: '',
-      };
+    : nonResourceAttributes(str(nra?.['verb']), str(nra?.['path']));
   const d = decide(attrs);
   return {
     kind: 'SelfSubjectAccessReview',

@@ -22,7 +22,6 @@ import type {
   Node,
   NodeCondition,
   Pod,
-  PodCondition,
   Taint,
 } from '../apiserver/types.ts';
 import type { Informers } from '../controllers/context.ts';
@@ -31,6 +30,7 @@ import type { HostLayout } from '../layout.ts';
 import { SIM_ANNOTATIONS, type Timing } from '../timing.ts';
 import { installedKubeletVersion, newBootId, readKubeletConfig } from './host.ts';
 import { serveLog } from './container-logs.ts';
+import { podConditions } from './pod-conditions.ts';
 import { ProcessPods, type ProcessPodsDeps } from './process-pods.ts';
 
 /** Runs the containers of static pods (etcd, kube-apiserver, ...) for the kubelets. */
@@ -829,29 +829,13 @@ export class SimKubelet {
   }
 
   private setConditions(pod: Pod, ready: boolean, reason?: string): void {
-    const now = this.now();
-    const prev = pod.status?.conditions ?? [];
-    const cond = (type: string, status: boolean, why?: string): PodCondition => {
-      const old = prev.find((c) => c.type === type);
-      const s = status ? 'True' : 'False';
-      return {
-        type,
-        status: s,
-        lastProbeTime: null,
-        lastTransitionTime: old && old.status === s ? (old.lastTransitionTime ?? now) : now,
-        ...(why && !status ? { reason: why } : {}),
-      };
-    };
-    const scheduled = prev.find((c) => c.type === 'PodScheduled') ?? cond('PodScheduled', true);
     pod.status = {
       ...(pod.status ?? {}),
-      conditions: [
-        cond('PodReadyToStartContainers', true),
-        cond('Initialized', true),
-        cond('Ready', ready, reason),
-        cond('ContainersReady', ready, reason),
-        scheduled,
-      ],
+      conditions: podConditions(
+        pod.status?.conditions ?? [],
+        { ready, ...(reason ? { reason } : {}) },
+        this.now(),
+      ),
     };
   }
 

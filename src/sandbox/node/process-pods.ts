@@ -39,7 +39,7 @@ import { SANDBOX_CONTAINER_ENV, type SandboxContainer } from '../../common/sandb
 import type { ApiCore } from '../apiserver/api.ts';
 import { resource } from '../apiserver/resources.ts';
 import type { TokenRequestObject } from '../apiserver/token-request.ts';
-import type { Container, ContainerStatus, KubeObject, Pod, PodCondition } from '../apiserver/types.ts';
+import type { Container, ContainerStatus, KubeObject, Pod } from '../apiserver/types.ts';
 import { isRecord } from '../apiserver/types.ts';
 import type { EventRecorder } from '../controllers/recorder.ts';
 import type { HostLayout } from '../layout.ts';
@@ -55,6 +55,7 @@ import {
   type BosunImage,
 } from './container-spec.ts';
 import type { ContainerTools } from './container-tools.ts';
+import { podConditions } from './pod-conditions.ts';
 
 /** What the process pods of one node need. */
 export interface ProcessPodsDeps {
@@ -882,19 +883,6 @@ export class ProcessPods {
     const t = now(this.deps.clock);
     try {
       await this.deps.writeStatus(s.pod, (p) => {
-        const prev = p.status?.conditions ?? [];
-        const cond = (type: string, ok: boolean, reason?: string): PodCondition => {
-          const old = prev.find((c) => c.type === type);
-          const status = ok ? 'True' : 'False';
-          return {
-            type,
-            status,
-            lastProbeTime: null,
-            lastTransitionTime: old && old.status === status ? (old.lastTransitionTime ?? t) : t,
-            ...(!ok && reason ? { reason } : {}),
-          };
-        };
-        const scheduled = prev.find((c) => c.type === 'PodScheduled') ?? cond('PodScheduled', true);
         const why = finished ? 'PodCompleted' : 'ContainersNotReady';
         p.status = {
           ...(p.status ?? {}),
@@ -904,13 +892,11 @@ export class ProcessPods {
           podIP: s.podIP,
           podIPs: [{ ip: s.podIP }],
           startTime: p.status?.startTime ?? t,
-          conditions: [
-            cond('PodReadyToStartContainers', !finished),
-            cond('Initialized', true),
-            cond('Ready', ready && !finished, why),
-            cond('ContainersReady', ready && !finished, why),
-            scheduled,
-          ],
+          conditions: podConditions(
+            p.status?.conditions ?? [],
+            { ready: ready && !finished, reason: why, sandboxReady: !finished },
+            t,
+          ),
           containerStatuses: list.map((c, i) => this.containerStatus(s, c, i)),
         };
       });
