@@ -150,6 +150,77 @@ describe('sandbox authentication and RBAC with the real kubectl', () => {
     assert.equal(who.stdout, '["developers","system:authenticated"]');
   });
 
+  test('system:masters is allowed everything before RBAC is asked, as super-admin.conf is', async () => {
+    const conf = await s.sb.userKubeconfig('root', ['system:masters']);
+    const since = s.sb.auditLog.lastSeq;
+    const r = await kubectlAs({ kubeconfig: conf }, ['get', 'secrets', '-A']);
+    assert.equal(r.code, 0, r.stderr);
+    const recs = s.sb.audit({ user: 'root', since }).filter((x) => x.resource === 'secrets');
+    assert.deepEqual(
+      recs.map((x) => [x.verb, x.allowed, x.authorizer, x.reason]),
+      [['list', true, 'system:masters', '']],
+    );
+  });
+
+  test('TokenRequest is validated and bound as kube-apiserver does', async () => {
+    const admin = rawClient(s.kubeconfig);
+    const post = (sa: string, spec: unknown) =>
+      admin.request('POST', `/api/v1/namespaces/default/serviceaccounts/${sa}/token`, {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec,
+      });
+    const short = await post('default', { expirationSeconds: 60 });
+    assert.equal(short.status, 422);
+    assert.equal(
+      short.json().message,
+      'TokenRequest.authentication.k8s.io "default" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes',
+    );
+    const apply = await s.kubectl(['apply', '-f', '-'], {
+      input: manifests(
+        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'other', namespace: 'default' } },
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'holder', namespace: 'default' },
+          spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] },
+        },
+      ),
+    });
+    assert.equal(apply.code, 0, apply.stderr);
+    const pod = await s.kubectlJson<{ metadata: { uid: string } }>(['get', 'pod', 'holder', '-n', 'default']);
+    const wrongSa = await post('other', {
+      boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'holder' },
+    });
+    assert.equal(wrongSa.status, 400);
+    assert.equal(
+      wrongSa.json().message,
+      'cannot bind token for serviceaccount "other" to pod running with serviceaccount "default"',
+    );
+    const wrongUid = await post('default', {
+      boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'holder', uid: 'not-its-uid' },
+    });
+    assert.equal(wrongUid.status, 409);
+    const ok = await post('default', {
+      boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'holder', uid: pod.metadata.uid },
+      expirationSeconds: 600,
+    });
+    assert.equal(ok.status, 201, ok.body);
+    const tr = ok.json<{
+      spec: { expirationSeconds: number; audiences: string[] };
+      status: { token: string };
+    }>();
+    assert.equal(tr.spec.expirationSeconds, 600);
+    assert.deepEqual(tr.spec.audiences, ['https://kubernetes.default.svc.cluster.local']);
+    const who = await kubectlAs({ token: tr.status.token }, ['auth', 'whoami', '-o', 'json']);
+    assert.deepEqual(JSON.parse(who.stdout).status.userInfo.extra['authentication.kubernetes.io/pod-name'], [
+      'holder',
+    ]);
+    assert.equal((await s.kubectl(['delete', 'pod', 'holder', '-n', 'default'])).code, 0);
+    const revoked = await kubectlAs({ token: tr.status.token }, ['auth', 'whoami']);
+    assert.equal(revoked.stderr.trim(), 'error: You must be logged in to the server (Unauthorized)');
+  });
+
   test('a ServiceAccount token from kubectl create token authenticates; its Role decides; deleting the account revokes it', async () => {
     const apply = await s.kubectl(['apply', '-f', '-'], {
       input: manifests(
@@ -226,6 +297,10 @@ describe('sandbox authentication and RBAC with the real kubectl', () => {
       );
     });
     const since = s.sb.auditLog.lastSeq;
+    const list = await kubectlAs({ kubeconfig: drainerConf }, ['auth', 'can-i', '--list', '-n', 'default']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^pods\/eviction\s+\[\]\s+\[\]\s+\[create\]$/m);
+    assert.match(list.stdout, /^daemonsets\.apps\s+\[\]\s+\[\]\s+\[get\]$/m);
     const canEvict = await kubectlAs({ kubeconfig: drainerConf }, [
       'auth',
       'can-i',
