@@ -700,7 +700,7 @@ export class ProcessPods {
             const ready = ok
               ? successes >= successThreshold || cs.ready
               : failures < failureThreshold && cs.ready;
-            if (!ok && failures === 1)
+            if (!ok)
               this.deps.recorder.event(s.pod, 'Warning', 'Unhealthy', `Readiness probe failed: ${error}`);
             if (ready !== cs.ready) {
               cs.ready = ready;
