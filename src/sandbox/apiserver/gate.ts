@@ -223,9 +223,10 @@ export class AuthorizationGate {
   }
 
   private async authenticate(req: IncomingMessage): Promise<Authenticated> {
+    const certificate = clientCertificate(req);
     return authenticate(
       {
-        ...(clientCertificate(req) ? { certificate: clientCertificate(req) } : {}),
+        ...(certificate ? { certificate } : {}),
         ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
       },
       {

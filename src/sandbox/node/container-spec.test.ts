@@ -7,6 +7,7 @@ import {
   fieldRefValue,
   isImageOf,
   probePort,
+  resourceFieldValue,
   serviceEnv,
   tokenRefreshAt,
 } from './container-spec.ts';
@@ -107,3 +108,18 @@ for (const tc of [
 ]) {
   test(`tokenRefreshAt: ${tc.name}`, () => assert.equal(tokenRefreshAt(tc.exp, tc.ttl, tc.jitter), tc.want));
 }
+
+test('resourceFieldRef: limits default to the node, requests to 0, divisors round up', () => {
+  const c: Container = {
+    name: 'a',
+    resources: { requests: { cpu: '250m', memory: '64Mi' }, limits: { memory: '128Mi' } },
+  };
+  const node = { cpu: '4', memory: '8148424Ki' };
+  assert.equal(resourceFieldValue(c, 'limits.memory', undefined, node), String(128 * 2 ** 20));
+  assert.equal(resourceFieldValue(c, 'limits.memory', '1Mi', node), '128');
+  assert.equal(resourceFieldValue(c, 'limits.cpu', undefined, node), '4');
+  assert.equal(resourceFieldValue(c, 'requests.cpu', undefined, node), '1');
+  assert.equal(resourceFieldValue(c, 'requests.cpu', '1m', node), '250');
+  assert.equal(resourceFieldValue({ name: 'b' }, 'requests.memory', undefined, node), '0');
+  assert.equal(resourceFieldValue(c, 'limits.pods', undefined, node), undefined);
+});

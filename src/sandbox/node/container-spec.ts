@@ -5,6 +5,7 @@
 // are this checkout's), the environment (value, $(VAR) references, fieldRef and resourceFieldRef
 // as the kubelet resolves them, the kubernetes Service variables), the ports a probe reaches, and
 // when the kubelet refreshes a projected token (token_manager.go). Pure: no I/O.
+import { parseQuantity } from '../../kube/quantity.ts';
 import type { Container, Pod } from '../apiserver/types.ts';
 
 /** bosun's image as deploy/Dockerfile builds it. */
@@ -128,6 +129,26 @@ export function fieldRefValue(
     default:
       return undefined;
   }
+}
+
+/**
+ * A resourceFieldRef's value (resource.ExtractContainerResourceValue): the container's request or
+ * limit of cpu or memory, divided by the divisor and rounded up; a missing limit is the node's
+ * allocatable, as the kubelet fills it in; a missing request is 0.
+ */
+export function resourceFieldValue(
+  c: Container,
+  resource: string,
+  divisor: string | undefined,
+  allocatable: Readonly<Record<string, string>>,
+): string | undefined {
+  const [kind, what] = resource.split('.');
+  if ((kind !== 'limits' && kind !== 'requests') || !what) return undefined;
+  const set = c.resources?.[kind]?.[what];
+  const value = parseQuantity(set ?? (kind === 'limits' ? allocatable[what] : '0'));
+  const div = parseQuantity(divisor ?? '1') ?? 1;
+  if (value === undefined || div <= 0) return undefined;
+  return String(Math.ceil(value / div - 1e-9));
 }
 
 /** The kubernetes Service's variables, as the kubelet sets them in every container. */

@@ -140,6 +140,7 @@ export class SimKubelet {
           nodeName: cfg.nodeName,
           host: deps.host,
           hostIP: cfg.address,
+          allocatable: { cpu: cfg.capacity.cpu, memory: cfg.capacity.memory },
           api: deps.api,
           clock: deps.clock,
           timing: deps.timing,

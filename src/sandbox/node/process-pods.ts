@@ -50,6 +50,7 @@ import {
   fieldRefValue,
   isImageOf,
   probePort,
+  resourceFieldValue,
   serviceEnv,
   tokenRefreshAt,
   type BosunImage,
@@ -62,6 +63,8 @@ export interface ProcessPodsDeps {
   nodeName: string;
   host: HostLayout;
   hostIP: string;
+  /** The node's allocatable (cpu, memory): a container's limits where it sets none. */
+  allocatable: Readonly<Record<string, string>>;
   image: BosunImage;
   /** The checkout whose files the image holds. */
   root: string;
@@ -421,8 +424,8 @@ export class ProcessPods {
     const ns = pod.metadata.namespace ?? '';
     const env: Record<string, string> = {};
     const api = this.deps.apiServer();
-    if (api && pod.spec['enableServiceLinks'] !== false) Object.assign(env, serviceEnv(api.host, api.port));
-    else if (api) Object.assign(env, serviceEnv(api.host, api.port));
+    // The kubernetes Service's variables are set whatever enableServiceLinks says.
+    if (api) Object.assign(env, serviceEnv(api.host, api.port));
     const envFrom = Array.isArray(c['envFrom']) ? (c['envFrom'] as Record<string, unknown>[]) : [];
     for (const ef of envFrom) {
       const prefix = typeof ef['prefix'] === 'string' ? ef['prefix'] : '';
@@ -459,12 +462,14 @@ export class ProcessPods {
         env[name] =
           fieldRefValue(pod, String(from['fieldRef']['fieldPath'] ?? ''), this.deps.hostIP, s.podIP) ?? '';
       } else if (isRecord(from['resourceFieldRef'])) {
-        const r = String(from['resourceFieldRef']['resource'] ?? '');
-        const [kind, what] = r.split('.');
-        const res = (c.resources as Record<string, Record<string, string> | undefined> | undefined)?.[
-          kind ?? ''
-        ];
-        env[name] = res?.[what ?? ''] ?? (what === 'cpu' ? '4' : '8344006656');
+        const ref = from['resourceFieldRef'];
+        env[name] =
+          resourceFieldValue(
+            c,
+            String(ref['resource'] ?? ''),
+            typeof ref['divisor'] === 'string' ? ref['divisor'] : undefined,
+            this.deps.allocatable,
+          ) ?? '';
       } else {
         for (const [kind, res] of [
           ['configMapKeyRef', 'configmaps'],
