@@ -3,7 +3,7 @@
 // them with everything else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_CHART } from '../src/sandbox/index.ts';
 import { bosun, processesMentioning } from './support/cli.ts';
@@ -56,6 +56,26 @@ test('sandbox up --agent installs the agent chart with helm; down stops its proc
   // The pods are processes of this machine (they import the sandbox's watchdog).
   const procs = processesMentioning(join(dir, 'containers', 'watchdog.mjs'));
   assert.equal(procs.length, 2, JSON.stringify(procs));
+  // The audit record through the control endpoint: the agents' requests, all allowed.
+  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+    controlPort: number;
+    token: string;
+  };
+  const res = await fetch(
+    `http://127.0.0.1:${state.controlPort}/v1/audit?user=${encodeURIComponent('system:serviceaccount:bosun-system:bosun')}`,
+    { headers: { authorization: `Bearer ${state.token}` } },
+  );
+  assert.equal(res.status, 200);
+  const records = (await res.json()) as { allowed: boolean; role?: { name: string } }[];
+  assert.ok(records.length > 0);
+  assert.deepEqual(
+    records.filter((r) => !r.allowed),
+    [],
+  );
+  const refused = await fetch(`http://127.0.0.1:${state.controlPort}/v1/audit?allowed=false&since=0`, {
+    headers: { authorization: `Bearer ${state.token}` },
+  });
+  assert.equal(refused.status, 200);
   const down = await bosun(['sandbox', 'down', '--dir', dir]);
   assert.equal(down.code, 0, down.stderr);
   assert.deepEqual(processesMentioning(dir), []);
