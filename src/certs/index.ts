@@ -72,3 +72,4 @@ export {
 export type { StaticPodsKube } from './restart.ts';
 export { certsKube } from './kube-adapter.ts';
 export { etcdRestartAllowed } from './quorum.ts';
+export { userKubeconfig, type UserKubeconfigOptions } from './user-kubeconfig.ts';

@@ -1,8 +1,10 @@
 // What `kubeadm init` puts into a new cluster besides the static pods: the system namespaces,
 // the kubeadm-config / kubelet-config / kube-proxy ConfigMaps, cluster-info, the kubernetes and
 // kube-dns Services, and the essential addons (kube-proxy DaemonSet, CoreDNS Deployment).
+import semver from 'semver';
 import { parse, stringify } from 'yaml';
 import type { ApiCore } from './apiserver/api.ts';
+import { kubeadmClusterAdminsBinding } from './apiserver/rbac-objects.ts';
 import { resource } from './apiserver/resources.ts';
 import { ApiError } from './apiserver/status.ts';
 import type { KubeObject } from './apiserver/types.ts';
@@ -117,6 +119,9 @@ export async function kubeadmInit(
 ): Promise<void> {
   for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease'])
     await ensure(api, 'namespaces', undefined, { metadata: { name: ns } });
+  // kubeadm's admin.conf group (v1.29 and later): cluster-admin through RBAC, not system:masters.
+  if (semver.gte(version.replace(/^v/, ''), '1.29.0'))
+    await ensure(api, 'clusterrolebindings', undefined, kubeadmClusterAdminsBinding());
   await ensure(api, 'configmaps', 'kube-system', {
     metadata: { name: 'kubeadm-config' },
     data: { ClusterConfiguration: clusterConfiguration(version, controlPlaneEndpoint) },

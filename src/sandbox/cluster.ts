@@ -14,11 +14,14 @@ import { etcdHealthy } from '../etcd/member.ts';
 import { readKeyFile, tmpDir as defaultTmpDir, type EncryptionKey } from '../etcd/index.ts';
 import {
   generateClusterCas,
+  userKubeconfig,
   writeControlPlanePki,
   writeWorkerPki,
   type KeyAlgorithm,
 } from '../certs/index.ts';
 import { ApiCore } from './apiserver/api.ts';
+import { AuditLog, type AuditQuery, type AuditRecord } from './apiserver/audit.ts';
+import { createTokenRequest } from './apiserver/token-request.ts';
 import { FaultInjector, type FaultRule } from './apiserver/faults.ts';
 import { resource } from './apiserver/resources.ts';
 import { EtcdStore } from './apiserver/store.ts';
@@ -32,7 +35,9 @@ import { SandboxLayout } from './layout.ts';
 import { ApiLoadBalancer } from './lb.ts';
 import { runNodeCommand, type NodeOps, type ShimIO } from './node/commands.ts';
 import { initHost, writeAtomic, writeKubeletConfig } from './node/host.ts';
-import { manifestHash, SimKubelet } from './node/kubelet.ts';
+import { manifestHash, SimKubelet, type ProcessPodsConfig } from './node/kubelet.ts';
+import { BOSUN_IMAGE } from './node/container-spec.ts';
+import { checkoutRoot, writeContainerTools, type ContainerTools } from './node/container-tools.ts';
 import { controlPlaneManifests } from './node/manifests.ts';
 import { defaultReleases } from './node/repo.ts';
 import { writeShims } from './node/shims.ts';
@@ -59,8 +64,13 @@ export interface SandboxOptions {
    * NodePkiOptions.notAfterOverrides: for tests of expiry and renewal. Default: kubeadm's validity.
    */
   pkiNotAfterOverrides?: Readonly<Record<string, Date>>;
-  /** The node binary the shims run (process.execPath of the caller). */
+  /** The node binary the shims run (process.execPath of the caller), and bosun's own containers. */
   nodeBinary: string;
+  /**
+   * The image repository whose containers the kubelets run as real processes of this checkout
+   * (default ghcr.io/bosun-dev/bosun, any tag or digest: deploy/Dockerfile's image).
+   */
+  bosunImage?: string;
   clock: Clock;
   /** Diagnostic log (sandbox.log). */
   log: (line: string) => void;
@@ -154,6 +164,8 @@ function nodeNames(cp: number, workers: number): { name: string; role: 'control-
 export class Sandbox implements SandboxControl {
   readonly layout: SandboxLayout;
   readonly faults = new FaultInjector();
+  /** Every request the kube-apiservers received, who made it and which rule allowed it. */
+  readonly auditLog = new AuditLog();
   private readonly kubelets = new Map<string, SimKubelet>();
   private readonly neverReturn = new Set<string>();
   private controllers: Controller[] = [];
@@ -169,6 +181,7 @@ export class Sandbox implements SandboxControl {
   private stopped = false;
   private shutdownRequested: (() => void) | undefined;
   private readonly pending = new Set<Promise<unknown>>();
+  private containerTools: ContainerTools | undefined;
 
   private constructor(
     private readonly opts: SandboxOptions,
@@ -393,15 +406,35 @@ export class Sandbox implements SandboxControl {
         runtime,
         recorder: ctx.recorder('kubelet', n.name),
         log: this.opts.log,
+        ...(this.containerTools ? { processes: this.processPodsConfig(this.containerTools) } : {}),
       },
     );
     this.kubelets.set(n.name, k);
     return k;
   }
 
+  /** What every node needs to run bosun's own pods as processes (see node/process-pods.ts). */
+  private processPodsConfig(tools: ContainerTools): ProcessPodsConfig {
+    const [host, port] = this.config.controlPlaneEndpoint.split(':');
+    return {
+      image: { ...BOSUN_IMAGE, repository: this.opts.bosunImage ?? BOSUN_IMAGE.repository },
+      root: checkoutRoot(),
+      nodeBinary: this.opts.nodeBinary,
+      machinePath: this.opts.env?.['PATH'] ?? '/usr/local/bin:/usr/bin:/bin',
+      tools,
+      apiServer: () => ({ host: host ?? '127.0.0.1', port: Number(port) }),
+      requestToken: (ns, name, body) => {
+        const keys = this.runtime?.tokenKeys();
+        if (!keys) throw new BosunError('no kube-apiserver is running to issue a token', 'SANDBOX');
+        return createTokenRequest(this.internalApi, keys, ns, name, body, this.opts.clock.now());
+      },
+    };
+  }
+
   private async run(fresh: boolean): Promise<void> {
     const { opts, layout, config } = this;
     if (fresh) await this.writeNodeFiles();
+    this.containerTools = writeContainerTools(join(opts.dir, 'containers'), opts.nodeBinary);
     writeShims(
       layout,
       config.nodes.map((n) => n.name),
@@ -430,6 +463,7 @@ export class Sandbox implements SandboxControl {
       log: opts.log,
       onChange: (node, component) => this.kubelets.get(node)?.refreshStatic(component),
       onEtcdPid: () => this.writeState(),
+      audit: this.auditLog,
     });
     const runtime = this.runtime;
     const [controlPort] = await freePorts(1);
@@ -527,6 +561,9 @@ export class Sandbox implements SandboxControl {
           EVENT_CLIENT_LIMITS[component],
         ),
       log: opts.log,
+      ...(this.controlPlanes()[0]
+        ? { rootCaFile: join(this.layout.host(this.controlPlanes()[0]?.name ?? '').pki, 'ca.crt') }
+        : {}),
     };
   }
 
@@ -776,6 +813,55 @@ export class Sandbox implements SandboxControl {
       faults: this.faults.list(),
       notReady: this.notReady(),
     };
+  }
+
+  /**
+   * Writes a kubeconfig for a user who is not an admin (`kubeadm kubeconfig user --client-name USER
+   * --org GROUP`): a client certificate with CN USER and O GROUPS signed by the cluster CA, which
+   * RBAC then authorizes like any other user. Returns the file (DIR/users/USER.conf, 0600).
+   */
+  async userKubeconfig(user: string, groups: readonly string[] = []): Promise<string> {
+    const first = this.controlPlanes()[0];
+    if (!first) throw new BosunError('the sandbox has no control plane', 'SANDBOX');
+    const text = await userKubeconfig({
+      etcKubernetesDir: this.layout.host(first.name).etcKubernetes,
+      server: this.server,
+      user,
+      groups,
+      keyAlgorithm: this.config.keyAlgorithm,
+      now: this.opts.clock.now(),
+    });
+    const file = join(this.opts.dir, 'users', `${user.replace(/[^A-Za-z0-9_.-]/g, '_')}.conf`);
+    mkdirSync(join(this.opts.dir, 'users'), { recursive: true, mode: 0o700 });
+    writeAtomic(file, text, 0o600);
+    return file;
+  }
+
+  /**
+   * A token for ServiceAccount NAMESPACE/NAME from the TokenRequest API, as `kubectl create token`
+   * asks for one (an hour, the API server's audiences, unless told otherwise).
+   */
+  async serviceAccountToken(
+    namespace: string,
+    name: string,
+    spec: { audiences?: string[]; expirationSeconds?: number; boundObjectRef?: Record<string, string> } = {},
+  ): Promise<string> {
+    const keys = this.runtime?.tokenKeys();
+    if (!keys) throw new BosunError('no kube-apiserver of this sandbox is running', 'SANDBOX');
+    const tr = await createTokenRequest(
+      this.internalApi,
+      keys,
+      namespace,
+      name,
+      { spec },
+      this.opts.clock.now(),
+    );
+    return tr.status.token;
+  }
+
+  /** The audit record of the kube-apiservers (see AuditRecord), oldest first. */
+  audit(query: AuditQuery = {}): AuditRecord[] {
+    return this.auditLog.list(query);
   }
 
   addFault(rule: FaultRule): number {

@@ -4,6 +4,7 @@
 // docs/sandbox.md documents every route.
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import type { AuditQuery } from './apiserver/audit.ts';
 import type { FaultRule } from './apiserver/faults.ts';
 import type { ShimIO } from './node/commands.ts';
 
@@ -25,6 +26,8 @@ export interface SandboxControl {
     progress: (line: string) => void,
   ): Promise<unknown>;
   shutdown(): void;
+  /** The audit record (GET /v1/audit?user=&allowed=&since=). */
+  audit(query: AuditQuery): unknown;
 }
 
 function readJson(req: http.IncomingMessage): Promise<unknown> {
@@ -90,6 +93,20 @@ export async function startControlServer(
       return;
     }
     if (seg[1] === 'status' && method === 'GET') return send(res, 200, await ctl.status());
+    if (seg[1] === 'audit' && method === 'GET') {
+      const q = url.searchParams;
+      const since = q.get('since');
+      const allowed = q.get('allowed');
+      return send(
+        res,
+        200,
+        ctl.audit({
+          ...(q.get('user') !== null ? { user: q.get('user') ?? '' } : {}),
+          ...(allowed === 'true' || allowed === 'false' ? { allowed: allowed === 'true' } : {}),
+          ...(since !== null && /^\d+$/.test(since) ? { since: Number(since) } : {}),
+        }),
+      );
+    }
     if (seg[1] === 'faults') {
       if (method === 'GET') return send(res, 200, ctl.listFaults());
       if (method === 'POST') return send(res, 201, { id: ctl.addFault((await readJson(req)) as FaultRule) });

@@ -26,4 +26,6 @@ export type { SandboxRestoreResult } from './restore.ts';
 export { SandboxLayout, HostLayout } from './layout.ts';
 export { TIMINGS, SIM_ANNOTATIONS, type Timing } from './timing.ts';
 export type { FaultRule, FaultMatch } from './apiserver/faults.ts';
+export type { AuditRecord, AuditQuery } from './apiserver/audit.ts';
 export { demoWorkload } from './workload.ts';
+export { AGENT_CHART, installAgentChart, type AgentChart, type AgentInstall } from './agent-chart.ts';

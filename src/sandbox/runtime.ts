@@ -10,6 +10,9 @@ import type { Clock } from '../common/ports.ts';
 import { startEtcd, type EtcdProcess } from '../etcd/member.ts';
 import { ApiCore } from './apiserver/api.ts';
 import type { FaultInjector } from './apiserver/faults.ts';
+import type { AuditLog } from './apiserver/audit.ts';
+import type { TokenKeys } from './apiserver/tokens.ts';
+import { frontendAuth } from './apiserver/gate.ts';
 import { ApiFrontend } from './apiserver/http.ts';
 import { EtcdStore } from './apiserver/store.ts';
 import type { Pod } from './apiserver/types.ts';
@@ -34,6 +37,8 @@ export interface RuntimeDeps {
   onChange: (node: string, component: string) => void;
   /** Called with etcd pids as they start and stop, for state.json. */
   onEtcdPid: (node: string, pid: number | undefined) => void;
+  /** The audit record every kube-apiserver writes to. */
+  audit?: AuditLog;
 }
 
 function componentOf(pod: Pod): string {
@@ -100,12 +105,14 @@ export class ComponentRuntime implements StaticPodRuntime {
           keyFile: need('tls-private-key-file'),
           caFile: need('client-ca-file'),
           version: imageTag(pod.spec.containers[0]?.image ?? ''),
+          auth: frontendAuth(cmd),
         },
         {
           api,
           faults: this.deps.faults,
           clock: this.deps.clock,
           log: this.deps.log,
+          ...(this.deps.audit ? { audit: this.deps.audit } : {}),
           ready: () =>
             store.currentRevision().then(
               () => true,
@@ -189,6 +196,13 @@ export class ComponentRuntime implements StaticPodRuntime {
       return;
     }
     this.others.delete(`${node}/${component}`);
+  }
+
+  /** The ServiceAccount token keys of a running kube-apiserver (what the TokenRequest API signs with). */
+  tokenKeys(): TokenKeys | undefined {
+    for (const a of this.apiservers.values())
+      if (a.frontend.running && a.frontend.authorization?.keys) return a.frontend.authorization.keys;
+    return undefined;
   }
 
   isRunning(node: string, component: string): boolean {

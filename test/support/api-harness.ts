@@ -44,6 +44,8 @@ export async function startApiHarness(
   const informers = createInformers(api, timing.retryMs, log);
   for (const ns of opts.namespaces ?? ['default', 'kube-system', 'kube-node-lease']) {
     await api.create(resource('namespaces'), undefined, { metadata: { name: ns } });
+    // What kube-controller-manager's serviceaccount controller adds (pods need it to be admitted).
+    await api.create(resource('serviceaccounts'), ns, { metadata: { name: 'default' } });
   }
   const ctx: ControllerContext = {
     api,

@@ -74,6 +74,10 @@ Examples:
   addUpFlags(
     sandbox
       .command('up')
+      .option(
+        '--agent',
+        "Then install bosun's agent with its Helm chart, using the real helm as a user would (helm install bosun ... -n bosun-system --create-namespace --wait)",
+      )
       .description(
         'Start a sandbox in the background; returns once every node is Ready and the workload runs',
       )
@@ -88,7 +92,7 @@ Examples:
   # Start the default sandbox and point kubectl at it
   eval "$(bosun sandbox up)"`,
       ),
-  ).action(async (flags: UpFlags) => {
+  ).action(async (flags: UpFlags & { agent?: boolean }) => {
     const { sandboxUp } = await import('../../sandbox/index.ts');
     const dir = await dirOf(flags.dir);
     const t0 = ctx.clock.now().getTime();
@@ -113,6 +117,14 @@ Examples:
     ctx.out.err(
       `sandbox ${r.reused ? 'restarted' : 'up'} in ${((ctx.clock.now().getTime() - t0) / 1000).toFixed(1)}s (stop it with: bosun sandbox down --dir ${dir})`,
     );
+    if (flags.agent) {
+      const { installAgentChart } = await import('../../sandbox/index.ts');
+      const a = await installAgentChart(
+        { dir, kubeconfig: r.kubeconfig },
+        { exec: ctx.exec, env: ctx.env, progress: (l) => ctx.out.err(l), signal: ctx.signal },
+      );
+      ctx.out.err(`agent installed: release ${a.release} in namespace ${a.namespace} (${a.chart})`);
+    }
     ctx.out.out(`export KUBECONFIG=${r.kubeconfig}`);
   });
 

@@ -4,7 +4,9 @@
 // eviction subresources and namespace lifecycle. Transport-free: callers get objects or ApiError.
 import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../../common/ports.ts';
+import { applyTo, conflictMessage, createdManagedFields } from './apply.ts';
 import { applyCreateDefaults, isMirrorPod } from './defaults.ts';
+import { admitServiceAccount } from './serviceaccount-admission.ts';
 import { clone, isDeleting, newUid, randomSuffix, timestamp } from './meta.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
 import {
@@ -306,6 +308,19 @@ export class ApiCore {
     return obj;
   }
 
+  /** The ServiceAccount admission's view of a ServiceAccount (kube reads its informer): hits are reused for a second. */
+  private readonly serviceAccountCache = new Map<string, { obj: KubeObject; at: number }>();
+
+  private async lookupServiceAccount(ns: string, name: string): Promise<KubeObject | undefined> {
+    const key = `${ns}/${name}`;
+    const hit = this.serviceAccountCache.get(key);
+    if (hit && Date.now() - hit.at < NAMESPACE_CACHE_MS) return hit.obj;
+    const obj = await this.tryGet(resourceByName('serviceaccounts'), ns, name);
+    if (obj) this.serviceAccountCache.set(key, { obj, at: Date.now() });
+    else this.serviceAccountCache.delete(key);
+    return obj;
+  }
+
   private async checkNamespace(r: ResourceType, ns: string | undefined, name: string): Promise<void> {
     if (!r.namespaced) return;
     if (!ns) throw badRequest('the server could not find the requested resource');
@@ -381,6 +396,13 @@ export class ApiCore {
     } else {
       applyCreateDefaults(r.resource, obj);
     }
+    if (r.resource === 'pods')
+      await admitServiceAccount(
+        obj as Pod,
+        obj.metadata.namespace ?? '',
+        (ns, sa) => this.lookupServiceAccount(ns, sa),
+        (ms) => this.clock.sleep(ms),
+      );
     if (r.resource === 'pods' && (obj as Pod).spec.nodeName) {
       // A pod created already bound (static/mirror pods, DaemonSet pods of old) is scheduled.
       const p = obj as Pod;
@@ -477,6 +499,80 @@ export class ApiCore {
       // The patch is applied again to the object as it now is; a resourceVersion the patch itself
       // set no longer matches then, and that is the 409 (kube's patcher works the same way).
       cur = done.current;
+    }
+    throw conflict(r, name, MODIFIED_MESSAGE);
+  }
+
+  /**
+   * Server-side apply (PATCH with application/apply-patch+yaml): creates the object from the
+   * applied configuration when it does not exist, else merges it in as apply.ts decides; a
+   * conflict with another applier's field is a 409 unless force.
+   */
+  async apply(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+    config: unknown,
+    opts: WriteOptions & { fieldManager: string; force: boolean },
+  ): Promise<{ obj: KubeObject; created: boolean }> {
+    if (!isRecord(config)) throw badRequest('the applied configuration is not an object');
+    if (typeof config['apiVersion'] !== 'string' || typeof config['kind'] !== 'string')
+      throw badRequest(`unable to apply: apiVersion and kind must be set in the applied configuration`);
+    if (config['apiVersion'] !== groupVersion(r) || config['kind'] !== r.kind)
+      throw badRequest(
+        `the API version in the data (${config['apiVersion']}) does not match the expected API version (${groupVersion(r)})`,
+      );
+    const meta = isRecord(config['metadata']) ? config['metadata'] : {};
+    if (meta['name'] !== undefined && meta['name'] !== name)
+      throw badRequest(
+        `the name of the object (${String(meta['name'])}) does not match the name on the URL (${name})`,
+      );
+    if (r.namespaced && meta['namespace'] !== undefined && meta['namespace'] !== ns)
+      throw badRequest(
+        'the namespace of the provided object does not match the namespace sent on the request',
+      );
+    const gv = groupVersion(r);
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const now = this.now();
+      const cur = await this.getStored(r, ns, name);
+      if (!cur) {
+        const obj = clone(config as KubeObject);
+        obj.metadata = {
+          ...meta,
+          name,
+          managedFields: createdManagedFields(config, { manager: opts.fieldManager, apiVersion: gv, now }),
+        };
+        try {
+          return { obj: await this.create(r, ns, obj, opts), created: true };
+        } catch (e) {
+          if (e instanceof ApiError && e.code === 409 && e.reason === 'AlreadyExists') continue;
+          throw e;
+        }
+      }
+      const res = applyTo(cur.obj, config, {
+        manager: opts.fieldManager,
+        apiVersion: gv,
+        force: opts.force,
+        now,
+      });
+      if (res.conflicts.length > 0) {
+        const c = conflict(r, name, '');
+        throw new ApiError({
+          ...c.status,
+          message: conflictMessage(res.conflicts),
+          details: {
+            ...c.status.details,
+            causes: res.conflicts.map((x) => ({
+              reason: 'FieldManagerConflict',
+              message: `conflict with "${x.manager}" using ${x.apiVersion}`,
+              field: x.field,
+            })),
+          },
+        });
+      }
+      const next = this.prepareUpdate(r, cur.obj, res.object as KubeObject, opts);
+      const done = await this.writeUpdate(r, ns, name, cur.obj, next, cur.modRevision, opts);
+      if (!(done instanceof Conflict)) return { obj: done, created: false };
     }
     throw conflict(r, name, MODIFIED_MESSAGE);
   }

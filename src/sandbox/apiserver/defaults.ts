@@ -2,6 +2,7 @@
 // fields maintenance tools read (pkg/apis/*/v1/defaults.go, DefaultTolerationSeconds,
 // ServiceAccount, NamespaceLifecycle's metadata.name label).
 import { isMirrorPod, MIRROR_POD_ANNOTATION } from '../../kube/pods.ts';
+import { applyRbacDefaults } from './rbac-objects.ts';
 import type { Container, KubeObject, PodSpec, Toleration } from './types.ts';
 import { isRecord } from './types.ts';
 
@@ -188,6 +189,7 @@ export function applyCreateDefaults(resource: string, obj: KubeObject): void {
       obj['type'] ??= 'Opaque';
       break;
     default:
+      applyRbacDefaults(resource, obj);
       break;
   }
   const ts = templateSpec(obj);

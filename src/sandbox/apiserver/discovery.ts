@@ -6,7 +6,8 @@ import { apiGroups, groupVersion, RESOURCES, type ResourceType } from './resourc
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 function resourceEntries(r: ResourceType): Record<string, unknown>[] {
-  const verbs = r.resource === 'namespaces' ? VERBS.filter((v) => v !== 'deletecollection') : VERBS;
+  const verbs =
+    r.verbs ?? (r.resource === 'namespaces' ? VERBS.filter((v) => v !== 'deletecollection') : VERBS);
   const out: Record<string, unknown>[] = [
     {
       name: r.resource,
@@ -36,6 +37,24 @@ function resourceEntries(r: ResourceType): Record<string, unknown>[] {
         version: 'v1',
         kind: 'Eviction',
         verbs: ['create'],
+      });
+    if (sub === 'token')
+      out.push({
+        name: `${r.resource}/token`,
+        singularName: '',
+        namespaced: r.namespaced,
+        group: 'authentication.k8s.io',
+        version: 'v1',
+        kind: 'TokenRequest',
+        verbs: ['create'],
+      });
+    if (sub === 'log')
+      out.push({
+        name: `${r.resource}/log`,
+        singularName: '',
+        namespaced: r.namespaced,
+        kind: 'Pod',
+        verbs: ['get'],
       });
     if (sub === 'binding')
       out.push({
@@ -157,6 +176,11 @@ export function openApiV3Doc(gvPath: string, version: string): Record<string, un
       'x-kubernetes-action': action,
       ...gvk,
     });
+    if (r.verbs && !r.verbs.includes('get')) {
+      // A review kind: POST only.
+      paths[base] = { post: op('post', WRITE_PARAMS) };
+      continue;
+    }
     paths[base] = { get: op('list'), post: op('post', WRITE_PARAMS), delete: op('deletecollection') };
     paths[`${base}/{name}`] = {
       get: op('get'),

@@ -4,8 +4,10 @@
 // bosun take it) and serves HTTP/1.1 to clients that do not ask for h2. Several front ends (one
 // per control plane) share one ApiCore.
 import http2 from 'node:http2';
+import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import type { TLSSocket } from 'node:tls';
 import type { Clock } from '../../common/ports.ts';
 import { ApiCore, type DeleteOptions, type ListOptions, type PatchType, type WatchEvent } from './api.ts';
@@ -19,17 +21,24 @@ import {
   versionInfo,
 } from './discovery.ts';
 import type { FaultInjector, RequestInfo } from './faults.ts';
-import { findResource, groupVersion, RESOURCES, type ResourceType } from './resources.ts';
+import { AuthorizationGate, type Admitted, type FrontendAuth } from './gate.ts';
+import { selfSubjectAccessReview, selfSubjectReview, selfSubjectRulesReview } from './reviews.ts';
+import { createTokenRequest } from './token-request.ts';
+import { decodeProtobufObject, isProtobufContentType, UnsupportedProtobuf } from './protobuf.ts';
+import { findResource, groupVersion, resource, RESOURCES, type ResourceType } from './resources.ts';
 import {
   ApiError,
   badRequest,
+  internalError,
+  invalid,
   methodNotSupported,
   pathNotFound,
   unsupportedMediaType,
   type StatusBody,
 } from './status.ts';
 import { toTable, type IncludeObject } from './tables.ts';
-import type { KubeObject } from './types.ts';
+import type { AuditLog } from './audit.ts';
+import type { KubeObject, Node, Pod } from './types.ts';
 import { isRecord } from './types.ts';
 
 /** Files and address of one front end. */
@@ -44,6 +53,8 @@ export interface FrontendOptions {
   caFile: string;
   /** gitVersion reported by /version, e.g. "v1.34.3". */
   version: string;
+  /** Authentication and authorization flags of the manifest (ServiceAccount keys, --authorization-mode). */
+  auth?: FrontendAuth;
 }
 
 export interface FrontendDeps {
@@ -54,6 +65,8 @@ export interface FrontendDeps {
   log?: (line: string) => void;
   /** /readyz: is the storage behind this front end reachable? */
   ready?: () => Promise<boolean>;
+  /** Where every request is recorded (shared by a sandbox's front ends). */
+  audit?: AuditLog;
 }
 
 interface Route {
@@ -136,17 +149,24 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 /**
- * The request body as JSON. Only JSON is served here (no protobuf, no CBOR): other media types get
- * kube-apiserver's 415. client-go falls back to JSON after a 415 only for CBOR; kubectl's typed
- * generators (`kubectl create namespace|deployment ...`) send protobuf and stop there, so the
- * message says what works instead.
+ * The request body as JSON. JSON is read, and protobuf for the few kinds protobuf.ts decodes (what
+ * helm's release storage and kubectl's typed clients send); other media types get kube-apiserver's
+ * 415. client-go falls back to JSON after a 415 only for CBOR; kubectl's other typed generators
+ * (`kubectl create deployment ...`) send protobuf and stop there, so the message says what works.
  */
 function parseJson(buf: Buffer, contentType?: string): unknown {
   if (buf.length === 0) return undefined;
   const ct = (contentType ?? 'application/json').split(';')[0]?.trim() ?? '';
+  if (isProtobufContentType(ct)) {
+    try {
+      return decodeProtobufObject(buf);
+    } catch (e) {
+      if (!(e instanceof UnsupportedProtobuf)) throw e;
+    }
+  }
   if (ct !== '' && ct !== 'application/json' && !ct.endsWith('+json') && ct !== '*/*') {
     throw unsupportedMediaType(
-      'application/json (the bosun sandbox reads JSON bodies only; kubectl create <kind> sends protobuf: use kubectl create -f or kubectl apply -f with a manifest)',
+      'application/json (the bosun sandbox reads protobuf only for Secrets, ConfigMaps, Namespaces, TokenRequests and the self reviews; kubectl create <kind> sends protobuf: use kubectl create -f or kubectl apply -f with a manifest)',
     );
   }
   try {
@@ -253,41 +273,24 @@ function deleteOptions(q: URLSearchParams, body: unknown): DeleteOptions {
   return o;
 }
 
+/** The body of an apply patch: YAML (JSON is YAML too). */
+function parseApplyBody(buf: Buffer): unknown {
+  try {
+    return parseYaml(buf.toString('utf8')) as unknown;
+  } catch (e) {
+    throw badRequest(`error decoding YAML: ${(e as Error).message}`);
+  }
+}
+
 function patchType(contentType: string | undefined): PatchType {
   const ct = (contentType ?? '').split(';')[0]?.trim();
   if (ct === 'application/json-patch+json') return 'json';
   if (ct === 'application/merge-patch+json') return 'merge';
   if (ct === 'application/strategic-merge-patch+json') return 'strategic';
   throw unsupportedMediaType(
-    'application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json',
+    'application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml',
   );
 }
-
-/** The user of each connection: its client certificate cannot change while it is open. */
-const connectionUsers = new WeakMap<object, { user: string; groups: string[] } | undefined>();
-
-function authenticate(req: IncomingMessage): { user: string; groups: string[] } | undefined {
-  // An h2 request's socket is a fresh proxy per stream; its session stands for the connection.
-  const h2 = (req as unknown as Partial<http2.Http2ServerRequest>).stream?.session;
-  const conn: object = h2 ?? req.socket;
-  if (connectionUsers.has(conn)) return connectionUsers.get(conn);
-  const user = certificateUser(req.socket as TLSSocket);
-  connectionUsers.set(conn, user);
-  return user;
-}
-
-/** The user a client certificate authenticates as (CN, O), or anonymous. */
-function certificateUser(sock: TLSSocket): { user: string; groups: string[] } | undefined {
-  if (!sock.authorized) return undefined;
-  const cert = sock.getPeerCertificate();
-  if (!cert || !cert.subject) return undefined;
-  const o: string | string[] | undefined = cert.subject.O;
-  const cn: string | string[] | undefined = cert.subject.CN;
-  const groups = o === undefined ? [] : Array.isArray(o) ? o : [o];
-  return { user: (Array.isArray(cn) ? cn[0] : cn) ?? '', groups: [...groups, 'system:authenticated'] };
-}
-
-const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz', '/version/']);
 
 /** A running kube-apiserver front end. */
 export class ApiFrontend {
@@ -296,14 +299,28 @@ export class ApiFrontend {
   private readonly connections = new Set<TLSSocket>();
   private readonly watches = new Set<() => void>();
   private readonly buildDate = '2025-12-09T00:00:00Z';
+  private gate: AuthorizationGate | undefined;
 
   constructor(
     readonly opts: FrontendOptions,
     private readonly deps: FrontendDeps,
   ) {}
 
+  /** This kube-apiserver's authentication and authorization (after start()). */
+  get authorization(): AuthorizationGate | undefined {
+    return this.gate;
+  }
+
   /** Starts listening (reading the certificates from disk now, as a restarted apiserver does). */
   async start(): Promise<void> {
+    const gate = new AuthorizationGate(this.opts.auth, {
+      api: this.deps.api,
+      clock: this.deps.clock,
+      ...(this.deps.audit ? { audit: this.deps.audit } : {}),
+      server: this.opts.nodeName,
+      retryMs: 100,
+      log: this.deps.log ?? (() => undefined),
+    });
     const server = http2.createSecureServer(
       {
         allowHTTP1: true,
@@ -333,6 +350,8 @@ export class ApiFrontend {
       });
     });
     this.server = server;
+    this.gate = gate;
+    gate.start();
   }
 
   /** Stops listening and ends every open connection and watch. */
@@ -340,6 +359,8 @@ export class ApiFrontend {
     const s = this.server;
     this.server = undefined;
     for (const cancel of [...this.watches]) cancel();
+    this.gate?.stop();
+    this.gate = undefined;
     if (!s) return;
     await new Promise<void>((resolve) => {
       s.close(() => resolve());
@@ -356,28 +377,28 @@ export class ApiFrontend {
     const url = new URL(req.url ?? '/', 'https://sandbox');
     const path = url.pathname;
     try {
+      const gate = this.gate;
+      if (!gate) throw pathNotFound();
+      const admitted = await gate.check(req, url);
+      if ('status' in admitted) {
+        sendStatus(res, admitted.status);
+        return;
+      }
+      const record = admitted.record;
+      if (record) res.once('finish', () => (record.code ??= res.statusCode));
       if (path === '/healthz' || path === '/livez' || path === '/readyz') {
-        const ok = path !== '/readyz' || this.deps.ready === undefined || (await this.deps.ready());
+        const etcdOk = path !== '/readyz' || this.deps.ready === undefined || (await this.deps.ready());
+        const rbacOk = path !== '/readyz' || gate.ready;
+        const ok = etcdOk && rbacOk;
         res.writeHead(ok ? 200 : 500, {
           'Content-Type': 'text/plain; charset=utf-8',
           'X-Content-Type-Options': 'nosniff',
         });
-        res.end(ok ? 'ok' : '[-]etcd failed: reason withheld\nreadyz check failed');
-        return;
-      }
-      const user = authenticate(req);
-      if (!user && !PUBLIC_PATHS.has(path)) {
-        const verb = (req.method ?? 'GET').toLowerCase();
-        sendStatus(res, {
-          kind: 'Status',
-          apiVersion: 'v1',
-          metadata: {},
-          status: 'Failure',
-          code: 403,
-          reason: 'Forbidden',
-          message: `forbidden: User "system:anonymous" cannot ${verb} path "${path}"`,
-          details: {},
-        });
+        res.end(
+          ok
+            ? 'ok'
+            : `${etcdOk ? '' : '[-]etcd failed: reason withheld\n'}${rbacOk ? '' : '[-]poststarthook/rbac/bootstrap-roles failed: reason withheld\n'}readyz check failed`,
+        );
         return;
       }
       const parsed = parsePath(
@@ -401,7 +422,7 @@ export class ApiFrontend {
         send(res, 200, parsed.body);
         return;
       }
-      await this.serveResource(parsed, req, res, url.searchParams);
+      await this.serveResource(parsed, req, res, url.searchParams, admitted);
     } catch (e) {
       if (e instanceof ApiError) {
         if (!res.headersSent) sendStatus(res, e.status);
@@ -446,6 +467,7 @@ export class ApiFrontend {
     req: IncomingMessage,
     res: ServerResponse,
     q: URLSearchParams,
+    admitted: Admitted,
   ): Promise<void> {
     const { r, namespace: ns } = route;
     const method = req.method ?? 'GET';
@@ -501,6 +523,7 @@ export class ApiFrontend {
       return;
     }
     const api = this.deps.api;
+    if (r.verbs && !r.verbs.includes(verb)) throw methodNotSupported(r, verb);
     const dryRun = q.getAll('dryRun').includes('All');
     const now = this.deps.clock.now().getTime();
     const include = (q.get('includeObject') ?? 'Metadata') as IncludeObject;
@@ -508,6 +531,10 @@ export class ApiFrontend {
     const name = route.name;
     switch (verb) {
       case 'get': {
+        if (sub === 'log' && r.resource === 'pods' && name) {
+          await this.podLog(ns ?? '', name, q, res);
+          return;
+        }
         if (sub && sub !== 'status') throw methodNotSupported(r, 'get');
         const obj = await api.get(r, ns, name ?? '');
         send(res, 200, table ? toTable(r, [obj], obj.metadata.resourceVersion ?? '', include, now) : obj);
@@ -541,6 +568,16 @@ export class ApiFrontend {
           sendStatus(res, await api.bind(ns ?? '', name, body, { dryRun }));
           return;
         }
+        if (sub === 'token' && name) {
+          const keys = this.gate?.keys;
+          if (!keys) throw pathNotFound();
+          send(res, 201, await createTokenRequest(api, keys, ns ?? '', name, body, this.deps.clock.now()));
+          return;
+        }
+        if (r.verbs && !name && !sub) {
+          send(res, 201, this.review(r.resource, admitted, body));
+          return;
+        }
         if (sub || name) throw methodNotSupported(r, 'create');
         const created = await api.create(r, ns, body as KubeObject, { dryRun });
         send(res, 201, created);
@@ -564,6 +601,33 @@ export class ApiFrontend {
       }
       case 'patch': {
         if (!name) throw methodNotSupported(r, 'patch');
+        if ((req.headers['content-type'] ?? '').split(';')[0]?.trim() === 'application/apply-patch+yaml') {
+          if (sub) throw methodNotSupported(r, 'apply');
+          const fieldManager = q.get('fieldManager') ?? '';
+          if (!fieldManager)
+            throw invalid('PatchOptions', 'meta.k8s.io', '', [
+              {
+                reason: 'FieldValueRequired',
+                field: 'fieldManager',
+                message: 'Required value: is required for apply patch',
+              },
+            ]);
+          const out = await api.apply(r, ns, name, parseApplyBody(await readBody(req)), {
+            dryRun,
+            fieldManager,
+            force: boolParam(q.get('force')),
+          });
+          send(res, out.created ? 201 : 200, out.obj);
+          return;
+        }
+        if (q.has('force'))
+          throw invalid('PatchOptions', 'meta.k8s.io', '', [
+            {
+              reason: 'FieldValueForbidden',
+              field: 'force',
+              message: 'Forbidden: may not be specified for non-apply patch',
+            },
+          ]);
         const type = patchType(req.headers['content-type']);
         const body = parseJson(await readBody(req), req.headers['content-type']);
         const opts = sub === 'status' ? { dryRun, subresource: 'status' as const } : { dryRun };
@@ -601,6 +665,78 @@ export class ApiFrontend {
       default:
         throw methodNotSupported(r, verb);
     }
+  }
+
+  /**
+   * GET pods/NAME/log, as kube-apiserver serves it: the container is checked here, then the
+   * request goes to the kubelet of the pod's node (/containerLogs) and its answer streams back.
+   */
+  private async podLog(ns: string, name: string, q: URLSearchParams, res: ServerResponse): Promise<void> {
+    const api = this.deps.api;
+    const pod = (await api.get(resource('pods'), ns, name)) as Pod;
+    const names = pod.spec.containers.map((c) => c.name);
+    const container = q.get('container') || (names.length === 1 ? (names[0] ?? '') : '');
+    if (!container)
+      throw badRequest(
+        `a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]`,
+      );
+    if (!names.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
+    const st = pod.status?.containerStatuses?.find((c) => c.name === container);
+    const previous = boolParam(q.get('previous'));
+    if (!pod.spec.nodeName || !st || (!previous && st.state.waiting && !st.lastState?.terminated))
+      throw badRequest(
+        `container "${container}" in pod "${name}" is waiting to start: ${st?.state.waiting?.reason ?? 'ContainerCreating'}`,
+      );
+    const node = (await api.get(resource('nodes'), undefined, pod.spec.nodeName)) as Node;
+    const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '127.0.0.1';
+    const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? 10250;
+    const params = new URLSearchParams();
+    for (const k of ['follow', 'previous', 'timestamps', 'tailLines', 'limitBytes']) {
+      const v = q.get(k);
+      if (v !== null) params.set(k, v);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const upstream = https.get(
+        {
+          host: ip,
+          port,
+          path: `/containerLogs/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${params.toString()}`,
+          // kube-apiserver does not verify kubelet serving certificates unless told to.
+          rejectUnauthorized: false,
+          agent: false,
+        },
+        (up) => {
+          if ((up.statusCode ?? 500) !== 200) {
+            let text = '';
+            up.setEncoding('utf8');
+            up.on('data', (d: string) => (text += d));
+            up.on('end', () => reject(badRequest(text.trim())));
+            return;
+          }
+          res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private' });
+          res.flushHeaders();
+          up.on('data', (d: Buffer) => res.write(d));
+          up.on('end', () => {
+            res.end();
+            resolve();
+          });
+          res.on('close', () => up.destroy());
+        },
+      );
+      upstream.on('error', (e) =>
+        reject(internalError(`Get "https://${ip}:${port}/containerLogs/...": ${e.message}`)),
+      );
+    });
+  }
+
+  /** The answer to a review kind (SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview). */
+  private review(kind: string, admitted: Admitted, body: unknown): Record<string, unknown> {
+    const gate = this.gate;
+    if (!gate) throw pathNotFound();
+    if (kind === 'selfsubjectaccessreviews')
+      return selfSubjectAccessReview((a) => gate.decide(admitted.user, a), body);
+    if (kind === 'selfsubjectrulesreviews') return selfSubjectRulesReview(gate.policy, admitted.user, body);
+    return selfSubjectReview(admitted.user, body);
   }
 
   private async serveWatch(

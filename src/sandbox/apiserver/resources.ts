@@ -4,7 +4,7 @@
 import type { KubeObject } from './types.ts';
 
 /** The subresources the sandbox implements. */
-export type Subresource = 'status' | 'eviction' | 'binding';
+export type Subresource = 'status' | 'eviction' | 'binding' | 'token' | 'log';
 
 /** One served resource. */
 export interface ResourceType {
@@ -27,6 +27,11 @@ export interface ResourceType {
   statusSubresource: boolean;
   /** Does .metadata.generation count spec changes? */
   tracksGeneration: boolean;
+  /**
+   * The verbs served when not all of them are: the review kinds are `create` only and never
+   * stored (authorization.k8s.io's SelfSubjectAccessReview, ...).
+   */
+  verbs?: readonly string[];
 }
 
 /** "apps/v1" or "v1". */
@@ -113,7 +118,7 @@ export const RESOURCES: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ['po'],
     categories: ['all'],
-    subresources: ['status', 'eviction', 'binding'],
+    subresources: ['status', 'eviction', 'binding', 'log'],
     statusSubresource: true,
     fields: (o) => ({
       'spec.nodeName': str(get(o, 'spec.nodeName')),
@@ -170,6 +175,7 @@ export const RESOURCES: readonly ResourceType[] = [
     kind: 'ServiceAccount',
     namespaced: true,
     shortNames: ['sa'],
+    subresources: ['token'],
   }),
   def({
     group: '',
@@ -263,6 +269,58 @@ export const RESOURCES: readonly ResourceType[] = [
     tracksGeneration: true,
   }),
   def({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true }),
+  def({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    resource: 'clusterrolebindings',
+    kind: 'ClusterRoleBinding',
+    namespaced: false,
+  }),
+  def({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    resource: 'clusterroles',
+    kind: 'ClusterRole',
+    namespaced: false,
+  }),
+  def({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    resource: 'rolebindings',
+    kind: 'RoleBinding',
+    namespaced: true,
+  }),
+  def({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    resource: 'roles',
+    kind: 'Role',
+    namespaced: true,
+  }),
+  def({
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    resource: 'selfsubjectaccessreviews',
+    kind: 'SelfSubjectAccessReview',
+    namespaced: false,
+    verbs: ['create'],
+  }),
+  def({
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    resource: 'selfsubjectrulesreviews',
+    kind: 'SelfSubjectRulesReview',
+    namespaced: false,
+    verbs: ['create'],
+  }),
+  def({
+    group: 'authentication.k8s.io',
+    version: 'v1',
+    resource: 'selfsubjectreviews',
+    kind: 'SelfSubjectReview',
+    namespaced: false,
+    verbs: ['create'],
+  }),
 ];
 
 /** Looks a resource up by group and plural name. */

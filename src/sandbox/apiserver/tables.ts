@@ -152,6 +152,41 @@ function intOrString(v: unknown): string {
   return v === undefined || v === null ? 'N/A' : String(v);
 }
 
+/** printRoleBinding / printClusterRoleBinding: the role, and with -o wide who it binds. */
+function bindingPrinter(): Printer {
+  return {
+    columns: [
+      col('Name'),
+      col('Role'),
+      col('Age'),
+      col('Users', 'string', 1),
+      col('Groups', 'string', 1),
+      col('ServiceAccounts', 'string', 1),
+    ],
+    row(o, now) {
+      const ref = isRecord(o['roleRef']) ? o['roleRef'] : {};
+      const subjects = (Array.isArray(o['subjects']) ? o['subjects'] : []) as {
+        kind?: string;
+        name?: string;
+        namespace?: string;
+      }[];
+      const of = (kind: string): string =>
+        subjects
+          .filter((x) => x.kind === kind)
+          .map((x) => (kind === 'ServiceAccount' ? `${x.namespace ?? ''}/${x.name ?? ''}` : (x.name ?? '')))
+          .join(', ');
+      return [
+        o.metadata.name ?? '',
+        `${String(ref['kind'] ?? '')}/${String(ref['name'] ?? '')}`,
+        age(o, now),
+        of('User'),
+        of('Group'),
+        of('ServiceAccount'),
+      ];
+    },
+  };
+}
+
 const PRINTERS: Record<string, Printer> = {
   pods: {
     columns: [
@@ -476,6 +511,8 @@ const PRINTERS: Record<string, Printer> = {
       age(o, now),
     ],
   },
+  rolebindings: bindingPrinter(),
+  clusterrolebindings: bindingPrinter(),
   controllerrevisions: {
     columns: [col('Name'), col('Controller'), col('Revision', 'integer'), col('Age')],
     row(o, now) {

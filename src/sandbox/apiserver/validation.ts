@@ -1,6 +1,7 @@
 // The validation kube-apiserver applies that clients of the sandbox can observe: names, required
 // fields, selector/template agreement, immutable fields. Answers 422 Invalid with field causes.
 import { isEverything, labelSelectorAsSelector, matches } from '../../kube/labels.ts';
+import { RBAC_RESOURCES, validateRbacCreate, validateRbacUpdate } from './rbac-objects.ts';
 import type { StatusCause } from './status.ts';
 import type { KubeObject, LabelSelector, PodSpec } from './types.ts';
 import { isRecord } from './types.ts';
@@ -100,6 +101,7 @@ function selectorTemplateCauses(spec: Record<string, unknown>): StatusCause[] {
 
 /** Validation on create. Returns the causes of a 422, empty when valid. */
 export function validateCreate(resource: string, obj: KubeObject): StatusCause[] {
+  if (RBAC_RESOURCES.has(resource)) return validateRbacCreate(resource, obj);
   const causes = nameCauses(resource, obj.metadata.name ?? '');
   const spec = obj['spec'];
   switch (resource) {
@@ -146,6 +148,7 @@ export function validateCreate(resource: string, obj: KubeObject): StatusCause[]
 
 /** Validation on update: what create checks, plus the fields kube makes immutable. */
 export function validateUpdate(resource: string, obj: KubeObject, old: KubeObject): StatusCause[] {
+  if (RBAC_RESOURCES.has(resource)) return validateRbacUpdate(resource, obj, old);
   const causes = validateCreate(resource, obj).filter((c) => c.field !== 'metadata.name');
   const spec = obj['spec'];
   const oldSpec = old['spec'];

@@ -17,6 +17,8 @@ export interface ControllerContext {
   timing: Timing;
   recorder(component: string, host?: string): EventRecorder;
   log(line: string): void;
+  /** kube-controller-manager's --root-ca-file: the CA the root CA publisher puts in every namespace. */
+  rootCaFile?: string;
 }
 
 /** A controller: registers handlers on the informers in start() and stops its queues in stop(). */

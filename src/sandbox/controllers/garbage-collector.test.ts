@@ -170,6 +170,8 @@ describe('garbage collection', () => {
 
   test('a terminating namespace is emptied of every namespaced object', async () => {
     await h.api.create(namespaces, undefined, { metadata: { name: 'doomed' } });
+    // The serviceaccount controller's part (it does not run here): pods need the default account.
+    await h.api.create(resource('serviceaccounts'), 'doomed', { metadata: { name: 'default' } });
     await h.api.create(configmaps, 'doomed', { metadata: { name: 'cm' } });
     await h.api.create(replicasets, 'doomed', rs('svc', 2));
     await waitFor(() => podsOf('svc', 'doomed').length === 2, 'pods in doomed');

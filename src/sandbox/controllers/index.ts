@@ -10,6 +10,7 @@ import { NamespaceController } from './namespace.ts';
 import { NodeLifecycleController } from './node-lifecycle.ts';
 import { PodGCController } from './pod-gc.ts';
 import { ReplicaSetController } from './replicaset.ts';
+import { RootCaPublisher, ServiceAccountsController } from './serviceaccounts.ts';
 import { Scheduler } from './scheduler.ts';
 import { StatefulSetController } from './statefulset.ts';
 import { TaintEvictionController } from './taint-eviction.ts';
@@ -29,5 +30,7 @@ export function createControllers(ctx: ControllerContext): Controller[] {
     new GarbageCollector(ctx),
     new PodGCController(ctx),
     new NamespaceController(ctx),
+    new ServiceAccountsController(ctx),
+    ...(ctx.rootCaFile ? [new RootCaPublisher(ctx, ctx.rootCaFile)] : []),
   ];
 }

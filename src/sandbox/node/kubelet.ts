@@ -5,6 +5,7 @@
 // (new boot id, pods restarted). It never decides anything a real kubelet would not.
 import { createHash } from 'node:crypto';
 import https from 'node:https';
+import type { ServerResponse } from 'node:http';
 import { existsSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -22,7 +23,6 @@ import type {
   Node,
   NodeCondition,
   Pod,
-  PodCondition,
   Taint,
 } from '../apiserver/types.ts';
 import type { Informers } from '../controllers/context.ts';
@@ -30,6 +30,9 @@ import type { EventRecorder } from '../controllers/recorder.ts';
 import type { HostLayout } from '../layout.ts';
 import { SIM_ANNOTATIONS, type Timing } from '../timing.ts';
 import { installedKubeletVersion, newBootId, readKubeletConfig } from './host.ts';
+import { serveLog } from './container-logs.ts';
+import { podConditions } from './pod-conditions.ts';
+import { ProcessPods, type ProcessPodsDeps } from './process-pods.ts';
 
 /** Runs the containers of static pods (etcd, kube-apiserver, ...) for the kubelets. */
 export interface StaticPodRuntime {
@@ -60,7 +63,15 @@ export interface KubeletDeps {
   runtime: StaticPodRuntime;
   recorder: EventRecorder;
   log: (line: string) => void;
+  /** Runs the pods of bosun's own image as real processes (see process-pods.ts); none: all are simulated. */
+  processes?: ProcessPodsConfig;
 }
+
+/** What a node needs to run bosun's own pods as processes (the rest comes from the kubelet). */
+export type ProcessPodsConfig = Pick<
+  ProcessPodsDeps,
+  'image' | 'root' | 'nodeBinary' | 'machinePath' | 'tools' | 'apiServer' | 'requestToken'
+>;
 
 const pods = resource('pods');
 const nodes = resource('nodes');
@@ -115,12 +126,33 @@ export class SimKubelet {
   private unsubscribed = false;
   private syncingStatic = Promise.resolve();
 
+  /** bosun's own pods, run as processes. */
+  private readonly processes: ProcessPods | undefined;
+
   constructor(
     cfg: KubeletConfig,
     private readonly deps: KubeletDeps,
   ) {
     this.cfg = cfg;
     this.subscribe(deps.informers);
+    this.processes = deps.processes
+      ? new ProcessPods({
+          ...deps.processes,
+          nodeName: cfg.nodeName,
+          host: deps.host,
+          hostIP: cfg.address,
+          allocatable: { cpu: cfg.capacity.cpu, memory: cfg.capacity.memory },
+          api: deps.api,
+          clock: deps.clock,
+          timing: deps.timing,
+          recorder: deps.recorder,
+          log: deps.log,
+          writeStatus: async (pod, fn) => {
+            if (this.running) await this.updatePodStatus(keyOf(pod), pod.metadata.uid ?? '', fn);
+          },
+          podIP: (pod) => this.podIp(pod),
+        })
+      : undefined;
   }
 
   private subscribe(informers: Informers): void {
@@ -217,6 +249,7 @@ export class SimKubelet {
           this.deps.log(`kubelet ${this.name}: status: ${e instanceof Error ? e.message : String(e)}`),
         );
     }, this.deps.timing.kubeletRestartMs);
+    this.processes?.resume();
     for (const p of this.deps.informers.pods.list())
       if (p.spec.nodeName === this.name && !isMirrorPod(p)) this.syncPod(p);
   }
@@ -232,6 +265,8 @@ export class SimKubelet {
     this.manifestWatcher = undefined;
     for (const w of this.work.values()) if (w.timer) clearTimeout(w.timer);
     this.work.clear();
+    // The containers run on without their kubelet; nobody probes or restarts them.
+    this.processes?.pause();
     await this.syncingStatic;
     const s = this.server;
     this.server = undefined;
@@ -245,6 +280,8 @@ export class SimKubelet {
   /** Shuts the machine down: kubelet and every static pod stop. */
   async powerOff(): Promise<void> {
     await this.stop();
+    // The machine goes down: its processes get SIGTERM, then SIGKILL after their grace period.
+    await this.processes?.stopAll(Number.POSITIVE_INFINITY);
     for (const name of [...this.staticHashes.keys()]) await this.deps.runtime.stop(this.name, name);
     this.staticHashes.clear();
     this.staticPods.clear();
@@ -254,6 +291,7 @@ export class SimKubelet {
   async shutdown(): Promise<void> {
     this.unsubscribed = true;
     await this.stop();
+    await this.processes?.stopAll(1000);
   }
 
   private nodeRef(): KubeObject {
@@ -491,6 +529,17 @@ export class SimKubelet {
           res.end('ok');
           return;
         }
+        const logs = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/?]+)/.exec(req.url ?? '');
+        if (logs) {
+          this.serveContainerLogs(
+            res,
+            decodeURIComponent(logs[1] ?? ''),
+            decodeURIComponent(logs[2] ?? ''),
+            decodeURIComponent(logs[3] ?? ''),
+            new URL(req.url ?? '/', 'https://kubelet').searchParams,
+          );
+          return;
+        }
         if (req.url === '/pods' || req.url === '/pods/') {
           const items = this.deps.informers.pods.list().filter((p) => p.spec.nodeName === this.name);
           const body = JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
@@ -509,6 +558,53 @@ export class SimKubelet {
     this.server = server;
   }
 
+  /** GET /containerLogs/NS/POD/CONTAINER: the CRI log of a container instance (what pods/log proxies to). */
+  private serveContainerLogs(
+    res: ServerResponse,
+    ns: string,
+    name: string,
+    container: string,
+    q: URLSearchParams,
+  ): void {
+    const pod = this.deps.informers.pods.get(`${ns}/${name}`);
+    const status = pod?.status?.containerStatuses?.find((c) => c.name === container);
+    if (!pod || pod.spec.nodeName !== this.name || !status) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end(`container ${container} of pod ${ns}/${name} not found`);
+      return;
+    }
+    const previous = q.get('previous') === 'true';
+    const instance = status.restartCount - (previous ? 1 : 0);
+    if (instance < 0) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' });
+      res.end(`previous terminated container "${container}" in pod "${name}" not found`);
+      return;
+    }
+    const uid = pod.metadata.uid ?? '';
+    const file = this.deps.host.path(`/var/log/pods/${ns}_${name}_${uid}/${container}/${instance}.log`);
+    const num = (k: string): number | undefined => {
+      const v = q.get(k);
+      return v !== null && /^\d+$/.test(v) ? Number(v) : undefined;
+    };
+    const tailLines = num('tailLines');
+    const limitBytes = num('limitBytes');
+    serveLog(
+      res,
+      file,
+      {
+        follow: q.get('follow') === 'true' && !previous,
+        timestamps: q.get('timestamps') === 'true',
+        ...(tailLines !== undefined ? { tailLines } : {}),
+        ...(limitBytes !== undefined ? { limitBytes } : {}),
+      },
+      () => {
+        const cur = this.deps.informers.pods.get(`${ns}/${name}`);
+        const st = cur?.status?.containerStatuses?.find((c) => c.name === container);
+        return !cur || cur.metadata.uid !== uid || !st || st.restartCount !== instance || !st.state.running;
+      },
+    );
+  }
+
   // ---------------------------------------------------------------- pods
 
   private podIp(pod: Pod): string {
@@ -520,6 +616,8 @@ export class SimKubelet {
   private forget(pod: Pod): void {
     const k = keyOf(pod);
     this.containers.delete(pod.metadata.uid ?? '');
+    // Gone from the API: its processes are killed and its volumes and logs removed.
+    if (this.processes?.handles(pod)) void this.processes.stop(pod, 0, true);
     const w = this.work.get(k);
     if (w?.timer) clearTimeout(w.timer);
     this.work.delete(k);
@@ -569,6 +667,14 @@ export class SimKubelet {
       if (phase === 'Running')
         for (const c of pod.spec.containers)
           this.deps.recorder.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
+      const procs = this.processes;
+      if (procs?.has(uid)) {
+        this.setTimer(key, w, 0, async () => {
+          await procs.stop(pod, grace, false);
+          await this.finishTermination(key, uid);
+        });
+        return;
+      }
       this.setTimer(key, w, Math.min(grace, stopMs), () => this.finishTermination(key, uid));
       return;
     }
@@ -583,8 +689,10 @@ export class SimKubelet {
       // The kubelet's status manager owns pod status: a Ready condition someone else changed
       // (the node lifecycle controller's MarkPodsNotReady while the node was unreachable) is
       // written back to what the kubelet sees, once it sees the pod again.
+      this.processes?.update(pod);
       if ((w.stage === 'running' || w.stage === 'completing') && phase === 'Running') {
-        const want = pod.metadata.annotations?.[SIM_ANNOTATIONS.ready] !== 'false';
+        const want =
+          this.processes?.isReady(uid) ?? pod.metadata.annotations?.[SIM_ANNOTATIONS.ready] !== 'false';
         const has = isPodReady(pod);
         if (want !== has) {
           void this.updatePodStatus(key, uid, (p) => this.setConditions(p, want, 'ContainersNotReady')).catch(
@@ -601,10 +709,25 @@ export class SimKubelet {
       phase === 'Running' &&
       (pod.status?.containerStatuses ?? []).every((c) => c.state.running !== undefined);
     const fromThisBoot = this.containers.get(uid) === this.bootId;
-    if (started && fromThisBoot) {
+    const procs = this.processes?.handles(pod) ? this.processes : undefined;
+    if (started && fromThisBoot && (!procs || procs.has(uid))) {
       w = { uid, timer: undefined, stage: 'running' };
       this.work.set(key, w);
-      this.scheduleCompletion(key, w, pod);
+      if (!procs) this.scheduleCompletion(key, w, pod);
+      return;
+    }
+    if (procs) {
+      // bosun's own image: real processes (process-pods.ts) instead of the simulation.
+      const work: PodWork = { uid, timer: undefined, stage: 'starting' };
+      this.work.set(key, work);
+      const restart = phase === 'Running' || (pod.status?.containerStatuses ?? []).length > 0;
+      this.setTimer(key, work, 0, async () => {
+        const cur = this.deps.informers.pods.get(key) ?? pod;
+        if (cur.metadata.uid !== uid || isDeleting(cur)) return;
+        await procs.start(cur, restart);
+        this.containers.set(uid, this.bootId);
+        work.stage = 'running';
+      });
       return;
     }
     // Pending, or running since an earlier boot: (re)start the containers.
@@ -708,29 +831,13 @@ export class SimKubelet {
   }
 
   private setConditions(pod: Pod, ready: boolean, reason?: string): void {
-    const now = this.now();
-    const prev = pod.status?.conditions ?? [];
-    const cond = (type: string, status: boolean, why?: string): PodCondition => {
-      const old = prev.find((c) => c.type === type);
-      const s = status ? 'True' : 'False';
-      return {
-        type,
-        status: s,
-        lastProbeTime: null,
-        lastTransitionTime: old && old.status === s ? (old.lastTransitionTime ?? now) : now,
-        ...(why && !status ? { reason: why } : {}),
-      };
-    };
-    const scheduled = prev.find((c) => c.type === 'PodScheduled') ?? cond('PodScheduled', true);
     pod.status = {
       ...(pod.status ?? {}),
-      conditions: [
-        cond('PodReadyToStartContainers', true),
-        cond('Initialized', true),
-        cond('Ready', ready, reason),
-        cond('ContainersReady', ready, reason),
-        scheduled,
-      ],
+      conditions: podConditions(
+        pod.status?.conditions ?? [],
+        { ready, ...(reason ? { reason } : {}) },
+        this.now(),
+      ),
     };
   }
 
