@@ -15,7 +15,8 @@ test('bosun demo runs the whole story on a sandbox and cleans up after itself', 
     /^== 2\. Save game: back up etcd first =+$/m,
     /^== 3\. Node maintenance: cordon, drain, reboot, uncordon =+$/m,
     /^== 4\. Certificates: checked, renewed, and the renewed ones served =+$/m,
-    /^== 5\. Rolling reboots: the bosun agent =+$/m,
+    /^== 5\. Upgrade: one minor, in Version Skew Policy order =+$/m,
+    /^== 6\. Rolling reboots: the bosun agent =+$/m,
   ]) {
     assert.match(r.stdout, heading);
   }
@@ -32,6 +33,10 @@ test('bosun demo runs the whole story on a sandbox and cleans up after itself', 
   assert.match(r.stdout, /^ +\S+s +worker-\d +rebooting$/m);
   assert.match(r.stdout, /^ +NODE +REQUIRED +STATE +SINCE +BLOCKED BY +LOCK$/m);
   assert.match(r.stdout, /rebooted once, healthy and schedulable again/);
+  // The upgrade: the next minor planned, applied with its progress, every kubelet at it after.
+  assert.match(r.stdout, /^ +\$ bosun upgrade apply --to v1\.35\.2 --on-node --yes/m);
+  assert.match(r.stdout, /^ +upgrade to v1\.35\.2 succeeded: \d+ steps run/m);
+  assert.match(r.stdout, /^ +kubelet +worker-4 +v1\.35\.2$/m);
   // The sandbox is gone.
   assert.equal(existsSync(dir), false);
   assert.deepEqual(processesMentioning(dir), []);

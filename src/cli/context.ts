@@ -20,6 +20,17 @@ export interface CliContext {
   self: SelfCommand;
   /** Home directory, for ~/.bosun defaults. */
   home: string;
+  /**
+   * Asks a question on the terminal and resolves with the line typed in answer; absent when the
+   * standard input is not a terminal (a command that needs a confirmation then refuses, or takes
+   * --yes).
+   */
+  ask?: (question: string) => Promise<string>;
+  /**
+   * This process and a look at others of this machine (a lock entry whose process is gone is
+   * released at once). Absent in-process (tests): no process is then taken for gone.
+   */
+  process?: { pid: number; alive(pid: number): boolean };
 }
 
 /** Global flags shared by every command, with kubectl's names. */

@@ -2,6 +2,7 @@
 // The CLI's composition root: the only place that reads process.env, builds the real ports, and
 // calls process.exit. Everything else receives what it needs through CliContext.
 import os from 'node:os';
+import { createInterface } from 'node:readline/promises';
 import { processExec, processOutput, systemClock } from '../common/real.ts';
 import { runCli } from './program.ts';
 import type { CliContext } from './context.ts';
@@ -28,6 +29,30 @@ const ctx: CliContext = {
   signal: controller.signal,
   self: { execPath: process.execPath, args: [...process.execArgv, process.argv[1] ?? ''] },
   home: os.homedir(),
+  process: {
+    pid: process.pid,
+    alive: (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (e) {
+        // EPERM: it runs, as another user.
+        return (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    },
+  },
+  ...(process.stdin.isTTY
+    ? {
+        ask: async (question: string): Promise<string> => {
+          const rl = createInterface({ input: process.stdin, output: process.stderr });
+          try {
+            return await rl.question(question, { signal: controller.signal });
+          } finally {
+            rl.close();
+          }
+        },
+      }
+    : {}),
 };
 
 const code = await runCli(process.argv.slice(2), ctx);

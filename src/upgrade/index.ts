@@ -1,6 +1,7 @@
 // The upgrade feature's public face: the only module other folders (cli, demo) import.
-// `upgrade plan` today; `apply` walks the same UpgradePlan (steps with stable ids, their node,
-// commands and proofs) once the node-work engine and the cluster lock exist.
+// `upgrade plan` makes the UpgradePlan (steps with stable ids, their node, commands and proofs);
+// `upgrade apply` walks it (apply.ts) through the node-work engine, under the cluster lock, keeping
+// its journal in the cluster; `upgrade status` reads that journal.
 export {
   SKEW_POLICY,
   SKEW_RULES,
@@ -68,3 +69,48 @@ export {
   type PlanOptions,
   type UpgradePlanReport,
 } from './planner.ts';
+export {
+  RolloutFailed,
+  applyUpgrade,
+  dryRunLines,
+  readLiveVersions,
+  type ApplyDeps,
+  type ApplyEvent,
+  type ApplyOptions,
+  type ApplyResult,
+  type BackupTaker,
+  type KubeletWork,
+  type LineResult,
+  type LockHandle,
+  type NodeMaintainer,
+  type RecipeRunner,
+  type TimedApplyEvent,
+  type UpgradeLock,
+} from './apply.ts';
+export {
+  ETCD_CLIENT_URLS_ANNOTATION,
+  etcdBackupTaker,
+  etcdEndpoints,
+  type EtcdBackupOptions,
+} from './backup.ts';
+export { UPGRADE_OPERATION, clusterUpgradeLock, upgradeProcessOf } from './lock.ts';
+export {
+  backupFresh,
+  componentsAfter,
+  diagnoseStaticPodTimeout,
+  groupsOf,
+  judgeGroup,
+  staticPodTimeout,
+  standing,
+  unmetProofs,
+  type MirrorPodFacts,
+  type StepGroup,
+  type StepStanding,
+} from './rollout.ts';
+export {
+  upgradeStatus,
+  type HopStatus,
+  type LockHolderStatus,
+  type NodeStatus,
+  type UpgradeStatus,
+} from './status.ts';

@@ -92,9 +92,11 @@ test('the steps carry their commands, actions and proofs', () => {
     },
     { do: 'wait-static-pods', version: 'v1.34.3' },
   ]);
-  // The only control plane takes the addons along.
+  // The only control plane takes the addons along; its node must be Ready again after its
+  // kube-apiserver restarted.
   assert.deepEqual(primary?.proofs, [
     { kind: 'static-pods', node: 'cp-1', version: 'v1.34.3' },
+    { kind: 'ready', node: 'cp-1' },
     { kind: 'cluster-version', version: 'v1.34.3' },
     { kind: 'addons', version: 'v1.34.3' },
   ]);

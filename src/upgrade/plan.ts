@@ -330,6 +330,12 @@ export interface PlanInput {
   maxUnavailable: string;
   /** --recipe FILE's recipe; undefined: the default for each node's OS. */
   recipe: Recipe | undefined;
+  /**
+   * Kubelet steps an earlier run of this upgrade started and did not finish (from its journal):
+   * planned again even when the node already reports the hop's version (its kubelet moved, then
+   * the node failed to come back, or bosun died before it uncordoned it).
+   */
+  unfinished?: readonly { hop: string; node: string }[];
 }
 
 /** Plans the upgrade. Pure. @throws UsageError when a minor on the way has no release. */
@@ -390,6 +396,10 @@ export function planUpgrade(input: PlanInput): UpgradePlan {
           problems.push(
             `node ${n.name}: its kubelet ${sim.kubelet.get(n.name) ?? ''} is newer than ${to}; bosun never downgrades a kubelet`,
           );
+    for (const u of input.unfinished ?? [])
+      if (u.hop === to && v.nodes.some((n) => n.name === u.node) && !mustMove.includes(u.node))
+        mustMove.push(u.node);
+    mustMove.sort(byName);
     const moving = new Set(mustMove);
 
     steps.push({
@@ -419,7 +429,11 @@ export function planUpgrade(input: PlanInput): UpgradePlan {
       const lastCp = node === (pending.at(-1) ?? order.at(-1));
       if (lastCp) for (const n of sim.kubeProxy.keys()) sim.kubeProxy.set(n, to);
       if (isPrimary) sim.kubernetesVersion = to;
-      const proofs: StepProof[] = [{ kind: 'static-pods', node, version: to }];
+      // Its node Ready too: the kubelet reports again once the kube-apiserver it restarted answers.
+      const proofs: StepProof[] = [
+        { kind: 'static-pods', node, version: to },
+        { kind: 'ready', node },
+      ];
       if (isPrimary) proofs.push({ kind: 'cluster-version', version: to });
       if (lastCp) proofs.push({ kind: 'addons', version: to });
       steps.push({

@@ -40,6 +40,8 @@ export interface PlanOptions {
   windowMs: number;
   /** Skip the served-certificate check (no TLS handshakes). */
   skipCertificates: boolean;
+  /** Kubelet steps an unfinished rollout of the same target left open (plan.ts PlanInput.unfinished). */
+  unfinished?: readonly { hop: string; node: string }[];
 }
 
 /** Where it reads from. */
@@ -170,6 +172,7 @@ export async function makeUpgradePlan(opts: PlanOptions, deps: PlanDeps): Promis
       latest,
       maxUnavailable: opts.maxUnavailable,
       recipe: opts.recipe,
+      ...(opts.unfinished ? { unfinished: opts.unfinished } : {}),
     });
     // Every batch's drain, planned from the snapshot (batches with the same nodes are planned once).
     const planned = new Map<string, BatchDrain['plans']>();

@@ -21,7 +21,12 @@ export interface CliRun {
 export async function bosunOn(
   t: TestSandbox,
   argv: readonly string[],
-  opts: { signal?: AbortSignal; env?: Record<string, string>; onErr?: (line: string) => void } = {},
+  opts: {
+    signal?: AbortSignal;
+    env?: Record<string, string>;
+    onErr?: (line: string) => void;
+    onOut?: (line: string) => void;
+  } = {},
 ): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
@@ -29,7 +34,10 @@ export async function bosunOn(
   try {
     const ctx: CliContext = {
       out: {
-        out: (l) => out.push(l),
+        out: (l) => {
+          out.push(l);
+          opts.onOut?.(l);
+        },
         err: (l) => {
           err.push(l);
           opts.onErr?.(l);

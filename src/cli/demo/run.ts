@@ -11,6 +11,7 @@ import { certsChapter } from './certs.ts';
 import { createDemoContext, type DemoChapter, type RunCli } from './context.ts';
 import { maintainChapter } from './maintain.ts';
 import { overviewLines, readOverview } from './overview.ts';
+import { upgradeChapter } from './upgrade.ts';
 import { rebootChapter } from './reboot.ts';
 
 export {
@@ -42,7 +43,7 @@ const overview: DemoChapter = {
 
 /** The chapters, in the order the maintenance guide tells the story. */
 export function chapters(): DemoChapter[] {
-  return [overview, backupChapter, maintainChapter, certsChapter, rebootChapter];
+  return [overview, backupChapter, maintainChapter, certsChapter, upgradeChapter, rebootChapter];
 }
 
 /** Runs the demo; its chapters run their bosun commands through runCli (program.ts's). */
