@@ -41,6 +41,11 @@ export interface KubeconfigSpec {
   /** CN of the client certificate; 'node' for kubelet.conf (system:node:NAME). */
   commonName: string | 'node';
   organization: readonly string[];
+  /**
+   * kubeadm writes it only on the node where `kubeadm init` ran, never on a control plane that
+   * joined (super-admin.conf, KEP 4214): where it is missing, that is kubeadm's normal layout.
+   */
+  initNodeOnly?: boolean;
 }
 
 /** kubeadm's CAs (certlist.go KubeadmCertRootCA, KubeadmCertEtcdCA, KubeadmCertFrontProxyCA). */
@@ -124,7 +129,12 @@ export const LEAF_SPECS: readonly LeafSpec[] = [
 /** kubeadm's kubeconfig files (phases/kubeconfig/kubeconfig.go getKubeConfigSpecsBase). */
 export const KUBECONFIG_SPECS: readonly KubeconfigSpec[] = [
   { name: 'admin.conf', commonName: 'kubernetes-admin', organization: ['kubeadm:cluster-admins'] },
-  { name: 'super-admin.conf', commonName: 'kubernetes-super-admin', organization: ['system:masters'] },
+  {
+    name: 'super-admin.conf',
+    commonName: 'kubernetes-super-admin',
+    organization: ['system:masters'],
+    initNodeOnly: true,
+  },
   { name: 'controller-manager.conf', commonName: 'system:kube-controller-manager', organization: [] },
   { name: 'scheduler.conf', commonName: 'system:kube-scheduler', organization: [] },
   { name: 'kubelet.conf', commonName: 'node', organization: ['system:nodes'] },

@@ -153,6 +153,11 @@ export interface NodePkiOptions {
    * system:masters where later releases use kubeadm:cluster-admins or no group. Default: the newest.
    */
   kubernetesVersion?: string;
+  /**
+   * The control plane joined (`kubeadm join --control-plane`) instead of running `kubeadm init`:
+   * it gets no super-admin.conf, which kubeadm writes only on the init node. Default false.
+   */
+  joined?: boolean;
   /** Default 365. */
   leafValidityDays?: number;
   /**
@@ -235,8 +240,8 @@ function server(node: NodePkiOptions): string {
  * Writes a control plane's full kubeadm set: etcKubernetesDir/pki/{ca,apiserver,
  * apiserver-kubelet-client,apiserver-etcd-client,front-proxy-ca,front-proxy-client,sa}.*,
  * pki/etcd/{ca,server,peer,healthcheck-client}.*, the kubeconfigs admin.conf, super-admin.conf (since
- * v1.29), controller-manager.conf, scheduler.conf, kubelet.conf; and the kubelet's pki (see
- * writeKubeletPki).
+ * v1.29, and only on the node that ran kubeadm init: not when node.joined), controller-manager.conf,
+ * scheduler.conf, kubelet.conf; and the kubelet's pki (see writeKubeletPki).
  * Keys and kubeconfigs 0600, certificates 0644.
  */
 export async function writeControlPlanePki(
@@ -281,6 +286,7 @@ export async function writeControlPlanePki(
   const clusterName = node.clusterName ?? KUBEADM_DEFAULTS.clusterName;
   const kubeletCurrent = await writeKubeletPki(kubeletPkiDir, loaded.ca, node);
   for (const spec of kubeconfigSpecsFor(node.kubernetesVersion)) {
+    if (node.joined && spec.initNodeOnly) continue;
     const cn = kubeconfigCommonName(spec, node.nodeName);
     let auth: ClientAuth;
     if (spec.name === 'kubelet.conf') {
