@@ -140,6 +140,27 @@ export const KUBECONFIG_SPECS: readonly KubeconfigSpec[] = [
   { name: 'kubelet.conf', commonName: 'node', organization: ['system:nodes'] },
 ];
 
+/** Why a file kubeadm does not write on every node is absent here, and the command that makes one. */
+export interface Absence {
+  /** "kubeadm writes it only on the node where kubeadm init ran". */
+  reason: string;
+  /** The kubeadm command that makes one, for whoever wants it on this node. */
+  hint: string;
+}
+
+/**
+ * For a kubeconfig kubeadm writes only where `kubeadm init` ran (super-admin.conf): why its absence
+ * is kubeadm's normal layout, and how to make one (kubeadm's own advice, KEP 4214). Undefined for a
+ * kubeconfig every control plane gets, whose absence is a problem.
+ */
+export function expectedAbsence(spec: KubeconfigSpec): Absence | undefined {
+  if (!spec.initNodeOnly) return undefined;
+  return {
+    reason: 'kubeadm writes it only on the node where kubeadm init ran',
+    hint: `kubeadm kubeconfig user --client-name=${spec.commonName} --org=${spec.organization.join(',')}`,
+  };
+}
+
 /** The minor of a Kubernetes version ("v1.28.15" -> 28); undefined when it is not one. */
 export function kubernetesMinor(version: string): number | undefined {
   const m = /^v?1\.(\d+)(?:\.|$)/.exec(version.trim());
