@@ -146,15 +146,16 @@ describe('bosun certs check (CLI)', () => {
       now: NOW,
       keyAlgorithm: 'ecdsa-p256',
     });
-    await rm(join(copy, 'etc/kubernetes/super-admin.conf'));
+    // Not super-admin.conf: kubeadm writes that one only where kubeadm init ran (certs-joined.test.ts).
+    await rm(join(copy, 'etc/kubernetes/scheduler.conf'));
     await writeFile(join(copy, 'etc/kubernetes/pki/apiserver.key'), 'garbage');
     const r = await bosun(['certs', 'check', '--root', copy]);
     assert.equal(r.code, 1);
-    assert.ok(r.out.some((l) => /^!MISSING! super-admin\.conf +missing$/.test(l)));
+    assert.ok(r.out.some((l) => /^!MISSING! scheduler\.conf +missing$/.test(l)));
     assert.deepEqual(r.err, [
       'error: 2 certificates have problems: apiserver (private key ' +
         join(copy, 'etc/kubernetes/pki/apiserver.key') +
-        ' is not a readable PEM key), super-admin.conf (missing)',
+        ' is not a readable PEM key), scheduler.conf (missing)',
       'Fix or restore the files named above; `bosun certs renew NAME` re-issues a leaf when its CA key is present.',
     ]);
   });

@@ -11,6 +11,7 @@ import { isBosunError } from '../common/errors.ts';
 import { checkCertificates, type CheckedRow } from './check.ts';
 import { resolveCertPaths } from './paths.ts';
 import { generateClusterCas, writeControlPlanePki, type ClusterCas } from './pki-gen.ts';
+import { writeTestControlPlane } from './testing/node.ts';
 import { makeOpensslPki } from './testing/openssl-pki.ts';
 import { opensslView } from './testing/openssl.ts';
 
@@ -114,6 +115,29 @@ describe('certs check on a PKI from the generator', () => {
     assert.deepEqual(expiring.sort(), ['apiserver', 'etcd-server']);
     assert.ok(rows.every((r) => r.status === 'ok' || expiring.includes(r.name)));
     assert.ok(rows.every((r) => !r.externallyManaged && r.problems.length === 0));
+  });
+
+  test('a control plane that joined: super-admin.conf is absent, says why, and every other row is as on cp-1', async () => {
+    const joined = join(dir, 'joined');
+    await writeTestControlPlane(joined, { nodeName: 'cp-2', joined: true, now: NOW });
+    const rows = await checkCertificates(resolveCertPaths({ root: joined }, '/'), NOW, WARN);
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      KUBEADM_ORDER,
+    );
+    const superAdmin = byName(rows, 'super-admin.conf');
+    assert.equal(superAdmin.status, 'absent');
+    assert.equal(superAdmin.missing, true);
+    assert.deepEqual(superAdmin.problems, []);
+    assert.deepEqual(superAdmin.absence, {
+      reason: 'kubeadm writes it only on the node where kubeadm init ran',
+      hint: 'kubeadm kubeconfig user --client-name=kubernetes-super-admin --org=system:masters',
+    });
+    assert.deepEqual(
+      rows.filter((r) => r.status !== 'ok').map((r) => r.name),
+      ['super-admin.conf'],
+    );
+    assert.ok(rows.every((r) => r.name === 'super-admin.conf' || r.absence === undefined));
   });
 });
 

@@ -2,14 +2,24 @@
 // leaves in pki/, the client certificates of the kubeconfigs, the three CAs) plus the kubelet's
 // client certificate, its serving certificate and kubelet.conf. Each row carries the certificate's
 // facts and the problems found (missing, unreadable, malformed PEM, key mismatch, not signed by
-// its CA); one bad file never stops the others. It only reads.
+// its CA); one bad file never stops the others. A missing file kubeadm writes only where `kubeadm
+// init` ran (super-admin.conf on a control plane that joined) is absent, which is no problem. It
+// only reads.
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BosunError, errorMessage } from '../common/errors.ts';
 import { rowStatus, type Problem, type RowStatus } from './expiry.ts';
 import { readPkiFile } from './files.ts';
 import { readCertPem, keyMatchesCert, readPrivateKey, signedBy, type CertFacts } from './inspect.ts';
-import { CA_SPECS, LEAF_SPECS, kubeconfigSpecsFor, type CaName } from './kubeadm-spec.ts';
+import {
+  CA_SPECS,
+  LEAF_SPECS,
+  expectedAbsence,
+  kubeconfigSpecsFor,
+  type Absence,
+  type CaName,
+  type KubeconfigSpec,
+} from './kubeadm-spec.ts';
 import { KubeconfigError, readKubeconfigCredentials } from './kubeconfig.ts';
 
 /** Where a node keeps its certificates. */
@@ -44,6 +54,11 @@ export interface CertRow {
   /** kubeadm's meaning: the CA key is absent, so the certificate is managed outside kubeadm (bosun). */
   externallyManaged: boolean;
   missing: boolean;
+  /**
+   * Set only on a missing file that kubeadm does not write on every node (super-admin.conf where
+   * `kubeadm init` did not run): why that is normal, and how to make one. Its verdict is 'absent'.
+   */
+  absence?: Absence;
   facts: CertFacts | undefined;
   problems: Problem[];
 }
@@ -76,6 +91,7 @@ export function judgeRows(rows: readonly CertRow[], now: Date, warnWithinMs: num
     status: rowStatus(
       {
         missing: r.missing,
+        absenceExpected: r.absence !== undefined,
         problems: r.problems,
         notBefore: r.facts?.notBefore,
         notAfter: r.facts?.notAfter,
@@ -177,7 +193,7 @@ export async function scanCertificates(paths: CertPaths, opts: ScanOptions = {})
 
   for (const spec of kubeconfigSpecsFor(opts.kubernetesVersion)) {
     const path = join(paths.configDir, spec.name);
-    rows.push(await kubeconfigRow(spec.name, path, caOf('ca'), mapPath));
+    rows.push(await kubeconfigRow(spec, path, caOf('ca'), mapPath));
   }
 
   // kubeadm lists certificates sorted by name; the kubelet's rows follow, as bosun's additions.
@@ -347,13 +363,13 @@ async function certRow(
 }
 
 async function kubeconfigRow(
-  name: string,
+  spec: KubeconfigSpec,
   path: string,
   ca: CaState,
   mapPath: (p: string) => string,
 ): Promise<CertRow> {
   const head: RowHead = {
-    name,
+    name: spec.name,
     group: 'certificate',
     source: 'kubeconfig',
     caName: 'ca',
@@ -361,7 +377,10 @@ async function kubeconfigRow(
   };
   const base: CertRow = { ...head, path, missing: false, facts: undefined, problems: [] };
   const r = await readPkiFile(path);
-  if (r.kind === 'missing') return { ...base, missing: true };
+  if (r.kind === 'missing') {
+    const absence = expectedAbsence(spec);
+    return { ...base, missing: true, ...(absence ? { absence } : {}) };
+  }
   if (r.kind === 'error') return { ...base, problems: [{ code: 'unreadable', message: r.message }] };
   let creds;
   try {

@@ -92,6 +92,16 @@ for (const tc of [
   },
   { name: 'a missing file is missing', row: { missing: true, problems: [] }, want: 'missing' },
   {
+    name: 'a missing file kubeadm does not write on every node is absent',
+    row: { missing: true, absenceExpected: true, problems: [] },
+    want: 'absent',
+  },
+  {
+    name: 'a present file kubeadm does not write on every node is judged by its dates',
+    row: { missing: false, absenceExpected: true, problems: [], notBefore: at(-1), notAfter: at(29) },
+    want: 'expiring',
+  },
+  {
     name: 'a problem makes it invalid even when dates are fine',
     row: { missing: false, problems: [bad], notBefore: at(-1), notAfter: at(365) },
     want: 'invalid',
@@ -113,6 +123,8 @@ for (const tc of [
   { name: 'missing exits 1', in: ['ok', 'missing'], want: CHECK_EXIT.problem },
   { name: 'a problem wins over expiry', in: ['expired', 'invalid'], want: CHECK_EXIT.problem },
   { name: 'not yet valid is a problem', in: ['not-yet-valid'], want: CHECK_EXIT.problem },
+  { name: 'absent where kubeadm does not write it exits 0', in: ['ok', 'absent'], want: CHECK_EXIT.ok },
+  { name: 'absent does not hide expiry', in: ['absent', 'expiring'], want: CHECK_EXIT.expiring },
 ] satisfies { name: string; in: RowStatus[]; want: number }[]) {
   test(`checkExitCode: ${tc.name}`, () => assert.equal(checkExitCode(tc.in), tc.want));
 }
@@ -136,8 +148,19 @@ for (const tc of [
     problems: [bad, bad],
     want: 'private key does not match the certificate (+1 more)',
   },
+  {
+    name: 'absent says why and how to make one',
+    status: 'absent' as const,
+    problems: [],
+    absence: {
+      reason: 'kubeadm writes it only on the node where kubeadm init ran',
+      hint: 'kubeadm kubeconfig user',
+    },
+    want: 'absent: kubeadm writes it only on the node where kubeadm init ran; to make one: kubeadm kubeconfig user',
+  },
 ]) {
-  test(`statusText: ${tc.name}`, () => assert.equal(statusText(tc.status, tc.problems), tc.want));
+  test(`statusText: ${tc.name}`, () =>
+    assert.equal(statusText(tc.status, tc.problems, 'absence' in tc ? tc.absence : undefined), tc.want));
 }
 
 for (const tc of [

@@ -21,12 +21,23 @@ export interface Problem {
   message: string;
 }
 
-/** The verdict on one row. */
-export type RowStatus = 'ok' | 'expiring' | 'expired' | 'not-yet-valid' | 'missing' | 'invalid';
+/** Why a row's file is absent without being a problem, and how to make one (see kubeadm-spec.ts). */
+export interface AbsenceText {
+  reason: string;
+  hint: string;
+}
+
+/**
+ * The verdict on one row. 'absent': missing, but kubeadm does not write it on every node
+ * (super-admin.conf on a control plane that joined), so no problem.
+ */
+export type RowStatus = 'ok' | 'expiring' | 'expired' | 'not-yet-valid' | 'missing' | 'absent' | 'invalid';
 
 /** What the verdict needs to know about a row. */
 export interface RowFacts {
   missing: boolean;
+  /** kubeadm does not write this file on every node: when missing, it is absent, not missing. */
+  absenceExpected?: boolean;
   problems: readonly Problem[];
   notBefore?: Date | undefined;
   notAfter?: Date | undefined;
@@ -76,12 +87,13 @@ export function formatExpires(d: Date): string {
 }
 
 /**
- * The verdict on a row. Missing beats everything; then any problem makes it invalid; then the
+ * The verdict on a row. Missing beats everything (absent when kubeadm does not write that file on
+ * every node); then any problem makes it invalid; then the
  * dates: expired once now is after notAfter (Go's time.Now().After(NotAfter)), not yet valid
  * before notBefore, expiring when notAfter is within warnWithinMs of now.
  */
 export function rowStatus(row: RowFacts, now: Date, warnWithinMs: number): RowStatus {
-  if (row.missing) return 'missing';
+  if (row.missing) return row.absenceExpected ? 'absent' : 'missing';
   if (row.problems.length > 0 || !row.notAfter) return 'invalid';
   const t = now.getTime();
   if (t > row.notAfter.getTime()) return 'expired';
@@ -90,7 +102,10 @@ export function rowStatus(row: RowFacts, now: Date, warnWithinMs: number): RowSt
   return 'ok';
 }
 
-/** The exit code for a set of verdicts: problems (1) before expiry (3) before all fine (0). */
+/**
+ * The exit code for a set of verdicts: problems (1) before expiry (3) before all fine (0). A file
+ * that is absent where kubeadm does not write it is fine.
+ */
 export function checkExitCode(statuses: readonly RowStatus[]): 0 | 1 | 3 {
   if (statuses.some((s) => s === 'missing' || s === 'invalid' || s === 'not-yet-valid'))
     return CHECK_EXIT.problem;
@@ -98,8 +113,11 @@ export function checkExitCode(statuses: readonly RowStatus[]): 0 | 1 | 3 {
   return CHECK_EXIT.ok;
 }
 
-/** The STATUS column: a word for the verdict, or the first problem's message. */
-export function statusText(status: RowStatus, problems: readonly Problem[]): string {
+/**
+ * The STATUS column: a word for the verdict, the first problem's message, or for an absent file
+ * why it is absent and how to make one.
+ */
+export function statusText(status: RowStatus, problems: readonly Problem[], absence?: AbsenceText): string {
   switch (status) {
     case 'ok':
       return 'ok';
@@ -111,6 +129,8 @@ export function statusText(status: RowStatus, problems: readonly Problem[]): str
       return 'not yet valid';
     case 'missing':
       return 'missing';
+    case 'absent':
+      return absence ? `absent: ${absence.reason}; to make one: ${absence.hint}` : 'absent';
     case 'invalid': {
       const first = problems[0];
       if (!first) return 'invalid';

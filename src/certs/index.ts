@@ -27,6 +27,7 @@ export {
   residualSeconds,
   shortHumanDuration,
   statusText,
+  type AbsenceText,
   type RowStatus,
 } from './expiry.ts';
 export {
@@ -36,6 +37,7 @@ export {
   resolveRenewNames,
   type RenewResult,
   type Renewed,
+  type Skipped,
   type StaticPodComponent,
 } from './renew.ts';
 export {

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import {
   altNamesFor,
   canonicalIp,
+  expectedAbsence,
   imageVersion,
   ipBytes,
   kubeconfigSpecsFor,
@@ -140,6 +141,27 @@ for (const tc of [
       kubeconfigSpecsFor(tc.version).map((s) => s.name),
       tc.want,
     ));
+}
+
+// KEP 4214: only `kubeadm init` writes super-admin.conf; `kubeadm join --control-plane` writes the rest.
+for (const tc of [
+  { name: 'admin.conf', want: undefined },
+  { name: 'controller-manager.conf', want: undefined },
+  { name: 'scheduler.conf', want: undefined },
+  { name: 'kubelet.conf', want: undefined },
+  {
+    name: 'super-admin.conf',
+    want: {
+      reason: 'kubeadm writes it only on the node where kubeadm init ran',
+      hint: 'kubeadm kubeconfig user --client-name=kubernetes-super-admin --org=system:masters',
+    },
+  },
+]) {
+  test(`expectedAbsence: ${tc.name} ${tc.want ? 'may be absent' : 'is on every control plane'}`, () => {
+    const spec = kubeconfigSpecsFor(undefined).find((s) => s.name === tc.name);
+    assert.ok(spec);
+    assert.deepEqual(expectedAbsence(spec), tc.want);
+  });
 }
 
 for (const tc of [

@@ -41,6 +41,11 @@ export interface KubeconfigSpec {
   /** CN of the client certificate; 'node' for kubelet.conf (system:node:NAME). */
   commonName: string | 'node';
   organization: readonly string[];
+  /**
+   * kubeadm writes it only on the node where `kubeadm init` ran, never on a control plane that
+   * joined (super-admin.conf, KEP 4214): where it is missing, that is kubeadm's normal layout.
+   */
+  initNodeOnly?: boolean;
 }
 
 /** kubeadm's CAs (certlist.go KubeadmCertRootCA, KubeadmCertEtcdCA, KubeadmCertFrontProxyCA). */
@@ -124,11 +129,37 @@ export const LEAF_SPECS: readonly LeafSpec[] = [
 /** kubeadm's kubeconfig files (phases/kubeconfig/kubeconfig.go getKubeConfigSpecsBase). */
 export const KUBECONFIG_SPECS: readonly KubeconfigSpec[] = [
   { name: 'admin.conf', commonName: 'kubernetes-admin', organization: ['kubeadm:cluster-admins'] },
-  { name: 'super-admin.conf', commonName: 'kubernetes-super-admin', organization: ['system:masters'] },
+  {
+    name: 'super-admin.conf',
+    commonName: 'kubernetes-super-admin',
+    organization: ['system:masters'],
+    initNodeOnly: true,
+  },
   { name: 'controller-manager.conf', commonName: 'system:kube-controller-manager', organization: [] },
   { name: 'scheduler.conf', commonName: 'system:kube-scheduler', organization: [] },
   { name: 'kubelet.conf', commonName: 'node', organization: ['system:nodes'] },
 ];
+
+/** Why a file kubeadm does not write on every node is absent here, and the command that makes one. */
+export interface Absence {
+  /** "kubeadm writes it only on the node where kubeadm init ran". */
+  reason: string;
+  /** The kubeadm command that makes one, for whoever wants it on this node. */
+  hint: string;
+}
+
+/**
+ * For a kubeconfig kubeadm writes only where `kubeadm init` ran (super-admin.conf): why its absence
+ * is kubeadm's normal layout, and how to make one (kubeadm's own advice, KEP 4214). Undefined for a
+ * kubeconfig every control plane gets, whose absence is a problem.
+ */
+export function expectedAbsence(spec: KubeconfigSpec): Absence | undefined {
+  if (!spec.initNodeOnly) return undefined;
+  return {
+    reason: 'kubeadm writes it only on the node where kubeadm init ran',
+    hint: `kubeadm kubeconfig user --client-name=${spec.commonName} --org=${spec.organization.join(',')}`,
+  };
+}
 
 /** The minor of a Kubernetes version ("v1.28.15" -> 28); undefined when it is not one. */
 export function kubernetesMinor(version: string): number | undefined {

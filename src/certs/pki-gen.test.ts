@@ -2,7 +2,7 @@
 // its CA, subjects/SANs/usages read back as kubeadm writes them, keys are in kubeadm's PEM form
 // and match their certificates, and Node's tls accepts the pairs in a real handshake.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -324,6 +324,15 @@ for (const keyAlgorithm of ['ecdsa-p256', 'rsa-2048'] as const) {
       const v = opensslView(current);
       assert.equal(v.subject, 'O = system:nodes, CN = system:node:worker-1');
       assert.equal(v.notAfter.getTime(), NOW.getTime() + 3 * DAY);
+    });
+
+    test('a control plane that joined gets every kubeconfig but super-admin.conf (kubeadm writes it on the init node only)', async () => {
+      const jEtc = join(dir, 'cp-2', 'etc', 'kubernetes');
+      const jPki = join(dir, 'cp-2', 'var', 'lib', 'kubelet', 'pki');
+      await writeControlPlanePki(jEtc, jPki, cas, nodeOpts(keyAlgorithm, { nodeName: 'cp-2', joined: true }));
+      const confs = (await readdir(jEtc)).filter((f) => f.endsWith('.conf')).sort();
+      assert.deepEqual(confs, ['admin.conf', 'controller-manager.conf', 'kubelet.conf', 'scheduler.conf']);
+      assert.equal((await readdir(etc)).includes('super-admin.conf'), true, 'the init node has one');
     });
   });
 }

@@ -153,6 +153,11 @@ export interface NodePkiOptions {
    * system:masters where later releases use kubeadm:cluster-admins or no group. Default: the newest.
    */
   kubernetesVersion?: string;
+  /**
+   * The control plane joined (`kubeadm join --control-plane`) instead of running `kubeadm init`:
+   * it gets no super-admin.conf, which kubeadm writes only on the init node. Default false.
+   */
+  joined?: boolean;
   /** Default 365. */
   leafValidityDays?: number;
   /**
@@ -168,13 +173,15 @@ export interface NodePkiOptions {
   kubeletClientCertPathInConfig?: string;
 }
 
-interface LoadedCa {
+/** A CA ready to sign: its certificate parsed, its key imported. */
+export interface SigningCa {
   cert: x509.X509Certificate;
   key: KeyPair;
   pem: string;
 }
 
-async function loadCa(pair: CertKeyPair): Promise<LoadedCa> {
+/** Parses a CA's certificate and imports its key, for signing. */
+export async function loadSigningCa(pair: CertKeyPair): Promise<SigningCa> {
   return {
     cert: parseCertificate(pair.certPem),
     key: await importPrivateKeyPem(pair.keyPem),
@@ -204,21 +211,29 @@ async function writePair(pki: string, base: string, pair: CertKeyPair): Promise<
   await writeFileAtomic(join(pki, `${base}.crt`), pair.certPem, MODE_PUBLIC);
 }
 
-/** Issues a client certificate signed by the kubernetes CA, for a kubeconfig (pkiutil.NewCertAndKey). */
-async function kubeconfigClientCert(
-  ca: LoadedCa,
-  node: NodePkiOptions,
-  name: string,
-  cn: string,
-  org: readonly string[],
-): Promise<CertKeyPair> {
-  const key = await generateKeyPair(node.keyAlgorithm);
+/** What a kubeconfig user's client certificate says. */
+export interface ClientCertRequest {
+  /** The user name (CN). */
+  commonName: string;
+  /** The user's groups (O). */
+  organization: readonly string[];
+  keyAlgorithm: KeyAlgorithm;
+  notAfter: Date;
+}
+
+/**
+ * A kubeconfig user's client certificate and new key, signed by the kubernetes CA, as kubeadm makes
+ * them for its own kubeconfigs and for `kubeadm kubeconfig user` (pkiutil.NewCertAndKey ->
+ * NewSignedCert): clientAuth only, no SANs, NotBefore the CA's.
+ */
+export async function issueKubeconfigClientCert(ca: SigningCa, req: ClientCertRequest): Promise<CertKeyPair> {
+  const key = await generateKeyPair(req.keyAlgorithm);
   const cert = await issueCertificate({
-    subject: { commonName: cn, organization: org },
+    subject: { commonName: req.commonName, organization: req.organization },
     issuer: { cert: ca.cert, key: ca.key.privateKey },
     subjectKey: key,
     notBefore: ca.cert.notBefore,
-    notAfter: leafNotAfter(node, name),
+    notAfter: req.notAfter,
     isCA: false,
     keyUsage: 'leaf',
     usages: ['clientAuth'],
@@ -235,8 +250,8 @@ function server(node: NodePkiOptions): string {
  * Writes a control plane's full kubeadm set: etcKubernetesDir/pki/{ca,apiserver,
  * apiserver-kubelet-client,apiserver-etcd-client,front-proxy-ca,front-proxy-client,sa}.*,
  * pki/etcd/{ca,server,peer,healthcheck-client}.*, the kubeconfigs admin.conf, super-admin.conf (since
- * v1.29), controller-manager.conf, scheduler.conf, kubelet.conf; and the kubelet's pki (see
- * writeKubeletPki).
+ * v1.29, and only on the node that ran kubeadm init: not when node.joined), controller-manager.conf,
+ * scheduler.conf, kubelet.conf; and the kubelet's pki (see writeKubeletPki).
  * Keys and kubeconfigs 0600, certificates 0644.
  */
 export async function writeControlPlanePki(
@@ -246,10 +261,10 @@ export async function writeControlPlanePki(
   node: NodePkiOptions,
 ): Promise<void> {
   const pki = join(etcKubernetesDir, 'pki');
-  const loaded: Record<CaName, LoadedCa> = {
-    ca: await loadCa(cas.ca),
-    'etcd-ca': await loadCa(cas.etcdCa),
-    'front-proxy-ca': await loadCa(cas.frontProxyCa),
+  const loaded: Record<CaName, SigningCa> = {
+    ca: await loadSigningCa(cas.ca),
+    'etcd-ca': await loadSigningCa(cas.etcdCa),
+    'front-proxy-ca': await loadSigningCa(cas.frontProxyCa),
   };
   await writePair(pki, 'ca', cas.ca);
   await writePair(pki, 'etcd/ca', cas.etcdCa);
@@ -281,6 +296,7 @@ export async function writeControlPlanePki(
   const clusterName = node.clusterName ?? KUBEADM_DEFAULTS.clusterName;
   const kubeletCurrent = await writeKubeletPki(kubeletPkiDir, loaded.ca, node);
   for (const spec of kubeconfigSpecsFor(node.kubernetesVersion)) {
+    if (node.joined && spec.initNodeOnly) continue;
     const cn = kubeconfigCommonName(spec, node.nodeName);
     let auth: ClientAuth;
     if (spec.name === 'kubelet.conf') {
@@ -288,7 +304,12 @@ export async function writeControlPlanePki(
       const path = node.kubeletClientCertPathInConfig ?? kubeletCurrent;
       auth = { certFile: path, keyFile: path };
     } else {
-      auth = await kubeconfigClientCert(loaded.ca, node, spec.name, cn, spec.organization);
+      auth = await issueKubeconfigClientCert(loaded.ca, {
+        commonName: cn,
+        organization: spec.organization,
+        keyAlgorithm: node.keyAlgorithm,
+        notAfter: leafNotAfter(node, spec.name),
+      });
     }
     const text = buildKubeconfig({
       clusterName,
@@ -309,7 +330,7 @@ export async function writeWorkerPki(
   cas: ClusterCas,
   node: NodePkiOptions,
 ): Promise<void> {
-  const ca = await loadCa(cas.ca);
+  const ca = await loadSigningCa(cas.ca);
   await writeFileAtomic(join(etcKubernetesDir, 'pki', 'ca.crt'), cas.ca.certPem, MODE_PUBLIC);
   const current = await writeKubeletPki(kubeletPkiDir, ca, node);
   const path = node.kubeletClientCertPathInConfig ?? current;
@@ -338,7 +359,7 @@ function kubeletTimestamp(d: Date): string {
  * serverTLSBootstrap is off (certutil.GenerateSelfSignedCertKey: a "<node>-ca@<unix>" CA and a
  * "<node>@<unix>" serving cert, both in kubelet.crt). Returns the absolute path of the symlink.
  */
-async function writeKubeletPki(dir: string, ca: LoadedCa, node: NodePkiOptions): Promise<string> {
+async function writeKubeletPki(dir: string, ca: SigningCa, node: NodePkiOptions): Promise<string> {
   const now = node.now.getTime();
   // The kubelet always asks for an ECDSA P-256 client key (certificate manager: MakeEllipticPrivateKeyPEM).
   const clientKey = await generateKeyPair('ecdsa-p256');

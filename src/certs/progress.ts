@@ -46,6 +46,9 @@ export function describeEvent(e: CertsEvent): EventLine[] {
             text: `WARNING: ${r.name} expires with its CA, before the requested validity; renew the CA in time`,
           });
       }
+      // kubeadm's `certs renew all` says "MISSING! ..." for these and goes on; bosun says why.
+      for (const k of e.result.skipped)
+        lines.push({ stream: 'out', text: `${k.name} skipped: ${k.path} does not exist; ${k.reason}` });
       lines.push({ stream: 'out', text: `previous files saved in ${e.result.backupDir}` });
       return lines;
     }

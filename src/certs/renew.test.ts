@@ -11,6 +11,7 @@ import { checkCertificates } from './check.ts';
 import { resolveCertPaths } from './paths.ts';
 import { generateClusterCas, writeControlPlanePki } from './pki-gen.ts';
 import { RENEWABLE, renewCertificates, resolveRenewNames } from './renew.ts';
+import { writeTestControlPlane } from './testing/node.ts';
 import { makeOpensslPki } from './testing/openssl-pki.ts';
 import { openssl, opensslCertPubkey, opensslVerifies, opensslView } from './testing/openssl.ts';
 
@@ -88,6 +89,7 @@ for (const kind of ['generator', 'openssl'] as const) {
     test("renews kubeadm's eleven and names the static pods to restart", () => {
       assert.deepEqual(result.renewed.map((r) => r.name).sort(), [...RENEWABLE].sort());
       assert.equal(RENEWABLE.length, 11);
+      assert.deepEqual(result.skipped, []);
       assert.deepEqual(result.components, [
         'kube-apiserver',
         'kube-controller-manager',
@@ -216,4 +218,62 @@ describe('certs renew refusals change nothing', () => {
       );
     });
   }
+});
+
+describe('certs renew on a control plane that joined (no super-admin.conf, as kubeadm join leaves it)', () => {
+  let dir = '';
+  let root = '';
+  let etc = '';
+  const WHY = 'kubeadm writes it only on the node where kubeadm init ran';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bosun-renew-joined-'));
+    root = join(dir, 'host');
+    etc = join(root, 'etc/kubernetes');
+    await writeTestControlPlane(root, { nodeName: 'cp-2', joined: true });
+  });
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const request = (names: string[]): Parameters<typeof renewCertificates>[0] => ({
+    names,
+    paths: resolveCertPaths({ root }, '/'),
+    backupRoot: join(etc, 'tmp'),
+    validityMs: YEAR,
+    now: new Date(),
+  });
+
+  for (const names of [['super-admin.conf'], ['apiserver', 'super-admin.conf']]) {
+    test(`named (${names.join(' ')}): refused, saying why it is absent and how to make one; nothing changed`, async () => {
+      const beforeApiserver = await readFile(join(etc, 'pki/apiserver.crt'), 'utf8');
+      await assert.rejects(renewCertificates(request(names)), (e: unknown) => {
+        assert.ok(isBosunError(e));
+        assert.equal(e.exitCode, 1);
+        assert.equal(
+          e.message,
+          `cannot renew super-admin.conf: ${join(etc, 'super-admin.conf')} does not exist; ${WHY}`,
+        );
+        assert.equal(
+          e.hint,
+          'Nothing was changed. To make one on this node: kubeadm kubeconfig user --client-name=kubernetes-super-admin --org=system:masters',
+        );
+        return true;
+      });
+      assert.equal(await readFile(join(etc, 'pki/apiserver.crt'), 'utf8'), beforeApiserver);
+      await assert.rejects(stat(join(etc, 'tmp')));
+    });
+  }
+
+  test('all: the ten others renewed, super-admin.conf skipped with its path and why, none written', async () => {
+    const result = await renewCertificates(request(['all']));
+    assert.deepEqual(
+      result.renewed.map((r) => r.name).sort(),
+      RENEWABLE.filter((n) => n !== 'super-admin.conf').sort(),
+    );
+    assert.deepEqual(result.skipped, [
+      { name: 'super-admin.conf', path: join(etc, 'super-admin.conf'), reason: WHY },
+    ]);
+    assert.ok(!(await readdir(etc)).includes('super-admin.conf'));
+    assert.ok(!(await readdir(result.backupDir)).includes('super-admin.conf'));
+  });
 });

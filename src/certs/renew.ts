@@ -5,6 +5,9 @@
 // anything is touched; then the old files are copied to a dated backup directory (complete before
 // it gets its name), then the new ones are staged beside their final names and renamed into place.
 // It never renews a CA and never touches the kubelet's own certificates (the kubelet rotates them).
+// `all` skips, and says so, a kubeconfig kubeadm writes only where `kubeadm init` ran when it is
+// absent (super-admin.conf on a control plane that joined), as kubeadm's `certs renew all` does;
+// named, such a file is refused with why it is absent and how to make one.
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
@@ -19,7 +22,15 @@ import {
 } from './expiry.ts';
 import { MODE_PUBLIC, MODE_SECRET, commitStaged, readPkiFile, stageFile } from './files.ts';
 import { keyMatchesCert, readCertPem, readPrivateKey } from './inspect.ts';
-import { CA_SPECS, LEAF_SPECS, kubeconfigSpecsFor, type CaName } from './kubeadm-spec.ts';
+import {
+  CA_SPECS,
+  KUBECONFIG_SPECS,
+  LEAF_SPECS,
+  expectedAbsence,
+  kubeconfigSpecsFor,
+  type Absence,
+  type CaName,
+} from './kubeadm-spec.ts';
 import { KubeconfigError, readKubeconfigCredentials, replaceEmbeddedClientCert } from './kubeconfig.ts';
 import type { KubeadmVersion } from './node-version.ts';
 import {
@@ -95,9 +106,20 @@ export interface Renewed {
   cappedByCa: boolean;
 }
 
+/** A certificate `all` did not renew because its file is absent where kubeadm does not write it. */
+export interface Skipped {
+  name: string;
+  /** The file that is not there. */
+  path: string;
+  /** Why that is kubeadm's normal layout ("kubeadm writes it only on the node where kubeadm init ran"). */
+  reason: string;
+}
+
 /** What a renewal did. */
 export interface RenewResult {
   renewed: Renewed[];
+  /** What `all` passed over: kubeconfigs kubeadm did not write on this node. Empty for named certificates. */
+  skipped: Skipped[];
   backupDir: string;
   /** The static pods that read the renewed files, in restart order. */
   components: StaticPodComponent[];
@@ -304,6 +326,19 @@ async function planOne(
   };
 }
 
+/**
+ * When `name` is a kubeconfig kubeadm writes only where `kubeadm init` ran and it is not on this
+ * node: where it would be, why that is normal and how to make one. Undefined otherwise (including
+ * when it exists, unreadable or not: then it is renewed or refused as any other).
+ */
+async function absentHere(name: string, paths: CertPaths): Promise<(Absence & { path: string }) | undefined> {
+  const spec = KUBECONFIG_SPECS.find((s) => s.name === name);
+  const absence = spec && expectedAbsence(spec);
+  if (!absence) return undefined;
+  const path = join(paths.configDir, name);
+  return (await readPkiFile(path)).kind === 'missing' ? { ...absence, path } : undefined;
+}
+
 /** kubeadm's dated directory names: 2006-01-02-15-04-05 (UTC here). */
 function stamp(d: Date): string {
   return d.toISOString().slice(0, 19).replace(/[T:]/g, '-');
@@ -377,9 +412,21 @@ export async function renewCertificates(req: RenewRequest): Promise<RenewResult>
   };
 
   const planned: Planned[] = [];
+  const skipped: Skipped[] = [];
   const refused: string[] = [];
   let byCa = false;
+  let absentHint: string | undefined;
+  const all = req.names.includes('all');
   for (const name of names) {
+    const absent = await absentHere(name, req.paths);
+    if (absent) {
+      if (all) skipped.push({ name, path: absent.path, reason: absent.reason });
+      else {
+        refused.push(`${name}: ${absent.path} does not exist; ${absent.reason}`);
+        absentHint = `To make one on this node: ${absent.hint}`;
+      }
+      continue;
+    }
     const p = await planOne(name, req, caFor);
     if (typeof p === 'string') refused.push(`${name}: ${p}`);
     else if ('reason' in p) {
@@ -396,7 +443,9 @@ export async function renewCertificates(req: RenewRequest): Promise<RenewResult>
       {
         hint: byCa
           ? 'Nothing was changed. A CA is not renewed in place: rotate it (kubeadm\'s guide "Manual rotation of CA certificates", https://kubernetes.io/docs/tasks/tls/manual-rotation-of-ca-certificates/), then renew the certificates it signs.'
-          : 'Nothing was changed. Renew the others by name, or fix what is named above.',
+          : absentHint !== undefined && refused.length === 1
+            ? `Nothing was changed. ${absentHint}`
+            : `Nothing was changed. Renew the others by name, or fix what is named above.${absentHint === undefined ? '' : ` ${absentHint}`}`,
       },
     );
   }
@@ -434,6 +483,7 @@ export async function renewCertificates(req: RenewRequest): Promise<RenewResult>
       notAfter: p.notAfter,
       cappedByCa: p.cappedByCa,
     })),
+    skipped,
     backupDir,
     components: componentsUsing(planned.map((p) => p.name)),
   };

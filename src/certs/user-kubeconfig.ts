@@ -1,19 +1,14 @@
 // A kubeconfig for one more user of a kubeadm cluster, as an admin makes one with
 // `kubeadm kubeconfig user --client-name NAME --org GROUP`: a fresh key and a client certificate
 // with CN = the user and O = its groups, signed by the cluster CA (pki/ca.crt, pki/ca.key), valid
-// for kubeadm's leaf validity unless told otherwise. Such a user has no rights until RBAC binds it.
+// for kubeadm's leaf validity unless told otherwise; the certificate is made by the same code as
+// kubeadm's own kubeconfigs (pki-gen.ts). Such a user has no rights until RBAC binds it.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { KUBEADM_DEFAULTS } from './kubeadm-spec.ts';
 import { buildKubeconfig } from './kubeconfig.ts';
-import {
-  certToPem,
-  generateKeyPair,
-  importPrivateKeyPem,
-  issueCertificate,
-  parseCertificate,
-  privateKeyToPem,
-  type KeyAlgorithm,
-} from './x509.ts';
+import { issueKubeconfigClientCert, loadSigningCa } from './pki-gen.ts';
+import type { KeyAlgorithm } from './x509.ts';
 
 /** What the user's kubeconfig says. */
 export interface UserKubeconfigOptions {
@@ -35,28 +30,24 @@ export interface UserKubeconfigOptions {
 
 /** Builds the kubeconfig text (it embeds the private key: write it 0600). */
 export async function userKubeconfig(o: UserKubeconfigOptions): Promise<string> {
-  const caPem = await readFile(join(o.etcKubernetesDir, 'pki', 'ca.crt'), 'utf8');
-  const caKey = await importPrivateKeyPem(await readFile(join(o.etcKubernetesDir, 'pki', 'ca.key'), 'utf8'));
-  const ca = parseCertificate(caPem);
-  const key = await generateKeyPair(o.keyAlgorithm);
-  const cert = await issueCertificate({
-    subject: { commonName: o.user, organization: o.groups },
-    issuer: { cert: ca, key: caKey.privateKey },
-    subjectKey: key,
-    notBefore: o.now,
-    notAfter: o.notAfter ?? new Date(o.now.getTime() + 365 * 24 * 3600 * 1000),
-    isCA: false,
-    keyUsage: 'leaf',
-    usages: ['clientAuth'],
-    altNames: { dns: [], ips: [] },
+  const pki = join(o.etcKubernetesDir, 'pki');
+  const ca = await loadSigningCa({
+    certPem: await readFile(join(pki, 'ca.crt'), 'utf8'),
+    keyPem: await readFile(join(pki, 'ca.key'), 'utf8'),
   });
-  const cluster = o.clusterName ?? 'kubernetes';
+  const auth = await issueKubeconfigClientCert(ca, {
+    commonName: o.user,
+    organization: o.groups,
+    keyAlgorithm: o.keyAlgorithm,
+    notAfter: o.notAfter ?? new Date(o.now.getTime() + KUBEADM_DEFAULTS.leafValidityDays * 86_400_000),
+  });
+  const cluster = o.clusterName ?? KUBEADM_DEFAULTS.clusterName;
   return buildKubeconfig({
     clusterName: cluster,
     server: o.server,
-    caPem,
+    caPem: ca.pem,
     userName: o.user,
     contextName: `${o.user}@${cluster}`,
-    auth: { certPem: certToPem(cert), keyPem: await privateKeyToPem(key.privateKey) },
+    auth,
   });
 }

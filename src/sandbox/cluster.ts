@@ -310,6 +310,8 @@ export class Sandbox implements SandboxControl {
     this.progress(`generating the kubeadm PKI for ${config.nodes.length} nodes`);
     const now = this.opts.clock.now();
     const cas = await generateClusterCas({ now, keyAlgorithm: config.keyAlgorithm });
+    // cp-1 is where `kubeadm init` ran; the other control planes joined (no super-admin.conf).
+    const initNode = this.controlPlanes()[0]?.name;
     await Promise.all(
       config.nodes.map(async (n) => {
         const host = layout.host(n.name);
@@ -321,6 +323,7 @@ export class Sandbox implements SandboxControl {
           now,
           keyAlgorithm: config.keyAlgorithm,
           kubernetesVersion: config.version,
+          joined: n.name !== initNode,
           ...(this.opts.pkiNotAfterOverrides
             ? { notAfterOverrides: { ...this.opts.pkiNotAfterOverrides } }
             : {}),

@@ -3,8 +3,17 @@
 // yet (before the CLI boundary, certs/live.ts printed and threw this itself).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ServedRow } from '../../certs/index.ts';
-import { formatServedTable, kubeadmTable, servedDocument, servedFailure } from './certs-output.ts';
+import type { CheckedRow, ServedRow } from '../../certs/index.ts';
+import {
+  checkFailure,
+  expirationInfo,
+  formatCheckTable,
+  formatPrometheus,
+  formatServedTable,
+  kubeadmTable,
+  servedDocument,
+  servedFailure,
+} from './certs-output.ts';
 
 for (const tc of [
   {
@@ -103,4 +112,60 @@ test('--served: what was not checked is a row that says why, and a field of the 
     /^cp-1 +kube-apiserver +- +not checked: no mirror pod kube-system\/kube-apiserver-cp-1: it does not run as a static pod there$/,
   );
   assert.deepEqual(servedDocument([], now, notChecked)['notChecked'], notChecked);
+});
+
+test('an absent super-admin.conf: a plain row saying why, an absence field in the document, no gauge, exit 0', () => {
+  const absence = {
+    reason: 'kubeadm writes it only on the node where kubeadm init ran',
+    hint: 'kubeadm kubeconfig user --client-name=kubernetes-super-admin --org=system:masters',
+  };
+  const head = { group: 'certificate' as const, source: 'kubeconfig' as const, caName: 'ca' };
+  const rows: CheckedRow[] = [
+    {
+      ...head,
+      name: 'admin.conf',
+      path: '/etc/kubernetes/admin.conf',
+      externallyManaged: false,
+      missing: false,
+      facts,
+      problems: [],
+      status: 'ok',
+    },
+    {
+      ...head,
+      name: 'super-admin.conf',
+      path: '/etc/kubernetes/super-admin.conf',
+      externallyManaged: false,
+      missing: true,
+      absence,
+      facts: undefined,
+      problems: [],
+      status: 'absent',
+    },
+  ];
+  const table = formatCheckTable(rows, now);
+  const line = table[2] ?? '';
+  assert.match(line, /^super-admin\.conf +absent: /, 'no !MISSING!, empty date and CA cells');
+  assert.equal(line.indexOf('absent: '), table[0]?.indexOf('STATUS'), 'in the STATUS column');
+  assert.ok(line.endsWith(`absent: ${absence.reason}; to make one: ${absence.hint}`));
+  const doc = expirationInfo(rows, now);
+  assert.deepEqual(doc.certificates[1], {
+    name: 'super-admin.conf',
+    expirationDate: null,
+    residualTime: 0,
+    externallyManaged: false,
+    missing: true,
+    status: 'absent',
+    path: '/etc/kubernetes/super-admin.conf',
+    absence,
+    problems: [],
+  });
+  assert.equal('absence' in (doc.certificates[0] ?? {}), false, 'omitted where there is none');
+  assert.deepEqual(
+    formatPrometheus(rows, now).filter((l) => l.startsWith('bosun_certificate_ok{')),
+    [
+      'bosun_certificate_ok{name="admin.conf",group="certificate",ca="ca",path="/etc/kubernetes/admin.conf",status="ok"} 1',
+    ],
+  );
+  assert.equal(checkFailure(rows, 30 * 86_400_000), undefined);
 });

@@ -49,6 +49,8 @@ export interface CertificateJson {
   // bosun's additions.
   status: string;
   path: string;
+  /** Only on an absent row (status 'absent'): why kubeadm did not write it here, and how to make one. */
+  absence?: { reason: string; hint: string };
   subject?: string;
   dnsNames?: string[];
   ipAddresses?: string[];
@@ -78,6 +80,7 @@ function toJson(r: CheckedRow, now: Date): CertificateJson {
     missing: r.missing,
     status: r.status,
     path: r.path,
+    ...(r.absence ? { absence: { reason: r.absence.reason, hint: r.absence.hint } } : {}),
     ...(facts ? { subject: facts.subject, dnsNames: facts.dnsNames, ipAddresses: facts.ipAddresses } : {}),
     problems: r.problems.map((p) => ({ code: p.code, message: p.message })),
   };
@@ -127,10 +130,13 @@ export function formatCheckTable(
     caLines.push(['CERTIFICATE AUTHORITY', 'EXPIRES', 'RESIDUAL TIME', 'EXTERNALLY MANAGED', 'STATUS']);
   }
   for (const r of rows) {
-    const status = statusText(r.status, r.problems);
+    const status = statusText(r.status, r.problems, r.absence);
     const isCa = r.group === 'ca';
     let cells: string[];
-    if (r.missing) {
+    if (r.status === 'absent') {
+      // kubeadm's normal layout, not a problem: no !MISSING! (kubeadm prints that for it too).
+      cells = isCa ? [r.name, '', '', '', status] : [r.name, '', '', '', '', status];
+    } else if (r.missing) {
       cells = isCa
         ? [`!MISSING! ${r.name}`, '', '', '', status]
         : [`!MISSING! ${r.name}`, '', '', '', '', status];
@@ -181,8 +187,10 @@ export function formatPrometheus(rows: readonly CheckedRow[], now: Date): string
     '# HELP bosun_certificate_ok 1 when the certificate is present, readable, matches its key, is signed by its CA and is not expired or expiring; 0 otherwise.',
   );
   lines.push('# TYPE bosun_certificate_ok gauge');
+  // A file kubeadm never wrote on this node (status absent) has no certificate to watch.
   for (const r of rows)
-    lines.push(`bosun_certificate_ok{${labels(r)},status="${r.status}"} ${r.status === 'ok' ? 1 : 0}`);
+    if (r.status !== 'absent')
+      lines.push(`bosun_certificate_ok{${labels(r)},status="${r.status}"} ${r.status === 'ok' ? 1 : 0}`);
   lines.push(
     '# HELP bosun_certificate_check_timestamp_seconds When bosun certs check ran, in seconds since the Unix epoch.',
   );

@@ -110,6 +110,9 @@ kubelet's client certificate (kubelet-client-current.pem), its serving certifica
 It expects the files the node's kubeadm release writes (before v1.29 there is no super-admin.conf):
 the release is read from the image tags of the static pod manifests or, when the node has none and
 a cluster is named (--kubeconfig, --context, KUBECONFIG), from the kubeadm-config ConfigMap.
+kubeadm writes super-admin.conf only on the node where 'kubeadm init' ran: where it is missing
+(a control plane that joined), its row says it is absent and how to make one, and that is no
+problem (status "absent", with an "absence" field in -o json).
 Each row also says whether its key matches and whether its CA signed it. -o json prints kubeadm's
 CertificateExpirationInfo document (with bosun's fields added after kubeadm's); -o prometheus
 prints a node-exporter text-collector file.
@@ -216,7 +219,9 @@ client certificates embedded in admin.conf, super-admin.conf (kubeadm v1.29 and 
 controller-manager.conf and scheduler.conf. The old files are kept in a dated directory under
 --backup-dir and every file is written atomically. Refuses, changing nothing, when a CA key is
 absent (external CA), a certificate is missing, or a CA has expired or expires within a day.
-CAs and the kubelet's own certificates are not renewed here.
+CAs and the kubelet's own certificates are not renewed here. super-admin.conf exists only on the
+node where 'kubeadm init' ran: 'all' skips it where it is absent and says so, as kubeadm does;
+named where it is absent, it is refused.
 
 Unless --no-restart, the static pods that read the renewed files are then restarted the kubeadm way
 (manifest moved out of manifests/, mirror pod gone, manifest moved back, mirror pod Ready), one at a
