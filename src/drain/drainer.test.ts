@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { FakeClock } from '../common/fake-clock.ts';
 import { FakeCluster } from '../kube/testing/fake-cluster.ts';
 import { fromStatus } from '../kube/errors.ts';
+import { UsageError } from '../common/errors.ts';
 import { CORDONED_BY, CORDON_REASON, DRAIN_STATE } from './annotations.ts';
 import {
   DEFAULT_DRAIN_OPTIONS,
@@ -583,4 +584,15 @@ test('a node with nothing to evict drains at once', async () => {
   const r = await run(s, {});
   assert.equal(r.outcome, 'drained');
   assert.equal(s.clock.now().getTime(), T0);
+});
+
+test('an invalid --pod-selector from a library caller is a usage error, not a bug', async () => {
+  const s = setup();
+  await assert.rejects(run(s, { podSelector: 'app in (web' }), (e: unknown) => {
+    assert.ok(e instanceof UsageError, `not a UsageError: ${String(e)}`);
+    assert.equal(e.exitCode, 2);
+    assert.match(e.message, /^--pod-selector=<pod_selector> must be a valid label selector: /);
+    return true;
+  });
+  assert.equal(s.kube.calls('patch', 'nodes').length, 0, 'nothing was touched');
 });

@@ -14,7 +14,7 @@
 // It is a library: the CLI, `bosun maintain`, the upgrade orchestrator and the reboot agent call
 // drainNodes/drainNode with their own owner, options and observer.
 import type { Clock } from '../common/ports.ts';
-import { errorMessage } from '../common/errors.ts';
+import { UsageError, errorMessage } from '../common/errors.ts';
 import { hasStatusCause, isKubeApiError, isNotFound, type KubeApiError } from '../kube/errors.ts';
 import type { NodePods } from '../kube/ports.ts';
 import type { ListResult, Node, Pod, PodDisruptionBudget } from '../kube/types.ts';
@@ -257,8 +257,17 @@ export interface NodePlan {
   warnings: MessageGroup[];
 }
 
-/** A label selector that failed to parse. */
-export class SelectorError extends Error {}
+/**
+ * A --pod-selector that does not parse: the caller's mistake (a flag, an agent's or an upgrade
+ * plan's configuration), so a usage error in kubectl's words, never "a bug in bosun".
+ */
+export class SelectorError extends UsageError {
+  constructor(error: string) {
+    super(`--pod-selector=<pod_selector> must be a valid label selector: ${error}`, {
+      hint: 'Selectors look like app=web,tier!=db or app in (web,api).',
+    });
+  }
+}
 
 function compileSelector(text: string): Selector {
   const r = parseSelector(text);
