@@ -56,7 +56,7 @@ async function drain(
   );
 }
 
-test('plain lines: results on stdout in kubectl words, progress on stderr', async () => {
+test("plain lines: results and kubectl's \"evicting pod\" lines on stdout in kubectl words, warnings and progress on stderr", async () => {
   const out = capture(false, false);
   await drain(out, false, { ignoreDaemonSets: true }, (k) => {
     k.addDaemonSet({ metadata: { name: 'kube-proxy', namespace: 'kube-system' } });
@@ -65,11 +65,13 @@ test('plain lines: results on stdout in kubectl words, progress on stderr', asyn
     );
     k.addPod(pod('web-1', { terminationGracePeriodSeconds: 1 }));
   });
-  assert.deepEqual(out.stdout, ['node/worker-1 cordoned', 'pod/web-1 evicted', 'node/worker-1 drained']);
-  assert.deepEqual(out.stderr, [
-    'WARNING: ignoring DaemonSet-managed Pods: kube-system/kube-proxy-1',
+  assert.deepEqual(out.stdout, [
+    'node/worker-1 cordoned',
     'evicting pod demo/web-1',
+    'pod/web-1 evicted',
+    'node/worker-1 drained',
   ]);
+  assert.deepEqual(out.stderr, ['Warning: ignoring DaemonSet-managed Pods: kube-system/kube-proxy-1']);
 });
 
 test('a client dry run prints what it would do on stdout with the dry-run suffix', async () => {
@@ -121,14 +123,16 @@ test('on a terminal the live block is redrawn in place and the results stay abov
   });
   assert.deepEqual(out.screen, [
     'node/worker-1 cordoned',
+    'evicting pod demo/web-1',
+    'evicting pod demo/api-1',
     'pod/api-1 evicted',
     'worker-1: 1/2 gone, 0 terminating, 1 blocked, 0 waiting',
     '  demo/web-1: PodDisruptionBudget demo/web (minAvailable: 2): 2 of 3 pods healthy, needs 2, allows 0 disruptions now',
   ]);
-  assert.ok(!out.stderr.some((l) => l.startsWith('evicting pod')), 'no per-pod progress lines on a terminal');
+  assert.ok(!out.stderr.some((l) => l.startsWith('evicting pod')), 'the evicting lines are results (stdout)');
 });
 
-test('-o json and -o yaml keep stdout empty for the final document', async () => {
+test('-o json and -o yaml keep stdout empty for the final document: the evicting lines go to stderr', async () => {
   const out = capture(false, false);
   const clock = new FakeClock(0);
   const kube = new FakeCluster(clock);

@@ -1,6 +1,7 @@
 // Turns drain and maintain events into what a person sees. Results go to stdout in kubectl's words
-// ("node/worker-1 cordoned", "pod/web-1 evicted", "node/worker-1 drained", with " (dry run)" or
-// " (server dry run)"); progress, warnings and blocked evictions go to stderr. On a terminal the
+// ("node/worker-1 cordoned", "evicting pod demo/web-1", "pod/web-1 evicted", "node/worker-1
+// drained", with " (dry run)" or " (server dry run)"); progress, warnings ("Warning: ...", as
+// kubectl spells them) and blocked evictions go to stderr. On a terminal the
 // counts and the blocked pods are one live block, redrawn in place; otherwise plain lines, each
 // printed once. With -o json or -o yaml nothing but the final document goes to stdout.
 import type { Output } from '../common/ports.ts';
@@ -104,12 +105,14 @@ export class Reporter {
         return;
       }
       case 'warnings':
-        this.note(`WARNING: ${warningText(e.groups)}`);
+        this.note(`Warning: ${warningText(e.groups)}`);
         return;
       case 'evicting': {
+        // kubectl prints "evicting pod NS/NAME" on stdout (pkg/drain evictPods); with -o json or
+        // yaml stdout is the document's, so the line is progress on stderr there.
         const line = `${e.via === 'delete' ? 'deleting' : 'evicting'} pod ${podKey(e.pod)}${dryRunSuffix(e.dryRun)}`;
-        if (e.dryRun === 'client') this.result(line);
-        else if (!this.live) this.note(line);
+        if (this.opts.format === 'text') this.result(line);
+        else this.note(line);
         return;
       }
       case 'blocked':
@@ -139,7 +142,7 @@ export class Reporter {
         ]);
         return;
       case 'retrying-watch':
-        this.note(`warning: watching the pods of node/${e.node} failed, retrying: ${e.error}`);
+        this.note(`Warning: watching the pods of node/${e.node} failed, retrying: ${e.error}`);
         return;
       case 'drained':
         this.settle();
