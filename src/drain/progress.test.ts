@@ -56,7 +56,7 @@ async function drain(
   );
 }
 
-test("plain lines: results and kubectl's \"evicting pod\" lines on stdout in kubectl words, warnings and progress on stderr", async () => {
+test('plain lines: results and kubectl\'s "evicting pod" lines on stdout in kubectl words, warnings and progress on stderr', async () => {
   const out = capture(false, false);
   await drain(out, false, { ignoreDaemonSets: true }, (k) => {
     k.addDaemonSet({ metadata: { name: 'kube-proxy', namespace: 'kube-system' } });
