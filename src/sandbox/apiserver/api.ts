@@ -45,6 +45,7 @@ import type { KubeObject, Namespace, Pod, PodDisruptionBudget } from './types.ts
 import { isRecord } from './types.ts';
 import { validateCreate, validateUpdate } from './validation.ts';
 import { computePdbStatusForEviction, isPodReady } from './pdb.ts';
+import { readScale, scaleOf, SCALABLE_RESOURCES, withReplicas, type Scale } from './scale.ts';
 
 /** metav1.DeleteOptions as the sandbox honours them. */
 export interface DeleteOptions {
@@ -853,6 +854,72 @@ export class ApiCore {
         continue;
       }
       return { ...success(), code: 201 };
+    }
+    throw conflict(r, name, MODIFIED_MESSAGE);
+  }
+
+  /** GET .../NAME/scale of a Deployment, ReplicaSet or StatefulSet (scale.ts). */
+  async getScale(r: ResourceType, ns: string | undefined, name: string): Promise<Scale> {
+    if (!SCALABLE_RESOURCES.has(r.resource)) throw notFound(r, name);
+    return scaleOf(await this.get(r, ns, name));
+  }
+
+  /** PUT .../NAME/scale: the Scale's spec.replicas, with its resourceVersion as the precondition. */
+  async updateScale(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+    body: unknown,
+    opts: Pick<WriteOptions, 'dryRun'> = {},
+  ): Promise<Scale> {
+    if (!SCALABLE_RESOURCES.has(r.resource)) throw notFound(r, name);
+    const want = readScale(name, body);
+    const cur = await this.get(r, ns, name);
+    return scaleOf(
+      await this.update(r, ns, name, withReplicas(cur, want.replicas, want.resourceVersion), opts),
+    );
+  }
+
+  /** PATCH .../NAME/scale: the patch applies to the Scale as it is now, then as updateScale. */
+  async patchScale(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+    type: PatchType,
+    patch: unknown,
+    opts: Pick<WriteOptions, 'dryRun'> = {},
+  ): Promise<Scale> {
+    if (!SCALABLE_RESOURCES.has(r.resource)) throw notFound(r, name);
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const cur = await this.get(r, ns, name);
+      const scale = scaleOf(cur);
+      let patched: unknown;
+      try {
+        if (type === 'json') patched = jsonPatch(scale, patch);
+        else if (type === 'merge') patched = mergePatch(scale, patch);
+        else patched = strategicMergePatch(scale, patch);
+      } catch (e) {
+        if (e instanceof PatchError) throw badRequest(e.message);
+        throw e;
+      }
+      const want = readScale(name, patched);
+      try {
+        // The Scale's resourceVersion (the object's, unless the patch set another) guards the write.
+        const next = withReplicas(
+          cur,
+          want.replicas,
+          want.resourceVersion || (cur.metadata.resourceVersion ?? ''),
+        );
+        return scaleOf(await this.update(r, ns, name, next, opts));
+      } catch (e) {
+        // Someone wrote the object in between: apply the patch again to the Scale as it now is,
+        // unless the patch itself named the resourceVersion.
+        if (
+          !(e instanceof ApiError && e.code === 409) ||
+          want.resourceVersion !== scale.metadata.resourceVersion
+        )
+          throw e;
+      }
     }
     throw conflict(r, name, MODIFIED_MESSAGE);
   }

@@ -508,6 +508,10 @@ export class ApiFrontend {
     const name = route.name;
     switch (verb) {
       case 'get': {
+        if (sub === 'scale') {
+          send(res, 200, await api.getScale(r, ns, name ?? ''));
+          return;
+        }
         if (sub && sub !== 'status') throw methodNotSupported(r, 'get');
         const obj = await api.get(r, ns, name ?? '');
         send(res, 200, table ? toTable(r, [obj], obj.metadata.resourceVersion ?? '', include, now) : obj);
@@ -549,6 +553,10 @@ export class ApiFrontend {
       case 'update': {
         if (!name) throw methodNotSupported(r, 'update');
         const body = parseJson(await readBody(req), req.headers['content-type']) as KubeObject;
+        if (sub === 'scale') {
+          send(res, 200, await api.updateScale(r, ns, name, body, { dryRun }));
+          return;
+        }
         if (sub === 'finalize' && r.resource === 'namespaces') {
           const fin =
             isRecord(body) && isRecord(body['spec']) && Array.isArray(body['spec']['finalizers'])
@@ -566,6 +574,10 @@ export class ApiFrontend {
         if (!name) throw methodNotSupported(r, 'patch');
         const type = patchType(req.headers['content-type']);
         const body = parseJson(await readBody(req), req.headers['content-type']);
+        if (sub === 'scale') {
+          send(res, 200, await api.patchScale(r, ns, name, type, body, { dryRun }));
+          return;
+        }
         const opts = sub === 'status' ? { dryRun, subresource: 'status' as const } : { dryRun };
         send(res, 200, await api.patch(r, ns, name, type, body, opts));
         return;

@@ -4,7 +4,7 @@
 import type { KubeObject } from './types.ts';
 
 /** The subresources the sandbox implements. */
-export type Subresource = 'status' | 'eviction' | 'binding';
+export type Subresource = 'status' | 'eviction' | 'binding' | 'scale';
 
 /** One served resource. */
 export interface ResourceType {
@@ -191,7 +191,7 @@ export const RESOURCES: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ['deploy'],
     categories: ['all'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     statusSubresource: true,
     tracksGeneration: true,
   }),
@@ -203,7 +203,7 @@ export const RESOURCES: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ['rs'],
     categories: ['all'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     statusSubresource: true,
     tracksGeneration: true,
     fields: fieldsOf(['status.replicas']),
@@ -228,7 +228,7 @@ export const RESOURCES: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ['sts'],
     categories: ['all'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     statusSubresource: true,
     tracksGeneration: true,
   }),
