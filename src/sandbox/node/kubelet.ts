@@ -28,7 +28,7 @@ import type { Informers } from '../controllers/context.ts';
 import type { EventRecorder } from '../controllers/recorder.ts';
 import type { HostLayout } from '../layout.ts';
 import { SIM_ANNOTATIONS, type Timing } from '../timing.ts';
-import { installedKubeletVersion, newBootId, readKubeletConfig } from './host.ts';
+import { DEFAULT_MAX_PODS, installedKubeletVersion, newBootId, readKubeletConfig } from './host.ts';
 
 /** Runs the containers of static pods (etcd, kube-apiserver, ...) for the kubelets. */
 export interface StaticPodRuntime {
@@ -47,7 +47,8 @@ export interface KubeletConfig {
   address: string;
   /** Index of the node (pod CIDR 10.244.<index>.0/24). */
   index: number;
-  capacity: { cpu: string; memory: string; pods: string };
+  /** cpu and memory; the pods the node takes come from its KubeletConfiguration's maxPods. */
+  capacity: { cpu: string; memory: string };
 }
 
 export interface KubeletDeps {
@@ -93,6 +94,8 @@ export class SimKubelet {
   private running = false;
   private bootId = '';
   private version = '';
+  /** KubeletConfiguration maxPods, read at start. */
+  private maxPods = DEFAULT_MAX_PODS;
   private leaseTimer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private manifestWatcher: FSWatcher | undefined;
@@ -178,6 +181,8 @@ export class SimKubelet {
     if (this.running) return;
     if (!this.bootId) this.bootId = newBootId(this.deps.host);
     this.version = installedKubeletVersion(this.deps.host) ?? this.version;
+    // A kubelet reads its KubeletConfiguration when it starts: an edited maxPods counts after a restart.
+    this.maxPods = readKubeletConfig(this.deps.host).maxPods;
     this.running = true;
     this.ready = false;
     await this.startServer();
@@ -327,7 +332,7 @@ export class SimKubelet {
   }
 
   private nodeStatus(prev: Node['status'] | undefined): NonNullable<Node['status']> {
-    const cap = this.cfg.capacity;
+    const cap = { ...this.cfg.capacity, pods: String(this.maxPods) };
     return {
       ...(prev ?? {}),
       capacity: {
