@@ -2,13 +2,24 @@
 // kubeRequest (authentication, transport, timeout and cancellation from client-node; the API's JSON
 // as it came, in kube/types.ts's shapes), and every failure is mapped through kube/errors.ts.
 import { kubeCall, kubeRequest, type KubeClients, type KubeRequest } from './client.ts';
-import { fromStatus, isConflict, parseStatus, toKubeError, type RequestTarget } from './errors.ts';
+import {
+  KubeApiError,
+  TransportReason,
+  fromStatus,
+  isConflict,
+  parseStatus,
+  toKubeError,
+  type RequestTarget,
+} from './errors.ts';
 import type {
+  AccessReview,
   ListOptions,
   NodeHealth,
   NodePatch,
   NodePods,
   PodRemovalOptions,
+  RequestOptions,
+  ResourceAttributes,
   WriteOptions,
 } from './ports.ts';
 import type {
@@ -26,14 +37,38 @@ const DRY_RUN_ALL = 'All';
 
 /** Builds both ports on one set of clients. */
 export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
-  const send = <T>(target: RequestTarget, r: KubeRequest, opts: { retryAfter?: boolean } = {}): Promise<T> =>
-    kubeCall(clients, target, () => kubeRequest<T>(clients, r), { ...opts, method: r.method });
+  const send = async <T>(
+    target: RequestTarget,
+    r: KubeRequest,
+    opts: { retryAfter?: boolean } = {},
+  ): Promise<T> => {
+    try {
+      return await kubeCall(clients, target, () => kubeRequest<T>(clients, r), { ...opts, method: r.method });
+    } catch (e) {
+      // The caller's own signal (a deadline of its own): say so, whatever the transport made of it.
+      if (r.signal?.aborted && !clients.signal?.aborted)
+        throw new KubeApiError(
+          `${target.verb ?? 'the request'} ${target.resource ?? ''} was cancelled`,
+          {
+            status: 0,
+            reason: TransportReason.Aborted,
+            resource: target.resource ?? '',
+            name: target.name ?? '',
+            namespace: target.namespace ?? '',
+          },
+          { cause: e },
+        );
+      throw e;
+    }
+  };
   // The drain retries refused evictions and deletions itself, classifying each refusal.
   const removal = { retryAfter: false };
   const dryRun = (opts: WriteOptions): string | undefined => (opts.dryRun ? DRY_RUN_ALL : undefined);
 
-  async function listPods(opts: ListOptions = {}): Promise<ListResult<Pod>> {
-    const items: Pod[] = [];
+  async function scanPods(
+    opts: ListOptions,
+    onChunk: (items: Pod[]) => void,
+  ): Promise<{ resourceVersion: string }> {
     let cont: string | undefined;
     let rv = '';
     do {
@@ -48,13 +83,84 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
             limit: opts.chunkSize === 0 ? undefined : (opts.chunkSize ?? 500),
             continue: cont,
           },
+          signal: opts.signal,
         },
       );
-      for (const p of list.items ?? []) items.push(p);
+      onChunk(list.items ?? []);
       cont = list.metadata?.continue || undefined;
       rv = list.metadata?.resourceVersion ?? rv;
     } while (cont);
-    return { items, resourceVersion: rv };
+    return { resourceVersion: rv };
+  }
+
+  async function listPods(opts: ListOptions = {}): Promise<ListResult<Pod>> {
+    const items: Pod[] = [];
+    const { resourceVersion } = await scanPods(opts, (chunk) => {
+      for (const p of chunk) items.push(p);
+    });
+    return { items, resourceVersion };
+  }
+
+  function watchNodes(
+    opts: { name: string; resourceVersion: string },
+    onEvent: (e: WatchEvent<Node>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const target = { resource: 'nodes', name: opts.name, verb: 'watch' };
+    return clients
+      .watch(
+        {
+          path: '/api/v1/nodes',
+          query: {
+            fieldSelector: `metadata.name=${opts.name}`,
+            resourceVersion: opts.resourceVersion,
+            allowWatchBookmarks: true,
+          },
+        },
+        (type, obj) => {
+          if (type === 'ERROR') {
+            const st = parseStatus(obj);
+            throw fromStatus(typeof st?.['code'] === 'number' ? st['code'] : 500, st, target);
+          }
+          if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' || type === 'BOOKMARK')
+            onEvent({ type, object: obj as Node });
+        },
+        signal,
+      )
+      .catch((e: unknown) => {
+        if (!signal.aborted) throw toKubeError(e, target, { cancelled: false });
+      });
+  }
+
+  async function reviewAccess(attrs: ResourceAttributes, opts: RequestOptions = {}): Promise<AccessReview> {
+    const review = await send<{ status?: { allowed?: boolean; denied?: boolean; reason?: string } }>(
+      { resource: 'selfsubjectaccessreviews', group: 'authorization.k8s.io', verb: 'create' },
+      {
+        method: 'POST',
+        path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: {
+            resourceAttributes: {
+              verb: attrs.verb,
+              group: attrs.group ?? '',
+              resource: attrs.resource,
+              ...(attrs.subresource ? { subresource: attrs.subresource } : {}),
+              ...(attrs.namespace ? { namespace: attrs.namespace } : {}),
+              ...(attrs.name ? { name: attrs.name } : {}),
+            },
+          },
+        },
+        signal: opts.signal,
+      },
+    );
+    const st = review.status ?? {};
+    return {
+      allowed: st.allowed === true,
+      ...(st.denied === true ? { denied: true } : {}),
+      ...(st.reason ? { reason: st.reason } : {}),
+    };
   }
 
   function watchPods(
@@ -103,18 +209,26 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
   }
 
   return {
-    getNode: (name) =>
+    getNode: (name, opts = {}) =>
       send<Node>(
         { resource: 'nodes', name, verb: 'get' },
-        { method: 'GET', path: `/api/v1/nodes/${seg(name)}` },
+        { method: 'GET', path: `/api/v1/nodes/${seg(name)}`, signal: opts.signal },
       ),
     listNodes: async (opts = {}) => {
       const list = await send<KubeList<Node>>(
         { resource: 'nodes', verb: 'list' },
-        { method: 'GET', path: '/api/v1/nodes', query: { labelSelector: opts.labelSelector } },
+        {
+          method: 'GET',
+          path: '/api/v1/nodes',
+          query: { labelSelector: opts.labelSelector },
+          signal: opts.signal,
+        },
       );
       return list.items ?? [];
     },
+    watchNodes,
+    scanPods,
+    reviewAccess,
     patchNode: async (name: string, patch: NodePatch, opts: WriteOptions = {}) => {
       // A merge patch without a resourceVersion has no precondition: kube-apiserver retries such a
       // patch itself when it races another writer (the kubelet's status updates). A server that
@@ -130,6 +244,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
               query: { dryRun: dryRun(opts) },
               body: patch,
               contentType: 'application/merge-patch+json',
+              signal: opts.signal,
             },
           );
         } catch (e) {
@@ -138,10 +253,10 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
       }
     },
     listPods,
-    getPod: (namespace, name) =>
+    getPod: (namespace, name, opts = {}) =>
       send<Pod>(
         { resource: 'pods', namespace, name, verb: 'get' },
-        { method: 'GET', path: podPath(namespace, name) },
+        { method: 'GET', path: podPath(namespace, name), signal: opts.signal },
       ),
     evictPod: async (namespace, name, opts = {}) => {
       await send<unknown>(
@@ -151,6 +266,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
           path: `${podPath(namespace, name)}/eviction`,
           query: { dryRun: dryRun(opts) },
           body: removalBody(name, namespace, opts),
+          signal: opts.signal,
         },
         removal,
       );
@@ -166,6 +282,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
             gracePeriodSeconds: gracePeriod(opts),
           },
           ...(opts.uid ? { body: { preconditions: { uid: opts.uid } } } : {}),
+          signal: opts.signal,
         },
         removal,
       );
@@ -179,14 +296,19 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
           path: opts.namespace
             ? `/apis/policy/v1/namespaces/${seg(opts.namespace)}/poddisruptionbudgets`
             : '/apis/policy/v1/poddisruptionbudgets',
+          signal: opts.signal,
         },
       );
       return list.items ?? [];
     },
-    getDaemonSet: (namespace, name) =>
+    getDaemonSet: (namespace, name, opts = {}) =>
       send<DaemonSet>(
         { resource: 'daemonsets', group: 'apps', namespace, name, verb: 'get' },
-        { method: 'GET', path: `/apis/apps/v1/namespaces/${seg(namespace)}/daemonsets/${seg(name)}` },
+        {
+          method: 'GET',
+          path: `/apis/apps/v1/namespaces/${seg(namespace)}/daemonsets/${seg(name)}`,
+          signal: opts.signal,
+        },
       ),
     getLease: (namespace, name) =>
       send<Lease>(
