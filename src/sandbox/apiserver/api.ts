@@ -96,6 +96,8 @@ export interface ApiDeps {
 }
 
 const MAX_RETRIES = 20;
+/** kube-apiserver's EvictionsRetry step between attempts at a budget's decrement. */
+const EVICTION_RETRY_MS = 500;
 
 /** A write lost an optimistic-concurrency race; carries the object as it now is. */
 class Conflict {
@@ -928,9 +930,22 @@ export class ApiCore {
    * POST pods/NAME/eviction, as pkg/registry/core/pod/storage/eviction.go does it: terminal,
    * pending or terminating pods are deleted without a PDB check; more than one PDB is a 500; a PDB
    * with no disruption allowed is a 429 with the DisruptionBudget cause; unhealthy pods follow the
-   * PDB's unhealthyPodEvictionPolicy.
+   * PDB's unhealthyPodEvictionPolicy. The budget's decrement and its status.disruptedPods entry
+   * are written whatever becomes of the request (kube uses context.TODO() there, retrying conflicts
+   * every 500 ms), but the pod is read and deleted with the request's context: `signal` is that
+   * context, and a client gone before the delete leaves the entry holding a running pod until the
+   * disruption controller drops it (DeletionTimeout).
    */
-  async evict(ns: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<StatusBody> {
+  async evict(
+    ns: string,
+    name: string,
+    body: unknown,
+    opts: WriteOptions & { signal?: AbortSignal } = {},
+  ): Promise<StatusBody> {
+    const cancelled = (): void => {
+      if (opts.signal?.aborted) throw internalError('context canceled');
+    };
+    cancelled();
     const pods = resourceByName('pods');
     if (!isRecord(body)) throw badRequest('not a Eviction object');
     const meta = isRecord(body['metadata']) ? body['metadata'] : {};
@@ -1004,6 +1019,7 @@ export class ApiCore {
       if (unhealthySkip) enforceRv = true;
       else await this.checkAndDecrement(pdb, name, dryRun);
     }
+    cancelled();
     const o = { ...delOpts };
     if (enforceRv && !o.preconditions?.resourceVersion)
       o.preconditions = { ...(o.preconditions ?? {}), resourceVersion: pod.metadata.resourceVersion ?? '' };
@@ -1071,6 +1087,8 @@ export class ApiCore {
       if (res === 'notfound') throw notFound(r, pdb.metadata.name ?? '');
       if ('conflict' in res) {
         pdb = res.conflict.obj as PodDisruptionBudget;
+        // EvictionsRetry: 500 ms steps with 10% jitter between attempts.
+        await this.clock.sleep(EVICTION_RETRY_MS * (1 + Math.random() * 0.1));
         continue;
       }
       return;

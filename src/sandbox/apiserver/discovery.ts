@@ -6,7 +6,12 @@ import { apiGroups, groupVersion, RESOURCES, type ResourceType } from './resourc
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 function resourceEntries(r: ResourceType): Record<string, unknown>[] {
-  const verbs = r.resource === 'namespaces' ? VERBS.filter((v) => v !== 'deletecollection') : VERBS;
+  const verbs =
+    r.resource === 'selfsubjectaccessreviews'
+      ? ['create']
+      : r.resource === 'namespaces'
+        ? VERBS.filter((v) => v !== 'deletecollection')
+        : VERBS;
   const out: Record<string, unknown>[] = [
     {
       name: r.resource,

@@ -1,6 +1,7 @@
 // Faults on demand for tests of later capabilities: API errors or latency for chosen requests.
 // Rules are matched in order against each request the HTTPS front ends receive (the in-process
 // controllers are not affected). A rule can fire a limited number of times.
+import type { StatusBody } from './status.ts';
 
 /** Which requests a rule applies to; every field given must match. */
 export interface FaultMatch {
@@ -29,7 +30,17 @@ export interface FaultRule {
    * kube's message `admission webhook "NAME" denied the request: MESSAGE`.
    */
   webhookDeny?: { webhook: string; message: string; code?: number };
-  /** Delay the request by this many milliseconds before serving (or failing) it. */
+  /**
+   * Refuse as kube-apiserver's RBAC authorizer refuses a request the user has no permission for:
+   * 403 Forbidden with its message (`pods is forbidden: User "U" cannot watch resource "pods" in
+   * API group "" at the cluster scope`), U the request's user unless given. A
+   * SelfSubjectAccessReview of a matching request answers allowed: false.
+   */
+  forbid?: { user?: string };
+  /**
+   * Delay the request by this many milliseconds before serving (or failing) it. A client that
+   * goes away meanwhile ends it (a silent API server that never answers: a long delay).
+   */
   delayMs?: number;
   /** Fire at most this many times (unset: until removed). */
   times?: number;
@@ -42,6 +53,29 @@ export interface RequestInfo {
   subresource: string;
   namespace: string;
   name: string;
+  /** The resource's API group ('' for core): only for the messages, rules do not match on it. */
+  group?: string;
+}
+
+/**
+ * kube-apiserver's answer to a request its authorizer denies (responsewriters.Forbidden with
+ * forbiddenMessage, as apierrors.NewForbidden shapes it).
+ */
+export function forbiddenStatus(req: RequestInfo, user: string): StatusBody {
+  const group = req.group ?? '';
+  const what = req.subresource ? `${req.resource}/${req.subresource}` : req.resource;
+  const scope = req.namespace ? `in the namespace "${req.namespace}"` : 'at the cluster scope';
+  const qualified = group ? `${req.resource}.${group}` : req.resource;
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: `${qualified}${req.name ? ` "${req.name}"` : ''} is forbidden: User "${user}" cannot ${req.verb} resource "${what}" in API group "${group}" ${scope}`,
+    reason: 'Forbidden',
+    details: { ...(req.name ? { name: req.name } : {}), ...(group ? { group } : {}), kind: req.resource },
+    code: 403,
+  };
 }
 
 interface ActiveRule extends FaultRule {
@@ -71,6 +105,11 @@ export class FaultInjector {
     return this.rules.map((r) => ({ ...r }));
   }
 
+  /** Whether a forbid rule denies the request (a SelfSubjectAccessReview's question); fires nothing. */
+  forbids(req: RequestInfo): boolean {
+    return this.rules.some((r) => r.forbid !== undefined && matchesRule(r, req));
+  }
+
   /** The first rule that matches the request (and counts the firing), if any. */
   match(req: RequestInfo): FaultRule | undefined {
     for (const r of this.rules) {
@@ -86,4 +125,16 @@ export class FaultInjector {
     }
     return undefined;
   }
+}
+
+function matchesRule(r: ActiveRule, req: RequestInfo): boolean {
+  const m = r.match;
+  return (
+    (m.verb === undefined || m.verb === req.verb) &&
+    (m.resource === undefined || m.resource === req.resource) &&
+    (m.subresource === undefined || m.subresource === req.subresource) &&
+    (m.namespace === undefined || m.namespace === req.namespace) &&
+    (m.name === undefined || m.name === req.name) &&
+    (r.times === undefined || r.fired < r.times)
+  );
 }

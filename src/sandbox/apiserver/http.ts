@@ -18,7 +18,7 @@ import {
   resourceList,
   versionInfo,
 } from './discovery.ts';
-import type { FaultInjector, RequestInfo } from './faults.ts';
+import { forbiddenStatus, type FaultInjector, type RequestInfo } from './faults.ts';
 import { findResource, groupVersion, RESOURCES, type ResourceType } from './resources.ts';
 import {
   ApiError,
@@ -401,7 +401,7 @@ export class ApiFrontend {
         send(res, 200, parsed.body);
         return;
       }
-      await this.serveResource(parsed, req, res, url.searchParams);
+      await this.serveResource(parsed, req, res, url.searchParams, user?.user ?? 'system:anonymous');
     } catch (e) {
       if (e instanceof ApiError) {
         if (!res.headersSent) sendStatus(res, e.status);
@@ -422,6 +422,32 @@ export class ApiFrontend {
         });
       else res.end();
     }
+  }
+
+  /**
+   * A SelfSubjectAccessReview: the sandbox authorizes every authenticated user (kube-apiserver's
+   * AlwaysAllow), except what a forbid fault takes away.
+   */
+  private accessReview(body: unknown): Record<string, unknown> {
+    const spec = isRecord(body) && isRecord(body['spec']) ? body['spec'] : {};
+    const a = isRecord(spec['resourceAttributes']) ? spec['resourceAttributes'] : undefined;
+    const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+    const denied =
+      a !== undefined &&
+      this.deps.faults.forbids({
+        verb: str(a['verb']),
+        resource: str(a['resource']),
+        subresource: str(a['subresource']),
+        namespace: str(a['namespace']),
+        name: str(a['name']),
+      });
+    return {
+      kind: 'SelfSubjectAccessReview',
+      apiVersion: 'authorization.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec,
+      status: { allowed: !denied },
+    };
   }
 
   private verbOf(route: Route, method: string, q: URLSearchParams): string {
@@ -446,10 +472,16 @@ export class ApiFrontend {
     req: IncomingMessage,
     res: ServerResponse,
     q: URLSearchParams,
+    user: string,
   ): Promise<void> {
     const { r, namespace: ns } = route;
     const method = req.method ?? 'GET';
     const verb = this.verbOf(route, method, q);
+    // The request's context: done when the client goes away before the answer.
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
     const sub = route.subresource ?? '';
     if (
       sub &&
@@ -463,9 +495,23 @@ export class ApiFrontend {
       subresource: sub,
       namespace: ns ?? '',
       name: route.name ?? '',
+      group: r.group,
     };
     const fault = this.deps.faults.match(info);
-    if (fault?.delayMs) await this.deps.clock.sleep(fault.delayMs);
+    if (fault?.delayMs) {
+      await this.deps.clock.sleep(fault.delayMs, gone.signal).catch(() => undefined);
+      if (gone.signal.aborted) return;
+    }
+    if (fault?.forbid) {
+      sendStatus(res, forbiddenStatus(info, fault.forbid.user ?? user));
+      return;
+    }
+    if (r.resource === 'selfsubjectaccessreviews') {
+      if (verb !== 'create') throw methodNotSupported(r, verb);
+      const body = parseJson(await readBody(req), req.headers['content-type']);
+      send(res, 201, this.accessReview(body));
+      return;
+    }
     if (fault?.error) {
       sendStatus(res, {
         kind: 'Status',
@@ -538,7 +584,7 @@ export class ApiFrontend {
       case 'create': {
         const body = parseJson(await readBody(req), req.headers['content-type']);
         if (sub === 'eviction' && name) {
-          sendStatus(res, await api.evict(ns ?? '', name, body, { dryRun }));
+          sendStatus(res, await api.evict(ns ?? '', name, body, { dryRun, signal: gone.signal }));
           return;
         }
         if (sub === 'binding' && name) {

@@ -263,6 +263,14 @@ export const RESOURCES: readonly ResourceType[] = [
     tracksGeneration: true,
   }),
   def({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true }),
+  // Create-only and never stored: the answer is computed (http.ts accessReview).
+  def({
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    resource: 'selfsubjectaccessreviews',
+    kind: 'SelfSubjectAccessReview',
+    namespaced: false,
+  }),
 ];
 
 /** Looks a resource up by group and plural name. */
