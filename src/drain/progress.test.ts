@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../common/fake-clock.ts';
 import type { Output } from '../common/ports.ts';
-import { FakeCluster } from '../kube/testing/fake-cluster.ts';
+import { FakeCluster, rbacForbidden } from '../kube/testing/fake-cluster.ts';
 import { DEFAULT_DRAIN_OPTIONS, drainNode, type DrainOptions } from './drainer.ts';
 import { Reporter } from './progress.ts';
 import { node, pdb, pod } from './testing/fixtures.ts';
@@ -145,4 +145,51 @@ test('-o json and -o yaml keep stdout empty for the final document: the evicting
   );
   assert.deepEqual(out.stdout, []);
   assert.deepEqual(out.stderr, ['evicting pod demo/web-1']);
+});
+
+test('a check or a watch the user may not make: one line each, naming the permission', async () => {
+  const out = capture(false, false);
+  await drain(out, false, {}, (k) => {
+    k.addPod(pod('web-1', { terminationGracePeriodSeconds: 1 }));
+    k.failNext('list', 'poddisruptionbudgets', () =>
+      rbacForbidden({ verb: 'list', resource: 'poddisruptionbudgets', group: 'policy' }),
+    );
+    k.failNext('watch', 'pods', () => rbacForbidden({ verb: 'watch', resource: 'pods' }), {
+      times: Infinity,
+    });
+    k.forbidden.add('watch nodes');
+  });
+  assert.deepEqual(out.stderr, [
+    'pre-flight: skipped pdb-never-allows, multiple-pdbs: your user may not list poddisruptionbudgets (it needs list on poddisruptionbudgets.policy at the cluster scope)',
+    'Warning: your user may not watch nodes (it needs watch on nodes at the cluster scope); polling node/worker-1 every second instead',
+    "Warning: your user may not watch pods (it needs watch on pods at the cluster scope); polling the node's pods every second instead, as kubectl does",
+  ]);
+  assert.equal(out.stdout.at(-1), 'node/worker-1 drained');
+});
+
+test('--recordon says so when it cordons the node again', async () => {
+  const out = capture(false, false);
+  let uncordoned = false;
+  await drain(out, false, { recordon: true }, (k) => {
+    k.addPod(pod('web-1', { terminationGracePeriodSeconds: 1 }));
+    k.patchNode = (
+      (patch) =>
+      async (...a: Parameters<FakeCluster['patchNode']>) => {
+        const n = await patch(...a);
+        // Someone uncordons it right after bosun's first cordon.
+        if (a[1].spec?.unschedulable === true && !uncordoned) {
+          uncordoned = true;
+          k.updateNode('worker-1', (x) => delete x.spec?.unschedulable);
+        }
+        return n;
+      }
+    )(k.patchNode.bind(k));
+  });
+  assert.ok(
+    out.stderr.includes(
+      'Warning: node/worker-1 was uncordoned outside this drain (the Node does not say by whom: no managedFields entry changed) during the drain; cordoning it again (--recordon)',
+    ),
+    out.stderr.join('\n'),
+  );
+  assert.equal(out.stdout.at(-1), 'node/worker-1 drained');
 });

@@ -90,6 +90,8 @@ export class Reporter {
         }
         for (const b of e.preflight.ignored)
           this.note(`pre-flight (ignored): ${podKey(b.pod)}: ${b.blocker.message}`);
+        for (const x of e.preflight.skipped)
+          this.note(`pre-flight: skipped ${x.checks.join(', ')}: ${x.reason}`);
         return;
       }
       case 'cordon': {
@@ -140,6 +142,20 @@ export class Reporter {
           ...e.blocked.slice(0, 8).map((b) => `  ${podKey(b.pod)}: ${b.message}`),
           ...(e.blocked.length > 8 ? [`  ... and ${e.blocked.length - 8} more blocked`] : []),
         ]);
+        return;
+      case 'polling':
+        this.note(
+          e.what === 'pods'
+            ? `Warning: ${e.reason}; polling the node's pods every second instead, as kubectl does`
+            : `Warning: ${e.reason}; polling node/${e.node} every second instead`,
+        );
+        return;
+      case 'uncordoned':
+        // Stopping is the drain's error, printed once by the command.
+        if (e.action === 'recordoned')
+          this.note(
+            `Warning: node/${e.node} was uncordoned ${e.by} during the drain; cordoning it again (--recordon)`,
+          );
         return;
       case 'retrying-watch':
         this.note(`Warning: watching the pods of node/${e.node} failed, retrying: ${e.error}`);

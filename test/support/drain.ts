@@ -21,14 +21,21 @@ export interface CliRun {
 export async function bosunOn(
   t: TestSandbox,
   argv: readonly string[],
-  opts: { signal?: AbortSignal; env?: Record<string, string> } = {},
+  opts: { signal?: AbortSignal; env?: Record<string, string>; onErr?: (line: string) => void } = {},
 ): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
   const home = mkdtempSync(join(tmpdir(), 'bosun-home-'));
   try {
     const ctx: CliContext = {
-      out: { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false },
+      out: {
+        out: (l) => out.push(l),
+        err: (l) => {
+          err.push(l);
+          opts.onErr?.(l);
+        },
+        isTTY: false,
+      },
       env: { KUBECONFIG: t.kubeconfig, PATH: process.env['PATH'], USER: 'tester', ...(opts.env ?? {}) },
       cwd: home,
       clock: systemClock,

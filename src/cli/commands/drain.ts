@@ -70,6 +70,15 @@ terminating namespace). --escalate says what to do about pods blocked too long:
 give-up stops draining the node (and uncordons it if bosun cordoned it); delete deletes the blocked
 pod, and must name a namespace or selector. Without rules bosun waits and never deletes.
 
+What the drain evicts and waits for is what the node has after the cordon: a pod bound to it
+later is evicted too, and "drained" is said only once a fresh read finds nothing left to evict. A
+node uncordoned by someone else during the drain stops it (exit 1, saying who, as far as the Node's
+managedFields tell); --recordon cordons it again and goes on instead.
+
+bosun needs no permission kubectl drain does not: a pre-flight check it may not make is skipped
+with one line naming the permission, and pods and the node are polled every second where the user
+may not watch them.
+
 Ctrl-C (or a crash) leaves the node cordoned; running the same command again continues.
 When you are ready to put the node back into service, use bosun uncordon.`;
 
@@ -135,6 +144,7 @@ interface DrainFlags {
   reason?: string;
   output?: string;
   check?: boolean;
+  recordon?: boolean;
 }
 
 function seeHelp(command: string): string {
@@ -217,7 +227,7 @@ function addDrainFlags(cmd: Command): Command {
     )
     .option(
       '--ignore-preflight-errors <checks>',
-      'Pre-flight checks whose failure does not stop the drain: all, or a comma-separated list of pdb-never-allows, multiple-pdbs, unschedulable, opt-out.',
+      'Pre-flight checks whose failure does not stop the drain: all, or a comma-separated list of pdb-never-allows, multiple-pdbs, unschedulable, opt-out, forbidden.',
     )
     .option(
       '--escalate <rule>',
@@ -226,6 +236,10 @@ function addDrainFlags(cmd: Command): Command {
       [],
     )
     .option('--eviction-concurrency <n>', 'Eviction (or deletion) requests in flight at once.', '64')
+    .option(
+      '--recordon',
+      'If someone uncordons the node during the drain, cordon it again and continue (default: stop with an error).',
+    )
     .option('--reason <text>', 'Why the node is taken out of service, recorded on the node with the cordon.');
 }
 
@@ -291,6 +305,7 @@ async function drainOptions(
     escalation: { rules },
     concurrency: parseInt10(f.evictionConcurrency, '--eviction-concurrency', command, 1),
     chunkSize: parseInt10(f.chunkSize, '--chunk-size', command, 0),
+    recordon: f.recordon === true,
   };
 }
 
@@ -445,6 +460,7 @@ async function printPlan(plans: readonly NodePlan[], ctx: CliContext, format: st
             name: p.node.metadata.name,
             drainable: p.refusals.length === 0 && p.preflight.blockers.length === 0,
             longestGraceSeconds: p.preflight.longestGraceSeconds,
+            ...(p.preflight.skipped.length > 0 ? { skipped: p.preflight.skipped } : {}),
             pods: p.preflight.predictions.map((x) => ({
               namespace: x.pod.namespace,
               name: x.pod.name,
@@ -467,6 +483,8 @@ async function printPlan(plans: readonly NodePlan[], ctx: CliContext, format: st
     return ok;
   }
   const rows: string[][] = [];
+  for (const x of plans[0]?.preflight.skipped ?? [])
+    ctx.out.err(`pre-flight: skipped ${x.checks.join(', ')}: ${x.reason}`);
   for (const p of plans) {
     for (const x of p.preflight.predictions) {
       const blocked = x.blockers.filter((b) => !p.preflight.ignored.some((i) => i.blocker === b));
@@ -628,6 +646,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
           '--check and --dry-run cannot be used together: --check already changes nothing',
           { hint: seeHelp('drain') },
         );
+      const startedAt = ctx.clock.now().getTime();
       const base = await drainOptions(f, 'drain', { warn: (l) => ctx.out.err(l) });
       const opts: DrainOptions = {
         ...base,
@@ -635,8 +654,14 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
       };
       const { kube } = await kubePort(cmd, ctx);
       const drain = await import('../../drain/index.ts');
-      const reads = drain.startPlanReads(kube, opts);
-      const nodes = await resolveNodes(kube, names, f.selector, 'drain');
+      // The plan's reads start with the nodes' own (the pods of the named nodes are kept whole).
+      const resolving = resolveNodes(kube, names, f.selector, 'drain');
+      const reads = drain.startPlanReads(
+        kube,
+        opts,
+        resolving.then((ns) => ns.map((n) => n.metadata.name ?? '')),
+      );
+      const nodes = await resolving;
       if (nodes.length === 0) return void ctx.out.err('No resources found');
       if (f.check) {
         const plans = await drain.planDrain(nodes, opts, { kube, clock: ctx.clock, reads });
@@ -657,6 +682,7 @@ export function registerDrainCommands(program: Command, ctx: CliContext): void {
         clock: ctx.clock,
         observer: reporter.drain,
         signal: ctx.signal,
+        startedAt,
       });
       if (isDocumentFormat(format))
         ctx.out.out(await formatDocument(drainJson(results, opts.dryRun), format));
