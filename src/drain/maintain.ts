@@ -330,7 +330,7 @@ export async function maintainNode(
         if (
           d.outcome === 'refused' ||
           d.outcome === 'preflight-blocked' ||
-          (d.outcome === 'gave-up' && !d.cordoned)
+          ((d.outcome === 'gave-up' || d.outcome === 'uncordoned') && !d.cordoned)
         )
           await clearState();
         if (d.outcome === 'interrupted') throw new Interrupted();
