@@ -1101,6 +1101,10 @@ class NodeDrain {
   }
 
   private observeNode(n: Node): void {
+    // An event older than bosun's own last write of the node (its answer can overtake the watch).
+    const rv = Number(n.metadata.resourceVersion);
+    const mine = Number(this.lastNode.metadata.resourceVersion);
+    if (Number.isInteger(rv) && Number.isInteger(mine) && rv < mine) return;
     if (n.spec?.unschedulable === true) {
       this.lastNode = n;
       return;

@@ -101,35 +101,44 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
     return { items, resourceVersion };
   }
 
-  function watchNodes(
-    opts: { name: string; resourceVersion: string },
-    onEvent: (e: WatchEvent<Node>) => void,
+  /** Watches a list path, passing each event on; a 410 or other ERROR event rejects as a KubeApiError. */
+  function watchList<T>(
+    target: RequestTarget,
+    path: string,
+    query: Record<string, string | undefined>,
+    onEvent: (e: WatchEvent<T>) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const target = { resource: 'nodes', name: opts.name, verb: 'watch' };
     return clients
       .watch(
-        {
-          path: '/api/v1/nodes',
-          query: {
-            fieldSelector: `metadata.name=${opts.name}`,
-            resourceVersion: opts.resourceVersion,
-            allowWatchBookmarks: true,
-          },
-        },
+        { path, query: { ...query, allowWatchBookmarks: true } },
         (type, obj) => {
           if (type === 'ERROR') {
             const st = parseStatus(obj);
             throw fromStatus(typeof st?.['code'] === 'number' ? st['code'] : 500, st, target);
           }
           if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' || type === 'BOOKMARK')
-            onEvent({ type, object: obj as Node });
+            onEvent({ type, object: obj as T });
         },
         signal,
       )
       .catch((e: unknown) => {
         if (!signal.aborted) throw toKubeError(e, target, { cancelled: false });
       });
+  }
+
+  function watchNodes(
+    opts: { name: string; resourceVersion: string },
+    onEvent: (e: WatchEvent<Node>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    return watchList(
+      { resource: 'nodes', name: opts.name, verb: 'watch' },
+      '/api/v1/nodes',
+      { fieldSelector: `metadata.name=${opts.name}`, resourceVersion: opts.resourceVersion },
+      onEvent,
+      signal,
+    );
   }
 
   async function reviewAccess(attrs: ResourceAttributes, opts: RequestOptions = {}): Promise<AccessReview> {
@@ -168,31 +177,17 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
     onEvent: (e: WatchEvent<Pod>) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const target = { resource: 'pods', namespace: opts.namespace, verb: 'watch' };
-    return clients
-      .watch(
-        {
-          path: podsPath(opts.namespace),
-          query: {
-            fieldSelector: opts.fieldSelector,
-            labelSelector: opts.labelSelector,
-            resourceVersion: opts.resourceVersion,
-            allowWatchBookmarks: true,
-          },
-        },
-        (type, obj) => {
-          if (type === 'ERROR') {
-            const st = parseStatus(obj);
-            throw fromStatus(typeof st?.['code'] === 'number' ? st['code'] : 500, st, target);
-          }
-          if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' || type === 'BOOKMARK')
-            onEvent({ type, object: obj as Pod });
-        },
-        signal,
-      )
-      .catch((e: unknown) => {
-        if (!signal.aborted) throw toKubeError(e, target, { cancelled: false });
-      });
+    return watchList(
+      { resource: 'pods', namespace: opts.namespace, verb: 'watch' },
+      podsPath(opts.namespace),
+      {
+        fieldSelector: opts.fieldSelector,
+        labelSelector: opts.labelSelector,
+        resourceVersion: opts.resourceVersion,
+      },
+      onEvent,
+      signal,
+    );
   }
 
   function removalBody(name: string, namespace: string, opts: PodRemovalOptions): Record<string, unknown> {
