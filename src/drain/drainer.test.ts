@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock } from '../common/fake-clock.ts';
+import { FakeClock, flushAsync } from '../common/fake-clock.ts';
 import { FakeCluster, rbacForbidden } from '../kube/testing/fake-cluster.ts';
 import { fromStatus } from '../kube/errors.ts';
 import { UsageError } from '../common/errors.ts';
@@ -9,6 +9,7 @@ import {
   DEFAULT_DRAIN_OPTIONS,
   drainNode,
   drainNodes,
+  startPlanReads,
   type DrainEvent,
   type DrainOptions,
 } from './drainer.ts';
@@ -861,4 +862,23 @@ test('a drain that stops on a failure waits for its evictions in flight before i
   assert.equal(r.outcome, 'failed');
   assert.match(r.message ?? '', /bad watch/);
   assert.equal(inflight, 0, 'an eviction still in flight when the drain returned');
+});
+
+test('the plan reads never hold more than one chunk of pods, however late the nodes are named', async () => {
+  const s = setup();
+  for (let i = 0; i < 10; i++) s.kube.addPod(web(i, i % 2 === 0 ? 'worker-1' : 'worker-2'));
+  let name: (n: string[]) => void = () => undefined;
+  const names = new Promise<string[]>((resolve) => (name = resolve));
+  const reads = startPlanReads(s.kube, { disableEviction: false, chunkSize: 2 }, names);
+  await flushAsync(20);
+  assert.equal(s.kube.calls('list', 'pods').length, 1, 'the next chunk waits for the names');
+  name(['worker-1']);
+  const r = await reads;
+  assert.ok(r.ok);
+  assert.equal(s.kube.calls('list', 'pods').length, 5);
+  assert.deepEqual(
+    r.scan.onNodes.get('worker-1')?.map((p) => p.metadata.name),
+    ['web-0', 'web-2', 'web-4', 'web-6', 'web-8'],
+  );
+  assert.equal(r.scan.seen, 10);
 });

@@ -266,16 +266,15 @@ export function startPlanReads(
           throw e;
         },
       );
-  // Chunks that come before the names and the budgets are known wait for them (one or two chunks).
+  // The pass waits for the names and the budgets before it takes its first chunk in (and asks for
+  // the next only then), so it never holds more than one chunk.
   let scanner: PodScanner | undefined;
-  const early: Pod[][] = [];
   const ready = Promise.all([names, pdbs]).then(([n, p]) => {
     scanner = new PodScanner(new Set(n), p.pdbs);
-    for (const c of early.splice(0)) scanner.add(c);
   });
-  const scan = kube.scanPods({ chunkSize: opts.chunkSize, ...req }, (chunk) => {
-    if (scanner) scanner.add(chunk);
-    else early.push(chunk);
+  const scan = kube.scanPods({ chunkSize: opts.chunkSize, ...req }, async (chunk) => {
+    await ready;
+    scanner?.add(chunk);
   });
   return Promise.all([kube.listNodes(req), pdbs, scan, ready, names]).then(
     ([allNodes, p, s, , n]): PlanReads => ({

@@ -67,7 +67,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
 
   async function scanPods(
     opts: ListOptions,
-    onChunk: (items: Pod[]) => void,
+    onChunk: (items: Pod[]) => void | Promise<void>,
   ): Promise<{ resourceVersion: string }> {
     let cont: string | undefined;
     let rv = '';
@@ -86,7 +86,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
           signal: opts.signal,
         },
       );
-      onChunk(list.items ?? []);
+      await onChunk(list.items ?? []);
       cont = list.metadata?.continue || undefined;
       rv = list.metadata?.resourceVersion ?? rv;
     } while (cont);

@@ -93,9 +93,13 @@ export interface NodePods {
   /**
    * Lists pods chunk by chunk (ListOptions.chunkSize per response, following `continue`) and hands
    * each chunk to onChunk without keeping it, so a caller that only sums what it reads holds one
-   * chunk at a time. Resolves with the list's resourceVersion.
+   * chunk at a time; the next chunk is asked for once onChunk's promise (if it returns one) settles.
+   * Resolves with the list's resourceVersion.
    */
-  scanPods(opts: ListOptions, onChunk: (items: Pod[]) => void): Promise<{ resourceVersion: string }>;
+  scanPods(
+    opts: ListOptions,
+    onChunk: (items: Pod[]) => void | Promise<void>,
+  ): Promise<{ resourceVersion: string }>;
   /** @throws KubeApiError NotFound when the pod does not exist. */
   getPod(namespace: string, name: string, opts?: RequestOptions): Promise<Pod>;
   /** POSTs a policy/v1 Eviction. 429 when a PDB refuses; 404 when the pod is already gone. */

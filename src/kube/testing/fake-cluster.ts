@@ -552,7 +552,10 @@ export class FakeCluster implements NodePods, NodeHealth {
   }
 
   /** Chunks of chunkSize (default 500), in the order listPods returns, one recorded list call each, as the API pages them. */
-  async scanPods(opts: ListOptions, onChunk: (items: Pod[]) => void): Promise<{ resourceVersion: string }> {
+  async scanPods(
+    opts: ListOptions,
+    onChunk: (items: Pod[]) => void | Promise<void>,
+  ): Promise<{ resourceVersion: string }> {
     const size = opts.chunkSize === 0 ? Infinity : (opts.chunkSize ?? 500);
     let from = 0;
     let rv = '';
@@ -569,7 +572,7 @@ export class FakeCluster implements NodePods, NodeHealth {
         if (rv === '') rv = String(this.rv);
         return { items: all.slice(from, from + size).map(clone), more: from + size < all.length };
       }, opts.signal);
-      onChunk(page.items);
+      await onChunk(page.items);
       if (!page.more) return { resourceVersion: rv };
       from += size;
     }
