@@ -474,14 +474,31 @@ export class ApiFrontend {
     q: URLSearchParams,
     user: string,
   ): Promise<void> {
-    const { r, namespace: ns } = route;
-    const method = req.method ?? 'GET';
-    const verb = this.verbOf(route, method, q);
-    // The request's context: done when the client goes away before the answer.
+    const verb = this.verbOf(route, req.method ?? 'GET', q);
+    // The request's context: done when the client goes away before the answer. (A stream the
+    // client resets closes the response with writableFinished true over h2: only the handler knows.)
     const gone = new AbortController();
+    let answered = false;
     res.on('close', () => {
-      if (!res.writableFinished) gone.abort();
+      if (!answered) gone.abort();
     });
+    try {
+      await this.serveResourceWith(route, req, res, q, user, verb, gone.signal);
+    } finally {
+      answered = true;
+    }
+  }
+
+  private async serveResourceWith(
+    route: Route,
+    req: IncomingMessage,
+    res: ServerResponse,
+    q: URLSearchParams,
+    user: string,
+    verb: string,
+    gone: AbortSignal,
+  ): Promise<void> {
+    const { r, namespace: ns } = route;
     const sub = route.subresource ?? '';
     if (
       sub &&
@@ -499,8 +516,8 @@ export class ApiFrontend {
     };
     const fault = this.deps.faults.match(info);
     if (fault?.delayMs) {
-      await this.deps.clock.sleep(fault.delayMs, gone.signal).catch(() => undefined);
-      if (gone.signal.aborted) return;
+      await this.deps.clock.sleep(fault.delayMs, gone).catch(() => undefined);
+      if (gone.aborted) return;
     }
     if (fault?.forbid) {
       sendStatus(res, forbiddenStatus(info, fault.forbid.user ?? user));
@@ -584,7 +601,7 @@ export class ApiFrontend {
       case 'create': {
         const body = parseJson(await readBody(req), req.headers['content-type']);
         if (sub === 'eviction' && name) {
-          sendStatus(res, await api.evict(ns ?? '', name, body, { dryRun, signal: gone.signal }));
+          sendStatus(res, await api.evict(ns ?? '', name, body, { dryRun, signal: gone }));
           return;
         }
         if (sub === 'binding' && name) {
