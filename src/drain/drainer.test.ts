@@ -882,3 +882,55 @@ test('the plan reads never hold more than one chunk of pods, however late the no
   );
   assert.equal(r.scan.seen, 10);
 });
+
+test("an eviction the API server approved but never carried out (the pod in its budget's disruptedPods) is completed by deleting the pod", async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2, 'worker-2'));
+  const b = pdb('web', 'web', {
+    maxUnavailable: 1,
+    currentHealthy: 1,
+    desiredHealthy: 1,
+    expectedPods: 2,
+    disruptionsAllowed: 0,
+  });
+  // An earlier drain, killed between the budget's update and the delete, left web-1 recorded.
+  b.status = { ...b.status, disruptedPods: { 'web-1': '2024-12-31T23:59:30Z' } };
+  s.kube.addPdb(b);
+  const r = await run(s, { timeoutMs: 60_000 });
+  assert.equal(r.outcome, 'drained', r.message);
+  assert.deepEqual(
+    s.kube.calls('delete').map((a) => a.name),
+    ['web-1'],
+  );
+  assert.ok(
+    s.events.some((e) => e.type === 'completing' && e.pod.name === 'web-1' && e.budget === 'demo/web'),
+    'says so',
+  );
+  assert.equal(r.pods[0]?.outcome, 'evicted');
+});
+
+test('without permission to delete pods, an approved eviction left undone is waited for instead', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2, 'worker-2'));
+  const b = pdb('web', 'web', {
+    maxUnavailable: 1,
+    currentHealthy: 1,
+    desiredHealthy: 1,
+    expectedPods: 2,
+    disruptionsAllowed: 0,
+  });
+  b.status = { ...b.status, disruptedPods: { 'web-1': '2024-12-31T23:59:30Z' } };
+  s.kube.addPdb(b);
+  s.kube.failNext(
+    'delete',
+    'pods',
+    () => rbacForbidden({ verb: 'delete', resource: 'pods', namespace: 'demo', name: 'web-1' }),
+    { times: Infinity },
+  );
+  const r = await run(s, { timeoutMs: 20_000 });
+  assert.equal(r.outcome, 'timeout');
+  assert.equal(s.kube.calls('delete').length, 1, 'tried once');
+  assert.match(r.message ?? '', /its status.disruptedPods holds 1 running pod \(demo\/web-1\)/);
+});

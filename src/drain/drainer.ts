@@ -202,6 +202,12 @@ export type DrainEvent =
   | { type: 'retrying-watch'; node: string; error: string }
   /** The user may not watch pods (or the node): they are polled every second instead, as kubectl does. */
   | { type: 'polling'; node: string; what: 'pods' | 'node'; reason: string }
+  /**
+   * The pod's eviction was approved before (its budget's status.disruptedPods records it) but never
+   * carried out: the client that asked went away before the pod was deleted. The drain deletes it,
+   * which is what that eviction was to do (the budget has counted it out already).
+   */
+  | { type: 'completing'; node: string; pod: PodRef; budget: string; since: string }
   /** Someone else uncordoned the node during the drain: the drain stopped, or cordoned it again. */
   | { type: 'uncordoned'; node: string; by: string; action: 'stopped' | 'recordoned' }
   | { type: 'drained'; node: string; dryRun: DryRun };
@@ -780,6 +786,8 @@ interface PodState {
   cutOff?: boolean;
   /** It appeared on the node after the pre-flight and kubectl's rules refuse it. */
   refusedLater?: boolean;
+  /** Completing an eviction approved earlier but never carried out: next, by DELETE; refused: may not. */
+  complete?: 'next' | 'refused';
 }
 
 const DONE: ReadonlySet<Phase> = new Set<Phase>(['gone', 'skipped-wait', 'failed']);
@@ -1151,7 +1159,7 @@ class NodeDrain {
       signal: this.signal,
     };
     const call =
-      s.via === 'evict'
+      s.via === 'evict' && s.complete !== 'next'
         ? this.deps.kube.evictPod(s.ref.namespace, s.ref.name, removal)
         : this.deps.kube.deletePod(s.ref.namespace, s.ref.name, { ...removal, uid: s.ref.uid });
     this.call(call)
@@ -1183,9 +1191,17 @@ class NodeDrain {
       else this.markGone(s);
       return;
     }
-    if (isKubeApiError(e) && e.status === 409 && s.via === 'delete') {
+    if (isKubeApiError(e) && e.status === 409 && (s.via === 'delete' || s.complete === 'next')) {
       // The UID precondition failed: the pod we meant is gone and a new one has its name.
       this.markGone(s);
+      return;
+    }
+    if (s.complete === 'next') {
+      // The DELETE that was to complete an approved eviction failed: back to evicting (and
+      // waiting for the entry to expire when the user may not delete pods).
+      s.complete = isForbidden(e) ? 'refused' : undefined;
+      s.phase = 'blocked';
+      s.nextAttemptAt = this.now() + (s.blocked ? this.backoff(s, s.blocked) : this.opts.retryMinMs);
       return;
     }
     if (!isKubeApiError(e)) {
@@ -1207,6 +1223,26 @@ class NodeDrain {
     if (this.opts.dryRun === 'server') {
       s.phase = 'failed';
       s.failure = blocked.message;
+      return;
+    }
+    const approved = blocked.budget?.held.find((h) => h.pod === podKey(s.ref));
+    if (
+      approved &&
+      blocked.budget &&
+      s.complete === undefined &&
+      this.opts.dryRun === 'none' &&
+      !s.pod.metadata.deletionTimestamp
+    ) {
+      s.complete = 'next';
+      s.phase = 'queued';
+      s.nextAttemptAt = now;
+      this.emit({
+        type: 'completing',
+        node: this.name,
+        pod: s.ref,
+        budget: `${blocked.budget.namespace}/${blocked.budget.name}`,
+        since: approved.since,
+      });
       return;
     }
     s.phase = blocked.retry ? 'blocked' : 'stuck';

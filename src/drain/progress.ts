@@ -150,6 +150,11 @@ export class Reporter {
             : `Warning: ${e.reason}; polling node/${e.node} every second instead`,
         );
         return;
+      case 'completing':
+        this.note(
+          `pod ${podKey(e.pod)}: its eviction was approved at ${e.since} (PodDisruptionBudget ${e.budget} counts it in status.disruptedPods) but the pod was never deleted; deleting it to complete the eviction`,
+        );
+        return;
       case 'uncordoned':
         // Stopping is the drain's error, printed once by the command.
         if (e.action === 'recordoned')
