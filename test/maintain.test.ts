@@ -34,7 +34,7 @@ describe('bosun maintain on the sandbox', () => {
     const r = await bosunOn(t, rebootArgs(node));
     assert.equal(r.code, 0, r.err.join('\n'));
     assert.deepEqual(
-      r.out.filter((l) => !l.startsWith('pod/')),
+      r.out.filter((l) => !l.startsWith('pod/') && !l.startsWith('evicting pod ')),
       [`node/${node} cordoned`, `node/${node} drained`, `node/${node} uncordoned`, `node/${node} maintained`],
     );
     const n = await getNode(t, node);

@@ -166,6 +166,106 @@ describe('sandbox with the real kubectl', () => {
     assert.ok(still.some((p) => p.metadata.name === pg.metadata.name && p.status.phase === 'Running'));
     await s.kubectl(['uncordon', node]);
   });
+
+  test('kubectl scale: StatefulSets, ReplicaSets and Deployments serve the scale subresource (autoscaling/v1 Scale)', async () => {
+    const template = (app: string): Record<string, unknown> => ({
+      metadata: { labels: { app } },
+      spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
+    });
+    const objects = [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'scaled-sts', namespace: 'default' },
+        spec: {
+          replicas: 1,
+          serviceName: 'scaled-sts',
+          selector: { matchLabels: { app: 'scaled-sts' } },
+          template: template('scaled-sts'),
+        },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: { name: 'scaled-rs', namespace: 'default' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'scaled-rs' } },
+          template: template('scaled-rs'),
+        },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'scaled-deploy', namespace: 'default' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'scaled-deploy' } },
+          template: template('scaled-deploy'),
+        },
+      },
+    ];
+    for (const o of objects) {
+      const c = await s.kubectl(['create', '--validate=false', '-f', '-'], { input: JSON.stringify(o) });
+      assert.equal(c.code, 0, c.stderr);
+    }
+    try {
+      for (const [kind, name] of [
+        ['statefulset', 'scaled-sts'],
+        ['replicaset', 'scaled-rs'],
+        ['deployment', 'scaled-deploy'],
+      ] as const) {
+        const r = await s.kubectl(['scale', kind, name, '--replicas', '3']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout.trim(), `${kind}.apps/${name} scaled`);
+        const scale = JSON.parse(
+          (await s.kubectl(['get', '--raw', `/apis/apps/v1/namespaces/default/${kind}s/${name}/scale`]))
+            .stdout,
+        ) as {
+          kind: string;
+          apiVersion: string;
+          metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string };
+          spec: { replicas: number };
+          status: { replicas: number; selector: string };
+        };
+        assert.equal(scale.kind, 'Scale');
+        assert.equal(scale.apiVersion, 'autoscaling/v1');
+        assert.equal(scale.metadata.name, name);
+        assert.ok(scale.metadata.uid && scale.metadata.resourceVersion);
+        assert.equal(scale.spec.replicas, 3);
+        assert.equal(scale.status.selector, `app=${name}`);
+        await eventually(`${name} has 3 pods running`, async () => {
+          const pods = await s.kubectlJson<PodList>(['get', 'pods', '-n', 'default', '-l', `app=${name}`]);
+          return pods.items.filter((p) => p.status.phase === 'Running').length === 3;
+        });
+        // --current-replicas makes kubectl GET the scale, check it, and PUT it back.
+        const wrong = await s.kubectl(['scale', kind, name, '--current-replicas', '2', '--replicas', '1']);
+        assert.notEqual(wrong.code, 0);
+        assert.match(wrong.stderr, /Expected replicas to be 2, was 3/);
+        const down = await s.kubectl(['scale', kind, name, '--current-replicas', '3', '--replicas', '1']);
+        assert.equal(down.code, 0, down.stderr);
+        const obj = await s.kubectlJson<{ spec: { replicas: number } }>(['get', kind, name, '-n', 'default']);
+        assert.equal(obj.spec.replicas, 1);
+      }
+      const bad = await s.kubectl([
+        'scale',
+        'daemonset',
+        'kube-proxy',
+        '-n',
+        'kube-system',
+        '--replicas',
+        '2',
+      ]);
+      assert.notEqual(bad.code, 0, 'DaemonSets have no scale subresource');
+    } finally {
+      for (const [kind, name] of [
+        ['statefulset', 'scaled-sts'],
+        ['replicaset', 'scaled-rs'],
+        ['deployment', 'scaled-deploy'],
+      ])
+        await s.kubectl(['delete', kind ?? '', name ?? '', '-n', 'default']);
+    }
+  });
 });
 
 describe('etcdctl against the sandbox etcd', () => {

@@ -209,3 +209,31 @@ test('the webhook name and its reason are quoted', () => {
 test('Retry-After is kept', () => {
   assert.equal(classifyEviction(f(429, 'TooManyRequests', 'slow down', [], 7), web, []).retryAfterSeconds, 7);
 });
+
+test('a budget held down by status.disruptedPods entries of evictions that never deleted their pods says so', () => {
+  const now = new Date('2025-01-01T00:01:00Z');
+  const held = pdb('web-pdb', 'web', {
+    maxUnavailable: 1,
+    currentHealthy: 2,
+    desiredHealthy: 3,
+    expectedPods: 3,
+    disruptionsAllowed: 0,
+  });
+  held.status = {
+    ...held.status,
+    // web-3 was evicted 30 s ago and still runs; web-1's entry is a second old: its eviction is in progress.
+    disruptedPods: { 'web-3': '2025-01-01T00:00:30Z', 'web-1': '2025-01-01T00:00:59Z' },
+  };
+  const live = [web, pod('web-3', { labels: { app: 'web' } })];
+  const b = classifyEviction(budget429, web, [held], live, now);
+  assert.equal(b.kind, 'budget-exhausted');
+  assert.deepEqual(b.budget?.held, [{ pod: 'demo/web-3', since: '2025-01-01T00:00:30Z' }]);
+  assert.match(
+    b.message,
+    /^PodDisruptionBudget demo\/web-pdb \(maxUnavailable: 1\): 2 of 3 pods healthy, needs 2, allows 0 disruptions now; its status.disruptedPods holds 1 running pod \(demo\/web-3\) out of currentHealthy: evictions that never deleted them, dropped by kube-controller-manager 2 minutes after they were made \(until 2025-01-01T00:02:30Z\)$/,
+  );
+  // Without the time, or once the pod is being deleted, nothing is said.
+  assert.equal(classifyEviction(budget429, web, [held], live).budget?.held.length, 0);
+  const deleting = [web, pod('web-3', { labels: { app: 'web' }, deletionTimestamp: '2025-01-01T00:00:31Z' })];
+  assert.equal(classifyEviction(budget429, web, [held], deleting, now).budget?.held.length, 0);
+});

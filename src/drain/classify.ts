@@ -5,7 +5,7 @@
 // Pure: gets the failure and the objects, returns a classification.
 import type { Pod, PodDisruptionBudget } from '../kube/types.ts';
 import { isPodReady } from '../kube/pods.ts';
-import { budgetNumbers, budgetsFor, describeBudget, type BudgetNumbers } from './preflight.ts';
+import { budgetNumbers, budgetsFor, describeBudget, heldEntries, type BudgetNumbers } from './preflight.ts';
 
 /** The parts of a failed API answer classification reads (KubeApiError has them all). */
 export interface ApiFailure {
@@ -68,14 +68,33 @@ const BUDGET_CAUSE = /The disruption budget (\S+) needs (\d+) healthy pods and h
 const BUDGET_PENDING = /The disruption budget (\S+) is still being processed/;
 
 /**
+ * The budget's status.disruptedPods entries that may hold a live pod: every entry but those of
+ * pods known to be deleting or gone (heldEntries then keeps those old enough to be stale).
+ */
+function disruptedEntries(pdb: PodDisruptionBudget, pods: readonly Pod[]): { pod: string; since: string }[] {
+  const ns = pdb.metadata.namespace ?? 'default';
+  const byName = new Map(
+    pods.filter((p) => (p.metadata.namespace ?? 'default') === ns).map((p) => [p.metadata.name, p]),
+  );
+  return Object.entries(pdb.status?.disruptedPods ?? {})
+    .filter(([name]) => {
+      const p = byName.get(name);
+      return p === undefined || p.metadata.deletionTimestamp === undefined;
+    })
+    .map(([name, since]) => ({ pod: `${ns}/${name}`, since }));
+}
+
+/**
  * Classifies a refused eviction of pod, given the PDBs (and pods, for budget numbers) as they are
- * now.
+ * now. With `now`, a budget held down by status.disruptedPods entries of evictions that never
+ * deleted their pods says so.
  */
 export function classifyEviction(
   failure: ApiFailure,
   pod: Pod,
   pdbs: readonly PodDisruptionBudget[],
   pods: readonly Pod[] = [],
+  now?: Date,
 ): Blocked {
   const retryAfter =
     failure.retryAfterSeconds !== undefined ? { retryAfterSeconds: failure.retryAfterSeconds } : {};
@@ -124,7 +143,9 @@ export function classifyEviction(
     if (budgetCause || covering.length === 1) {
       const m = budgetCause ? BUDGET_CAUSE.exec(budgetCause.message) : null;
       const pdb = covering.find((b) => b.metadata.name === m?.[1]) ?? covering[0];
-      const numbers = pdb ? budgetNumbers(pdb, pods) : undefined;
+      const numbers = pdb
+        ? budgetNumbers(pdb, pods, heldEntries(disruptedEntries(pdb, pods), now))
+        : undefined;
       if (numbers && m) {
         // The server's numbers are the truth at the moment it refused.
         numbers.desiredHealthy = Number(m[2]);

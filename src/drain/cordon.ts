@@ -65,20 +65,22 @@ async function patchWithRetry(
   node: Node,
   decide: (n: Node) => NodePatch | undefined,
   dryRun: DryRun,
+  signal?: AbortSignal,
 ): Promise<{ node: Node; patched: boolean }> {
   let current = node;
+  const req = signal ? { signal } : {};
   for (let attempt = 0; ; attempt++) {
     const patch = decide(current);
     if (patch === undefined) return { node: current, patched: false };
     if (dryRun === 'client') return { node: current, patched: true };
     try {
       return {
-        node: await deps.kube.patchNode(name, patch, { dryRun: dryRun === 'server' }),
+        node: await deps.kube.patchNode(name, patch, { dryRun: dryRun === 'server', ...req }),
         patched: true,
       };
     } catch (e) {
       if (!isConflict(e) || attempt >= MAX_CONFLICT_RETRIES) throw e;
-      current = await deps.kube.getNode(name);
+      current = await deps.kube.getNode(name, req);
     }
   }
 }
@@ -90,10 +92,16 @@ async function patchWithRetry(
  */
 export async function cordonNode(
   name: string,
-  opts: { owner: CordonOwner; dryRun: DryRun; node?: Node },
+  opts: {
+    owner: CordonOwner;
+    dryRun: DryRun;
+    node?: Node;
+    /** Aborts the requests (a caller's deadline). */
+    signal?: AbortSignal;
+  },
   deps: CordonDeps,
 ): Promise<CordonResult> {
-  const node = opts.node ?? (await deps.kube.getNode(name));
+  const node = opts.node ?? (await deps.kube.getNode(name, opts.signal ? { signal: opts.signal } : {}));
   const res = await patchWithRetry(
     deps,
     name,
@@ -106,6 +114,7 @@ export async function cordonNode(
             metadata: { annotations: cordonAnnotations(opts.owner, deps.clock.now()) },
           },
     opts.dryRun,
+    opts.signal,
   );
   if (!res.patched)
     return withInfo(
@@ -148,10 +157,12 @@ export async function uncordonNode(
     node?: Node;
     /** Annotations to set in the same patch (maintain keeps its state until workloads are restored). */
     setAnnotations?: Record<string, string>;
+    /** Aborts the requests (a caller's deadline). */
+    signal?: AbortSignal;
   },
   deps: CordonDeps,
 ): Promise<CordonResult> {
-  const node = opts.node ?? (await deps.kube.getNode(name));
+  const node = opts.node ?? (await deps.kube.getNode(name, opts.signal ? { signal: opts.signal } : {}));
   let refused: Node | undefined;
   const res = await patchWithRetry(
     deps,
@@ -175,6 +186,7 @@ export async function uncordonNode(
       return { spec: { unschedulable: null }, metadata: { annotations } };
     },
     opts.dryRun,
+    opts.signal,
   );
   if (refused) {
     return withInfo(

@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock } from '../common/fake-clock.ts';
-import { FakeCluster } from '../kube/testing/fake-cluster.ts';
+import { FakeClock, flushAsync } from '../common/fake-clock.ts';
+import { FakeCluster, rbacForbidden } from '../kube/testing/fake-cluster.ts';
 import { fromStatus } from '../kube/errors.ts';
+import { UsageError } from '../common/errors.ts';
 import { CORDONED_BY, CORDON_REASON, DRAIN_STATE } from '../kube/annotations.ts';
 import {
   DEFAULT_DRAIN_OPTIONS,
   drainNode,
   drainNodes,
+  startPlanReads,
   type DrainEvent,
   type DrainOptions,
 } from './drainer.ts';
@@ -232,7 +234,13 @@ test('the first eviction waits only for one batch of reads, the DaemonSet lookup
   // The node, nodes, pods and budgets read together (100), the DaemonSet (100), the cordon (100).
   // The drain state is written alongside the evictions; the watch starts from the pre-flight's list.
   assert.equal((firstEviction?.at ?? 0) - T0, 300);
-  assert.equal(s.kube.calls('list', 'pods').length, 1, 'the pods are listed once');
+  const lists = s.kube.calls('list', 'pods');
+  assert.equal(lists.filter((a) => a.fieldSelector === undefined).length, 1, 'the pods are listed once');
+  // ... and the node's once more after the last deletion, to confirm it has none left.
+  assert.deepEqual(
+    lists.filter((a) => a.fieldSelector !== undefined).map((a) => a.fieldSelector),
+    ['spec.nodeName=worker-1'],
+  );
   assert.equal(
     s.kube.nodes.get('worker-1')?.metadata.annotations?.[DRAIN_STATE]?.includes('"drained"'),
     true,
@@ -260,7 +268,11 @@ test('a node drained after an earlier one took long lists its pods again instead
     rs.map((r) => r.outcome),
     ['drained', 'drained'],
   );
-  assert.equal(s.kube.calls('list', 'pods').length, 2, "the pre-flight's list, then worker-2's own");
+  const lists = s.kube.calls('list', 'pods').map((a) => a.fieldSelector ?? 'all');
+  // The pre-flight's list, then worker-2's own; and each node's confirming read after its last deletion.
+  assert.equal(lists.filter((l) => l === 'all').length, 1);
+  assert.equal(lists.filter((l) => l === 'spec.nodeName=worker-2').length, 2);
+  assert.equal(lists.filter((l) => l === 'spec.nodeName=worker-1').length, 1);
 });
 
 test('--disable-eviction deletes with a UID precondition and ignores budgets; --grace-period is passed on', async () => {
@@ -346,21 +358,31 @@ test('--skip-wait-for-delete-timeout: the deadline counts even when the eviction
   assert.equal(s.clock.now().getTime() - T0, 21_000);
 });
 
-test('a pod replaced by a new one with the same name counts as gone', async () => {
+test('a pod replaced by a new one with the same name counts as gone (and the new one, on the node, is drained too)', async () => {
   const s = setup();
   s.kube.termination = 'manual';
   s.kube.addPod(pod('db-0', { node: 'worker-1', owner: { kind: 'StatefulSet', name: 'db' } }));
+  const events: DrainEvent[] = [];
   const p = s.clock.runUntilSettled(
-    drainNode('worker-1', opts({ timeoutMs: 60_000 }), { kube: s.kube, clock: s.clock }),
+    drainNode('worker-1', opts({ timeoutMs: 60_000 }), {
+      kube: s.kube,
+      clock: s.clock,
+      observer: (e) => events.push(e),
+    }),
   );
+  const first = s.kube.pods.get('demo/db-0')?.metadata.uid;
   void s.clock.sleep(3000).then(() => {
     // The kubelet finished it without a DELETED reaching us, and the StatefulSet made a new db-0 here.
     s.kube.pods.delete('demo/db-0');
     s.kube.addPod(pod('db-0', { node: 'worker-1', owner: { kind: 'StatefulSet', name: 'db' } }));
   });
+  void s.clock.sleep(4000).then(() => s.kube.finishTermination('demo', 'db-0'));
   const r = await p;
   assert.equal(r.outcome, 'drained');
-  assert.equal(s.clock.now().getTime() - T0, 3000);
+  const removed = events.filter((e) => e.type === 'removed').map((e) => e.type === 'removed' && e.pod.uid);
+  assert.equal(removed[0], first, 'the first db-0 counted as gone when its successor appeared');
+  assert.equal(s.kube.calls('evict').length, 2, 'the successor, bound to the cordoned node, was evicted too');
+  assert.equal(s.clock.now().getTime() - T0, 4000);
 });
 
 test('a watch that expires (410) is re-listed and the drain goes on', async () => {
@@ -583,4 +605,332 @@ test('a node with nothing to evict drains at once', async () => {
   const r = await run(s, {});
   assert.equal(r.outcome, 'drained');
   assert.equal(s.clock.now().getTime(), T0);
+});
+
+test('an invalid --pod-selector from a library caller is a usage error, not a bug', async () => {
+  const s = setup();
+  await assert.rejects(run(s, { podSelector: 'app in (web' }), (e: unknown) => {
+    assert.ok(e instanceof UsageError, `not a UsageError: ${String(e)}`);
+    assert.equal(e.exitCode, 2);
+    assert.match(e.message, /^--pod-selector=<pod_selector> must be a valid label selector: /);
+    return true;
+  });
+  assert.equal(s.kube.calls('patch', 'nodes').length, 0, 'nothing was touched');
+});
+
+const onWorker1 = (s: ReturnType<typeof setup>): string[] =>
+  [...s.kube.pods.values()]
+    .filter((p) => p.spec?.nodeName === 'worker-1' && !p.metadata.deletionTimestamp)
+    .map((p) => p.metadata.name ?? '')
+    .sort();
+
+test('pods bound to the node after the pre-flight read it (the cordon held back) are evicted too', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  const patch = s.kube.patchNode.bind(s.kube);
+  let held = false;
+  s.kube.patchNode = async (name, p, o) => {
+    if (!held && p.spec?.unschedulable === true) {
+      // The cordon is slow to arrive; meanwhile a rollout puts three more pods on the node.
+      held = true;
+      await s.clock.sleep(2000);
+      for (const n of [2, 3, 4]) s.kube.addPod(web(n));
+    }
+    return patch(name, p, o);
+  };
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'drained', r.message);
+  assert.deepEqual(onWorker1(s), []);
+  assert.deepEqual(r.pods.map((p) => `${p.name}:${p.outcome}`).sort(), [
+    'web-1:evicted',
+    'web-2:evicted',
+    'web-3:evicted',
+    'web-4:evicted',
+  ]);
+});
+
+test('"drained" only after a fresh read of the node finds nothing the filters would evict, even a pod the watch never showed', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  void s.clock.sleep(1000).then(() => {
+    // A pod the watch misses (it reaches the node's list only).
+    const p = web(9);
+    s.kube.pods.set('demo/web-9', { ...p, metadata: { ...p.metadata, resourceVersion: '99999' } });
+  });
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'drained', r.message);
+  assert.deepEqual(onWorker1(s), []);
+  assert.ok(r.pods.some((p) => p.name === 'web-9' && p.outcome === 'evicted'));
+  assert.ok(
+    s.kube.calls('list', 'pods').some((a) => a.fieldSelector === 'spec.nodeName=worker-1'),
+    'the node was read again after the last deletion',
+  );
+});
+
+test("a pod that appears on the node during the drain and that kubectl's rules refuse fails the drain, naming it", async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  void s.clock.sleep(1000).then(() => s.kube.addPod(pod('bare', { owner: 'none' })));
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'failed');
+  assert.match(
+    r.message ?? '',
+    /^unable to drain node "worker-1": demo\/bare: cannot delete Pods that declare no controller \(use --force to override\)$/,
+  );
+  assert.ok(s.kube.pods.has('demo/bare'), 'never evicted');
+  assert.equal(s.kube.nodes.get('worker-1')?.spec?.unschedulable, true);
+});
+
+test('the node uncordoned by someone else during a drain: the drain stops, says who, and takes its annotations off', async () => {
+  const s = setup();
+  s.kube.termination = 'manual';
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2));
+  void s.clock.sleep(1000).then(() =>
+    s.kube.updateNode('worker-1', (n) => {
+      delete n.spec?.unschedulable;
+      n.metadata.managedFields = [{ manager: 'kubectl', operation: 'Update', time: '2025-01-01T00:00:01Z' }];
+    }),
+  );
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'uncordoned');
+  assert.match(
+    r.message ?? '',
+    /^node "worker-1" was uncordoned by "kubectl" \(the Node's managedFields\) while it was being drained; stopped with 2 pod\(s\) left$/,
+  );
+  assert.match(r.hint ?? '', /--recordon/);
+  assert.equal(r.cordoned, false);
+  const n = s.kube.nodes.get('worker-1');
+  assert.equal(n?.spec?.unschedulable, undefined);
+  assert.deepEqual(
+    Object.keys(n?.metadata.annotations ?? {}).filter((k) => k.startsWith('bosun.dev/')),
+    [],
+  );
+  assert.ok(s.events.some((e) => e.type === 'uncordoned' && e.action === 'stopped'));
+  assert.equal(s.clock.now().getTime() - T0, 1000, 'it stopped at once');
+});
+
+test('--recordon: the node uncordoned by someone else is cordoned again and the drain goes on', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  void s.clock.sleep(1000).then(() => s.kube.updateNode('worker-1', (n) => delete n.spec?.unschedulable));
+  const r = await run(s, { recordon: true });
+  assert.equal(r.outcome, 'drained', r.message);
+  assert.equal(s.kube.nodes.get('worker-1')?.spec?.unschedulable, true);
+  assert.ok(s.events.some((e) => e.type === 'uncordoned' && e.action === 'recordoned'));
+});
+
+test('without permission to watch pods or nodes, the drain polls them as kubectl does', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.failNext('watch', 'pods', () => rbacForbidden({ verb: 'watch', resource: 'pods' }), {
+    times: Infinity,
+  });
+  s.kube.failNext('watch', 'nodes', () => rbacForbidden({ verb: 'watch', resource: 'nodes' }), {
+    times: Infinity,
+  });
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'drained', r.message);
+  assert.deepEqual(
+    s.events.filter((e) => e.type === 'polling').map((e) => e.type === 'polling' && e.what),
+    ['pods', 'node'],
+  );
+  assert.ok(
+    s.kube.calls('list', 'pods').filter((a) => a.fieldSelector === 'spec.nodeName=worker-1').length >= 3,
+  );
+});
+
+test('a user whom SelfSubjectAccessReview denies watch is not made to try: the drain polls from the start', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.forbidden.add('watch pods');
+  s.kube.forbidden.add('watch nodes');
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'drained', r.message);
+  assert.equal(s.kube.calls('watch').length, 0);
+  assert.equal(s.events.filter((e) => e.type === 'polling').length, 2);
+});
+
+test('without permission to list PodDisruptionBudgets, the budget checks are skipped, naming the permission', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.failNext('list', 'poddisruptionbudgets', () =>
+    rbacForbidden({ verb: 'list', resource: 'poddisruptionbudgets', group: 'policy' }),
+  );
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'drained', r.message);
+  assert.deepEqual(r.preflight?.skipped, [
+    {
+      checks: ['pdb-never-allows', 'multiple-pdbs'],
+      reason:
+        'your user may not list poddisruptionbudgets (it needs list on poddisruptionbudgets.policy at the cluster scope)',
+    },
+  ]);
+});
+
+test('a user who may not create evictions is stopped before the cordon, not after it', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.forbidden.add('create pods/eviction');
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'preflight-blocked');
+  assert.equal(s.kube.calls('patch', 'nodes').length, 0);
+  assert.deepEqual(
+    r.pods.map((p) => [p.name, p.outcome, p.category, p.message]),
+    [
+      [
+        'web-1',
+        'blocked',
+        'forbidden',
+        'your user may not create pods/eviction (it needs create on pods/eviction in namespace demo)',
+      ],
+    ],
+  );
+});
+
+test('when the API server goes silent mid-drain, the timeout names the API server, not the budget, and holds to its deadline', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2, 'worker-1', { labels: { app: 'free' } }));
+  s.kube.addPdb(
+    pdb('web', 'web', {
+      maxUnavailable: 0,
+      currentHealthy: 2,
+      desiredHealthy: 2,
+      expectedPods: 2,
+      disruptionsAllowed: 0,
+    }),
+  );
+  s.kube.silentFrom = T0 + 10_000;
+  const r = await run(s, { ignorePreflight: 'all', timeoutMs: 30_000 });
+  assert.equal(r.outcome, 'timeout');
+  assert.match(
+    r.message ?? '',
+    /^drain of node "worker-1" timed out after 30s: the API server has not answered for 2\ds \(\d+ requests? unanswered\); 1 pod\(s\) left: demo\/web-1/,
+  );
+  assert.doesNotMatch(r.message ?? '', /PodDisruptionBudget/);
+  assert.match(r.hint ?? '', /API server/);
+  assert.ok(s.clock.now().getTime() - T0 < 31_000, `returned at ${s.clock.now().getTime() - T0} ms`);
+  assert.equal(s.kube.unanswered, 0, 'no request is left waiting');
+});
+
+test('the drain annotation counts the pods still to go, as they go and after a timeout', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  for (const n of [2, 3]) s.kube.addPod(web(n, 'worker-1', { labels: { app: 'free' } }));
+  s.kube.addPdb(
+    pdb('web', 'web', {
+      maxUnavailable: 0,
+      currentHealthy: 2,
+      desiredHealthy: 2,
+      expectedPods: 2,
+      disruptionsAllowed: 0,
+    }),
+  );
+  const pending = (): unknown =>
+    JSON.parse(s.kube.nodes.get('worker-1')?.metadata.annotations?.[DRAIN_STATE] ?? '{}').pending;
+  let mid: unknown;
+  void s.clock.sleep(10_000).then(() => (mid = pending()));
+  const r = await run(s, { ignorePreflight: 'all', timeoutMs: 30_000 });
+  assert.equal(r.outcome, 'timeout');
+  assert.equal(mid, 1, 'two of three went by 5 s');
+  assert.equal(pending(), 1);
+  assert.equal(
+    JSON.parse(s.kube.nodes.get('worker-1')?.metadata.annotations?.[DRAIN_STATE] ?? '{}').phase,
+    'draining',
+  );
+});
+
+test('a drain that stops on a failure waits for its evictions in flight before it returns', async () => {
+  const s = setup();
+  for (const n of [1, 2, 3]) s.kube.addPod(web(n));
+  let inflight = 0;
+  const evict = s.kube.evictPod.bind(s.kube);
+  s.kube.evictPod = async (ns, name, o) => {
+    inflight++;
+    try {
+      await s.clock.sleep(2000);
+      return await evict(ns, name, o);
+    } finally {
+      inflight--;
+    }
+  };
+  s.kube.failNext('watch', 'pods', () =>
+    fromStatus(400, { kind: 'Status', code: 400, reason: 'BadRequest', message: 'bad watch' }),
+  );
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'failed');
+  assert.match(r.message ?? '', /bad watch/);
+  assert.equal(inflight, 0, 'an eviction still in flight when the drain returned');
+});
+
+test('the plan reads never hold more than one chunk of pods, however late the nodes are named', async () => {
+  const s = setup();
+  for (let i = 0; i < 10; i++) s.kube.addPod(web(i, i % 2 === 0 ? 'worker-1' : 'worker-2'));
+  let name: (n: string[]) => void = () => undefined;
+  const names = new Promise<string[]>((resolve) => (name = resolve));
+  const reads = startPlanReads(s.kube, { disableEviction: false, chunkSize: 2 }, names);
+  await flushAsync(20);
+  assert.equal(s.kube.calls('list', 'pods').length, 1, 'the next chunk waits for the names');
+  name(['worker-1']);
+  const r = await reads;
+  assert.ok(r.ok);
+  assert.equal(s.kube.calls('list', 'pods').length, 5);
+  assert.deepEqual(
+    r.scan.onNodes.get('worker-1')?.map((p) => p.metadata.name),
+    ['web-0', 'web-2', 'web-4', 'web-6', 'web-8'],
+  );
+  assert.equal(r.scan.seen, 10);
+});
+
+test("an eviction the API server approved but never carried out (the pod in its budget's disruptedPods) is completed by deleting the pod", async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2, 'worker-2'));
+  const b = pdb('web', 'web', {
+    maxUnavailable: 1,
+    currentHealthy: 1,
+    desiredHealthy: 1,
+    expectedPods: 2,
+    disruptionsAllowed: 0,
+  });
+  // An earlier drain, killed between the budget's update and the delete, left web-1 recorded.
+  b.status = { ...b.status, disruptedPods: { 'web-1': '2024-12-31T23:59:30Z' } };
+  s.kube.addPdb(b);
+  const r = await run(s, { timeoutMs: 60_000 });
+  assert.equal(r.outcome, 'drained', r.message);
+  assert.deepEqual(
+    s.kube.calls('delete').map((a) => a.name),
+    ['web-1'],
+  );
+  assert.ok(
+    s.events.some((e) => e.type === 'completing' && e.pod.name === 'web-1' && e.budget === 'demo/web'),
+    'says so',
+  );
+  assert.equal(r.pods[0]?.outcome, 'evicted');
+});
+
+test('without permission to delete pods, an approved eviction left undone is waited for instead', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2, 'worker-2'));
+  const b = pdb('web', 'web', {
+    maxUnavailable: 1,
+    currentHealthy: 1,
+    desiredHealthy: 1,
+    expectedPods: 2,
+    disruptionsAllowed: 0,
+  });
+  b.status = { ...b.status, disruptedPods: { 'web-1': '2024-12-31T23:59:30Z' } };
+  s.kube.addPdb(b);
+  s.kube.failNext(
+    'delete',
+    'pods',
+    () => rbacForbidden({ verb: 'delete', resource: 'pods', namespace: 'demo', name: 'web-1' }),
+    { times: Infinity },
+  );
+  const r = await run(s, { timeoutMs: 20_000 });
+  assert.equal(r.outcome, 'timeout');
+  assert.equal(s.kube.calls('delete').length, 1, 'tried once');
+  assert.match(r.message ?? '', /its status.disruptedPods holds 1 running pod \(demo\/web-1\)/);
 });

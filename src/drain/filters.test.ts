@@ -209,7 +209,7 @@ test('every refusal is collected and printed in kubectl words, listing every off
   ]);
 });
 
-test('warnings are grouped per message as kubectl prints them after WARNING:', () => {
+test('warnings are grouped per message as kubectl prints them after Warning:', () => {
   const pods = [dsPod(), pod('cache-1', { emptyDir: true }), pod('bare', { owner: 'none' })];
   const v = decidePods(pods, ctx({ ignoreDaemonSets: true, deleteEmptyDirData: true, force: true }));
   assert.equal(refusals(v).length, 0);

@@ -37,7 +37,7 @@ export type FilterCategory =
   | 'orphaned-daemonset'
   | 'daemonset-lookup-failed';
 
-/** A note attached to a pod that is still removed or skipped (kubectl's "WARNING: ..."). */
+/** A note attached to a pod that is still removed or skipped (kubectl's "Warning: ..."). */
 export interface FilterWarning {
   category: FilterCategory;
   message: string;
@@ -291,7 +291,7 @@ export function refusalLine(g: MessageGroup): string {
   return `${msg}: ${g.pods.map(podKey).join(', ')}`;
 }
 
-/** kubectl's warning text: "msg: ns/a, ns/b; msg2: ns/c" (printed after "WARNING: "). */
+/** kubectl's warning text: "msg: ns/a, ns/b; msg2: ns/c" (printed after "Warning: "). */
 export function warningText(groups: readonly MessageGroup[]): string {
   return groups.map((g) => `${g.message}: ${g.pods.map(podKey).join(', ')}`).join('; ');
 }

@@ -37,6 +37,7 @@ export {
   drainNode,
   drainNodes,
   planDrain,
+  planReadsOf,
   startPlanReads,
   type DrainCounts,
   type DrainEvent,
@@ -45,6 +46,7 @@ export {
   type DrainOutcome,
   type NodeDrainResult,
   type NodePlan,
+  type PlanReads,
   type PodOutcome,
 } from './drainer.ts';
 export {

@@ -498,6 +498,25 @@ test('a drain refused by the filters does not leave maintenance state behind', a
   assert.equal(exec.calls.length, 0);
 });
 
+test('a drain stopped because someone else uncordoned the node leaves no maintenance state behind', async () => {
+  const w = world();
+  // The web pod takes its time to go, and meanwhile someone uncordons the node.
+  w.kube.termination = 'manual';
+  void w.clock.sleep(1000).then(() => w.kube.updateNode('worker-2', (n) => delete n.spec?.unschedulable));
+  const exec = new FakeExec(() => ok);
+  const r = await w.clock.runUntilSettled(
+    maintainNode('worker-2', opts(), { kube: w.kube, clock: w.clock, executor: via(exec) }),
+  );
+  assert.equal(r.outcome, 'drain-failed');
+  assert.equal(r.drain?.outcome, 'uncordoned');
+  const annotations = w.kube.nodes.get('worker-2')?.metadata.annotations ?? {};
+  assert.deepEqual(
+    Object.keys(annotations).filter((k) => k.startsWith('bosun.dev/')),
+    [],
+  );
+  assert.equal(exec.calls.length, 0);
+});
+
 for (const tc of [
   { cmd: ['reboot'], want: true },
   { cmd: ['/sbin/reboot'], want: true },

@@ -350,7 +350,7 @@ class NodeMaintenance {
       if (
         d.outcome === 'refused' ||
         d.outcome === 'preflight-blocked' ||
-        (d.outcome === 'gave-up' && !d.cordoned)
+        ((d.outcome === 'gave-up' || d.outcome === 'uncordoned') && !d.cordoned)
       )
         await this.clearState();
       if (d.outcome === 'interrupted') throw new Interrupted();

@@ -8,6 +8,7 @@ import {
   type PreflightInput,
 } from './preflight.ts';
 import { decidePods, type FilterOptions } from './filters.ts';
+import { PodScanner, usageOf } from './scan.ts';
 import { node, pdb, pod } from './testing/fixtures.ts';
 import type { Node, Pod, PodDisruptionBudget } from '../kube/types.ts';
 
@@ -370,4 +371,63 @@ test('the longest grace period is a lower bound for the drain', () => {
     web(2, 'worker-1', { terminationGracePeriodSeconds: 5 }),
   ]);
   assert.equal(r.longestGraceSeconds, 90);
+});
+
+test("the pre-flight names a budget's stale disruptedPods entries, from the cluster's pods or a scan's aggregates", () => {
+  const b = pdb('web', 'web', {
+    maxUnavailable: 1,
+    currentHealthy: 1,
+    desiredHealthy: 2,
+    expectedPods: 3,
+    disruptionsAllowed: 0,
+  });
+  b.status = { ...b.status, disruptedPods: { 'web-3': '2024-12-31T23:59:30Z' } };
+  const pods = [web(1), web(2, 'worker-2'), web(3, 'worker-3')];
+  for (const withScan of [false, true]) {
+    const onNode = pods.filter((p) => p.spec?.nodeName === 'worker-1');
+    const verdicts = decidePods(onNode, {
+      options: opts,
+      now: new Date('2025-01-01T00:00:00Z'),
+      daemonSet: () => ({ found: true }),
+    });
+    const r = preflight({
+      node: 'worker-1',
+      nodes: [node('worker-1'), node('worker-2'), node('worker-3')],
+      draining: ['worker-1'],
+      pods: withScan ? onNode : pods,
+      ...(withScan ? { usage: usageOf(pods, [b]), antiAffinity: new Map() } : {}),
+      verdicts,
+      pdbs: [b],
+      now: new Date('2025-01-01T00:00:00Z'),
+      options: { disableEviction: false, gracePeriodSeconds: -1, ignore: new Set() },
+    });
+    const w = r.predictions[0]?.waits.join('; ') ?? '';
+    assert.match(w, /its status.disruptedPods holds 1 running pod \(demo\/web-3\) out of currentHealthy/, w);
+    assert.match(w, /until 2025-01-01T00:01:30Z/);
+    assert.deepEqual(r.predictions[0]?.placement, { node: 'worker-2' });
+  }
+});
+
+test('a scan keeps the drained nodes whole and the rest in aggregate: requests per node, budget coverage, held entries', () => {
+  const b = pdb('web', 'web', { maxUnavailable: 1 });
+  b.status = {
+    ...b.status,
+    disruptedPods: { 'web-2': '2025-01-01T00:00:00Z', 'web-9': '2025-01-01T00:00:00Z' },
+  };
+  const s = new PodScanner(new Set(['worker-1']), [b]);
+  s.add([web(1, 'worker-1', { requests: { cpu: '1' } }), web(2, 'worker-2', { requests: { cpu: '500m' } })]);
+  s.add([
+    web(3, 'worker-2', { requests: { cpu: '250m' }, ready: false }),
+    web(4, 'worker-2', { phase: 'Succeeded', requests: { cpu: '2' } }),
+    pod('other', { node: 'worker-3', labels: { app: 'other' } }),
+  ]);
+  const r = s.result();
+  assert.deepEqual(
+    [...r.onNodes.entries()].map(([n, ps]) => [n, ps.map((p) => p.metadata.name)]),
+    [['worker-1', ['web-1']]],
+  );
+  assert.deepEqual(r.requested.get('worker-2'), { cpu: 0.75, pods: 2 });
+  assert.deepEqual(r.covered.get('demo/web'), { pods: 3, ready: 2 });
+  assert.deepEqual(r.held.get('demo/web'), [{ pod: 'demo/web-2', since: '2025-01-01T00:00:00Z' }]);
+  assert.equal(r.seen, 5);
 });

@@ -8,20 +8,36 @@
 //   (requests vs allocatable minus what is already requested; taints and tolerations; nodeSelector
 //   and required node affinity; required pod anti-affinity);
 // - opt-out: the pod asks not to be evicted (kube/annotations.ts: bosun.dev/safe-to-evict=false,
-//   cluster-autoscaler.kubernetes.io/safe-to-evict=false, karpenter.sh/do-not-disrupt=true).
+//   cluster-autoscaler.kubernetes.io/safe-to-evict=false, karpenter.sh/do-not-disrupt=true);
+// - forbidden: the user may not evict (or, with --disable-eviction, delete) pods in its namespace,
+//   as a SelfSubjectAccessReview answered (access.ts): the drain would fail after the cordon.
 // Not predicted (documented limits): inter-pod affinity, topology spread constraints, volume
 // topology, host ports, and other pods' anti-affinity against the moved pod.
-// Pure: it is given every object it reads.
-import type { Node, Pod, PodDisruptionBudget } from '../kube/types.ts';
+// A check the user's permissions do not let bosun make (the budgets cannot be listed) is skipped,
+// and the result says which and why.
+// Pure: it is given every object it reads, or the aggregates of a scan (scan.ts) instead of every pod.
+import type { LabelSelector, Node, Pod, PodAffinityTerm, PodDisruptionBudget } from '../kube/types.ts';
 import { evictionOptOut } from '../kube/annotations.ts';
 import { isFinished, podKey, podRef, type PodRef, type PodVerdict } from './filters.ts';
-import { fromLabelSelector, matches } from '../kube/labels.ts';
+import { fromLabelSelector, matches, selectorString } from '../kube/labels.ts';
 import { controllerOf, isPodReady, scaledIntOrPercent } from '../kube/pods.ts';
 import { findUntoleratedTaint, nodeReadyStatus, podMatchesNodeAffinity } from '../kube/scheduling.ts';
 import { formatResource, parseResources, placementNeeds, type Resources } from './quantity.ts';
+import { keyOf, usageOf, type ClusterUsage, type HeldEntry } from './scan.ts';
+
+/** How long after an eviction recorded it a disruptedPods entry of a live pod counts as held (the eviction's delete comes within milliseconds). */
+const HELD_AFTER_MS = 5_000;
+/** kube-controller-manager's DeletionTimeout: disruptedPods entries expire after 2 minutes. */
+export const DISRUPTED_POD_TIMEOUT_MS = 2 * 60 * 1000;
 
 /** The checks a pre-flight can fail; names for --ignore-preflight-errors. */
-export const PREFLIGHT_CHECKS = ['pdb-never-allows', 'multiple-pdbs', 'unschedulable', 'opt-out'] as const;
+export const PREFLIGHT_CHECKS = [
+  'pdb-never-allows',
+  'multiple-pdbs',
+  'unschedulable',
+  'opt-out',
+  'forbidden',
+] as const;
 /** One pre-flight check. */
 export type PreflightCheck = (typeof PREFLIGHT_CHECKS)[number];
 
@@ -46,6 +62,12 @@ export interface BudgetNumbers {
   /** The most disruptions this budget could ever allow with every pod healthy. */
   maxAllowed: number;
   unhealthyPodEvictionPolicy: 'IfHealthyBudget' | 'AlwaysAllow';
+  /**
+   * status.disruptedPods entries that hold live pods out of currentHealthy: evictions recorded in
+   * the budget whose pod was never deleted (the client went away in between). The disruption
+   * controller drops them 2 minutes after they were recorded.
+   */
+  held: HeldEntry[];
 }
 
 /** What will happen to one pod on the node. */
@@ -72,6 +94,8 @@ export interface PreflightResult {
   blockers: { pod: PodRef; blocker: Blocker }[];
   /** Blockers the user chose to ignore. */
   ignored: { pod: PodRef; blocker: Blocker }[];
+  /** Checks that were not made, and why (a permission the user lacks). */
+  skipped: { checks: PreflightCheck[]; reason: string }[];
   /** The longest termination grace period among pods to remove, in seconds (a lower bound on the drain's time). */
   longestGraceSeconds: number;
 }
@@ -84,11 +108,20 @@ export interface PreflightInput {
   nodes: readonly Node[];
   /** Nodes being drained in the same run (they take no replacements); includes node. */
   draining: readonly string[];
-  /** Every pod in the cluster (for requests on other nodes, PDB coverage, anti-affinity). */
+  /**
+   * The pods the verdicts name (this node's), or every pod of the cluster when `usage` is not
+   * given (then requests on other nodes, budget coverage and anti-affinity are computed from them).
+   */
   pods: readonly Pod[];
+  /** The cluster's pods in aggregate (scan.ts), so that `pods` need only be this node's. */
+  usage?: ClusterUsage;
+  /** With `usage`: per required anti-affinity term of the pods to move (antiAffinityTerms), the nodes running a pod it matches. */
+  antiAffinity?: ReadonlyMap<string, ReadonlySet<string>>;
   /** The filters' verdicts on the pods of this node. */
   verdicts: readonly PodVerdict[];
   pdbs: readonly PodDisruptionBudget[];
+  /** Now, to tell a held disruptedPods entry from an eviction in progress. */
+  now?: Date;
   options: {
     /** --disable-eviction: pods are deleted, PDBs are not consulted. */
     disableEviction: boolean;
@@ -96,6 +129,10 @@ export interface PreflightInput {
     gracePeriodSeconds: number;
     /** Checks the user told bosun to ignore (--ignore-preflight-errors). */
     ignore: ReadonlySet<PreflightCheck> | 'all';
+    /** Checks that cannot be made, with why (e.g. the budgets could not be listed). */
+    skip?: readonly { checks: PreflightCheck[]; reason: string }[];
+    /** Namespaces whose pods the user may not evict (or delete), with why. */
+    forbidden?: ReadonlyMap<string, string>;
   };
 }
 
@@ -111,26 +148,44 @@ export function budgetsFor(pod: Pod, pdbs: readonly PodDisruptionBudget[]): PodD
   );
 }
 
+/** The disruptedPods entries that hold a live pod: older than an eviction's own delete takes, not yet expired. */
+export function heldEntries(entries: readonly HeldEntry[] | undefined, now: Date | undefined): HeldEntry[] {
+  if (!entries || !now) return [];
+  return entries.filter((e) => {
+    const age = now.getTime() - Date.parse(e.since);
+    return age >= HELD_AFTER_MS && age < DISRUPTED_POD_TIMEOUT_MS;
+  });
+}
+
 /**
  * The budget's numbers: from its status when the disruption controller has observed it, computed
- * from its spec and the pods otherwise.
+ * from its spec and the pods it covers otherwise (the pods themselves, or their counts from a scan).
+ * `held` are its disruptedPods entries that still name a live pod (see heldEntries).
  */
-export function budgetNumbers(pdb: PodDisruptionBudget, pods: readonly Pod[]): BudgetNumbers {
+export function budgetNumbers(
+  pdb: PodDisruptionBudget,
+  pods: readonly Pod[] | { pods: number; ready: number },
+  held: readonly HeldEntry[] = [],
+): BudgetNumbers {
   const ns = pdb.metadata.namespace ?? 'default';
-  const sel = fromLabelSelector(pdb.spec?.selector);
-  const covered = pods.filter(
-    (p) =>
-      (p.metadata.namespace ?? 'default') === ns &&
-      matches(sel, p.metadata.labels) &&
-      !isFinished(p) &&
-      !p.metadata.deletionTimestamp,
-  );
+  let counts: { pods: number; ready: number };
+  if (Array.isArray(pods)) {
+    const sel = fromLabelSelector(pdb.spec?.selector);
+    const covered = (pods as readonly Pod[]).filter(
+      (p) =>
+        (p.metadata.namespace ?? 'default') === ns &&
+        matches(sel, p.metadata.labels) &&
+        !isFinished(p) &&
+        !p.metadata.deletionTimestamp,
+    );
+    counts = { pods: covered.length, ready: covered.filter(isPodReady).length };
+  } else counts = pods as { pods: number; ready: number };
   const observed =
     pdb.status?.observedGeneration !== undefined &&
     pdb.status.observedGeneration >= (pdb.metadata.generation ?? 0) &&
     pdb.status.expectedPods !== undefined;
-  const expected = observed ? (pdb.status?.expectedPods ?? 0) : covered.length;
-  const currentHealthy = observed ? (pdb.status?.currentHealthy ?? 0) : covered.filter(isPodReady).length;
+  const expected = observed ? (pdb.status?.expectedPods ?? 0) : counts.pods;
+  const currentHealthy = observed ? (pdb.status?.currentHealthy ?? 0) : counts.ready;
   let desired: number;
   let spec: string;
   // A value kube cannot read makes the disruption controller fail safe (no disruption allowed):
@@ -161,12 +216,20 @@ export function budgetNumbers(pdb: PodDisruptionBudget, pods: readonly Pod[]): B
     maxAllowed: Math.max(0, expected - desired),
     unhealthyPodEvictionPolicy:
       pdb.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow' ? 'AlwaysAllow' : 'IfHealthyBudget',
+    held: [...held],
   };
 }
 
-/** "PodDisruptionBudget demo/web (minAvailable: 2): 2 of 3 pods healthy, needs 2, allows 0 disruptions now". */
+/**
+ * "PodDisruptionBudget demo/web (minAvailable: 2): 2 of 3 pods healthy, needs 2, allows 0
+ * disruptions now", and, when evictions that never deleted their pods hold it down, which pods
+ * its status.disruptedPods holds and until when.
+ */
 export function describeBudget(b: BudgetNumbers): string {
-  return `PodDisruptionBudget ${b.namespace}/${b.name} (${b.spec}): ${b.currentHealthy} of ${b.expectedPods} pods healthy, needs ${b.desiredHealthy}, allows ${b.disruptionsAllowed} disruption${b.disruptionsAllowed === 1 ? '' : 's'} now`;
+  const base = `PodDisruptionBudget ${b.namespace}/${b.name} (${b.spec}): ${b.currentHealthy} of ${b.expectedPods} pods healthy, needs ${b.desiredHealthy}, allows ${b.disruptionsAllowed} disruption${b.disruptionsAllowed === 1 ? '' : 's'} now`;
+  if (b.held.length === 0) return base;
+  const until = Math.max(...b.held.map((h) => Date.parse(h.since))) + DISRUPTED_POD_TIMEOUT_MS;
+  return `${base}; its status.disruptedPods holds ${b.held.length} running pod${b.held.length === 1 ? '' : 's'} (${b.held.map((h) => h.pod).join(', ')}) out of currentHealthy: evictions that never deleted them, dropped by kube-controller-manager 2 minutes after they were made (until ${new Date(until).toISOString().replace(/\.\d{3}Z$/, 'Z')})`;
 }
 
 /** kube-apiserver lets these through without consulting a PDB (eviction.go canIgnorePDB). */
@@ -182,27 +245,79 @@ interface Candidate {
 type Refusal =
   'unschedulable' | 'not-ready' | 'taint' | 'affinity' | 'anti-affinity' | `Insufficient ${string}`;
 
+/** One required anti-affinity term, with the namespaces it looks in. */
+export interface AntiAffinityTerm {
+  /** Identifies the term's pod set (namespaces and selector), as the antiAffinity maps key it. */
+  key: string;
+  namespaces: string[];
+  selector: LabelSelector | undefined;
+  /** The selector as the API's labelSelector parameter. */
+  labelSelector: string;
+}
+
+function termOf(term: PodAffinityTerm, podNamespace: string): AntiAffinityTerm {
+  const namespaces = [
+    ...(term.namespaces && term.namespaces.length > 0 ? term.namespaces : [podNamespace]),
+  ].sort();
+  const labelSelector = selectorString(fromLabelSelector(term.labelSelector));
+  return {
+    key: JSON.stringify([namespaces, labelSelector]),
+    namespaces,
+    selector: term.labelSelector,
+    labelSelector,
+  };
+}
+
+/** The distinct required anti-affinity terms of pods (what must be looked up to place them). */
+export function antiAffinityTerms(pods: readonly Pod[]): AntiAffinityTerm[] {
+  const out = new Map<string, AntiAffinityTerm>();
+  for (const p of pods)
+    for (const t of p.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
+      const term = termOf(t, p.metadata.namespace ?? 'default');
+      out.set(term.key, term);
+    }
+  return [...out.values()];
+}
+
+/** Whether a pod is one the term selects. */
+export function termMatches(term: AntiAffinityTerm, pod: Pod): boolean {
+  return (
+    term.namespaces.includes(pod.metadata.namespace ?? 'default') &&
+    matches(fromLabelSelector(term.selector), pod.metadata.labels)
+  );
+}
+
+/** For each term, the nodes (not being drained) running a live pod it selects, from pods in memory. */
+function antiAffinityFromPods(
+  terms: readonly AntiAffinityTerm[],
+  pods: readonly Pod[],
+  draining: ReadonlySet<string>,
+  moving: ReadonlySet<string | undefined>,
+): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const t of terms) out.set(t.key, new Set());
+  for (const p of pods) {
+    const n = p.spec?.nodeName;
+    if (!n || draining.has(n) || isFinished(p) || moving.has(p.metadata.uid)) continue;
+    for (const t of terms) if (termMatches(t, p)) out.get(t.key)?.add(n);
+  }
+  return out;
+}
+
 function antiAffinityConflict(
   pod: Pod,
   node: Node,
-  byNode: ReadonlyMap<string, Pod[]>,
+  matched: ReadonlyMap<string, ReadonlySet<string>>,
   nodes: readonly Node[],
 ): boolean {
   const terms = pod.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
-  for (const term of terms) {
-    const value = node.metadata.labels?.[term.topologyKey];
+  for (const t of terms) {
+    const value = node.metadata.labels?.[t.topologyKey];
     if (value === undefined) continue;
-    const sel = fromLabelSelector(term.labelSelector);
-    const namespaces =
-      term.namespaces && term.namespaces.length > 0 ? term.namespaces : [pod.metadata.namespace ?? 'default'];
-    for (const other of nodes) {
-      if (other.metadata.labels?.[term.topologyKey] !== value) continue;
-      for (const p of byNode.get(other.metadata.name ?? '') ?? []) {
-        if (p === pod) continue;
-        if (namespaces.includes(p.metadata.namespace ?? 'default') && matches(sel, p.metadata.labels))
-          return true;
-      }
-    }
+    const on = matched.get(termOf(t, pod.metadata.namespace ?? 'default').key);
+    if (!on) continue;
+    for (const other of nodes)
+      if (other.metadata.labels?.[t.topologyKey] === value && on.has(other.metadata.name ?? '')) return true;
   }
   return false;
 }
@@ -231,29 +346,29 @@ function isRecreated(pod: Pod): boolean {
 /**
  * Places the pods to move on the remaining nodes, largest first, each on the feasible node with
  * the most free cpu (the scheduler's least-allocated scoring, roughly). Returns the chosen node or
- * a scheduler-style reason per pod (by uid).
+ * a scheduler-style reason per pod (by uid). Requests on the nodes and anti-affinity matches come
+ * from `usage` and `antiAffinity` when given, from `pods` (every pod of the cluster) otherwise.
  */
 export function predictPlacement(
   moving: readonly Pod[],
-  input: Pick<PreflightInput, 'nodes' | 'draining' | 'pods'>,
+  input: Pick<PreflightInput, 'nodes' | 'draining' | 'pods' | 'usage' | 'antiAffinity'> & {
+    pdbs?: readonly PodDisruptionBudget[];
+  },
 ): Map<string, { node: string } | { none: string }> {
   const draining = new Set(input.draining);
-  const movingUids = new Set(moving.map((p) => p.metadata.uid));
-  const byNode = new Map<string, Pod[]>();
-  for (const p of input.pods) {
-    const n = p.spec?.nodeName;
-    if (!n || isFinished(p) || movingUids.has(p.metadata.uid)) continue;
-    if (draining.has(n)) continue;
-    const list = byNode.get(n) ?? [];
-    list.push(p);
-    byNode.set(n, list);
-  }
+  const terms = antiAffinityTerms(moving);
+  const requested = (input.usage ?? usageOf(input.pods, input.pdbs ?? [])).requested;
+  const matched = new Map<string, Set<string>>();
+  const given = input.usage
+    ? input.antiAffinity
+    : antiAffinityFromPods(terms, input.pods, draining, new Set(moving.map((p) => p.metadata.uid)));
+  for (const t of terms) matched.set(t.key, new Set(given?.get(t.key) ?? []));
   const candidates: Candidate[] = input.nodes
     .filter((n) => !draining.has(n.metadata.name ?? ''))
     .map((node) => {
       const free = parseResources(node.status?.allocatable);
-      for (const p of byNode.get(node.metadata.name ?? '') ?? [])
-        for (const [k, v] of Object.entries(placementNeeds(p))) free[k] = (free[k] ?? 0) - v;
+      for (const [k, v] of Object.entries(requested.get(node.metadata.name ?? '') ?? {}))
+        free[k] = (free[k] ?? 0) - v;
       return { node, free };
     });
   const order = [...moving].sort(
@@ -281,11 +396,9 @@ export function predictPlacement(
       else if (nodeReadyStatus(c.node) !== 'True') why = 'not-ready';
       else if (taint) why = `{${taint.key}: ${taint.value ?? ''}}` as Refusal;
       else if (!podMatchesNodeAffinity(pod, c.node)) why = 'affinity';
-      else if (antiAffinityConflict(pod, c.node, byNode, input.nodes)) why = 'anti-affinity';
+      else if (antiAffinityConflict(pod, c.node, matched, input.nodes)) why = 'anti-affinity';
       else {
-        const short = Object.entries(req).find(
-          ([k, v]) => v > 0 && (c.free[k] ?? (k === 'pods' ? 0 : 0)) < v,
-        );
+        const short = Object.entries(req).find(([k, v]) => v > 0 && (c.free[k] ?? 0) < v);
         if (short) why = `Insufficient ${short[0]}`;
       }
       if (why !== undefined) {
@@ -301,9 +414,8 @@ export function predictPlacement(
     }
     for (const [k, v] of Object.entries(req)) best.free[k] = (best.free[k] ?? 0) - v;
     const name = best.node.metadata.name ?? '';
-    const list = byNode.get(name) ?? [];
-    list.push(pod);
-    byNode.set(name, list);
+    // The placed replacement counts for the terms of the pods placed after it.
+    for (const t of terms) if (termMatches(t, pod)) matched.get(t.key)?.add(name);
     out.set(uid, { node: name });
   }
   return out;
@@ -329,7 +441,12 @@ export function preflight(input: PreflightInput): PreflightResult {
     .filter((v) => v.action === 'evict')
     .map((v) => podsByUid.get(v.pod.uid))
     .filter((p): p is Pod => p !== undefined);
-  const placements = predictPlacement(removed.filter(isRecreated), input);
+  const skipped = input.options.skip ?? [];
+  const skips = (check: PreflightCheck): boolean => skipped.some((x) => x.checks.includes(check));
+  const placements = skips('unschedulable')
+    ? new Map<string, { node: string } | { none: string }>()
+    : predictPlacement(removed.filter(isRecreated), input);
+  const usage = input.usage ?? usageOf(input.pods, input.pdbs);
   const predictions: PodPrediction[] = [];
   let longestGrace = 0;
   for (const v of input.verdicts) {
@@ -356,6 +473,15 @@ export function preflight(input: PreflightInput): PreflightResult {
         : (pod.spec?.terminationGracePeriodSeconds ?? 30);
     longestGrace = Math.max(longestGrace, grace);
 
+    const denied = input.options.forbidden?.get(pod.metadata.namespace ?? 'default');
+    if (denied !== undefined) {
+      blockers.push({
+        check: 'forbidden',
+        message: denied,
+        hint: 'Ask your cluster admin for that permission (kubectl drain needs it too); nothing was changed.',
+      });
+    }
+
     const optOut = evictionOptOut(pod);
     if (optOut) {
       blockers.push({
@@ -374,7 +500,12 @@ export function preflight(input: PreflightInput): PreflightResult {
           hint: 'Make the budgets select disjoint pods, or use --disable-eviction (deletes without checking budgets).',
         });
       } else if (covering.length === 1 && covering[0]) {
-        budget = budgetNumbers(covering[0], input.pods);
+        const key = keyOf(covering[0]);
+        budget = budgetNumbers(
+          covering[0],
+          usage.covered.get(key) ?? input.pods,
+          heldEntries(usage.held.get(key), input.now),
+        );
         const ready = isPodReady(pod);
         const unhealthyAllowed =
           !ready &&
@@ -432,6 +563,7 @@ export function preflight(input: PreflightInput): PreflightResult {
     predictions,
     blockers: all.filter((b) => !isIgnored(input.options.ignore, b.blocker.check)),
     ignored: all.filter((b) => isIgnored(input.options.ignore, b.blocker.check)),
+    skipped: [...skipped],
     longestGraceSeconds: longestGrace,
   };
 }

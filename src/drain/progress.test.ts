@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../common/fake-clock.ts';
 import type { Output } from '../common/ports.ts';
-import { FakeCluster } from '../kube/testing/fake-cluster.ts';
+import { FakeCluster, rbacForbidden } from '../kube/testing/fake-cluster.ts';
 import { DEFAULT_DRAIN_OPTIONS, drainNode, type DrainOptions } from './drainer.ts';
 import { Reporter } from './progress.ts';
 import { node, pdb, pod } from './testing/fixtures.ts';
@@ -56,7 +56,7 @@ async function drain(
   );
 }
 
-test('plain lines: results on stdout in kubectl words, progress on stderr', async () => {
+test('plain lines: results and kubectl\'s "evicting pod" lines on stdout in kubectl words, warnings and progress on stderr', async () => {
   const out = capture(false, false);
   await drain(out, false, { ignoreDaemonSets: true }, (k) => {
     k.addDaemonSet({ metadata: { name: 'kube-proxy', namespace: 'kube-system' } });
@@ -65,11 +65,13 @@ test('plain lines: results on stdout in kubectl words, progress on stderr', asyn
     );
     k.addPod(pod('web-1', { terminationGracePeriodSeconds: 1 }));
   });
-  assert.deepEqual(out.stdout, ['node/worker-1 cordoned', 'pod/web-1 evicted', 'node/worker-1 drained']);
-  assert.deepEqual(out.stderr, [
-    'WARNING: ignoring DaemonSet-managed Pods: kube-system/kube-proxy-1',
+  assert.deepEqual(out.stdout, [
+    'node/worker-1 cordoned',
     'evicting pod demo/web-1',
+    'pod/web-1 evicted',
+    'node/worker-1 drained',
   ]);
+  assert.deepEqual(out.stderr, ['Warning: ignoring DaemonSet-managed Pods: kube-system/kube-proxy-1']);
 });
 
 test('a client dry run prints what it would do on stdout with the dry-run suffix', async () => {
@@ -121,14 +123,16 @@ test('on a terminal the live block is redrawn in place and the results stay abov
   });
   assert.deepEqual(out.screen, [
     'node/worker-1 cordoned',
+    'evicting pod demo/web-1',
+    'evicting pod demo/api-1',
     'pod/api-1 evicted',
     'worker-1: 1/2 gone, 0 terminating, 1 blocked, 0 waiting',
     '  demo/web-1: PodDisruptionBudget demo/web (minAvailable: 2): 2 of 3 pods healthy, needs 2, allows 0 disruptions now',
   ]);
-  assert.ok(!out.stderr.some((l) => l.startsWith('evicting pod')), 'no per-pod progress lines on a terminal');
+  assert.ok(!out.stderr.some((l) => l.startsWith('evicting pod')), 'the evicting lines are results (stdout)');
 });
 
-test('-o json and -o yaml keep stdout empty for the final document', async () => {
+test('-o json and -o yaml keep stdout empty for the final document: the evicting lines go to stderr', async () => {
   const out = capture(false, false);
   const clock = new FakeClock(0);
   const kube = new FakeCluster(clock);
@@ -141,4 +145,51 @@ test('-o json and -o yaml keep stdout empty for the final document', async () =>
   );
   assert.deepEqual(out.stdout, []);
   assert.deepEqual(out.stderr, ['evicting pod demo/web-1']);
+});
+
+test('a check or a watch the user may not make: one line each, naming the permission', async () => {
+  const out = capture(false, false);
+  await drain(out, false, {}, (k) => {
+    k.addPod(pod('web-1', { terminationGracePeriodSeconds: 1 }));
+    k.failNext('list', 'poddisruptionbudgets', () =>
+      rbacForbidden({ verb: 'list', resource: 'poddisruptionbudgets', group: 'policy' }),
+    );
+    k.failNext('watch', 'pods', () => rbacForbidden({ verb: 'watch', resource: 'pods' }), {
+      times: Infinity,
+    });
+    k.forbidden.add('watch nodes');
+  });
+  assert.deepEqual(out.stderr, [
+    'pre-flight: skipped pdb-never-allows, multiple-pdbs: your user may not list poddisruptionbudgets (it needs list on poddisruptionbudgets.policy at the cluster scope)',
+    'Warning: your user may not watch nodes (it needs watch on nodes at the cluster scope); polling node/worker-1 every second instead',
+    "Warning: your user may not watch pods (it needs watch on pods at the cluster scope); polling the node's pods every second instead, as kubectl does",
+  ]);
+  assert.equal(out.stdout.at(-1), 'node/worker-1 drained');
+});
+
+test('--recordon says so when it cordons the node again', async () => {
+  const out = capture(false, false);
+  let uncordoned = false;
+  await drain(out, false, { recordon: true }, (k) => {
+    k.addPod(pod('web-1', { terminationGracePeriodSeconds: 1 }));
+    k.patchNode = (
+      (patch) =>
+      async (...a: Parameters<FakeCluster['patchNode']>) => {
+        const n = await patch(...a);
+        // Someone uncordons it right after bosun's first cordon.
+        if (a[1].spec?.unschedulable === true && !uncordoned) {
+          uncordoned = true;
+          k.updateNode('worker-1', (x) => delete x.spec?.unschedulable);
+        }
+        return n;
+      }
+    )(k.patchNode.bind(k));
+  });
+  assert.ok(
+    out.stderr.includes(
+      'Warning: node/worker-1 was uncordoned outside this drain (the Node does not say by whom: no managedFields entry changed) during the drain; cordoning it again (--recordon)',
+    ),
+    out.stderr.join('\n'),
+  );
+  assert.equal(out.stdout.at(-1), 'node/worker-1 drained');
 });

@@ -1,6 +1,7 @@
 // Turns drain and maintain events into what a person sees. Results go to stdout in kubectl's words
-// ("node/worker-1 cordoned", "pod/web-1 evicted", "node/worker-1 drained", with " (dry run)" or
-// " (server dry run)"); progress, warnings and blocked evictions go to stderr. On a terminal the
+// ("node/worker-1 cordoned", "evicting pod demo/web-1", "pod/web-1 evicted", "node/worker-1
+// drained", with " (dry run)" or " (server dry run)"); progress, warnings ("Warning: ...", as
+// kubectl spells them) and blocked evictions go to stderr. On a terminal the
 // counts and the blocked pods are one live block, redrawn in place; otherwise plain lines, each
 // printed once. With -o json or -o yaml nothing but the final document goes to stdout.
 import type { Output } from '../common/ports.ts';
@@ -89,6 +90,8 @@ export class Reporter {
         }
         for (const b of e.preflight.ignored)
           this.note(`pre-flight (ignored): ${podKey(b.pod)}: ${b.blocker.message}`);
+        for (const x of e.preflight.skipped)
+          this.note(`pre-flight: skipped ${x.checks.join(', ')}: ${x.reason}`);
         return;
       }
       case 'cordon': {
@@ -104,12 +107,14 @@ export class Reporter {
         return;
       }
       case 'warnings':
-        this.note(`WARNING: ${warningText(e.groups)}`);
+        this.note(`Warning: ${warningText(e.groups)}`);
         return;
       case 'evicting': {
+        // kubectl prints "evicting pod NS/NAME" on stdout (pkg/drain evictPods); with -o json or
+        // yaml stdout is the document's, so the line is progress on stderr there.
         const line = `${e.via === 'delete' ? 'deleting' : 'evicting'} pod ${podKey(e.pod)}${dryRunSuffix(e.dryRun)}`;
-        if (e.dryRun === 'client') this.result(line);
-        else if (!this.live) this.note(line);
+        if (this.opts.format === 'text') this.result(line);
+        else this.note(line);
         return;
       }
       case 'blocked':
@@ -138,8 +143,27 @@ export class Reporter {
           ...(e.blocked.length > 8 ? [`  ... and ${e.blocked.length - 8} more blocked`] : []),
         ]);
         return;
+      case 'polling':
+        this.note(
+          e.what === 'pods'
+            ? `Warning: ${e.reason}; polling the node's pods every second instead, as kubectl does`
+            : `Warning: ${e.reason}; polling node/${e.node} every second instead`,
+        );
+        return;
+      case 'completing':
+        this.note(
+          `pod ${podKey(e.pod)}: its eviction was approved at ${e.since} (PodDisruptionBudget ${e.budget} counts it in status.disruptedPods) but the pod was never deleted; deleting it to complete the eviction`,
+        );
+        return;
+      case 'uncordoned':
+        // Stopping is the drain's error, printed once by the command.
+        if (e.action === 'recordoned')
+          this.note(
+            `Warning: node/${e.node} was uncordoned ${e.by} during the drain; cordoning it again (--recordon)`,
+          );
+        return;
       case 'retrying-watch':
-        this.note(`warning: watching the pods of node/${e.node} failed, retrying: ${e.error}`);
+        this.note(`Warning: watching the pods of node/${e.node} failed, retrying: ${e.error}`);
         return;
       case 'drained':
         this.settle();

@@ -23,7 +23,8 @@ export const CORDONED_AT = `${BOSUN_PREFIX}cordoned-at`;
 
 /**
  * Drain progress, so an interrupted drain resumes from any machine: JSON {@link DrainState}.
- * Written when a drain starts evicting; "drained" when the last pod is gone.
+ * Written when a drain starts evicting, again as pods go and when it stops; "drained" when the
+ * node has none left.
  */
 export const DRAIN_STATE = `${BOSUN_PREFIX}drain`;
 
@@ -113,8 +114,10 @@ export interface DrainState {
   phase: 'draining' | 'drained';
   startedAt: string;
   finishedAt?: string;
-  /** Pods still to go when the state was written, as namespace/name (for people reading it). */
+  /** How many pods were still to go when the state was written (for people reading it). */
   pending?: number;
+  /** When the state was last written (RFC 3339): `pending` is as of then. */
+  updatedAt?: string;
 }
 
 /** Parses DRAIN_STATE; undefined when absent or unreadable. */

@@ -575,6 +575,8 @@ export interface KubeRequest {
   body?: unknown;
   /** The body's media type; application/json unless a patch type is named. */
   contentType?: string;
+  /** Aborts this request alone (a caller's deadline), on top of --request-timeout and the clients' signal. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -592,6 +594,8 @@ export async function kubeRequest<T>(clients: Pick<KubeClients, 'config'>, r: Ku
     ctx.setHeaderParam('Content-Type', r.contentType ?? 'application/json');
     ctx.setBody(JSON.stringify(r.body));
   }
+  // The middleware adds the request timeout and the clients' signal to this one.
+  if (r.signal) ctx.setSignal(r.signal);
   for (const m of config.middleware) ctx = await m.pre(ctx).toPromise();
   let res = await config.httpApi.send(ctx).toPromise();
   for (const m of config.middleware) res = await m.post(res).toPromise();

@@ -1,15 +1,19 @@
 // The NodePods and NodeHealth ports on @kubernetes/client-node 1.x's configuration: each call is a
 // kubeRequest (authentication, transport, timeout and cancellation from client-node; the API's JSON
 // as it came, in kube/types.ts's shapes), and every failure is mapped through kube/errors.ts.
-import { kubeCall, kubeRequest, type KubeClients, type KubeRequest } from './client.ts';
-import { isConflict, type RequestTarget } from './errors.ts';
-import { watchObjects } from './requests.ts';
+import type { KubeClients } from './client.ts';
+import { isConflict } from './errors.ts';
+import { createNodeWatch } from './node-watch.ts';
+import { seg, sender, watchObjects, type KubeList } from './requests.ts';
 import type {
+  AccessReview,
   ListOptions,
   NodeHealth,
   NodePatch,
   NodePods,
   PodRemovalOptions,
+  RequestOptions,
+  ResourceAttributes,
   WriteOptions,
 } from './ports.ts';
 import type {
@@ -27,14 +31,15 @@ const DRY_RUN_ALL = 'All';
 
 /** Builds both ports on one set of clients. */
 export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
-  const send = <T>(target: RequestTarget, r: KubeRequest, opts: { retryAfter?: boolean } = {}): Promise<T> =>
-    kubeCall(clients, target, () => kubeRequest<T>(clients, r), { ...opts, method: r.method });
+  const send = sender(clients);
   // The drain retries refused evictions and deletions itself, classifying each refusal.
   const removal = { retryAfter: false };
   const dryRun = (opts: WriteOptions): string | undefined => (opts.dryRun ? DRY_RUN_ALL : undefined);
 
-  async function listPods(opts: ListOptions = {}): Promise<ListResult<Pod>> {
-    const items: Pod[] = [];
+  async function scanPods(
+    opts: ListOptions,
+    onChunk: (items: Pod[]) => void | Promise<void>,
+  ): Promise<{ resourceVersion: string }> {
     let cont: string | undefined;
     let rv = '';
     do {
@@ -49,13 +54,53 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
             limit: opts.chunkSize === 0 ? undefined : (opts.chunkSize ?? 500),
             continue: cont,
           },
+          signal: opts.signal,
         },
       );
-      for (const p of list.items ?? []) items.push(p);
+      await onChunk(list.items ?? []);
       cont = list.metadata?.continue || undefined;
       rv = list.metadata?.resourceVersion ?? rv;
     } while (cont);
-    return { items, resourceVersion: rv };
+    return { resourceVersion: rv };
+  }
+
+  async function listPods(opts: ListOptions = {}): Promise<ListResult<Pod>> {
+    const items: Pod[] = [];
+    const { resourceVersion } = await scanPods(opts, (chunk) => {
+      for (const p of chunk) items.push(p);
+    });
+    return { items, resourceVersion };
+  }
+
+  async function reviewAccess(attrs: ResourceAttributes, opts: RequestOptions = {}): Promise<AccessReview> {
+    const review = await send<{ status?: { allowed?: boolean; denied?: boolean; reason?: string } }>(
+      { resource: 'selfsubjectaccessreviews', group: 'authorization.k8s.io', verb: 'create' },
+      {
+        method: 'POST',
+        path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: {
+            resourceAttributes: {
+              verb: attrs.verb,
+              group: attrs.group ?? '',
+              resource: attrs.resource,
+              ...(attrs.subresource ? { subresource: attrs.subresource } : {}),
+              ...(attrs.namespace ? { namespace: attrs.namespace } : {}),
+              ...(attrs.name ? { name: attrs.name } : {}),
+            },
+          },
+        },
+        signal: opts.signal,
+      },
+    );
+    const st = review.status ?? {};
+    return {
+      allowed: st.allowed === true,
+      ...(st.denied === true ? { denied: true } : {}),
+      ...(st.reason ? { reason: st.reason } : {}),
+    };
   }
 
   function watchPods(
@@ -94,18 +139,26 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
   }
 
   return {
-    getNode: (name) =>
+    getNode: (name, opts = {}) =>
       send<Node>(
         { resource: 'nodes', name, verb: 'get' },
-        { method: 'GET', path: `/api/v1/nodes/${seg(name)}` },
+        { method: 'GET', path: `/api/v1/nodes/${seg(name)}`, signal: opts.signal },
       ),
     listNodes: async (opts = {}) => {
       const list = await send<KubeList<Node>>(
         { resource: 'nodes', verb: 'list' },
-        { method: 'GET', path: '/api/v1/nodes', query: { labelSelector: opts.labelSelector } },
+        {
+          method: 'GET',
+          path: '/api/v1/nodes',
+          query: { labelSelector: opts.labelSelector },
+          signal: opts.signal,
+        },
       );
       return list.items ?? [];
     },
+    watchNodes: createNodeWatch(clients).watchNodes,
+    scanPods,
+    reviewAccess,
     patchNode: async (name: string, patch: NodePatch, opts: WriteOptions = {}) => {
       // A merge patch without a resourceVersion has no precondition: kube-apiserver retries such a
       // patch itself when it races another writer (the kubelet's status updates). A server that
@@ -121,6 +174,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
               query: { dryRun: dryRun(opts) },
               body: patch,
               contentType: 'application/merge-patch+json',
+              signal: opts.signal,
             },
           );
         } catch (e) {
@@ -129,10 +183,10 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
       }
     },
     listPods,
-    getPod: (namespace, name) =>
+    getPod: (namespace, name, opts = {}) =>
       send<Pod>(
         { resource: 'pods', namespace, name, verb: 'get' },
-        { method: 'GET', path: podPath(namespace, name) },
+        { method: 'GET', path: podPath(namespace, name), signal: opts.signal },
       ),
     evictPod: async (namespace, name, opts = {}) => {
       await send<unknown>(
@@ -142,6 +196,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
           path: `${podPath(namespace, name)}/eviction`,
           query: { dryRun: dryRun(opts) },
           body: removalBody(name, namespace, opts),
+          signal: opts.signal,
         },
         removal,
       );
@@ -157,6 +212,7 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
             gracePeriodSeconds: gracePeriod(opts),
           },
           ...(opts.uid ? { body: { preconditions: { uid: opts.uid } } } : {}),
+          signal: opts.signal,
         },
         removal,
       );
@@ -170,14 +226,19 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
           path: opts.namespace
             ? `/apis/policy/v1/namespaces/${seg(opts.namespace)}/poddisruptionbudgets`
             : '/apis/policy/v1/poddisruptionbudgets',
+          signal: opts.signal,
         },
       );
       return list.items ?? [];
     },
-    getDaemonSet: (namespace, name) =>
+    getDaemonSet: (namespace, name, opts = {}) =>
       send<DaemonSet>(
         { resource: 'daemonsets', group: 'apps', namespace, name, verb: 'get' },
-        { method: 'GET', path: `/apis/apps/v1/namespaces/${seg(namespace)}/daemonsets/${seg(name)}` },
+        {
+          method: 'GET',
+          path: `/apis/apps/v1/namespaces/${seg(namespace)}/daemonsets/${seg(name)}`,
+          signal: opts.signal,
+        },
       ),
     getLease: (namespace, name) =>
       send<Lease>(
@@ -199,17 +260,6 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
       return list.items ?? [];
     },
   };
-}
-
-/** A list as the API returns it. */
-interface KubeList<T> {
-  items?: T[];
-  metadata?: { resourceVersion?: string; continue?: string };
-}
-
-/** One path segment, escaped as client-node's typed APIs escape theirs. */
-function seg(s: string): string {
-  return encodeURIComponent(s);
 }
 
 /** `/api/v1/namespaces/NS/pods`, or all namespaces' pods. */

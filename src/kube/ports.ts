@@ -25,8 +25,14 @@ export interface NodePatch {
   spec?: { unschedulable?: boolean | null };
 }
 
+/** Options every call takes. */
+export interface RequestOptions {
+  /** Aborts this request (a caller's deadline or interruption): it rejects with a KubeApiError, reason Aborted. */
+  signal?: AbortSignal;
+}
+
 /** Options shared by list calls. Selectors use the API's string syntax. */
-export interface ListOptions {
+export interface ListOptions extends RequestOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
@@ -35,7 +41,7 @@ export interface ListOptions {
 }
 
 /** Options for writes that can be dry-run on the server. */
-export interface WriteOptions {
+export interface WriteOptions extends RequestOptions {
   /** Server-side dry run (dryRun=All): validated and admitted but not persisted. */
   dryRun?: boolean;
 }
@@ -46,17 +52,54 @@ export interface PodRemovalOptions extends WriteOptions {
   gracePeriodSeconds?: number;
 }
 
+/** The attributes of a request a SelfSubjectAccessReview asks about (authorization.k8s.io/v1 ResourceAttributes). */
+export interface ResourceAttributes {
+  verb: string;
+  /** API group; '' for core. */
+  group?: string;
+  resource: string;
+  subresource?: string;
+  /** Unset: all namespaces (or a cluster-scoped resource). */
+  namespace?: string;
+  name?: string;
+}
+
+/** A SelfSubjectAccessReview's answer. */
+export interface AccessReview {
+  allowed: boolean;
+  /** An authorizer said no outright (allowed is false then too). */
+  denied?: boolean;
+  /** The authorizer's reason, if it gave one. */
+  reason?: string;
+}
+
 /** What drain needs: nodes, the pods on them, evictions and deletions, PDBs, DaemonSet lookups. */
 export interface NodePods {
   /** @throws KubeApiError NotFound when the node does not exist. */
-  getNode(name: string): Promise<Node>;
-  listNodes(opts?: { labelSelector?: string }): Promise<Node[]>;
+  getNode(name: string, opts?: RequestOptions): Promise<Node>;
+  listNodes(opts?: { labelSelector?: string } & RequestOptions): Promise<Node[]>;
+  /**
+   * Watches nodes from resourceVersion, as watchPods watches pods (NodeWatch's watchNodes: the
+   * drain selects its node with fieldSelector `metadata.name=NAME`). Rejects with a KubeApiError
+   * (isGone for 410, isForbidden without watch on nodes).
+   */
+  watchNodes(opts: WatchFrom, onEvent: (e: WatchEvent<Node>) => void, signal: AbortSignal): Promise<void>;
   /** Applies a JSON merge patch to the node. */
   patchNode(name: string, patch: NodePatch, opts?: WriteOptions): Promise<Node>;
   /** Lists pods (all namespaces unless namespace is set) with the list's resourceVersion. */
   listPods(opts?: ListOptions): Promise<ListResult<Pod>>;
+  /**
+   * Lists pods chunk by chunk (ListOptions.chunkSize per response, following `continue`) and hands
+   * each chunk to onChunk without keeping it, so a caller that only sums what it reads holds one
+   * chunk at a time; the next chunk is asked for once onChunk's promise (if it returns one) settles.
+   * Resolves with the list's resourceVersion.
+   */
+  scanPods(
+    opts: ListOptions,
+    onChunk: (items: Pod[]) => void | Promise<void>,
+  ): Promise<{ resourceVersion: string }>;
   /** @throws KubeApiError NotFound when the pod does not exist. */
-  getPod(namespace: string, name: string): Promise<Pod>;
+  getPod(namespace: string, name: string, opts?: RequestOptions): Promise<Pod>;
   /** POSTs a policy/v1 Eviction. 429 when a PDB refuses; 404 when the pod is already gone. */
   evictPod(namespace: string, name: string, opts?: PodRemovalOptions): Promise<void>;
   /** DELETEs the pod (no PDB check). With uid, only that incarnation is deleted (precondition). */
@@ -72,14 +115,19 @@ export interface NodePods {
     signal: AbortSignal,
   ): Promise<void>;
   /** PodDisruptionBudgets (all namespaces unless namespace is set). */
-  listPdbs(opts?: { namespace?: string }): Promise<PodDisruptionBudget[]>;
+  listPdbs(opts?: { namespace?: string } & RequestOptions): Promise<PodDisruptionBudget[]>;
   /** @throws KubeApiError NotFound when the DaemonSet does not exist. */
-  getDaemonSet(namespace: string, name: string): Promise<DaemonSet>;
+  getDaemonSet(namespace: string, name: string, opts?: RequestOptions): Promise<DaemonSet>;
+  /**
+   * Asks whether the kubeconfig's user may make a request (a SelfSubjectAccessReview, which every
+   * authenticated user may create). Rejects with a KubeApiError when the server cannot answer.
+   */
+  reviewAccess(attrs: ResourceAttributes, opts?: RequestOptions): Promise<AccessReview>;
 }
 
 /** What a node health check needs beyond NodePods: the heartbeat Lease and recent events. */
 export interface NodeHealth {
-  getNode(name: string): Promise<Node>;
+  getNode(name: string, opts?: RequestOptions): Promise<Node>;
   listPods(opts?: ListOptions): Promise<ListResult<Pod>>;
   /** @throws KubeApiError NotFound when the lease does not exist. */
   getLease(namespace: string, name: string): Promise<Lease>;

@@ -1,7 +1,7 @@
 // The pieces every port implementation on kube/client.ts shares: a request sent through kubeCall
-// (retries, error mapping), a list as the API returns it, a path segment escaped, and a watch whose
-// ERROR events and failures become KubeApiErrors. The ports themselves (what to ask for) live in
-// their own modules (kube/leases.ts, kube/node-watch.ts, ...).
+// (retries, error mapping, a caller's own cancellation), a list as the API returns it, a path
+// segment escaped, and a watch whose ERROR events and failures become KubeApiErrors. The ports
+// themselves (what to ask for) live in their own modules (kube/leases.ts, kube/node-watch.ts, ...).
 import {
   kubeCall,
   kubeRequest,
@@ -9,7 +9,14 @@ import {
   type KubeRequest,
   type KubeWatchRequest,
 } from './client.ts';
-import { fromStatus, parseStatus, toKubeError, type RequestTarget } from './errors.ts';
+import {
+  fromStatus,
+  KubeApiError,
+  parseStatus,
+  toKubeError,
+  TransportReason,
+  type RequestTarget,
+} from './errors.ts';
 import type { WatchEvent } from './types.ts';
 
 /** A list as the API returns it. */
@@ -26,10 +33,34 @@ export function seg(s: string): string {
 /** Sends a request about `target` through kubeCall: its retries, and its errors as KubeApiErrors. */
 export type Send = <T>(target: RequestTarget, r: KubeRequest, opts?: { retryAfter?: boolean }) => Promise<T>;
 
-/** The Send of a set of clients. */
+/**
+ * The Send of a set of clients. A request whose own signal (KubeRequest.signal: a caller's deadline)
+ * aborted it rejects with a KubeApiError, reason Aborted, whatever the transport made of the abort.
+ */
 export function sender(clients: KubeClients): Send {
-  return <T>(target: RequestTarget, r: KubeRequest, opts: { retryAfter?: boolean } = {}): Promise<T> =>
-    kubeCall(clients, target, () => kubeRequest<T>(clients, r), { ...opts, method: r.method });
+  return async <T>(
+    target: RequestTarget,
+    r: KubeRequest,
+    opts: { retryAfter?: boolean } = {},
+  ): Promise<T> => {
+    try {
+      return await kubeCall(clients, target, () => kubeRequest<T>(clients, r), { ...opts, method: r.method });
+    } catch (e) {
+      if (r.signal?.aborted && !clients.signal?.aborted)
+        throw new KubeApiError(
+          `${target.verb ?? 'the request'} ${target.resource ?? ''} was cancelled`,
+          {
+            status: 0,
+            reason: TransportReason.Aborted,
+            resource: target.resource ?? '',
+            name: target.name ?? '',
+            namespace: target.namespace ?? '',
+          },
+          { cause: e },
+        );
+      throw e;
+    }
+  };
 }
 
 /**

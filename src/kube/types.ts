@@ -27,6 +27,17 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
+  /** Who wrote which fields, and when (server-side field management). */
+  managedFields?: ManagedFieldsEntry[];
+}
+
+/** metadata.managedFields[]: one manager's last write of its fields. */
+export interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: 'Apply' | 'Update' | string;
+  apiVersion?: string;
+  time?: string;
+  subresource?: string;
 }
 
 /** A label selector as objects carry it (PDB spec.selector, DaemonSet spec.selector, ...). */

@@ -300,7 +300,7 @@ const errors: { name: string; src: Parameters<typeof sources>[0]; want: string }
   {
     name: 'an unknown pre-flight check',
     src: { flags: { ignorePreflightErrors: ['opt-out,bogus'] } },
-    want: 'invalid value ["opt-out,bogus"] for --ignore-preflight-errors: unknown pre-flight check "bogus" (known: pdb-never-allows, multiple-pdbs, unschedulable, opt-out, all)',
+    want: 'invalid value ["opt-out,bogus"] for --ignore-preflight-errors: unknown pre-flight check "bogus" (known: pdb-never-allows, multiple-pdbs, unschedulable, opt-out, forbidden, all)',
   },
   {
     name: 'an escalation rule that deletes everywhere',

@@ -64,6 +64,11 @@ export interface SandboxOptions {
    * NodePkiOptions.notAfterOverrides: for tests of expiry and renewal. Default: kubeadm's validity.
    */
   pkiNotAfterOverrides?: Readonly<Record<string, Date>>;
+  /**
+   * KubeletConfiguration maxPods written on every node when the sandbox is built (the pods each
+   * node takes). Default: none written, so the kubelet's default of 110 applies.
+   */
+  maxPods?: number;
   /** The node binary the shims run (process.execPath of the caller), and bosun's own containers. */
   nodeBinary: string;
   /**
@@ -331,7 +336,11 @@ export class Sandbox implements SandboxControl {
         if (n.role === 'control-plane')
           await writeControlPlanePki(host.etcKubernetes, host.kubeletPki, cas, pkiOpts);
         else await writeWorkerPki(host.etcKubernetes, host.kubeletPki, cas, pkiOpts);
-        writeKubeletConfig(host, n.kubeletPort);
+        writeKubeletConfig(
+          host,
+          n.kubeletPort,
+          this.opts.maxPods !== undefined ? { maxPods: this.opts.maxPods } : {},
+        );
       }),
     );
     const first = this.controlPlanes()[0];
@@ -396,9 +405,7 @@ export class Sandbox implements SandboxControl {
         address: '127.0.0.1',
         index: n.index + 1,
         capacity:
-          n.role === 'control-plane'
-            ? { cpu: '2', memory: '4025360Ki', pods: '110' }
-            : { cpu: '4', memory: '8148424Ki', pods: '110' },
+          n.role === 'control-plane' ? { cpu: '2', memory: '4025360Ki' } : { cpu: '4', memory: '8148424Ki' },
       },
       {
         api: ctx.api,

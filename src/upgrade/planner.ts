@@ -5,7 +5,7 @@
 // a node changes.
 import { BosunError, errorMessage } from '../common/errors.ts';
 import type { Clock } from '../common/ports.ts';
-import { DEFAULT_DRAIN_OPTIONS, planDrain, type DrainOptions } from '../drain/index.ts';
+import { DEFAULT_DRAIN_OPTIONS, planDrain, planReadsOf, type DrainOptions } from '../drain/index.ts';
 import { DEFAULT_PATHS, certsKube, checkServed, type TlsProbe } from '../certs/index.ts';
 import type { ClusterInfo } from '../kube/cluster-info.ts';
 import type { NodePods } from '../kube/ports.ts';
@@ -164,7 +164,7 @@ export async function makeUpgradePlan(opts: PlanOptions, deps: PlanDeps): Promis
   const batches: BatchDrain[] = [];
   let removedApis: RemovedApiUse[] | undefined;
   const kube = snapshotKube(snap);
-  const reads = Promise.resolve({ ok: true as const, nodes: snap.nodes, pods: snap.pods, pdbs: snap.pdbs });
+  const reads = Promise.resolve(planReadsOf(snap));
   if (target) {
     plan = planUpgrade({
       versions,

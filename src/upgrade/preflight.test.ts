@@ -112,9 +112,19 @@ test('drain: every batch is judged with the drain pre-flight; blockers and refus
       pods: [],
       listedAt: { resourceVersion: '1', time: 0 },
       pdbs: [],
-      preflight: { node, predictions: [], blockers: [], ignored: [], longestGraceSeconds: 30, ...o },
+      preflight: {
+        node,
+        predictions: [],
+        blockers: [],
+        ignored: [],
+        skipped: [],
+        longestGraceSeconds: 30,
+        ...o,
+      },
       refusals,
       warnings: [{ message: 'ignoring DaemonSet-managed Pods', category: 'daemonset-managed', pods: [pod] }],
+      daemonSets: new Map(),
+      access: { watchPods: 'allowed', watchNodes: 'allowed' },
     }) as NodePlan;
   const batches = [
     { hop: 1, batch: 1, nodes: ['worker-1'], plans: [plan('worker-1')] },

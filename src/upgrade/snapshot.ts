@@ -1,7 +1,7 @@
 // The cluster as an upgrade plan reads it: once for the whole plan, not once per node or per batch.
 // One round of requests in parallel: /version, kubeadm-config, every node, every pod, every budget
-// (the drain planning's reads, started through drain's startPlanReads), every DaemonSet (kube-proxy's
-// among them, and the lookups the drain filters make), CoreDNS.
+// (what the drain planning reads: drain's planReadsOf makes its reads of them), every DaemonSet
+// (kube-proxy's among them, and the lookups the drain filters make), CoreDNS.
 //
 // snapshotKube() answers the NodePods reads the drain planning and the certificate check make from
 // that snapshot, so that planning a dozen batches adds no request; it refuses every write.
@@ -17,7 +17,7 @@ import { fromStatus } from '../kube/errors.ts';
 import { matches, parseSelector } from '../kube/labels.ts';
 import type { NodePods } from '../kube/ports.ts';
 import type { ListResult, Node, Pod, PodDisruptionBudget } from '../kube/types.ts';
-import { startPlanReads, type DrainOptions } from '../drain/index.ts';
+import type { DrainOptions } from '../drain/index.ts';
 import { clusterVersions, type ClusterVersions } from './versions.ts';
 
 /** Everything read, once. */
@@ -38,15 +38,16 @@ export async function readSnapshot(
   deps: { info: ClusterInfo; kube: NodePods },
   drain: Pick<DrainOptions, 'disableEviction' | 'chunkSize'>,
 ): Promise<ClusterSnapshot> {
-  const reads = startPlanReads(deps.kube, drain);
-  const [version, kubeadmConfig, daemonSets, coredns, r] = await Promise.all([
+  const [version, kubeadmConfig, daemonSets, coredns, nodes, pods, pdbs] = await Promise.all([
     deps.info.getVersion(),
     deps.info.getConfigMap('kube-system', 'kubeadm-config'),
     deps.info.listDaemonSets(),
     deps.info.findDeployment('kube-system', 'coredns'),
-    reads,
+    deps.kube.listNodes(),
+    deps.kube.listPods({ chunkSize: drain.chunkSize }),
+    drain.disableEviction ? Promise.resolve<PodDisruptionBudget[]>([]) : deps.kube.listPdbs(),
   ]);
-  if (!r.ok) throw r.error;
+  const r = { nodes, pods, pdbs };
   const kubeProxy = daemonSets.find(
     (d) => d.metadata.namespace === 'kube-system' && d.metadata.name === 'kube-proxy',
   );
@@ -81,11 +82,14 @@ function notFound(resource: string, namespace: string | undefined, name: string)
   );
 }
 
-/** The NodePods reads, answered from the snapshot; writes and watches are refused. */
+/**
+ * The NodePods reads, answered from the snapshot; writes and watches are refused, and access reviews
+ * are not answered.
+ */
 export function snapshotKube(s: ClusterSnapshot): NodePods {
   const refuse = (what: string) => (): Promise<never> =>
     Promise.reject(new InternalError(`the upgrade plan only reads: ${what} was called on its snapshot`));
-  return {
+  const kube: NodePods = {
     getNode: (name) => {
       const n = s.nodes.find((x) => x.metadata.name === name);
       return n ? Promise.resolve(n) : Promise.reject(notFound('nodes', undefined, name));
@@ -121,9 +125,20 @@ export function snapshotKube(s: ClusterSnapshot): NodePods {
       const d = s.daemonSets.find((x) => x.metadata.namespace === namespace && x.metadata.name === name);
       return d ? Promise.resolve(d) : Promise.reject(notFound('daemonsets', namespace, name));
     },
+    scanPods: async (opts, onChunk) => {
+      const { items, resourceVersion } = await kube.listPods(opts);
+      const size = opts.chunkSize ? opts.chunkSize : items.length || 1;
+      for (let i = 0; i < items.length; i += size) await onChunk(items.slice(i, i + size));
+      return { resourceVersion };
+    },
+    // The snapshot cannot say what the user may do: the drain then finds out by trying, as it does
+    // where a server answers no SelfSubjectAccessReview.
+    reviewAccess: () => Promise.reject(new Error('the upgrade plan asks no SelfSubjectAccessReview')),
     patchNode: refuse('patchNode'),
     evictPod: refuse('evictPod'),
     deletePod: refuse('deletePod'),
     watchPods: refuse('watchPods'),
+    watchNodes: refuse('watchNodes'),
   };
+  return kube;
 }

@@ -72,6 +72,7 @@ export async function startTestSandbox(
     version?: string;
     timing?: Partial<Timing>;
     pkiNotAfterOverrides?: Readonly<Record<string, Date>>;
+    maxPods?: number;
   } = {},
 ): Promise<TestSandbox> {
   const dir = scratchDir('bosun-sb-');
@@ -87,6 +88,7 @@ export async function startTestSandbox(
       timing: { ...TIMINGS.fast, ...(opts.timing ?? {}) },
       keyAlgorithm: 'ecdsa-p256',
       ...(opts.pkiNotAfterOverrides ? { pkiNotAfterOverrides: opts.pkiNotAfterOverrides } : {}),
+      ...(opts.maxPods !== undefined ? { maxPods: opts.maxPods } : {}),
       nodeBinary: process.execPath,
       clock: systemClock,
       exec: processExec,

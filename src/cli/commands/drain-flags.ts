@@ -26,6 +26,7 @@ export interface DrainFlags {
   output?: string;
   headers?: boolean;
   check?: boolean;
+  recordon?: boolean;
 }
 
 /** Adds the flags drain and maintain share, with kubectl's wording where kubectl has the flag. */
@@ -61,7 +62,7 @@ export function addDrainFlags(cmd: Command): Command {
     )
     .option(
       '--ignore-preflight-errors <checks>',
-      'Pre-flight checks whose failure does not stop the drain: all, or a comma-separated list of pdb-never-allows, multiple-pdbs, unschedulable, opt-out.',
+      'Pre-flight checks whose failure does not stop the drain: all, or a comma-separated list of pdb-never-allows, multiple-pdbs, unschedulable, opt-out, forbidden.',
     )
     .option(
       '--escalate <rule>',
@@ -70,6 +71,10 @@ export function addDrainFlags(cmd: Command): Command {
       [],
     )
     .option('--eviction-concurrency <n>', 'Eviction (or deletion) requests in flight at once.', '64')
+    .option(
+      '--recordon',
+      'If someone uncordons the node during the drain, cordon it again and continue (default: stop with an error).',
+    )
     .option('--reason <text>', 'Why the node is taken out of service, recorded on the node with the cordon.');
 }
 
@@ -135,5 +140,6 @@ export async function drainOptions(
     escalation: { rules },
     concurrency: parseIntegerFlag(f.evictionConcurrency, '--eviction-concurrency', command, { min: 1 }),
     chunkSize: parseIntegerFlag(f.chunkSize, '--chunk-size', command, { min: 0 }),
+    recordon: f.recordon === true,
   };
 }

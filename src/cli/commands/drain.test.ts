@@ -108,7 +108,7 @@ test('--ignore-preflight-errors names the known checks when given an unknown one
   assert.equal(r.code, 2);
   assert.deepEqual(r.err, [
     'error: unknown pre-flight check "bogus" in --ignore-preflight-errors',
-    'Known checks: all, pdb-never-allows, multiple-pdbs, unschedulable, opt-out',
+    'Known checks: all, pdb-never-allows, multiple-pdbs, unschedulable, opt-out, forbidden',
   ]);
 });
 

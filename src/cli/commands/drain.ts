@@ -20,7 +20,7 @@ import {
 } from '../flags.ts';
 import { checkTargets, nodePodsPort, resolveNodes } from '../nodes.ts';
 import { formatDocument, isDocumentFormat } from '../output.ts';
-import { drainDocument, isPlanDrainable, planDocument, planLines } from '../print/drain.ts';
+import { drainDocument, isPlanDrainable, planDocument, planLines, skippedLines } from '../print/drain.ts';
 import { isLive } from '../print/terminal.ts';
 import { addDrainFlags, drainOptions, type DrainFlags } from './drain-flags.ts';
 
@@ -53,6 +53,15 @@ terminating namespace). --escalate says what to do about pods blocked too long:
   after=DURATION,action=wait|give-up|delete[,namespace=NS][,selector=SELECTOR]
 give-up stops draining the node (and uncordons it if bosun cordoned it); delete deletes the blocked
 pod, and must name a namespace or selector. Without rules bosun waits and never deletes.
+
+What the drain evicts and waits for is what the node has after the cordon: a pod bound to it
+later is evicted too, and "drained" is said only once a fresh read finds nothing left to evict. A
+node uncordoned by someone else during the drain stops it (exit 1, saying who, as far as the Node's
+managedFields tell); --recordon cordons it again and goes on instead.
+
+bosun needs no permission kubectl drain does not: a pre-flight check it may not make is skipped
+with one line naming the permission, and pods and the node are polled every second where the user
+may not watch them.
 
 Ctrl-C (or a crash) leaves the node cordoned; running the same command again continues.
 When you are ready to put the node back into service, use bosun uncordon.`;
@@ -97,6 +106,7 @@ export function registerDrainCommand(program: Command, ctx: CliContext): void {
           '--check and --dry-run cannot be used together: --check already changes nothing',
           'drain',
         );
+      const startedAt = ctx.clock.now().getTime();
       const base = await drainOptions(f, 'drain', { warn: (l) => ctx.out.err(l) });
       const opts: DrainOptions = {
         ...base,
@@ -104,13 +114,22 @@ export function registerDrainCommand(program: Command, ctx: CliContext): void {
       };
       const { kube } = await nodePodsPort(cmd, ctx);
       const drain = await import('../../drain/index.ts');
-      const reads = drain.startPlanReads(kube, opts);
-      const nodes = await resolveNodes(kube, names, f.selector);
+      // The plan's reads start with the nodes' own (the pods of the named nodes are kept whole).
+      const resolving = resolveNodes(kube, names, f.selector);
+      const reads = drain.startPlanReads(
+        kube,
+        opts,
+        resolving.then((ns) => ns.map((n) => n.metadata.name ?? '')),
+      );
+      const nodes = await resolving;
       if (nodes.length === 0) return void ctx.out.err('No resources found');
       if (f.check) {
         const plans = await drain.planDrain(nodes, opts, { kube, clock: ctx.clock, reads });
         if (isDocumentFormat(format)) ctx.out.out(await formatDocument(planDocument(plans), format));
-        else for (const line of planLines(plans, { headers: f.headers !== false })) ctx.out.out(line);
+        else {
+          for (const line of skippedLines(plans)) ctx.out.err(line);
+          for (const line of planLines(plans, { headers: f.headers !== false })) ctx.out.out(line);
+        }
         if (!isPlanDrainable(plans)) {
           throw new BosunError('the pre-flight found pods that would stop the drain', 'PRECONDITION', {
             hint: 'Nothing was changed. See ACTION refuse/blocked above.',
@@ -128,6 +147,7 @@ export function registerDrainCommand(program: Command, ctx: CliContext): void {
         clock: ctx.clock,
         observer: reporter.drain,
         signal: ctx.signal,
+        startedAt,
       });
       if (isDocumentFormat(format))
         ctx.out.out(await formatDocument(drainDocument(results, opts.dryRun), format));

@@ -21,6 +21,7 @@ export function planDocument(plans: readonly NodePlan[]): unknown {
       name: p.node.metadata.name,
       drainable: p.refusals.length === 0 && p.preflight.blockers.length === 0,
       longestGraceSeconds: p.preflight.longestGraceSeconds,
+      ...(p.preflight.skipped.length > 0 ? { skipped: p.preflight.skipped } : {}),
       pods: p.preflight.predictions.map((x) => ({
         namespace: x.pod.namespace,
         name: x.pod.name,
@@ -37,6 +38,16 @@ export function planDocument(plans: readonly NodePlan[]): unknown {
       })),
     })),
   };
+}
+
+/**
+ * drain --check's lines for stderr: the pre-flight checks bosun could not make and why (a
+ * permission the user lacks), said once (every node's plan skips the same checks).
+ */
+export function skippedLines(plans: readonly NodePlan[]): string[] {
+  return (plans[0]?.preflight.skipped ?? []).map(
+    (x) => `pre-flight: skipped ${x.checks.join(', ')}: ${x.reason}`,
+  );
 }
 
 /** drain --check's table (one row per pod) and then one verdict line per node. */

@@ -5,14 +5,18 @@
 // handler does. Every call is recorded in `actions`, like client-go's fake clientset. Faults are
 // injected with `failNext`. Test support only: never used by product code.
 import type { Clock } from '../../common/ports.ts';
-import { fromStatus, type KubeApiError } from '../errors.ts';
+import { KubeApiError, TransportReason, fromStatus } from '../errors.ts';
 import { isPodReady } from '../pods.ts';
 import type {
+  AccessReview,
   ListOptions,
   NodeHealth,
   NodePatch,
   NodePods,
   PodRemovalOptions,
+  RequestOptions,
+  ResourceAttributes,
+  WatchFrom,
   WriteOptions,
 } from '../ports.ts';
 import type {
@@ -34,6 +38,8 @@ export interface FakeAction {
   name?: string;
   dryRun?: boolean;
   gracePeriodSeconds?: number;
+  /** A list's field selector. */
+  fieldSelector?: string;
   at: number;
 }
 
@@ -41,6 +47,37 @@ interface Watcher {
   opts: ListOptions;
   onEvent: (e: WatchEvent<Pod>) => void;
   done: (err?: unknown) => void;
+}
+
+interface NodeWatcher {
+  selects: (n: Node) => boolean;
+  onEvent: (e: WatchEvent<Node>) => void;
+  done: (err?: unknown) => void;
+}
+
+/** kube-apiserver's 403 when RBAC does not allow a request (responsewriters.Forbidden). */
+export function rbacForbidden(attrs: ResourceAttributes, user = 'drainer'): KubeApiError {
+  const group = attrs.group ?? '';
+  const what = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
+  const scope = attrs.namespace ? `in the namespace "${attrs.namespace}"` : 'at the cluster scope';
+  const qualified = group ? `${attrs.resource}.${group}` : attrs.resource;
+  return fromStatus(
+    403,
+    {
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      code: 403,
+      reason: 'Forbidden',
+      message: `${qualified}${attrs.name ? ` "${attrs.name}"` : ''} is forbidden: User "${user}" cannot ${attrs.verb} resource "${what}" in API group "${group}" ${scope}`,
+      details: {
+        ...(attrs.name ? { name: attrs.name } : {}),
+        ...(group ? { group } : {}),
+        kind: attrs.resource,
+      },
+    },
+    { resource: attrs.resource, ...(attrs.namespace ? { namespace: attrs.namespace } : {}) },
+  );
 }
 
 interface Fault {
@@ -120,11 +157,24 @@ export class FakeCluster implements NodePods, NodeHealth {
   onPodRemoved: ((pod: Pod, fake: FakeCluster) => void) | undefined;
   /** Overrides the PDB check for an eviction: return an error to refuse, null to allow, undefined for the default. */
   evictionHook: ((pod: Pod) => KubeApiError | null | undefined) | undefined;
+  /**
+   * From this time on (clock ms) the API server is silent: every request and new watch waits for an
+   * answer that never comes, until its signal aborts (then it rejects, as a cancelled request does).
+   */
+  silentFrom: number | undefined;
+  /** What SelfSubjectAccessReviews answer "no" to, as "verb resource[/subresource]" (any namespace). */
+  readonly forbidden = new Set<string>();
+  /** Requests waiting on the silent server right now. */
+  unanswered = 0;
+  /** Requests started and not yet answered (or failed), the silent ones included. */
+  inFlight = 0;
 
   private rv = 100;
   private compactedBelow = 0;
   private history: { rv: number; type: 'ADDED' | 'MODIFIED' | 'DELETED'; pod: Pod }[] = [];
   private watchers = new Set<Watcher>();
+  private nodeWatchers = new Set<NodeWatcher>();
+  private nodeHistory: { rv: number; type: 'ADDED' | 'MODIFIED' | 'DELETED'; node: Node }[] = [];
   private faults: Fault[] = [];
   private uidSeq = 0;
 
@@ -134,7 +184,9 @@ export class FakeCluster implements NodePods, NodeHealth {
 
   /** Adds or replaces a node. */
   addNode(n: Node): void {
-    this.nodes.set(n.metadata.name ?? '', this.stamp(clone(n)));
+    const node = this.stamp(clone(n));
+    this.nodes.set(n.metadata.name ?? '', node);
+    this.emitNode('ADDED', node);
   }
 
   /** Adds a pod (emits ADDED). */
@@ -170,12 +222,13 @@ export class FakeCluster implements NodePods, NodeHealth {
     this.emit('MODIFIED', p);
   }
 
-  /** Changes a node in place. */
+  /** Changes a node in place (watchers of the node see it). */
   updateNode(name: string, change: (n: Node) => void): void {
     const n = this.nodes.get(name);
     if (!n) throw new Error(`fake: no node ${name}`);
     change(n);
     this.stamp(n);
+    this.emitNode('MODIFIED', n);
   }
 
   /** Ends a terminating pod's life now (the kubelet finished), emitting DELETED. */
@@ -209,11 +262,12 @@ export class FakeCluster implements NodePods, NodeHealth {
   /** Ends every open watch as a server would after its timeout. */
   endWatches(err?: unknown): void {
     for (const w of [...this.watchers]) w.done(err);
+    for (const w of [...this.nodeWatchers]) w.done(err);
   }
 
-  /** Number of open watches. */
+  /** Number of open watches (pods and nodes). */
   get openWatches(): number {
-    return this.watchers.size;
+    return this.watchers.size + this.nodeWatchers.size;
   }
 
   /** Actions with this verb (and resource). */
@@ -235,6 +289,11 @@ export class FakeCluster implements NodePods, NodeHealth {
       const copy = clone(pod);
       void this.clock.sleep(this.watchLagMs).then(() => this.deliver(type, copy));
     } else this.deliver(type, pod);
+  }
+
+  private emitNode(type: 'ADDED' | 'MODIFIED' | 'DELETED', node: Node): void {
+    this.nodeHistory.push({ rv: Number(node.metadata.resourceVersion), type, node: clone(node) });
+    for (const w of this.nodeWatchers) if (w.selects(node)) w.onEvent({ type, object: clone(node) });
   }
 
   private deliver(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void {
@@ -389,23 +448,58 @@ export class FakeCluster implements NodePods, NodeHealth {
 
   // ---- NodePods ----
 
-  getNode(name: string): Promise<Node> {
+  getNode(name: string, opts: RequestOptions = {}): Promise<Node> {
     this.record({ verb: 'get', resource: 'nodes', name });
     return this.run(() => {
       this.fault('get', 'nodes', name);
       const n = this.nodes.get(name);
       if (!n) throw this.notFound('nodes', name);
       return clone(n);
-    });
+    }, opts.signal);
   }
 
-  listNodes(opts: { labelSelector?: string } = {}): Promise<Node[]> {
+  listNodes(opts: { labelSelector?: string } & RequestOptions = {}): Promise<Node[]> {
     this.record({ verb: 'list', resource: 'nodes' });
     return this.run(() => {
       this.fault('list', 'nodes');
       return [...this.nodes.values()]
         .filter((n) => labelMatches(opts.labelSelector, n.metadata.labels))
         .map(clone);
+    }, opts.signal);
+  }
+
+  watchNodes(opts: WatchFrom, onEvent: (e: WatchEvent<Node>) => void, signal: AbortSignal): Promise<void> {
+    const name = /^metadata\.name=(.*)$/.exec(opts.fieldSelector ?? '')?.[1];
+    if (opts.fieldSelector && name === undefined)
+      throw new Error(`fake: node field selector ${opts.fieldSelector} not supported`);
+    this.record({ verb: 'watch', resource: 'nodes', ...(name !== undefined ? { name } : {}) });
+    const selects = (n: Node): boolean =>
+      (name === undefined || n.metadata.name === name) && labelMatches(opts.labelSelector, n.metadata.labels);
+    return new Promise<void>((resolve, reject) => {
+      try {
+        this.fault('watch', 'nodes', name);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      if (signal.aborted) return resolve();
+      const w: NodeWatcher = {
+        selects,
+        onEvent,
+        done: (err?: unknown) => {
+          this.nodeWatchers.delete(w);
+          signal.removeEventListener('abort', onAbort);
+          if (err !== undefined && !signal.aborted) reject(err);
+          else resolve();
+        },
+      };
+      const onAbort = (): void => w.done();
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (this.isSilent()) return; // a new watch on a silent server: nothing ever comes
+      const from = Number(opts.resourceVersion);
+      for (const h of this.nodeHistory)
+        if (h.rv > from && selects(h.node)) onEvent({ type: h.type, object: clone(h.node) });
+      this.nodeWatchers.add(w);
     });
   }
 
@@ -446,34 +540,68 @@ export class FakeCluster implements NodePods, NodeHealth {
       }
       if (opts.dryRun) return next;
       this.nodes.set(name, this.stamp(next));
+      this.emitNode('MODIFIED', next);
       return clone(next);
-    });
+    }, opts.signal);
   }
 
   listPods(opts: ListOptions = {}): Promise<ListResult<Pod>> {
-    this.record({ verb: 'list', resource: 'pods', ...(opts.namespace ? { namespace: opts.namespace } : {}) });
+    this.record({
+      verb: 'list',
+      resource: 'pods',
+      ...(opts.namespace ? { namespace: opts.namespace } : {}),
+      ...(opts.fieldSelector ? { fieldSelector: opts.fieldSelector } : {}),
+    });
     return this.run(() => {
       this.fault('list', 'pods');
-      const items = [...this.pods.values()]
-        .filter(
-          (p) =>
-            (!opts.namespace || p.metadata.namespace === opts.namespace) &&
-            fieldMatches(opts.fieldSelector, p) &&
-            labelMatches(opts.labelSelector, p.metadata.labels),
-        )
-        .map(clone);
-      return { items, resourceVersion: String(this.rv) };
-    });
+      return { items: this.selectPods(opts).map(clone), resourceVersion: String(this.rv) };
+    }, opts.signal);
   }
 
-  getPod(namespace: string, name: string): Promise<Pod> {
+  /** Chunks of chunkSize (default 500), in the order listPods returns, one recorded list call each, as the API pages them. */
+  async scanPods(
+    opts: ListOptions,
+    onChunk: (items: Pod[]) => void | Promise<void>,
+  ): Promise<{ resourceVersion: string }> {
+    const size = opts.chunkSize === 0 ? Infinity : (opts.chunkSize ?? 500);
+    let from = 0;
+    let rv = '';
+    for (;;) {
+      this.record({
+        verb: 'list',
+        resource: 'pods',
+        ...(opts.namespace ? { namespace: opts.namespace } : {}),
+        ...(opts.fieldSelector ? { fieldSelector: opts.fieldSelector } : {}),
+      });
+      const page = await this.run(() => {
+        this.fault('list', 'pods');
+        const all = this.selectPods(opts);
+        if (rv === '') rv = String(this.rv);
+        return { items: all.slice(from, from + size).map(clone), more: from + size < all.length };
+      }, opts.signal);
+      await onChunk(page.items);
+      if (!page.more) return { resourceVersion: rv };
+      from += size;
+    }
+  }
+
+  private selectPods(opts: ListOptions): Pod[] {
+    return [...this.pods.values()].filter(
+      (p) =>
+        (!opts.namespace || p.metadata.namespace === opts.namespace) &&
+        fieldMatches(opts.fieldSelector, p) &&
+        labelMatches(opts.labelSelector, p.metadata.labels),
+    );
+  }
+
+  getPod(namespace: string, name: string, opts: RequestOptions = {}): Promise<Pod> {
     this.record({ verb: 'get', resource: 'pods', namespace, name });
     return this.run(() => {
       this.fault('get', 'pods', name);
       const p = this.pods.get(key(namespace, name));
       if (!p) throw this.notFound('pods', name);
       return clone(p);
-    });
+    }, opts.signal);
   }
 
   evictPod(namespace: string, name: string, opts: PodRemovalOptions = {}): Promise<void> {
@@ -491,7 +619,7 @@ export class FakeCluster implements NodePods, NodeHealth {
       if (!p) throw this.notFound('pods', name);
       this.checkBudget(p, opts.dryRun === true);
       if (!opts.dryRun) this.startDeletion(p, opts.gracePeriodSeconds);
-    });
+    }, opts.signal);
   }
 
   deletePod(namespace: string, name: string, opts: PodRemovalOptions & { uid?: string } = {}): Promise<void> {
@@ -520,7 +648,7 @@ export class FakeCluster implements NodePods, NodeHealth {
         );
       }
       if (!opts.dryRun) this.startDeletion(p, opts.gracePeriodSeconds);
-    });
+    }, opts.signal);
   }
 
   watchPods(
@@ -565,6 +693,7 @@ export class FakeCluster implements NodePods, NodeHealth {
       const onAbort = (): void => w.done();
       if (signal.aborted) return resolve();
       signal.addEventListener('abort', onAbort, { once: true });
+      if (this.isSilent()) return; // a new watch on a silent server: nothing ever comes
       for (const h of this.history) {
         if (h.rv <= from) continue;
         if (
@@ -579,22 +708,35 @@ export class FakeCluster implements NodePods, NodeHealth {
     });
   }
 
-  listPdbs(opts: { namespace?: string } = {}): Promise<PodDisruptionBudget[]> {
+  listPdbs(opts: { namespace?: string } & RequestOptions = {}): Promise<PodDisruptionBudget[]> {
     this.record({ verb: 'list', resource: 'poddisruptionbudgets' });
     return this.run(() => {
       this.fault('list', 'poddisruptionbudgets');
       return this.pdbs.filter((b) => !opts.namespace || b.metadata.namespace === opts.namespace).map(clone);
-    });
+    }, opts.signal);
   }
 
-  getDaemonSet(namespace: string, name: string): Promise<DaemonSet> {
+  getDaemonSet(namespace: string, name: string, opts: RequestOptions = {}): Promise<DaemonSet> {
     this.record({ verb: 'get', resource: 'daemonsets', namespace, name });
     return this.run(() => {
       this.fault('get', 'daemonsets', name);
       const ds = this.daemonSets.get(key(namespace, name));
       if (!ds) throw this.notFound('daemonsets', name, 'apps');
       return clone(ds);
+    }, opts.signal);
+  }
+
+  reviewAccess(attrs: ResourceAttributes, opts: RequestOptions = {}): Promise<AccessReview> {
+    this.record({
+      verb: 'create',
+      resource: 'selfsubjectaccessreviews',
+      name: `${attrs.verb} ${attrs.resource}`,
     });
+    return this.run(() => {
+      this.fault('create', 'selfsubjectaccessreviews');
+      const what = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
+      return this.forbidden.has(`${attrs.verb} ${what}`) ? { allowed: false } : { allowed: true };
+    }, opts.signal);
   }
 
   // ---- NodeHealth ----
@@ -632,11 +774,43 @@ export class FakeCluster implements NodePods, NodeHealth {
     });
   }
 
-  /** Runs fn asynchronously, as a real request would be. */
-  private run<T>(fn: () => T): Promise<T> {
-    const delay = this.latency;
-    if (delay !== undefined && this.clock.now().getTime() < delay.until)
-      return this.clock.sleep(delay.ms).then(fn);
-    return Promise.resolve().then(fn);
+  private isSilent(): boolean {
+    return this.silentFrom !== undefined && this.clock.now().getTime() >= this.silentFrom;
   }
+
+  /**
+   * Runs fn asynchronously, as a real request would be: after delayCalls' latency while it lasts;
+   * on a silent server never. A call that waits ends (rejected as cancelled) when its signal aborts.
+   */
+  private run<T>(fn: () => T, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(cancelled());
+    this.inFlight++;
+    if (this.isSilent()) {
+      this.unanswered++;
+      return new Promise<T>((_, reject) => {
+        signal?.addEventListener(
+          'abort',
+          () => {
+            this.unanswered--;
+            this.inFlight--;
+            reject(cancelled());
+          },
+          { once: true },
+        );
+      });
+    }
+    const delay = this.latency;
+    const answered =
+      delay !== undefined && this.clock.now().getTime() < delay.until
+        ? this.clock.sleep(delay.ms, signal).then(fn, () => {
+            throw cancelled();
+          })
+        : Promise.resolve().then(fn);
+    return answered.finally(() => this.inFlight--);
+  }
+}
+
+/** What a request cancelled by its caller's signal rejects with (node-pods.ts). */
+function cancelled(): KubeApiError {
+  return new KubeApiError('the request was cancelled', { status: 0, reason: TransportReason.Aborted });
 }

@@ -266,6 +266,70 @@ describe('ApiCore', () => {
     );
   });
 
+  test("an eviction whose client goes away after the budget recorded it leaves the pod in status.disruptedPods, still running (kube-apiserver deletes with the request's context)", async () => {
+    const running = (p: Pod): Pod => ({
+      ...p,
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    for (const n of ['d1', 'd2']) {
+      const created = await h.api.create(pods, 'web', pod(n, { app: 'held' }, 'node-a'));
+      await h.api.update(pods, 'web', n, running(created as Pod), { subresource: 'status' });
+    }
+    const b = (await h.api.create(pdbs, 'web', {
+      metadata: { name: 'held' },
+      spec: { maxUnavailable: 2, selector: { matchLabels: { app: 'held' } } },
+    })) as PodDisruptionBudget;
+    await h.api.update(
+      pdbs,
+      'web',
+      'held',
+      {
+        ...b,
+        status: {
+          observedGeneration: 1,
+          disruptionsAllowed: 2,
+          currentHealthy: 2,
+          desiredHealthy: 0,
+          expectedPods: 2,
+        },
+      },
+      { subresource: 'status' },
+    );
+    // The client goes away right after the budget's update reached etcd.
+    const gone = new AbortController();
+    const update = h.store.update.bind(h.store);
+    h.store.update = async (...a: Parameters<typeof update>) => {
+      const r = await update(...a);
+      if (a[0].includes('/poddisruptionbudgets/')) gone.abort();
+      return r;
+    };
+    try {
+      await h.api
+        .evict('web', 'd1', { metadata: { name: 'd1' } }, { signal: gone.signal })
+        .catch(() => undefined);
+    } finally {
+      h.store.update = update;
+    }
+    const d1 = (await h.api.get(pods, 'web', 'd1')) as Pod;
+    assert.equal(d1.metadata.deletionTimestamp, undefined, 'the pod was not deleted');
+    let after = (await h.api.get(pdbs, 'web', 'held')) as PodDisruptionBudget;
+    assert.deepEqual(Object.keys(after.status?.disruptedPods ?? {}), ['d1']);
+    assert.equal(after.status?.disruptionsAllowed, 1);
+    // A server-side dry run decides the same and records nothing.
+    const dry = await h.api.evict('web', 'd2', {
+      metadata: { name: 'd2' },
+      deleteOptions: { dryRun: ['All'] },
+    });
+    assert.equal(dry.code, 201);
+    after = (await h.api.get(pdbs, 'web', 'held')) as PodDisruptionBudget;
+    assert.deepEqual(Object.keys(after.status?.disruptedPods ?? {}), ['d1']);
+    // An eviction whose client stays records the pod and deletes it.
+    assert.equal((await h.api.evict('web', 'd2', { metadata: { name: 'd2' } })).code, 201);
+    assert.ok(((await h.api.get(pods, 'web', 'd2')) as Pod).metadata.deletionTimestamp);
+    after = (await h.api.get(pdbs, 'web', 'held')) as PodDisruptionBudget;
+    assert.deepEqual(Object.keys(after.status?.disruptedPods ?? {}).sort(), ['d1', 'd2']);
+  });
+
   test('eviction in a terminating namespace is 403 with the NamespaceTerminating cause', async () => {
     await h.api.create(pods, 'gone', pod('t1', {}, 'node-a'));
     await h.api.delete(resource('namespaces'), undefined, 'gone', {});

@@ -48,6 +48,7 @@ import { isRecord } from './types.ts';
 import { validateCreate, validateUpdate } from './validation.ts';
 import { isPodReady } from '../../kube/pods.ts';
 import { computePdbStatusForEviction } from './pdb.ts';
+import { readScale, scaleOf, SCALABLE_RESOURCES, withReplicas, type Scale } from './scale.ts';
 
 /** metav1.DeleteOptions as the sandbox honours them. */
 export interface DeleteOptions {
@@ -98,6 +99,8 @@ export interface ApiDeps {
 }
 
 const MAX_RETRIES = 20;
+/** kube-apiserver's EvictionsRetry step between attempts at a budget's decrement. */
+const EVICTION_RETRY_MS = 500;
 
 /** A write lost an optimistic-concurrency race; carries the object as it now is. */
 class Conflict {
@@ -954,13 +957,92 @@ export class ApiCore {
     throw conflict(r, name, MODIFIED_MESSAGE);
   }
 
+  /** GET .../NAME/scale of a Deployment, ReplicaSet or StatefulSet (scale.ts). */
+  async getScale(r: ResourceType, ns: string | undefined, name: string): Promise<Scale> {
+    if (!SCALABLE_RESOURCES.has(r.resource)) throw notFound(r, name);
+    return scaleOf(await this.get(r, ns, name));
+  }
+
+  /** PUT .../NAME/scale: the Scale's spec.replicas, with its resourceVersion as the precondition. */
+  async updateScale(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+    body: unknown,
+    opts: Pick<WriteOptions, 'dryRun'> = {},
+  ): Promise<Scale> {
+    if (!SCALABLE_RESOURCES.has(r.resource)) throw notFound(r, name);
+    const want = readScale(name, body);
+    const cur = await this.get(r, ns, name);
+    return scaleOf(
+      await this.update(r, ns, name, withReplicas(cur, want.replicas, want.resourceVersion), opts),
+    );
+  }
+
+  /** PATCH .../NAME/scale: the patch applies to the Scale as it is now, then as updateScale. */
+  async patchScale(
+    r: ResourceType,
+    ns: string | undefined,
+    name: string,
+    type: PatchType,
+    patch: unknown,
+    opts: Pick<WriteOptions, 'dryRun'> = {},
+  ): Promise<Scale> {
+    if (!SCALABLE_RESOURCES.has(r.resource)) throw notFound(r, name);
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const cur = await this.get(r, ns, name);
+      const scale = scaleOf(cur);
+      let patched: unknown;
+      try {
+        if (type === 'json') patched = jsonPatch(scale, patch);
+        else if (type === 'merge') patched = mergePatch(scale, patch);
+        else patched = strategicMergePatch(scale, patch);
+      } catch (e) {
+        if (e instanceof PatchError) throw badRequest(e.message);
+        throw e;
+      }
+      const want = readScale(name, patched);
+      try {
+        // The Scale's resourceVersion (the object's, unless the patch set another) guards the write.
+        const next = withReplicas(
+          cur,
+          want.replicas,
+          want.resourceVersion || (cur.metadata.resourceVersion ?? ''),
+        );
+        return scaleOf(await this.update(r, ns, name, next, opts));
+      } catch (e) {
+        // Someone wrote the object in between: apply the patch again to the Scale as it now is,
+        // unless the patch itself named the resourceVersion.
+        if (
+          !(e instanceof ApiError && e.code === 409) ||
+          want.resourceVersion !== scale.metadata.resourceVersion
+        )
+          throw e;
+      }
+    }
+    throw conflict(r, name, MODIFIED_MESSAGE);
+  }
+
   /**
    * POST pods/NAME/eviction, as pkg/registry/core/pod/storage/eviction.go does it: terminal,
    * pending or terminating pods are deleted without a PDB check; more than one PDB is a 500; a PDB
    * with no disruption allowed is a 429 with the DisruptionBudget cause; unhealthy pods follow the
-   * PDB's unhealthyPodEvictionPolicy.
+   * PDB's unhealthyPodEvictionPolicy. The budget's decrement and its status.disruptedPods entry
+   * are written whatever becomes of the request (kube uses context.TODO() there, retrying conflicts
+   * every 500 ms), but the pod is read and deleted with the request's context: `signal` is that
+   * context, and a client gone before the delete leaves the entry holding a running pod until the
+   * disruption controller drops it (DeletionTimeout).
    */
-  async evict(ns: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<StatusBody> {
+  async evict(
+    ns: string,
+    name: string,
+    body: unknown,
+    opts: WriteOptions & { signal?: AbortSignal } = {},
+  ): Promise<StatusBody> {
+    const cancelled = (): void => {
+      if (opts.signal?.aborted) throw internalError('context canceled');
+    };
+    cancelled();
     const pods = resourceByName('pods');
     if (!isRecord(body)) throw badRequest('not a Eviction object');
     const meta = isRecord(body['metadata']) ? body['metadata'] : {};
@@ -1034,6 +1116,7 @@ export class ApiCore {
       if (unhealthySkip) enforceRv = true;
       else await this.checkAndDecrement(pdb, name, dryRun);
     }
+    cancelled();
     const o = { ...delOpts };
     if (enforceRv && !o.preconditions?.resourceVersion)
       o.preconditions = { ...(o.preconditions ?? {}), resourceVersion: pod.metadata.resourceVersion ?? '' };
@@ -1101,6 +1184,8 @@ export class ApiCore {
       if (res === 'notfound') throw notFound(r, pdb.metadata.name ?? '');
       if ('conflict' in res) {
         pdb = res.conflict.obj as PodDisruptionBudget;
+        // EvictionsRetry: 500 ms steps with 10% jitter between attempts.
+        await this.clock.sleep(EVICTION_RETRY_MS * (1 + Math.random() * 0.1));
         continue;
       }
       return;

@@ -56,6 +56,16 @@ function resourceEntries(r: ResourceType): Record<string, unknown>[] {
         kind: 'Pod',
         verbs: ['get'],
       });
+    if (sub === 'scale')
+      out.push({
+        name: `${r.resource}/scale`,
+        singularName: '',
+        namespaced: r.namespaced,
+        group: 'autoscaling',
+        version: 'v1',
+        kind: 'Scale',
+        verbs: ['get', 'patch', 'update'],
+      });
     if (sub === 'binding')
       out.push({
         name: `${r.resource}/binding`,

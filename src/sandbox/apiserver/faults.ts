@@ -29,7 +29,10 @@ export interface FaultRule {
    * kube's message `admission webhook "NAME" denied the request: MESSAGE`.
    */
   webhookDeny?: { webhook: string; message: string; code?: number };
-  /** Delay the request by this many milliseconds before serving (or failing) it. */
+  /**
+   * Delay the request by this many milliseconds before serving (or failing) it. A client that
+   * goes away meanwhile ends it (a silent API server that never answers: a long delay).
+   */
   delayMs?: number;
   /** Fire at most this many times (unset: until removed). */
   times?: number;

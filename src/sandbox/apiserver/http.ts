@@ -469,9 +469,31 @@ export class ApiFrontend {
     q: URLSearchParams,
     admitted: Admitted,
   ): Promise<void> {
+    const verb = this.verbOf(route, req.method ?? 'GET', q);
+    // The request's context: done when the client goes away before the answer. (A stream the
+    // client resets closes the response with writableFinished true over h2: only the handler knows.)
+    const gone = new AbortController();
+    let answered = false;
+    res.on('close', () => {
+      if (!answered) gone.abort();
+    });
+    try {
+      await this.serveResourceWith(route, req, res, q, admitted, verb, gone.signal);
+    } finally {
+      answered = true;
+    }
+  }
+
+  private async serveResourceWith(
+    route: Route,
+    req: IncomingMessage,
+    res: ServerResponse,
+    q: URLSearchParams,
+    admitted: Admitted,
+    verb: string,
+    gone: AbortSignal,
+  ): Promise<void> {
     const { r, namespace: ns } = route;
-    const method = req.method ?? 'GET';
-    const verb = this.verbOf(route, method, q);
     const sub = route.subresource ?? '';
     if (
       sub &&
@@ -487,7 +509,10 @@ export class ApiFrontend {
       name: route.name ?? '',
     };
     const fault = this.deps.faults.match(info);
-    if (fault?.delayMs) await this.deps.clock.sleep(fault.delayMs);
+    if (fault?.delayMs) {
+      await this.deps.clock.sleep(fault.delayMs, gone).catch(() => undefined);
+      if (gone.aborted) return;
+    }
     if (fault?.error) {
       sendStatus(res, {
         kind: 'Status',
@@ -535,6 +560,10 @@ export class ApiFrontend {
           await this.podLog(ns ?? '', name, q, res);
           return;
         }
+        if (sub === 'scale') {
+          send(res, 200, await api.getScale(r, ns, name ?? ''));
+          return;
+        }
         if (sub && sub !== 'status') throw methodNotSupported(r, 'get');
         const obj = await api.get(r, ns, name ?? '');
         send(res, 200, table ? toTable(r, [obj], obj.metadata.resourceVersion ?? '', include, now) : obj);
@@ -561,7 +590,7 @@ export class ApiFrontend {
       case 'create': {
         const body = parseJson(await readBody(req), req.headers['content-type']);
         if (sub === 'eviction' && name) {
-          sendStatus(res, await api.evict(ns ?? '', name, body, { dryRun }));
+          sendStatus(res, await api.evict(ns ?? '', name, body, { dryRun, signal: gone }));
           return;
         }
         if (sub === 'binding' && name) {
@@ -586,6 +615,10 @@ export class ApiFrontend {
       case 'update': {
         if (!name) throw methodNotSupported(r, 'update');
         const body = parseJson(await readBody(req), req.headers['content-type']) as KubeObject;
+        if (sub === 'scale') {
+          send(res, 200, await api.updateScale(r, ns, name, body, { dryRun }));
+          return;
+        }
         if (sub === 'finalize' && r.resource === 'namespaces') {
           const fin =
             isRecord(body) && isRecord(body['spec']) && Array.isArray(body['spec']['finalizers'])
@@ -630,6 +663,10 @@ export class ApiFrontend {
           ]);
         const type = patchType(req.headers['content-type']);
         const body = parseJson(await readBody(req), req.headers['content-type']);
+        if (sub === 'scale') {
+          send(res, 200, await api.patchScale(r, ns, name, type, body, { dryRun }));
+          return;
+        }
         const opts = sub === 'status' ? { dryRun, subresource: 'status' as const } : { dryRun };
         send(res, 200, await api.patch(r, ns, name, type, body, opts));
         return;

@@ -4,7 +4,7 @@
 import type { KubeObject } from './types.ts';
 
 /** The subresources the sandbox implements. */
-export type Subresource = 'status' | 'eviction' | 'binding' | 'token' | 'log';
+export type Subresource = 'status' | 'eviction' | 'binding' | 'token' | 'log' | 'scale';
 
 /** One served resource. */
 export interface ResourceType {
@@ -197,7 +197,7 @@ export const RESOURCES: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ['deploy'],
     categories: ['all'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     statusSubresource: true,
     tracksGeneration: true,
   }),
@@ -209,7 +209,7 @@ export const RESOURCES: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ['rs'],
     categories: ['all'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     statusSubresource: true,
     tracksGeneration: true,
     fields: fieldsOf(['status.replicas']),
@@ -234,7 +234,7 @@ export const RESOURCES: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ['sts'],
     categories: ['all'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     statusSubresource: true,
     tracksGeneration: true,
   }),

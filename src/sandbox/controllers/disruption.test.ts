@@ -149,6 +149,73 @@ describe('disruption controller', () => {
     });
   });
 
+  test('an eviction whose client went away before the delete: the entry holds the running pod out of currentHealthy until DeletionTimeout, then goes with a NotDeleted event', async () => {
+    await h.api.create(deployments, 'default', deployment('held', 3));
+    await h.api.create(pdbs, 'default', pdb('held-pdb', 'held', { maxUnavailable: 1 }));
+    await settlesAt('held-pdb', {
+      expectedPods: 3,
+      desiredHealthy: 2,
+      currentHealthy: 3,
+      disruptionsAllowed: 1,
+    });
+    const victim =
+      h.informers.pods.list('default').find((p) => p.metadata.labels?.['app'] === 'held' && isPodActive(p))
+        ?.metadata.name ?? '';
+    const gone = new AbortController();
+    const update = h.store.update.bind(h.store);
+    h.store.update = async (...a: Parameters<typeof update>) => {
+      const r = await update(...a);
+      if (a[0].includes('/poddisruptionbudgets/')) gone.abort();
+      return r;
+    };
+    try {
+      await h.api
+        .evict('default', victim, { metadata: { name: victim } }, { signal: gone.signal })
+        .catch(() => undefined);
+    } finally {
+      h.store.update = update;
+    }
+    // The controller keeps the entry: the pod runs, not deleted, and counts for nothing.
+    const held = await settlesAt('held-pdb', {
+      expectedPods: 3,
+      desiredHealthy: 2,
+      currentHealthy: 2,
+      disruptionsAllowed: 0,
+    });
+    assert.deepEqual(Object.keys(held.disruptedPods ?? {}), [victim]);
+    assert.ok(!((await h.api.get(pods, 'default', victim)) as Pod).metadata.deletionTimestamp);
+    // Two minutes later (the entry is made older here rather than waited for), it is dropped.
+    const cur = (await h.api.get(pdbs, 'default', 'held-pdb')) as PodDisruptionBudget;
+    await h.api.update(
+      pdbs,
+      'default',
+      'held-pdb',
+      {
+        ...cur,
+        status: {
+          ...(cur.status ?? held),
+          disruptedPods: { [victim]: new Date(Date.now() - 121_000).toISOString().replace(/\.\d{3}Z$/, 'Z') },
+        },
+      },
+      { subresource: 'status' },
+    );
+    const after = await settlesAt('held-pdb', {
+      expectedPods: 3,
+      desiredHealthy: 2,
+      currentHealthy: 3,
+      disruptionsAllowed: 1,
+    });
+    assert.equal(after.disruptedPods, undefined);
+    await waitFor(
+      async () => (await eventsFor(victim, 'NotDeleted')).length > 0 || undefined,
+      'a NotDeleted event',
+    );
+    assert.equal(
+      (await eventsFor(victim, 'NotDeleted'))[0]?.message,
+      "Pod was expected by PDB default/default to be deleted but it wasn't",
+    );
+  });
+
   test('a PDB with no disruption allowed blocks the eviction with 429', async () => {
     await h.api.create(deployments, 'default', deployment('db', 2));
     await h.api.create(pdbs, 'default', pdb('db-pdb', 'db', { maxUnavailable: 0 }));

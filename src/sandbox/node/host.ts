@@ -57,10 +57,18 @@ export function newBootId(host: HostLayout): string {
 export interface KubeletFileConfig {
   port: number;
   staticPodPath: string;
+  /** The most pods the node runs (its capacity and allocatable "pods"); the kubelet's default is 110. */
+  maxPods: number;
 }
 
-/** Writes /var/lib/kubelet/config.yaml as kubeadm does (the fields that matter here). */
-export function writeKubeletConfig(host: HostLayout, port: number): void {
+/** The kubelet's default maxPods (KubeletConfiguration v1beta1 defaults). */
+export const DEFAULT_MAX_PODS = 110;
+
+/**
+ * Writes /var/lib/kubelet/config.yaml as kubeadm does (the fields that matter here). kubeadm writes
+ * no maxPods, so the kubelet's default applies; `maxPods` writes one, as an admin would.
+ */
+export function writeKubeletConfig(host: HostLayout, port: number, opts: { maxPods?: number } = {}): void {
   const doc = {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
@@ -77,14 +85,20 @@ export function writeKubeletConfig(host: HostLayout, port: number): void {
     port,
     rotateCertificates: true,
     staticPodPath: '/etc/kubernetes/manifests',
+    ...(opts.maxPods !== undefined ? { maxPods: opts.maxPods } : {}),
   };
   writeAtomic(host.kubeletConfig, stringify(doc));
 }
 
-/** Reads the kubelet's port and static pod path back. */
+/** Reads the kubelet's port, static pod path and maxPods back. */
 export function readKubeletConfig(host: HostLayout): KubeletFileConfig {
   const doc = parse(readFileSync(host.kubeletConfig, 'utf8')) as Partial<KubeletFileConfig>;
-  return { port: Number(doc.port ?? 10250), staticPodPath: doc.staticPodPath ?? '/etc/kubernetes/manifests' };
+  const maxPods = Number(doc.maxPods ?? DEFAULT_MAX_PODS);
+  return {
+    port: Number(doc.port ?? 10250),
+    staticPodPath: doc.staticPodPath ?? '/etc/kubernetes/manifests',
+    maxPods: Number.isInteger(maxPods) && maxPods > 0 ? maxPods : DEFAULT_MAX_PODS,
+  };
 }
 
 /** Lays out an empty host directory: the directories a kubeadm node has, os-release, packages. */

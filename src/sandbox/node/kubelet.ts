@@ -29,7 +29,7 @@ import type { Informers } from '../controllers/context.ts';
 import type { EventRecorder } from '../controllers/recorder.ts';
 import type { HostLayout } from '../layout.ts';
 import { SIM_ANNOTATIONS, type Timing } from '../timing.ts';
-import { installedKubeletVersion, newBootId, readKubeletConfig } from './host.ts';
+import { DEFAULT_MAX_PODS, installedKubeletVersion, newBootId, readKubeletConfig } from './host.ts';
 import { serveLog } from './container-logs.ts';
 import { podConditions } from './pod-conditions.ts';
 import { ProcessPods, type ProcessPodsDeps } from './process-pods.ts';
@@ -51,7 +51,8 @@ export interface KubeletConfig {
   address: string;
   /** Index of the node (pod CIDR 10.244.<index>.0/24). */
   index: number;
-  capacity: { cpu: string; memory: string; pods: string };
+  /** cpu and memory; the pods the node takes come from its KubeletConfiguration's maxPods. */
+  capacity: { cpu: string; memory: string };
 }
 
 export interface KubeletDeps {
@@ -105,6 +106,8 @@ export class SimKubelet {
   private running = false;
   private bootId = '';
   private version = '';
+  /** KubeletConfiguration maxPods, read at start. */
+  private maxPods = DEFAULT_MAX_PODS;
   private leaseTimer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private manifestWatcher: FSWatcher | undefined;
@@ -211,6 +214,8 @@ export class SimKubelet {
     if (this.running) return;
     if (!this.bootId) this.bootId = newBootId(this.deps.host);
     this.version = installedKubeletVersion(this.deps.host) ?? this.version;
+    // A kubelet reads its KubeletConfiguration when it starts: an edited maxPods counts after a restart.
+    this.maxPods = readKubeletConfig(this.deps.host).maxPods;
     this.running = true;
     this.ready = false;
     await this.startServer();
@@ -366,7 +371,7 @@ export class SimKubelet {
   }
 
   private nodeStatus(prev: Node['status'] | undefined): NonNullable<Node['status']> {
-    const cap = this.cfg.capacity;
+    const cap = { ...this.cfg.capacity, pods: String(this.maxPods) };
     return {
       ...(prev ?? {}),
       capacity: {
