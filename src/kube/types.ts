@@ -48,10 +48,13 @@ export interface KubeObject {
   metadata: ObjectMeta;
 }
 
+/** The values a condition's status takes. */
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
 /** A condition in an object's status (the fields every kind's conditions share). */
 export interface Condition {
   type: string;
-  status: 'True' | 'False' | 'Unknown' | string;
+  status: ConditionStatus | string;
   reason?: string;
   message?: string;
   lastTransitionTime?: string;
@@ -267,131 +270,162 @@ export interface Node extends KubeObject {
   status?: NodeStatus;
 }
 
+export interface PodDisruptionBudgetSpec {
+  minAvailable?: number | string;
+  maxUnavailable?: number | string;
+  selector?: LabelSelector;
+  unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow' | string;
+}
+
+export interface PodDisruptionBudgetStatus {
+  observedGeneration?: number;
+  disruptionsAllowed?: number;
+  currentHealthy?: number;
+  desiredHealthy?: number;
+  expectedPods?: number;
+  disruptedPods?: Record<string, string>;
+  conditions?: (Condition & { observedGeneration?: number })[];
+}
+
 /** policy/v1 PodDisruptionBudget. */
 export interface PodDisruptionBudget extends KubeObject {
-  spec?: {
-    minAvailable?: number | string;
-    maxUnavailable?: number | string;
-    selector?: LabelSelector;
-    unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow' | string;
+  spec?: PodDisruptionBudgetSpec;
+  status?: PodDisruptionBudgetStatus;
+}
+
+export interface DeploymentSpec {
+  replicas?: number;
+  selector?: LabelSelector;
+  template?: PodTemplateSpec;
+  strategy?: {
+    type?: 'RollingUpdate' | 'Recreate' | string;
+    rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string };
   };
-  status?: {
-    observedGeneration?: number;
-    disruptionsAllowed?: number;
-    currentHealthy?: number;
-    desiredHealthy?: number;
-    expectedPods?: number;
-    disruptedPods?: Record<string, string>;
-    conditions?: (Condition & { observedGeneration?: number })[];
-  };
+  minReadySeconds?: number;
+  revisionHistoryLimit?: number;
+  paused?: boolean;
+}
+
+export interface DeploymentStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  updatedReplicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+  unavailableReplicas?: number;
+  conditions?: (Condition & { lastUpdateTime?: string })[];
 }
 
 /** apps/v1 Deployment. */
 export interface Deployment extends KubeObject {
-  spec?: {
-    replicas?: number;
-    selector?: LabelSelector;
-    template?: PodTemplateSpec;
-    strategy?: {
-      type?: 'RollingUpdate' | 'Recreate' | string;
-      rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string };
-    };
-    minReadySeconds?: number;
-    revisionHistoryLimit?: number;
-    paused?: boolean;
-  };
-  status?: {
-    observedGeneration?: number;
-    replicas?: number;
-    updatedReplicas?: number;
-    readyReplicas?: number;
-    availableReplicas?: number;
-    unavailableReplicas?: number;
-    conditions?: (Condition & { lastUpdateTime?: string })[];
-  };
+  spec?: DeploymentSpec;
+  status?: DeploymentStatus;
+}
+
+export interface ReplicaSetSpec {
+  replicas?: number;
+  selector?: LabelSelector;
+  template?: PodTemplateSpec;
+  minReadySeconds?: number;
+}
+
+export interface ReplicaSetStatus {
+  replicas?: number;
+  fullyLabeledReplicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+  observedGeneration?: number;
 }
 
 /** apps/v1 ReplicaSet. */
 export interface ReplicaSet extends KubeObject {
-  spec?: { replicas?: number; selector?: LabelSelector; template?: PodTemplateSpec; minReadySeconds?: number };
-  status?: {
-    replicas?: number;
-    fullyLabeledReplicas?: number;
-    readyReplicas?: number;
-    availableReplicas?: number;
-    observedGeneration?: number;
-  };
+  spec?: ReplicaSetSpec;
+  status?: ReplicaSetStatus;
+}
+
+export interface DaemonSetSpec {
+  selector?: LabelSelector;
+  template?: PodTemplateSpec;
+  updateStrategy?: unknown;
+  minReadySeconds?: number;
+}
+
+export interface DaemonSetStatus {
+  currentNumberScheduled?: number;
+  numberMisscheduled?: number;
+  desiredNumberScheduled?: number;
+  numberReady?: number;
+  updatedNumberScheduled?: number;
+  numberAvailable?: number;
+  numberUnavailable?: number;
+  observedGeneration?: number;
 }
 
 /** apps/v1 DaemonSet. */
 export interface DaemonSet extends KubeObject {
-  spec?: {
-    selector?: LabelSelector;
-    template?: PodTemplateSpec;
-    updateStrategy?: unknown;
-    minReadySeconds?: number;
-  };
-  status?: {
-    currentNumberScheduled?: number;
-    numberMisscheduled?: number;
-    desiredNumberScheduled?: number;
-    numberReady?: number;
-    updatedNumberScheduled?: number;
-    numberAvailable?: number;
-    numberUnavailable?: number;
-    observedGeneration?: number;
-  };
+  spec?: DaemonSetSpec;
+  status?: DaemonSetStatus;
+}
+
+export interface StatefulSetSpec {
+  replicas?: number;
+  selector?: LabelSelector;
+  template?: PodTemplateSpec;
+  serviceName?: string;
+  podManagementPolicy?: 'OrderedReady' | 'Parallel' | string;
+}
+
+export interface StatefulSetStatus {
+  replicas?: number;
+  readyReplicas?: number;
+  currentReplicas?: number;
+  updatedReplicas?: number;
+  availableReplicas?: number;
+  observedGeneration?: number;
 }
 
 /** apps/v1 StatefulSet. */
 export interface StatefulSet extends KubeObject {
-  spec?: {
-    replicas?: number;
-    selector?: LabelSelector;
-    template?: PodTemplateSpec;
-    serviceName?: string;
-    podManagementPolicy?: 'OrderedReady' | 'Parallel' | string;
-  };
-  status?: {
-    replicas?: number;
-    readyReplicas?: number;
-    currentReplicas?: number;
-    updatedReplicas?: number;
-    availableReplicas?: number;
-    observedGeneration?: number;
-  };
+  spec?: StatefulSetSpec;
+  status?: StatefulSetStatus;
+}
+
+export interface JobSpec {
+  completions?: number;
+  parallelism?: number;
+  backoffLimit?: number;
+  selector?: LabelSelector;
+  template?: PodTemplateSpec;
+  manualSelector?: boolean;
+}
+
+export interface JobStatus {
+  active?: number;
+  succeeded?: number;
+  failed?: number;
+  ready?: number;
+  startTime?: string;
+  completionTime?: string;
+  conditions?: (Condition & { lastProbeTime?: string })[];
 }
 
 /** batch/v1 Job. */
 export interface Job extends KubeObject {
-  spec?: {
-    completions?: number;
-    parallelism?: number;
-    backoffLimit?: number;
-    selector?: LabelSelector;
-    template?: PodTemplateSpec;
-    manualSelector?: boolean;
-  };
-  status?: {
-    active?: number;
-    succeeded?: number;
-    failed?: number;
-    ready?: number;
-    startTime?: string;
-    completionTime?: string;
-    conditions?: (Condition & { lastProbeTime?: string })[];
-  };
+  spec?: JobSpec;
+  status?: JobStatus;
+}
+
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
 }
 
 /** coordination.k8s.io/v1 Lease. */
 export interface Lease extends KubeObject {
-  spec?: {
-    holderIdentity?: string;
-    leaseDurationSeconds?: number;
-    acquireTime?: string;
-    renewTime?: string;
-    leaseTransitions?: number;
-  };
+  spec?: LeaseSpec;
 }
 
 /** core/v1 Namespace (what bosun creates for its own objects: kube/leases.ts's ensureNamespace). */
