@@ -170,6 +170,8 @@ export interface PodSpec {
   schedulerName?: string;
   hostNetwork?: boolean;
   serviceAccountName?: string;
+  /** Pod-level requests and limits (PodLevelResources). */
+  resources?: ResourceRequirements;
 }
 
 export interface PodCondition extends Condition {
