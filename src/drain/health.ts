@@ -37,8 +37,8 @@ export interface HealthVerdict {
   problems: string[];
 }
 
-function parseTime(t: string | undefined): number | undefined {
-  if (t === undefined) return undefined;
+function parseTime(t: string | null | undefined): number | undefined {
+  if (t === undefined || t === null) return undefined;
   const v = Date.parse(t);
   return Number.isNaN(v) ? undefined : v;
 }

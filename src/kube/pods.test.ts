@@ -1,13 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  controllerOf,
-  isMirrorPod,
-  isPodReady,
-  podRequests,
-  scaledIntOrPercent,
-  type PodResourcesLike,
-} from './pods.ts';
+import { controllerOf, isMirrorPod, isPodReady, podRequests, scaledIntOrPercent } from './pods.ts';
+import type { Container, Pod } from './types.ts';
 
 describe('isPodReady (podutil.IsPodReady)', () => {
   for (const tc of [
@@ -69,14 +63,14 @@ describe('isMirrorPod', () => {
 });
 
 describe('podRequests (resource.PodRequests)', () => {
-  const c = (requests: Record<string, string>, restartPolicy?: string): Record<string, unknown> => ({
+  const c = (requests: Record<string, string>, restartPolicy?: string): Container => ({
     name: 'c',
     resources: { requests },
     ...(restartPolicy ? { restartPolicy } : {}),
   });
   const cases: {
     name: string;
-    pod: PodResourcesLike;
+    pod: Pick<Pod, 'spec'>;
     opts?: Parameters<typeof podRequests>[1];
     want: Record<string, number>;
   }[] = [

@@ -3,69 +3,34 @@
 // owner controls it (metav1.GetControllerOf), is it a static pod's mirror, what does it request
 // (component-helpers resource.PodRequests, as the scheduler computes it), and an int-or-percent
 // scaled to a total (intstr.GetScaledValueFromIntOrPercent, for PDBs, Deployments and DaemonSets).
-// Each function takes the narrowest structural shape it reads, so kube/types.ts's objects and the
-// sandbox's server-side types both pass. Pure: no I/O, no Node built-ins.
+// Each function takes the part of kube/types.ts's objects it reads (a Pick), which the sandbox's
+// server-side types narrow, so both pass. Pure: no I/O, no Node built-ins.
 import { parseQuantity } from './quantity.ts';
+import type { Container, KubeObject, OwnerReference, Pod } from './types.ts';
 
 /** Set by the kubelet on the mirror pod of a static pod (corev1.MirrorPodAnnotationKey). */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
-
-/** The part of a pod's status that readiness reads. */
-export interface HasConditions {
-  status?: { conditions?: readonly { type: string; status: string }[] | undefined } | undefined;
-}
 
 /**
  * podutil.IsPodReady: the pod's Ready condition (the first one of that type, as GetPodCondition
  * finds it) has status True.
  */
-export function isPodReady(pod: HasConditions): boolean {
+export function isPodReady(pod: Pick<Pod, 'status'>): boolean {
   return pod.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 }
 
-/** An owner reference as far as controllerOf reads it. */
-export interface OwnerRefLike {
-  controller?: boolean | undefined;
-}
-
-/**
- * metav1.GetControllerOf: the first owner reference with controller: true, or undefined. Returns
- * the caller's own reference type.
- */
-export function controllerOf<R extends OwnerRefLike>(obj: {
-  metadata: { ownerReferences?: readonly R[] | undefined };
-}): R | undefined {
+/** metav1.GetControllerOf: the first owner reference with controller: true, or undefined. */
+export function controllerOf(obj: Pick<KubeObject, 'metadata'>): OwnerReference | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.controller === true);
 }
 
 /** A mirror pod: the API's copy of a static pod, which cannot be deleted through the API (kubectl drain skips it). */
-export function isMirrorPod(obj: {
-  metadata: { annotations?: Record<string, string> | undefined };
-}): boolean {
+export function isMirrorPod(obj: Pick<KubeObject, 'metadata'>): boolean {
   return obj.metadata.annotations?.[MIRROR_POD_ANNOTATION] !== undefined;
 }
 
 /** Resource name to amount in base units (cores for cpu, bytes for memory, a count otherwise). */
 export type ResourceAmounts = Record<string, number>;
-
-/** A container as far as podRequests reads it. */
-interface ContainerLike {
-  resources?: { requests?: unknown } | undefined;
-  /** "Always" on an init container makes it a sidecar (restartable init container). */
-  restartPolicy?: unknown;
-}
-
-/** A pod as far as podRequests reads it. */
-export interface PodResourcesLike {
-  spec?:
-    | {
-        containers?: readonly ContainerLike[] | undefined;
-        initContainers?: readonly ContainerLike[] | undefined;
-        overhead?: unknown;
-        resources?: unknown;
-      }
-    | undefined;
-}
 
 /** Options of {@link podRequests}. */
 export interface PodRequestsOptions {
@@ -86,7 +51,7 @@ function amounts(list: unknown): ResourceAmounts {
   return out;
 }
 
-function containerRequests(c: ContainerLike, nonMissing: ResourceAmounts | undefined): ResourceAmounts {
+function containerRequests(c: Container, nonMissing: ResourceAmounts | undefined): ResourceAmounts {
   const r = amounts(c.resources?.requests);
   for (const [k, v] of Object.entries(nonMissing ?? {})) if (!(k in r)) r[k] = v;
   return r;
@@ -112,7 +77,7 @@ function isPodLevelResource(name: string): boolean {
  * per resource; pod-level spec.resources.requests replace the cpu, memory and hugepages sums; plus
  * spec.overhead. Amounts are in base units; a resource nobody requests is absent (not 0).
  */
-export function podRequests(pod: PodResourcesLike, opts: PodRequestsOptions = {}): ResourceAmounts {
+export function podRequests(pod: Pick<Pod, 'spec'>, opts: PodRequestsOptions = {}): ResourceAmounts {
   const spec = pod.spec;
   const result: ResourceAmounts = {};
   for (const c of spec?.containers ?? []) addInto(result, containerRequests(c, opts.nonMissing));
@@ -131,7 +96,7 @@ export function podRequests(pod: PodResourcesLike, opts: PodRequestsOptions = {}
     }
   }
   maxInto(result, initNeed);
-  const podLevel = amounts((spec?.resources as { requests?: unknown } | undefined)?.requests);
+  const podLevel = amounts(spec?.resources?.requests);
   for (const [k, v] of Object.entries(podLevel)) if (isPodLevelResource(k)) result[k] = v;
   addInto(result, amounts(spec?.overhead));
   return result;

@@ -2,25 +2,13 @@
 // (k8s.io/api/core/v1 Toleration.ToleratesTaint, component-helpers' nodeaffinity): one
 // implementation for bosun's drain pre-flight and for the sandbox's scheduler and controllers.
 // Pure: callers pass the pod and the node in.
-import type { NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration } from './types.ts';
+import type { Node, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration } from './types.ts';
 
-/** What these filters read of a pod (a narrow shape, so the sandbox's own types pass too). */
-export interface PodPlacement {
-  spec?: {
-    nodeSelector?: Record<string, string>;
-    affinity?: {
-      nodeAffinity?: {
-        requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: readonly NodeSelectorTerm[] };
-      };
-    };
-  };
-}
+/** What these filters read of a pod (the sandbox's server-side Pod narrows it, so it passes too). */
+export type PodPlacement = Pick<Pod, 'spec'>;
 
 /** What they read of a node. */
-export interface NodeFacts {
-  metadata: { name?: string; labels?: Record<string, string> };
-  status?: { conditions?: readonly { type: string; status: string }[] };
-}
+export type NodeFacts = Pick<Node, 'metadata' | 'status'>;
 
 /** v1.Toleration.ToleratesTaint: an empty key with Exists matches every taint; an empty effect every effect. */
 export function toleratesTaint(t: Toleration, taint: Taint): boolean {

@@ -3,7 +3,8 @@
 // ServiceAccount, NamespaceLifecycle's metadata.name label).
 import { isMirrorPod, MIRROR_POD_ANNOTATION } from '../../kube/pods.ts';
 import { applyRbacDefaults } from './rbac-objects.ts';
-import type { Container, KubeObject, PodSpec, Toleration } from './types.ts';
+import type { Container, KubeObject, PodSpec } from './types.ts';
+import type { Toleration } from '../../kube/types.ts';
 import { isRecord } from './types.ts';
 
 export { isMirrorPod };

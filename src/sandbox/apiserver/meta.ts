@@ -1,7 +1,8 @@
 // Object metadata helpers shared by the API layer and the controllers: timestamps in the wire
 // format, UIDs, generateName suffixes, deep copies.
 import { randomUUID } from 'node:crypto';
-import type { KubeObject, ObjectMeta, OwnerReference } from './types.ts';
+import type { KubeObject, ObjectMeta } from './types.ts';
+import type { OwnerReference } from '../../kube/types.ts';
 
 /** metav1.Time on the wire: RFC 3339 with second precision, UTC ("2025-01-02T03:04:05Z"). */
 export function timestamp(d: Date): string {

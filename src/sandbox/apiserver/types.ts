@@ -1,397 +1,127 @@
-// The object shapes the sandbox's API server and controllers read. Objects travel as plain JSON
-// (exactly what kubectl and client-go send); these interfaces name only the fields the sandbox
-// looks at, and every object keeps the fields it does not know about.
+// The sandbox's server-side view of the API objects: kube/types.ts's one base set, narrowed. Two
+// things differ from what a client reads, and only those are written here:
+// - Unknown fields are kept: the API server stores and serves whatever clients send, declared or
+//   not, and its admission, defaulting and kubelet read many of them by name (`spec['hostPID']`, a
+//   container's probes), so objects and the parts of them it rewrites are open to any other field.
+// - Fields the sandbox's defaulting and its own controllers always set on what it stores are
+//   required (a stored Pod has a spec with containers, a ReplicaSet's status has replicas, ...).
+// Each type is built from its base type (it extends it, with metadata replaced by the open
+// ObjectMeta, which extends the base's), so a stored object is also what a client reads and the
+// shared pure modules (kube/pods.ts, labels.ts, scheduling.ts) take both. Types the sandbox does
+// not narrow (Taint, Toleration, OwnerReference, LabelSelector, conditions, ...) are imported from
+// kube/types.ts directly.
+import type * as kube from '../../kube/types.ts';
 
-/** metav1.OwnerReference. */
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-/** metav1.ObjectMeta. Timestamps are RFC 3339 strings, as on the wire. */
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  deletionGracePeriodSeconds?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  finalizers?: string[];
+/** The fields of a JSON object that no type declares, kept as they came. */
+interface Open {
   [key: string]: unknown;
 }
 
-/** Any Kubernetes object. */
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
+/** T with the fields K always set. */
+type With<T, K extends keyof T> = T & Required<Pick<T, K>>;
+
+/** metav1.ObjectMeta, keeping unknown fields. */
+export interface ObjectMeta extends kube.ObjectMeta, Open {}
+
+/** Any object the API server stores. */
+export interface KubeObject extends kube.KubeObject, Open {
   metadata: ObjectMeta;
-  [key: string]: unknown;
 }
 
-/** metav1.LabelSelector. */
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+/** A kind of the base set as the API server stores it: open metadata, open to unknown fields. */
+type Stored<T extends kube.KubeObject> = Omit<T, 'metadata'> & KubeObject;
+
+export interface Container extends kube.Container, Open {}
+
+export interface Affinity extends kube.Affinity, Open {
+  nodeAffinity?: NonNullable<kube.Affinity['nodeAffinity']> & Open;
 }
 
-export interface Toleration {
-  key?: string;
-  operator?: 'Exists' | 'Equal';
-  value?: string;
-  effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
-  tolerationSeconds?: number;
-}
-
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
-  timeAdded?: string;
-}
-
-export interface ResourceList {
-  cpu?: string;
-  memory?: string;
-  pods?: string;
-  [name: string]: string | undefined;
-}
-
-export interface Container {
-  name: string;
-  image?: string;
-  command?: string[];
-  args?: string[];
-  resources?: { requests?: ResourceList; limits?: ResourceList };
-  ports?: { containerPort: number; name?: string; protocol?: string }[];
-  [key: string]: unknown;
-}
-
-export interface NodeSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
-  values?: string[];
-}
-
-export interface NodeSelectorTerm {
-  matchExpressions?: NodeSelectorRequirement[];
-  matchFields?: NodeSelectorRequirement[];
-}
-
-export interface Affinity {
-  nodeAffinity?: {
-    requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
-    [key: string]: unknown;
-  };
-  [key: string]: unknown;
-}
-
-export interface Volume {
-  name: string;
-  emptyDir?: Record<string, unknown>;
-  hostPath?: { path: string; type?: string };
-  [key: string]: unknown;
-}
-
-export interface PodSpec {
-  nodeName?: string;
-  nodeSelector?: Record<string, string>;
+export interface PodSpec extends kube.PodSpec, Open {
   affinity?: Affinity;
-  tolerations?: Toleration[];
   containers: Container[];
   initContainers?: Container[];
-  volumes?: Volume[];
-  restartPolicy?: 'Always' | 'OnFailure' | 'Never';
-  terminationGracePeriodSeconds?: number;
-  schedulerName?: string;
-  priority?: number;
-  priorityClassName?: string;
-  hostNetwork?: boolean;
-  serviceAccountName?: string;
-  [key: string]: unknown;
 }
 
-export interface PodCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-  lastProbeTime?: string | null;
-}
+/** What the sandbox's kubelet reports for a container: image, restart count and state always. */
+export type ContainerStatus = With<kube.ContainerStatus, 'image' | 'restartCount' | 'state'>;
 
-export interface ContainerStatus {
-  name: string;
-  image: string;
-  imageID?: string;
-  containerID?: string;
-  ready: boolean;
-  started?: boolean;
-  restartCount: number;
-  state: {
-    waiting?: { reason?: string; message?: string };
-    running?: { startedAt?: string };
-    terminated?: {
-      exitCode: number;
-      reason?: string;
-      startedAt?: string;
-      finishedAt?: string;
-      signal?: number;
-    };
-  };
-  lastState?: ContainerStatus['state'];
-}
-
-export interface PodStatus {
-  phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
-  conditions?: PodCondition[];
-  hostIP?: string;
-  hostIPs?: { ip: string }[];
-  podIP?: string;
-  podIPs?: { ip: string }[];
-  startTime?: string;
+export interface PodStatus extends kube.PodStatus, Open {
   containerStatuses?: ContainerStatus[];
   initContainerStatuses?: ContainerStatus[];
-  qosClass?: string;
-  reason?: string;
-  message?: string;
-  nominatedNodeName?: string;
-  [key: string]: unknown;
 }
 
-export interface Pod extends KubeObject {
+export interface Pod extends Stored<kube.Pod> {
   spec: PodSpec;
   status?: PodStatus;
 }
 
-export interface NodeCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  lastHeartbeatTime?: string;
-  lastTransitionTime?: string;
+export interface NodeStatus extends kube.NodeStatus, Open {
+  /** The sandbox's kubelet reports every field of nodeInfo. */
+  nodeInfo?: Required<kube.NodeSystemInfo>;
 }
 
-export interface NodeStatus {
-  capacity?: ResourceList;
-  allocatable?: ResourceList;
-  conditions?: NodeCondition[];
-  addresses?: { type: string; address: string }[];
-  daemonEndpoints?: { kubeletEndpoint: { Port: number } };
-  nodeInfo?: {
-    machineID: string;
-    systemUUID: string;
-    bootID: string;
-    kernelVersion: string;
-    osImage: string;
-    containerRuntimeVersion: string;
-    kubeletVersion: string;
-    kubeProxyVersion: string;
-    operatingSystem: string;
-    architecture: string;
-  };
-  [key: string]: unknown;
-}
-
-export interface Node extends KubeObject {
-  spec?: {
-    unschedulable?: boolean;
-    taints?: Taint[];
-    podCIDR?: string;
-    providerID?: string;
-    [key: string]: unknown;
-  };
+export interface Node extends Stored<kube.Node> {
+  spec?: kube.NodeSpec & Open;
   status?: NodeStatus;
 }
 
-export interface PodTemplateSpec {
+export interface PodTemplateSpec extends kube.PodTemplateSpec {
   metadata?: ObjectMeta;
   spec: PodSpec;
 }
 
-export interface Deployment extends KubeObject {
-  spec: {
-    replicas?: number;
-    selector: LabelSelector;
-    template: PodTemplateSpec;
-    strategy?: {
-      type?: 'RollingUpdate' | 'Recreate';
-      rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string };
-    };
-    minReadySeconds?: number;
-    revisionHistoryLimit?: number;
-    paused?: boolean;
-    [key: string]: unknown;
-  };
-  status?: {
-    observedGeneration?: number;
-    replicas?: number;
-    updatedReplicas?: number;
-    readyReplicas?: number;
-    availableReplicas?: number;
-    unavailableReplicas?: number;
-    conditions?: {
-      type: string;
-      status: string;
-      reason?: string;
-      message?: string;
-      lastUpdateTime?: string;
-      lastTransitionTime?: string;
-    }[];
-    [key: string]: unknown;
-  };
+/** A workload's spec as stored: a selector (except a Job's, which defaulting may add) and a template. */
+type WorkloadSpec<S extends { selector?: kube.LabelSelector }> = S & {
+  selector: kube.LabelSelector;
+  template: PodTemplateSpec;
+};
+
+export interface Deployment extends Stored<kube.Deployment> {
+  spec: WorkloadSpec<kube.DeploymentSpec> & Open;
+  status?: kube.DeploymentStatus & Open;
 }
 
-export interface ReplicaSet extends KubeObject {
-  spec: { replicas?: number; selector: LabelSelector; template: PodTemplateSpec; minReadySeconds?: number };
-  status?: {
-    replicas: number;
-    fullyLabeledReplicas?: number;
-    readyReplicas?: number;
-    availableReplicas?: number;
-    observedGeneration?: number;
-  };
+export interface ReplicaSet extends Stored<kube.ReplicaSet> {
+  spec: WorkloadSpec<kube.ReplicaSetSpec>;
+  status?: With<kube.ReplicaSetStatus, 'replicas'>;
 }
 
-export interface DaemonSet extends KubeObject {
-  spec: {
-    selector: LabelSelector;
-    template: PodTemplateSpec;
-    updateStrategy?: unknown;
-    minReadySeconds?: number;
-  };
-  status?: {
-    currentNumberScheduled: number;
-    numberMisscheduled: number;
-    desiredNumberScheduled: number;
-    numberReady: number;
-    updatedNumberScheduled?: number;
-    numberAvailable?: number;
-    numberUnavailable?: number;
-    observedGeneration?: number;
-  };
+export interface DaemonSet extends Stored<kube.DaemonSet> {
+  spec: WorkloadSpec<kube.DaemonSetSpec>;
+  status?: With<
+    kube.DaemonSetStatus,
+    'currentNumberScheduled' | 'numberMisscheduled' | 'desiredNumberScheduled' | 'numberReady'
+  >;
 }
 
-export interface StatefulSet extends KubeObject {
-  spec: {
-    replicas?: number;
-    selector: LabelSelector;
-    template: PodTemplateSpec;
-    serviceName?: string;
-    podManagementPolicy?: 'OrderedReady' | 'Parallel';
-    [key: string]: unknown;
-  };
-  status?: {
-    replicas: number;
-    readyReplicas?: number;
-    currentReplicas?: number;
-    updatedReplicas?: number;
-    availableReplicas?: number;
-    observedGeneration?: number;
-    [key: string]: unknown;
-  };
+export interface StatefulSet extends Stored<kube.StatefulSet> {
+  spec: WorkloadSpec<kube.StatefulSetSpec> & Open;
+  status?: With<kube.StatefulSetStatus, 'replicas'> & Open;
 }
 
-export interface Job extends KubeObject {
-  spec: {
-    completions?: number;
-    parallelism?: number;
-    backoffLimit?: number;
-    selector?: LabelSelector;
-    template: PodTemplateSpec;
-    manualSelector?: boolean;
-    [key: string]: unknown;
-  };
-  status?: {
-    active?: number;
-    succeeded?: number;
-    failed?: number;
-    ready?: number;
-    startTime?: string;
-    completionTime?: string;
-    conditions?: {
-      type: string;
-      status: string;
-      reason?: string;
-      message?: string;
-      lastProbeTime?: string;
-      lastTransitionTime?: string;
-    }[];
-    [key: string]: unknown;
-  };
+export interface Job extends Stored<kube.Job> {
+  spec: kube.JobSpec & { template: PodTemplateSpec } & Open;
+  status?: kube.JobStatus & Open;
 }
 
-export interface PodDisruptionBudget extends KubeObject {
-  spec: {
-    minAvailable?: number | string;
-    maxUnavailable?: number | string;
-    selector?: LabelSelector;
-    unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow';
-  };
-  status?: {
-    observedGeneration?: number;
-    disruptedPods?: Record<string, string>;
-    disruptionsAllowed: number;
-    currentHealthy: number;
-    desiredHealthy: number;
-    expectedPods: number;
-    conditions?: {
-      type: string;
-      status: string;
-      reason?: string;
-      message?: string;
-      observedGeneration?: number;
-      lastTransitionTime?: string;
-    }[];
-  };
+export interface PodDisruptionBudget extends Stored<kube.PodDisruptionBudget> {
+  spec: kube.PodDisruptionBudgetSpec;
+  status?: With<
+    kube.PodDisruptionBudgetStatus,
+    'disruptionsAllowed' | 'currentHealthy' | 'desiredHealthy' | 'expectedPods'
+  >;
 }
 
-export interface Lease extends KubeObject {
-  spec: {
-    holderIdentity?: string;
-    leaseDurationSeconds?: number;
-    acquireTime?: string;
-    renewTime?: string;
-    leaseTransitions?: number;
-    [key: string]: unknown;
-  };
+export interface Lease extends Stored<kube.Lease> {
+  spec: kube.LeaseSpec & Open;
 }
 
-export interface Namespace extends KubeObject {
-  spec?: { finalizers?: string[] };
-  status?: { phase?: 'Active' | 'Terminating'; conditions?: unknown[] };
-}
+export type Namespace = Stored<kube.Namespace>;
 
-export interface KubeEvent extends KubeObject {
-  involvedObject: {
-    kind?: string;
-    namespace?: string;
-    name?: string;
-    uid?: string;
-    apiVersion?: string;
-    resourceVersion?: string;
-    fieldPath?: string;
-  };
-  reason?: string;
-  message?: string;
-  source?: { component?: string; host?: string };
-  firstTimestamp?: string;
-  lastTimestamp?: string;
-  eventTime?: string | null;
-  count?: number;
-  type?: 'Normal' | 'Warning';
-  reportingComponent?: string;
-  reportingInstance?: string;
+/** core/v1 Event as stored: it always names the object it is about. */
+export interface KubeEvent extends Stored<kube.Event> {
+  involvedObject: kube.ObjectReference;
 }
 
 /** Is this a JSON object (not null, not an array)? */

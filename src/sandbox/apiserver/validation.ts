@@ -3,7 +3,8 @@
 import { isEverything, labelSelectorAsSelector, matches } from '../../kube/labels.ts';
 import { RBAC_RESOURCES, validateRbacCreate, validateRbacUpdate } from './rbac-objects.ts';
 import type { StatusCause } from './status.ts';
-import type { KubeObject, LabelSelector, PodSpec } from './types.ts';
+import type { KubeObject, PodSpec } from './types.ts';
+import type { LabelSelector } from '../../kube/types.ts';
 import { isRecord } from './types.ts';
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

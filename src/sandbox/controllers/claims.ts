@@ -6,7 +6,8 @@
 import { clone, controllerRef, isDeleting } from '../apiserver/meta.ts';
 import type { ResourceType } from '../apiserver/resources.ts';
 import { matches, type Selector } from '../../kube/labels.ts';
-import type { KubeObject, OwnerReference, Pod, PodTemplateSpec } from '../apiserver/types.ts';
+import type { KubeObject, Pod, PodTemplateSpec } from '../apiserver/types.ts';
+import type { OwnerReference } from '../../kube/types.ts';
 import { isApiError } from './base.ts';
 import type { ControllerContext } from './context.ts';
 

@@ -10,7 +10,8 @@
 import { clone, isDeleting, keyOf } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
 import { fromLabelSelector, isEverything, labelSelectorAsSelector, matches } from '../../kube/labels.ts';
-import type { Affinity, DaemonSet, Node, Pod, PodSpec, Toleration } from '../apiserver/types.ts';
+import type { Affinity, DaemonSet, Node, Pod, PodSpec } from '../apiserver/types.ts';
+import type { Toleration } from '../../kube/types.ts';
 import {
   QueueController,
   controllerRefOf,

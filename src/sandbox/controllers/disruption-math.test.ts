@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { OwnerReference, Pod, PodDisruptionBudget } from '../apiserver/types.ts';
+import type { Pod, PodDisruptionBudget } from '../apiserver/types.ts';
+import type { OwnerReference } from '../../kube/types.ts';
 import {
   countHealthyPods,
   expectedPodCount,

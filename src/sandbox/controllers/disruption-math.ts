@@ -5,7 +5,8 @@
 // Pure: the pods, the controllers' scales and the time are passed in.
 import { controllerOf, isPodReady, scaledIntOrPercent } from '../../kube/pods.ts';
 import { DELETION_TIMEOUT_MS, withDisruptionAllowedCondition } from '../apiserver/pdb.ts';
-import type { LabelSelector, OwnerReference, Pod, PodDisruptionBudget } from '../apiserver/types.ts';
+import type { Pod, PodDisruptionBudget } from '../apiserver/types.ts';
+import type { LabelSelector, OwnerReference } from '../../kube/types.ts';
 
 /** The scale of the controller a pod's controllerRef names, or why it cannot be found. */
 export type ScaleVerdict =

@@ -9,14 +9,8 @@
 import { keyOf, timestamp } from '../apiserver/meta.ts';
 import { resource, resourceForKind } from '../apiserver/resources.ts';
 import { fromLabelSelector, matches, type Selector } from '../../kube/labels.ts';
-import type {
-  Deployment,
-  OwnerReference,
-  Pod,
-  PodDisruptionBudget,
-  ReplicaSet,
-  StatefulSet,
-} from '../apiserver/types.ts';
+import type { Deployment, Pod, PodDisruptionBudget, ReplicaSet, StatefulSet } from '../apiserver/types.ts';
+import type { OwnerReference } from '../../kube/types.ts';
 import { QueueController, controllerRefOf, isApiError, keyFor } from './base.ts';
 import type { ControllerContext } from './context.ts';
 import {

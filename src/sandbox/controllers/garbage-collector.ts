@@ -7,7 +7,8 @@
 // dependents deleted first, then the finalizer goes. Mirror pods owned by a Node go when it goes.
 import { isDeleting } from '../apiserver/meta.ts';
 import { resource, resourceForKind, type ResourceType } from '../apiserver/resources.ts';
-import type { KubeObject, OwnerReference } from '../apiserver/types.ts';
+import type { KubeObject } from '../apiserver/types.ts';
+import type { OwnerReference } from '../../kube/types.ts';
 import { QueueController, isApiError } from './base.ts';
 import { removeOwnerRefs } from './claims.ts';
 import type { ControllerContext } from './context.ts';

@@ -8,7 +8,8 @@
 // -> their NoSchedule taints. Acting on the NoExecute taints is taint-eviction.ts's job.
 import { isDeleting, timestamp } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
-import type { KubeObject, Lease, Node, NodeCondition, Pod, Taint } from '../apiserver/types.ts';
+import type { KubeObject, Lease, Node, Pod } from '../apiserver/types.ts';
+import type { Taint } from '../../kube/types.ts';
 import { QueueController, isApiError } from './base.ts';
 import type { ControllerContext } from './context.ts';
 import { withPodCondition } from './pod-util.ts';
@@ -23,7 +24,7 @@ const pods = resource('pods');
 const MONITORED = ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure'];
 
 /** nodeConditionToTaintKeyStatusMap: which condition status gets which NoSchedule taint. */
-const CONDITION_TAINTS: Record<string, Partial<Record<NodeCondition['status'], string>>> = {
+const CONDITION_TAINTS: Record<string, Record<string, string>> = {
   Ready: { False: TAINTS.notReady, Unknown: TAINTS.unreachable },
   MemoryPressure: { True: TAINTS.memoryPressure },
   DiskPressure: { True: TAINTS.diskPressure },

@@ -3,7 +3,8 @@
 // ReplicaSet uses to pick pods to delete, conditions set the way UpdatePodCondition sets them.
 // Pure: the current time is passed in. Readiness itself is kube/pods.ts's isPodReady.
 import { isPodReady } from '../../kube/pods.ts';
-import type { Pod, PodCondition } from '../apiserver/types.ts';
+import type { Pod } from '../apiserver/types.ts';
+import type { PodCondition } from '../../kube/types.ts';
 
 export { isPodReady };
 

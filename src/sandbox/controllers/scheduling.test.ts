@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Node, Pod, Taint, Toleration } from '../apiserver/types.ts';
+import type { Node, Pod } from '../apiserver/types.ts';
+import type { Taint, Toleration } from '../../kube/types.ts';
 import {
   emptyUsage,
   filterNode,

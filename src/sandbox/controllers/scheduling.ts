@@ -4,7 +4,8 @@
 // FailedScheduling message kube-scheduler writes, and the scores used to pick a node
 // (NodeResourcesFit LeastAllocated, BalancedAllocation, spreading of a controller's pods,
 // PreferNoSchedule taints). Pure: no I/O, no clock, no API; callers pass the cluster state in.
-import type { Node, Pod, Taint } from '../apiserver/types.ts';
+import type { Node, Pod } from '../apiserver/types.ts';
+import type { Taint } from '../../kube/types.ts';
 import { podRequests as requestsOf } from '../../kube/pods.ts';
 import { parseQuantity } from '../../kube/quantity.ts';
 import {

@@ -5,7 +5,8 @@
 // Before deleting it marks the pod with DisruptionTarget=True (DeletionByTaintManager) and records
 // TaintManagerEviction, as kube does.
 import { keyOf } from '../apiserver/meta.ts';
-import type { Node, Pod, Taint, Toleration } from '../apiserver/types.ts';
+import type { Node, Pod } from '../apiserver/types.ts';
+import type { Taint, Toleration } from '../../kube/types.ts';
 import { QueueController } from './base.ts';
 import type { ControllerContext } from './context.ts';
 import { addConditionAndDeletePod } from './disruption-target.ts';

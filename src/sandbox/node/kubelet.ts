@@ -16,15 +16,8 @@ import { isMirrorPod, MIRROR_ANNOTATION } from '../apiserver/defaults.ts';
 import { clone, isDeleting, keyOf, microTimestamp, timestamp } from '../apiserver/meta.ts';
 import { resource } from '../apiserver/resources.ts';
 import { ApiError } from '../apiserver/status.ts';
-import type {
-  ContainerStatus,
-  KubeObject,
-  Lease,
-  Node,
-  NodeCondition,
-  Pod,
-  Taint,
-} from '../apiserver/types.ts';
+import type { ContainerStatus, KubeObject, Lease, Node, Pod } from '../apiserver/types.ts';
+import type { NodeCondition, Taint } from '../../kube/types.ts';
 import type { Informers } from '../controllers/context.ts';
 import type { EventRecorder } from '../controllers/recorder.ts';
 import type { HostLayout } from '../layout.ts';

@@ -1,7 +1,7 @@
 // The conditions the kubelet's status manager writes on a pod it runs (PodReadyToStartContainers,
 // Initialized, Ready, ContainersReady, and the scheduler's PodScheduled kept as it is), each
 // keeping its lastTransitionTime while its status does not change. Pure.
-import type { PodCondition } from '../apiserver/types.ts';
+import type { PodCondition } from '../../kube/types.ts';
 
 /**
  * A running pod's conditions.
