@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { bosun } from './support/cli.ts';
 import { rawClient } from './support/https-client.ts';
 import {
   eventually,
@@ -358,5 +359,58 @@ describe('sandbox authentication and RBAC with the real kubectl', () => {
     const refused = new Set(records.filter((r) => !r.allowed).map((r) => `${r.verb} ${r.resource}`));
     for (const want of ['delete pods', 'list secrets', 'list deployments'])
       assert.ok(refused.has(want), [...refused].join(', '));
+  });
+
+  const records0 = (since: number) => s.sb.audit({ user: 'drainer', since });
+
+  // Issue 18: bosun needs no more than kubectl drain. Runs after the test above, whose drain moved
+  // the four web pods to worker-2 and whose role and binding it reuses.
+  test('bosun drains as that user too: what it may not check is said and skipped, watches become polls, nothing refused after the cordon', async () => {
+    const since = s.sb.auditLog.lastSeq;
+    const home = join(s.dir, 'bosun-home');
+    const r = await bosun(
+      [
+        'drain',
+        'worker-2',
+        '--kubeconfig',
+        drainerConf,
+        '--ignore-daemonsets',
+        '--delete-emptydir-data',
+        '--timeout',
+        '60s',
+      ],
+      { env: { HOME: home, KUBECONFIG: '' } },
+    );
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /node\/worker-2 drained/);
+    // The budgets are listed cluster-wide by the pre-flight: this user may not, and is told which
+    // permission would enable the check, once.
+    const skipped = r.stderr.split('\n').filter((l) => l.includes('skipped'));
+    assert.equal(skipped.length, 1, r.stderr);
+    assert.match(skipped[0] ?? '', /poddisruptionbudgets/);
+    // No watch on pods or nodes: both are polled, as kubectl does, and said so.
+    assert.match(r.stderr, /may not watch pods.*polling the node's pods every second/);
+    assert.match(r.stderr, /may not watch nodes.*polling node\/worker-2 every second/);
+    assert.ok(!records0(since).some((x) => x.verb === 'watch' && x.allowed), 'no watch was opened');
+    const pods = await s.kubectlJson<{ items: { spec: { nodeName?: string }; status: { phase: string } }[] }>(
+      ['get', 'pods', '-n', 'default', '-l', 'app=web'],
+    );
+    assert.equal(pods.items.filter((p) => p.spec.nodeName === 'worker-2').length, 0);
+
+    const records = records0(since);
+    const cordon = records.find((x) => x.verb === 'patch' && x.resource === 'nodes' && x.allowed);
+    assert.ok(cordon, 'the cordon is in the audit record');
+    const refusedAfter = records.filter((x) => x.seq > cordon.seq && !x.allowed);
+    assert.deepEqual(
+      refusedAfter.map((x) => `${x.verb} ${x.resource}/${x.subresource}`),
+      [],
+      'nothing refused after the cordon',
+    );
+    const evictions = records.filter((x) => x.subresource === 'eviction' && x.allowed);
+    assert.ok(evictions.length >= 4, String(evictions.length));
+    const uncordon = await bosun(['uncordon', 'worker-2', '--kubeconfig', drainerConf], {
+      env: { HOME: home, KUBECONFIG: '' },
+    });
+    assert.equal(uncordon.code, 0, uncordon.stderr);
   });
 });
