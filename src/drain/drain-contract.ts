@@ -93,7 +93,7 @@ export interface DrainCounts {
   waiting: number;
 }
 
-/** Progress, for a reporter (drain/progress.ts) or a library caller. */
+/** Progress, for a reporter (the CLI's: cli/print/drain-progress.ts) or a library caller. */
 export type DrainEvent =
   | {
       type: 'planned';

@@ -84,4 +84,3 @@ export {
   type WorkResult,
 } from './node-work.ts';
 export { PREFLIGHT_CHECKS, type PreflightCheck, type PreflightResult } from './preflight.ts';
-export { Reporter, dryRunSuffix, type ReporterOptions } from './progress.ts';

@@ -1,8 +1,8 @@
 // bosun drain (issue 3): kubectl drain's flags and help wording, plus bosun's pre-flight (--check
 // runs only that), escalation policy and ownership of cordons. Parses and validates the flags,
-// reads the nodes, calls the drain feature (loaded lazily) with a Reporter for progress, prints the
-// plan or the result document, and turns the outcome into an exit code: 0 every node drained, 1 a
-// node refused, blocked, failed, timed out or interrupted, 2 usage errors.
+// reads the nodes, calls the drain feature (loaded lazily) with a Reporter (print/drain-progress.ts)
+// for progress, prints the plan or the result document, and turns the outcome into an exit code:
+// 0 every node drained, 1 a node refused, blocked, failed, timed out or interrupted, 2 usage errors.
 import type { Command } from 'commander';
 import { BosunError } from '../../common/errors.ts';
 import type { Output } from '../../common/ports.ts';
@@ -21,6 +21,7 @@ import {
 import { checkTargets, nodePodsPort, resolveNodes } from '../nodes.ts';
 import { formatDocument, isDocumentFormat } from '../output.ts';
 import { drainDocument, isPlanDrainable, planDocument, planLines, skippedLines } from '../print/drain.ts';
+import { Reporter } from '../print/drain-progress.ts';
 import { isLive } from '../print/terminal.ts';
 import { addDrainFlags, drainOptions, type DrainFlags } from './drain-flags.ts';
 
@@ -137,7 +138,7 @@ export function registerDrainCommand(program: Command, ctx: CliContext): void {
         }
         return;
       }
-      const reporter = new drain.Reporter(ctx.out, {
+      const reporter = new Reporter(ctx.out, {
         format: format === 'table' ? 'text' : 'document',
         live: isLive(ctx.out, ctx.env),
       });

@@ -1,8 +1,9 @@
 // bosun maintain (issue 3): take a node out of service, run a command, bring it back only when it
 // is healthy. Parses and validates drain's flags and its own, finds the sandbox node's shims for
-// --on-node, calls the drain feature's maintainNode (loaded lazily) with a Reporter for progress,
-// prints the result document or the diagnosis, and turns the outcome into an exit code: 0 done, 1
-// refused, blocked, failed, unhealthy or interrupted, 2 usage errors.
+// --on-node, calls the drain feature's maintainNode (loaded lazily) with a Reporter
+// (print/drain-progress.ts) for progress, prints the result document or the diagnosis, and turns
+// the outcome into an exit code: 0 done, 1 refused, blocked, failed, unhealthy or interrupted, 2
+// usage errors.
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { BosunError } from '../../common/errors.ts';
@@ -19,6 +20,7 @@ import {
 import { checkNodeNames, nodePodsPort, resolveNodes } from '../nodes.ts';
 import { formatDocument, isDocumentFormat } from '../output.ts';
 import { maintainDocument } from '../print/drain.ts';
+import { Reporter } from '../print/drain-progress.ts';
 import { isLive } from '../print/terminal.ts';
 import { addDrainFlags, drainOptions, type DrainFlags } from './drain-flags.ts';
 import { UsageError } from '../../common/errors.ts';
@@ -175,7 +177,7 @@ export function registerMaintainCommand(program: Command, ctx: CliContext): void
           executor = host.createSandboxExecutor({ sandboxDir: dir, env: ctx.env, cwd: ctx.cwd });
         }
         await resolveNodes(kube, [name], undefined);
-        const reporter = new drain.Reporter(ctx.out, {
+        const reporter = new Reporter(ctx.out, {
           format: format === 'table' ? 'text' : 'document',
           live: isLive(ctx.out, ctx.env),
         });

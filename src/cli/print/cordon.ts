@@ -3,7 +3,7 @@
 // json|yaml. Who, why and the node's name come from the cluster: each is printed as one line.
 import type { Output } from '../../common/ports.ts';
 import type { CordonResult } from '../../drain/index.ts';
-import { dryRunSuffix } from '../../drain/index.ts';
+import { dryRunSuffix } from './drain-progress.ts';
 import { oneLine } from './terminal.ts';
 
 /** Prints one cordon result as kubectl does, and notes a cordon that is not bosun's. */

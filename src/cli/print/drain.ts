@@ -1,8 +1,8 @@
 // How drain, drain --check and maintain results read: the pre-flight as a table (NODE NAMESPACE
 // POD ACTION REASON) with one verdict line per node, or as a DrainPlan document; a drain's
 // DrainResult and maintain's MaintainResult documents for -o json|yaml. (Progress while a drain
-// runs is the Reporter's.) Names and messages come from the cluster: the table writer and
-// oneLine() keep each on its line.
+// runs is the Reporter's: drain-progress.ts.) Names and messages come from the cluster: the table
+// writer and oneLine() keep each on its line.
 import type { MaintainResult, NodeDrainResult, NodePlan } from '../../drain/index.ts';
 import { formatTable } from '../output.ts';
 import { oneLine } from './terminal.ts';

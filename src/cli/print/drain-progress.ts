@@ -1,14 +1,21 @@
-// Turns drain and maintain events into what a person sees. Results go to stdout in kubectl's words
+// bosun drain's and bosun maintain's progress: turns the drain feature's events into what a person
+// sees (the feature reports events and never prints). Results go to stdout in kubectl's words
 // ("node/worker-1 cordoned", "evicting pod demo/web-1", "pod/web-1 evicted", "node/worker-1
 // drained", with " (dry run)" or " (server dry run)"); progress, warnings ("Warning: ...", as
 // kubectl spells them) and blocked evictions go to stderr. On a terminal the
 // counts and the blocked pods are one live block, redrawn in place; otherwise plain lines, each
 // printed once. With -o json or -o yaml nothing but the final document goes to stdout.
-import type { Output } from '../common/ports.ts';
-import type { DryRun } from './cordon.ts';
-import type { DrainCounts, DrainEvent, DrainObserver } from './drainer.ts';
-import { podKey, refusalLine, warningText } from './filters.ts';
-import type { MaintainEvent } from './maintenance.ts';
+import type { Output } from '../../common/ports.ts';
+import {
+  podKey,
+  refusalLine,
+  warningText,
+  type DrainCounts,
+  type DrainEvent,
+  type DrainObserver,
+  type DryRun,
+  type MaintainEvent,
+} from '../../drain/index.ts';
 
 /** How to report. */
 export interface ReporterOptions {

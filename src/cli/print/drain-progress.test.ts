@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock } from '../common/fake-clock.ts';
-import type { Output } from '../common/ports.ts';
-import { FakeCluster, rbacForbidden } from '../kube/testing/fake-cluster.ts';
-import { DEFAULT_DRAIN_OPTIONS, drainNode, type DrainOptions } from './drainer.ts';
-import { Reporter } from './progress.ts';
-import { node, pdb, pod } from './testing/fixtures.ts';
+import { FakeClock } from '../../common/fake-clock.ts';
+import type { Output } from '../../common/ports.ts';
+import { FakeCluster, rbacForbidden } from '../../kube/testing/fake-cluster.ts';
+import { DEFAULT_DRAIN_OPTIONS, drainNode, type DrainOptions } from '../../drain/index.ts';
+import { node, pdb, pod } from '../../drain/testing/fixtures.ts';
+import { Reporter } from './drain-progress.ts';
 
 function capture(
   isTTY: boolean,
