@@ -303,7 +303,6 @@ function podOutcomesFromPlan(plan: NodePlan): PodOutcome[] {
   }));
 }
 
-
 /**
  * Drains the named nodes (already read). Returns one result per node, in order; never throws for
  * a node that could not be drained (see outcome), only for failures to read the cluster at all.
