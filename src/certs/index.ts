@@ -47,7 +47,7 @@ export {
   type RestartOutcome,
   type RestartPhase,
 } from './renew-command.ts';
-export { describeEvent, type CertsEvent, type CertsEventSink, type EventLine } from './progress.ts';
+export type { CertsEvent, CertsEventSink } from './progress.ts';
 export {
   livePortsFromClients,
   makeRestartPhase,

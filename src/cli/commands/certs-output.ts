@@ -11,7 +11,6 @@ import type { Clock, Output } from '../../common/ports.ts';
 import {
   CHECK_EXIT,
   checkExitCode,
-  describeEvent,
   formatExpires,
   residualSeconds,
   runCertsRenew,
@@ -29,6 +28,7 @@ import {
   type ServedRow,
   type StaticPodComponent,
 } from '../../certs/index.ts';
+import { describeEvent } from '../print/certs-progress.ts';
 import { formatTable, formatYaml } from '../output.ts';
 
 /** kubeadm's output API version for check-expiration. */
