@@ -5,14 +5,8 @@ import { FakeCluster, rbacForbidden } from '../kube/testing/fake-cluster.ts';
 import { fromStatus } from '../kube/errors.ts';
 import { UsageError } from '../common/errors.ts';
 import { CORDONED_BY, CORDON_REASON, DRAIN_STATE } from '../kube/annotations.ts';
-import {
-  DEFAULT_DRAIN_OPTIONS,
-  drainNode,
-  drainNodes,
-  startPlanReads,
-  type DrainEvent,
-  type DrainOptions,
-} from './drainer.ts';
+import { DEFAULT_DRAIN_OPTIONS, type DrainEvent, type DrainOptions } from './drain-contract.ts';
+import { drainNode, drainNodes, startPlanReads } from './drainer.ts';
 import { parseEscalationRule, type EscalationPolicy } from './escalation.ts';
 import { node, pdb, pod } from './testing/fixtures.ts';
 import type { Pod } from '../kube/types.ts';

@@ -13,9 +13,8 @@
 // --disable-eviction or an escalation rule says so.
 //
 // It is a library: the CLI, `bosun maintain`, the upgrade orchestrator and the reboot agent call
-// drainNodes/drainNode with their own owner, options and observer. The options, events, results and
-// plan they share with the eviction loop live in drain-contract.ts; the public ones are re-exported
-// here, so callers import a drain from one place.
+// drainNodes/drainNode (through index.ts) with their own owner, options and observer. The options,
+// events, results and plan they share with the eviction loop live in drain-contract.ts.
 import { BosunError, errorMessage } from '../common/errors.ts';
 import { isForbidden, isNotFound } from '../kube/errors.ts';
 import type { NodePods, ResourceAttributes } from '../kube/ports.ts';
@@ -41,21 +40,6 @@ import { decidePods, isFinished, refusals, warnings, type DaemonSetLookup } from
 import { NodeDrain } from './node-drain.ts';
 import { antiAffinityTerms, preflight, termMatches } from './preflight.ts';
 import { PodScanner } from './scan.ts';
-
-export {
-  DEFAULT_DRAIN_OPTIONS,
-  SelectorError,
-  type DrainCounts,
-  type DrainDeps,
-  type DrainEvent,
-  type DrainObserver,
-  type DrainOptions,
-  type DrainOutcome,
-  type NodeDrainResult,
-  type NodePlan,
-  type PlanReads,
-  type PodOutcome,
-} from './drain-contract.ts';
 
 const PDB_LIST: ResourceAttributes = { verb: 'list', resource: 'poddisruptionbudgets', group: 'policy' };
 

@@ -34,11 +34,6 @@ export { cordonNodes, uncordonNodes, type CordonResultObserver } from './cordon-
 export {
   DEFAULT_DRAIN_OPTIONS,
   SelectorError,
-  drainNode,
-  drainNodes,
-  planDrain,
-  planReadsOf,
-  startPlanReads,
   type DrainCounts,
   type DrainEvent,
   type DrainObserver,
@@ -48,7 +43,8 @@ export {
   type NodePlan,
   type PlanReads,
   type PodOutcome,
-} from './drainer.ts';
+} from './drain-contract.ts';
+export { drainNode, drainNodes, planDrain, planReadsOf, startPlanReads } from './drainer.ts';
 export {
   DEFAULT_POLICY,
   parseEscalationRule,

@@ -6,7 +6,7 @@ import { KubeApiError, TransportReason } from '../kube/errors.ts';
 import { FakeCluster } from '../kube/testing/fake-cluster.ts';
 import { MAINTENANCE_STATE, CORDONED_BY } from '../kube/annotations.ts';
 import { ExecPortExecutor } from '../host/testing/exec-port.ts';
-import { DEFAULT_DRAIN_OPTIONS } from './drainer.ts';
+import { DEFAULT_DRAIN_OPTIONS } from './drain-contract.ts';
 import { currentStep, maintenanceState } from './maintenance-state.ts';
 import { looksLikeReboot, type NodeWork, type WorkResult } from './node-work.ts';
 import { maintainNode, substituteNode, type MaintainOptions } from './maintain.ts';

@@ -3,7 +3,7 @@
 // through an --exec template), every {node} in the command replaced by the node's name.
 import { BosunError } from '../common/errors.ts';
 import type { NodeExecutor } from '../host/index.ts';
-import type { DrainOptions } from './drainer.ts';
+import type { DrainOptions } from './drain-contract.ts';
 import { runMaintenance, type MaintainResult, type MaintenanceDeps } from './maintenance.ts';
 import { commandWork } from './node-work.ts';
 

@@ -20,7 +20,8 @@ import { isNotFound, isRetryable } from '../kube/errors.ts';
 import type { NodeHealth, NodePods } from '../kube/ports.ts';
 import type { Lease, Node } from '../kube/types.ts';
 import { cordonNode, uncordonNode } from './cordon.ts';
-import { drainNode, type DrainObserver, type DrainOptions, type NodeDrainResult } from './drainer.ts';
+import type { DrainObserver, DrainOptions, NodeDrainResult } from './drain-contract.ts';
+import { drainNode } from './drainer.ts';
 import { NODE_LEASE_NAMESPACE, checkNodeHealth, diagnose, type HealthVerdict } from './health.ts';
 import {
   maintenanceState,
