@@ -161,6 +161,20 @@ for (const tc of [
     retry: true,
   },
   {
+    // kube-apiserver deletes an evicted pod with a resourceVersion precondition (the pod it checked
+    // against the budget): a pod that changed in between (another drain, its readiness) is a 409.
+    name: 'a 409 Conflict (the pod or its budget changed while the eviction was checked) is retried',
+    failure: f(
+      409,
+      'Conflict',
+      'Operation cannot be fulfilled on pods "web-1": the object has been modified; please apply your changes to the latest version and try again',
+    ),
+    pod: web,
+    pdbs: [budget],
+    kind: 'conflict',
+    retry: true,
+  },
+  {
     name: 'a 422 is unknown and not retried',
     failure: f(422, 'Invalid', 'Eviction.policy "web-1" is invalid'),
     pod: web,

@@ -35,6 +35,12 @@ export type BlockKind =
   | 'rate-limited'
   /** 403 for another reason (RBAC). */
   | 'forbidden'
+  /**
+   * 409 Conflict: the pod (or its budget) changed between kube-apiserver's budget check and its
+   * delete, which carries the checked pod's resourceVersion as a precondition (another drain,
+   * a readiness change). Retrying checks again against the new state.
+   */
+  | 'conflict'
   /** 5xx or no answer: a server or network problem, likely transient. */
   | 'server-error'
   /** Anything else. */
@@ -192,6 +198,14 @@ export function classifyEviction(
       retry: false,
       message: failure.message,
       hint: 'Your kubeconfig user needs create on pods/eviction (or delete on pods with --disable-eviction).',
+    };
+  }
+  if (failure.status === 409) {
+    return {
+      kind: 'conflict',
+      retry: true,
+      message: `the pod or its PodDisruptionBudget changed while the API server checked the eviction: ${failure.message}`,
+      hint: 'Retrying against the new state.',
     };
   }
   if (failure.status === 0 || failure.status >= 500) {

@@ -541,6 +541,29 @@ test('API errors during eviction (503) are retried', async () => {
   assert.equal(s.kube.calls('evict').length, 3);
 });
 
+test('an eviction answered 409 Conflict (parallel drains changing the same pods and budget) is retried, not a failure', async () => {
+  const s = setup();
+  s.kube.addPod(web(1));
+  s.kube.addPod(web(2));
+  const conflict = (): ReturnType<typeof fromStatus> =>
+    fromStatus(
+      409,
+      {
+        kind: 'Status',
+        status: 'Failure',
+        reason: 'Conflict',
+        code: 409,
+        message:
+          'Operation cannot be fulfilled on pods "web-1": the object has been modified; please apply your changes to the latest version and try again',
+      },
+      { resource: 'pods', name: 'web-1', namespace: 'demo' },
+    );
+  s.kube.failNext('evict', 'pods', conflict, { name: 'web-1', times: 2 });
+  const r = await run(s, {});
+  assert.equal(r.outcome, 'drained');
+  assert.equal(s.kube.calls('evict').filter((c) => c.name === 'web-1').length, 3);
+});
+
 test("nodes drained together are all cordoned before any eviction, and none takes the others' pods", async () => {
   const s = setup();
   s.kube.addPod(web(1, 'worker-1', { requests: { cpu: '3' } }));
