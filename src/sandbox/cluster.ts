@@ -42,11 +42,14 @@ import { controlPlaneManifests } from './node/manifests.ts';
 import { defaultReleases } from './node/repo.ts';
 import { writeShims } from './node/shims.ts';
 import { ComponentRuntime } from './runtime.ts';
-import { TIMINGS, type Timing } from './timing.ts';
+import { kubeScaled, TIMINGS, type Timing } from './timing.ts';
 import { applyDemoWorkload } from './workload.ts';
 import { restoreSandboxEtcd, type SandboxRestoreResult } from './restore.ts';
 import { isPodReady } from '../kube/pods.ts';
 import { isMirrorPod } from './apiserver/defaults.ts';
+
+/** kubeadm's UpgradeConfiguration timeouts.upgradeManifests default (5m), before the timing profile's scale. */
+const UPGRADE_MANIFESTS_TIMEOUT_MS = 5 * 60_000;
 
 /** How to build and run a sandbox. */
 export interface SandboxOptions {
@@ -741,23 +744,34 @@ export class Sandbox implements SandboxControl {
       clusterVersion: async () => (await recordedVersion(api)) ?? this.config.version,
       recordClusterVersion: (v) => kubeadmRecordVersion(api, v),
       upgradeAddons: (v) => kubeadmUpgradeAddons(api, v),
+      upgradeManifestsTimeoutMs: kubeScaled(this.opts.timing, UPGRADE_MANIFESTS_TIMEOUT_MS),
       waitStaticPod: async (component, timeoutMs) => {
+        // kubeadm's two waits (util/apiclient/wait.go), each bounded by the timeout: the mirror
+        // pod's kubernetes.io/config.hash turns into the new manifest's, then every pod labelled
+        // component=X in kube-system is Running.
         const file = join(this.layout.host(spec.name).manifests, `${component}.yaml`);
-        const deadline = Date.now() + timeoutMs;
-        while (Date.now() < deadline && !this.stopped) {
+        const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+        let deadline = Date.now() + timeoutMs;
+        for (;;) {
+          if (this.stopped || Date.now() >= deadline) return { stage: 'hash' };
           const hash = existsSync(file) ? manifestHash(readFileSync(file, 'utf8')) : '';
           const mirror = (await api
             .tryGet(resource('pods'), 'kube-system', `${component}-${spec.name}`)
             .catch(() => undefined)) as Pod | undefined;
-          if (
-            mirror &&
-            mirror.metadata.annotations?.['kubernetes.io/config.mirror'] === hash &&
-            isPodReady(mirror)
-          )
-            return true;
-          await new Promise((r) => setTimeout(r, 50));
+          if (mirror?.metadata.annotations?.['kubernetes.io/config.hash'] === hash) break;
+          await pause();
         }
-        return false;
+        deadline = Date.now() + timeoutMs;
+        for (;;) {
+          if (this.stopped || Date.now() >= deadline) return { stage: 'pods' };
+          const l = await api
+            .list(resource('pods'), 'kube-system', { labelSelector: `component=${component}` })
+            .catch(() => undefined);
+          const items = (l?.items ?? []) as Pod[];
+          if (items.length > 0 && items.every((p) => p.status?.phase === 'Running'))
+            return { stage: 'done', pods: items.length };
+          await pause();
+        }
       },
       nodes: async () => {
         const l = await api.list(resource('nodes'), undefined, {});
