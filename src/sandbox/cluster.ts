@@ -35,7 +35,7 @@ import { SandboxLayout } from './layout.ts';
 import { ApiLoadBalancer } from './lb.ts';
 import { runNodeCommand, type NodeOps, type ShimIO } from './node/commands.ts';
 import { initHost, writeAtomic, writeKubeletConfig } from './node/host.ts';
-import { manifestHash, SimKubelet, type ProcessPodsConfig } from './node/kubelet.ts';
+import { manifestHash, SimKubelet, type ProcessPodsConfig, type StaticPodFault } from './node/kubelet.ts';
 import { BOSUN_IMAGE } from './node/container-spec.ts';
 import { checkoutRoot, writeContainerTools, type ContainerTools } from './node/container-tools.ts';
 import { controlPlaneManifests } from './node/manifests.ts';
@@ -50,6 +50,9 @@ import { isMirrorPod } from './apiserver/defaults.ts';
 
 /** kubeadm's UpgradeConfiguration timeouts.upgradeManifests default (5m), before the timing profile's scale. */
 const UPGRADE_MANIFESTS_TIMEOUT_MS = 5 * 60_000;
+
+/** The static pods kubeadm writes on a control plane. */
+const STATIC_COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 
 /** How to build and run a sandbox. */
 export interface SandboxOptions {
@@ -912,6 +915,22 @@ export class Sandbox implements SandboxControl {
     if (!this.config.nodes.some((n) => n.name === node && n.role === 'control-plane'))
       throw new BosunError(`no control plane "${node}"`, 'NOT_FOUND');
     await this.runtime?.releaseEtcd(node);
+  }
+
+  /**
+   * Fault: the node's kubelet does not run a new manifest of one static pod (`ignore-new`: it keeps
+   * the old pod and mirror pod; `no-start`: it stops the old one and never starts the new one);
+   * false clears it. The manifest running now is the one it still runs (docs/sandbox.md).
+   */
+  setStaticPodFault(node: string, component: string, mode: StaticPodFault | false): void {
+    if (!this.config.nodes.some((n) => n.name === node && n.role === 'control-plane'))
+      throw new BosunError(`no control plane "${node}"`, 'NOT_FOUND');
+    if (!STATIC_COMPONENTS.includes(component))
+      throw new BosunError(
+        `no static pod "${component}": one of ${STATIC_COMPONENTS.join(', ')}`,
+        'NOT_FOUND',
+      );
+    this.kubelet(node).setStaticPodFault(component, mode === false ? undefined : mode);
   }
 
   /** Fault: a node that goes down (reboot) does not come back until this is cleared. */
