@@ -10,24 +10,15 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { RolloutJournal } from '../src/journal/index.ts';
-import type { Node, Pod } from '../src/kube/types.ts';
-import { bosunOn, type CliRun } from './support/drain.ts';
+import type { Pod } from '../src/kube/types.ts';
+import type { CliRun } from './support/drain.ts';
+import { applyOnNodes, kubeletVersions, upgradeJournal } from './support/upgrade.ts';
 import { eventually, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 
 describe('bosun upgrade apply: kubeadm times out waiting for a static pod', () => {
   let t: TestSandbox;
-  const apply = (...args: string[]): Promise<CliRun> =>
-    bosunOn(t, ['upgrade', 'apply', '--on-node', '--yes', '--backup-dir', join(t.dir, 'backups'), ...args]);
-  const journal = async (): Promise<RolloutJournal> => {
-    const cm = await t.kubectlJson<{ data: Record<string, string> }>([
-      'get',
-      'configmap',
-      '-n',
-      'bosun-system',
-      'bosun-upgrade',
-    ]);
-    return JSON.parse(cm.data['journal.json'] ?? '') as RolloutJournal;
-  };
+  const apply = (...args: string[]): Promise<CliRun> => applyOnNodes(t, ...args);
+  const journal = (): Promise<RolloutJournal> => upgradeJournal(t);
   const manifestImage = (component: string): string => {
     const file = join(t.dir, 'nodes', 'cp-1', 'host', 'etc', 'kubernetes', 'manifests', `${component}.yaml`);
     const pod = parse(readFileSync(file, 'utf8')) as Pod;
@@ -35,13 +26,7 @@ describe('bosun upgrade apply: kubeadm times out waiting for a static pod', () =
   };
   const mirror = (component: string): Promise<Pod> =>
     t.kubectlJson<Pod>(['get', 'pod', '-n', 'kube-system', `${component}-cp-1`]);
-  const kubelets = async (): Promise<Record<string, string>> =>
-    Object.fromEntries(
-      (await t.kubectlJson<{ items: Node[] }>(['get', 'nodes'])).items.map((n) => [
-        n.metadata.name ?? '',
-        n.status?.nodeInfo?.kubeletVersion ?? '',
-      ]),
-    );
+  const kubelets = (): Promise<Record<string, string>> => kubeletVersions(t);
 
   before(async () => {
     t = await startTestSandbox({ controlPlanes: 1, workers: 1, version: 'v1.33.5', workload: 'none' });
@@ -120,26 +105,35 @@ describe('bosun upgrade apply: kubeadm times out waiting for a static pod', () =
     t.sb.setStaticPodFault('cp-1', 'kube-scheduler', false);
     const again = await apply('--to', 'v1.34.3');
     assert.equal(again.code, 0, again.err.join('\n'));
-    assert.ok(again.err.some((l) => /resuming the upgrade v1\.33\.5 -> v1\.34\.3/.test(l)), again.err.join('\n'));
+    assert.ok(
+      again.err.some((l) => /resuming the upgrade v1\.33\.5 -> v1\.34\.3/.test(l)),
+      again.err.join('\n'),
+    );
     assert.deepEqual(await kubelets(), { 'cp-1': 'v1.34.3', 'worker-1': 'v1.34.3' });
     const now = await mirror('kube-scheduler');
     assert.equal(now.spec?.containers?.[0]?.image, 'registry.k8s.io/kube-scheduler:v1.34.3');
     assert.notEqual(now.metadata.annotations?.['kubernetes.io/config.hash'], hashBefore);
     const done = await journal();
     assert.equal(done.phase, 'succeeded');
-    assert.deepEqual(
-      Object.fromEntries(done.hops.flatMap((h) => h.steps).map((s) => [s.id, s.attempts])),
-      {
-        'v1.34.3/etcd-backup': 1,
-        'v1.34.3/control-plane/cp-1': 2,
-        'v1.34.3/kubelet/cp-1': 1,
-        'v1.34.3/kubelet/worker-1': 1,
-      },
-    );
+    assert.deepEqual(Object.fromEntries(done.hops.flatMap((h) => h.steps).map((s) => [s.id, s.attempts])), {
+      'v1.34.3/etcd-backup': 1,
+      'v1.34.3/control-plane/cp-1': 2,
+      'v1.34.3/kubelet/cp-1': 1,
+      'v1.34.3/kubelet/worker-1': 1,
+    });
   });
 
   test('the no-start fault: the old pod stops and the new manifest never runs; the old manifest back, it runs again', async () => {
-    const file = join(t.dir, 'nodes', 'cp-1', 'host', 'etc', 'kubernetes', 'manifests', 'kube-scheduler.yaml');
+    const file = join(
+      t.dir,
+      'nodes',
+      'cp-1',
+      'host',
+      'etc',
+      'kubernetes',
+      'manifests',
+      'kube-scheduler.yaml',
+    );
     const original = readFileSync(file, 'utf8');
     const hash = (await mirror('kube-scheduler')).metadata.annotations?.['kubernetes.io/config.hash'];
     t.sb.setStaticPodFault('cp-1', 'kube-scheduler', 'no-start');

@@ -556,7 +556,7 @@ export function goDuration(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
   const h = Math.floor(ms / 3_600_000);
   const m = Math.floor((ms % 3_600_000) / 60_000);
-  const sec = `${Number((((ms % 60_000) / 1000)).toFixed(3))}s`;
+  const sec = `${Number(((ms % 60_000) / 1000).toFixed(3))}s`;
   if (h > 0) return `${h}h${m}m${sec}`;
   return m > 0 ? `${m}m${sec}` : sec;
 }
