@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { HostLayout } from '../layout.ts';
-import { goDuration, runNodeCommand, type ClusterNode, type ControlPlanePod, type NodeOps } from './commands.ts';
+import {
+  goDuration,
+  runNodeCommand,
+  type ClusterNode,
+  type ControlPlanePod,
+  type NodeOps,
+} from './commands.ts';
 import { initHost, readPackages, writeAtomic } from './host.ts';
 import { controlPlaneManifests, imageTag } from './manifests.ts';
 import { defaultReleases } from './repo.ts';
@@ -445,7 +451,7 @@ test('kubeadm upgrade apply whose kube-scheduler never restarts: fails as kubead
   assert.equal(manifestTag(n, 'kube-scheduler'), 'v1.33.5');
 });
 
-test('a timed-out etcd is rolled back too, with kubeadm\'s etcd messages', async (t) => {
+test("a timed-out etcd is rolled back too, with kubeadm's etcd messages", async (t) => {
   const n = fakeNode(t);
   n.state.stuck = 'etcd';
   await upgradeKubeadm(n, '1.33.5');
