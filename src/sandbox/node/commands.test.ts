@@ -394,6 +394,10 @@ test("kubeadm's etcd step: refuses an unhealthy etcd, and never downgrades etcd"
   const r = await sick.run('kubeadm', 'upgrade', 'apply', 'v1.33.5', '-y');
   assert.equal(r.code, 1);
   assert.match(r.err, /etcd cluster is not healthy: etcd members not ready: \[cp-3\]/);
+  assert.match(
+    r.err,
+    /^error execution phase control-plane: couldn't complete the static pod upgrade: etcd cluster is not healthy: /,
+  );
   assert.equal(manifestTag(sick, 'kube-apiserver'), 'v1.32.9');
 
   const newer = fakeNode(t);
@@ -475,4 +479,20 @@ test('goDuration prints durations as Go does', () => {
     [90 * 60_000, '1h30m0s'],
   ] as const)
     assert.equal(goDuration(ms), want);
+});
+
+test('kubeadm upgrade node on another control plane times out the same way and rolls back', async (t) => {
+  const n = fakeNode(t, { name: 'cp-2', controlPlanes: 3 });
+  n.state.clusterVersion = 'v1.33.5';
+  n.state.stuck = 'kube-apiserver';
+  await upgradeKubeadm(n, '1.33.5');
+  const r = await n.run('kubeadm', 'upgrade', 'node');
+  assert.equal(r.code, 1);
+  assert.match(
+    r.err,
+    /Errors faced: static Pod hash for component kube-apiserver on Node cp-2 did not change after 9s: context deadline exceeded\n/,
+  );
+  assert.equal(manifestTag(n, 'kube-apiserver'), 'v1.32.9');
+  assert.notEqual(manifestTag(n, 'etcd'), '3.5.16-0', "etcd's new manifest stays");
+  assert.equal(n.state.addons, undefined);
 });

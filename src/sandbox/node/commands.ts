@@ -567,6 +567,11 @@ function backupStamp(d: Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}-${p(d.getMinutes())}-${p(d.getSeconds())}`;
 }
 
+/** How kubeadm's phase runner and cmdutil.CheckErr print an error of the control-plane phase. */
+function phaseError(err: string): string {
+  return `error execution phase control-plane: couldn't complete the static pod upgrade: ${err}\nTo see the stack trace of this error execute with --v=5 or higher\n`;
+}
+
 /**
  * kubeadm's static pod upgrade (phases/upgrade/staticpods.go, v1.32-v1.34): for each component,
  * move the old manifest to the backup directory, move the new one in, wait until the kubelet runs
@@ -583,9 +588,8 @@ async function upgradeStaticPods(ops: NodeOps, version: string, io: ShimIO): Pro
   }
   const etcd = await etcdStep(ops, version, io);
   if (etcd !== 'upgrade' && etcd !== 'skip') {
-    io.err(
-      `[upgrade/staticpods] FATAL: couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state. Errors faced: ${etcd}\n`,
-    );
+    // performEtcdStaticPodUpgrade's fatal errors come before anything was moved: no rollback.
+    io.err(phaseError(etcd));
     return false;
   }
   const timeoutMs = ops.upgradeManifestsTimeoutMs;
@@ -642,9 +646,7 @@ async function upgradeStaticPods(ops: NodeOps, version: string, io: ShimIO): Pro
         );
         err = `fatal error when trying to upgrade the etcd cluster, rolled the state back to pre-upgrade state: ${err}`;
       }
-      io.err(
-        `error execution phase control-plane: couldn't complete the static pod upgrade: ${err}\nTo see the stack trace of this error execute with --v=5 or higher\n`,
-      );
+      io.err(phaseError(err));
       return false;
     }
     io.out(
