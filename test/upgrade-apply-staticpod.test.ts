@@ -136,7 +136,19 @@ describe('bosun upgrade apply: kubeadm times out waiting for a static pod', () =
     );
     const original = readFileSync(file, 'utf8');
     const hash = (await mirror('kube-scheduler')).metadata.annotations?.['kubernetes.io/config.hash'];
-    t.sb.setStaticPodFault('cp-1', 'kube-scheduler', 'no-start');
+    // Through the control endpoint this time, as `curl` or another process would set it.
+    const state = JSON.parse(readFileSync(join(t.dir, 'state.json'), 'utf8')) as {
+      controlPort: number;
+      token: string;
+    };
+    const control = (body: unknown): Promise<Response> =>
+      fetch(`http://127.0.0.1:${state.controlPort}/v1/nodes/cp-1/static-pod-fault`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${state.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    assert.equal((await control({ component: 'kube-scheduler', mode: 'sometimes' })).status, 400);
+    assert.equal((await control({ component: 'kube-scheduler', mode: 'no-start' })).status, 200);
     try {
       const changed = parse(original) as Pod;
       changed.spec?.containers?.[0]?.command?.push('--v=4');
@@ -176,7 +188,7 @@ describe('bosun upgrade apply: kubeadm times out waiting for a static pod', () =
       });
     } finally {
       writeFileSync(file, original);
-      t.sb.setStaticPodFault('cp-1', 'kube-scheduler', false);
+      assert.equal((await control({ component: 'kube-scheduler', mode: null })).status, 200);
     }
   });
 });
