@@ -11,35 +11,19 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RolloutJournal } from '../src/journal/index.ts';
-import type { Node } from '../src/kube/types.ts';
 import { APT_RECIPE } from '../src/upgrade/index.ts';
 import { bosunOn, getNode, type CliRun } from './support/drain.ts';
+import { applyOnNodes, kubeletVersions, upgradeJournal } from './support/upgrade.ts';
 import { RolloutWatcher } from './support/rollout-watcher.ts';
 import { eventually, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 
 describe('bosun upgrade apply: a failing recipe, a node that never comes back, a flaky API server', () => {
   let t: TestSandbox;
-  const apply = (...args: string[]): Promise<CliRun> =>
-    bosunOn(t, ['upgrade', 'apply', '--on-node', '--yes', '--backup-dir', join(t.dir, 'backups'), ...args]);
-  const journal = async (): Promise<RolloutJournal> => {
-    const cm = await t.kubectlJson<{ data: Record<string, string> }>([
-      'get',
-      'configmap',
-      '-n',
-      'bosun-system',
-      'bosun-upgrade',
-    ]);
-    return JSON.parse(cm.data['journal.json'] ?? '') as RolloutJournal;
-  };
+  const apply = (...args: string[]): Promise<CliRun> => applyOnNodes(t, ...args);
+  const journal = (): Promise<RolloutJournal> => upgradeJournal(t);
   const sources = (node: string): string =>
     join(t.dir, 'nodes', node, 'host', 'etc', 'apt', 'sources.list.d', 'kubernetes.list');
-  const kubelets = async (): Promise<Record<string, string>> =>
-    Object.fromEntries(
-      (await t.kubectlJson<{ items: Node[] }>(['get', 'nodes'])).items.map((n) => [
-        n.metadata.name ?? '',
-        n.status?.nodeInfo?.kubeletVersion ?? '',
-      ]),
-    );
+  const kubelets = (): Promise<Record<string, string>> => kubeletVersions(t);
 
   before(async () => {
     t = await startTestSandbox({

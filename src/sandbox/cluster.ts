@@ -35,18 +35,24 @@ import { SandboxLayout } from './layout.ts';
 import { ApiLoadBalancer } from './lb.ts';
 import { runNodeCommand, type NodeOps, type ShimIO } from './node/commands.ts';
 import { initHost, writeAtomic, writeKubeletConfig } from './node/host.ts';
-import { manifestHash, SimKubelet, type ProcessPodsConfig } from './node/kubelet.ts';
+import { manifestHash, SimKubelet, type ProcessPodsConfig, type StaticPodFault } from './node/kubelet.ts';
 import { BOSUN_IMAGE } from './node/container-spec.ts';
 import { checkoutRoot, writeContainerTools, type ContainerTools } from './node/container-tools.ts';
 import { controlPlaneManifests } from './node/manifests.ts';
 import { defaultReleases } from './node/repo.ts';
 import { writeShims } from './node/shims.ts';
 import { ComponentRuntime } from './runtime.ts';
-import { TIMINGS, type Timing } from './timing.ts';
+import { kubeScaled, TIMINGS, type Timing } from './timing.ts';
 import { applyDemoWorkload } from './workload.ts';
 import { restoreSandboxEtcd, type SandboxRestoreResult } from './restore.ts';
 import { isPodReady } from '../kube/pods.ts';
 import { isMirrorPod } from './apiserver/defaults.ts';
+
+/** kubeadm's UpgradeConfiguration timeouts.upgradeManifests default (5m), before the timing profile's scale. */
+const UPGRADE_MANIFESTS_TIMEOUT_MS = 5 * 60_000;
+
+/** The static pods kubeadm writes on a control plane. */
+const STATIC_COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 
 /** How to build and run a sandbox. */
 export interface SandboxOptions {
@@ -741,23 +747,34 @@ export class Sandbox implements SandboxControl {
       clusterVersion: async () => (await recordedVersion(api)) ?? this.config.version,
       recordClusterVersion: (v) => kubeadmRecordVersion(api, v),
       upgradeAddons: (v) => kubeadmUpgradeAddons(api, v),
+      upgradeManifestsTimeoutMs: kubeScaled(this.opts.timing, UPGRADE_MANIFESTS_TIMEOUT_MS),
       waitStaticPod: async (component, timeoutMs) => {
+        // kubeadm's two waits (util/apiclient/wait.go), each bounded by the timeout: the mirror
+        // pod's kubernetes.io/config.hash turns into the new manifest's, then every pod labelled
+        // component=X in kube-system is Running.
         const file = join(this.layout.host(spec.name).manifests, `${component}.yaml`);
-        const deadline = Date.now() + timeoutMs;
-        while (Date.now() < deadline && !this.stopped) {
+        const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+        let deadline = Date.now() + timeoutMs;
+        for (;;) {
+          if (this.stopped || Date.now() >= deadline) return { stage: 'hash' };
           const hash = existsSync(file) ? manifestHash(readFileSync(file, 'utf8')) : '';
           const mirror = (await api
             .tryGet(resource('pods'), 'kube-system', `${component}-${spec.name}`)
             .catch(() => undefined)) as Pod | undefined;
-          if (
-            mirror &&
-            mirror.metadata.annotations?.['kubernetes.io/config.mirror'] === hash &&
-            isPodReady(mirror)
-          )
-            return true;
-          await new Promise((r) => setTimeout(r, 50));
+          if (mirror?.metadata.annotations?.['kubernetes.io/config.hash'] === hash) break;
+          await pause();
         }
-        return false;
+        deadline = Date.now() + timeoutMs;
+        for (;;) {
+          if (this.stopped || Date.now() >= deadline) return { stage: 'pods' };
+          const l = await api
+            .list(resource('pods'), 'kube-system', { labelSelector: `component=${component}` })
+            .catch(() => undefined);
+          const items = (l?.items ?? []) as Pod[];
+          if (items.length > 0 && items.every((p) => p.status?.phase === 'Running'))
+            return { stage: 'done', pods: items.length };
+          await pause();
+        }
       },
       nodes: async () => {
         const l = await api.list(resource('nodes'), undefined, {});
@@ -898,6 +915,22 @@ export class Sandbox implements SandboxControl {
     if (!this.config.nodes.some((n) => n.name === node && n.role === 'control-plane'))
       throw new BosunError(`no control plane "${node}"`, 'NOT_FOUND');
     await this.runtime?.releaseEtcd(node);
+  }
+
+  /**
+   * Fault: the node's kubelet does not run a new manifest of one static pod (`ignore-new`: it keeps
+   * the old pod and mirror pod; `no-start`: it stops the old one and never starts the new one);
+   * false clears it. The manifest running now is the one it still runs (docs/sandbox.md).
+   */
+  setStaticPodFault(node: string, component: string, mode: StaticPodFault | false): void {
+    if (!this.config.nodes.some((n) => n.name === node && n.role === 'control-plane'))
+      throw new BosunError(`no control plane "${node}"`, 'NOT_FOUND');
+    if (!STATIC_COMPONENTS.includes(component))
+      throw new BosunError(
+        `no static pod "${component}": one of ${STATIC_COMPONENTS.join(', ')}`,
+        'NOT_FOUND',
+      );
+    this.kubelet(node).setStaticPodFault(component, mode === false ? undefined : mode);
   }
 
   /** Fault: a node that goes down (reboot) does not come back until this is cleared. */

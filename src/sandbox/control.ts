@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { AuditQuery } from './apiserver/audit.ts';
 import type { FaultRule } from './apiserver/faults.ts';
 import type { ShimIO } from './node/commands.ts';
+import type { StaticPodFault } from './node/kubelet.ts';
 
 /** What the control endpoint can ask of the sandbox. */
 export interface SandboxControl {
@@ -18,6 +19,7 @@ export interface SandboxControl {
   stopEtcd(node: string): Promise<void>;
   startEtcd(node: string): Promise<void>;
   setNeverReturn(node: string, enabled: boolean): void;
+  setStaticPodFault(node: string, component: string, mode: StaticPodFault | false): void;
   compact(): Promise<number>;
   /** Restores etcd from a snapshot file (keyFile for an encrypted one); resolves with the result. */
   restoreFromControl(
@@ -124,6 +126,16 @@ export async function startControlServer(
     if (seg[1] === 'nodes' && seg[2] && seg[3] === 'never-return' && method === 'POST') {
       const body = (await readJson(req)) as { enabled?: boolean };
       ctl.setNeverReturn(seg[2], body.enabled !== false);
+      return send(res, 200, {});
+    }
+    if (seg[1] === 'nodes' && seg[2] && seg[3] === 'static-pod-fault' && method === 'POST') {
+      const body = (await readJson(req)) as { component?: string; mode?: string | null };
+      const mode = body.mode ?? false;
+      if (!body.component || (mode !== false && mode !== 'ignore-new' && mode !== 'no-start'))
+        return send(res, 400, {
+          error: 'want {"component": NAME, "mode": "ignore-new" | "no-start" | null}',
+        });
+      ctl.setStaticPodFault(seg[2], body.component, mode);
       return send(res, 200, {});
     }
     if (seg[1] === 'compact' && method === 'POST') return send(res, 200, { revision: await ctl.compact() });

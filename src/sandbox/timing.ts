@@ -59,6 +59,14 @@ export const TIMINGS: Record<'fast' | 'realistic', Timing> = {
   },
 };
 
+/**
+ * One of kube's own durations on a profile's scale: the profile's heartbeat against the kubelet's
+ * 10 s one (fast: 10 s is 300 ms, kubeadm's 5 min static pod wait is 9 s; realistic: unchanged).
+ */
+export function kubeScaled(timing: Timing, ms: number): number {
+  return Math.max(1, Math.round(ms * (timing.heartbeatMs / 10_000)));
+}
+
 /** Annotations on pods that change how the simulated kubelet runs them. */
 export const SIM_ANNOTATIONS = {
   /** Seconds the pod's containers take to stop after SIGTERM ("full" = the whole grace period). */

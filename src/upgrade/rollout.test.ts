@@ -217,6 +217,15 @@ for (const tc of [
     ],
     want: 'etcd',
   },
+  {
+    name: 'kubeadm 1.32+ through its phase runner: the component named in the error wins',
+    out: [
+      '[upgrade/staticpods] Preparing for "kube-scheduler" upgrade',
+      '[upgrade/staticpods] This can take up to 5m0s',
+      "error execution phase control-plane: couldn't complete the static pod upgrade: couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state. Errors faced: static Pod hash for component kube-controller-manager on Node cp-1 did not change after 5m0s: context deadline exceeded",
+    ],
+    want: 'kube-controller-manager',
+  },
   { name: 'another failure is not a timeout', out: ['E: Unable to locate package kubeadm'], want: undefined },
 ])
   test(`staticPodTimeout: ${tc.name}`, () => assert.equal(staticPodTimeout(tc.out), tc.want));

@@ -173,8 +173,8 @@ export interface MirrorPodFacts {
 }
 
 /**
- * The component a `kubeadm upgrade` output was waiting for when it gave up: the last
- * `Preparing for "X" upgrade` before a timeout ("timed out waiting for the condition", "context
+ * The component a `kubeadm upgrade` output was waiting for when it gave up: the one kubeadm's
+ * "static Pod hash for component X" names, else the last `Preparing for "X" upgrade` before a timeout ("timed out waiting for the condition", "context
  * deadline exceeded"); undefined when the output does not show such a timeout.
  */
 export function staticPodTimeout(output: readonly string[]): string | undefined {
@@ -185,6 +185,9 @@ export function staticPodTimeout(output: readonly string[]): string | undefined 
     )
   )
     return undefined;
+  // kubeadm names it itself when the mirror pod's hash never changed (util/apiclient/wait.go).
+  const named = /static Pod hash for component ([a-z-]+) on Node/.exec(text);
+  if (named) return named[1];
   let component: string | undefined;
   for (const l of output) {
     const m = /Preparing for "([a-z-]+)" upgrade|Upgrading "?([a-z-]+)"? static pod|component=([a-z-]+)/.exec(

@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { HostLayout } from '../layout.ts';
-import { runNodeCommand, type ClusterNode, type ControlPlanePod, type NodeOps } from './commands.ts';
+import {
+  goDuration,
+  runNodeCommand,
+  type ClusterNode,
+  type ControlPlanePod,
+  type NodeOps,
+} from './commands.ts';
 import { initHost, readPackages, writeAtomic } from './host.ts';
 import { controlPlaneManifests, imageTag } from './manifests.ts';
 import { defaultReleases } from './repo.ts';
@@ -23,6 +29,9 @@ interface Fake {
     addons: string | undefined;
     nodes: ClusterNode[];
     pods: ControlPlanePod[];
+    /** The component whose new manifest the kubelet never runs. */
+    stuck?: string;
+    waits: { component: string; timeoutMs: number }[];
   };
   run(command: string, ...args: string[]): Promise<{ code: number; out: string; err: string }>;
 }
@@ -54,6 +63,7 @@ function fakeNode(
   const state: Fake['state'] = {
     clusterVersion: `v${release}`,
     addons: undefined,
+    waits: [],
     nodes: [
       ...cps.map((c) => ({ name: c, controlPlane: true, ready: true, kubeletVersion: `v${release}` })),
       { name: 'worker-1', controlPlane: false, ready: true, kubeletVersion: `v${release}` },
@@ -87,11 +97,15 @@ function fakeNode(
       return Promise.resolve();
     },
     // The kubelet runs the new manifest at once: its mirror pod shows the manifest's image.
-    waitStaticPod: (component) => {
+    upgradeManifestsTimeoutMs: 9_000,
+    waitStaticPod: (component, timeoutMs) => {
+      state.waits.push({ component, timeoutMs });
+      // A stuck kubelet: the mirror pod keeps its old hash until kubeadm gives up.
+      if (state.stuck === component) return Promise.resolve({ stage: 'hash' as const });
       const pod = parse(readFileSync(join(host.manifests, `${component}.yaml`), 'utf8')) as Pod;
       const mirror = state.pods.find((p) => p.node === name && p.component === component);
       if (mirror) mirror.image = pod.spec.containers[0]?.image ?? '';
-      return Promise.resolve(true);
+      return Promise.resolve({ stage: 'done' as const, pods: 1 });
     },
     nodes: () => Promise.resolve(state.nodes),
     controlPlanePods: () => Promise.resolve(state.pods),
@@ -380,6 +394,10 @@ test("kubeadm's etcd step: refuses an unhealthy etcd, and never downgrades etcd"
   const r = await sick.run('kubeadm', 'upgrade', 'apply', 'v1.33.5', '-y');
   assert.equal(r.code, 1);
   assert.match(r.err, /etcd cluster is not healthy: etcd members not ready: \[cp-3\]/);
+  assert.match(
+    r.err,
+    /^error execution phase control-plane: couldn't complete the static pod upgrade: etcd cluster is not healthy: /,
+  );
   assert.equal(manifestTag(sick, 'kube-apiserver'), 'v1.32.9');
 
   const newer = fakeNode(t);
@@ -391,4 +409,90 @@ test("kubeadm's etcd step: refuses an unhealthy etcd, and never downgrades etcd"
   assert.match(ok.out, /Won't downgrade etcd, instead just continue/);
   assert.equal(manifestTag(newer, 'etcd'), '3.6.4-0');
   assert.equal(manifestTag(newer, 'kube-apiserver'), 'v1.33.5');
+});
+
+test('kubeadm upgrade apply whose kube-scheduler never restarts: fails as kubeadm does and rolls the manifests back', async (t) => {
+  const n = fakeNode(t);
+  n.state.stuck = 'kube-scheduler';
+  await upgradeKubeadm(n, '1.33.5');
+  const r = await n.run('kubeadm', 'upgrade', 'apply', 'v1.33.5', '-y');
+  assert.equal(r.code, 1);
+  assert.match(
+    r.out,
+    /Upgrading your static Pod-hosted control plane to version "v1\.33\.5" \(timeout: 9s\)\.\.\./,
+  );
+  assert.match(r.out, /\[upgrade\/staticpods\] This can take up to 9s\n/);
+  assert.equal(
+    r.err,
+    "error execution phase control-plane: couldn't complete the static pod upgrade: couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state. Errors faced: static Pod hash for component kube-scheduler on Node cp-1 did not change after 9s: context deadline exceeded\nTo see the stack trace of this error execute with --v=5 or higher\n",
+  );
+  assert.deepEqual(
+    n.state.waits.map((w) => [w.component, w.timeoutMs]),
+    [
+      ['etcd', 9_000],
+      ['kube-apiserver', 9_000],
+      ['kube-controller-manager', 9_000],
+      ['kube-scheduler', 9_000],
+    ],
+  );
+  // rollbackOldManifests: every component moved in this run goes back, except etcd.
+  assert.equal(manifestTag(n, 'kube-scheduler'), 'v1.32.9');
+  assert.equal(manifestTag(n, 'kube-controller-manager'), 'v1.32.9');
+  assert.equal(manifestTag(n, 'kube-apiserver'), 'v1.32.9');
+  assert.notEqual(manifestTag(n, 'etcd'), '3.5.16-0');
+  assert.equal(n.state.clusterVersion, 'v1.32.9', 'kubeadm-config is not touched');
+  const tmp = readdirSync(n.host.path('/etc/kubernetes/tmp'));
+  assert.equal(tmp.length, 1);
+  assert.match(tmp[0] ?? '', /^kubeadm-backup-manifests-\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d$/);
+  // Only etcd's old manifest is left in the backup directory; the others were moved back.
+  assert.deepEqual(readdirSync(n.host.path(`/etc/kubernetes/tmp/${tmp[0] ?? ''}`)), ['etcd.yaml']);
+
+  // The kubelet runs manifests again: the same command now goes through.
+  n.state.stuck = undefined;
+  const again = await n.run('kubeadm', 'upgrade', 'apply', 'v1.33.5', '-y');
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.out, /Current and new manifests of etcd are equal, skipping upgrade/);
+  assert.equal(manifestTag(n, 'kube-scheduler'), 'v1.33.5');
+});
+
+test("a timed-out etcd is rolled back too, with kubeadm's etcd messages", async (t) => {
+  const n = fakeNode(t);
+  n.state.stuck = 'etcd';
+  await upgradeKubeadm(n, '1.33.5');
+  const r = await n.run('kubeadm', 'upgrade', 'apply', 'v1.33.5', '-y');
+  assert.equal(r.code, 1);
+  assert.match(r.out, /\[upgrade\/etcd\] Failed to upgrade etcd: couldn't upgrade control plane/);
+  assert.match(
+    r.err,
+    /^error execution phase control-plane: couldn't complete the static pod upgrade: fatal error when trying to upgrade the etcd cluster, rolled the state back to pre-upgrade state: couldn't upgrade control plane\. kubeadm has tried to recover everything into the earlier state\. Errors faced: static Pod hash for component etcd on Node cp-1 did not change after 9s: context deadline exceeded\n/,
+  );
+  assert.equal(manifestTag(n, 'etcd'), '3.5.16-0');
+  assert.equal(manifestTag(n, 'kube-apiserver'), 'v1.32.9');
+});
+
+test('goDuration prints durations as Go does', () => {
+  for (const [ms, want] of [
+    [300, '300ms'],
+    [1_500, '1.5s'],
+    [9_000, '9s'],
+    [5 * 60_000, '5m0s'],
+    [90 * 60_000, '1h30m0s'],
+  ] as const)
+    assert.equal(goDuration(ms), want);
+});
+
+test('kubeadm upgrade node on another control plane times out the same way and rolls back', async (t) => {
+  const n = fakeNode(t, { name: 'cp-2', controlPlanes: 3 });
+  n.state.clusterVersion = 'v1.33.5';
+  n.state.stuck = 'kube-apiserver';
+  await upgradeKubeadm(n, '1.33.5');
+  const r = await n.run('kubeadm', 'upgrade', 'node');
+  assert.equal(r.code, 1);
+  assert.match(
+    r.err,
+    /Errors faced: static Pod hash for component kube-apiserver on Node cp-2 did not change after 9s: context deadline exceeded\n/,
+  );
+  assert.equal(manifestTag(n, 'kube-apiserver'), 'v1.32.9');
+  assert.notEqual(manifestTag(n, 'etcd'), '3.5.16-0', "etcd's new manifest stays");
+  assert.equal(n.state.addons, undefined);
 });

@@ -50,13 +50,26 @@ export interface NodeOps {
   recordClusterVersion(version: string): Promise<void>;
   /** kubeadm's addon phase: the kube-proxy DaemonSet and the CoreDNS Deployment at this version. */
   upgradeAddons(version: string): Promise<void>;
-  /** Waits until this node's static pod `component` runs the current manifest (mirror pod Ready). */
-  waitStaticPod(component: string, timeoutMs: number): Promise<boolean>;
+  /**
+   * kubeadm's UpgradeConfiguration `timeouts.upgradeManifests` (default 5m) on the sandbox's
+   * timing scale: how long each of `waitStaticPod`'s waits may take.
+   */
+  upgradeManifestsTimeoutMs: number;
+  /**
+   * kubeadm's waits after it moved a new manifest in (util/apiclient/wait.go), each bounded by
+   * timeoutMs: the mirror pod of this node's `component` shows the new manifest's
+   * kubernetes.io/config.hash (else `hash`), then every pod labelled component=X is Running (else
+   * `pods`); `done` with how many pods it found.
+   */
+  waitStaticPod(component: string, timeoutMs: number): Promise<StaticPodWait>;
   /** Every node, as kubeadm's checks read them. */
   nodes(): Promise<ClusterNode[]>;
   /** The control plane's mirror pods in kube-system (labels component, tier=control-plane). */
   controlPlanePods(): Promise<ControlPlanePod[]>;
 }
+
+/** How kubeadm's wait for a static pod ended. */
+export type StaticPodWait = { stage: 'done'; pods: number } | { stage: 'hash' | 'pods' };
 
 /** A node as kubeadm's checks read it. */
 export interface ClusterNode {
@@ -538,9 +551,34 @@ async function etcdStep(ops: NodeOps, version: string, io: ShimIO): Promise<'upg
   return 'upgrade';
 }
 
+/** A duration as Go prints a time.Duration ("5m0s", "9s", "1.5s", "300ms"), as kubeadm's messages do. */
+export function goDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const sec = `${Number(((ms % 60_000) / 1000).toFixed(3))}s`;
+  if (h > 0) return `${h}h${m}m${sec}`;
+  return m > 0 ? `${m}m${sec}` : sec;
+}
+
+/** The timestamp kubeadm names its backup directory with ("2026-02-07-16-55-05"). */
+function backupStamp(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}-${p(d.getMinutes())}-${p(d.getSeconds())}`;
+}
+
+/** How kubeadm's phase runner and cmdutil.CheckErr print an error of the control-plane phase. */
+function phaseError(err: string): string {
+  return `error execution phase control-plane: couldn't complete the static pod upgrade: ${err}\nTo see the stack trace of this error execute with --v=5 or higher\n`;
+}
+
 /**
- * kubeadm's static pod upgrade (phases/upgrade/staticpods.go): for each component, back the old
- * manifest up, write the new one, wait until the kubelet runs it. etcd first, as kubeadm does.
+ * kubeadm's static pod upgrade (phases/upgrade/staticpods.go, v1.32-v1.34): for each component,
+ * move the old manifest to the backup directory, move the new one in, wait until the kubelet runs
+ * it (at most `timeouts.upgradeManifests` for the hash change, as long again for the pods to run).
+ * etcd first, as kubeadm does. A wait that times out rolls back (rollbackOldManifests) the
+ * manifest of every component moved so far, etcd's only when etcd itself failed, and the command
+ * fails with the error kubeadm's phase runner prints. Returns false when it failed.
  */
 async function upgradeStaticPods(ops: NodeOps, version: string, io: ShimIO): Promise<boolean> {
   const input = manifestInput(ops, version);
@@ -550,13 +588,12 @@ async function upgradeStaticPods(ops: NodeOps, version: string, io: ShimIO): Pro
   }
   const etcd = await etcdStep(ops, version, io);
   if (etcd !== 'upgrade' && etcd !== 'skip') {
-    io.err(
-      `[upgrade/staticpods] FATAL: couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state. Errors faced: ${etcd}\n`,
-    );
+    // performEtcdStaticPodUpgrade's fatal errors come before anything was moved: no rollback.
+    io.err(phaseError(etcd));
     return false;
   }
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-  const backupDir = ops.host.path(`/etc/kubernetes/tmp/kubeadm-backup-manifests-${stamp}`);
+  const timeoutMs = ops.upgradeManifestsTimeoutMs;
+  const backupDir = `/etc/kubernetes/tmp/kubeadm-backup-manifests-${backupStamp(new Date())}`;
   const parts: [string, string, Record<string, unknown>][] = [
     ...(etcd === 'upgrade'
       ? [['etcd', 'etcd.yaml', etcdManifest(input)] as [string, string, Record<string, unknown>]]
@@ -568,6 +605,8 @@ async function upgradeStaticPods(ops: NodeOps, version: string, io: ShimIO): Pro
   io.out(
     `[upgrade/staticpods] Writing new Static Pod manifests to "/etc/kubernetes/tmp/kubeadm-upgraded-manifests"\n`,
   );
+  /** Components whose old manifest is in the backup directory (kubeadm's recoverManifests). */
+  const moved: { component: string; file: string }[] = [];
   for (const [component, file, manifest] of parts) {
     const path = join(ops.host.manifests, file);
     const text = stringify(manifest);
@@ -578,23 +617,40 @@ async function upgradeStaticPods(ops: NodeOps, version: string, io: ShimIO): Pro
     }
     io.out(`[upgrade/staticpods] Preparing for "${component}" upgrade\n`);
     if (old) {
-      writeAtomic(join(backupDir, file), old, 0o600);
+      writeAtomic(ops.host.path(`${backupDir}/${file}`), old, 0o600);
+      moved.push({ component, file });
       io.out(
-        `[upgrade/staticpods] Moving new manifest to "/etc/kubernetes/manifests/${file}" and backing up old manifest to "/etc/kubernetes/tmp/kubeadm-backup-manifests-${stamp}/${file}"\n`,
+        `[upgrade/staticpods] Moving new manifest to "/etc/kubernetes/manifests/${file}" and backing up old manifest to "${backupDir}/${file}"\n`,
       );
     }
     const tmp = `${path}.kubeadm-new`;
     writeAtomic(tmp, text, 0o600);
     renameSync(tmp, path);
-    io.out(`[upgrade/staticpods] Waiting for the kubelet to restart the component\n`);
-    if (!(await ops.waitStaticPod(component, 5 * 60_000))) {
-      io.err(
-        `[upgrade/staticpods] FATAL: couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state. Errors faced: timed out waiting for the condition\n`,
-      );
+    io.out(
+      `[upgrade/staticpods] Waiting for the kubelet to restart the component\n[upgrade/staticpods] This can take up to ${goDuration(timeoutMs)}\n`,
+    );
+    const waited = await ops.waitStaticPod(component, timeoutMs);
+    if (waited.stage !== 'done') {
+      // rollbackOldManifests: every moved manifest goes back, etcd's only if etcd itself failed.
+      for (const m of moved)
+        if (m.component !== 'etcd' || component === 'etcd')
+          renameSync(ops.host.path(`${backupDir}/${m.file}`), join(ops.host.manifests, m.file));
+      const cause =
+        waited.stage === 'hash'
+          ? `static Pod hash for component ${component} on Node ${ops.nodeName} did not change after ${goDuration(timeoutMs)}: context deadline exceeded`
+          : 'context deadline exceeded';
+      let err = `couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state. Errors faced: ${cause}`;
+      if (component === 'etcd') {
+        io.out(
+          `[upgrade/etcd] Failed to upgrade etcd: ${err}\n[upgrade/etcd] Waiting for previous etcd to become available\n[upgrade/etcd] Etcd was rolled back and is now available\n`,
+        );
+        err = `fatal error when trying to upgrade the etcd cluster, rolled the state back to pre-upgrade state: ${err}`;
+      }
+      io.err(phaseError(err));
       return false;
     }
     io.out(
-      `[apiclient] Found 1 Pods for label selector component=${component}\n[upgrade/staticpods] Component "${component}" upgraded successfully!\n`,
+      `[apiclient] Found ${waited.pods} Pods for label selector component=${component}\n[upgrade/staticpods] Component "${component}" upgraded successfully!\n`,
     );
   }
   return true;
@@ -755,6 +811,9 @@ async function kubeadm(ops: NodeOps, args: string[], io: ShimIO): Promise<number
     }
     io.out(
       `[upgrade/version] You have chosen to change the cluster version to "${target}"\n[upgrade/versions] Cluster version: ${current}\n[upgrade/versions] kubeadm version: ${own}\n`,
+    );
+    io.out(
+      `[upgrade/control-plane] Upgrading your static Pod-hosted control plane to version "v${t}" (timeout: ${goDuration(ops.upgradeManifestsTimeoutMs)})...\n`,
     );
     if (!(await upgradeStaticPods(ops, `v${t}`, io))) return 1;
     await ops.recordClusterVersion(`v${t}`);

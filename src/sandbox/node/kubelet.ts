@@ -87,6 +87,16 @@ function seconds(annotation: string | undefined): number | 'full' | undefined {
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
+/**
+ * A fault in how a kubelet follows one static pod's manifest (docs/sandbox.md):
+ * - `ignore-new`: a changed manifest is not picked up; the old pod keeps running and its mirror pod
+ *   keeps the old kubernetes.io/config.hash (a kubelet whose file source is stuck);
+ * - `no-start`: the old pod is stopped and its mirror pod deleted, but a manifest other than the
+ *   one running when the fault was set is never started (a new image that cannot run at all).
+ * Either way, putting the old manifest back (kubeadm's rollback) runs the old pod again.
+ */
+export type StaticPodFault = 'ignore-new' | 'no-start';
+
 /** What the kubelet is doing with one pod. */
 interface PodWork {
   uid: string;
@@ -121,6 +131,8 @@ export class SimKubelet {
   private readonly cfg: KubeletConfig;
   private unsubscribed = false;
   private syncingStatic = Promise.resolve();
+  /** Static pod faults by component, with the manifest hash that ran when the fault was set. */
+  private readonly staticFaults = new Map<string, { mode: StaticPodFault; hash: string | undefined }>();
 
   /** bosun's own pods, run as processes. */
   private readonly processes: ProcessPods | undefined;
@@ -981,11 +993,28 @@ export class SimKubelet {
     return out;
   }
 
+  /**
+   * Sets (or with undefined, clears) a static pod fault for one component of this node; the next
+   * manifest sync applies it. The manifest running now is the one the fault lets run.
+   */
+  setStaticPodFault(component: string, mode: StaticPodFault | undefined): void {
+    if (mode === undefined) this.staticFaults.delete(component);
+    else this.staticFaults.set(component, { mode, hash: this.staticHashes.get(component) });
+    if (this.running) this.queueStaticSync();
+  }
+
+  /** Whether a fault stops this manifest from being run (see StaticPodFault). */
+  private blockedByFault(name: string, hash: string): StaticPodFault | undefined {
+    const f = this.staticFaults.get(name);
+    return f && f.hash !== hash ? f.mode : undefined;
+  }
+
   /** Starts, restarts and stops static pod containers to match the manifests (no API calls). */
   private async syncStaticContainers(): Promise<void> {
     const manifests = this.readManifests();
     for (const [name, hash] of [...this.staticHashes]) {
       const m = manifests.get(name);
+      if (m && m.hash !== hash && this.blockedByFault(name, m.hash) === 'ignore-new') continue;
       if (!m || m.hash !== hash) {
         await this.deps.runtime.stop(this.name, name);
         this.staticHashes.delete(name);
@@ -996,6 +1025,8 @@ export class SimKubelet {
     for (const [name, m] of manifests) {
       if (!this.running) return;
       if (this.staticHashes.get(name) === m.hash) continue;
+      if (this.staticHashes.has(name)) continue; // kept by an ignore-new fault
+      if (this.blockedByFault(name, m.hash) === 'no-start') continue;
       this.staticHashes.set(name, m.hash);
       this.staticPods.set(name, m.pod);
       try {

@@ -43,7 +43,7 @@ import type { Container, ContainerStatus, KubeObject, Pod } from '../apiserver/t
 import { isRecord } from '../apiserver/types.ts';
 import type { EventRecorder } from '../controllers/recorder.ts';
 import type { HostLayout } from '../layout.ts';
-import type { Timing } from '../timing.ts';
+import { kubeScaled, type Timing } from '../timing.ts';
 import {
   containerCommand,
   expandVars,
@@ -172,7 +172,7 @@ export class ProcessPods {
 
   /** kube's durations on the sandbox's scale (fast: a 10 s heartbeat is 300 ms). */
   private scaled(seconds: number): number {
-    return Math.max(1, Math.round(seconds * 1000 * (this.deps.timing.heartbeatMs / 10_000)));
+    return kubeScaled(this.deps.timing, seconds * 1000);
   }
 
   private podDir(uid: string): string {
