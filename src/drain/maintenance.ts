@@ -411,7 +411,11 @@ class NodeMaintenance {
     const bootBefore = this.st().bootIdBefore;
     if (this.resumed && this.opts.expectReboot && bootBefore && bootNow && bootNow !== bootBefore) {
       this.emit({ type: 'phase', node: this.name, phase: 'command', resumed: true, detail: 'already done' });
-      await this.recordFinished(rfc3339(this.deps.clock.now()));
+      // When the command ended is not known (the run that started it ended with the reboot): the
+      // last instant known before the reboot, its start, stands for it, so that a heartbeat of the
+      // new boot made before this run resumed counts (the new boot ID already says the node went
+      // down and came back). Without a record of the start, now.
+      await this.recordFinished(this.st().process?.at ?? rfc3339(this.deps.clock.now()));
       return undefined;
     }
     // bosun killed while the work ran leaves its process running (issue 18): never run the work
