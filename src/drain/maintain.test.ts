@@ -833,3 +833,36 @@ test('resumed after the reboot its work started, the health gate takes a heartbe
   const problems = w.events.flatMap((e) => (e.type === 'health' ? e.verdict.problems : []));
   assert.deepEqual(problems, [], 'healthy at the first look');
 });
+
+test("the engine's own pod (the agent's, a DaemonSet's) is not waited for: it is the process that checks", async () => {
+  const w = world();
+  rebootedByItsAgent(w);
+  // Its readiness probe has not passed yet (its period runs on), and it never does in this test.
+  const r = await w.clock.runUntilSettled(
+    runMaintenance(
+      'worker-2',
+      engineOpts(countingWork(), {
+        expectReboot: true,
+        healthSettleMs: 0,
+        healthTimeoutMs: 30_000,
+        ownPod: { namespace: 'bosun-system', name: 'bosun-x7k2p' },
+      }),
+      { kube: w.kube, clock: w.clock, observer: (e) => w.events.push(e) },
+    ),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  const problems = w.events.flatMap((e) => (e.type === 'health' ? e.verdict.problems : []));
+  assert.ok(!problems.some((p) => p.includes('bosun-system/bosun')), problems.join('; '));
+  // Another DaemonSet's pod is still waited for: without the agent's own pod named, it is one too.
+  const w2 = world();
+  rebootedByItsAgent(w2);
+  const r2 = await w2.clock.runUntilSettled(
+    runMaintenance(
+      'worker-2',
+      engineOpts(countingWork(), { expectReboot: true, healthSettleMs: 0, healthTimeoutMs: 30_000 }),
+      { kube: w2.kube, clock: w2.clock },
+    ),
+  );
+  assert.equal(r2.outcome, 'unhealthy');
+  assert.match(r2.message ?? '', /DaemonSet bosun-system\/bosun has no Running, Ready pod on the node/);
+});

@@ -19,6 +19,7 @@ import { MAINTENANCE_STATE, cordonInfo, rfc3339, type CordonOwner } from '../kub
 import { isNotFound, isRetryable } from '../kube/errors.ts';
 import type { NodeHealth, NodePods } from '../kube/ports.ts';
 import type { Lease, Node } from '../kube/types.ts';
+import { controllerOf } from '../kube/pods.ts';
 import { cordonNode, uncordonNode } from './cordon.ts';
 import { drainNode, type DrainObserver, type DrainOptions, type NodeDrainResult } from './drainer.ts';
 import { NODE_LEASE_NAMESPACE, checkNodeHealth, diagnose, type HealthVerdict } from './health.ts';
@@ -60,6 +61,13 @@ export interface MaintenanceOptions {
    * 'cordon' must come with 'drain' (a drain cordons).
    */
   skip?: readonly MaintenanceStep[];
+  /**
+   * The pod this engine runs in, when it runs on the node it maintains (the reboot agent's, a
+   * DaemonSet's pod): the health check does not wait for that pod's DaemonSet to have a Ready pod
+   * there, since its pod is this very process, running (its readiness probe only reports it on its
+   * own period, up to the probe's periodSeconds later).
+   */
+  ownPod?: { namespace: string; name: string };
   /**
    * Return after this step (outcome 'stopped'); the state stays on the node, and the next call
    * resumes. 'cordon' only when the drain is skipped: otherwise the drain cordons (after its
@@ -559,6 +567,12 @@ class NodeMaintenance {
         const boot = seen.status?.nodeInfo?.bootID;
         if (this.finishing && boot !== undefined && boot !== this.st().bootIdBefore)
           await within(this.recordFinished(this.finishing.at));
+        const own = this.opts.ownPod;
+        const ownPod = own
+          ? pods.find((p) => p.metadata.namespace === own.namespace && p.metadata.name === own.name)
+          : undefined;
+        const ownDs = ownPod ? controllerOf(ownPod) : undefined;
+        const skipDs = ownDs?.kind === 'DaemonSet' ? `${own?.namespace ?? ''}/${ownDs.name}` : undefined;
         last = checkNodeHealth({
           node: this.node,
           lease,
@@ -567,7 +581,7 @@ class NodeMaintenance {
           since,
           bootIdBefore: this.st().bootIdBefore,
           expectReboot: this.opts.expectReboot,
-          daemonSets: this.st().daemonSets,
+          daemonSets: this.st().daemonSets.filter((ds) => ds !== skipDs),
         });
       } catch (e) {
         if (!isRetryable(e) && !(e instanceof NoAnswer)) throw e;
