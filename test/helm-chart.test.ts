@@ -195,10 +195,12 @@ test('the DaemonSet runs `bosun agent` with the host mounts and namespaces it ne
   assert.deepEqual(c.volumeMounts, [{ name: 'host-root', mountPath: '/host', readOnly: true }]);
   assert.deepEqual(spec.volumes, [{ name: 'host-root', hostPath: { path: '/', type: 'Directory' } }]);
   assert.deepEqual(c.args.slice(0, 3), ['agent', '--namespace=bosun-system', '--host-root=/host']);
-  assert.deepEqual(c.env[0], {
-    name: 'BOSUN_NODE_NAME',
-    valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } },
-  });
+  assert.deepEqual(c.env.slice(0, 3), [
+    { name: 'BOSUN_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+    // Its own pod, which the health gate after the reboot does not wait for.
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  ]);
   assert.deepEqual(c.ports, [{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
   assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'metrics' });
   assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz', port: 'metrics' });

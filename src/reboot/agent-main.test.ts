@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SandboxContainer } from '../common/sandbox-container.ts';
-import { inSandboxContainer } from './agent-main.ts';
+import { inSandboxContainer, ownPodOf } from './agent-main.ts';
 import { resolveAgentConfig } from './config.ts';
 
 const view: SandboxContainer = {
@@ -85,3 +85,13 @@ for (const c of cases)
       },
     );
   });
+
+test("the agent's own pod is the downward API's POD_NAME and POD_NAMESPACE, only when both are set", () => {
+  assert.deepEqual(ownPodOf({ POD_NAME: 'bosun-x7k2p', POD_NAMESPACE: 'bosun-system' }), {
+    namespace: 'bosun-system',
+    name: 'bosun-x7k2p',
+  });
+  assert.equal(ownPodOf({ POD_NAME: 'bosun-x7k2p' }), undefined);
+  assert.equal(ownPodOf({ POD_NAME: '', POD_NAMESPACE: 'bosun-system' }), undefined);
+  assert.equal(ownPodOf({}), undefined);
+});

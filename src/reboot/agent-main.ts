@@ -65,6 +65,16 @@ export interface AgentMainInput {
   onListening?: (port: number) => void;
 }
 
+/**
+ * The agent's own pod, from POD_NAME and POD_NAMESPACE (the chart sets them through the downward
+ * API); undefined unless both are set (an agent run outside a pod). Pure.
+ */
+export function ownPodOf(env: AgentMainInput['env']): { namespace: string; name: string } | undefined {
+  const name = env['POD_NAME'] ?? '';
+  const namespace = env['POD_NAMESPACE'] ?? '';
+  return name !== '' && namespace !== '' ? { namespace, name } : undefined;
+}
+
 /** pino as the agent's log port. */
 function agentLog(logger: Logger): AgentLog {
   return {
@@ -218,20 +228,25 @@ export async function runAgent(input: AgentMainInput): Promise<void> {
     health: liveness,
   });
   input.onListening?.(server.port);
-  const agent = new RebootAgent(cfg, {
-    kube,
-    clock: systemClock,
-    executor: hostExecutor(cfg, input.env),
-    files: nodeSentinelFiles,
-    fileEvents: nodeFileEvents,
-    http: fetchHttp,
-    metrics,
-    liveness,
-    log,
-    // In the sandbox PID 1 is this machine's, not the node's: there is no host to signal.
-    ...(view ? {} : { signalHost: (sig: number) => process.kill(1, sig) }),
-    apiserverReadyz: readyzProbe(kc, cfg.httpTimeoutMs),
-  });
+  const ownPod = ownPodOf(input.env);
+  const agent = new RebootAgent(
+    cfg,
+    {
+      kube,
+      clock: systemClock,
+      executor: hostExecutor(cfg, input.env),
+      files: nodeSentinelFiles,
+      fileEvents: nodeFileEvents,
+      http: fetchHttp,
+      metrics,
+      liveness,
+      log,
+      // In the sandbox PID 1 is this machine's, not the node's: there is no host to signal.
+      ...(view ? {} : { signalHost: (sig: number) => process.kill(1, sig) }),
+      apiserverReadyz: readyzProbe(kc, cfg.httpTimeoutMs),
+    },
+    ownPod ? { ownPod } : {},
+  );
   try {
     await agent.run(ctl.signal);
   } finally {
