@@ -27,6 +27,15 @@ test('bosun demo runs the whole story on a sandbox and cleans up after itself', 
   assert.match(r.stdout, /the node was not cordoned/);
   assert.match(r.stdout, /^ +node\/worker-\d maintained$/m);
   assert.match(r.stdout, /boot ID \S+ -> \S+, Ready, schedulable again\./);
+  // The agent as a user installs it: bosun's chart with the real helm, one Ready pod per node.
+  assert.match(
+    r.stdout,
+    /^ +\$ helm install bosun .*deploy\/helm\/bosun -n bosun-system --create-namespace --wait /m,
+  );
+  assert.match(
+    r.stdout,
+    /^ +5 agent pods Ready \(bosun-system\), on cp-1, worker-1, worker-2, worker-3, worker-4$/m,
+  );
   // The rolling reboot: one node held back by its backup pod, then rolled once the pod is gone.
   assert.match(r.stdout, /^ +\S+s +worker-\d +blocked: a pod matching demo\.bosun\.dev\/hold=reboot/m);
   assert.match(r.stdout, /^ +\S+s +worker-\d +rebooting$/m);
