@@ -40,6 +40,13 @@ test('bosun demo runs the whole story on a sandbox and cleans up after itself', 
   assert.match(r.stdout, /^ +\S+s +worker-\d +blocked: a pod matching demo\.bosun\.dev\/hold=reboot/m);
   assert.match(r.stdout, /^ +\S+s +worker-\d +rebooting$/m);
   assert.match(r.stdout, /^ +NODE +REQUIRED +STATE +SINCE +BLOCKED BY +LOCK$/m);
+  // bosun reboot status runs once the two other nodes rolled, while the held one is blocked.
+  const status = r.stdout.indexOf('$ bosun reboot status');
+  assert.equal([...r.stdout.slice(0, status).matchAll(/^ +\S+s +worker-\d +rebooting$/gm)].length, 2);
+  assert.match(
+    r.stdout.slice(status),
+    /^ +worker-\d +yes +blocked +\S+ +a pod matching demo\.bosun\.dev\/hold=reboot/m,
+  );
   assert.match(r.stdout, /rebooted once, healthy and schedulable again/);
   // The sandbox is gone.
   assert.equal(existsSync(dir), false);

@@ -160,6 +160,9 @@ export const rebootChapter: DemoChapter = {
       }
       wake();
     };
+    // The boot IDs before the flags, and the states the progress starts from: read now, not left to
+    // the watch's first list, which may arrive after the flags (a node would then look rebooted).
+    for (const n of await kube.listNodes()) onNode(n);
     const watching = listWatch<Node>(
       {
         list: () => watch.nodeList(),
