@@ -28,10 +28,26 @@ test('bosun demo runs the whole story on a sandbox and cleans up after itself', 
   assert.match(r.stdout, /the node was not cordoned/);
   assert.match(r.stdout, /^ +node\/worker-\d maintained$/m);
   assert.match(r.stdout, /boot ID \S+ -> \S+, Ready, schedulable again\./);
+  // The agent as a user installs it: bosun's chart with the real helm, one Ready pod per node.
+  assert.match(
+    r.stdout,
+    /^ +\$ helm install bosun .*deploy\/helm\/bosun -n bosun-system --create-namespace --wait /m,
+  );
+  assert.match(
+    r.stdout,
+    /^ +5 agent pods Ready \(bosun-system\), on cp-1, worker-1, worker-2, worker-3, worker-4$/m,
+  );
   // The rolling reboot: one node held back by its backup pod, then rolled once the pod is gone.
   assert.match(r.stdout, /^ +\S+s +worker-\d +blocked: a pod matching demo\.bosun\.dev\/hold=reboot/m);
   assert.match(r.stdout, /^ +\S+s +worker-\d +rebooting$/m);
   assert.match(r.stdout, /^ +NODE +REQUIRED +STATE +SINCE +BLOCKED BY +LOCK$/m);
+  // bosun reboot status runs once the two other nodes rolled, while the held one is blocked.
+  const status = r.stdout.indexOf('$ bosun reboot status');
+  assert.equal([...r.stdout.slice(0, status).matchAll(/^ +\S+s +worker-\d +rebooting$/gm)].length, 2);
+  assert.match(
+    r.stdout.slice(status),
+    /^ +worker-\d +yes +blocked +\S+ +a pod matching demo\.bosun\.dev\/hold=reboot/m,
+  );
   assert.match(r.stdout, /rebooted once, healthy and schedulable again/);
   // The upgrade: the next minor planned, applied with its progress, every kubelet at it after.
   assert.match(r.stdout, /^ +\$ bosun upgrade apply --to v1\.35\.2 --on-node --yes/m);

@@ -130,13 +130,11 @@ test('the RBAC grants exactly what the agent uses: no wildcard, no Secrets, dele
     'apps/daemonsets:get',
     'core/events:create',
     'core/events:list',
-    'core/events:patch',
     'core/nodes:get',
     'core/nodes:list',
     'core/nodes:patch',
     'core/nodes:watch',
     'core/pods/eviction:create',
-    'core/pods:get',
     'core/pods:list',
     'core/pods:watch',
     'policy/poddisruptionbudgets:list',
@@ -146,7 +144,6 @@ test('the RBAC grants exactly what the agent uses: no wildcard, no Secrets, dele
   assert.deepEqual(flat(rules('Role', 'bosun-lock')), [
     'coordination.k8s.io/leases:create',
     'coordination.k8s.io/leases:get',
-    'coordination.k8s.io/leases:list',
     'coordination.k8s.io/leases:update',
     'coordination.k8s.io/leases:watch',
   ]);
@@ -176,13 +173,13 @@ test('the RBAC grants exactly what the agent uses: no wildcard, no Secrets, dele
     const pods = (one(render(set), 'ClusterRole', 'bosun') as unknown as { rules: Rule[] }).rules.find((r) =>
       r.resources.includes('pods'),
     );
-    assert.deepEqual(pods?.verbs, ['get', 'list', 'watch', 'delete'], set.join(' '));
+    assert.deepEqual(pods?.verbs, ['list', 'watch', 'delete'], set.join(' '));
   }
   const giveUp = render(['escalate[0]=after=10m\\,action=give-up']);
   const pods = (one(giveUp, 'ClusterRole', 'bosun') as unknown as { rules: Rule[] }).rules.find((r) =>
     r.resources.includes('pods'),
   );
-  assert.deepEqual(pods?.verbs, ['get', 'list', 'watch'], 'a rule that only gives up deletes nothing');
+  assert.deepEqual(pods?.verbs, ['list', 'watch'], 'a rule that only gives up deletes nothing');
 
   const noRbac = render(['rbac.create=false']);
   assert.equal(noRbac.filter((o) => o.apiVersion.startsWith('rbac.authorization.k8s.io')).length, 0);
@@ -198,10 +195,12 @@ test('the DaemonSet runs `bosun agent` with the host mounts and namespaces it ne
   assert.deepEqual(c.volumeMounts, [{ name: 'host-root', mountPath: '/host', readOnly: true }]);
   assert.deepEqual(spec.volumes, [{ name: 'host-root', hostPath: { path: '/', type: 'Directory' } }]);
   assert.deepEqual(c.args.slice(0, 3), ['agent', '--namespace=bosun-system', '--host-root=/host']);
-  assert.deepEqual(c.env[0], {
-    name: 'BOSUN_NODE_NAME',
-    valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } },
-  });
+  assert.deepEqual(c.env.slice(0, 3), [
+    { name: 'BOSUN_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+    // Its own pod, which the health gate after the reboot does not wait for.
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  ]);
   assert.deepEqual(c.ports, [{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
   assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'metrics' });
   assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz', port: 'metrics' });

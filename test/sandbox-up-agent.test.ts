@@ -1,6 +1,8 @@
-// `bosun sandbox up --agent`: the sandbox starts, then the agent's chart is installed with the real
-// helm as a user installs it; its pods run as processes of this checkout, and `sandbox down` stops
-// them with everything else.
+// `bosun sandbox up --agent`: the sandbox starts, then the agent's chart (deploy/helm/bosun) is
+// installed with the real helm as a user installs it; its pods (one per node, control plane
+// included, as the chart's tolerations say) run the real agent as processes of this checkout, Ready
+// by their probes; every request they made was allowed; `sandbox down` stops them with everything
+// else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
@@ -51,11 +53,27 @@ test('sandbox up --agent installs the agent chart with helm; down stops its proc
   ]);
   assert.equal(pods.code, 0, pods.stderr);
   const lines = pods.stdout.trim().split('\n');
-  assert.equal(lines.length, 2, pods.stdout);
+  assert.equal(lines.length, 3, pods.stdout);
   for (const l of lines) assert.match(l, /^bosun-\S+\s+1\/1\s+Running\s+0\s/);
   // The pods are processes of this machine (they import the sandbox's watchdog).
   const procs = processesMentioning(join(dir, 'containers', 'watchdog.mjs'));
-  assert.equal(procs.length, 2, JSON.stringify(procs));
+  assert.equal(procs.length, 3, JSON.stringify(procs));
+  // The image's command: the agent, with the chart's flags and the sandbox's timings.
+  for (const p of procs)
+    assert.match(p.cmd, /\/bin\/bosun\.js agent --namespace=bosun-system --host-root=\/host .*--period=2s/);
+  const name = lines[0]?.split(/\s+/)[0] ?? '';
+  const log = await run(KUBECTL, [
+    '--kubeconfig',
+    join(dir, 'admin.conf'),
+    '--cache-dir',
+    join(dir, 'kc'),
+    'logs',
+    '-n',
+    'bosun-system',
+    name,
+  ]);
+  assert.equal(log.code, 0, log.stderr);
+  assert.match(log.stdout, /"msg":"agent started"/);
   // The audit record through the control endpoint: the agents' requests, all allowed.
   const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
     controlPort: number;

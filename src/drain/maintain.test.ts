@@ -810,3 +810,78 @@ test('what the work starts is recorded on the node before it runs, and dropped o
   assert.match(rec?.at ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   assert.equal(maintenanceState(w.kube.nodes.get('worker-2')!)?.process, undefined);
 });
+
+// ---- the reboot agent's own host: the engine resumed by the agent after the reboot ----
+
+/** worker-2 back from the reboot its agent started: the engine resumed by the agent, in its DaemonSet's pod. */
+function rebootedByItsAgent(w: World): void {
+  killedWhileWorking(w);
+  w.kube.addPod(
+    pod('bosun-x7k2p', {
+      namespace: 'bosun-system',
+      node: 'worker-2',
+      owner: { kind: 'DaemonSet', name: 'bosun', uid: 'ds-bosun' },
+      ready: false,
+    }),
+  );
+  w.kube.updateNode('worker-2', (n) => {
+    const st = JSON.parse(n.metadata.annotations![MAINTENANCE_STATE]!) as Record<string, unknown>;
+    st['daemonSets'] = ['kube-system/kube-proxy', 'bosun-system/bosun'];
+    n.metadata.annotations![MAINTENANCE_STATE] = JSON.stringify(st);
+    n.status!.nodeInfo = { ...n.status!.nodeInfo, bootID: 'boot-2' };
+  });
+}
+
+test('resumed after the reboot its work started, the health gate takes a heartbeat since the reboot command, not since the resume', async () => {
+  const w = world();
+  rebootedByItsAgent(w);
+  w.kube.updatePod(
+    'bosun-system',
+    'bosun-x7k2p',
+    (p) => (p.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }),
+  );
+  // The kubelet of the new boot renewed its heartbeat before the agent came back (at T0, the resume).
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(countingWork(), { expectReboot: true, healthSettleMs: 0 }), {
+      kube: w.kube,
+      clock: w.clock,
+      observer: (e) => w.events.push(e),
+    }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  const problems = w.events.flatMap((e) => (e.type === 'health' ? e.verdict.problems : []));
+  assert.deepEqual(problems, [], 'healthy at the first look');
+});
+
+test("the engine's own pod (the agent's, a DaemonSet's) is not waited for: it is the process that checks", async () => {
+  const w = world();
+  rebootedByItsAgent(w);
+  // Its readiness probe has not passed yet (its period runs on), and it never does in this test.
+  const r = await w.clock.runUntilSettled(
+    runMaintenance(
+      'worker-2',
+      engineOpts(countingWork(), {
+        expectReboot: true,
+        healthSettleMs: 0,
+        healthTimeoutMs: 30_000,
+        ownPod: { namespace: 'bosun-system', name: 'bosun-x7k2p' },
+      }),
+      { kube: w.kube, clock: w.clock, observer: (e) => w.events.push(e) },
+    ),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  const problems = w.events.flatMap((e) => (e.type === 'health' ? e.verdict.problems : []));
+  assert.ok(!problems.some((p) => p.includes('bosun-system/bosun')), problems.join('; '));
+  // Another DaemonSet's pod is still waited for: without the agent's own pod named, it is one too.
+  const w2 = world();
+  rebootedByItsAgent(w2);
+  const r2 = await w2.clock.runUntilSettled(
+    runMaintenance(
+      'worker-2',
+      engineOpts(countingWork(), { expectReboot: true, healthSettleMs: 0, healthTimeoutMs: 30_000 }),
+      { kube: w2.kube, clock: w2.clock },
+    ),
+  );
+  assert.equal(r2.outcome, 'unhealthy');
+  assert.match(r2.message ?? '', /DaemonSet bosun-system\/bosun has no Running, Ready pod on the node/);
+});

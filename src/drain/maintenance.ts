@@ -19,6 +19,7 @@ import { MAINTENANCE_STATE, cordonInfo, rfc3339, type CordonOwner } from '../kub
 import { isNotFound, isRetryable } from '../kube/errors.ts';
 import type { NodeHealth, NodePods } from '../kube/ports.ts';
 import type { Lease, Node } from '../kube/types.ts';
+import { controllerOf } from '../kube/pods.ts';
 import { cordonNode, uncordonNode } from './cordon.ts';
 import type { DrainObserver, DrainOptions, NodeDrainResult } from './drain-contract.ts';
 import { drainNode } from './drainer.ts';
@@ -61,6 +62,13 @@ export interface MaintenanceOptions {
    * 'cordon' must come with 'drain' (a drain cordons).
    */
   skip?: readonly MaintenanceStep[];
+  /**
+   * The pod this engine runs in, when it runs on the node it maintains (the reboot agent's, a
+   * DaemonSet's pod): the health check does not wait for that pod's DaemonSet to have a Ready pod
+   * there, since its pod is this very process, running (its readiness probe only reports it on its
+   * own period, up to the probe's periodSeconds later).
+   */
+  ownPod?: { namespace: string; name: string };
   /**
    * Return after this step (outcome 'stopped'); the state stays on the node, and the next call
    * resumes. 'cordon' only when the drain is skipped: otherwise the drain cordons (after its
@@ -412,7 +420,11 @@ class NodeMaintenance {
     const bootBefore = this.st().bootIdBefore;
     if (this.resumed && this.opts.expectReboot && bootBefore && bootNow && bootNow !== bootBefore) {
       this.emit({ type: 'phase', node: this.name, phase: 'command', resumed: true, detail: 'already done' });
-      await this.recordFinished(rfc3339(this.deps.clock.now()));
+      // When the command ended is not known (the run that started it ended with the reboot): the
+      // last instant known before the reboot, its start, stands for it, so that a heartbeat of the
+      // new boot made before this run resumed counts (the new boot ID already says the node went
+      // down and came back). Without a record of the start, now.
+      await this.recordFinished(this.st().process?.at ?? rfc3339(this.deps.clock.now()));
       return undefined;
     }
     // bosun killed while the work ran leaves its process running (issue 18): never run the work
@@ -556,6 +568,12 @@ class NodeMaintenance {
         const boot = seen.status?.nodeInfo?.bootID;
         if (this.finishing && boot !== undefined && boot !== this.st().bootIdBefore)
           await within(this.recordFinished(this.finishing.at));
+        const own = this.opts.ownPod;
+        const ownPod = own
+          ? pods.find((p) => p.metadata.namespace === own.namespace && p.metadata.name === own.name)
+          : undefined;
+        const ownDs = ownPod ? controllerOf(ownPod) : undefined;
+        const skipDs = ownDs?.kind === 'DaemonSet' ? `${own?.namespace ?? ''}/${ownDs.name}` : undefined;
         last = checkNodeHealth({
           node: this.node,
           lease,
@@ -564,7 +582,7 @@ class NodeMaintenance {
           since,
           bootIdBefore: this.st().bootIdBefore,
           expectReboot: this.opts.expectReboot,
-          daemonSets: this.st().daemonSets,
+          daemonSets: this.st().daemonSets.filter((ds) => ds !== skipDs),
         });
       } catch (e) {
         if (!isRetryable(e) && !(e instanceof NoAnswer)) throw e;

@@ -7,11 +7,25 @@
 // host root, fetch for alerts and webhooks, prom-client metrics and the /metrics and /healthz
 // server, and pino JSON logs on stdout. No log line ever holds a token or a webhook URL: the config
 // is logged through describeConfig, URLs through redactUrl.
+//
+// In bosun's sandbox the chart's pod runs as a process of the machine that runs the sandbox, and
+// the kubelet says so in BOSUN_SANDBOX_CONTAINER (common/sandbox-container.ts): then, and only
+// then, the container's paths (the ServiceAccount files, the host root) are read where the sandbox
+// keeps them, and /metrics and /healthz listen on the machine port that stands for the container
+// port, on 127.0.0.1. Nothing else differs: the agent below runs as it runs in a real pod.
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { pino, type Logger } from 'pino';
 import { BosunError, errorMessage } from '../common/errors.ts';
 import { systemClock } from '../common/real.ts';
+import {
+  SANDBOX_CONTAINER_ENV,
+  SandboxContainerError,
+  hostPathOf,
+  hostPortOf,
+  parseSandboxContainer,
+  type SandboxContainer,
+} from '../common/sandbox-container.ts';
 import { LocalExecutor, TemplateExecutor, parseExecTemplate, type NodeExecutor } from '../host/index.ts';
 import {
   createInClusterClients,
@@ -20,7 +34,7 @@ import {
   type KubeClients,
 } from '../kube/client.ts';
 import { createEvents } from '../kube/events.ts';
-import { inClusterConfig } from '../kube/in-cluster.ts';
+import { SERVICE_ACCOUNT_DIR, inClusterConfig } from '../kube/in-cluster.ts';
 import { createLeases } from '../kube/leases.ts';
 import { createNodePods } from '../kube/node-pods.ts';
 import { createNodeWatch } from '../kube/node-watch.ts';
@@ -51,6 +65,16 @@ export interface AgentMainInput {
   onListening?: (port: number) => void;
 }
 
+/**
+ * The agent's own pod, from POD_NAME and POD_NAMESPACE (the chart sets them through the downward
+ * API); undefined unless both are set (an agent run outside a pod). Pure.
+ */
+export function ownPodOf(env: AgentMainInput['env']): { namespace: string; name: string } | undefined {
+  const name = env['POD_NAME'] ?? '';
+  const namespace = env['POD_NAMESPACE'] ?? '';
+  return name !== '' && namespace !== '' ? { namespace, name } : undefined;
+}
+
 /** pino as the agent's log port. */
 function agentLog(logger: Logger): AgentLog {
   return {
@@ -61,8 +85,39 @@ function agentLog(logger: Logger): AgentLog {
   };
 }
 
+/** The container's view of this machine when the sandbox runs the agent as a pod; undefined elsewhere. */
+function sandboxView(env: AgentMainInput['env']): SandboxContainer | undefined {
+  try {
+    return parseSandboxContainer(env[SANDBOX_CONTAINER_ENV]);
+  } catch (e) {
+    if (e instanceof SandboxContainerError) throw new BosunError(e.message, 'USAGE', { exitCode: 2 });
+    throw e;
+  }
+}
+
+/**
+ * The configuration as a container of the sandbox sees this machine: the host root (the chart's
+ * /host) where the node's directory is, /metrics and /healthz on the machine port mapped to the
+ * container port, on 127.0.0.1 unless an address is asked for (the pod's address is not this
+ * machine's). The sentinel file is found under the mapped host root. Pure.
+ */
+export function inSandboxContainer(cfg: AgentConfig, view: SandboxContainer): AgentConfig {
+  const hostRoot = hostPathOf(view, cfg.hostRoot);
+  return {
+    ...cfg,
+    hostRoot,
+    sentinel: cfg.sentinel.kind === 'file' ? { ...cfg.sentinel, hostRoot } : cfg.sentinel,
+    metricsHost: cfg.metricsHost === '' ? '127.0.0.1' : cfg.metricsHost,
+    metricsPort: hostPortOf(view, cfg.metricsPort),
+  };
+}
+
 /** The API clients: the kubeconfig when one is named, else the pod's ServiceAccount. */
-async function clients(input: AgentMainInput, signal: AbortSignal): Promise<KubeClients> {
+async function clients(
+  input: AgentMainInput,
+  signal: AbortSignal,
+  view: SandboxContainer | undefined,
+): Promise<KubeClients> {
   const requestTimeoutMs = parseRequestTimeout(input.cluster.requestTimeout);
   const envKubeconfig = input.env['KUBECONFIG'];
   const outside =
@@ -78,7 +133,11 @@ async function clients(input: AgentMainInput, signal: AbortSignal): Promise<Kube
       signal,
       clock: systemClock,
     });
-  const cfg = await inClusterConfig({ env: input.env }, (f) => readFile(f));
+  // In the sandbox the token, ca.crt and namespace files are where its kubelet keeps the volume.
+  const cfg = await inClusterConfig(
+    { env: input.env, serviceAccountDir: view ? hostPathOf(view, SERVICE_ACCOUNT_DIR) : SERVICE_ACCOUNT_DIR },
+    (f) => readFile(f),
+  );
   return createInClusterClients(cfg, {
     requestTimeoutMs,
     signal,
@@ -135,11 +194,14 @@ function readyzProbe(kc: KubeClients, timeoutMs: number) {
  * before any request; a BosunError when the agent's own Node cannot be watched at all.
  */
 export async function runAgent(input: AgentMainInput): Promise<void> {
-  const cfg = await loadAgentConfig({
+  const view = sandboxView(input.env);
+  const loaded = await loadAgentConfig({
     flags: input.flags,
     env: input.env,
-    readFile: (p) => readFile(p, 'utf8'),
+    // A config file named by a container path is read where the container's mount is.
+    readFile: (p) => readFile(view ? hostPathOf(view, p) : p, 'utf8'),
   });
+  const cfg = view ? inSandboxContainer(loaded, view) : loaded;
   const logger = pino(
     { level: cfg.logLevel, base: { node: cfg.nodeName }, timestamp: pino.stdTimeFunctions.isoTime },
     input.logDestination ?? pino.destination({ dest: 1, sync: false }),
@@ -149,7 +211,7 @@ export async function runAgent(input: AgentMainInput): Promise<void> {
   const stop = (): void => ctl.abort();
   input.signal.addEventListener('abort', stop, { once: true });
   if (input.signal.aborted) ctl.abort();
-  const kc = await clients(input, ctl.signal);
+  const kc = await clients(input, ctl.signal, view);
   const kube: AgentKube = {
     ...createNodePods(kc),
     ...createNodeWatch(kc),
@@ -158,7 +220,7 @@ export async function runAgent(input: AgentMainInput): Promise<void> {
   };
   const metrics = new AgentMetrics({ node: cfg.nodeName, processMetrics: true }, { clock: systemClock });
   const liveness = new Liveness({ staleAfterMs: Math.max(60_000, 3 * cfg.periodMs) }, { clock: systemClock });
-  log.info('starting', { config: describeConfig(cfg) });
+  log.info('starting', { config: describeConfig(cfg), ...(view ? { sandboxContainer: view.node } : {}) });
   const server = await startMetricsServer({
     host: cfg.metricsHost,
     port: cfg.metricsPort,
@@ -166,19 +228,25 @@ export async function runAgent(input: AgentMainInput): Promise<void> {
     health: liveness,
   });
   input.onListening?.(server.port);
-  const agent = new RebootAgent(cfg, {
-    kube,
-    clock: systemClock,
-    executor: hostExecutor(cfg, input.env),
-    files: nodeSentinelFiles,
-    fileEvents: nodeFileEvents,
-    http: fetchHttp,
-    metrics,
-    liveness,
-    log,
-    signalHost: (sig) => process.kill(1, sig),
-    apiserverReadyz: readyzProbe(kc, cfg.httpTimeoutMs),
-  });
+  const ownPod = ownPodOf(input.env);
+  const agent = new RebootAgent(
+    cfg,
+    {
+      kube,
+      clock: systemClock,
+      executor: hostExecutor(cfg, input.env),
+      files: nodeSentinelFiles,
+      fileEvents: nodeFileEvents,
+      http: fetchHttp,
+      metrics,
+      liveness,
+      log,
+      // In the sandbox PID 1 is this machine's, not the node's: there is no host to signal.
+      ...(view ? {} : { signalHost: (sig: number) => process.kill(1, sig) }),
+      apiserverReadyz: readyzProbe(kc, cfg.httpTimeoutMs),
+    },
+    ownPod ? { ownPod } : {},
+  );
   try {
     await agent.run(ctl.signal);
   } finally {

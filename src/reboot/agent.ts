@@ -130,6 +130,11 @@ export interface AgentOptions {
    * is back and Ready (ms). Default 250: these checks run for a few nodes at a time, briefly.
    */
   pollMs?: number;
+  /**
+   * The agent's own pod (the chart's DaemonSet pod on this node), from the downward API: the
+   * health gate after the reboot does not wait for its readiness probe, since it is this process.
+   */
+  ownPod?: { namespace: string; name: string };
 }
 
 /** kubeadm's annotation on a kube-apiserver mirror pod: the address it advertises. */
@@ -195,6 +200,7 @@ export class RebootAgent {
   private readonly notifier: Notifier;
   private readonly blockers: Blocker[];
   private readonly pollMs: number;
+  private readonly ownPod: AgentOptions['ownPod'];
   private readonly pulse = new Pulse();
   private record!: RebootRecord;
   private node: Node | undefined;
@@ -215,6 +221,7 @@ export class RebootAgent {
     this.name = cfg.nodeName;
     this.me = agentIdentity(cfg.nodeName);
     this.pollMs = opts.pollMs ?? 250;
+    this.ownPod = opts.ownPod;
     this.machine = {
       rebootTimeoutMs: cfg.rebootTimeoutMs,
       healthTimeoutMs: cfg.healthTimeoutMs,
@@ -774,6 +781,7 @@ export class RebootAgent {
       healthSettleMs: this.cfg.healthSettleMs,
       restoreTimeoutMs: this.cfg.restoreTimeoutMs,
       pollMs: this.pollMs,
+      ...(this.ownPod ? { ownPod: this.ownPod } : {}),
       ...extra,
     };
   }

@@ -22,14 +22,23 @@ export interface AgentChart {
 }
 
 /**
- * What `--agent` installs. The agent's own chart (deploy/helm/bosun) is written on another branch;
- * until it is merged this is the test chart of the sandbox tests, shaped like it.
+ * What `--agent` installs: bosun's own chart, with the agent's timings scaled to the sandbox's fast
+ * profile (a reboot takes 2.5 s there, not minutes): the sentinel checked every 2 s (it is watched
+ * too), a lock slot whose holder stopped renewing expires after 15 s, no settle time once the node
+ * is healthy, and 30 s for a node to come back and be healthy.
  */
 export const AGENT_CHART: AgentChart = {
-  path: 'test/fixtures/agent-chart',
+  path: 'deploy/helm/bosun',
   release: 'bosun',
   namespace: 'bosun-system',
-  values: ['periodMs=200'],
+  values: [
+    'period=2s',
+    'lockTtl=15s',
+    'rebootTimeout=30s',
+    'healthTimeout=30s',
+    'healthSettle=0s',
+    'retryDelay=2s',
+  ],
   timeout: '5m',
 };
 

@@ -1,19 +1,26 @@
-// Runs the reboot agent on sandbox nodes the way a DaemonSet pod would, until the sandbox runs the
-// chart's pods itself: one agent per node, with the node's host directory as its host root and the
-// node's shims on its PATH (--host-exec local), so `systemctl reboot` reboots that simulated node.
-// Like a pod, an agent stops when its node goes down for the reboot and starts again when the node
-// is back with a new boot ID (the agent's own restart across the reboot, which every cycle then
-// goes through). An agent runs in this process (runAgent, the real composition root: cheap, so
-// twenty fit on two cores) or as a real `bosun agent` process (for SIGKILL).
+// The reboot agents of a test's sandbox, two ways:
+// - ChartAgents: bosun's chart installed with the real helm; the sandbox's kubelets run its
+//   DaemonSet's pods as real agent processes (how the rollout test, the faults that a pod lives
+//   through and the benchmark run them);
+// - AgentFleet: one agent per node run by the test itself, with the node's host directory as its
+//   host root and the node's shims on its PATH (--host-exec local), so `systemctl reboot` reboots that
+//   simulated node. Like a pod, an agent stops when its node goes down for the reboot and starts
+//   again when the node is back with a new boot ID. An agent runs in this process (runAgent, the
+//   real composition root) or as a real `bosun agent` process (for SIGKILL), and stays down when the
+//   test says so, which a DaemonSet's pod never does (an agent gone for longer than its lock's TTL).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
+import { processExec } from '../../src/common/real.ts';
 import { REBOOT_STATE } from '../../src/kube/annotations.ts';
 import { runAgent } from '../../src/reboot/agent-main.ts';
 import { flagOf } from '../../src/reboot/flags.ts';
 import { parseRecord } from '../../src/reboot/states.ts';
+import { AGENT_CHART, installAgentChart } from '../../src/sandbox/index.ts';
+import { processesMentioning } from './cli.ts';
 import type { RolloutWatcher } from './rollout-watcher.ts';
-import type { TestSandbox } from './sandbox.ts';
+import { run, type RunResult, type TestSandbox } from './sandbox.ts';
 
 /** A flag's value as a test gives it. */
 export type FlagValue = string | number | boolean | readonly string[];
@@ -209,5 +216,147 @@ export class AgentFleet {
     this.stopping = true;
     this.off();
     await Promise.all([...this.running.keys()].map((n) => this.stop(n)));
+  }
+}
+
+// ---- the chart's agents --------------------------------------------------------------------------
+
+/** An agent pod as kubectl shows it. */
+export interface AgentPod {
+  metadata: { name: string; uid: string };
+  spec: { nodeName: string };
+  status: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: {
+      restartCount: number;
+      ready: boolean;
+      state: Record<string, unknown>;
+      lastState?: { terminated?: { exitCode: number; reason: string } };
+    }[];
+  };
+}
+
+/**
+ * bosun's chart (deploy/helm/bosun) installed into a test's sandbox with the real helm, as
+ * `bosun sandbox up --agent` and a user install it: the sandbox's kubelets run its DaemonSet's pods
+ * as real `bosun agent` processes with the pod's ServiceAccount token, env and host mounts. The
+ * values are the sandbox's timings (AGENT_CHART) and the test's own.
+ */
+export class ChartAgents {
+  /** The agents' user in the audit record. */
+  readonly user = `system:serviceaccount:${AGENT_CHART.namespace}:${AGENT_CHART.release}`;
+  readonly namespace = AGENT_CHART.namespace;
+
+  constructor(private readonly t: TestSandbox) {}
+
+  /** Runs the real helm against the sandbox, with its files in the sandbox's directory. */
+  helm(args: readonly string[]): Promise<RunResult> {
+    const home = join(this.t.dir, 'helm');
+    return run(join(ROOT, '.cache', 'peers', 'helm'), args, {
+      env: {
+        ...process.env,
+        KUBECONFIG: this.t.kubeconfig,
+        HELM_CONFIG_HOME: join(home, 'config'),
+        HELM_CACHE_HOME: join(home, 'cache'),
+        HELM_DATA_HOME: join(home, 'data'),
+      },
+      timeoutMs: 300_000,
+    });
+  }
+
+  /** `helm install ... --wait` with the sandbox's timings and `values` (--set); rejects on failure. */
+  async install(values: readonly string[]): Promise<void> {
+    await installAgentChart(
+      {
+        dir: this.t.dir,
+        kubeconfig: this.t.kubeconfig,
+        chart: { ...AGENT_CHART, values: [...AGENT_CHART.values, ...values] },
+      },
+      { exec: processExec, env: process.env, progress: () => undefined },
+    );
+  }
+
+  /**
+   * `helm upgrade --reuse-values --wait` with `values`; every pod is replaced at once
+   * (maxUnavailable 100%: nothing is rolling while the test changes the configuration).
+   */
+  async upgrade(values: readonly string[]): Promise<void> {
+    const r = await this.helm([
+      'upgrade',
+      AGENT_CHART.release,
+      join(ROOT, AGENT_CHART.path),
+      '-n',
+      this.namespace,
+      '--reuse-values',
+      '--wait',
+      '--timeout',
+      AGENT_CHART.timeout,
+      ...['updateStrategy.rollingUpdate.maxUnavailable=100%', ...values].flatMap((v) => ['--set', v]),
+    ]);
+    if (r.code !== 0) throw new Error(`helm upgrade failed: ${r.stderr}`);
+  }
+
+  /** `helm uninstall --wait`: the agents' pods and their processes are gone when it resolves. */
+  async uninstall(): Promise<void> {
+    const r = await this.helm(['uninstall', AGENT_CHART.release, '-n', this.namespace, '--wait']);
+    if (r.code !== 0) throw new Error(`helm uninstall failed: ${r.stderr}`);
+  }
+
+  /** The agent pods, by node. */
+  async pods(): Promise<Map<string, AgentPod>> {
+    const l = await this.t.kubectlJson<{ items: AgentPod[] }>([
+      'get',
+      'pods',
+      '-n',
+      this.namespace,
+      '-l',
+      `app.kubernetes.io/instance=${AGENT_CHART.release}`,
+    ]);
+    return new Map(l.items.map((p) => [p.spec.nodeName, p]));
+  }
+
+  /** The pid of the agent process the sandbox's kubelet runs for node (undefined: none runs). */
+  pid(node: string): number | undefined {
+    const watchdog = join(this.t.dir, 'containers', 'watchdog.mjs');
+    for (const p of processesMentioning(watchdog)) {
+      try {
+        const env = readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0');
+        if (env.includes(`BOSUN_NODE_NAME=${node}`) && p.cmd.includes(' agent ')) return p.pid;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return undefined;
+  }
+
+  /** Sends signal to node's agent process (its container's process, as `crictl` or the OOM killer would). */
+  kill(node: string, signal: NodeJS.Signals): number {
+    const pid = this.pid(node);
+    if (pid === undefined) throw new Error(`no agent process runs on ${node}`);
+    process.kill(pid, signal);
+    return pid;
+  }
+
+  /** Every log line of node's agent, across its containers (kubectl logs --previous and the current one). */
+  async logs(node: string): Promise<string> {
+    const pod = (await this.pods()).get(node);
+    if (!pod) return '';
+    const dir = join(
+      this.t.dir,
+      'nodes',
+      node,
+      'host',
+      'var',
+      'log',
+      'pods',
+      `${this.namespace}_${pod.metadata.name}_${pod.metadata.uid}`,
+      'agent',
+    );
+    if (!existsSync(dir)) return '';
+    return readdirSync(dir)
+      .sort((a, b) => parseInt(a, 10) - parseInt(b, 10))
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('');
   }
 }

@@ -1,13 +1,13 @@
 // The demo's rolling-reboot chapter: three workers are flagged as an OS upgrade flags them (the
-// reboot sentinel), and one bosun agent per node rolls them one at a time: lock, cordon, drain,
-// reboot, healthy, uncordon, release, the next node starting as soon as the lock is free. One of
-// them runs a pod the agents are told not to interrupt (--blocking-pod-selector): it waits, without
-// holding the lock, until that pod is gone. The agents run in this process (the real agent, with
-// each node's host directory as its host root and its shims on PATH), as the chart's DaemonSet runs
-// them on a real cluster. Progress is printed live from a watch of the Nodes.
+// reboot sentinel), and the bosun agent rolls them one at a time: lock, cordon, drain, reboot,
+// healthy, uncordon, release, the next node starting as soon as the lock is free. One of them runs
+// a pod the agents are told not to interrupt (blockingPodSelector): it waits, without holding the
+// lock, until that pod is gone. The agent is installed as on a real cluster: bosun's Helm chart
+// (deploy/helm/bosun) with the real helm, as `bosun sandbox up --agent` installs it; the sandbox's
+// kubelets run its DaemonSet's pods as real agent processes, one per node, restarted after each
+// reboot. Progress is printed live from a watch of the Nodes.
 import { writeFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
-import { BosunError, errorMessage } from '../../common/errors.ts';
+import { BosunError } from '../../common/errors.ts';
 import { REBOOT_STATE } from '../../kube/annotations.ts';
 import { createNodePods } from '../../kube/node-pods.ts';
 import { createNodeWatch } from '../../kube/node-watch.ts';
@@ -87,37 +87,57 @@ export const rebootChapter: DemoChapter = {
     };
     await kubeRequest(d.kube, { method: 'POST', path: '/api/v1/namespaces/default/pods', body: blocker });
 
-    const { runAgent } = await import('../../reboot/agent-main.ts');
+    // The chart, with the sandbox's fast timings (as `sandbox up --agent` installs it) and the
+    // demo's settings: one node at a time, the backup's pods block, and the demo's workloads (pods
+    // with emptyDir volumes, bare pods) may be drained.
+    const { AGENT_CHART, installAgentChart } = await import('../../sandbox/index.ts');
+    d.say('');
+    d.say(
+      "The agent is installed as on a real cluster: bosun's Helm chart, a DaemonSet with one agent per node.",
+    );
+    const chart = {
+      ...AGENT_CHART,
+      values: [
+        ...AGENT_CHART.values,
+        'concurrency=1',
+        `blockingPodSelector={${HOLD_LABEL}=reboot}`,
+        'deleteEmptydirData=true',
+        'force=true',
+      ],
+    };
+    await installAgentChart(
+      { dir: d.sandbox.layout.dir, kubeconfig: d.sandbox.kubeconfig, chart },
+      { exec: d.cli.exec, env: d.cli.env, progress: (l) => d.show(`$ ${l}`), signal: d.cli.signal },
+    );
+    // helm --wait counts a DaemonSet ready with maxUnavailable of its pods not Ready yet: the
+    // chapter waits for every node's agent, so that each flag below is seen by its agent at once.
+    const nodeCount = (await kube.listNodes()).length;
+    const readyAgents = async (): Promise<Pod[]> =>
+      (await kube.listPods({ namespace: AGENT_CHART.namespace })).items.filter((p) =>
+        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+    const podsDeadline = d.cli.clock.now().getTime() + 120_000;
+    let agentPods = await readyAgents();
+    while (agentPods.length < nodeCount) {
+      if (d.cli.signal.aborted) throw new BosunError('interrupted', 'INTERRUPTED');
+      if (d.cli.clock.now().getTime() > podsDeadline)
+        throw new BosunError(
+          `timed out waiting for the agent pods: ${agentPods.length} of ${nodeCount} Ready`,
+          'INTERNAL',
+        );
+      await new Promise((r) => setTimeout(r, 250));
+      agentPods = await readyAgents();
+    }
+    d.show(
+      `${agentPods.length} agent pods Ready (${AGENT_CHART.namespace}), on ${agentPods
+        .map((p) => p.spec?.nodeName ?? '')
+        .sort()
+        .join(', ')}`,
+    );
+
     const ctl = new AbortController();
     const stopAll = (): void => ctl.abort();
     d.cli.signal.addEventListener('abort', stopAll, { once: true });
-    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-    const agents = workers.map((node) =>
-      runAgent({
-        flags: {
-          nodeName: node,
-          hostRoot: d.sandbox.layout.host(node).root,
-          hostExec: 'local',
-          metricsHost: '127.0.0.1',
-          metricsPort: '0',
-          period: '1s',
-          lockTtl: '15s',
-          healthSettle: '0s',
-          concurrency: '1',
-          blockingPodSelector: [`${HOLD_LABEL}=reboot`],
-          deleteEmptydirData: true,
-          force: true,
-          logLevel: 'error',
-        },
-        env: { ...d.cli.env, PATH: `${d.sandbox.layout.host(node).root}/bin:${d.cli.env['PATH'] ?? ''}` },
-        signal: ctl.signal,
-        cluster: { kubeconfig: d.sandbox.kubeconfig },
-        home: d.cli.home,
-        logDestination: quiet,
-      }).catch((e: unknown) => {
-        throw new BosunError(`the agent of ${node} stopped: ${errorMessage(e)}`, 'INTERNAL');
-      }),
-    );
 
     // Live progress: every state an agent records on its Node, as it records it.
     const seen = new Map<string, string>();
@@ -140,6 +160,9 @@ export const rebootChapter: DemoChapter = {
       }
       wake();
     };
+    // The boot IDs before the flags, and the states the progress starts from: read now, not left to
+    // the watch's first list, which may arrive after the flags (a node would then look rebooted).
+    for (const n of await kube.listNodes()) onNode(n);
     const watching = listWatch<Node>(
       {
         list: () => watch.nodeList(),
@@ -170,7 +193,7 @@ export const rebootChapter: DemoChapter = {
     };
     try {
       d.say('');
-      d.say(`One agent per node, one node at a time (--concurrency 1). Flagging the three nodes now:`);
+      d.say(`One node at a time (concurrency=1). Flagging the three nodes now:`);
       for (const n of workers) writeFileSync(d.sandbox.layout.host(n).rebootRequired, '');
       const others = workers.filter((n) => n !== held);
       await until(async () => (await Promise.all(others.map(rebooted))).every(Boolean), 'the other nodes');
@@ -189,7 +212,6 @@ export const rebootChapter: DemoChapter = {
     } finally {
       ctl.abort();
       d.cli.signal.removeEventListener('abort', stopAll);
-      await Promise.allSettled(agents);
       await watching;
       await kube.deletePod('default', 'nightly-backup', { gracePeriodSeconds: 0 }).catch(() => undefined);
       if (strict.length > 0) await setBudgets(0);

@@ -7,8 +7,31 @@
 //   PID 1 is the container's own, so the command runs as the container would run it.
 // - watchdog.mjs, imported first by every node process: it ends the process when the sandbox that
 //   started it is gone (its pipe closes), so a killed sandbox leaves no container behind.
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// And the image's /opt/bosun (imageRoot): deploy/Dockerfile's image holds the CLI bundled by
+// scripts/build.mjs, which starts in a fraction of the time the TypeScript sources take through
+// tsx (a DaemonSet's pod starts again after every reboot of its node, so that time is in every
+// node's turn of a rolling reboot). A checkout whose dist/ is up to date, or an installed package
+// (no src/), is the image as it is. Otherwise the checkout's sources are bundled once into
+// .cache/image/KEY/dist of the checkout (KEY: a hash of the sources' names, sizes and times, so
+// every sandbox of the same sources shares it), beside links to the checkout's other files and a
+// copy of its bin/ (bin/bosun.js finds the bundle beside itself); the checkout's own dist/ is left
+// alone. A bundle is built in a directory of its own and renamed into place when complete, so
+// sandboxes building at the same time never see half of one.
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -79,6 +102,12 @@ export interface ContainerTools {
   binDir: string;
   /** The module node processes import first (--import). */
   watchdog: string;
+  /**
+   * What the image's /opt/bosun is on this machine: the checkout, or its bundled copy (see the
+   * header). Prepared at the first call, which the later ones share; never rejects (a bundle that
+   * cannot be built leaves the checkout, whose sources then run through tsx, and says why in log).
+   */
+  imageRoot(checkout: string, log: (line: string) => void): Promise<string>;
 }
 
 /** Writes the tools under dir (DIR/containers) for node binary nodeBinary; returns their paths. */
@@ -92,7 +121,89 @@ export function writeContainerTools(dir: string, nodeBinary: string): ContainerT
   chmodSync(nsenter, 0o755);
   const watchdog = join(dir, 'watchdog.mjs');
   writeFileSync(watchdog, WATCHDOG, { mode: 0o644 });
-  return { binDir, watchdog };
+  let image: Promise<string> | undefined;
+  return {
+    binDir,
+    watchdog,
+    imageRoot: (checkout, log) =>
+      (image ??= prepareImage(checkout, nodeBinary).catch((e: unknown) => {
+        log(`the image's bundle could not be built (its pods run the sources through tsx): ${String(e)}`);
+        return checkout;
+      })),
+  };
+}
+
+/** The .ts files under dir, as [relative path, size, mtime] (sorted). */
+function sources(dir: string, base = dir, out: [string, number, number][] = []): [string, number, number][] {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) sources(p, base, out);
+    else if (e.name.endsWith('.ts')) {
+      const st = statSync(p);
+      out.push([relative(base, p), st.size, st.mtimeMs]);
+    }
+  }
+  return out.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+}
+
+/** Is dist/bosun.mjs under root at least as new as every source (bin/bosun.js's own test)? */
+function bundleFresh(root: string): boolean {
+  const bundle = join(root, 'dist', 'bosun.mjs');
+  return (
+    existsSync(bundle) && sources(join(root, 'src')).every(([, , mtime]) => mtime <= statSync(bundle).mtimeMs)
+  );
+}
+
+/** Days an unused bundle of older sources is kept (a sandbox still running may use it). */
+const KEEP_OLD_IMAGES_MS = 24 * 3600 * 1000;
+
+/** The image's /opt/bosun for a checkout (see the header). */
+async function prepareImage(checkout: string, nodeBinary: string): Promise<string> {
+  const build = join(checkout, 'scripts', 'build.mjs');
+  if (!existsSync(join(checkout, 'src')) || !existsSync(build) || bundleFresh(checkout)) return checkout;
+  const key = createHash('sha256')
+    .update(JSON.stringify(sources(join(checkout, 'src'))))
+    .update(readdirSync(join(checkout, 'bin')).join('/'))
+    .digest('hex')
+    .slice(0, 16);
+  const images = join(checkout, '.cache', 'image');
+  const dir = join(images, key);
+  if (existsSync(join(dir, 'dist', 'bosun.mjs'))) return dir;
+  const tmp = join(images, `.${key}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    mkdirSync(join(tmp, 'bin'), { recursive: true });
+    for (const e of readdirSync(checkout)) {
+      if (e.startsWith('.') || e === 'dist' || e === 'bin') continue;
+      symlinkSync(join(checkout, e), join(tmp, e));
+    }
+    for (const e of readdirSync(join(checkout, 'bin')))
+      copyFileSync(join(checkout, 'bin', e), join(tmp, 'bin', e));
+    // scripts/build.mjs takes its --outdir relative to the checkout.
+    await new Promise<void>((resolve, reject) =>
+      execFile(
+        nodeBinary,
+        [build, '--outdir', relative(checkout, join(tmp, 'dist'))],
+        { cwd: checkout, timeout: 300_000 },
+        (e, _out, err) =>
+          e ? reject(new Error(err.trim().split('\n').at(-1) || e.message.split('\n')[0])) : resolve(),
+      ),
+    );
+    try {
+      renameSync(tmp, dir);
+    } catch (e) {
+      // Another sandbox finished the same bundle first: use that one.
+      if (!existsSync(join(dir, 'dist', 'bosun.mjs'))) throw e;
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  // Bundles of older sources nobody used for a day go.
+  for (const e of readdirSync(images)) {
+    const p = join(images, e);
+    if (e !== key && Date.now() - statSync(p).mtimeMs > KEEP_OLD_IMAGES_MS)
+      rmSync(p, { recursive: true, force: true });
+  }
+  return dir;
 }
 
 /**

@@ -66,7 +66,7 @@ export interface ProcessPodsDeps {
   /** The node's allocatable (cpu, memory): a container's limits where it sets none. */
   allocatable: Readonly<Record<string, string>>;
   image: BosunImage;
-  /** The checkout whose files the image holds. */
+  /** The checkout whose files the image holds (tools.imageRoot says where they are, bundled). */
   root: string;
   nodeBinary: string;
   /** This machine's PATH, after the node's shims and the image's tools (nsenter). */
@@ -530,11 +530,10 @@ export class ProcessPods {
       this.scheduleRestart(s, name, cs);
       return;
     }
-    const cmd = containerCommand(c, this.deps.image, {
-      root: this.deps.root,
-      nodeBinary: this.deps.nodeBinary,
-      env,
-    });
+    // The image's files (the checkout, or its bundled copy: container-tools.ts).
+    const root = await this.deps.tools.imageRoot(this.deps.root, this.deps.log);
+    if (s.stopping || this.paused || this.pods.get(s.uid) !== s) return;
+    const cmd = containerCommand(c, this.deps.image, { root, nodeBinary: this.deps.nodeBinary, env });
     const argv =
       cmd.argv[0] === this.deps.nodeBinary
         ? [cmd.argv[0], `--import=${this.deps.tools.watchdog}`, ...cmd.argv.slice(1)]
@@ -555,7 +554,7 @@ export class ProcessPods {
     let child: ChildProcess;
     try {
       child = spawn(argv[0] ?? '', argv.slice(1), {
-        cwd: existsSync(cmd.cwd) ? cmd.cwd : this.deps.root,
+        cwd: existsSync(cmd.cwd) ? cmd.cwd : root,
         env: processEnv,
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
         detached: true,
@@ -817,14 +816,15 @@ export class ProcessPods {
     if (isRecord(probe['exec'])) {
       const command = Array.isArray(probe['exec']['command']) ? (probe['exec']['command'] as string[]) : [];
       const env = await this.environment(s, cs.spec).catch(() => ({}));
+      const root = await this.deps.tools.imageRoot(this.deps.root, this.deps.log);
       const cmd = containerCommand({ ...cs.spec, command, args: [] }, this.deps.image, {
-        root: this.deps.root,
+        root,
         nodeBinary: this.deps.nodeBinary,
         env,
       });
       return new Promise((resolve) => {
         const child = spawn(cmd.argv[0] ?? '', cmd.argv.slice(1), {
-          cwd: existsSync(cmd.cwd) ? cmd.cwd : this.deps.root,
+          cwd: existsSync(cmd.cwd) ? cmd.cwd : root,
           env: {
             PATH: [this.deps.host.bin, this.deps.tools.binDir, this.deps.machinePath].join(':'),
             ...env,
