@@ -2,10 +2,10 @@
 // a non-zero exit code, and no process left behind.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bosun, processesMentioning } from './support/cli.ts';
-import { run, scratchDir } from './support/sandbox.ts';
+import { eventually, run, scratchDir } from './support/sandbox.ts';
 import { KUBECTL } from './support/sandbox.ts';
 
 function errorLines(stderr: string): string[] {
@@ -77,6 +77,36 @@ describe('bosun sandbox up / status / down', () => {
     assert.equal(second.stdout.trim(), `sandbox ${dir} is not running`);
     const after = await bosun(['sandbox', 'status', '--dir', dir, '-o', 'json']);
     assert.equal((JSON.parse(after.stdout) as { running: boolean }).running, false);
+  });
+
+  test('a sandbox whose process is killed with SIGKILL takes its etcd with it (no handler of its own can run)', async (t) => {
+    const dir = scratchDir('bosun-cli-');
+    t.after(async () => {
+      await bosun(['sandbox', 'down', '--dir', dir]);
+      for (const p of processesMentioning(dir)) process.kill(p.pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const up = await bosun([
+      'sandbox',
+      'up',
+      '--dir',
+      dir,
+      '--control-planes',
+      '1',
+      '--workers',
+      '1',
+      '--workload',
+      'none',
+    ]);
+    assert.equal(up.code, 0, up.stderr);
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+      pid: number;
+      etcdPids: Record<string, number>;
+    };
+    const etcd = processesMentioning(dir).filter((p) => /(^|\/)etcd /.test(p.cmd));
+    assert.equal(etcd.length, 1, JSON.stringify(processesMentioning(dir)));
+    process.kill(state.pid, 'SIGKILL');
+    await eventually('every process of the sandbox gone', () => processesMentioning(dir).length === 0);
   });
 
   test('up without etcd installed: one clear line, exit 1, nothing started', async (t) => {

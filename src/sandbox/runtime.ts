@@ -142,6 +142,9 @@ export class ComponentRuntime implements StaticPodRuntime {
       clientUrl: spec.clientUrl,
       logFile: join(logDir, 'etcd.log'),
       readyTimeoutMs: 0,
+      // etcd dies with the process that runs the sandbox (a test, `sandbox run`), even after a
+      // SIGKILL or a test runner's timeout: no sandbox etcd outlives its owner.
+      tiedTo: { nodeBinary: process.execPath, pid: process.pid },
     });
     this.etcd.set(node, proc);
     this.deps.onEtcdPid(node, proc.pid);
