@@ -15,6 +15,13 @@ const ds = pod('kube-proxy-x', {
   owner: { kind: 'DaemonSet', name: 'kube-proxy' },
 });
 
+/** worker-2, Ready, its Ready condition last posted at `at`. */
+function readyBeat(at: string): ReturnType<typeof node> {
+  const n = node('worker-2');
+  for (const c of n.status?.conditions ?? []) if (c.type === 'Ready') c.lastHeartbeatTime = at;
+  return n;
+}
+
 function input(o: Partial<HealthInput> = {}): HealthInput {
   return {
     node: node('worker-2'),
@@ -51,6 +58,18 @@ for (const tc of [
   {
     name: 'a heartbeat from before the work finished does not count',
     in: input({ since: new Date('2025-01-01T00:09:58Z') }),
+    want: ['no heartbeat since the work finished'],
+  },
+  {
+    // The kubelet posts its node status (Ready with a new lastHeartbeatTime) as soon as it starts:
+    // that is a heartbeat after the work too, without waiting for the Lease's next renewal.
+    name: "a node status heartbeat after the work finished counts, before the Lease's next renewal",
+    in: input({ since: new Date('2025-01-01T00:09:58Z'), node: readyBeat('2025-01-01T00:09:59Z') }),
+    want: [],
+  },
+  {
+    name: 'a node status heartbeat from before the work finished does not count either',
+    in: input({ since: new Date('2025-01-01T00:09:58Z'), node: readyBeat('2025-01-01T00:09:57Z') }),
     want: ['no heartbeat since the work finished'],
   },
   {

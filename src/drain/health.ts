@@ -1,6 +1,7 @@
 // Is a node healthy again after maintenance? The maintain workflow uncordons only when every check
 // passes: Ready is True; the kubelet's heartbeat Lease in kube-node-lease was renewed recently (and
-// after the work finished, so a node about to reboot is not mistaken for healthy); no not-ready or
+// the kubelet was heard from after the work finished, by the Lease or its node status, so a node
+// about to reboot is not mistaken for healthy); no not-ready or
 // unreachable taint; every DaemonSet that had a pod there has a Running, Ready pod again; and, when
 // a reboot was expected, a new boot ID. Also formats the diagnosis printed when it never gets
 // there. Pure.
@@ -63,7 +64,13 @@ export function checkNodeHealth(i: HealthInput): HealthVerdict {
       problems.push(
         `last heartbeat ${Math.round((i.now.getTime() - renew) / 1000)}s ago (lease duration ${duration / 1000}s)`,
       );
-    else if (i.since !== undefined && renew <= i.since.getTime())
+    else if (
+      i.since !== undefined &&
+      renew <= i.since.getTime() &&
+      (parseTime(ready?.lastHeartbeatTime) ?? 0) <= i.since.getTime()
+    )
+      // The kubelet's node status post (Ready's lastHeartbeatTime) is a heartbeat too, and a
+      // restarted kubelet posts it at once, up to a Lease renewal period (10 s) before the Lease.
       problems.push('no heartbeat since the work finished');
   }
   for (const t of i.node.spec?.taints ?? []) {
