@@ -10,7 +10,8 @@
 // - the API requests bosun sent per node (the sandbox's request counters, the watcher's own
 //   subtracted), with 2 and with 8 pods per worker (one worker at a time: three workers' evictions
 //   of 24 pods under one budget at once exhaust the eviction handler's conflict retries, kube-apiserver's
-//   EvictionsRetry as the sandbox's, and the drain stops on that 409): they must not grow with the pod count.
+//   EvictionsRetry as the sandbox's, and the 409s bosun then retries would count as requests the pod
+//   count did not cause): they must not grow with the pod count.
 // Never asserts on time.
 // Usage: npm run bench -- upgrade
 import { spawn } from 'node:child_process';
