@@ -209,6 +209,39 @@ test('evictions run in parallel, but never more requests in flight than the conc
   assert.equal(s.clock.now().getTime() - T0, 500 + 5000);
 });
 
+test('evictions of pods under one PodDisruptionBudget go one at a time (parallel ones only race for its status), others in parallel', async () => {
+  // kube-apiserver writes the budget's status for every eviction it allows; parallel evictions under
+  // one budget conflict there and sleep 500 ms per lost race (EvictionsRetry), so sent one after
+  // another they finish sooner.
+  const s = setup();
+  for (let i = 0; i < 6; i++) s.kube.addPod(web(i));
+  for (let i = 0; i < 4; i++)
+    s.kube.addPod(pod(`cache-${i}`, { node: 'worker-1', labels: { app: 'cache' } }));
+  s.kube.addPdb(
+    pdb('web', 'web', {
+      maxUnavailable: 10,
+      disruptionsAllowed: 10,
+      expectedPods: 6,
+      currentHealthy: 6,
+      desiredHealthy: 0,
+    }),
+  );
+  const inflight = new Map<string, number>();
+  const peak = new Map<string, number>();
+  const real = s.kube.evictPod.bind(s.kube);
+  s.kube.evictPod = async (ns, name, o) => {
+    const app = name.split('-')[0] ?? '';
+    inflight.set(app, (inflight.get(app) ?? 0) + 1);
+    peak.set(app, Math.max(peak.get(app) ?? 0, inflight.get(app) ?? 0));
+    await s.clock.sleep(100);
+    inflight.set(app, (inflight.get(app) ?? 0) - 1);
+    return real(ns, name, o);
+  };
+  const r = await run(s, { concurrency: 8 });
+  assert.equal(r.outcome, 'drained');
+  assert.deepEqual(Object.fromEntries(peak), { web: 1, cache: 4 });
+});
+
 test('the first eviction waits only for one batch of reads, the DaemonSet lookups and the cordon', async () => {
   const s = setup();
   s.kube.addDaemonSet({ metadata: { name: 'kube-proxy', namespace: 'kube-system' } });

@@ -45,6 +45,7 @@ import {
 import { decideEscalation, type EscalationRule } from './escalation.ts';
 import { decidePod, isDeletedTooLong, podKey, podRef, type PodRef } from './filters.ts';
 import { follow } from './follow.ts';
+import { budgetsFor } from './preflight.ts';
 import { whoUncordoned } from './uncordoned.ts';
 
 type Phase =
@@ -71,6 +72,8 @@ interface PodState {
   refusedLater?: boolean;
   /** Completing an eviction approved earlier but never carried out: next, by DELETE; refused: may not. */
   complete?: 'next' | 'refused';
+  /** The budgets ("namespace/name") covering it, as the drain's budget list had them when it was first sent. */
+  budgets?: string[];
 }
 
 const DONE: ReadonlySet<Phase> = new Set<Phase>(['gone', 'skipped-wait', 'failed']);
@@ -106,6 +109,12 @@ export class NodeDrain {
   /** Pods on the node the filters leave there (DaemonSet and mirror pods, ...). */
   private readonly ignored = new Set<string>();
   private inflight = 0;
+  /**
+   * Budgets with an eviction in flight. kube-apiserver writes a budget's status for every eviction
+   * it allows, and parallel evictions under one budget lose that race and sleep 500 ms each time
+   * (its EvictionsRetry): one at a time per budget, each answers in one round trip.
+   */
+  private readonly busyBudgets = new Set<string>();
   /** Requests of any kind waiting for an answer. */
   private outstanding = 0;
   /** Requests the deadline or an interruption cut off, unanswered. */
@@ -434,7 +443,22 @@ export class NodeDrain {
     ];
   }
 
+  /** The budgets an eviction of s writes; none for a deletion or a server-side dry run (no write). */
+  private budgetsOf(s: PodState): string[] {
+    if (s.via !== 'evict' || s.complete === 'next' || this.opts.dryRun !== 'none') return [];
+    s.budgets ??= budgetsFor(s.pod, this.pdbs).map(
+      (b) => `${b.metadata.namespace ?? 'default'}/${b.metadata.name ?? ''}`,
+    );
+    return s.budgets;
+  }
+
+  private budgetBusy(s: PodState): boolean {
+    return this.budgetsOf(s).some((b) => this.busyBudgets.has(b));
+  }
+
   private request(s: PodState): void {
+    const budgets = this.budgetsOf(s);
+    for (const b of budgets) this.busyBudgets.add(b);
     this.inflight++;
     s.phase = 'requesting';
     s.attempts++;
@@ -464,6 +488,7 @@ export class NodeDrain {
       })
       .catch(async (e: unknown) => this.refused(s, e))
       .finally(() => {
+        for (const b of budgets) this.busyBudgets.delete(b);
         this.inflight--;
         this.wake();
       });
@@ -806,6 +831,7 @@ export class NodeDrain {
           for (const s of this.states) {
             if ((s.phase === 'queued' || s.phase === 'blocked') && s.nextAttemptAt <= now) {
               if (this.inflight >= opts.concurrency) break;
+              if (this.budgetBusy(s)) continue;
               this.request(s);
             }
           }
