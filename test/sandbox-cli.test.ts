@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bosun, processesMentioning } from './support/cli.ts';
+import { bosun, processesMentioning, sandboxUp } from './support/cli.ts';
 import { eventually, run, scratchDir } from './support/sandbox.ts';
 import { KUBECTL } from './support/sandbox.ts';
 
@@ -14,24 +14,7 @@ function errorLines(stderr: string): string[] {
 
 describe('bosun sandbox up / status / down', () => {
   test('up returns once the cluster is ready, prints the KUBECONFIG line, and down stops exactly what it started', async (t) => {
-    const dir = scratchDir('bosun-cli-');
-    t.after(async () => {
-      await bosun(['sandbox', 'down', '--dir', dir]);
-      for (const p of processesMentioning(dir)) process.kill(p.pid, 'SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const up = await bosun([
-      'sandbox',
-      'up',
-      '--dir',
-      dir,
-      '--control-planes',
-      '1',
-      '--workers',
-      '2',
-      '--workload',
-      'none',
-    ]);
+    const { dir, up } = await sandboxUp(t, 'bosun-cli-', 2);
     assert.equal(up.code, 0, up.stderr);
     assert.equal(up.stdout, `export KUBECONFIG=${dir}/admin.conf\n`);
     assert.match(up.stderr, /kubeadm init/);
@@ -80,24 +63,7 @@ describe('bosun sandbox up / status / down', () => {
   });
 
   test('a sandbox whose process is killed with SIGKILL takes its etcd with it (no handler of its own can run)', async (t) => {
-    const dir = scratchDir('bosun-cli-');
-    t.after(async () => {
-      await bosun(['sandbox', 'down', '--dir', dir]);
-      for (const p of processesMentioning(dir)) process.kill(p.pid, 'SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const up = await bosun([
-      'sandbox',
-      'up',
-      '--dir',
-      dir,
-      '--control-planes',
-      '1',
-      '--workers',
-      '1',
-      '--workload',
-      'none',
-    ]);
+    const { dir, up } = await sandboxUp(t, 'bosun-cli-', 1);
     assert.equal(up.code, 0, up.stderr);
     const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
       pid: number;

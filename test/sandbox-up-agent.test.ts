@@ -5,32 +5,14 @@
 // else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_CHART } from '../src/sandbox/index.ts';
-import { bosun, processesMentioning } from './support/cli.ts';
-import { KUBECTL, run, scratchDir } from './support/sandbox.ts';
+import { bosun, processesMentioning, sandboxUp } from './support/cli.ts';
+import { KUBECTL, run } from './support/sandbox.ts';
 
 test('sandbox up --agent installs the agent chart with helm; down stops its processes too', async (t) => {
-  const dir = scratchDir('bosun-agent-');
-  t.after(async () => {
-    await bosun(['sandbox', 'down', '--dir', dir]);
-    for (const p of processesMentioning(dir)) process.kill(p.pid, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const up = await bosun([
-    'sandbox',
-    'up',
-    '--dir',
-    dir,
-    '--control-planes',
-    '1',
-    '--workers',
-    '2',
-    '--workload',
-    'none',
-    '--agent',
-  ]);
+  const { dir, up } = await sandboxUp(t, 'bosun-agent-', 2, ['--agent']);
   assert.equal(up.code, 0, up.stderr);
   assert.equal(up.stdout, `export KUBECONFIG=${dir}/admin.conf\n`);
   assert.ok(

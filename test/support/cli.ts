@@ -1,8 +1,9 @@
 // Runs the bosun CLI as a user would (a separate process, from source through tsx) and finds
 // processes that mention a directory, so tests can prove nothing was left running.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, type RunResult } from './sandbox.ts';
+import type { TestContext } from 'node:test';
+import { run, scratchDir, type RunResult } from './sandbox.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -32,4 +33,37 @@ export function processesMentioning(text: string): { pid: number; cmd: string }[
     }
   }
   return out;
+}
+
+/**
+ * `bosun sandbox up` of one control plane, `workers` workers and no workload in a new scratch
+ * directory (plus `extra` flags), as a user runs it. The test's end brings it down, kills whatever
+ * still mentions the directory (a test that failed half-way) and removes it.
+ */
+export async function sandboxUp(
+  t: TestContext,
+  prefix: string,
+  workers: number,
+  extra: readonly string[] = [],
+): Promise<{ dir: string; up: RunResult }> {
+  const dir = scratchDir(prefix);
+  t.after(async () => {
+    await bosun(['sandbox', 'down', '--dir', dir]);
+    for (const p of processesMentioning(dir)) process.kill(p.pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const up = await bosun([
+    'sandbox',
+    'up',
+    '--dir',
+    dir,
+    '--control-planes',
+    '1',
+    '--workers',
+    String(workers),
+    '--workload',
+    'none',
+    ...extra,
+  ]);
+  return { dir, up };
 }
