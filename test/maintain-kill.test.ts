@@ -6,44 +6,18 @@
 //   no process is left behind.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bosunOn, getNode, pods, workloadsSettled } from './support/drain.ts';
 import { processesMentioning } from './support/cli.ts';
+import { killAt, startBosun, type Trigger } from './support/kill-points.ts';
 import { settle as settled, startMaintainSandbox } from './support/maintain.ts';
 import type { TestSandbox } from './support/sandbox.ts';
 
 const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const MAINTENANCE = 'bosun.dev/maintenance';
-
-/** `bosun ARGS` as its own process, its stderr lines followed as they come. */
-function startBosun(
-  t: TestSandbox,
-  args: readonly string[],
-  onLine: (line: string) => void = () => undefined,
-): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    env: { ...process.env, KUBECONFIG: t.kubeconfig, BOSUN_DEBUG: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // Both streams: results ("evicting pod ...", as kubectl prints them) go to stdout, progress to stderr.
-  for (const stream of [child.stdout, child.stderr]) {
-    let pending = '';
-    stream?.setEncoding('utf8').on('data', (d: string) => {
-      pending += d;
-      let i: number;
-      while ((i = pending.indexOf('\n')) >= 0) {
-        onLine(pending.slice(0, i));
-        pending = pending.slice(i + 1);
-      }
-    });
-  }
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited };
-}
 
 describe('bosun maintain killed with SIGKILL, and run again', () => {
   let t: TestSandbox;
@@ -79,7 +53,7 @@ describe('bosun maintain killed with SIGKILL, and run again', () => {
       `if [ -e '${again}' ]; then echo again >> '${mark}'; exit 0; fi; echo started > '${ready}'; cat '${hold}' > /dev/null; echo orphan-done >> '${mark}'`,
     ];
     const args = ['maintain', 'worker-1', '--ignore-daemonsets', '--health-settle', '0s', '--', ...command];
-    const first = startBosun(t, args);
+    const first = startBosun(args, { KUBECONFIG: t.kubeconfig });
     await readFile(ready, 'utf8'); // the command runs
     first.child.kill('SIGKILL');
     await first.exited;
@@ -174,20 +148,27 @@ describe('bosun maintain killed with SIGKILL, and run again', () => {
     const slowNode = (await pods(t)).find((p) => p.metadata.labels?.['app'] === 'slow')?.spec?.nodeName;
     assert.ok(slowNode, 'a slow pod is scheduled');
 
-    // killOn: the line of the killed run to kill it at; resumes: a line the rerun must print.
-    const scenarios: { name: string; node: string; mode: string; killOn: RegExp; resumes: RegExp }[] = [
+    // killAt: where the killed run is killed; resumes: a line the rerun must print.
+    const scenarios: {
+      name: string;
+      node: string;
+      mode: string;
+      killAt: Omit<Trigger, 'name'>;
+      resumes: RegExp;
+    }[] = [
       {
         name: 'during the drain',
         node: slowNode,
         mode: 'go',
-        killOn: /^evicting pod default\/slow-/,
+        killAt: { stdout: /^evicting pod default\/slow-/ },
         resumes: /^maintain node\/\S+: resuming; cordon and drain$/,
       },
       {
         name: 'during the command',
         node: slowNode,
         mode: 'hold',
-        killOn: /^maintain node\/\S+: running /,
+        // Once the command itself runs (it marks that, then holds on the FIFO).
+        killAt: { dir: { path: dir, when: (e) => e.some((x) => x.name === 'held') } },
         resumes: /still runs; waiting for it to end/,
       },
       {
@@ -196,32 +177,19 @@ describe('bosun maintain killed with SIGKILL, and run again', () => {
         mode: 'go',
         // Once the new boot ID is seen (the window between the reboot command's end and the node
         // going down is not this scenario: there a rerun cannot tell whether the command ran).
-        killOn: /^node\/\S+ (not healthy yet: (?!.*not rebooted yet)|is healthy)/,
+        killAt: { stderr: /^node\/\S+ (not healthy yet: (?!.*not rebooted yet)|is healthy)/ },
         resumes: /^maintain node\/\S+: (the command already ran|waiting until the node is healthy)$/,
       },
     ];
     for (const sc of scenarios) {
-      let kill: () => void = () => undefined;
-      const killed = new Promise<void>((resolve) => (kill = resolve));
-      const seen: string[] = [];
-      const run = startBosun(t, args(sc.node, sc.mode), (l) => {
-        seen.push(l);
-        if (sc.killOn.test(l)) kill();
-      });
-      // The command scenario kills once the command itself runs (it holds on the FIFO).
-      // A run that ends before its kill point fails the scenario instead of waiting forever.
-      const endedFirst = run.exited.then((code) => {
-        throw new Error(
-          `${sc.name}: bosun exited (${code}) before the kill point ${String(sc.killOn)}:\n${seen.join('\n')}`,
-        );
-      });
-      await Promise.race([
-        sc.mode === 'hold' ? Promise.all([killed, readFile(ready, 'utf8')]) : killed,
-        endedFirst,
+      const run = startBosun(args(sc.node, sc.mode), { KUBECONFIG: t.kubeconfig });
+      const [how] = await Promise.all([
+        killAt(run, { name: sc.name, ...sc.killAt }),
+        // The held command says it started on the FIFO, which blocks until it is read.
+        sc.mode === 'hold' ? readFile(ready, 'utf8') : undefined,
       ]);
-      endedFirst.catch(() => undefined);
-      run.child.kill('SIGKILL');
-      assert.equal(await run.exited, null, `${sc.name}: bosun was killed`);
+      assert.equal(how, 'killed', `${sc.name}: bosun ended before its kill point:\n${run.stderr()}`);
+      assert.equal((await run.exited).signal, 'SIGKILL', `${sc.name}: bosun was killed`);
 
       const rerun = await bosunOn(t, args(sc.node, sc.mode), {
         onErr: (l) => {
@@ -245,7 +213,7 @@ describe('bosun maintain killed with SIGKILL, and run again', () => {
       );
       assert.deepEqual(processesMentioning(dir), [], `${sc.name}: no process left behind`);
       assert.deepEqual(
-        processesMentioning(MAIN).filter((p) => p.pid === run.child.pid),
+        processesMentioning(MAIN).filter((p) => p.pid === run.pid),
         [],
         sc.name,
       );

@@ -1,5 +1,5 @@
 // Kill-anywhere tests: runs bosun as a separate process (from source through tsx) and SIGKILLs it
-// the moment a trigger is seen: a line on its stderr, a change in a directory (inotify through
+// the moment a trigger is seen: a line on its stderr or stdout, a change in a directory (inotify through
 // fs.watch), or a process whose command line matches. Event driven, no sleeps; every wait is
 // bounded so that a test fails instead of hanging.
 import assert from 'node:assert/strict';
@@ -88,6 +88,8 @@ export interface Trigger {
   name: string;
   /** A line of stderr matches. */
   stderr?: RegExp;
+  /** A line of stdout matches (results, such as the drain's "evicting pod ..."). */
+  stdout?: RegExp;
   /** The entries of a directory (checked on every change in it, and at once). */
   dir?: { path: string; when: (e: Entry[]) => boolean };
   /** A process whose command line (arguments joined by spaces) matches (polled every 5 ms). */
@@ -111,7 +113,8 @@ export function killAt(run: RunningBosun, t: Trigger, boundMs = 120_000): Promis
       if (dirPoll) clearInterval(dirPoll);
       if (procPoll) clearInterval(procPoll);
       clearTimeout(bound);
-      run.child.stderr?.off('data', onErr);
+      run.child.stderr?.off('data', onLine);
+      run.child.stdout?.off('data', onLine);
       if (how instanceof Error) {
         run.child.kill('SIGKILL');
         reject(how);
@@ -122,15 +125,10 @@ export function killAt(run: RunningBosun, t: Trigger, boundMs = 120_000): Promis
       run.child.kill('SIGKILL');
       finish('killed');
     };
-    const onErr = (): void => {
-      if (
-        t.stderr &&
-        run
-          .stderr()
-          .split('\n')
-          .some((l) => t.stderr?.test(l))
-      )
-        kill();
+    const seen = (re: RegExp | undefined, text: string): boolean =>
+      re !== undefined && text.split('\n').some((l) => re.test(l));
+    const onLine = (): void => {
+      if (seen(t.stderr, run.stderr()) || seen(t.stdout, run.stdout())) kill();
     };
     const checkDir = (): void => {
       if (t.dir && t.dir.when(entries(t.dir.path))) kill();
@@ -139,7 +137,8 @@ export function killAt(run: RunningBosun, t: Trigger, boundMs = 120_000): Promis
       () => finish(new Error(`trigger "${t.name}" not seen within ${boundMs} ms`)),
       boundMs,
     );
-    run.child.stderr?.on('data', onErr);
+    run.child.stderr?.on('data', onLine);
+    run.child.stdout?.on('data', onLine);
     void run.exited.then(() => finish('finished'));
     if (t.dir) {
       const path = t.dir.path;
@@ -166,7 +165,7 @@ export function killAt(run: RunningBosun, t: Trigger, boundMs = 120_000): Promis
         if (processesMentioning('').some((p) => match(p.cmd))) kill();
       }, 5);
     }
-    onErr();
+    onLine();
   });
 }
 
