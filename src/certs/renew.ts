@@ -329,7 +329,7 @@ async function planOne(
 /**
  * When `name` is a kubeconfig kubeadm writes only where `kubeadm init` ran and it is not on this
  * node: where it would be, why that is normal and how to make one. Undefined otherwise (including
- * when it exists, unreadable or not: then it is renewed or refused as any other).
+ * when it exists, unreadable or not: then it is renewed or refused like the others).
  */
 async function absentHere(name: string, paths: CertPaths): Promise<(Absence & { path: string }) | undefined> {
   const spec = KUBECONFIG_SPECS.find((s) => s.name === name);

@@ -92,7 +92,7 @@ export function parseWholeNumber(text: string): number | undefined {
   return /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
-/** An integer flag, kubectl's wording: at least `min` (Number.MIN_SAFE_INTEGER: any, negatives too). */
+/** An integer flag, kubectl's wording: at least `min` (Number.MIN_SAFE_INTEGER: negatives allowed too). */
 export function parseIntegerFlag(v: string, flag: string, command: string, opts: { min: number }): number {
   const { min } = opts;
   if (!/^-?\d+$/.test(v.trim()) || Number(v) < min) {

@@ -5,7 +5,7 @@
 // which joins its arguments into one line for the remote shell, hands the remote shell the same
 // words), {argv} by the command's words as separate arguments. A shell line (HostCommand.shell) is
 // `sh -c LINE` there as everywhere. The carrier runs on this machine (LocalExecutor), so what it
-// started is recorded and probed as any local process.
+// started is recorded and probed like every other local process.
 import type {
   HostCommand,
   NodeExecutor,

@@ -348,7 +348,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     name: 'metricsPort',
     kind: 'int',
     default: 8080,
-    description: 'The port /metrics and /healthz listen on (0: any free port, logged at start-up).',
+    description: 'The port /metrics and /healthz listen on (0: a free port the system picks, logged at start-up).',
   }),
   f({
     name: 'logLevel',
