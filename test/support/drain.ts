@@ -17,7 +17,15 @@ export interface CliRun {
   err: string[];
 }
 
-/** Runs `bosun ARGV` in this process against the sandbox's kubeconfig. */
+/** How long one in-process run may take before the test fails with what it printed so far. */
+const RUN_BOUND_MS = 180_000;
+
+/**
+ * Runs `bosun ARGV` in this process against the sandbox's kubeconfig. A run still going after
+ * RUN_BOUND_MS is interrupted (as a Ctrl-C would) and the test fails with its output, instead of
+ * the whole file hitting the runner's timeout with nothing to show. BOSUN_TEST_TRACE=1 copies
+ * every line to this process's stderr as it comes.
+ */
 export async function bosunOn(
   t: TestSandbox,
   argv: readonly string[],
@@ -30,16 +38,40 @@ export async function bosunOn(
 ): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
+  const trace = process.env['BOSUN_TEST_TRACE'] === '1';
+  const started = Date.now();
+  const stamp = (l: string): string => `[${((Date.now() - started) / 1000).toFixed(1)}s] ${l}\n`;
   const home = mkdtempSync(join(tmpdir(), 'bosun-home-'));
+  const bound = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, bound.signal]) : bound.signal;
+  let timer: NodeJS.Timeout | undefined;
+  const overdue = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      bound.abort();
+      // Interrupted; if it does not end even then, fail with what it printed.
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `bosun ${argv.join(' ')} still running after ${RUN_BOUND_MS / 1000} s and an interrupt:\n` +
+                `stdout:\n${out.join('\n')}\nstderr:\n${err.join('\n')}`,
+            ),
+          ),
+        15_000,
+      );
+    }, RUN_BOUND_MS);
+  });
   try {
     const ctx: CliContext = {
       out: {
         out: (l) => {
           out.push(l);
+          if (trace) process.stderr.write(stamp(l));
           opts.onOut?.(l);
         },
         err: (l) => {
           err.push(l);
+          if (trace) process.stderr.write(stamp(l));
           opts.onErr?.(l);
         },
         isTTY: false,
@@ -48,13 +80,14 @@ export async function bosunOn(
       cwd: home,
       clock: systemClock,
       exec: processExec,
-      signal: opts.signal ?? new AbortController().signal,
+      signal,
       self: { execPath: process.execPath, args: [] },
       home,
     };
-    const code = await runCli([...argv], ctx);
+    const code = await Promise.race([runCli([...argv], ctx), overdue]);
     return { code, out, err };
   } finally {
+    clearTimeout(timer);
     rmSync(home, { recursive: true, force: true });
   }
 }
