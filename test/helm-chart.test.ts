@@ -128,6 +128,8 @@ test('the RBAC grants exactly what the agent uses: no wildcard, no Secrets, dele
 
   assert.deepEqual(flat(rules('ClusterRole', 'bosun')), [
     'apps/daemonsets:get',
+    'apps/replicasets:get',
+    'apps/statefulsets:get',
     'core/events:create',
     'core/events:list',
     'core/nodes:get',
@@ -137,6 +139,7 @@ test('the RBAC grants exactly what the agent uses: no wildcard, no Secrets, dele
     'core/pods/eviction:create',
     'core/pods:list',
     'core/pods:watch',
+    'core/replicationcontrollers:get',
     'policy/poddisruptionbudgets:list',
   ]);
   const lock = one(objs, 'Role', 'bosun-lock');

@@ -4,9 +4,9 @@
 // input, and the reboot of the only control plane, which takes the API server with it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bosunOn, getNode, pods, workloadsSettled } from './support/drain.ts';
+import { bosunOn, getNode, nodeOf, pods, workloadsSettled } from './support/drain.ts';
 import { settle as settled, startMaintainSandbox } from './support/maintain.ts';
-import type { TestSandbox } from './support/sandbox.ts';
+import { KUBECTL, type TestSandbox } from './support/sandbox.ts';
 
 const MAINTENANCE = 'bosun.dev/maintenance';
 
@@ -225,6 +225,40 @@ describe('bosun maintain on the sandbox', () => {
       'true',
     ]);
     assert.equal(again.code, 0, again.err.join('\n'));
+    await settle();
+  });
+
+  test('a workload scaled down during the maintenance is waited for only up to what it wants now', async () => {
+    // The command scales web from 4 to 1 (as a rollout scales its old ReplicaSet down to 0): the
+    // 4 Ready pods it had before the drain never come back, and the wait must not hold the node's
+    // maintenance until --restore-timeout for them.
+    const node = await nodeOf(t, 'web');
+    const r = await bosunOn(t, [
+      'maintain',
+      node,
+      '--ignore-daemonsets',
+      '--health-settle',
+      '0s',
+      '--restore-timeout',
+      '30s',
+      '--',
+      KUBECTL,
+      '--kubeconfig',
+      t.kubeconfig,
+      'scale',
+      'deployment/web',
+      '--replicas=1',
+    ]);
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.equal(r.out.at(-1), `node/${node} maintained`);
+    const web = await t.kubectlJson<{ spec: { replicas: number }; status?: { readyReplicas?: number } }>([
+      'get',
+      'deployment',
+      'web',
+    ]);
+    assert.equal(web.spec.replicas, 1);
+    const scaled = await t.kubectl(['scale', 'deployment/web', '--replicas=4']);
+    assert.equal(scaled.code, 0, scaled.stderr);
     await settle();
   });
 

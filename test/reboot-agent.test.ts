@@ -104,8 +104,20 @@ describe('the chart-installed agents roll twenty flagged workers', { timeout: 90
     // Only on the health gate's failure path (its diagnosis lists the node's events): the node
     // that never comes back in reboot-agent-faults.test.ts uses it.
     const unusedHere = ['ClusterRole/bosun#5 list events'];
+    // Only when evicted pods are slow to be Ready again (the restore wait then asks their
+    // controller whether it still wants them): src/drain/maintain.test.ts and test/maintain.test.ts
+    // prove that path; here it depends on timing.
+    const whenSlow = [
+      'ClusterRole/bosun#6 get apps/replicasets',
+      'ClusterRole/bosun#6 get apps/statefulsets',
+      'ClusterRole/bosun#7 get replicationcontrollers',
+    ];
+    assert.ok(
+      whenSlow.every((g) => grants.includes(g)),
+      `the chart grants ${whenSlow.join(', ')}: ${grants.join(', ')}`,
+    );
     assert.deepEqual(
-      grants.filter((g) => !used.has(g)),
+      grants.filter((g) => !used.has(g) && !whenSlow.includes(g)),
       unusedHere,
       'every permission the chart grants was used',
     );

@@ -69,6 +69,7 @@ export {
   type MaintenanceState,
   type MaintenanceStep,
   type RecordedProcess,
+  type WorkloadCount,
   type WorkloadRecord,
 } from './maintenance-state.ts';
 export {

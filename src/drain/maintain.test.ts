@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { FakeClock } from '../common/fake-clock.ts';
 import type { Exec, ExecOptions, ExecResult } from '../common/ports.ts';
 import { KubeApiError, TransportReason } from '../kube/errors.ts';
-import { FakeCluster } from '../kube/testing/fake-cluster.ts';
+import { FakeCluster, rbacForbidden } from '../kube/testing/fake-cluster.ts';
 import { MAINTENANCE_STATE, CORDONED_BY } from '../kube/annotations.ts';
 import { ExecPortExecutor } from '../host/testing/exec-port.ts';
 import { DEFAULT_DRAIN_OPTIONS } from './drain-contract.ts';
@@ -483,6 +483,44 @@ test('workloads that do not come back in time are reported after the uncordon', 
   assert.equal(r.outcome, 'not-restored');
   assert.equal(r.message, 'workloads not back to their Ready counts after 30s: ReplicaSet demo/web-rs 1/2');
   assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, undefined);
+});
+
+test('a ReplicaSet a rollout replaced while the node was drained is not waited for; one not allowed to be read is', async () => {
+  for (const [name, setup, outcome] of [
+    // A Deployment's rollout deleted the ReplicaSet (GET: NotFound): it wants nothing back.
+    ['deleted', (k: FakeCluster) => k.desired.set('ReplicaSet/demo/web-rs', 0), 'done'],
+    // Scaled down to 1, which its Ready pod on worker-1 already is.
+    ['scaled down', (k: FakeCluster) => k.desired.set('ReplicaSet/demo/web-rs', 1), 'done'],
+    // Still wants 2: the wait holds until its timeout, as before.
+    ['unchanged', (k: FakeCluster) => k.desired.set('ReplicaSet/demo/web-rs', 2), 'not-restored'],
+    // Not allowed to read it: held to its Ready count before, as before.
+    [
+      'forbidden',
+      (k: FakeCluster) =>
+        k.failNext(
+          'get',
+          'replicasets',
+          () => rbacForbidden({ verb: 'get', resource: 'replicasets', group: 'apps', namespace: 'demo' }),
+          { times: 100 },
+        ),
+      'not-restored',
+    ],
+  ] as const) {
+    const w = world();
+    w.kube.onPodRemoved = undefined; // nothing recreates the web pod
+    setup(w.kube);
+    const r = await w.clock.runUntilSettled(
+      maintainNode('worker-2', opts({ restoreTimeoutMs: 30_000 }), {
+        kube: w.kube,
+        clock: w.clock,
+        executor: via(new FakeExec(() => ok)),
+      }),
+    );
+    assert.equal(r.outcome, outcome, `${name}: ${r.message ?? ''}`);
+    // Read at most once per 2 s of waiting, not at every poll.
+    assert.ok(w.kube.calls('get', 'replicasets').length <= 16, name);
+    if (name === 'forbidden') assert.equal(w.kube.calls('get', 'replicasets').length, 1, name);
+  }
 });
 
 test('a drain refused by the filters does not leave maintenance state behind', async () => {

@@ -138,10 +138,29 @@ function readyPodsOf(uid: string, pods: readonly Pod[]): number {
   ).length;
 }
 
-/** Ready pods per workload now. */
+/** A workload's Ready pods now, and how many the wait wants back. */
+export interface WorkloadCount {
+  workload: WorkloadRecord;
+  ready: number;
+  /** readyBefore, or fewer when its controller now wants fewer. */
+  want: number;
+}
+
+/**
+ * Ready pods per workload now, against what each must get back to: its Ready count before the
+ * drain, or the replicas its controller wants now when that is fewer (`desired`, by uid: a
+ * ReplicaSet a Deployment's rollout scaled down or deleted wants 0 and is not waited for; its
+ * Deployment brings up the new ReplicaSet under its own maxUnavailable). A workload whose desired
+ * count is not known is held to readyBefore.
+ */
 export function readyCounts(
   records: readonly WorkloadRecord[],
   pods: readonly Pod[],
-): { workload: WorkloadRecord; ready: number }[] {
-  return records.map((w) => ({ workload: w, ready: readyPodsOf(w.uid, pods) }));
+  desired: ReadonlyMap<string, number> = new Map(),
+): WorkloadCount[] {
+  return records.map((w) => ({
+    workload: w,
+    ready: readyPodsOf(w.uid, pods),
+    want: Math.min(w.readyBefore, desired.get(w.uid) ?? w.readyBefore),
+  }));
 }

@@ -16,7 +16,7 @@ import type { Clock } from '../common/ports.ts';
 import { BosunError, InternalError, errorMessage } from '../common/errors.ts';
 import type { StartedProcess } from '../host/index.ts';
 import { MAINTENANCE_STATE, cordonInfo, rfc3339, type CordonOwner } from '../kube/annotations.ts';
-import { isNotFound, isRetryable } from '../kube/errors.ts';
+import { isForbidden, isNotFound, isRetryable } from '../kube/errors.ts';
 import type { NodeHealth, NodePods } from '../kube/ports.ts';
 import type { Lease, Node } from '../kube/types.ts';
 import { controllerOf } from '../kube/pods.ts';
@@ -31,6 +31,7 @@ import {
   type MaintenanceState,
   type MaintenanceStep,
   type RecordedProcess,
+  type WorkloadCount,
   type WorkloadRecord,
 } from './maintenance-state.ts';
 import type { NodeWork, WorkResult } from './node-work.ts';
@@ -88,7 +89,7 @@ export type MaintainEvent =
     }
   | { type: 'command-output'; node: string; stream: 'stdout' | 'stderr'; text: string }
   | { type: 'health'; node: string; verdict: HealthVerdict }
-  | { type: 'restore'; node: string; waiting: { workload: WorkloadRecord; ready: number }[] }
+  | { type: 'restore'; node: string; waiting: WorkloadCount[] }
   /** The API server did not answer a request that is being retried (the node was healthy already). */
   | { type: 'api-down'; node: string; message: string }
   /** A process the work started in an earlier run (killed meanwhile) still runs: waiting for it to end. */
@@ -139,6 +140,9 @@ class NoAnswer extends BosunError {
   }
 }
 
+/** How often a waited-for workload's controller is read again (ms). */
+const DESIRED_REFRESH_MS = 2000;
+
 /** What a request may take beyond its step's deadline at the most (ms). */
 const MAX_GRACE_MS = 1000;
 
@@ -161,6 +165,11 @@ class NodeMaintenance {
   private healthDeadline: number | undefined;
   private lastHealthKey = '';
   private lastApiDown = '';
+  /** The replicas each waited-for workload's controller wants, by uid (refreshDesired). */
+  private readonly desired = new Map<string, number>();
+  private readonly desiredAt = new Map<string, number>();
+  /** Kinds whose desired replicas cannot be read (unknown kinds, or not allowed). */
+  private readonly desiredUnknowable = new Set<string>();
   private readonly skip: ReadonlySet<MaintenanceStep>;
   private readonly emit: (e: MaintainEvent) => void;
 
@@ -683,6 +692,40 @@ class NodeMaintenance {
     }
   }
 
+  /**
+   * Reads the replicas the controllers of `workloads` want now (at most once per
+   * DESIRED_REFRESH_MS each): a workload a rollout or a scale-down took away while its node was
+   * drained must not hold the wait until its timeout. A controller bosun may not read (Forbidden)
+   * is not asked again; one the API server does not answer for now is asked at the next poll.
+   * Whether anything changed.
+   */
+  private async refreshDesired(workloads: readonly WorkloadRecord[], deadline: number): Promise<boolean> {
+    let changed = false;
+    const now = this.deps.clock.now().getTime();
+    for (const w of workloads) {
+      if (this.desiredUnknowable.has(w.kind)) continue;
+      if (now - (this.desiredAt.get(w.uid) ?? -Infinity) < DESIRED_REFRESH_MS) continue;
+      this.desiredAt.set(w.uid, now);
+      try {
+        const n = await this.bounded(
+          this.deps.kube.desiredReplicas(w.kind, w.namespace, w.name),
+          deadline,
+          `the restore timeout (${Math.round(this.opts.restoreTimeoutMs / 1000)}s)`,
+        );
+        if (n === undefined) this.desiredUnknowable.add(w.kind);
+        else if (this.desired.get(w.uid) !== n) {
+          this.desired.set(w.uid, n);
+          changed = true;
+        }
+      } catch (e) {
+        if (e instanceof Interrupted) throw e;
+        if (isForbidden(e)) this.desiredUnknowable.add(w.kind);
+        else if (!(isRetryable(e) || e instanceof NoAnswer)) throw e;
+      }
+    }
+    return changed;
+  }
+
   private async waitWorkloads(): Promise<StepEnd> {
     if (this.state?.phase !== 'restoring') return undefined;
     if (!this.skip.has('wait-workloads')) {
@@ -697,10 +740,10 @@ class NodeMaintenance {
             deadline,
           )
         ).items;
-        const waiting = readyCounts(this.st().workloads, pods).filter(
-          (c) => c.ready < c.workload.readyBefore,
-        );
-        const key = JSON.stringify(waiting.map((w) => [w.workload.uid, w.ready]));
+        let waiting = readyCounts(this.st().workloads, pods, this.desired).filter((c) => c.ready < c.want);
+        if (waiting.length > 0 && (await this.refreshDesired(waiting.map((w) => w.workload), deadline)))
+          waiting = readyCounts(this.st().workloads, pods, this.desired).filter((c) => c.ready < c.want);
+        const key = JSON.stringify(waiting.map((w) => [w.workload.uid, w.ready, w.want]));
         if (key !== lastKey) {
           lastKey = key;
           this.emit({ type: 'restore', node: this.name, waiting });
@@ -712,7 +755,7 @@ class NodeMaintenance {
             message: `workloads not back to their Ready counts after ${Math.round(this.opts.restoreTimeoutMs / 1000)}s: ${waiting
               .map(
                 (w) =>
-                  `${w.workload.kind} ${w.workload.namespace}/${w.workload.name} ${w.ready}/${w.workload.readyBefore}`,
+                  `${w.workload.kind} ${w.workload.namespace}/${w.workload.name} ${w.ready}/${w.want}`,
               )
               .join(', ')}`,
             hint: `node/${this.name} is uncordoned. Check why those pods are not Ready before maintaining the next node; run bosun maintain ${this.name} again to keep waiting.`,

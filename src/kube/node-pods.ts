@@ -2,7 +2,7 @@
 // kubeRequest (authentication, transport, timeout and cancellation from client-node; the API's JSON
 // as it came, in kube/types.ts's shapes), and every failure is mapped through kube/errors.ts.
 import type { KubeClients } from './client.ts';
-import { isConflict } from './errors.ts';
+import { isConflict, isNotFound } from './errors.ts';
 import { createNodeWatch } from './node-watch.ts';
 import { seg, sender, watchObjects, type KubeList } from './requests.ts';
 import type {
@@ -259,8 +259,34 @@ export function createNodePods(clients: KubeClients): NodePods & NodeHealth {
       );
       return list.items ?? [];
     },
+    desiredReplicas: async (kind, namespace, name, opts = {}) => {
+      const r = WORKLOAD_RESOURCES[kind];
+      if (r === undefined) return undefined;
+      try {
+        const obj = await send<{ spec?: { replicas?: number } }>(
+          { resource: r.resource, group: r.group, namespace, name, verb: 'get' },
+          {
+            method: 'GET',
+            path: `${r.prefix}/namespaces/${seg(namespace)}/${r.resource}/${seg(name)}`,
+            signal: opts.signal,
+          },
+        );
+        // spec.replicas defaults to 1 in all three kinds.
+        return obj.spec?.replicas ?? 1;
+      } catch (e) {
+        if (isNotFound(e)) return 0;
+        throw e;
+      }
+    },
   };
 }
+
+/** Where the workload controllers desiredReplicas knows live. */
+const WORKLOAD_RESOURCES: Record<string, { group: string; resource: string; prefix: string } | undefined> = {
+  ReplicaSet: { group: 'apps', resource: 'replicasets', prefix: '/apis/apps/v1' },
+  StatefulSet: { group: 'apps', resource: 'statefulsets', prefix: '/apis/apps/v1' },
+  ReplicationController: { group: '', resource: 'replicationcontrollers', prefix: '/api/v1' },
+};
 
 /** `/api/v1/namespaces/NS/pods`, or all namespaces' pods. */
 function podsPath(namespace: string | undefined): string {

@@ -133,6 +133,18 @@ export interface NodeHealth {
   getLease(namespace: string, name: string): Promise<Lease>;
   /** core/v1 Events (all namespaces unless namespace is set). */
   listEvents(opts?: ListOptions): Promise<Event[]>;
+  /**
+   * The replicas a workload controller wants now (spec.replicas) for the kinds whose pods a
+   * maintenance waits for: ReplicaSet and StatefulSet (apps/v1), ReplicationController (v1). 0
+   * when it no longer exists (a Deployment's rollout deleted it); undefined for any other kind.
+   * @throws KubeApiError (Forbidden without get on that resource)
+   */
+  desiredReplicas(
+    kind: string,
+    namespace: string,
+    name: string,
+    opts?: RequestOptions,
+  ): Promise<number | undefined>;
 }
 
 // ---- Leases, Namespaces and Node watches: what the lock (src/lock/), the upgrade and the agent

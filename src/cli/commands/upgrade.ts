@@ -23,6 +23,7 @@ import {
   parseOutputFormat,
   usageError,
 } from '../flags.ts';
+import { restoreWaiting } from '../print/drain-progress.ts';
 import { isLive } from '../print/terminal.ts';
 import type { NodeExecutor } from '../../host/index.ts';
 import type {
@@ -726,6 +727,9 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
             ...(o.signal ? { signal: o.signal } : {}),
             observer: (e) => {
               if (e.type === 'phase' && e.phase !== 'done') o.onPhase(e.phase, e.detail);
+              // What a wait is waiting for, each time it changes (the journal keeps the last).
+              else if (e.type === 'restore' && e.waiting.length > 0) o.onPhase('restore', restoreWaiting(e.waiting));
+              else if (e.type === 'api-down') o.onPhase('waiting for the API server', e.message);
             },
           },
         );

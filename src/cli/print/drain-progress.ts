@@ -15,6 +15,7 @@ import {
   type DrainObserver,
   type DryRun,
   type MaintainEvent,
+  type WorkloadCount,
 } from '../../drain/index.ts';
 
 /** How to report. */
@@ -35,6 +36,11 @@ function countsLine(node: string, c: DrainCounts): string {
 }
 
 /** A reporter for drain (and maintain) events. */
+/** "waiting for Deployment ns/x 1/2 Ready, ..." of a restore wait. */
+export function restoreWaiting(waiting: readonly WorkloadCount[]): string {
+  return `waiting for ${waiting.map((w) => `${w.workload.kind} ${w.workload.namespace}/${w.workload.name} ${w.ready}/${w.want} Ready`).join(', ')}`;
+}
+
 export class Reporter {
   private block: string[] = [];
   private drawn = 0;
@@ -218,7 +224,7 @@ export class Reporter {
       case 'restore':
         if (e.waiting.length === 0) this.note('evicted workloads are Ready again');
         else {
-          const line = `waiting for ${e.waiting.map((w) => `${w.workload.kind} ${w.workload.namespace}/${w.workload.name} ${w.ready}/${w.workload.readyBefore} Ready`).join(', ')}`;
+          const line = restoreWaiting(e.waiting);
           if (this.live) this.setBlock([line]);
           else this.note(line);
         }

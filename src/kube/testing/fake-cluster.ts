@@ -148,6 +148,11 @@ export class FakeCluster implements NodePods, NodeHealth {
   readonly daemonSets = new Map<string, DaemonSet>();
   readonly leases = new Map<string, Lease>();
   readonly events: Event[] = [];
+  /**
+   * What desiredReplicas answers, by "Kind/namespace/name" (0 for a controller that is gone); a
+   * controller not in it is one the fake does not model (undefined, as for an unknown kind).
+   */
+  readonly desired = new Map<string, number>();
   readonly actions: FakeAction[] = [];
   /** 'auto': terminating pods disappear after their grace period on the clock; 'manual': only finishTermination(). */
   termination: 'auto' | 'manual' = 'auto';
@@ -749,6 +754,20 @@ export class FakeCluster implements NodePods, NodeHealth {
       if (!l) throw this.notFound('leases', name, 'coordination.k8s.io');
       return clone(l);
     });
+  }
+
+  desiredReplicas(
+    kind: string,
+    namespace: string,
+    name: string,
+    opts: RequestOptions = {},
+  ): Promise<number | undefined> {
+    const resource = `${kind.toLowerCase()}s`;
+    this.record({ verb: 'get', resource, namespace, name });
+    return this.run(() => {
+      this.fault('get', resource, name);
+      return this.desired.get(`${kind}/${namespace}/${name}`);
+    }, opts.signal);
   }
 
   listEvents(opts: ListOptions = {}): Promise<Event[]> {
