@@ -4,6 +4,7 @@
 // each node's kubelet and kube-apiserver reported exactly one move, as a watcher saw it), every
 // instant stays within the skew policy and the budgets, and no node is left cordoned. Each rerun
 // takes the lock over at once: the entry it finds names a process of this machine that is gone.
+// A Ctrl-C in between releases the lock on its way out.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,14 +25,18 @@ function startBosun(
 ): {
   child: ChildProcess;
   lines: string[];
+  /** stdout, as it came. */
+  out: string[];
   exited: Promise<number | null>;
   until(re: RegExp): Promise<string>;
 } {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
     env: { ...process.env, KUBECONFIG: t.kubeconfig, BOSUN_DEBUG: '' },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  const out: string[] = [];
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => out.push(d));
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let pending = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -52,6 +57,7 @@ function startBosun(
   return {
     child,
     lines,
+    out,
     exited,
     until: (re) =>
       new Promise<string>((resolve, reject) => {
@@ -109,7 +115,7 @@ describe('bosun upgrade apply killed with SIGKILL at several points, and run aga
     await t?.stop();
   });
 
-  test('killed between two steps, during a recipe and during a drain: the fourth run completes and repeats nothing', async () => {
+  test('killed between two steps, during a recipe and during a drain: a Ctrl-C releases the lock; the last run completes and repeats nothing', async () => {
     watcher = await RolloutWatcher.start(t.kubeconfig, { pods: true });
     const args = [
       'upgrade',
@@ -160,6 +166,15 @@ describe('bosun upgrade apply killed with SIGKILL at several points, and run aga
       third.some((l) => /v1\.34\.3\/kubelet\/worker-1: done$/.test(l)),
       `worker-1 finished in the third run:\n${third.join('\n')}`,
     );
+    // A Ctrl-C (SIGINT) as the run begins: the lock is released on the way out, not left to expire.
+    const interrupted = startBosun(t, args);
+    await interrupted.until(/cluster lock taken/);
+    interrupted.child.kill('SIGINT');
+    const interruptedCode = await interrupted.exited;
+    assert.notEqual(interruptedCode, 0, interrupted.lines.join('\n'));
+    const status = startBosun(t, ['upgrade', 'status']);
+    assert.equal(await status.exited, 0, status.lines.join('\n'));
+    assert.match(status.out.join(''), /^Lock: free$/m, `after the Ctrl-C:\n${interrupted.lines.join('\n')}`);
     // 4. To the end.
     const last = startBosun(t, args);
     const code = await last.exited;
@@ -174,7 +189,7 @@ describe('bosun upgrade apply killed with SIGKILL at several points, and run aga
       `the last run started no finished step:\n${last.lines.join('\n')}`,
     );
 
-    // The journal: four runs, three killed; finished steps were not started again.
+    // The journal: five runs, three killed, one interrupted; finished steps were not started again.
     const cm = await t.kubectlJson<{ data: Record<string, string> }>([
       'get',
       'configmap',
@@ -186,7 +201,7 @@ describe('bosun upgrade apply killed with SIGKILL at several points, and run aga
     assert.equal(j.phase, 'succeeded');
     assert.deepEqual(
       j.runs.map((r) => r.outcome),
-      ['interrupted', 'interrupted', 'interrupted', 'succeeded'],
+      ['interrupted', 'interrupted', 'interrupted', 'interrupted', 'succeeded'],
     );
     const attempts = Object.fromEntries(j.hops.flatMap((h) => h.steps).map((s) => [s.id, s.attempts]));
     assert.equal(attempts['v1.34.3/control-plane/cp-1'], 1, 'the primary ran once');

@@ -29,6 +29,23 @@ export async function clusterOptions(cmd: Command, ctx: CliContext): Promise<Kub
   };
 }
 
+/**
+ * The same connection for what must still reach the API server after Ctrl-C (releasing the cluster
+ * lock, the journal's last word on where a run stopped): its requests are cancelled graceMs after
+ * the interrupt instead of at once. Without it a Ctrl-C leaves the lock held until its TTL.
+ */
+export function outlivingInterrupt(o: KubeClientOptions, graceMs = 10_000): KubeClientOptions {
+  const interrupt = o.signal;
+  if (interrupt === undefined) return o;
+  const ctl = new AbortController();
+  const later = (): void => {
+    setTimeout(() => ctl.abort(interrupt.reason), graceMs).unref();
+  };
+  if (interrupt.aborted) later();
+  else interrupt.addEventListener('abort', later, { once: true });
+  return { ...o, signal: ctl.signal };
+}
+
 /** The NodePods (and NodeHealth) port for the cluster the global flags name, and the kubeconfig files read. */
 export async function nodePodsPort(
   cmd: Command,

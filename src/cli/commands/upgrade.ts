@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { BosunError, UsageError, errorMessage } from '../../common/errors.ts';
 import { parseDuration } from '../../common/duration.ts';
 import type { CliContext } from '../context.ts';
-import { clusterOptions } from '../nodes.ts';
+import { clusterOptions, outlivingInterrupt } from '../nodes.ts';
 import { formatDocument, formatTable, isDocumentFormat } from '../output.ts';
 import {
   NO_HEADERS_HELP,
@@ -615,10 +615,13 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
       const { JournalStore } = await import('../../journal/index.ts');
       const { ClusterLock, nodeExistsVia } = await import('../../lock/index.ts');
       const drain = await import('../../drain/index.ts');
-      const clients = createKubeClients(await clusterOptions(cmd, ctx));
+      const connection = await clusterOptions(cmd, ctx);
+      const clients = createKubeClients(connection);
       const kube = createNodePods(clients);
       const info = createClusterInfo(clients);
-      const leases = createLeases(clients);
+      // The lock and the journal say their last word after a Ctrl-C too.
+      const lasting = createKubeClients(outlivingInterrupt(connection));
+      const leases = createLeases(lasting);
 
       let sandboxDir: string | undefined;
       let executor: NodeExecutor;
@@ -793,7 +796,7 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
             releases,
             tls: livePortsFromClients(clients).tls,
             clock: ctx.clock,
-            journal: new JournalStore({ ...createConfigMaps(clients), ...leases }, { clock: ctx.clock }),
+            journal: new JournalStore({ ...createConfigMaps(lasting), ...leases }, { clock: ctx.clock }),
             lock: up.clusterUpgradeLock(lock, {
               host: hostname(),
               processAlive: (pid) => ctx.process?.alive(pid) ?? true,
