@@ -14,7 +14,7 @@ import { bosunOn, getNode, pods, workloadsSettled } from './support/drain.ts';
 import { processesMentioning } from './support/cli.ts';
 import { killAt, startBosun, type Trigger } from './support/kill-points.ts';
 import { settle as settled, startMaintainSandbox } from './support/maintain.ts';
-import type { TestSandbox } from './support/sandbox.ts';
+import { eventually, type TestSandbox } from './support/sandbox.ts';
 
 const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const MAINTENANCE = 'bosun.dev/maintenance';
@@ -100,6 +100,78 @@ describe('bosun maintain killed with SIGKILL, and run again', () => {
     assert.equal(n.spec?.unschedulable, undefined);
     assert.equal(n.metadata.annotations?.[MAINTENANCE], undefined);
     assert.deepEqual(processesMentioning(work), [], 'no process left behind');
+    await settle();
+  });
+
+  test('with --expect-reboot, killed after its reboot command ended but before the new boot ID: the rerun does not reboot the node again', async () => {
+    const node = 'worker-2';
+    const dir = join(work, 'issued');
+    mkdirSync(dir);
+    const mark = join(dir, 'mark');
+    // The command issues the reboot and ends at once, cut off as `ssh NODE sudo reboot` often is
+    // (exit 255): the run that started it waits for a new boot ID to tell, its process recorded.
+    const args = [
+      'maintain',
+      node,
+      '--ignore-daemonsets',
+      '--health-settle',
+      '0s',
+      '--expect-reboot',
+      // Bounds a rerun that would run the command again (its reboot would never come back).
+      '--health-timeout',
+      '30s',
+      '--on-node',
+      '--',
+      'sh',
+      '-c',
+      `echo ran >> '${mark}'; reboot; exit 255`,
+    ];
+    const heldDown = `node ${node}: does not come back (fault)`;
+    const held = t.logs.filter((l) => l === heldDown).length;
+    // The node stays down until the rerun has decided, so that the kill comes before the new boot
+    // ID for sure, and the rerun finds the boot ID of before.
+    t.sb.setNeverReturn(node, true);
+    try {
+      const first = startBosun(args, { KUBECONFIG: t.kubeconfig });
+      const how = await killAt(first, {
+        name: 'after the command ended',
+        stderr: /as a reboot that cuts it off does; waiting for a new boot ID to tell$/,
+      });
+      assert.equal(how, 'killed', `bosun ended before its kill point:\n${first.stderr()}`);
+      assert.equal((await first.exited).signal, 'SIGKILL');
+      assert.deepEqual(readFileSync(mark, 'utf8').split('\n'), ['ran', '']);
+      // Down for good (until released): released earlier, the reboot's own boot would come too.
+      await eventually(
+        'the node held down',
+        () => t.logs.filter((l) => l === heldDown).length > held,
+        30_000,
+      );
+
+      const rerun = await bosunOn(t, args, {
+        onErr: (l) => {
+          // The rerun waits for the new boot ID instead of running the command again: let it come.
+          if (/has ended; not running it again: waiting for a new boot ID to tell$/.test(l))
+            t.sb.setNeverReturn(node, false);
+        },
+      });
+      assert.equal(rerun.code, 0, rerun.err.join('\n'));
+      assert.match(
+        rerun.err.join('\n'),
+        new RegExp(
+          `^maintain node/${node}: the command an earlier run started \\(pid \\d+ on .+ at .+\\) has ended; not running it again: waiting for a new boot ID to tell$`,
+          'm',
+        ),
+      );
+      assert.ok(!rerun.err.some((l) => /: running /.test(l)), rerun.err.join('\n'));
+      assert.equal(rerun.out.at(-1), `node/${node} maintained`);
+    } finally {
+      t.sb.setNeverReturn(node, false);
+    }
+    assert.deepEqual(readFileSync(mark, 'utf8').split('\n'), ['ran', ''], 'the command ran once');
+    const n = await getNode(t, node);
+    assert.equal(n.spec?.unschedulable, undefined);
+    assert.equal(n.metadata.annotations?.[MAINTENANCE], undefined);
+    assert.deepEqual(processesMentioning(dir), [], 'no process left behind');
     await settle();
   });
 
@@ -199,7 +271,9 @@ describe('bosun maintain killed with SIGKILL, and run again', () => {
       });
       assert.equal(rerun.code, 0, `${sc.name}: ${rerun.err.join('\n')}`);
       assert.equal(rerun.out.at(-1), `node/${sc.node} maintained`, sc.name);
-      if (sc.mode === 'go' && sc.name !== 'during the drain')
+      // Killed during the command: the orphaned command reboots the node once it is let go; running
+      // it again after it ended would reboot the node a second time.
+      if (sc.name !== 'during the drain')
         assert.ok(!rerun.err.some((l) => /: running /.test(l)), `${sc.name}: the command ran again`);
       assert.ok(
         rerun.err.some((l) => sc.resumes.test(l)),

@@ -923,3 +923,166 @@ test("the engine's own pod (the agent's, a DaemonSet's) is not waited for: it is
   assert.equal(r2.outcome, 'unhealthy');
   assert.match(r2.message ?? '', /DaemonSet bosun-system\/bosun has no Running, Ready pod on the node/);
 });
+
+// ---- a work that reboots, resumed after a kill: the command an earlier run started has ended ----
+
+/** A work that records a process (pid 100, 101, ...) and then does what the next play says. */
+function recordingWork(plays: (() => WorkResult)[]): NodeWork & { runs: number } {
+  const w = {
+    runs: 0,
+    describe: (node: string) => `patch ${node}`,
+    probe: () => Promise.resolve('gone' as const),
+    async run(_node: string, ctx: Parameters<NodeWork['run']>[1]): Promise<WorkResult> {
+      await ctx.onStart({ pid: 100 + w.runs, startTicks: '1', host: 'laptop', bootId: 'b' });
+      const play = plays[w.runs++];
+      if (!play) throw new Error('run more often than the test expects');
+      return play();
+    },
+  };
+  return w;
+}
+
+test('resumed with a reboot expected, the command an earlier run started has ended: not run again, and the new boot ID finishes the maintenance', async () => {
+  const w = world();
+  killedWhileWorking(w);
+  const rebooted = reboot(w);
+  const work = countingWork();
+  let probes = 0;
+  work.probe = () => {
+    // It runs for two probes, then ends as the reboot it issued takes the node down.
+    if (++probes <= 2) return Promise.resolve('running' as const);
+    if (probes === 3) rebooted();
+    return Promise.resolve('gone' as const);
+  };
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { expectReboot: true }), {
+      kube: w.kube,
+      clock: w.clock,
+      observer: (e) => w.events.push(e),
+    }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  assert.equal(work.runs, 0, 'the reboot is not issued a second time');
+  assert.equal(probes, 3);
+  const health = w.events.flatMap((e) => (e.type === 'phase' && e.phase === 'health' ? [e.detail] : []));
+  assert.deepEqual(health, [
+    'the command an earlier run started (pid 4242 on laptop at 2024-12-31T23:01:00Z) has ended; not running it again: waiting for a new boot ID to tell',
+  ]);
+  const n = w.kube.nodes.get('worker-2')!;
+  assert.equal(n.spec?.unschedulable, undefined);
+  assert.equal(n.metadata.annotations?.[MAINTENANCE_STATE], undefined);
+});
+
+test('resumed with a reboot expected, the earlier command has ended and no new boot ID comes: not run, the record of it dropped, so the next run runs it', async () => {
+  const w = world();
+  killedWhileWorking(w);
+  const rebooted = reboot(w);
+  const work = countingWork(() => {
+    rebooted();
+    return { ok: true };
+  });
+  work.probe = () => Promise.resolve('gone' as const);
+  const deps = { kube: w.kube, clock: w.clock };
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { expectReboot: true, healthTimeoutMs: 60_000 }), deps),
+  );
+  assert.deepEqual([r.outcome, r.step], ['not-rebooted', 'wait-healthy']);
+  assert.match(
+    r.message ?? '',
+    /^the command an earlier run started \(pid 4242 on laptop at 2024-12-31T23:01:00Z\) has ended, but node\/worker-2 did not come back with a new boot ID within 60s: not rebooted yet \(boot ID boot-1 unchanged\)/,
+  );
+  assert.equal(
+    r.hint,
+    'node/worker-2 stays cordoned. bosun cannot tell whether that command ran to its end. Run bosun maintain again to run the command again, or give up with: bosun uncordon worker-2',
+  );
+  assert.equal(work.runs, 0);
+  const n = w.kube.nodes.get('worker-2')!;
+  assert.equal(n.spec?.unschedulable, true);
+  const st = maintenanceState(n);
+  assert.equal(st?.phase, 'working');
+  assert.equal(st?.process, undefined, 'the record of the ended command is dropped');
+
+  const again = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { expectReboot: true }), deps),
+  );
+  assert.equal(again.outcome, 'done', again.message);
+  assert.equal(work.runs, 1, 'the next run runs the command');
+  assert.equal(w.kube.nodes.get('worker-2')?.spec?.unschedulable, undefined);
+});
+
+test('stopping after the work (the reboot agent), the ended earlier command counts as issued: not run again, the state kept', async () => {
+  const w = world();
+  killedWhileWorking(w);
+  const work = countingWork();
+  work.probe = () => Promise.resolve('gone' as const);
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { expectReboot: true, stopAfter: 'work' }), {
+      kube: w.kube,
+      clock: w.clock,
+    }),
+  );
+  assert.deepEqual([r.outcome, r.step], ['stopped', 'work']);
+  assert.equal(work.runs, 0);
+  assert.equal(maintenanceState(w.kube.nodes.get('worker-2')!)?.process?.pid, 4242);
+});
+
+test('without a reboot expected, the command an earlier run started that has ended is run again', async () => {
+  const w = world();
+  killedWhileWorking(w);
+  const work = countingWork();
+  work.probe = () => Promise.resolve('gone' as const);
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work), { kube: w.kube, clock: w.clock }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  assert.equal(work.runs, 1, 'its end is unknown: run to be sure it ran to its end');
+});
+
+// A command that ended in this run without finishing the work leaves no record of its process,
+// so a rerun with a reboot expected runs it again rather than waiting for a reboot that never came.
+const failures: { name: string; exitCode: number; healthTimeoutMs: number; hint: RegExp }[] = [
+  { name: 'fails (exit 1)', exitCode: 1, healthTimeoutMs: 120_000, hint: /retry the command/ },
+  {
+    name: 'is cut off (exit 255) without a reboot',
+    exitCode: 255,
+    healthTimeoutMs: 60_000,
+    hint: /run the command again/,
+  },
+];
+for (const tc of failures) {
+  test(`a command that ${tc.name}: the record of its process is dropped with the failure, and a rerun runs it again at once`, async () => {
+    const w = world();
+    const rebooted = reboot(w);
+    const work = recordingWork([
+      () => ({
+        ok: false,
+        message: `patch worker-2 exited with ${tc.exitCode}`,
+        exitCode: tc.exitCode,
+        timedOut: false,
+      }),
+      () => {
+        rebooted();
+        return { ok: true };
+      },
+    ]);
+    const deps = { kube: w.kube, clock: w.clock };
+    const first = await w.clock.runUntilSettled(
+      runMaintenance(
+        'worker-2',
+        engineOpts(work, { expectReboot: true, healthTimeoutMs: tc.healthTimeoutMs }),
+        deps,
+      ),
+    );
+    assert.equal(first.outcome, 'command-failed');
+    assert.match(first.hint ?? '', tc.hint);
+    const st = maintenanceState(w.kube.nodes.get('worker-2')!);
+    assert.deepEqual([st?.phase, st?.process], ['working', undefined]);
+    const started = w.clock.now().getTime();
+    const again = await w.clock.runUntilSettled(
+      runMaintenance('worker-2', engineOpts(work, { expectReboot: true, healthTimeoutMs: 60_000 }), deps),
+    );
+    assert.equal(again.outcome, 'done', again.message);
+    assert.equal(work.runs, 2);
+    assert.ok(w.clock.now().getTime() - started < 60_000, 'no wait for a reboot before the command ran');
+  });
+}

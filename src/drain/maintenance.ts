@@ -7,8 +7,11 @@
 // done again (it must be safe to repeat, as apt-get upgrade or a reboot is; a work that reboots is
 // done once the node shows a new boot ID), work that finished is not. What the work starts is
 // recorded on the node before it runs, so a run killed mid-work is followed by one that waits for
-// the orphaned process to end before it runs the work again. A node that is not healthy in time
-// stays cordoned, with a diagnosis. bosun never takes over a cordon someone else made.
+// the orphaned process to end before it runs the work again; a work that reboots is not run again
+// after such a process ended (it may have issued the reboot, which takes seconds to show): a new
+// boot ID within the health timeout says it was done, and without one the record is dropped, so
+// the run after that runs it again. A node that is not healthy in time stays cordoned, with a
+// diagnosis. bosun never takes over a cordon someone else made.
 //
 // The cordon and the drain are one call to the drain when both run: its pre-flight must come before
 // the cordon (kubectl's order), so a drain that would get stuck never cordons the node.
@@ -118,6 +121,12 @@ export interface MaintainResult {
     | 'interrupted'
     /** A process an earlier run of the work started may still run, and this machine cannot tell. */
     | 'command-running'
+    /**
+     * A work that reboots: the process an earlier (killed) run started had ended, and the node did
+     * not show a new boot ID within the health timeout. The record of that process is dropped, so
+     * the next run runs the work again.
+     */
+    | 'not-rebooted'
     /** options.stopAfter was reached. */
     | 'stopped';
   message?: string;
@@ -152,8 +161,11 @@ type StepEnd = undefined | Omit<MaintainResult, 'node' | 'resumed'>;
 /** The work's end in this run, until the 'worked' state records it. */
 interface Finishing {
   at: string;
-  /** Set when the work failed as a reboot that cuts it off does: it counts once a new boot ID shows. */
-  cutOff?: { exitCode: number | null; why: string };
+  /**
+   * Set when the work counts only once a new boot ID shows: it failed as a reboot that cuts it off
+   * does (exitCode), or it is the process an earlier run started, which has ended (earlier).
+   */
+  cutOff?: { why: string } & ({ exitCode: number | null } | { earlier: RecordedProcess });
 }
 
 /** One node's maintenance, step by step. */
@@ -256,6 +268,24 @@ class NodeMaintenance {
       metadata: { annotations: { [MAINTENANCE_STATE]: null } },
     });
     this.state = undefined;
+  }
+
+  /**
+   * Drops the record of the process the work started, once it is known to have ended without
+   * finishing the work: the next run runs the work again instead of waiting on that process or on
+   * a reboot it might have issued. False when the API server did not take it (the record stays:
+   * the next run then waits for a new boot ID once more before it runs the work).
+   */
+  private async forgetProcess(bound: <T>(p: Promise<T>) => Promise<T> = (p) => p): Promise<boolean> {
+    const { process: recorded, ...rest } = this.st();
+    if (recorded === undefined) return true;
+    try {
+      await bound(this.writeState(rest));
+      return true;
+    } catch (e) {
+      if (isRetryable(e) || e instanceof NoAnswer) return false;
+      throw e;
+    }
   }
 
   /** Records that the work finished (the 'worked' phase), which `finishing` held until now. */
@@ -442,6 +472,23 @@ class NodeMaintenance {
     if (earlier) {
       const end = await this.waitForEarlier(earlier);
       if (end) return end;
+      // It has ended, and the node has not shown a new boot ID yet: a work that reboots may well
+      // have issued the reboot (`systemctl reboot` returns before the node goes down), so running it
+      // again could reboot the node twice. It counts as run and cut off: the health wait takes a
+      // new boot ID for it, and drops the record when none comes. Without a boot ID from before
+      // nothing could tell: the work runs again, as any work that was cut off does.
+      if (this.opts.expectReboot && bootBefore) {
+        this.finishing = {
+          // Its end is not known: its start is the last instant known before the reboot.
+          at: earlier.at,
+          cutOff: {
+            why: `the command an earlier run started (pid ${earlier.pid} on ${earlier.host} at ${earlier.at}) has ended`,
+            earlier,
+          },
+        };
+        this.healthDeadline = this.deps.clock.now().getTime() + this.opts.healthTimeoutMs;
+        return undefined;
+      }
     }
     const detail = this.opts.work.describe(this.name);
     this.emit({ type: 'phase', node: this.name, phase: 'command', resumed: this.resumed, detail });
@@ -462,6 +509,7 @@ class NodeMaintenance {
     }
     if (this.deps.signal?.aborted && !res.ok) throw new Interrupted();
     if (!res.ok && res.notStarted) {
+      await this.forgetProcess();
       return {
         outcome: 'command-failed',
         message: res.message,
@@ -479,6 +527,7 @@ class NodeMaintenance {
       !res.timedOut &&
       (res.exitCode === 255 || res.exitCode === null);
     if (!res.ok && !cutOff) {
+      await this.forgetProcess();
       return {
         outcome: 'command-failed',
         message: res.message,
@@ -543,7 +592,11 @@ class NodeMaintenance {
       node: this.name,
       phase: 'health',
       resumed: this.resumed,
-      ...(finishing?.cutOff ? { detail: `${finishing.cutOff.why}; waiting for a new boot ID to tell` } : {}),
+      ...(finishing?.cutOff
+        ? {
+            detail: `${finishing.cutOff.why}; ${'earlier' in finishing.cutOff ? 'not running it again: ' : ''}waiting for a new boot ID to tell`,
+          }
+        : {}),
     });
     const deadline = this.healthDeadline ?? clock.now().getTime() + this.opts.healthTimeoutMs;
     const finishedAt = finishing?.at ?? this.st().commandFinishedAt;
@@ -608,18 +661,32 @@ class NodeMaintenance {
       } else healthySince = undefined;
       if (now.getTime() >= deadline && this.finishing) {
         const after = `${Math.round(this.opts.healthTimeoutMs / 1000)}s`;
-        return this.finishing.cutOff
-          ? {
-              outcome: 'command-failed',
-              message: `${this.finishing.cutOff.why}, but node/${this.name} did not come back with a new boot ID within ${after}: ${last.problems.join('; ')}`,
-              hint: `node/${this.name} stays cordoned. Run bosun maintain again to run the command again, or give up with: bosun uncordon ${this.name}`,
-              commandExitCode: this.finishing.cutOff.exitCode,
-            }
-          : {
-              outcome: 'unhealthy',
-              message: `${this.opts.work.describe(this.name)} finished, but the API server did not answer for ${after}: ${apiError}`,
-              hint: `node/${this.name} stays cordoned. When the API server is back, run bosun maintain again (bosun could not record that the command finished, so it runs it again), or give up with: bosun uncordon ${this.name}`,
-            };
+        const cutOff = this.finishing.cutOff;
+        if (cutOff) {
+          // The command has ended and the node did not reboot: the next run runs it again.
+          const again = (await this.forgetProcess(within))
+            ? 'Run bosun maintain again to run the command again'
+            : 'The API server did not take the change that lets a rerun run the command again: a rerun waits for a new boot ID once more first';
+          const hint = `${again}, or give up with: bosun uncordon ${this.name}`;
+          const message = `${cutOff.why}, but node/${this.name} did not come back with a new boot ID within ${after}: ${last.problems.join('; ')}`;
+          return 'earlier' in cutOff
+            ? {
+                outcome: 'not-rebooted',
+                message,
+                hint: `node/${this.name} stays cordoned. bosun cannot tell whether that command ran to its end. ${hint}`,
+              }
+            : {
+                outcome: 'command-failed',
+                message,
+                hint: `node/${this.name} stays cordoned. ${hint}`,
+                commandExitCode: cutOff.exitCode,
+              };
+        }
+        return {
+          outcome: 'unhealthy',
+          message: `${this.opts.work.describe(this.name)} finished, but the API server did not answer for ${after}: ${apiError}`,
+          hint: `node/${this.name} stays cordoned. When the API server is back, run bosun maintain again (bosun could not record that the command finished${this.opts.expectReboot ? ': a rerun waits for a new boot ID, and if none comes, the run after it runs it again' : ', so it runs it again'}), or give up with: bosun uncordon ${this.name}`,
+        };
       }
       if (now.getTime() >= deadline) {
         const events = await within(

@@ -40,8 +40,11 @@ command counts as failed. An API server that stops answering after the command (
 only control plane takes it along) is waited for, within the same --health-timeout. A node that is
 not healthy within --health-timeout stays cordoned: bosun prints a diagnosis (conditions, taints,
 recent events) and exits 1. The workflow's state is kept on the node, so running the same command
-again continues where it stopped (a command that finished is not run again). A node cordoned
-outside bosun is refused.
+again continues where it stopped (a command that finished is not run again). A command that was
+running when bosun was killed is waited for; when a reboot is expected, it is then not run again
+(it may have issued the reboot): a new boot ID within --health-timeout completes it, and without
+one bosun exits 1 and the run after that runs COMMAND again. A node cordoned outside bosun is
+refused.
 
 --on-node runs COMMAND with a sandbox node's host shims first on PATH (DIR/nodes/NODE/host/bin,
 DIR from --sandbox-dir or from a kubeconfig at DIR/admin.conf), so reboot or apt-get act on that
