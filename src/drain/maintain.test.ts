@@ -763,11 +763,18 @@ test('an API server gone silent after the command: the health wait ends at its d
 });
 
 /** worker-2 in the middle of the work, with the process an earlier (killed) run started recorded. */
-function killedWhileWorking(w: World): void {
+function killedWhileWorking(w: World, extra: Record<string, unknown> = {}): void {
   leftByOlderBosun(w, 'working');
   w.kube.updateNode('worker-2', (n) => {
     const st = JSON.parse(n.metadata.annotations![MAINTENANCE_STATE]!) as Record<string, unknown>;
-    st['process'] = { pid: 4242, startTicks: '99', host: 'laptop', bootId: 'b', at: '2024-12-31T23:01:00Z' };
+    st['process'] = {
+      pid: 4242,
+      startTicks: '99',
+      host: 'laptop',
+      bootId: 'b',
+      at: '2024-12-31T23:01:00Z',
+      ...extra,
+    };
     n.metadata.annotations![MAINTENANCE_STATE] = JSON.stringify(st);
   });
 }
@@ -1024,6 +1031,43 @@ test('stopping after the work (the reboot agent), the ended earlier command coun
   assert.deepEqual([r.outcome, r.step], ['stopped', 'work']);
   assert.equal(work.runs, 0);
   assert.equal(maintenanceState(w.kube.nodes.get('worker-2')!)?.process?.pid, 4242);
+});
+
+test('a reboot expected, but the ended earlier process was one the work said does not reboot (a recipe line before its reboot): the work runs again', async () => {
+  const w = world();
+  killedWhileWorking(w, { rebootsNot: true });
+  const rebooted = reboot(w);
+  const work = countingWork(() => {
+    rebooted();
+    return { ok: true };
+  });
+  work.probe = () => Promise.resolve('gone' as const);
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work, { expectReboot: true }), { kube: w.kube, clock: w.clock }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  assert.equal(work.runs, 1, 'run again at once, not after waiting for a reboot that line never asked for');
+});
+
+test('what a work says of the process it starts (rebootsNot) is kept in its record', async () => {
+  const w = world();
+  let seen: unknown;
+  const work: NodeWork = {
+    describe: () => 'recipe',
+    probe: () => Promise.resolve('gone' as const),
+    async run(_node, ctx) {
+      await ctx.onStart({ pid: 7, startTicks: '1', host: 'laptop', bootId: 'b' }, { rebootsNot: true });
+      seen = maintenanceState(w.kube.nodes.get('worker-2')!)?.process;
+      return { ok: true };
+    },
+  };
+  const r = await w.clock.runUntilSettled(
+    runMaintenance('worker-2', engineOpts(work), { kube: w.kube, clock: w.clock }),
+  );
+  assert.equal(r.outcome, 'done', r.message);
+  const { at, ...rest } = seen as { at: string };
+  assert.match(at, /^2025-01-01T00:00:\d\dZ$/);
+  assert.deepEqual(rest, { pid: 7, startTicks: '1', host: 'laptop', bootId: 'b', rebootsNot: true });
 });
 
 test('without a reboot expected, the command an earlier run started that has ended is run again', async () => {

@@ -41,6 +41,8 @@ export interface RecordedProcess {
   bootId: string;
   /** When it was started (RFC 3339). */
   at: string;
+  /** True when the work said this process is not the one that reboots (WorkContext.onStart). */
+  rebootsNot?: boolean;
 }
 
 /**

@@ -476,8 +476,10 @@ class NodeMaintenance {
       // have issued the reboot (`systemctl reboot` returns before the node goes down), so running it
       // again could reboot the node twice. It counts as run and cut off: the health wait takes a
       // new boot ID for it, and drops the record when none comes. Without a boot ID from before
-      // nothing could tell: the work runs again, as any work that was cut off does.
-      if (this.opts.expectReboot && bootBefore) {
+      // nothing could tell: the work runs again, as any work that was cut off does; and so it
+      // does when the work said that process was not its rebooting one (an upgrade recipe killed
+      // during its apt-get line, before its reboot line).
+      if (this.opts.expectReboot && bootBefore && earlier.rebootsNot !== true) {
         this.finishing = {
           // Its end is not known: its start is the last instant known before the reboot.
           at: earlier.at,
@@ -493,8 +495,9 @@ class NodeMaintenance {
     const detail = this.opts.work.describe(this.name);
     this.emit({ type: 'phase', node: this.name, phase: 'command', resumed: this.resumed, detail });
     this.checkAbort();
-    const recordStart = async (p: StartedProcess): Promise<void> => {
-      await this.writeState({ ...this.st(), process: { ...p, at: rfc3339(this.deps.clock.now()) } });
+    const recordStart = async (p: StartedProcess, o: { rebootsNot?: boolean } = {}): Promise<void> => {
+      const at = rfc3339(this.deps.clock.now());
+      await this.writeState({ ...this.st(), process: { ...p, at, ...(o.rebootsNot ? { rebootsNot: true } : {}) } });
     };
     let res: WorkResult;
     try {

@@ -20,9 +20,12 @@ export interface WorkContext {
   /**
    * Records on the node a process the work started, before it runs anything: pass it as the
    * executor's RunOptions.onStart. If bosun is killed while the process runs, the next run finds
-   * the record and waits for that process instead of running the work again beside it.
+   * the record and waits for that process instead of running the work again beside it. A work
+   * that expects a reboot and runs several processes says which of them is not the one that
+   * reboots (`rebootsNot`): after a kill during such a process, the next run runs the work again
+   * instead of waiting for a new boot ID.
    */
-  onStart(p: StartedProcess): Promise<void>;
+  onStart(p: StartedProcess, opts?: { rebootsNot?: boolean }): Promise<void>;
 }
 
 /** How the work ended. */

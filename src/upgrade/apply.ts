@@ -844,10 +844,11 @@ class Rollout {
     await this.write((j) => stepStarted(j, s.id, this.now()));
     this.emit({ type: 'step', id: s.id, node, batch: s.batch, phase: 'start' });
     const lines = stepLines(s);
+    const reboots = (l: string): boolean => looksLikeReboot(l.split(/[\s;&|()]+/).filter((w) => w !== ''));
     const tail = new Tail();
     const work: KubeletWork = {
       describe: `upgrade ${node} to ${hop.to}: ${lines.length} recipe lines, then kubelet ${hop.to} reported`,
-      expectReboot: lines.some((l) => looksLikeReboot(l.split(/[\s;&|()]+/).filter((w) => w !== ''))),
+      expectReboot: lines.some(reboots),
       run: async (ctx) => {
         for (const line of lines) {
           this.emit({ type: 'command', id: s.id, node, line });
@@ -856,7 +857,9 @@ class Rollout {
             r = await this.deps.recipes.run(node, line, {
               signal: ctx.signal,
               timeoutMs: this.opts.commandTimeoutMs || undefined,
-              onStart: (p) => ctx.onStart(p),
+              // Killed during a line that does not reboot, the next run runs the recipe again
+              // rather than wait for a reboot that line never asked for.
+              onStart: (p) => ctx.onStart(p, { rebootsNot: !reboots(line) }),
               onOutput: (stream, text) => {
                 tail.push(stream, text);
                 ctx.onOutput(stream, text);
