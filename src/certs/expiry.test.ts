@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  CHECK_EXIT,
-  checkExitCode,
+  checkVerdict,
   formatExpires,
   renewalBlockedByCa,
   renewedNotAfter,
@@ -11,6 +10,7 @@ import {
   rowStatus,
   shortHumanDuration,
   statusText,
+  type CheckVerdict,
   type RowStatus,
 } from './expiry.ts';
 
@@ -116,22 +116,18 @@ for (const tc of [
 }
 
 for (const tc of [
-  { name: 'all ok exits 0', in: ['ok', 'ok'], want: CHECK_EXIT.ok },
-  { name: 'nothing at all exits 0', in: [], want: CHECK_EXIT.ok },
-  { name: 'expiring exits 3', in: ['ok', 'expiring'], want: CHECK_EXIT.expiring },
-  { name: 'expired exits 3', in: ['expired', 'ok'], want: CHECK_EXIT.expiring },
-  { name: 'missing exits 1', in: ['ok', 'missing'], want: CHECK_EXIT.problem },
-  { name: 'a problem wins over expiry', in: ['expired', 'invalid'], want: CHECK_EXIT.problem },
-  { name: 'not yet valid is a problem', in: ['not-yet-valid'], want: CHECK_EXIT.problem },
-  { name: 'absent where kubeadm does not write it exits 0', in: ['ok', 'absent'], want: CHECK_EXIT.ok },
-  { name: 'absent does not hide expiry', in: ['absent', 'expiring'], want: CHECK_EXIT.expiring },
-] satisfies { name: string; in: RowStatus[]; want: number }[]) {
-  test(`checkExitCode: ${tc.name}`, () => assert.equal(checkExitCode(tc.in), tc.want));
+  { name: 'all ok', in: ['ok', 'ok'], want: 'ok' },
+  { name: 'nothing at all is ok', in: [], want: 'ok' },
+  { name: 'expiring', in: ['ok', 'expiring'], want: 'expiring' },
+  { name: 'expired reads expiring', in: ['expired', 'ok'], want: 'expiring' },
+  { name: 'missing is a problem', in: ['ok', 'missing'], want: 'problem' },
+  { name: 'a problem wins over expiry', in: ['expired', 'invalid'], want: 'problem' },
+  { name: 'not yet valid is a problem', in: ['not-yet-valid'], want: 'problem' },
+  { name: 'absent where kubeadm does not write it is ok', in: ['ok', 'absent'], want: 'ok' },
+  { name: 'absent does not hide expiry', in: ['absent', 'expiring'], want: 'expiring' },
+] satisfies { name: string; in: RowStatus[]; want: CheckVerdict }[]) {
+  test(`checkVerdict: ${tc.name}`, () => assert.equal(checkVerdict(tc.in), tc.want));
 }
-
-test('exit codes are 0, 1 and 3 (2 is usage errors)', () => {
-  assert.deepEqual(CHECK_EXIT, { ok: 0, problem: 1, expiring: 3 });
-});
 
 for (const tc of [
   { name: 'ok', status: 'ok' as const, problems: [], want: 'ok' },

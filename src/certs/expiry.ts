@@ -43,15 +43,13 @@ export interface RowFacts {
   notAfter?: Date | undefined;
 }
 
-/** `bosun certs check` exit codes (documented in its help). */
-export const CHECK_EXIT = {
-  /** Every certificate present, valid, and not expiring within --warn-within. */
-  ok: 0,
-  /** A row has a problem: missing, unreadable, malformed, wrong key, not signed by its CA. */
-  problem: 1,
-  /** Nothing is broken, but something expires within --warn-within or has expired. */
-  expiring: 3,
-} as const;
+/**
+ * The verdict on a set of certificates: 'ok' (every one present, valid, and not expiring within
+ * --warn-within), 'problem' (one is missing, unreadable, malformed, with the wrong key, not signed
+ * by its CA, not yet valid), 'expiring' (nothing is broken, but one expires within --warn-within
+ * or has expired). The CLI turns it into `certs check`'s exit code.
+ */
+export type CheckVerdict = 'ok' | 'problem' | 'expiring';
 
 /**
  * Residual time as kubeadm prints it: int64(d / time.Second), truncated toward zero, like Go's
@@ -103,14 +101,13 @@ export function rowStatus(row: RowFacts, now: Date, warnWithinMs: number): RowSt
 }
 
 /**
- * The exit code for a set of verdicts: problems (1) before expiry (3) before all fine (0). A file
- * that is absent where kubeadm does not write it is fine.
+ * The verdict on a set of row statuses: a problem before expiry before all fine. A file that is
+ * absent where kubeadm does not write it is fine.
  */
-export function checkExitCode(statuses: readonly RowStatus[]): 0 | 1 | 3 {
-  if (statuses.some((s) => s === 'missing' || s === 'invalid' || s === 'not-yet-valid'))
-    return CHECK_EXIT.problem;
-  if (statuses.some((s) => s === 'expired' || s === 'expiring')) return CHECK_EXIT.expiring;
-  return CHECK_EXIT.ok;
+export function checkVerdict(statuses: readonly RowStatus[]): CheckVerdict {
+  if (statuses.some((s) => s === 'missing' || s === 'invalid' || s === 'not-yet-valid')) return 'problem';
+  if (statuses.some((s) => s === 'expired' || s === 'expiring')) return 'expiring';
+  return 'ok';
 }
 
 /**

@@ -21,8 +21,8 @@ export {
   type CheckedRow,
 } from './check.ts';
 export {
-  CHECK_EXIT,
-  checkExitCode,
+  checkVerdict,
+  type CheckVerdict,
   formatExpires,
   residualSeconds,
   shortHumanDuration,
@@ -63,7 +63,7 @@ export {
 export {
   checkServed,
   localNodeName,
-  servedExitCode,
+  servedVerdict,
   type NotChecked,
   type ReadyzProbe,
   type ServedCheck,

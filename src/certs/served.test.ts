@@ -16,7 +16,7 @@ import {
   localNodeName,
   pickListenUrl,
   type ClusterNode,
-  servedExitCode,
+  servedVerdict,
   type ServedKube,
 } from './served.ts';
 import { nodeTlsProbe } from './tls-probe.ts';
@@ -197,7 +197,7 @@ describe('check --served against real TLS servers', () => {
         ['worker-1', 'kubelet', `127.0.0.1:${ports['kubelet']}`, 'unknown', 'ok', undefined],
       ],
     );
-    assert.equal(servedExitCode(rows), 0);
+    assert.equal(servedVerdict(rows), 'ok');
   });
 
   test('a port nobody listens on is unreachable, not a crash', async () => {
@@ -208,7 +208,7 @@ describe('check --served against real TLS servers', () => {
     );
     assert.equal(rows[0]?.status, 'unreachable');
     assert.match(rows[0]?.error ?? '', /ECONNREFUSED/);
-    assert.equal(servedExitCode(rows), 1);
+    assert.equal(servedVerdict(rows), 'problem');
   });
 
   test('after renewing apiserver on disk without a restart, the served one is stale and check exits 1', async () => {
@@ -227,7 +227,7 @@ describe('check --served against real TLS servers', () => {
     const api = rows.find((r) => r.node === 'cp-1' && r.component === 'kube-apiserver');
     assert.equal(api?.status, 'stale');
     assert.equal(api?.onDisk, 'different');
-    assert.equal(servedExitCode(rows), 1);
+    assert.equal(servedVerdict(rows), 'problem');
   });
 
   test('a control plane whose kube-apiserver and etcd are no static pods: said, not silently left out', async () => {

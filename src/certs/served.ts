@@ -5,7 +5,7 @@
 // without a restart they differ). Never sends anything after the handshake.
 import { join } from 'node:path';
 import type { CertPaths } from './check.ts';
-import { checkExitCode, rowStatus, type RowStatus } from './expiry.ts';
+import { checkVerdict, rowStatus, type CheckVerdict, type RowStatus } from './expiry.ts';
 import { readPkiFile } from './files.ts';
 import { readCertPem, signedBy, type CertFacts } from './inspect.ts';
 
@@ -305,13 +305,13 @@ export async function checkServed(
 }
 
 /**
- * The verdict on --served rows, with `certs check`'s codes: a problem (unreachable, stale, not
- * signed by the CA on disk) 1, expired or expiring 3, else 0.
+ * The verdict on --served rows, as checkVerdict's: a problem (unreachable, stale, not signed by
+ * the CA on disk), else expired or expiring, else ok.
  */
-export function servedExitCode(rows: readonly ServedRow[]): 0 | 1 | 3 {
+export function servedVerdict(rows: readonly ServedRow[]): CheckVerdict {
   if (rows.some((r) => r.status === 'unreachable' || r.status === 'stale' || r.signedByCa === false))
-    return 1;
-  return checkExitCode(
+    return 'problem';
+  return checkVerdict(
     rows.map((r) => (r.status === 'unreachable' || r.status === 'stale' ? 'invalid' : r.status)),
   );
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CheckedRow, ServedRow } from '../../certs/index.ts';
 import {
+  CHECK_EXIT,
   checkFailure,
   expirationInfo,
   formatCheckTable,
@@ -168,4 +169,8 @@ test('an absent super-admin.conf: a plain row saying why, an absence field in th
     ],
   );
   assert.equal(checkFailure(rows, 30 * 86_400_000), undefined);
+});
+
+test('certs check exit codes: 0 ok, 1 a problem, 3 expired or expiring (2 is a usage error)', () => {
+  assert.deepEqual(CHECK_EXIT, { ok: 0, problem: 1, expiring: 3 });
 });

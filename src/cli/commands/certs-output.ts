@@ -9,12 +9,12 @@
 import { BosunError } from '../../common/errors.ts';
 import type { Clock, Output } from '../../common/ports.ts';
 import {
-  CHECK_EXIT,
-  checkExitCode,
+  checkVerdict,
+  type CheckVerdict,
   formatExpires,
   residualSeconds,
   runCertsRenew,
-  servedExitCode,
+  servedVerdict,
   shortHumanDuration,
   statusText,
   type CertsEventSink,
@@ -230,14 +230,17 @@ export async function printCheckRows(
   for (const l of lines) out.out(l);
 }
 
+/** `bosun certs check`'s exit code per verdict (documented in its help; 2 is a usage error). */
+export const CHECK_EXIT = { ok: 0, problem: 1, expiring: 3 } as const satisfies Record<CheckVerdict, number>;
+
 /**
- * The error that carries `certs check`'s exit code (1: a problem; 3: expired or expiring), with the
- * certificates it is about; undefined when the check exits 0.
+ * The error that carries `certs check`'s exit code (CHECK_EXIT: 1 a problem, 3 expired or
+ * expiring), with the certificates it is about; undefined when the check exits 0.
  */
 export function checkFailure(rows: readonly CheckedRow[], warnWithinMs: number): BosunError | undefined {
-  const code = checkExitCode(rows.map((r) => r.status));
-  if (code === CHECK_EXIT.ok) return undefined;
-  if (code === CHECK_EXIT.problem) {
+  const verdict = checkVerdict(rows.map((r) => r.status));
+  if (verdict === 'ok') return undefined;
+  if (verdict === 'problem') {
     const bad = rows.filter(
       (r) => r.status === 'missing' || r.status === 'invalid' || r.status === 'not-yet-valid',
     );
@@ -245,7 +248,7 @@ export function checkFailure(rows: readonly CheckedRow[], warnWithinMs: number):
       `${bad.length} certificate${bad.length === 1 ? ' has a problem' : 's have problems'}: ${bad.map((r) => `${r.name} (${r.status === 'invalid' ? (r.problems[0]?.message ?? 'invalid') : r.status})`).join(', ')}`,
       'PKI',
       {
-        exitCode: 1,
+        exitCode: CHECK_EXIT.problem,
         hint: 'Fix or restore the files named above; `bosun certs renew NAME` re-issues a leaf when its CA key is present.',
       },
     );
@@ -262,7 +265,7 @@ export function checkFailure(rows: readonly CheckedRow[], warnWithinMs: number):
       : `${soon.length} certificate${soon.length === 1 ? ' expires' : 's expire'} within ${days}d: ${soon.map((r) => r.name).join(', ')}`,
     'PKI',
     {
-      exitCode: 3,
+      exitCode: CHECK_EXIT.expiring,
       hint: 'Renew them with `bosun certs renew all` on each control plane, one node at a time.',
     },
   );
@@ -354,8 +357,8 @@ export function servedFailure(rows: readonly ServedRow[]): BosunError | undefine
       { hint: 'Check --kubeconfig/--context point at the cluster this node belongs to.' },
     );
   }
-  const code = servedExitCode(rows);
-  if (code === 1) {
+  const verdict = servedVerdict(rows);
+  if (verdict === 'problem') {
     const bad = rows.filter(
       (r) => r.status === 'unreachable' || r.status === 'stale' || r.signedByCa === false,
     );
@@ -367,12 +370,12 @@ export function servedFailure(rows: readonly ServedRow[]): BosunError | undefine
       },
     );
   }
-  if (code === 3) {
+  if (verdict === 'expiring') {
     const soon = rows.filter((r) => r.status === 'expiring' || r.status === 'expired');
     return new BosunError(
       `${soon.length} served certificate${soon.length === 1 ? '' : 's'} expired or expiring: ${soon.map((r) => `${r.component} on ${r.node}`).join(', ')}`,
       'TLS',
-      { exitCode: 3, hint: 'Renew with `bosun certs renew all` on each control plane, one node at a time.' },
+      { exitCode: CHECK_EXIT.expiring, hint: 'Renew with `bosun certs renew all` on each control plane, one node at a time.' },
     );
   }
   return undefined;
