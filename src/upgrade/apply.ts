@@ -263,27 +263,8 @@ function plannedHops(plan: UpgradePlan): PlannedHop[] {
 }
 
 /** The lines a step runs through the executor. */
-function stepLines(s: UpgradeStep): string[] {
+export function stepLines(s: UpgradeStep): string[] {
   return s.actions.flatMap((a) => (a.do === 'run' ? a.commands : []));
-}
-
-/** The commands each node would run, per step, for --dry-run. */
-export function dryRunLines(plan: UpgradePlan, recipes: Pick<RecipeRunner, 'describe'>): string[] {
-  const out: string[] = [];
-  for (const hop of plan.hops) {
-    out.push(`# hop ${hop.index}: ${hop.from} -> ${hop.to}`);
-    for (const s of hop.steps) {
-      if (s.kind === 'etcd-backup') {
-        out.push(`# ${s.id}: a verified etcd snapshot`);
-        continue;
-      }
-      const node = s.node ?? '';
-      const drained = s.kind === 'kubelet' ? ' (cordoned and drained around it)' : '';
-      out.push(`# ${s.id}${s.done ? ' (done already)' : ''}${drained}`);
-      for (const line of stepLines(s)) out.push(recipes.describe(node, line));
-    }
-  }
-  return out;
 }
 
 /** The cluster's versions now: one round of reads (nodes, kube-system pods, kubeadm-config, addons). */

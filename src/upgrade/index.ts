@@ -72,7 +72,7 @@ export {
 export {
   RolloutFailed,
   applyUpgrade,
-  dryRunLines,
+  stepLines,
   readLiveVersions,
   type ApplyDeps,
   type ApplyEvent,

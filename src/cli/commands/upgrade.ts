@@ -24,6 +24,7 @@ import {
   usageError,
 } from '../flags.ts';
 import { restoreWaiting } from '../print/drain-progress.ts';
+import { dryRunLines } from '../print/upgrade-dry-run.ts';
 import { isLive } from '../print/terminal.ts';
 import type { NodeExecutor } from '../../host/index.ts';
 import type {
@@ -673,7 +674,7 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
           },
           { info, kube, releases, tls: livePortsFromClients(clients).tls, clock: ctx.clock },
         );
-        for (const line of up.dryRunLines(report.plan!, recipes)) ctx.out.out(line);
+        for (const line of dryRunLines(report.plan!, recipes)) ctx.out.out(line);
         return;
       }
 
