@@ -38,7 +38,6 @@ function deps(over: Partial<BackupDeps> = {}): BackupDeps {
     fs: nodeBackupFs,
     clock: systemClock,
     signal: new AbortController().signal,
-    progress: () => undefined,
     ...over,
   };
 }

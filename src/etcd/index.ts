@@ -17,6 +17,8 @@ export type { ProcessTable } from './owner.ts';
 export { procTable } from './proc-table.ts';
 export { parseKeyFile, type EncryptionKey } from './encryption.ts';
 export type { EtcdPort } from './etcd-client.ts';
+export type { BackupEvent, EtcdEvent, LeftoverNotRemoved, RestoreEvent } from './events.ts';
+export { humanBytes } from './human-bytes.ts';
 export { chooseMember, type MemberProbe } from './member-select.ts';
 // The etcd member runner (child processes, HTTP health checks) is imported from member.ts by
 // those who run members (the sandbox, trial restores), so that this surface stays light.

@@ -4,6 +4,7 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../common/errors.ts';
+import type { LeftoverNotRemoved } from './events.ts';
 import { judgeLeftover, parseOwnerTag, type ProcessTable } from './owner.ts';
 
 /** The file-system calls this needs (BackupFs has them; restore passes node:fs ones). */
@@ -64,23 +65,23 @@ export async function findLeftovers(scan: LeftoverScan, fs: LeftoverFs): Promise
   return out;
 }
 
-/** Removes the stale ones; returns those removed, and a warning line for each that could not be. */
+/** Removes the stale ones; returns those removed, and an event for each that could not be. */
 export async function removeStale(
   found: readonly Leftover[],
   fs: LeftoverFs,
-): Promise<{ removed: Leftover[]; warnings: string[] }> {
+): Promise<{ removed: Leftover[]; failed: LeftoverNotRemoved[] }> {
   const removed: Leftover[] = [];
-  const warnings: string[] = [];
+  const failed: LeftoverNotRemoved[] = [];
   for (const l of found) {
     if (l.state !== 'stale') continue;
     try {
       await fs.remove(l.path);
       removed.push(l);
     } catch (e) {
-      warnings.push(`WARNING: could not remove ${l.path} (${l.why}): ${errorMessage(e)}`);
+      failed.push({ type: 'leftover-not-removed', path: l.path, why: l.why, error: errorMessage(e) });
     }
   }
-  return { removed, warnings };
+  return { removed, failed };
 }
 
 /** The real file system, removing directories recursively. */

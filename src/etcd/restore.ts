@@ -23,6 +23,7 @@ import { basename, dirname, join } from 'node:path';
 import { BosunError, ExecError, UsageError, errorMessage, isBosunError } from '../common/errors.ts';
 import type { Clock, Exec } from '../common/ports.ts';
 import type { EncryptionKey } from './encryption.ts';
+import type { RestoreEvent } from './events.ts';
 import { findLeftovers, nodeLeftoverFs, removeStale } from './leftovers.ts';
 import { formatOwnerTag, type ProcessTable } from './owner.ts';
 import { procTable } from './proc-table.ts';
@@ -52,7 +53,8 @@ export interface RestoreDeps {
   exec: Exec;
   /** The environment to run the restore tool with (PATH to find it). */
   env: Readonly<Record<string, string | undefined>>;
-  progress: (line: string) => void;
+  /** What the restore reports as it goes (the CLI prints it). */
+  observer?: (e: RestoreEvent) => void;
   signal?: AbortSignal;
   /** Tells a running restore's staging directory from a killed one's; default: this machine's /proc. */
   processes?: ProcessTable;
@@ -187,12 +189,13 @@ export async function restoreSnapshot(opts: RestoreOptions, deps: RestoreDeps): 
     },
     nodeLeftoverFs,
   );
-  const { removed, warnings } = await removeStale(found, nodeLeftoverFs);
-  for (const w of warnings) deps.progress(w);
-  for (const l of removed) deps.progress(`Removed ${l.path}, left by an interrupted restore (${l.why})`);
+  const emit = (e: RestoreEvent): void => deps.observer?.(e);
+  const { removed, failed } = await removeStale(found, nodeLeftoverFs);
+  for (const f of failed) emit(f);
+  for (const l of removed) emit({ type: 'leftover-removed', path: l.path, why: l.why, by: 'restore' });
   checkDataDir(opts.dataDir);
 
-  deps.progress(`Verifying ${opts.file}`);
+  emit({ type: 'verifying', file: opts.file });
   const report = verifySnapshotFile(opts.file, { key: opts.key });
   if (!report.ok || report.status === null || report.liveKeys === null) {
     throw new BosunError(
@@ -232,7 +235,7 @@ export async function restoreSnapshot(opts: RestoreOptions, deps: RestoreDeps): 
       `--initial-cluster-token=${token}`,
       `--initial-advertise-peer-urls=${peerUrls}`,
     ];
-    deps.progress(`Restoring with ${tool} into ${opts.dataDir}`);
+    emit({ type: 'restoring', tool, dataDir: opts.dataDir });
     const r = await deps.exec.run(
       deps.nodeBinary ?? process.execPath,
       tiedNodeArgs({ cmd: tool, args, watch: 'parent', parentPid: self.pid }),

@@ -24,6 +24,7 @@ import { listBackups } from './catalog.ts';
 import { humanBytes } from './human-bytes.ts';
 import { ChunkEncryptor, type EncryptionKey } from './encryption.ts';
 import type { EtcdPort } from './etcd-client.ts';
+import type { BackupEvent } from './events.ts';
 import { fastCrc32c } from './crc32c-fast.ts';
 import { findLeftovers, removeStale, type Leftover } from './leftovers.ts';
 import { chooseMember, type MemberChoice } from './member-select.ts';
@@ -58,8 +59,8 @@ export interface BackupDeps {
   clock: Clock;
   /** Aborts the stream (Ctrl-C); temp files are removed. */
   signal: AbortSignal;
-  /** Progress lines for stderr. */
-  progress: (line: string) => void;
+  /** What the backup reports as it goes (the CLI prints it). */
+  observer?: (e: BackupEvent) => void;
   /** Randomness for temp names and nonces; default crypto.randomBytes. */
   random?: (n: number) => Buffer;
   /** Tells a running backup's temporary files from a killed one's; default: this machine's /proc. */
@@ -114,7 +115,8 @@ export function fsError(e: unknown, dir: string, doing: string): BosunError {
 
 /** Takes one backup. Throws a BosunError, leaving no temp file, when anything fails. */
 export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise<BackupResult> {
-  const { fs, clock, signal, progress } = deps;
+  const { fs, clock, signal } = deps;
+  const emit = (e: BackupEvent): void => deps.observer?.(e);
   const random = deps.random ?? randomBytes;
   if (opts.endpoints.length === 0) throw new BosunError('no etcd endpoint given', 'USAGE', { exitCode: 2 });
 
@@ -137,7 +139,8 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
     );
   }
   if (opts.endpoints.length > 1)
-    for (const v of choice.verdicts) progress(`${v.chosen ? 'using' : 'skipping'} ${v.endpoint}: ${v.why}`);
+    for (const v of choice.verdicts)
+      emit({ type: 'member', endpoint: v.endpoint, chosen: v.chosen, why: v.why });
 
   // 2. Stream into a temp file in the directory.
   try {
@@ -146,7 +149,7 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
     throw fsError(e, opts.dir, 'creating it');
   }
   const processes = deps.processes ?? procTable;
-  const tidied = await tidy(opts.dir, fs, processes, clock.now(), progress);
+  const tidied = await tidy(opts.dir, fs, processes, clock.now(), emit);
   const tag = formatOwnerTag(processes.self(), random(6).toString('hex'));
   const tmp = join(opts.dir, tempFileName(tag));
   const sidecarTmp = join(opts.dir, sidecarTempFileName(tag));
@@ -161,10 +164,12 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
       throw fsError(e, opts.dir, 'creating the temporary file');
     }
     const started = clock.now();
-    const who = chosen.name ? `member ${chosen.name} (${chosen.endpoint})` : chosen.endpoint;
-    progress(
-      `Taking a snapshot from ${who}${opts.encryptionKey ? `, encrypting with key ${opts.encryptionKey.id}` : ''}`,
-    );
+    emit({
+      type: 'snapshot-started',
+      endpoint: chosen.endpoint,
+      member: chosen.name,
+      keyId: opts.encryptionKey?.id ?? null,
+    });
 
     // The sha256 values and the page index are computed from the plaintext as it arrives, so that
     // verifying after the fsync reads nothing again (see page-index.ts). An encrypted backup is
@@ -195,9 +200,7 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
           const now = clock.now().getTime();
           if (now - lastReport >= 2000) {
             lastReport = now;
-            progress(
-              `  ${humanBytes(received)} of ${humanBytes(total)} (${Math.floor((received / total) * 100)}%)`,
-            );
+            emit({ type: 'snapshot-progress', received, total });
           }
         }
         return pause;
@@ -222,7 +225,7 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
     if (signal.aborted) throw interrupted(signal);
 
     // 3. Verify before it gets a name.
-    progress(`Received ${humanBytes(received)}; verifying`);
+    emit({ type: 'snapshot-received', bytes: received });
     const snap = openSnapshot(tmp, opts.encryptionKey);
     let report;
     try {
@@ -300,9 +303,13 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
       throw fsError(e, opts.dir, 'naming the backup');
     }
     committed = true;
-    progress(
-      `Saved ${finalPath} (revision ${sidecar.revision}, ${sidecar.liveKeys} keys, ${humanBytes(sidecar.size)}, verified)`,
-    );
+    emit({
+      type: 'saved',
+      file: finalPath,
+      revision: sidecar.revision,
+      liveKeys: sidecar.liveKeys,
+      size: sidecar.size,
+    });
 
     // 5. Retention, over verified backups bosun named only.
     const pruned: string[] = [];
@@ -325,9 +332,9 @@ export async function takeBackup(opts: BackupOptions, deps: BackupDeps): Promise
           await fs.remove(path);
           await fs.remove(join(opts.dir, sidecarFileName(p.file)));
           pruned.push(path);
-          progress(`Pruned ${path}`);
+          emit({ type: 'pruned', path });
         } catch (e) {
-          progress(`WARNING: could not prune ${path}: ${errorMessage(e)}`);
+          emit({ type: 'prune-failed', path, error: errorMessage(e) });
         }
       }
     }
@@ -352,7 +359,7 @@ async function tidy(
   fs: BackupFs,
   processes: ProcessTable,
   now: Date,
-  progress: (line: string) => void,
+  emit: (e: BackupEvent) => void,
 ): Promise<{ removedLeftovers: string[]; completed: string[] }> {
   const completed: string[] = [];
   let found: Leftover[];
@@ -361,7 +368,7 @@ async function tidy(
     found = await findLeftovers({ dir, tagOf: tempFileTag, processes, now }, fs);
     names = await fs.readDir(dir);
   } catch (e) {
-    progress(`WARNING: could not look for leftovers of interrupted backups in ${dir}: ${errorMessage(e)}`);
+    emit({ type: 'leftover-scan-failed', dir, error: errorMessage(e) });
     return { removedLeftovers: [], completed };
   }
   const stale: Leftover[] = [];
@@ -371,7 +378,7 @@ async function tidy(
       const done = await completeSidecar(dir, l, fs).catch(() => null);
       if (done !== null) {
         completed.push(done);
-        progress(`Completed ${done}: an interrupted backup had verified it but not yet named its sidecar`);
+        emit({ type: 'sidecar-completed', file: done });
         continue;
       }
     }
@@ -392,14 +399,10 @@ async function tidy(
       });
     }
   }
-  const { removed, warnings } = await removeStale(stale, fs);
-  for (const w of warnings) progress(w);
-  if (removed.length > 0) {
-    const bytes = removed.reduce((a, l) => a + l.size, 0);
-    progress(
-      `Removed ${removed.length} leftover temporary ${removed.length === 1 ? 'file' : 'files'} of interrupted backups (${humanBytes(bytes)})`,
-    );
-  }
+  const { removed, failed } = await removeStale(stale, fs);
+  for (const f of failed) emit(f);
+  if (removed.length > 0)
+    emit({ type: 'leftovers-removed', files: removed.map((l) => ({ path: l.path, size: l.size })) });
   return { removedLeftovers: removed.map((l) => l.path), completed };
 }
 

@@ -53,10 +53,10 @@ export async function trialRestore(
     },
     nodeLeftoverFs,
   );
-  const { removed, warnings } = await removeStale(found, nodeLeftoverFs);
-  for (const w of warnings) deps.progress(w);
+  const { removed, failed } = await removeStale(found, nodeLeftoverFs);
+  for (const f of failed) deps.observer?.(f);
   for (const l of removed)
-    deps.progress(`Removed ${l.path}, left by an interrupted trial restore (${l.why})`);
+    deps.observer?.({ type: 'leftover-removed', path: l.path, why: l.why, by: 'trial-restore' });
 
   const self = processes.self();
   const dir = join(
@@ -87,7 +87,7 @@ export async function trialRestore(
       deps,
     );
     const expected = opts.expected ?? { revision: restored.revision, keys: restored.liveKeys };
-    deps.progress('Starting etcd on the restored data (unix sockets only)');
+    deps.observer?.({ type: 'trial-etcd-starting' });
     const etcd = await startEtcd({
       binary: deps.etcdBinary,
       args: etcdArgs({

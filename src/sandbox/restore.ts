@@ -194,7 +194,7 @@ export async function restoreSandboxEtcd(
           initialClusterToken: token,
           key: o.key,
         },
-        { exec: o.exec, env: o.env, progress: () => undefined },
+        { exec: o.exec, env: o.env },
       );
     }
   } catch (e) {

@@ -13,6 +13,7 @@
 // primary's host directory.
 import { BosunError } from '../common/errors.ts';
 import type { Clock } from '../common/ports.ts';
+import type { BackupEvent } from '../etcd/index.ts';
 import type { NodePods } from '../kube/ports.ts';
 import type { BackupTaker } from './apply.ts';
 
@@ -48,7 +49,7 @@ export async function etcdEndpoints(kube: Pick<NodePods, 'listPods'>): Promise<s
 /** Takes verified backups with the etcd feature. */
 export function etcdBackupTaker(
   o: EtcdBackupOptions,
-  deps: { kube: Pick<NodePods, 'listPods'>; clock: Clock; progress: (line: string) => void },
+  deps: { kube: Pick<NodePods, 'listPods'>; clock: Clock; observer?: (e: BackupEvent) => void },
 ): BackupTaker {
   return {
     describe: () =>
@@ -72,7 +73,7 @@ export function etcdBackupTaker(
             fs: etcd.nodeBackupFs,
             clock: deps.clock,
             signal: signal ?? new AbortController().signal,
-            progress: deps.progress,
+            observer: deps.observer,
           },
         );
         if (!r.sidecar.verified)

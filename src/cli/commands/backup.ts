@@ -290,6 +290,7 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
     .map((s) => s.trim())
     .filter((s) => s !== '');
   const etcd = await import('../../etcd/index.ts');
+  const print = await import('../print/etcd-progress.ts');
   if (endpoints.length === 0) endpoints.push(etcd.KUBEADM_ETCD_ENDPOINT);
   for (const e of endpoints)
     if (!/^https?:\/\/[^/]+/.test(e))
@@ -323,7 +324,7 @@ async function runBackup(o: BackupFlags, ctx: CliContext, defaultDir: string): P
         fs: etcd.nodeBackupFs,
         clock: ctx.clock,
         signal: ctx.signal,
-        progress: (l) => ctx.out.err(l),
+        observer: (e) => ctx.out.err(print.etcdEventLine(e)),
       },
     );
     const doc = { ...r.sidecar, file: r.file, sidecarFile: r.sidecarFile, pruned: r.pruned };
@@ -360,6 +361,7 @@ async function runStatus(file: string, o: BackupFlags, ctx: CliContext): Promise
 async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise<void> {
   const fmt = parseOutputFormat(o.output, TABLE_FORMATS, 'backup verify');
   const etcd = await import('../../etcd/index.ts');
+  const print = await import('../print/etcd-progress.ts');
   const key = await loadKey(ctx, o.encryptionKeyFile);
   const path = resolvePath(ctx, file);
   const report = etcd.verifySnapshotFile(path, { key });
@@ -377,7 +379,7 @@ async function runVerify(file: string, o: BackupFlags, ctx: CliContext): Promise
         exec: ctx.exec,
         env: ctx.env,
         tmpDir: etcd.tmpDir(ctx.env),
-        progress: (l) => ctx.out.err(l),
+        observer: (e) => ctx.out.err(print.etcdEventLine(e)),
         signal: ctx.signal,
       },
     );
@@ -470,6 +472,7 @@ async function runRestore(file: string, o: RestoreFlags, ctx: CliContext): Promi
   const fmt = parseOutputFormat(o.output, TABLE_FORMATS, 'restore');
   if (!o.dataDir) throw usageError('--data-dir is required', 'restore');
   const etcd = await import('../../etcd/index.ts');
+  const print = await import('../print/etcd-progress.ts');
   const key = await loadKey(ctx, o.encryptionKeyFile);
   const r = await etcd.restoreSnapshot(
     {
@@ -485,7 +488,7 @@ async function runRestore(file: string, o: RestoreFlags, ctx: CliContext): Promi
       exec: ctx.exec,
       env: ctx.env,
       clock: ctx.clock,
-      progress: (l) => ctx.out.err(l),
+      observer: (e) => ctx.out.err(print.etcdEventLine(e)),
       signal: ctx.signal,
     },
   );

@@ -702,7 +702,7 @@ function registerApply(upgrade: Command, ctx: CliContext): void {
           host: hostname(),
           dialTimeoutMs: 5000,
         },
-        { kube, clock: ctx.clock, progress: () => undefined },
+        { kube, clock: ctx.clock },
       );
       const drainOpts = up.upgradeDrainOptions({
         force: f.force === true,
