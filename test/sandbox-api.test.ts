@@ -3,6 +3,9 @@
 // deletion, eviction against PDBs, cascading deletion, authentication.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, renameSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
 import { rawClient, type RawClient } from './support/https-client.ts';
 import { eventually, startTestSandbox, type TestSandbox } from './support/sandbox.ts';
 
@@ -376,5 +379,40 @@ describe('sandbox API semantics over HTTPS', () => {
       ['Name', 'Status', 'Roles', 'Age', 'Version'],
     );
     assert.equal(t.rows.length, 3);
+  });
+
+  // Last: it takes the API down for a while.
+  test('a kube-apiserver whose port was taken while it was down starts once the port is free again (the kubelet retries)', async () => {
+    const port = Number(/server: https:\/\/127\.0\.0\.1:(\d+)/.exec(readFileSync(s.kubeconfig, 'utf8'))?.[1]);
+    assert.ok(port > 0);
+    const manifest = join(s.dir, 'nodes', 'cp-1', 'host', 'etc', 'kubernetes', 'manifests', 'kube-apiserver.yaml');
+    const parked = join(s.dir, 'kube-apiserver.yaml.parked');
+    renameSync(manifest, parked);
+    const refused = (): Promise<boolean> =>
+      new Promise((resolve) => {
+        const sock = net.connect({ host: '127.0.0.1', port });
+        sock.once('connect', () => {
+          sock.destroy();
+          resolve(false);
+        });
+        sock.once('error', () => resolve(true));
+      });
+    await eventually('kube-apiserver stopped', refused);
+    // Some other process takes the port meanwhile (as the source port of its connection can).
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen({ host: '127.0.0.1', port, exclusive: true }, resolve));
+    try {
+      renameSync(parked, manifest);
+      await eventually('the start failed', () =>
+        s.logs.some((l) => /static pod kube-apiserver\S* failed to start/.test(l)),
+      );
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
+    await eventually(
+      'the API answers again',
+      async () => (await c.request('GET', '/version').catch(() => ({ status: 0 }))).status === 200,
+      30_000,
+    );
   });
 });

@@ -67,6 +67,10 @@ export type ProcessPodsConfig = Pick<
   'image' | 'root' | 'nodeBinary' | 'machinePath' | 'tools' | 'apiServer' | 'requestToken'
 >;
 
+/** A static pod that failed to start is started again after this, doubling up to the max (ms). */
+const START_BACKOFF_MS = 250;
+const START_BACKOFF_MAX_MS = 5_000;
+
 const pods = resource('pods');
 const nodes = resource('nodes');
 const leases = resource('leases');
@@ -120,6 +124,11 @@ export class SimKubelet {
   /** The container runtime's view: pod uid -> boot id its containers were started in. Survives kubelet restarts, not reboots. */
   private readonly containers = new Map<string, string>();
   private readonly staticHashes = new Map<string, string>();
+  /**
+   * Static pods whose start failed (e.g. kube-apiserver's port taken, while it was down, as the
+   * source port of some other process's connection): when to try again, and the back-off after.
+   */
+  private readonly startRetries = new Map<string, { hash: string; at: number; backoffMs: number }>();
   private readonly staticPods = new Map<string, Pod>();
   /** The last text of each manifest file and what it parsed to. */
   private readonly parsedManifests = new Map<string, { text: string; pod: Pod; hash: string }>();
@@ -1027,13 +1036,22 @@ export class SimKubelet {
       if (this.staticHashes.get(name) === m.hash) continue;
       if (this.staticHashes.has(name)) continue; // kept by an ignore-new fault
       if (this.blockedByFault(name, m.hash) === 'no-start') continue;
+      const retry = this.startRetries.get(name);
+      if (retry?.hash === m.hash && this.deps.clock.now().getTime() < retry.at) continue;
       this.staticHashes.set(name, m.hash);
       this.staticPods.set(name, m.pod);
       try {
         await this.deps.runtime.start(this.name, m.pod);
+        this.startRetries.delete(name);
       } catch (e) {
+        // As the kubelet restarts a container that fails to start, with a doubling back-off: this
+        // manifest is started again on a sync after it, not left down until the manifest changes.
+        const backoffMs = retry?.hash === m.hash ? Math.min(retry.backoffMs * 2, START_BACKOFF_MAX_MS) : START_BACKOFF_MS;
+        this.startRetries.set(name, { hash: m.hash, at: this.deps.clock.now().getTime() + backoffMs, backoffMs });
+        this.staticHashes.delete(name);
+        this.staticPods.delete(name);
         this.deps.log(
-          `kubelet ${this.name}: static pod ${name} failed to start: ${e instanceof Error ? e.message : String(e)}`,
+          `kubelet ${this.name}: static pod ${name} failed to start (trying again in ${backoffMs} ms): ${e instanceof Error ? e.message : String(e)}`,
         );
       }
     }
