@@ -50,6 +50,7 @@ export class ComponentRuntime implements StaticPodRuntime {
   private readonly etcd = new Map<string, EtcdProcess>();
   private readonly etcdArgs = new Map<string, { args: string[]; clientUrl: string }>();
   private readonly held = new Set<string>();
+  private readonly etcdStarting = new Set<string>();
   private readonly stopping = new Set<string>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private readonly apiservers = new Map<string, ApiServerProc>();
@@ -134,7 +135,17 @@ export class ComponentRuntime implements StaticPodRuntime {
 
   private async startEtcdProcess(node: string): Promise<void> {
     const spec = this.etcdArgs.get(node);
-    if (!spec || this.etcd.has(node) || this.closed) return;
+    // One start at a time per node: the kubelet's restart and the runtime's own may meet.
+    if (!spec || this.etcd.has(node) || this.etcdStarting.has(node) || this.closed) return;
+    this.etcdStarting.add(node);
+    try {
+      await this.spawnEtcd(node, spec);
+    } finally {
+      this.etcdStarting.delete(node);
+    }
+  }
+
+  private async spawnEtcd(node: string, spec: { args: string[]; clientUrl: string }): Promise<void> {
     const logDir = this.deps.layout.nodeLogDir(node);
     mkdirSync(logDir, { recursive: true });
     const proc = await startEtcd({

@@ -1036,8 +1036,27 @@ export class SimKubelet {
       if (this.staticHashes.get(name) === m.hash) continue;
       if (this.staticHashes.has(name)) continue; // kept by an ignore-new fault
       if (this.blockedByFault(name, m.hash) === 'no-start') continue;
+      if (!(await this.startStatic(name, m))) continue;
+    }
+    // A static pod whose manifest stays but whose container is gone (it exited, or its start was
+    // lost) is started again, as the kubelet restarts a container: never left down for good.
+    for (const [name, hash] of [...this.staticHashes]) {
+      if (!this.running) return;
+      const pod = this.staticPods.get(name);
+      const m = manifests.get(name);
+      if (!pod || !m || m.hash !== hash) continue;
+      if (this.deps.runtime.isRunning(this.name, pod.metadata.labels?.['component'] ?? name)) continue;
+      this.staticHashes.delete(name);
+      this.staticPods.delete(name);
+      await this.startStatic(name, m);
+    }
+  }
+
+  /** Starts one static pod (after its back-off, when an earlier start failed); whether it did. */
+  private async startStatic(name: string, m: { pod: Pod; hash: string }): Promise<boolean> {
+    {
       const retry = this.startRetries.get(name);
-      if (retry?.hash === m.hash && this.deps.clock.now().getTime() < retry.at) continue;
+      if (retry?.hash === m.hash && this.deps.clock.now().getTime() < retry.at) return false;
       this.staticHashes.set(name, m.hash);
       this.staticPods.set(name, m.pod);
       try {
@@ -1053,7 +1072,9 @@ export class SimKubelet {
         this.deps.log(
           `kubelet ${this.name}: static pod ${name} failed to start (trying again in ${backoffMs} ms): ${e instanceof Error ? e.message : String(e)}`,
         );
+        return false;
       }
+      return true;
     }
   }
 
