@@ -387,6 +387,11 @@ describe('sandbox API semantics over HTTPS', () => {
     assert.ok(port > 0);
     const manifest = join(s.dir, 'nodes', 'cp-1', 'host', 'etc', 'kubernetes', 'manifests', 'kube-apiserver.yaml');
     const parked = join(s.dir, 'kube-apiserver.yaml.parked');
+    // A client in the middle of its TLS handshake when kube-apiserver stops: the stop must not
+    // wait for it (the kubelet's restart would then never end).
+    const handshaking = net.connect({ host: '127.0.0.1', port });
+    handshaking.on('error', () => undefined);
+    await new Promise<void>((resolve) => handshaking.once('connect', () => resolve()));
     renameSync(manifest, parked);
     const refused = (): Promise<boolean> =>
       new Promise((resolve) => {
@@ -409,6 +414,7 @@ describe('sandbox API semantics over HTTPS', () => {
     } finally {
       await new Promise<void>((resolve) => squatter.close(() => resolve()));
     }
+    handshaking.destroy();
     await eventually(
       'the API answers again',
       async () => (await c.request('GET', '/version').catch(() => ({ status: 0 }))).status === 200,

@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { Clock } from '../../common/ports.ts';
 import { ApiCore, type DeleteOptions, type ListOptions, type PatchType, type WatchEvent } from './api.ts';
 import {
@@ -296,7 +296,7 @@ function patchType(contentType: string | undefined): PatchType {
 export class ApiFrontend {
   private server: http2.Http2SecureServer | undefined;
   /** Every TLS connection (HTTP/1.1 or h2), to end them on stop. */
-  private readonly connections = new Set<TLSSocket>();
+  private readonly connections = new Set<Socket>();
   private readonly watches = new Set<() => void>();
   private readonly buildDate = '2025-12-09T00:00:00Z';
   private gate: AuthorizationGate | undefined;
@@ -338,7 +338,14 @@ export class ApiFrontend {
     );
     // For HTTP/1.1 connections (the h2 server reads it like an http.Server).
     Object.assign(server, { keepAliveTimeout: 30_000 });
-    server.on('secureConnection', (sock: TLSSocket) => {
+    // Every TCP connection, from its accept: one still in its TLS handshake when stop() runs
+    // would otherwise complete it afterwards and hold server.close() open for as long as its
+    // client keeps it (a kubelet's restart of kube-apiserver then never ends).
+    server.on('connection', (sock: Socket) => {
+      if (this.server !== server) {
+        sock.destroy();
+        return;
+      }
       this.connections.add(sock);
       sock.on('close', () => this.connections.delete(sock));
     });
