@@ -476,7 +476,7 @@ class NodeMaintenance {
       // have issued the reboot (`systemctl reboot` returns before the node goes down), so running it
       // again could reboot the node twice. It counts as run and cut off: the health wait takes a
       // new boot ID for it, and drops the record when none comes. Without a boot ID from before
-      // nothing could tell: the work runs again, as any work that was cut off does; and so it
+      // nothing could tell: the work runs again, as every work that was cut off does; and so it
       // does when the work said that process was not its rebooting one (an upgrade recipe killed
       // during its apt-get line, before its reboot line).
       if (this.opts.expectReboot && bootBefore && earlier.rebootsNot !== true) {

@@ -136,7 +136,7 @@ export interface NodeHealth {
   /**
    * The replicas a workload controller wants now (spec.replicas) for the kinds whose pods a
    * maintenance waits for: ReplicaSet and StatefulSet (apps/v1), ReplicationController (v1). 0
-   * when it no longer exists (a Deployment's rollout deleted it); undefined for any other kind.
+   * when it no longer exists (a Deployment's rollout deleted it); undefined for every other kind.
    * @throws KubeApiError (Forbidden without get on that resource)
    */
   desiredReplicas(
