@@ -1036,7 +1036,7 @@ export class SimKubelet {
       if (this.staticHashes.get(name) === m.hash) continue;
       if (this.staticHashes.has(name)) continue; // kept by an ignore-new fault
       if (this.blockedByFault(name, m.hash) === 'no-start') continue;
-      if (!(await this.startStatic(name, m))) continue;
+      await this.startStatic(name, m);
     }
     // A static pod whose manifest stays but whose container is gone (it exited, or its start was
     // lost) is started again, as the kubelet restarts a container: never left down for good.
@@ -1054,28 +1054,26 @@ export class SimKubelet {
 
   /** Starts one static pod (after its back-off, when an earlier start failed); whether it did. */
   private async startStatic(name: string, m: { pod: Pod; hash: string }): Promise<boolean> {
-    {
-      const retry = this.startRetries.get(name);
-      if (retry?.hash === m.hash && this.deps.clock.now().getTime() < retry.at) return false;
-      this.staticHashes.set(name, m.hash);
-      this.staticPods.set(name, m.pod);
-      try {
-        await this.deps.runtime.start(this.name, m.pod);
-        this.startRetries.delete(name);
-      } catch (e) {
-        // As the kubelet restarts a container that fails to start, with a doubling back-off: this
-        // manifest is started again on a sync after it, not left down until the manifest changes.
-        const backoffMs = retry?.hash === m.hash ? Math.min(retry.backoffMs * 2, START_BACKOFF_MAX_MS) : START_BACKOFF_MS;
-        this.startRetries.set(name, { hash: m.hash, at: this.deps.clock.now().getTime() + backoffMs, backoffMs });
-        this.staticHashes.delete(name);
-        this.staticPods.delete(name);
-        this.deps.log(
-          `kubelet ${this.name}: static pod ${name} failed to start (trying again in ${backoffMs} ms): ${e instanceof Error ? e.message : String(e)}`,
-        );
-        return false;
-      }
-      return true;
+    const retry = this.startRetries.get(name);
+    if (retry?.hash === m.hash && this.deps.clock.now().getTime() < retry.at) return false;
+    this.staticHashes.set(name, m.hash);
+    this.staticPods.set(name, m.pod);
+    try {
+      await this.deps.runtime.start(this.name, m.pod);
+      this.startRetries.delete(name);
+    } catch (e) {
+      // As the kubelet restarts a container that fails to start, with a doubling back-off: this
+      // manifest is started again on a sync after it, not left down until the manifest changes.
+      const backoffMs = retry?.hash === m.hash ? Math.min(retry.backoffMs * 2, START_BACKOFF_MAX_MS) : START_BACKOFF_MS;
+      this.startRetries.set(name, { hash: m.hash, at: this.deps.clock.now().getTime() + backoffMs, backoffMs });
+      this.staticHashes.delete(name);
+      this.staticPods.delete(name);
+      this.deps.log(
+        `kubelet ${this.name}: static pod ${name} failed to start (trying again in ${backoffMs} ms): ${e instanceof Error ? e.message : String(e)}`,
+      );
+      return false;
     }
+    return true;
   }
 
   /** Static pods to match the manifests, then their mirror pods to match the static pods. */
