@@ -115,23 +115,7 @@ describe('bosun sandbox up / status / down', () => {
   });
 
   test('up with a version the sandbox does not offer says why on the terminal, exit 2, and leaves nothing running', async (t) => {
-    const dir = scratchDir('bosun-cli-');
-    t.after(() => {
-      for (const p of processesMentioning(dir)) process.kill(p.pid, 'SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const r = await bosun([
-      'sandbox',
-      'up',
-      '--dir',
-      dir,
-      '--control-planes',
-      '1',
-      '--workers',
-      '0',
-      '--version',
-      'v9.9.9',
-    ]);
+    const { dir, up: r } = await sandboxUp(t, 'bosun-cli-', 0, ['--version', 'v9.9.9']);
     assert.equal(r.code, 2, r.stderr);
     assert.deepEqual(errorLines(r.stderr), ['error: unsupported Kubernetes version "v9.9.9"']);
     assert.match(r.stderr, /^The sandbox offers v1\.\d+\.\d+ to v1\.\d+\.\d+\.$/m);
